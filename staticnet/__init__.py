@@ -1,0 +1,25 @@
+"""staticnet: a static-graph compiler for neural networks on the CPU."""
+from .errors import DataError, DTypeError, GraphError, ShapeError
+from .graph import Graph, Tensor, constant, describe, input, param, to_dot
+from . import init
+from .init import seed
+from .ops.elementwise import (abs, add, cast, div, equal, erf, exp, greater, greater_equal, less, less_equal, log,
+                              maximum, minimum, mul, neg, sign, sqrt, square, sub, where)
+from .ops.linalg import matmul
+from .ops.reduce import max, mean, sum
+from .ops.shape import broadcast_like, flatten, reshape, transpose
+from .ops.activations import (elu, gelu, leaky_relu, log_softmax, prelu, relu, sigmoid, softmax, softplus, step,
+                              swish, tanh)
+from .ops.loss import cross_entropy, l1, l2, mse, one_hot, perceptron_loss, softmax_cross_entropy
+from .ops.nn import dense
+from .autodiff import grad
+from .interpreter import NumpyFunction
+
+__version__ = "0.1.0"
+
+
+def function(inputs, outputs, updates=None, backend="numpy"):
+    """Compile `outputs` as a function of `inputs`; `updates` are (param, new value) pairs applied after each call."""
+    if backend != "numpy":
+        raise ValueError(f"unknown backend {backend!r}; available: 'numpy'")
+    return NumpyFunction(inputs, outputs, updates)

@@ -1,0 +1,71 @@
+"""Reverse-mode differentiation over the graph.
+
+`grad` walks the nodes from the output back to the leaves, asking each op's
+gradient rule for its inputs' gradients.  The results are ordinary nodes, so they
+can be printed, compiled and fused like the rest of the graph.
+"""
+from __future__ import annotations
+
+from .errors import DTypeError, GraphError
+from .graph import Tensor, as_list, fmt_shape, located, topological, user_location
+from .ops import registry
+
+
+def grad(y: Tensor, wrt):
+    """dy/dx for each x in `wrt` (one tensor or a list); y must be a scalar."""
+    loc = user_location()
+    if not isinstance(y, Tensor):
+        raise located(GraphError, "grad", loc, f"y must be a tensor, got {type(y).__name__}")
+    if y.shape != ():
+        raise located(GraphError, "grad", loc, f"y must be a scalar (shape ()), got {fmt_shape(y.shape)}; reduce it "
+                                               "with sn.sum or sn.mean first")
+    if not y.is_float:
+        raise located(DTypeError, "grad", loc, f"y has dtype {y.dtype}; only float outputs can be differentiated")
+    targets = as_list(wrt)
+    for x in targets:
+        if not isinstance(x, Tensor):
+            raise located(GraphError, "grad", loc, f"wrt must hold tensors, got {type(x).__name__}")
+        if not x.is_float:
+            raise located(DTypeError, "grad", loc, f"cannot differentiate with respect to {x!r}: "
+                                                   f"it has integer dtype {x.dtype}")
+    grads = backprop(y, targets)
+    result = [grads.get(x.id) if x.id in grads else _zeros_like(x) for x in targets]
+    return result if isinstance(wrt, (list, tuple)) else result[0]
+
+
+def backprop(y: Tensor, targets) -> dict[int, Tensor]:
+    """Gradient of y for every node between the targets and y, keyed by node id."""
+    from .graph import lift
+
+    nodes = topological(y)
+    needed = _on_path(nodes, {t.id for t in targets})
+    grads: dict[int, Tensor] = {y.id: lift(1.0, y)}
+    for node in reversed(nodes):
+        g = grads.get(node.id)
+        if g is None or node.is_leaf:
+            continue
+        if not any(t.id in needed for t in node.inputs):
+            continue
+        rule = registry[node.op].grad
+        if rule is None:
+            raise located(GraphError, node.op, node.loc, "has no gradient rule")
+        for x, gx in zip(node.inputs, rule(node, g)):
+            if gx is None or x.id not in needed or not x.is_float:
+                continue
+            grads[x.id] = grads[x.id] + gx if x.id in grads else gx
+    return grads
+
+
+def _on_path(nodes, target_ids) -> set[int]:
+    """Ids of the nodes through which some target reaches the output."""
+    reaches = set()
+    for node in nodes:
+        if node.id in target_ids or any(t.id in reaches for t in node.inputs):
+            reaches.add(node.id)
+    return reaches
+
+
+def _zeros_like(x: Tensor) -> Tensor:
+    from .ops.shape import broadcast_like
+    from .graph import lift
+    return broadcast_like(lift(0.0, x), x)

@@ -1,0 +1,344 @@
+"""Symbolic tensors: the nodes of a staticnet graph.
+
+A tensor is an immutable node: an op name, its input tensors, attributes, a static
+shape (``None`` marks the batch dimension, the only one not known at build time),
+a dtype and the user's file:line where it was made.  Leaves are inputs, parameters
+(which carry their current value, as in Theano) and constants.
+"""
+from __future__ import annotations
+
+import itertools
+import os
+import sys
+
+import numpy as np
+
+from .errors import DTypeError, GraphError, ShapeError
+
+FLOAT_DTYPES = (np.dtype("float32"), np.dtype("float64"))
+INT_DTYPES = (np.dtype("int32"), np.dtype("int64"))
+DEFAULT_FLOAT = np.dtype("float32")
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+_ids = itertools.count()
+
+
+def as_dtype(dtype) -> np.dtype:
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        dt = None
+    if dt not in FLOAT_DTYPES + INT_DTYPES:
+        raise DTypeError(f"unsupported dtype {dtype!r}: use one of float32, float64, int32, int64")
+    return dt
+
+
+def user_location() -> str:
+    """file:line of the first stack frame outside the staticnet package."""
+    frame = sys._getframe(1)
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE_DIR + os.sep):
+        frame = frame.f_back
+    if frame is None:
+        return "<unknown>:0"
+    filename = frame.f_code.co_filename
+    if os.path.isabs(filename):
+        try:
+            rel = os.path.relpath(filename)
+            if not rel.startswith(".."):
+                filename = rel
+        except ValueError:
+            pass
+    return f"{filename}:{frame.f_lineno}"
+
+
+def located(error_type: type[GraphError], op: str, loc: str, message: str) -> GraphError:
+    return error_type(f"{op} at {loc}: {message}")
+
+
+def fail(error_type: type[GraphError], op: str, message: str):
+    """Raise a build-time error for a composite op, located at the user's call."""
+    raise located(error_type, op, user_location(), message)
+
+
+def fmt_shape(shape) -> str:
+    return repr(tuple(shape))
+
+
+class Tensor:
+    """A node of the graph; also the symbolic value it computes."""
+
+    __slots__ = ("op", "inputs", "attrs", "shape", "dtype", "loc", "id", "value", "name", "regularize")
+    __array_priority__ = 1000  # so ndarray + Tensor defers to Tensor.__radd__
+
+    def __init__(self, op, inputs, attrs, shape, dtype, loc, *, value=None, name=None, regularize=False):
+        self.op = op
+        self.inputs = tuple(inputs)
+        self.attrs = dict(attrs)
+        self.shape = tuple(shape)
+        self.dtype = np.dtype(dtype)
+        self.loc = loc
+        self.id = next(_ids)
+        self.value = value
+        self.name = name
+        self.regularize = regularize
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def is_leaf(self) -> bool:
+        return self.op in ("input", "param", "constant")
+
+    @property
+    def is_float(self) -> bool:
+        return self.dtype in FLOAT_DTYPES
+
+    def key(self):
+        """Structural identity: equal keys compute equal values (used by CSE)."""
+        if self.op in ("input", "param"):
+            return (self.op, self.id)
+        if self.op == "constant":
+            return ("constant", self.dtype.str, self.value.shape, self.value.tobytes())
+        return (self.op, tuple(t.id for t in self.inputs), tuple(sorted(self.attrs.items())))
+
+    def __repr__(self):
+        label = f"{self.op} {self.name}" if self.name else self.op
+        return f"<Tensor {label} {fmt_shape(self.shape)} {self.dtype} at {self.loc}>"
+
+    def __str__(self):
+        return describe(self)
+
+    def __bool__(self):
+        raise GraphError(f"a symbolic tensor ({self.op} at {self.loc}) has no truth value; "
+                         "use sn.where for a choice made per element")
+
+    __hash__ = object.__hash__
+
+    # Python operators build nodes; the ops live in staticnet.ops.
+    def __add__(self, other): return _ops().add(self, other)
+    def __radd__(self, other): return _ops().add(other, self)
+    def __sub__(self, other): return _ops().sub(self, other)
+    def __rsub__(self, other): return _ops().sub(other, self)
+    def __mul__(self, other): return _ops().mul(self, other)
+    def __rmul__(self, other): return _ops().mul(other, self)
+    def __truediv__(self, other): return _ops().div(self, other)
+    def __rtruediv__(self, other): return _ops().div(other, self)
+    def __matmul__(self, other): return _ops().matmul(self, other)
+    def __rmatmul__(self, other): return _ops().matmul(other, self)
+    def __neg__(self): return _ops().neg(self)
+    def __gt__(self, other): return _ops().greater(self, other)
+    def __ge__(self, other): return _ops().greater_equal(self, other)
+    def __lt__(self, other): return _ops().less(self, other)
+    def __le__(self, other): return _ops().less_equal(self, other)
+
+    def __pow__(self, exponent):
+        if exponent == 2:
+            return _ops().square(self)
+        if exponent == 0.5:
+            return _ops().sqrt(self)
+        fail(GraphError, "pow", f"only x**2 and x**0.5 are supported, got exponent {exponent!r}")
+
+    @property
+    def T(self):
+        return _ops().transpose(self)
+
+    def sum(self, axis=None, keepdims=False): return _ops().sum(self, axis, keepdims)
+    def mean(self, axis=None, keepdims=False): return _ops().mean(self, axis, keepdims)
+    def max(self, axis=None, keepdims=False): return _ops().max(self, axis, keepdims)
+    def reshape(self, *shape): return _ops().reshape(self, shape[0] if len(shape) == 1 else shape)
+
+
+def _ops():
+    import staticnet as sn
+    return sn
+
+
+def make_node(op: str, inputs, attrs=None, *, loc: str | None = None) -> Tensor:
+    """Create a node after checking its operands with the op's shape rule."""
+    from .ops import registry
+
+    attrs = attrs or {}
+    loc = loc or user_location()
+    opdef = registry[op]
+    inputs = tuple(inputs)
+    for t in inputs:
+        if not isinstance(t, Tensor):
+            raise located(GraphError, op, loc, f"expected a tensor operand, got {type(t).__name__}")
+    try:
+        shape, dtype = opdef.shape_rule(*inputs, **attrs)
+    except (ShapeError, DTypeError) as e:
+        raise located(type(e), op, loc, str(e)) from None
+    return Tensor(op, inputs, attrs, shape, dtype, loc)
+
+
+def lift(value, like: Tensor | None = None) -> Tensor:
+    """A Python number or array as a constant tensor (numbers take `like`'s dtype)."""
+    if isinstance(value, Tensor):
+        return value
+    if hasattr(value, "resolve_against") and like is not None:
+        return value.resolve_against(like)
+    if isinstance(value, (int, float, np.number)) and like is not None:
+        return constant(np.asarray(value, dtype=like.dtype))
+    return constant(value)
+
+
+def input(name: str, shape, dtype="float32") -> Tensor:  # noqa: A001 - the user-facing name
+    """A value fed at run time; `None` in `shape` marks the batch dimension."""
+    shape = _check_shape("input", shape)
+    if sum(d is None for d in shape) > 1:
+        fail(ShapeError, "input", f"{name!r} has shape {fmt_shape(shape)}: only one dimension (the batch) may be None")
+    return Tensor("input", (), {}, shape, _checked_dtype("input", dtype), user_location(), name=name)
+
+
+def param(name: str, shape=None, init=None, *, value=None, dtype=None, regularize=None) -> Tensor:
+    """A trainable parameter holding its current value (``W.value``).
+
+    `regularize` says whether sn.l1 / sn.l2 penalise it; by default weights
+    (2 or more dimensions) are and biases are not.
+    """
+    from . import init as initializers
+
+    loc = user_location()
+    if value is not None:
+        value = np.array(value)
+        value = value.astype(_checked_dtype("param", dtype or (value.dtype if value.dtype in FLOAT_DTYPES else DEFAULT_FLOAT)))
+        if shape is not None and tuple(shape) != value.shape:
+            raise located(ShapeError, "param", loc, f"{name!r}: shape {fmt_shape(shape)} does not match its value's {fmt_shape(value.shape)}")
+    else:
+        if shape is None:
+            raise located(GraphError, "param", loc, f"{name!r} needs a shape (with an init) or a value")
+        shape = _check_shape("param", shape)
+        if None in shape:
+            raise located(ShapeError, "param", loc, f"{name!r} has shape {fmt_shape(shape)}: parameters have no batch dimension")
+        dt = _checked_dtype("param", dtype or DEFAULT_FLOAT)
+        init = init or (initializers.normal_scaled() if len(shape) >= 2 else initializers.zeros())
+        value = np.asarray(init(shape), dtype=dt)
+    if value.dtype not in FLOAT_DTYPES:
+        raise located(DTypeError, "param", loc, f"{name!r} has dtype {value.dtype}: parameters are float32 or float64")
+    if regularize is None:
+        regularize = value.ndim >= 2
+    return Tensor("param", (), {}, value.shape, value.dtype, loc, value=value, name=name, regularize=regularize)
+
+
+def constant(value, dtype=None) -> Tensor:
+    """A fixed array baked into the graph (float32 unless the array says otherwise)."""
+    arr = np.asarray(value)
+    if dtype is None:
+        typed = isinstance(value, (np.ndarray, np.generic)) and arr.dtype in FLOAT_DTYPES + INT_DTYPES
+        dtype = arr.dtype if typed else DEFAULT_FLOAT
+    arr = np.array(arr, dtype=_checked_dtype("constant", dtype))
+    arr.setflags(write=False)
+    return Tensor("constant", (), {}, arr.shape, arr.dtype, user_location(), value=arr)
+
+
+def _checked_dtype(op, dtype):
+    try:
+        return as_dtype(dtype)
+    except DTypeError as e:
+        fail(DTypeError, op, str(e))
+
+
+def _check_shape(op, shape):
+    if isinstance(shape, int):
+        shape = (shape,)
+    try:
+        shape = tuple(shape)
+    except TypeError:
+        fail(ShapeError, op, f"shape must be a tuple of ints (None for the batch), got {shape!r}")
+    for d in shape:
+        if d is not None and (not isinstance(d, (int, np.integer)) or d <= 0):
+            fail(ShapeError, op, f"shape {shape!r}: each dimension must be a positive int or None")
+    return tuple(None if d is None else int(d) for d in shape)
+
+
+# ---------------------------------------------------------------- the whole graph
+
+def as_list(outputs) -> list[Tensor]:
+    return [outputs] if isinstance(outputs, Tensor) else list(outputs)
+
+
+def topological(outputs) -> list[Tensor]:
+    """Every node the outputs depend on, inputs before users."""
+    order, seen = [], set()
+    for root in as_list(outputs):
+        stack = [(root, False)]
+        while stack:
+            node, expanded = stack.pop()
+            if node.id in seen:
+                continue
+            if expanded:
+                seen.add(node.id)
+                order.append(node)
+            else:
+                stack.append((node, True))
+                stack.extend((t, False) for t in reversed(node.inputs) if t.id not in seen)
+    return order
+
+
+class Graph:
+    """The nodes needed for some outputs, in schedule order; printing lists them."""
+
+    def __init__(self, outputs):
+        self.outputs = as_list(outputs)
+        self.nodes = topological(self.outputs)
+
+    @property
+    def inputs(self):
+        return [n for n in self.nodes if n.op == "input"]
+
+    @property
+    def params(self):
+        return [n for n in self.nodes if n.op == "param"]
+
+    def __str__(self):
+        return describe(self.outputs)
+
+    def __repr__(self):
+        return f"<Graph {len(self.nodes)} nodes, {len(self.outputs)} outputs>"
+
+
+def _node_label(node: Tensor, index) -> str:
+    if node.op in ("input", "param"):
+        return f"{node.op} {node.name!r}"
+    if node.op == "constant":
+        v = node.value
+        return f"constant {v.item():.{7 if v.dtype == np.float32 else 16}g}" if v.size == 1 else f"constant array{fmt_shape(v.shape)}"
+    args = ", ".join(f"%{index[t.id]}" for t in node.inputs)
+    attrs = ", ".join(f"{k}={v!r}" for k, v in sorted(node.attrs.items()))
+    return f"{node.op}({args}{'; ' + attrs if attrs else ''})"
+
+
+def describe(outputs) -> str:
+    """A listing of the graph: node, op, shape, dtype, source line."""
+    if isinstance(outputs, Graph):
+        outputs = outputs.outputs
+    nodes = topological(outputs)
+    index = {n.id: i for i, n in enumerate(nodes)}
+    outs = {t.id for t in as_list(outputs)}
+    rows = [(f"%{index[n.id]}", _node_label(n, index), fmt_shape(n.shape), str(n.dtype), n.loc,
+             "  <- output" if n.id in outs else "") for n in nodes]
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    return "\n".join(
+        f"{r[0]:>{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]:<{widths[3]}}  {r[4]}{r[5]}"
+        for r in rows)
+
+
+def to_dot(outputs, title: str = "staticnet") -> str:
+    """Graphviz DOT text of the graph."""
+    if isinstance(outputs, Graph):
+        outputs = outputs.outputs
+    nodes = topological(outputs)
+    outs = {t.id for t in as_list(outputs)}
+    lines = [f'digraph "{title}" {{', "  rankdir=TB;", '  node [fontname="monospace", fontsize=10];']
+    for n in nodes:
+        label = f"{n.op} {n.name}" if n.name else n.op
+        shape = {"input": "invhouse", "param": "box", "constant": "note"}.get(n.op, "ellipse")
+        style = ', style=bold' if n.id in outs else ""
+        text = f"{label}\\n{fmt_shape(n.shape)} {n.dtype}".replace('"', '\\"')
+        lines.append(f'  n{n.id} [label="{text}", shape={shape}{style}];')
+    for n in nodes:
+        for i, t in enumerate(n.inputs):
+            lines.append(f'  n{t.id} -> n{n.id} [label="{i}"];' if len(n.inputs) > 1 else f"  n{t.id} -> n{n.id};")
+    lines.append("}")
+    return "\n".join(lines) + "\n"

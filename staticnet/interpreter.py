@@ -1,0 +1,103 @@
+"""The NumPy reference executor: each node run with its op's NumPy definition.
+
+It is the oracle the compiled backend is tested against, so it stays plain.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import DataError, GraphError
+from .graph import Tensor, as_list, fmt_shape, located, topological, user_location
+from .ops import registry
+
+
+def run(outputs, feed: dict[int, np.ndarray]) -> list[np.ndarray]:
+    """Values of `outputs` given arrays for the inputs, keyed by input node id."""
+    values: dict[int, np.ndarray] = {}
+    for node in topological(outputs):
+        if node.op == "input":
+            if node.id not in feed:
+                raise GraphError(f"input {node.name!r} (created at {node.loc}) is needed but was not given")
+            values[node.id] = feed[node.id]
+        elif node.op in ("param", "constant"):
+            values[node.id] = node.value
+        else:
+            out = registry[node.op].numpy(*(values[t.id] for t in node.inputs), **node.attrs)
+            values[node.id] = np.asarray(out, dtype=node.dtype)
+    return [values[t.id] for t in as_list(outputs)]
+
+
+def conform(node: Tensor, value, where: str = "") -> np.ndarray:
+    """`value` as an array fit for input `node`, or a DataError saying what does not fit."""
+    arr = np.asarray(value)
+    label = f"input {node.name!r}{where}"
+    if arr.dtype.kind not in "fiub":
+        raise DataError(f"{label}: expected numbers, got an array of dtype {arr.dtype}")
+    if node.dtype.kind == "i" and arr.dtype.kind == "f":
+        if not np.all(np.mod(arr, 1) == 0):
+            raise DataError(f"{label}: expects integer labels ({node.dtype}), got non-integer floats")
+    if arr.ndim != node.ndim or any(d is not None and d != s for d, s in zip(node.shape, arr.shape)):
+        raise DataError(f"{label} expects shape {fmt_shape(node.shape)}, got {fmt_shape(arr.shape)}")
+    batch = [s for d, s in zip(node.shape, arr.shape) if d is None]
+    if batch and batch[0] == 0:
+        raise DataError(f"{label}: got an empty batch")
+    return np.asarray(arr, dtype=node.dtype, order="C")
+
+
+def batch_size_of(inputs, arrays) -> int | None:
+    """The common batch size of the arrays fed to batch-shaped inputs (checked to agree)."""
+    sizes = {}
+    for node, arr in zip(inputs, arrays):
+        if None in node.shape:
+            sizes[node.name] = arr.shape[node.shape.index(None)]
+    if len(set(sizes.values())) > 1:
+        listed = ", ".join(f"{k}: {v}" for k, v in sizes.items())
+        raise DataError(f"inputs disagree on the batch size ({listed})")
+    return next(iter(sizes.values()), None)
+
+
+class NumpyFunction:
+    """A callable running the graph with the reference executor (Theano's `function`)."""
+
+    def __init__(self, inputs, outputs, updates=None):
+        loc = user_location()
+        self.inputs = as_list(inputs)
+        self.single = isinstance(outputs, Tensor)
+        self.outputs = as_list(outputs)
+        self.updates = check_updates(list(updates or []), loc)
+        for node in self.inputs:
+            if not isinstance(node, Tensor) or node.op != "input":
+                raise located(GraphError, "function", loc, f"inputs must be sn.input tensors, got {node!r}")
+        missing = [n for n in topological(self.outputs + [v for _, v in self.updates])
+                   if n.op == "input" and n not in self.inputs]
+        if missing:
+            raise located(GraphError, "function", loc, f"the outputs need input {missing[0].name!r} "
+                                                       f"(created at {missing[0].loc}), which is not in `inputs`")
+
+    def __call__(self, *arrays):
+        if len(arrays) != len(self.inputs):
+            names = ", ".join(repr(n.name) for n in self.inputs)
+            raise TypeError(f"this function takes {len(self.inputs)} arrays ({names}), got {len(arrays)}")
+        arrays = [conform(n, a) for n, a in zip(self.inputs, arrays)]
+        batch_size_of(self.inputs, arrays)
+        feed = {n.id: a for n, a in zip(self.inputs, arrays)}
+        values = run(self.outputs + [v for _, v in self.updates], feed)
+        for (p, _), new in zip(self.updates, values[len(self.outputs):]):
+            p.value = np.array(new, dtype=p.dtype)
+        outs = values[: len(self.outputs)]
+        return outs[0] if self.single else outs
+
+
+def check_updates(updates, loc):
+    """Updates as (param, new value) pairs of matching shape and dtype."""
+    for pair in updates:
+        if len(pair) != 2:
+            raise located(GraphError, "function", loc, "updates must be (param, new_value) pairs")
+        p, new = pair
+        if not isinstance(p, Tensor) or p.op != "param":
+            raise located(GraphError, "function", loc, f"an update must target a parameter, got {p!r}")
+        if not isinstance(new, Tensor) or new.shape != p.shape or new.dtype != p.dtype:
+            got = fmt_shape(new.shape) + f" {new.dtype}" if isinstance(new, Tensor) else type(new).__name__
+            raise located(GraphError, "function", loc, f"the update of {p.name!r} {fmt_shape(p.shape)} {p.dtype} "
+                                                       f"has the wrong shape or dtype: {got}")
+    return updates

@@ -1,0 +1,144 @@
+"""Elementwise arithmetic, comparison masks, where and cast."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..errors import DTypeError, GraphError
+from ..graph import Tensor, as_dtype, fail, lift, make_node
+from . import broadcast_shapes, no_gradient, register, require_float
+
+
+def unbroadcast(g: Tensor, shape) -> Tensor:
+    """Sum g over the axes that broadcasting stretched, giving it `shape` again."""
+    from .reduce import sum as reduce_sum
+    from .shape import reshape
+
+    lead = g.ndim - len(shape)
+    stretched = tuple(i for i, d in enumerate(shape) if d == 1 and g.shape[lead + i] != 1)
+    if lead:
+        g = reduce_sum(g, tuple(range(lead)))
+    if stretched:
+        g = reduce_sum(g, stretched, keepdims=True)
+    return g if g.shape == tuple(shape) else reshape(g, shape)
+
+
+def _elementwise_shape(*inputs, **attrs):
+    dtype = require_float(*inputs)
+    return broadcast_shapes(*(t.shape for t in inputs)), dtype
+
+
+def _operands(op, a, b):
+    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
+        fail(GraphError, op, f"needs at least one tensor operand, got {type(a).__name__} and {type(b).__name__}")
+    like = a if isinstance(a, Tensor) else b
+    return lift(a, like), lift(b, like)
+
+
+def _binary(name, reference, grad, scalar):
+    register(name, shape=_elementwise_shape, numpy=reference, grad=grad, kind="elementwise", scalar=scalar)
+
+    def build(a, b):
+        return make_node(name, _operands(name, a, b))
+
+    build.__name__ = name
+    return build
+
+
+def _unary(name, reference, grad, scalar, doc):
+    register(name, shape=_elementwise_shape, numpy=reference, grad=grad, kind="elementwise", scalar=scalar)
+
+    def build(x):
+        return make_node(name, (x,))
+
+    build.__name__, build.__doc__ = name, doc
+    return build
+
+
+def _sides(node, ga, gb):
+    a, b = node.inputs
+    return (None if ga is None else unbroadcast(ga, a.shape), None if gb is None else unbroadcast(gb, b.shape))
+
+
+add = _binary("add", np.add, lambda n, g: _sides(n, g, g), "({0} + {1})")
+sub = _binary("sub", np.subtract, lambda n, g: _sides(n, g, neg(g)), "({0} - {1})")
+mul = _binary("mul", np.multiply, lambda n, g: _sides(n, g * n.inputs[1], g * n.inputs[0]), "({0} * {1})")
+div = _binary("div", np.divide, lambda n, g: _sides(n, g / n.inputs[1], neg(g * n) / n.inputs[1]), "({0} / {1})")
+maximum = _binary("maximum", np.maximum,
+                  lambda n, g: _sides(n, g * greater_equal(*n.inputs), g * less(*n.inputs)), "max({0}, {1})")
+minimum = _binary("minimum", np.minimum,
+                  lambda n, g: _sides(n, g * less_equal(*n.inputs), g * greater(*n.inputs)), "min({0}, {1})")
+
+
+def _mask(name, compare, symbol):
+    return _binary(name, lambda a, b: compare(a, b).astype(np.result_type(a, b)), no_gradient,
+                   f"(1.0 if {{0}} {symbol} {{1}} else 0.0)")
+
+
+greater = _mask("greater", np.greater, ">")
+greater_equal = _mask("greater_equal", np.greater_equal, ">=")
+less = _mask("less", np.less, "<")
+less_equal = _mask("less_equal", np.less_equal, "<=")
+equal = _mask("equal", np.equal, "==")
+
+neg = _unary("neg", np.negative, lambda n, g: (neg(g),), "(-{0})", "-x")
+exp = _unary("exp", np.exp, lambda n, g: (g * n,), "math.exp({0})", "e**x")
+log = _unary("log", np.log, lambda n, g: (g / n.inputs[0],), "math.log({0})", "natural logarithm")
+sqrt = _unary("sqrt", np.sqrt, lambda n, g: (g / (2.0 * n),), "math.sqrt({0})", "square root")
+square = _unary("square", np.square, lambda n, g: (g * (2.0 * n.inputs[0]),), "({0} * {0})", "x**2")
+abs = _unary("abs", np.abs, lambda n, g: (g * sign(n.inputs[0]),), "abs({0})", "|x|")  # noqa: A001
+sign = _unary("sign", np.sign, no_gradient, "(1.0 if {0} > 0 else (-1.0 if {0} < 0 else 0.0))", "-1, 0 or 1")
+
+
+def _erf(x):
+    return np.vectorize(math.erf, otypes=[x.dtype])(x) if x.size else x.copy()
+
+
+erf = _unary("erf", _erf, lambda n, g: (g * ((2 / math.sqrt(math.pi)) * exp(neg(square(n.inputs[0])))),),
+             "math.erf({0})", "the error function")
+
+
+def _where_shape(cond, a, b):
+    dtype = require_float(cond, a, b, what="operand")
+    return broadcast_shapes(cond.shape, a.shape, b.shape), dtype
+
+
+def _where_grad(node, g):
+    cond, a, b = node.inputs
+    zero = lift(0.0, g)
+    return None, unbroadcast(where(cond, g, zero), a.shape), unbroadcast(where(cond, zero, g), b.shape)
+
+
+register("where", shape=_where_shape, numpy=lambda c, a, b: np.where(c != 0, a, b), grad=_where_grad,
+         kind="elementwise", scalar="({1} if {0} != 0 else {2})")
+
+
+def where(cond, a, b):
+    """a where cond is nonzero, else b (cond is usually a comparison mask)."""
+    like = next((t for t in (cond, a, b) if isinstance(t, Tensor)), None)
+    if like is None:
+        fail(GraphError, "where", "needs at least one tensor operand")
+    return make_node("where", (lift(cond, like), lift(a, like), lift(b, like)))
+
+
+def _cast_shape(x, dtype):
+    return x.shape, np.dtype(dtype)
+
+
+def _cast_grad(node, g):
+    x = node.inputs[0]
+    return (cast(g, x.dtype) if x.is_float else None,)
+
+
+register("cast", shape=_cast_shape, numpy=lambda x, dtype: x.astype(dtype), grad=_cast_grad,
+         kind="elementwise", scalar="{0}")
+
+
+def cast(x, dtype):
+    """x converted to another dtype (float32, float64, int32, int64)."""
+    try:
+        dtype = as_dtype(dtype)
+    except DTypeError as e:
+        fail(DTypeError, "cast", str(e))
+    return make_node("cast", (x,), {"dtype": dtype.name})

@@ -1,0 +1,176 @@
+"""Costs.
+
+Each cost averages over the examples of the batch (n is the run-time batch size),
+as the book writes them: C = 1/n sum_x C_x.  The softmax and sigmoid cross-entropies
+are primitives with the stable gradients (p - y)/n and (a - y)/n.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import DataError, DTypeError, GraphError, ShapeError
+from ..graph import Tensor, fail, fmt_shape, make_node, topological
+from ..graph import INT_DTYPES
+from . import register, require_float
+from .activations import log_softmax, sigmoid, softmax
+from .elementwise import greater_equal, log, square, where
+from .reduce import batch_count, sum as reduce_sum
+
+
+def _check_pair(op, a, y, what="target"):
+    if not isinstance(a, Tensor) or not isinstance(y, Tensor):
+        fail(GraphError, op, "takes tensors (a prediction and a target)")
+    if a.shape != y.shape:
+        fail(ShapeError, op, f"prediction {fmt_shape(a.shape)} and {what} {fmt_shape(y.shape)} have different shapes")
+    if a.dtype != y.dtype:
+        fail(DTypeError, op, f"prediction is {a.dtype} but {what} is {y.dtype}; cast one with sn.cast")
+
+
+def mse(a, y):
+    """The quadratic cost 1/(2n) sum_x ||y(x) - a(x)||^2."""
+    _check_pair("mse", a, y)
+    return reduce_sum(square(a - y)) / (2.0 * batch_count(a))
+
+
+def cross_entropy(a, y):
+    """-1/n sum_x sum_j [y ln a + (1 - y) ln(1 - a)].
+
+    For a sigmoid output this is computed from the pre-activation, stably; for a
+    softmax output it is the categorical form -1/n sum y ln a (the log-likelihood
+    cost), computed from the logits.
+    """
+    if isinstance(a, Tensor) and a.op == "softmax" and a.attrs["axis"] == a.ndim - 1:
+        return softmax_cross_entropy(a.inputs[0], y, op="cross_entropy")
+    _check_pair("cross_entropy", a, y)
+    if a.op == "sigmoid":
+        return make_node("sigmoid_xent", (a.inputs[0], y))
+    terms = y * log(a) + (1.0 - y) * log(1.0 - a)
+    return -reduce_sum(terms) / batch_count(a)
+
+
+def _xent_shape(z, y):
+    return (), require_float(z, y)
+
+
+def _sigmoid_xent_ref(z, y):
+    return np.asarray((np.sum(np.logaddexp(0, z) - y * z) / (z.shape[0] if z.ndim else 1)), z.dtype)
+
+
+def _sigmoid_xent_grad(node, g):
+    z, y = node.inputs
+    scale = g / batch_count(z)
+    return (sigmoid(z) - y) * scale, -z * scale
+
+
+register("sigmoid_xent", shape=_xent_shape, numpy=_sigmoid_xent_ref, grad=_sigmoid_xent_grad, kind="opaque")
+
+
+def _softmax_xent_ref(z, y):
+    shifted = z - np.max(z, axis=-1, keepdims=True)
+    log_p = shifted - np.log(np.sum(np.exp(shifted), axis=-1, keepdims=True))
+    return np.asarray(-np.sum(y * log_p) / z.shape[0], z.dtype)
+
+
+def _softmax_xent_grad(node, g):
+    z, y = node.inputs
+    scale = g / batch_count(z)
+    return (softmax(z) * reduce_sum(y, -1, keepdims=True) - y) * scale, -log_softmax(z) * scale
+
+
+register("softmax_xent", shape=_xent_shape, numpy=_softmax_xent_ref, grad=_softmax_xent_grad, kind="opaque")
+
+
+def softmax_cross_entropy(logits, labels, op="softmax_cross_entropy"):
+    """-1/n sum_x sum_j y_j ln softmax(z)_j, from logits; labels one-hot or integer classes."""
+    if not isinstance(logits, Tensor) or not isinstance(labels, Tensor):
+        fail(GraphError, op, "takes tensors (logits and labels)")
+    if logits.ndim != 2:
+        fail(ShapeError, op, f"logits must be (batch, classes), got {fmt_shape(logits.shape)}")
+    if labels.dtype in INT_DTYPES:
+        if labels.shape != logits.shape[:1]:
+            fail(ShapeError, op, f"integer labels {fmt_shape(labels.shape)} do not match logits {fmt_shape(logits.shape)}: "
+                                 f"expected class indices of shape {fmt_shape(logits.shape[:1])}")
+        labels = one_hot(labels, logits.shape[1], dtype=logits.dtype)
+    elif labels.shape != logits.shape:
+        fail(ShapeError, op, f"labels {fmt_shape(labels.shape)} do not match logits {fmt_shape(logits.shape)}: expected one-hot "
+                             f"{fmt_shape(logits.shape)} or integer class indices {fmt_shape(logits.shape[:1])}")
+    return make_node("softmax_xent", (logits, labels))
+
+
+def _one_hot_shape(labels, classes, dtype):
+    if labels.dtype not in INT_DTYPES:
+        raise DTypeError(f"labels have dtype {labels.dtype}; one_hot takes int32 or int64 class indices")
+    return labels.shape + (classes,), np.dtype(dtype)
+
+
+def _one_hot_ref(labels, classes, dtype):
+    if labels.size and (labels.min() < 0 or labels.max() >= classes):
+        raise DataError(f"one_hot: labels must lie in [0, {classes}), got values from {labels.min()} to {labels.max()}")
+    return np.eye(classes, dtype=dtype)[labels]
+
+
+register("one_hot", shape=_one_hot_shape, numpy=_one_hot_ref, grad=lambda n, g: (None,), kind="elementwise")
+
+
+def one_hot(labels, classes: int, dtype="float32"):
+    """Integer class indices as one-hot rows."""
+    return make_node("one_hot", (labels,), {"classes": int(classes), "dtype": np.dtype(dtype).name})
+
+
+def perceptron_loss(score, y):
+    """1/n sum_x max(0, -y (w.x + b)), labels +1/-1.
+
+    A point on the boundary (y score = 0) counts as misclassified, so from zero
+    weights SGD with batch size 1 makes the textbook update w <- w + lr y x.
+    """
+    _check_pair("perceptron_loss", score, y, what="labels")
+    margin = -y * score
+    return reduce_sum(where(greater_equal(margin, 0.0), margin, 0.0)) / batch_count(score)
+
+
+class WeightPenalty:
+    """An L1 or L2 term over weights not yet known: it takes the regularised
+    parameters of whatever cost it is added to (``cost + sn.l2(lam, n)``)."""
+
+    def __init__(self, kind, lam, n, loc):
+        self.kind, self.lam, self.n, self.loc = kind, lam, n, loc
+
+    def resolve_against(self, cost: Tensor) -> Tensor:
+        weights = [t for t in topological(cost) if t.op == "param" and t.regularize]
+        if not weights:
+            raise GraphError(f"{self.kind} at {self.loc}: the cost it is added to has no weights to regularise")
+        return _penalty(self.kind, self.lam, self.n, weights)
+
+    def __repr__(self):
+        return f"<{self.kind}(lam={self.lam}, n={self.n}) over the weights of the cost it is added to>"
+
+
+def _penalty(kind, lam, n, weights):
+    if kind == "l2":
+        total = sum((reduce_sum(square(w)) for w in weights[1:]), reduce_sum(square(weights[0])))
+        return total * (lam / (2.0 * n))
+    from .elementwise import abs as absolute
+    total = sum((reduce_sum(absolute(w)) for w in weights[1:]), reduce_sum(absolute(weights[0])))
+    return total * (lam / n)
+
+
+def _weight_term(kind, lam, n, weights):
+    from ..graph import user_location
+    if n <= 0 or lam < 0:
+        fail(GraphError, kind, f"needs lam >= 0 and n > 0 (the training set size), got lam={lam}, n={n}")
+    if weights is None:
+        return WeightPenalty(kind, lam, n, user_location())
+    weights = [weights] if isinstance(weights, Tensor) else list(weights)
+    if not weights:
+        fail(GraphError, kind, "got an empty list of weights")
+    return _penalty(kind, lam, n, weights)
+
+
+def l2(lam: float, n: int, weights=None):
+    """lam/(2n) sum w^2 over the weights (biases excluded), n the training set size."""
+    return _weight_term("l2", lam, n, weights)
+
+
+def l1(lam: float, n: int, weights=None):
+    """lam/n sum |w| over the weights (biases excluded), n the training set size."""
+    return _weight_term("l1", lam, n, weights)

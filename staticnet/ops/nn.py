@@ -1,0 +1,38 @@
+"""Layer helpers: composites that create their own parameters."""
+from __future__ import annotations
+
+import itertools
+
+from ..errors import DTypeError, GraphError, ShapeError
+from ..graph import fail, fmt_shape, param
+from .. import init as initializers
+from .activations import activation as apply_activation, prelu
+from .linalg import matmul
+
+_layer_numbers = itertools.count(1)
+
+
+def layer_name(kind: str, name: str | None) -> str:
+    """A name for a layer's parameters: the user's, or kind plus a running number."""
+    return name or f"{kind}{next(_layer_numbers)}"
+
+
+def dense(x, units: int, activation=None, init=None, bias_init=None, name=None):
+    """activation(x @ W + b), with W of shape (in, units) and b of shape (units,)."""
+    if x.ndim != 2:
+        fail(ShapeError, "dense", f"input of shape {fmt_shape(x.shape)} must be (batch, features); use sn.flatten first")
+    if not x.is_float:
+        fail(DTypeError, "dense", f"input has dtype {x.dtype}; dense layers take float32 or float64 (use sn.cast)")
+    if not isinstance(units, int) or units <= 0:
+        fail(GraphError, "dense", f"units must be a positive int, got {units!r}")
+    try:
+        weight_init, bias_init = initializers.resolve(init), initializers.resolve(bias_init)
+    except ValueError as e:
+        fail(GraphError, "dense", str(e))
+    name = layer_name("dense", name)
+    W = param(f"{name}/W", (x.shape[1], units), init=weight_init, dtype=x.dtype)
+    b = param(f"{name}/b", (units,), init=bias_init or initializers.zeros(), dtype=x.dtype)
+    z = matmul(x, W) + b
+    if activation == "prelu":
+        return prelu(z, name=name)
+    return apply_activation(activation, z, op="dense")

@@ -1,0 +1,95 @@
+"""Reductions over axes: sum, mean, max, and the element count they divide by."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import ShapeError
+from ..graph import make_node, fail, lift
+from . import no_gradient, normalize_axes, register, require_float
+
+
+def _reduced_shape(shape, axes, keepdims):
+    if keepdims:
+        return tuple(1 if i in axes else d for i, d in enumerate(shape))
+    return tuple(d for i, d in enumerate(shape) if i not in axes)
+
+
+def _reduce_shape(x, axes, keepdims):
+    return _reduced_shape(x.shape, axes, keepdims), require_float(x)
+
+
+def _restore(g, node):
+    """The incoming gradient broadcast back over the reduced axes of node's input."""
+    from .shape import broadcast_like, reshape
+
+    x = node.inputs[0]
+    axes, keepdims = node.attrs["axes"], node.attrs["keepdims"]
+    if not keepdims:
+        g = reshape(g, _reduced_shape(x.shape, axes, True))
+    return broadcast_like(g, x)
+
+
+def _sum_grad(node, g):
+    return (_restore(g, node),)
+
+
+def _max_grad(node, g):
+    x = node.inputs[0]
+    hits = make_node("equal", (x, _restore(node, node)))
+    ties = _restore(sum(hits, node.attrs["axes"], keepdims=node.attrs["keepdims"]), node)
+    return (_restore(g, node) * hits / ties,)
+
+
+register("sum", shape=_reduce_shape, numpy=lambda x, axes, keepdims: np.sum(x, axis=axes, keepdims=keepdims),
+         grad=_sum_grad, kind="reduce")
+register("max", shape=_reduce_shape, numpy=lambda x, axes, keepdims: np.max(x, axis=axes, keepdims=keepdims),
+         grad=_max_grad, kind="reduce")
+
+
+def _axes(op, x, axis):
+    try:
+        return normalize_axes(axis, x.ndim, x.shape)
+    except ShapeError as e:
+        fail(ShapeError, op, str(e))
+
+
+def _build(op, x, axis, keepdims):
+    return make_node(op, (x,), {"axes": _axes(op, x, axis), "keepdims": bool(keepdims)})
+
+
+def sum(x, axis=None, keepdims=False):  # noqa: A001 - mirrors numpy
+    """Sum over `axis` (an int, a tuple, or None for all)."""
+    return _build("sum", x, axis, keepdims)
+
+
+def max(x, axis=None, keepdims=False):  # noqa: A001
+    """Largest element over `axis`; ties share the gradient equally."""
+    return _build("max", x, axis, keepdims)
+
+
+def mean(x, axis=None, keepdims=False):
+    """Average over `axis`; over the batch axis it divides by the run-time batch size."""
+    axes = _axes("mean", x, axis)
+    return make_node("sum", (x,), {"axes": axes, "keepdims": bool(keepdims)}) / count(x, axes)
+
+
+def _count_shape(x, axes):
+    return (), x.dtype
+
+
+register("count", shape=_count_shape, numpy=lambda x, axes: np.asarray(np.prod([x.shape[a] for a in axes]), x.dtype),
+         grad=no_gradient, kind="shape")
+
+
+def count(x, axes):
+    """How many elements of x lie along `axes`: a constant unless the batch is among them."""
+    axes = tuple(axes)
+    sizes = [x.shape[a] for a in axes]
+    if None not in sizes:
+        return lift(float(np.prod(sizes)), x)
+    return make_node("count", (x,), {"axes": axes})
+
+
+def batch_count(x):
+    """The number of examples in a batch-first tensor (its first dimension)."""
+    return count(x, (0,)) if x.ndim else lift(1.0, x)

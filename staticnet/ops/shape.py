@@ -1,0 +1,88 @@
+"""Ops that move elements around: reshape, flatten, transpose, broadcast."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..errors import ShapeError
+from ..graph import fail, fmt_shape, make_node
+from . import broadcast_shapes, register
+
+
+def _runtime_shape(shape):
+    return tuple(-1 if d is None else d for d in shape)
+
+
+def _reshape_shape(x, shape):
+    return shape, x.dtype
+
+
+register("reshape", shape=_reshape_shape, numpy=lambda x, shape: np.reshape(x, _runtime_shape(shape)),
+         grad=lambda n, g: (reshape(g, n.inputs[0].shape),), kind="shape")
+
+
+def reshape(x, shape):
+    """x with a new shape of as many elements; None keeps the batch, one -1 is inferred."""
+    shape = (shape,) if isinstance(shape, int) else tuple(shape)
+    if shape.count(-1) + shape.count(None) > 1 or any(d is not None and (not isinstance(d, (int, np.integer)) or d < -1 or d == 0)
+                                                      for d in shape):
+        fail(ShapeError, "reshape", f"{fmt_shape(x.shape)} -> {fmt_shape(shape)}: the target may hold positive ints "
+                                    "and one None (the batch) or one -1")
+    if (None in x.shape) != (None in shape) and -1 not in shape:
+        fail(ShapeError, "reshape", f"{fmt_shape(x.shape)} -> {fmt_shape(shape)}: the batch dimension (None) must be kept")
+    if None in x.shape and -1 in shape:
+        shape = tuple(None if d == -1 else d for d in shape)
+    known = math.prod(d for d in x.shape if d is not None)
+    target = math.prod(d for d in shape if d not in (None, -1))
+    if -1 in shape:
+        if known % target:
+            fail(ShapeError, "reshape", f"{fmt_shape(x.shape)} -> {fmt_shape(shape)}: {known} elements do not divide into {target}")
+        shape = tuple(known // target if d == -1 else d for d in shape)
+    elif known != target:
+        fail(ShapeError, "reshape", f"{fmt_shape(x.shape)} -> {fmt_shape(shape)}: {known} elements per example cannot become {target}")
+    shape = tuple(None if d is None else int(d) for d in shape)
+    return x if shape == x.shape else make_node("reshape", (x,), {"shape": shape})
+
+
+def flatten(x):
+    """Keep the first (batch) axis and flatten the rest: (None, 20, 12, 12) -> (None, 2880)."""
+    if x.ndim < 2:
+        fail(ShapeError, "flatten", f"needs at least 2 dimensions (batch first), got shape {fmt_shape(x.shape)}")
+    return reshape(x, (x.shape[0], math.prod(x.shape[1:])))
+
+
+def _transpose_shape(x, axes):
+    return tuple(x.shape[a] for a in axes), x.dtype
+
+
+register("transpose", shape=_transpose_shape, numpy=lambda x, axes: np.transpose(x, axes),
+         grad=lambda n, g: (transpose(g, tuple(np.argsort(n.attrs["axes"]).tolist())),), kind="shape")
+
+
+def transpose(x, axes=None):
+    """Permute the axes (reverse them by default)."""
+    axes = tuple(reversed(range(x.ndim))) if axes is None else tuple(axes)
+    if sorted(axes) != list(range(x.ndim)):
+        fail(ShapeError, "transpose", f"axes {axes} are not a permutation of the {x.ndim} axes of shape {fmt_shape(x.shape)}")
+    return make_node("transpose", (x,), {"axes": axes})
+
+
+def _broadcast_like_shape(a, ref):
+    if broadcast_shapes(a.shape, ref.shape) != ref.shape:
+        raise ShapeError(f"{fmt_shape(a.shape)} does not broadcast to {fmt_shape(ref.shape)}")
+    return ref.shape, a.dtype
+
+
+def _broadcast_like_grad(node, g):
+    from .elementwise import unbroadcast
+    return unbroadcast(g, node.inputs[0].shape), None
+
+
+register("broadcast_like", shape=_broadcast_like_shape, numpy=lambda a, ref: np.broadcast_to(a, ref.shape),
+         grad=_broadcast_like_grad, kind="broadcast")
+
+
+def broadcast_like(a, ref):
+    """a stretched to ref's shape (which may hold the batch dimension)."""
+    return make_node("broadcast_like", (a, ref))

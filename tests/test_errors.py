@@ -1,0 +1,99 @@
+"""Each graph mistake is caught at build time, naming the op, the shapes and the user's line."""
+import os
+import re
+
+import numpy as np
+import pytest
+
+import staticnet as sn
+
+HERE = os.path.relpath(__file__)
+x = sn.input("x", (None, 784))
+y10 = sn.input("y", (None, 10))
+labels = sn.input("labels", (None,), dtype="int64")
+W = sn.param("W", (100, 10))
+x64 = sn.input("x64", (None, 784), dtype="float64")
+
+MISTAKES = [
+    ("matmul inner dims", lambda: x @ W, sn.ShapeError,
+     r"matmul at {loc}: \(None, 784\) @ \(100, 10\): inner dimensions 784 and 100 differ"),
+    ("matmul of a 3-D tensor", lambda: sn.input("t", (None, 2, 3)) @ W, sn.ShapeError,
+     r"matmul at {loc}: \(None, 2, 3\) @ \(100, 10\): operands must be matrices"),
+    ("not broadcastable", lambda: y10 + sn.input("z", (None, 3)), sn.ShapeError,
+     r"add at {loc}: shapes \(None, 10\) and \(None, 3\) do not broadcast: axis -1 has sizes 10, 3"),
+    ("batch against a fixed size", lambda: y10 * sn.param("P", (5, 10)), sn.ShapeError,
+     r"mul at {loc}: shapes \(None, 10\) and \(5, 10\) do not broadcast: axis -2 has sizes 5, batch"),
+    ("cost label shape", lambda: sn.mse(sn.dense(x, 10), sn.input("yy", (None, 5))), sn.ShapeError,
+     r"mse at {loc}: prediction \(None, 10\) and target \(None, 5\) have different shapes"),
+    ("softmax xent labels", lambda: sn.softmax_cross_entropy(y10, sn.input("yl", (None, 9))), sn.ShapeError,
+     r"softmax_cross_entropy at {loc}: labels \(None, 9\) do not match logits \(None, 10\)"),
+    ("integer labels shape", lambda: sn.softmax_cross_entropy(y10, sn.input("il", (None, 10), dtype="int32")),
+     sn.ShapeError, r"softmax_cross_entropy at {loc}: integer labels \(None, 10\) do not match logits"),
+    ("reduction axis", lambda: sn.sum(y10, axis=2), sn.ShapeError,
+     r"sum at {loc}: axis 2 is out of range for a tensor of shape \(None, 10\)"),
+    ("mean axis", lambda: sn.mean(y10, axis=(0, -3)), sn.ShapeError,
+     r"mean at {loc}: axis -3 is out of range"),
+    ("int into activation", lambda: sn.sigmoid(labels), sn.DTypeError,
+     r"sigmoid at {loc}: input of shape \(None,\) has dtype int64; this op needs float32 or float64"),
+    ("unknown activation", lambda: sn.dense(x, 10, activation="sigmoyd"), sn.GraphError,
+     r"dense at {loc}: unknown activation 'sigmoyd'; valid names: elu, gelu, .*sigmoid.*tanh"),
+    ("dense on images", lambda: sn.dense(sn.input("img", (None, 28, 28)), 10), sn.ShapeError,
+     r"dense at {loc}: input of shape \(None, 28, 28\) must be \(batch, features\); use sn.flatten"),
+    ("reshape count", lambda: sn.reshape(x, (None, 27, 28)), sn.ShapeError,
+     r"reshape at {loc}: \(None, 784\) -> \(None, 27, 28\): 784 elements per example cannot become 756"),
+    ("reshape drops batch", lambda: sn.reshape(x, (784,)), sn.ShapeError,
+     r"reshape at {loc}: \(None, 784\) -> \(784,\): the batch dimension \(None\) must be kept"),
+    ("bad transpose", lambda: sn.transpose(y10, (0, 0)), sn.ShapeError,
+     r"transpose at {loc}: axes \(0, 0\) are not a permutation"),
+    ("mixed float dtypes", lambda: x + x64, sn.DTypeError,
+     r"add at {loc}: operands mix float32 and float64; cast one with sn.cast"),
+    ("param without shape", lambda: sn.param("B"), sn.GraphError,
+     r"param at {loc}: 'B' needs a shape"),
+    ("param with batch", lambda: sn.param("C", (None, 3)), sn.ShapeError,
+     r"param at {loc}: 'C' has shape \(None, 3\): parameters have no batch dimension"),
+    ("two batch dims", lambda: sn.input("q", (None, None)), sn.ShapeError,
+     r"input at {loc}: 'q' has shape \(None, None\): only one dimension"),
+    ("unknown dtype", lambda: sn.input("r", (None, 3), dtype="float16"), sn.DTypeError,
+     r"input at {loc}: unsupported dtype 'float16'"),
+    ("one_hot of floats", lambda: sn.one_hot(y10, 3), sn.DTypeError,
+     r"one_hot at {loc}: labels have dtype float32"),
+    ("softmax axis", lambda: sn.softmax(y10, axis=3), sn.ShapeError,
+     r"softmax at {loc}: axis 3 is out of range"),
+    ("gelu variant", lambda: sn.gelu(y10, approximate="erf"), sn.GraphError,
+     r"gelu at {loc}: approximate='erf'"),
+    ("grad of a non-scalar", lambda: sn.grad(sn.sigmoid(y10), y10), sn.GraphError,
+     r"grad at {loc}: y must be a scalar \(shape \(\)\), got \(None, 10\)"),
+    ("grad through labels", lambda: sn.grad(sn.softmax_cross_entropy(y10, labels), labels), sn.DTypeError,
+     r"grad at {loc}: cannot differentiate with respect to .*integer dtype int64"),
+    ("l2 without weights", lambda: sn.sum(y10) + sn.l2(0.1, 100), sn.GraphError,
+     r"l2 at {loc}: the cost it is added to has no weights to regularise"),
+    ("function missing input", lambda: sn.function([x], sn.sum(x) + sn.sum(y10)), sn.GraphError,
+     r"function at {loc}: the outputs need input 'y'"),
+    ("bad update", lambda: sn.function([x], x, updates=[(W, sn.transpose(W))]), sn.GraphError,
+     r"function at {loc}: the update of 'W' \(100, 10\) float32 has the wrong shape"),
+    ("pow", lambda: y10 ** 3, sn.GraphError, r"pow at {loc}: only x\*\*2 and x\*\*0.5"),
+    ("truth value", lambda: bool(y10 > 0), sn.GraphError, r"has no truth value"),
+]
+
+
+@pytest.mark.parametrize("build,error,pattern", [m[1:] for m in MISTAKES], ids=[m[0] for m in MISTAKES])
+def test_mistake_names_op_shapes_and_line(build, error, pattern):
+    loc = re.escape(f"{HERE}:{build.__code__.co_firstlineno}")
+    with pytest.raises(error, match=pattern.format(loc=loc)):
+        build()
+
+
+def test_errors_are_value_errors():
+    assert issubclass(sn.ShapeError, sn.GraphError) and issubclass(sn.DTypeError, sn.GraphError)
+    assert issubclass(sn.GraphError, ValueError)
+
+
+def test_bad_data_names_the_input_and_shapes():
+    f = sn.function([x], sn.sum(x))
+    with pytest.raises(sn.DataError, match=r"input 'x' expects shape \(None, 784\), got \(3, 783\)"):
+        f(np.zeros((3, 783)))
+    with pytest.raises(TypeError, match=r"takes 1 arrays \('x'\), got 2"):
+        f(np.zeros((3, 784)), np.zeros(3))
+    g = sn.function([x, y10], sn.sum(x) + sn.sum(y10))
+    with pytest.raises(sn.DataError, match=r"inputs disagree on the batch size \(x: 3, y: 4\)"):
+        g(np.zeros((3, 784)), np.zeros((4, 10)))

@@ -1,0 +1,68 @@
+import os
+
+import numpy as np
+import pytest
+
+import staticnet as sn
+
+HERE = os.path.relpath(__file__)
+
+
+def test_every_node_records_the_users_line():
+    x = sn.input("x", (None, 3)); line = test_every_node_records_the_users_line.__code__.co_firstlineno + 1  # noqa: E702
+    h = sn.dense(x, 2, activation="sigmoid")
+    assert x.loc == f"{HERE}:{line}"
+    for node in sn.Graph(h).nodes:
+        assert node.loc in (f"{HERE}:{line}", f"{HERE}:{line + 1}"), node
+
+
+def test_shapes_and_dtypes():
+    x = sn.input("x", (None, 3), dtype="float64")
+    labels = sn.input("l", (None,), dtype="int32")
+    assert x.shape == (None, 3) and x.dtype == np.float64 and labels.dtype == np.int32
+    assert sn.input("z", 5).shape == (5,)
+    assert sn.param("p", (2, 3)).dtype == np.float32
+    assert sn.constant([1, 2]).dtype == np.float32 and sn.constant(np.arange(2.0)).dtype == np.float64
+    v = sn.param("v", value=np.arange(6.0).reshape(2, 3))
+    assert v.shape == (2, 3) and v.dtype == np.float64 and v.value[1, 2] == 5.0
+
+
+def test_describe_and_print_list_nodes_with_shapes_and_lines(capsys):
+    x = sn.input("x", (None, 784))
+    p = sn.dense(x, 10, activation="softmax", name="out")
+    listing = sn.describe(p)
+    lines = listing.splitlines()
+    assert len(lines) == 6
+    assert "input 'x'" in lines[0] and "(None, 784)" in lines[0] and "float32" in lines[0]
+    assert "param 'out/W'" in listing and "(784, 10)" in listing
+    assert "softmax(%4; axis=1)" in lines[-1] and lines[-1].endswith("<- output")
+    assert all(HERE in line for line in lines)
+    print(p)
+    assert capsys.readouterr().out.strip() == listing.strip()
+    assert str(sn.Graph(p)) == listing
+    assert "(None, 10)" in repr(p)
+
+
+def test_to_dot_is_graphviz_text():
+    x = sn.input("x", (None, 2))
+    dot = sn.to_dot(sn.relu(x @ sn.param("W", (2, 2))))
+    assert dot.startswith('digraph "staticnet" {') and dot.rstrip().endswith("}")
+    assert dot.count("->") == 3 and "matmul" in dot and "relu" in dot and "(None, 2)" in dot
+
+
+def test_operators_build_the_right_ops():
+    a = sn.input("a", (3,))
+    ops = [(a + 1).op, (1 - a).op, (a * a).op, (a / 2).op, (-a).op, (a ** 2).op, (a > 0).op, (2 <= a).op]
+    assert ops == ["add", "sub", "mul", "div", "neg", "square", "greater", "greater_equal"]
+    assert (np.ones(3, np.float32) + a).op == "add"
+
+
+def test_graph_collects_inputs_and_params_once():
+    x = sn.input("x", (None, 2))
+    W = sn.param("W", (2, 2))
+    y = x @ W + x @ W
+    g = sn.Graph(y)
+    assert [t.name for t in g.inputs] == ["x"] and [t.name for t in g.params] == ["W"]
+    with pytest.raises(sn.GraphError):
+        if y:
+            pass

@@ -1,0 +1,38 @@
+import numpy as np
+
+import staticnet as sn
+
+
+def test_single_output_and_list_outputs():
+    x = sn.input("x", (None, 2), dtype="float64")
+    f = sn.function([x], x * 2.0)
+    g = sn.function([x], [x * 2.0, sn.sum(x)])
+    v = np.array([[1.0, 2.0]])
+    assert isinstance(f(v), np.ndarray)
+    out = g(v)
+    assert isinstance(out, list) and len(out) == 2 and out[1] == 3.0
+
+
+def test_updates_train_a_linear_model_theano_style():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(64, 3))
+    true_w = np.array([1.5, -2.0, 0.5])
+    Y = X @ true_w + 0.3
+    x, y = sn.input("x", (None, 3), dtype="float64"), sn.input("y", (None,), dtype="float64")
+    w = sn.param("w", value=np.zeros(3))
+    b = sn.param("b", value=np.float64(0.0))
+    cost = sn.mse(x @ w + b, y)
+    gw, gb = sn.grad(cost, [w, b])
+    step = sn.function([x, y], cost, updates=[(w, w - 0.5 * gw), (b, b - 0.5 * gb)])
+    first = step(X, Y)
+    for _ in range(200):
+        last = step(X, Y)
+    assert last < 1e-10 < first
+    np.testing.assert_allclose(w.value, true_w, atol=1e-5)
+    assert abs(b.value - 0.3) < 1e-5
+
+
+def test_inputs_are_converted_to_the_declared_dtype():
+    x = sn.input("x", (None, 2))
+    out = sn.function([x], x + 1.0)(np.array([[1, 2]], dtype=np.int64))
+    assert out.dtype == np.float32
