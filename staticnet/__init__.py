@@ -18,8 +18,15 @@ from .interpreter import NumpyFunction
 __version__ = "0.1.0"
 
 
-def function(inputs, outputs, updates=None, backend="numpy"):
-    """Compile `outputs` as a function of `inputs`; `updates` are (param, new value) pairs applied after each call."""
-    if backend != "numpy":
-        raise ValueError(f"unknown backend {backend!r}; available: 'numpy'")
-    return NumpyFunction(inputs, outputs, updates)
+def function(inputs, outputs, updates=None, backend="numba"):
+    """Compile `outputs` as a function of `inputs`; `updates` are (param, new value) pairs applied after each call.
+
+    backend="numba" (the default) fuses the graph and runs it as generated Numba code;
+    backend="numpy" runs it node by node with each op's NumPy reference.
+    """
+    if backend == "numba":
+        from .runtime import CompiledFunction
+        return CompiledFunction(inputs, outputs, updates)
+    if backend == "numpy":
+        return NumpyFunction(inputs, outputs, updates)
+    raise ValueError(f"unknown backend {backend!r}; use 'numba' or 'numpy'")

@@ -22,9 +22,24 @@ def run(outputs, feed: dict[int, np.ndarray]) -> list[np.ndarray]:
         elif node.op in ("param", "constant"):
             values[node.id] = node.value
         else:
-            out = registry[node.op].numpy(*(values[t.id] for t in node.inputs), **node.attrs)
-            values[node.id] = np.asarray(out, dtype=node.dtype)
+            opdef = registry[node.op]
+            out = opdef.numpy(*(values[t.id] for t in node.inputs), **node.attrs)
+            values[node.id] = out if opdef.kind in ("multi", "effect") else np.asarray(out, dtype=node.dtype)
     return [values[t.id] for t in as_list(outputs)]
+
+
+def run_program(program, feed: dict[int, np.ndarray]):
+    """Run a Program once: its outputs, then its effects and updates on the leaves' values."""
+    n_out, n_upd = len(program.outputs), len(program.updates)
+    values = run(program.roots, feed)
+    new_values = []
+    for effect, written in zip(program.effects, values[n_out + n_upd:]):
+        targets = [effect.inputs[target] for _, target in effect.attrs["writes"]]
+        new_values += list(zip(targets, written))
+    new_values += [(leaf, v) for (leaf, _), v in zip(program.updates, values[n_out:n_out + n_upd])]
+    for leaf, v in new_values:
+        leaf.value = np.array(v, dtype=leaf.dtype)
+    return values[:n_out]
 
 
 def conform(node: Tensor, value, where: str = "") -> np.ndarray:

@@ -19,17 +19,18 @@ class OpDef:
     shape_rule: Callable  # (*inputs, **attrs) -> (shape, dtype); raises ShapeError / DTypeError
     numpy: Callable  # (*arrays, **attrs) -> ndarray: the reference definition
     grad: Callable | None  # (node, g) -> one gradient tensor (or None) per input
-    kind: str  # fusion pattern: elementwise, reduce, gemm, shape, opaque
-    scalar: Callable | None = None  # elementwise only: (*input_exprs, **attrs) -> one element's Python expression
+    kind: str  # fusion pattern: elementwise, broadcast, reduce, gemm, shape, opaque, multi, part, effect
+    scalar: str | None = None  # elementwise only: one element's Python expression, inputs as {0}, {1}, ...
+    lower: Callable | None = None  # opaque ops: (node, emitter) -> emits the statements computing node
 
 
 registry: dict[str, OpDef] = {}
 
 
-def register(name, *, shape, numpy, grad, kind="opaque", scalar=None) -> OpDef:
+def register(name, *, shape, numpy, grad, kind="opaque", scalar=None, lower=None) -> OpDef:
     if name in registry:
         raise RuntimeError(f"op {name!r} registered twice")
-    registry[name] = OpDef(name, shape, numpy, grad, kind, scalar)
+    registry[name] = OpDef(name, shape, numpy, grad, kind, scalar, lower)
     return registry[name]
 
 
@@ -85,4 +86,4 @@ def is_tensor(x) -> bool:
     return isinstance(x, Tensor)
 
 
-from . import elementwise, linalg, reduce, shape, activations, loss, nn  # noqa: E402,F401  (they register themselves)
+from . import elementwise, linalg, reduce, shape, activations, loss, nn, fused  # noqa: E402,F401  (they register themselves)

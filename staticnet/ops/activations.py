@@ -113,10 +113,23 @@ def _log_softmax_ref(x, axis):
     return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
 
 
+def _rowwise_lowering(kernel):
+    def lower(node, em):
+        z = node.inputs[0]
+        if node.attrs["axis"] != z.ndim - 1:
+            raise GraphError(f"{node.op} at {node.loc}: the compiled backend takes the last axis only "
+                             f"(got axis {node.attrs['axis']} of {z.shape}); transpose first")
+        k = z.shape[-1]
+        em.line(f"K.{kernel}({em.ref(z)}.reshape((-1, {k})), {em.names[node.id]}.reshape((-1, {k})))")
+    return lower
+
+
 register("softmax", shape=_softmax_shape, numpy=_softmax_ref,
-         grad=lambda n, g: (n * (g - reduce_sum(g * n, n.attrs["axis"], keepdims=True)),), kind="opaque")
+         grad=lambda n, g: (n * (g - reduce_sum(g * n, n.attrs["axis"], keepdims=True)),), kind="opaque",
+         lower=_rowwise_lowering("softmax_rows"))
 register("log_softmax", shape=_softmax_shape, numpy=_log_softmax_ref,
-         grad=lambda n, g: (g - exp(n) * reduce_sum(g, n.attrs["axis"], keepdims=True),), kind="opaque")
+         grad=lambda n, g: (g - exp(n) * reduce_sum(g, n.attrs["axis"], keepdims=True),), kind="opaque",
+         lower=_rowwise_lowering("log_softmax_rows"))
 
 
 def _axis(op, z, axis):

@@ -12,7 +12,7 @@ from ..errors import DataError, DTypeError, GraphError, ShapeError
 from ..graph import Tensor, fail, fmt_shape, make_node, topological
 from ..graph import INT_DTYPES
 from . import register, require_float
-from .activations import log_softmax, sigmoid, softmax
+from .activations import _softmax_ref, _stable_sigmoid, log_softmax, sigmoid, softmax
 from .elementwise import greater_equal, log, square, where
 from .reduce import batch_count, sum as reduce_sum
 
@@ -62,7 +62,31 @@ def _sigmoid_xent_grad(node, g):
     return (sigmoid(z) - y) * scale, -z * scale
 
 
-register("sigmoid_xent", shape=_xent_shape, numpy=_sigmoid_xent_ref, grad=_sigmoid_xent_grad, kind="opaque")
+def _xent_lowering(kernel):
+    """The loss alone (`store` False: the kernel's output argument is not written)."""
+    def lower(node, em):
+        z, y = node.inputs
+        em.line(f"{em.names[node.id]} = K.{kernel}({em.ref(z)}, {em.ref(y)}, {em.ref(z)}, False)")
+    return lower
+
+
+def _xent_multi_lowering(kernel):
+    """Loss and activation (probabilities) in one pass over the logits."""
+    def lower(node, em):
+        z, y = node.inputs
+        parts = em.parts(node)
+        loss = parts.get(0, em.temp("unused_loss"))
+        if 1 in parts:
+            em.line(f"{loss} = K.{kernel}({em.ref(z)}, {em.ref(y)}, {parts[1]}, True)")
+        else:
+            em.line(f"{loss} = K.{kernel}({em.ref(z)}, {em.ref(y)}, {em.ref(z)}, False)")
+    return lower
+
+
+register("sigmoid_xent", shape=_xent_shape, numpy=_sigmoid_xent_ref, grad=_sigmoid_xent_grad, kind="opaque",
+         lower=_xent_lowering("sigmoid_xent"))
+register("sigmoid_xent_multi", shape=_xent_shape, grad=None, kind="multi",
+         numpy=lambda z, y: (_sigmoid_xent_ref(z, y), _stable_sigmoid(z)), lower=_xent_multi_lowering("sigmoid_xent"))
 
 
 def _softmax_xent_ref(z, y):
@@ -77,7 +101,10 @@ def _softmax_xent_grad(node, g):
     return (softmax(z) * reduce_sum(y, -1, keepdims=True) - y) * scale, -log_softmax(z) * scale
 
 
-register("softmax_xent", shape=_xent_shape, numpy=_softmax_xent_ref, grad=_softmax_xent_grad, kind="opaque")
+register("softmax_xent", shape=_xent_shape, numpy=_softmax_xent_ref, grad=_softmax_xent_grad, kind="opaque",
+         lower=_xent_lowering("softmax_xent"))
+register("softmax_xent_multi", shape=_xent_shape, grad=None, kind="multi",
+         numpy=lambda z, y: (_softmax_xent_ref(z, y), _softmax_ref(z, -1)), lower=_xent_multi_lowering("softmax_xent"))
 
 
 def softmax_cross_entropy(logits, labels, op="softmax_cross_entropy"):
@@ -105,11 +132,17 @@ def _one_hot_shape(labels, classes, dtype):
 
 def _one_hot_ref(labels, classes, dtype):
     if labels.size and (labels.min() < 0 or labels.max() >= classes):
-        raise DataError(f"one_hot: labels must lie in [0, {classes}), got values from {labels.min()} to {labels.max()}")
+        raise DataError(f"one_hot: a label lies outside [0, {classes}) (values from {labels.min()} to {labels.max()})")
     return np.eye(classes, dtype=dtype)[labels]
 
 
-register("one_hot", shape=_one_hot_shape, numpy=_one_hot_ref, grad=lambda n, g: (None,), kind="elementwise")
+def _lower_one_hot(node, em):
+    em.line(f"if not K.one_hot({em.ref(node.inputs[0])}, {em.names[node.id]}):")
+    em.line(f"    raise ValueError('one_hot: a label lies outside [0, {node.attrs['classes']})')")
+
+
+register("one_hot", shape=_one_hot_shape, numpy=_one_hot_ref, grad=lambda n, g: (None,), kind="opaque",
+         lower=_lower_one_hot)
 
 
 def one_hot(labels, classes: int, dtype="float32"):

@@ -1,0 +1,85 @@
+"""Row-wise softmax, its log, and the fused softmax / sigmoid cross-entropies.
+
+All subtract the row maximum (or use exp(-|z|)), so no exp overflows.
+"""
+import math
+
+from numba import njit
+
+
+@njit(cache=True, nogil=True)
+def softmax_rows(z, out):
+    for i in range(z.shape[0]):
+        top = z[i, 0]
+        for j in range(1, z.shape[1]):
+            top = max(top, z[i, j])
+        total = 0.0
+        for j in range(z.shape[1]):
+            e = math.exp(z[i, j] - top)
+            out[i, j] = e
+            total += e
+        inv = 1.0 / total
+        for j in range(z.shape[1]):
+            out[i, j] *= inv
+
+
+@njit(cache=True, nogil=True)
+def log_softmax_rows(z, out):
+    for i in range(z.shape[0]):
+        top = z[i, 0]
+        for j in range(1, z.shape[1]):
+            top = max(top, z[i, j])
+        total = 0.0
+        for j in range(z.shape[1]):
+            total += math.exp(z[i, j] - top)
+        shift = top + math.log(total)
+        for j in range(z.shape[1]):
+            out[i, j] = z[i, j] - shift
+
+
+@njit(cache=True, nogil=True)
+def softmax_xent(z, y, probs, store):
+    """-1/n sum y log softmax(z) over n rows, from the logits; with `store`, probs = softmax(z)."""
+    n = z.shape[0]
+    loss = 0.0
+    for i in range(n):
+        top = z[i, 0]
+        for j in range(1, z.shape[1]):
+            top = max(top, z[i, j])
+        total = 0.0
+        for j in range(z.shape[1]):
+            total += math.exp(z[i, j] - top)
+        log_total = math.log(total)
+        for j in range(z.shape[1]):
+            log_p = z[i, j] - top - log_total
+            if store:
+                probs[i, j] = math.exp(log_p)
+            loss -= y[i, j] * log_p
+    return loss / n
+
+
+@njit(cache=True, nogil=True)
+def sigmoid_xent(z, y, a, store):
+    """1/n sum [softplus(z) - y z] = -1/n sum [y ln a + (1-y) ln(1-a)]; with `store`, a = sigmoid(z)."""
+    n = z.shape[0]
+    flat_z, flat_y, flat_a = z.reshape(-1), y.reshape(-1), a.reshape(-1)
+    loss = 0.0
+    for k in range(flat_z.size):
+        v = flat_z[k]
+        e = math.exp(-abs(v))
+        if store:
+            flat_a[k] = 1.0 / (1.0 + e) if v >= 0 else e / (1.0 + e)
+        loss += max(v, 0.0) + math.log1p(e) - flat_y[k] * v
+    return loss / n
+
+
+@njit(cache=True, nogil=True)
+def one_hot(labels, out):
+    """out[i] = the row of the identity for class labels[i]; False if a label is out of range."""
+    out[:] = 0.0
+    for i in range(labels.shape[0]):
+        c = labels[i]
+        if c < 0 or c >= out.shape[1]:
+            return False
+        out[i, c] = 1.0
+    return True

@@ -1,0 +1,318 @@
+"""Source emission: a Program becomes the readable Python source of an @njit step.
+
+One statement group per node, each headed by a comment naming the node, its op,
+shape and the user's source line.  Elementwise programs become loop nests;
+matrix products call the kernel library; opaque ops use the lowering they
+registered beside their other rules.
+"""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from ..graph import Tensor, fmt_shape
+from ..ops import registry
+from ..program import Program
+from .memory import MemoryPlan, plan_memory
+
+FASTMATH = "{'contract', 'arcp', 'afn', 'reassoc', 'nsz'}"  # not nnan/ninf: NaN and Inf guards keep working
+
+
+def identifier(name: str) -> str:
+    return re.sub(r"\W", "_", name)
+
+
+class Emitter:
+    """Builds the source of one step function, and answers lowerings' questions."""
+
+    def __init__(self, program: Program, name: str, inputs: list[Tensor], plan: MemoryPlan | None = None):
+        self.program, self.name, self.inputs = program, name, inputs
+        self.plan = plan or plan_memory(program)
+        self.lines: list[str] = []
+        self.depth = 1
+        self.names: dict[int, str] = {}
+        self.index = {n.id: i for i, n in enumerate(self.plan.order)}
+        self.leaves = [n for n in self.plan.order if n.op == "param"]
+        self.constants = [n for n in self.plan.order if n.op == "constant" and n.value.size > 1]
+        self.arenas = sorted({b.dtype.name for b in self.plan.buffers})
+        self._temp = 0
+
+    # ------------------------------------------------------------ naming
+    def arg_name(self, leaf: Tensor) -> str:
+        if leaf.op == "input":
+            return f"in_{identifier(leaf.name)}"
+        if leaf.op == "param":
+            return f"p_{identifier(leaf.name)}"
+        return f"c{self.constants.index(leaf)}"
+
+    def ref(self, t: Tensor) -> str:
+        """The Python expression holding t's value inside the step (an array view or a scalar)."""
+        if t.op == "constant" and t.value.size == 1:
+            return repr(float(t.value.reshape(-1)[0])) if t.dtype.kind == "f" else repr(int(t.value.reshape(-1)[0]))
+        if t.is_leaf:
+            return f"{self.arg_name(t)}[0]" if t.shape == () else self.arg_name(t)
+        return self.names[t.id]
+
+    def dims(self, t: Tensor) -> list[str]:
+        return ["n" if d is None else str(d) for d in t.shape]
+
+    def parts(self, multi: Tensor) -> dict[int, str]:
+        """Variable names of the parts of a multi-result node, by part index."""
+        return {p.attrs["index"]: self.names[p.id] for p in self.plan.order if p.op == "part" and p.inputs[0] is multi}
+
+    def temp(self, stem="t") -> str:
+        self._temp += 1
+        return f"{stem}{self._temp}"
+
+    def line(self, text: str = ""):
+        self.lines.append("    " * self.depth + text if text else "")
+
+    def indent(self):
+        self.depth += 1
+
+    def dedent(self):
+        self.depth -= 1
+
+    # ------------------------------------------------------------ loops
+    def open_loops(self, t: Tensor) -> list[str]:
+        """Open a loop nest over t's elements; returns the loop variables."""
+        indices = []
+        for axis, dim in enumerate(self.dims(t)):
+            var = f"i{axis}"
+            self.line(f"for {var} in range({dim}):")
+            self.indent()
+            indices.append(var)
+        return indices
+
+    def close_loops(self, indices):
+        for _ in indices:
+            self.dedent()
+
+    def element(self, t: Tensor, out_shape, indices) -> str:
+        """t read at the loop position, broadcasting its (right-aligned) axes against out_shape."""
+        if t.shape == () or (t.op == "constant" and t.value.size == 1):
+            return self.ref(t)
+        lead = len(out_shape) - t.ndim
+        idx = ["0" if d == 1 and out_shape[lead + a] != 1 else indices[lead + a] for a, d in enumerate(t.shape)]
+        return f"{self.ref(t)}[{', '.join(idx)}]"
+
+    def program_body(self, inputs, program, out_shape, indices) -> list[str]:
+        """Statements computing each instruction of an elementwise program at one position; their names."""
+        values = [self.element(t, out_shape, indices) for t in inputs]
+        results = []
+        for op, args, attrs in program:
+            expr = scalar_expression(op, [values[a] for a in args], dict(attrs))
+            name = self.temp()
+            self.line(f"{name} = {expr}")
+            values.append(name)
+            results.append(name)
+        return results
+
+    # ------------------------------------------------------------ the step
+    def emit_node(self, node: Tensor):
+        opdef = registry[node.op]
+        args = ", ".join(self.describe_input(t) for t in node.inputs)
+        self.line(f"# %{self.index[node.id]} {node.op}({args}) -> {fmt_shape(node.shape)} {node.dtype}   {node.loc}")
+        if node.id in self.plan.view_of:
+            source = self.ref(node.inputs[0])
+            if node.op == "transpose":
+                self.line(f"{self.names[node.id]} = {source}.transpose({', '.join(map(str, node.attrs['axes']))})")
+            else:
+                self.line(f"{self.names[node.id]} = {source}.reshape(({', '.join(self.dims(node))},))")
+            return
+        if opdef.lower is not None:
+            opdef.lower(node, self)
+        elif opdef.kind in ("elementwise", "broadcast"):
+            inputs, program = loop_program(node)
+            self.elementwise(node, inputs, program)
+        else:
+            LOWERINGS[node.op](node, self)
+
+    def describe_input(self, t: Tensor) -> str:
+        if t.is_leaf and t.op != "constant":
+            return t.name
+        if t.op == "constant":
+            return self.ref(t) if t.value.size == 1 else "constant"
+        return f"%{self.index[t.id]}"
+
+    def elementwise(self, node, inputs, program):
+        if node.shape == ():
+            results = self.program_body(inputs, program, (), [])
+            self.line(f"{self.names[node.id]} = {results[-1]}")
+            return
+        target = self.names[node.id]
+        indices = self.open_loops(node)
+        results = self.program_body(inputs, program, node.shape, indices)
+        self.line(f"{target}[{', '.join(indices)}] = {results[-1]}")
+        self.close_loops(indices)
+
+    def source(self) -> str:
+        """The complete @njit step function."""
+        for node in self.plan.order:
+            if node.is_leaf:
+                continue
+            self.names[node.id] = f"v{self.index[node.id]}"
+        body_start = len(self.lines)
+        for node in self.plan.order:
+            if not node.is_leaf:
+                self.emit_node(node)
+        self._emit_updates()
+        body = self.lines[body_start:]
+        self.lines = self.lines[:body_start]
+        self._emit_buffers()
+        outputs = ", ".join(self.ref(t) for t in self.program.outputs)
+        head = [f"@njit(cache=True, nogil=True, fastmath={FASTMATH})",
+                f"def {self.name}({', '.join(self.signature())}):"]
+        return "\n".join(head + self.lines + body + [f"    return ({outputs}{',' if outputs else ''})", ""])
+
+    def signature(self) -> list[str]:
+        return (["n"] + [self.arg_name(t) for t in self.inputs] + [self.arg_name(t) for t in self.leaves]
+                + [self.arg_name(t) for t in self.constants] + [f"arena_{d}" for d in self.arenas] + ["offsets"])
+
+    def _emit_buffers(self):
+        self.line("# buffers: views into the preallocated arenas (no allocation per step)")
+        for node in self.plan.order:
+            if node.id in self.plan.slot_of and node.id not in self.plan.view_of and not node.is_leaf:
+                slot = self.plan.slot_of[node.id]
+                buf = self.plan.buffers[slot]
+                size = f"n * {buf.per_example}" if None in node.shape else str(buf.fixed)
+                shared = f"  # in place of %{self.index[self.plan.in_place[node.id].id]}" if node.id in self.plan.in_place else ""
+                self.line(f"{self.names[node.id]} = arena_{buf.dtype.name}[offsets[{slot}]:offsets[{slot}] + {size}]"
+                          f".reshape(({', '.join(self.dims(node))},)){shared}")
+
+    def _emit_updates(self):
+        if self.program.updates:
+            self.line("# updates: new values computed above are written over the parameters")
+        for leaf, value in self.program.updates:
+            if leaf.shape == ():
+                self.line(f"{self.arg_name(leaf)}[0] = {self.ref(value)}")
+            else:
+                self.line(f"{self.arg_name(leaf)}[...] = {self.ref(value)}")
+
+
+def loop_program(node: Tensor):
+    """(inputs, program) of an elementwise node: a fused program, or the single op."""
+    if node.op in ("fused",):
+        return list(node.inputs), node.attrs["program"]
+    return list(node.inputs), ((node.op, tuple(range(len(node.inputs))), tuple(sorted(node.attrs.items()))),)
+
+
+def scalar_expression(op: str, args: list[str], attrs: dict) -> str:
+    if op == "broadcast_like":
+        return args[0]
+    template = registry[op].scalar
+    if template is None:
+        raise NotImplementedError(f"op {op!r} has no scalar form for a fused loop")
+    return template.format(*args, **attrs)
+
+
+# ---------------------------------------------------------------- lowerings of structural ops
+
+def _lower_gemm(node, em: Emitter):
+    a, b, *extra = node.inputs
+    out = em.names[node.id]
+    em.line(f"K.gemm({em.ref(a)}, {em.ref(b)}, {out}, {node.attrs['trans_a']}, {node.attrs['trans_b']})")
+    epilogue = node.attrs["epilogue"]
+    if epilogue:
+        indices = em.open_loops(node)
+        inputs = [node] + list(extra)
+        results = em.program_body(inputs, epilogue, node.shape, indices)
+        em.line(f"{out}[{', '.join(indices)}] = {results[-1]}")
+        em.close_loops(indices)
+
+
+def _lower_multi(node, em: Emitter):
+    """One loop computing several results of a program; 'colsum' results are summed over axis 0."""
+    parts = em.parts(node)
+    program, results = node.attrs["program"], node.attrs["results"]
+    shape = node.attrs["parts"][0][0]
+    for index, (_, mode) in enumerate(results):
+        if mode == "colsum" and index in parts:
+            em.line(f"{parts[index]}[:] = 0.0")
+    indices = em.open_loops(Tensor("shape", (), {}, shape, node.dtype, node.loc))
+    values = em.program_body(list(node.inputs), program, shape, indices)
+    for index, (instruction, mode) in enumerate(results):
+        if index not in parts:
+            continue
+        target = parts[index]
+        if mode == "map":
+            em.line(f"{target}[{', '.join(indices)}] = {values[instruction]}")
+        else:
+            em.line(f"{target}[{', '.join(indices[1:])}] += {values[instruction]}")
+    em.close_loops(indices)
+
+
+def _lower_update(node, em: Emitter):
+    """The optimizer step of one parameter: one loop, parameter and state overwritten in place."""
+    target_leaf = node.inputs[node.attrs["writes"][0][1]]
+    indices = em.open_loops(target_leaf)
+    values = em.program_body(list(node.inputs), node.attrs["program"], target_leaf.shape, indices)
+    for instruction, target in node.attrs["writes"]:
+        em.line(f"{em.ref(node.inputs[target])}[{', '.join(indices)}] = {values[instruction]}")
+    em.close_loops(indices)
+
+
+def _lower_part(node, em: Emitter):
+    """Parts are written by their multi node; nothing to do here."""
+
+
+def _lower_copy(node, em: Emitter):
+    """A reshape that cannot be a view (its input is a transposed view, or a scalar): copy in order."""
+    source = node.inputs[0]
+    if source.shape == () or node.shape == ():
+        target = em.names[node.id] if node.shape == () else f"{em.names[node.id]}.reshape(-1)[0]"
+        value = em.ref(source) if source.shape == () else f"{em.ref(source)}.reshape(-1)[0]"
+        em.line(f"{target} = {value}")
+        return
+    em.line(f"{em.names[node.id]}[...] = np.ascontiguousarray({em.ref(source)}).reshape(({', '.join(em.dims(node))},))")
+
+
+def _lower_reduce(node, em: Emitter):
+    x = node.inputs[0]
+    axes, keepdims = node.attrs["axes"], node.attrs["keepdims"]
+    is_max = node.op == "max"
+    initial = "-np.inf" if is_max else "0.0"
+    scalar = node.shape == ()
+    acc = em.names[node.id]
+    if scalar:
+        em.line(f"{acc} = {initial}")
+    else:
+        em.line(f"{acc}[...] = {initial}")
+    indices = em.open_loops(x)
+    if scalar:
+        target = acc
+    else:
+        kept = [("0" if a in axes else v) for a, v in enumerate(indices)] if keepdims else \
+            [v for a, v in enumerate(indices) if a not in axes]
+        target = f"{acc}[{', '.join(kept)}]"
+    value = f"{em.ref(x)}[{', '.join(indices)}]"
+    em.line(f"{target} = max({target}, {value})" if is_max else f"{target} += {value}")
+    em.close_loops(indices)
+
+
+def _lower_count(node, em: Emitter):
+    x = node.inputs[0]
+    sizes = ["n" if x.shape[a] is None else str(x.shape[a]) for a in node.attrs["axes"]]
+    em.line(f"{em.names[node.id]} = float({' * '.join(sizes)})")
+
+
+LOWERINGS = {
+    "gemm": _lower_gemm, "fused_multi": _lower_multi, "fused_update": _lower_update, "part": _lower_part,
+    "reshape": _lower_copy, "sum": _lower_reduce, "max": _lower_reduce, "count": _lower_count,
+}
+
+
+MODULE_HEADER = '''"""Generated by staticnet {version}: {title}.
+
+Graph hash {key}.  Each function takes the batch size n, the inputs, the
+parameters and optimizer state (updated in place), array constants, the arenas
+holding every intermediate buffer, and the buffer offsets.
+"""
+import math
+
+import numpy as np
+from numba import njit
+
+import staticnet.kernels as K
+'''

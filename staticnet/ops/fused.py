@@ -1,0 +1,75 @@
+"""Ops made by the fusion passes, never by users.
+
+An elementwise *program* is a tuple of instructions ``(op, args, attrs)``; an arg
+below the number of node inputs names an input, and arg ``k + j`` the result of
+instruction j.  A program runs as one loop over the output's elements.
+
+- ``fused``: one program, one output.
+- ``fused_multi``: a program with several results, some summed over the batch
+  axis in the same loop (a bias gradient beside its delta); read through ``part``.
+- ``fused_update``: a program whose results overwrite some of its inputs in place
+  (an optimizer step: parameter and state in one pass).
+- ``gemm``: a matrix product (operands possibly transposed views) followed by an
+  elementwise epilogue program whose input 0 is the product.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import register, registry
+
+
+def run_program(program, arrays):
+    """The reference value of every instruction of an elementwise program."""
+    values = list(arrays)
+    for op, args, attrs in program:
+        values.append(np.asarray(registry[op].numpy(*(values[a] for a in args), **dict(attrs))))
+    return values[len(arrays):]
+
+
+def _declared(*inputs, shape, dtype, **attrs):
+    return shape, np.dtype(dtype)
+
+
+def _broadcast_out(value, like_arrays, shape):
+    """value broadcast to `shape` with the batch taken from any batch-shaped input."""
+    batch = next((a.shape[0] for a in like_arrays if a.ndim and a.ndim == len(shape)), None)
+    concrete = tuple(batch if d is None else d for d in shape)
+    return np.broadcast_to(value, concrete) if None not in concrete else value
+
+
+register("fused", shape=_declared, grad=None, kind="elementwise",
+         numpy=lambda *arrays, program, shape, dtype: _broadcast_out(run_program(program, arrays)[-1], arrays, shape))
+
+
+def _multi_ref(*arrays, program, results, parts, **_):
+    values = run_program(program, arrays)
+    out = []
+    for (index, mode), (shape, dtype) in zip(results, parts):
+        v = _broadcast_out(values[index], arrays, shape if mode == "map" else (None,) + tuple(shape))
+        out.append(np.sum(v, axis=0) if mode == "colsum" else v)
+    return tuple(out)
+
+
+register("fused_multi", shape=lambda *inputs, **attrs: ((), np.dtype(attrs["parts"][0][1])), grad=None,
+         kind="multi", numpy=_multi_ref)
+
+
+def _update_ref(*arrays, program, writes, **_):
+    values = run_program(program, arrays)
+    return tuple(np.broadcast_to(values[index], arrays[target].shape) for index, target in writes)
+
+
+register("fused_update", shape=lambda *inputs, **attrs: ((), inputs[0].dtype), grad=None, kind="effect",
+         numpy=_update_ref)
+
+register("part", shape=_declared, grad=None, kind="part",
+         numpy=lambda multi, index, shape, dtype: multi[index])
+
+
+def _gemm_ref(a, b, *extra, trans_a, trans_b, epilogue, shape, dtype):
+    product = (a.T if trans_a else a) @ (b.T if trans_b else b)
+    return run_program(epilogue, (product,) + extra)[-1] if epilogue else product
+
+
+register("gemm", shape=_declared, grad=None, kind="gemm", numpy=_gemm_ref)

@@ -1,0 +1,38 @@
+"""The rewrite pipeline: small Program -> Program functions, run in named phases.
+
+canonicalize runs to a fixed point; the fusion passes run once, in this order.
+"""
+from __future__ import annotations
+
+from .constant_folding import fold_constants
+from .cse import eliminate_common_subexpressions
+from .dead_code import eliminate_dead_code
+from .fuse_bias_grad import fuse_bias_grad
+from .fuse_elementwise import fuse_elementwise
+from .fuse_gemm import fuse_gemm
+from .fuse_losses import fuse_losses
+from .fuse_updates import fuse_updates
+from .simplify import simplify
+
+PHASES = [
+    ("canonicalize", [eliminate_dead_code, fold_constants, simplify, eliminate_common_subexpressions], True),
+    ("fuse", [fuse_losses, fuse_elementwise, fuse_bias_grad, fuse_gemm, fuse_updates], False),
+]
+
+
+def optimize(program, report=None):
+    """Run every phase; `report`, if given, receives (pass name, ops before, ops after) for each pass run."""
+    for _, passes, to_fixed_point in PHASES:
+        while True:
+            changed = False
+            for rewrite in passes:
+                before = program.count_ops()
+                out = rewrite(program)
+                if out is not program:
+                    changed = True
+                if report is not None:
+                    report.append((rewrite.__name__, before, out.count_ops(), out is not program))
+                program = out
+            if not (to_fixed_point and changed):
+                break
+    return program

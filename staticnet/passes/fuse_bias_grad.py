@@ -1,0 +1,41 @@
+"""The bias gradient, a column sum of the layer's delta, is computed in the loop
+that computes the delta: fused(...) and sum(fused(...), axis 0) become one
+`fused_multi` node with two parts."""
+from __future__ import annotations
+
+from ..graph import make_node
+from ..program import Program, consumers, rebuild
+from .fuse_elementwise import as_program, loopable
+
+
+def fuse_bias_grad(program: Program) -> Program:
+    """sum(delta, axis=0) beside delta -> one loop giving (delta, column sums of delta)."""
+    readers = consumers(program)
+    multis = {}
+
+    def is_column_sum(node):
+        return node.op == "sum" and node.attrs == {"axes": (0,), "keepdims": False} and node.inputs[0].ndim == 2
+
+    def rule(node, inputs):
+        if is_column_sum(node) and loopable(node.inputs[0]) and not node.inputs[0].is_leaf:
+            delta = inputs[0]
+            if delta.id not in multis:
+                return None  # the delta was not rebuilt into a multi: nothing to do
+            return multis[delta.id][1]
+        if loopable(node) and node.ndim == 2 and any(is_column_sum(r) for r in readers.get(node.id, []) if r is not None):
+            fused_inputs, program_ = as_program(node, inputs)
+            last = len(program_) - 1
+            column_shape = (node.shape[1],)
+            multi = make_node("fused_multi", fused_inputs, {
+                "program": program_, "results": ((last, "map"), (last, "colsum")),
+                "parts": ((node.shape, node.dtype.name), (column_shape, node.dtype.name))}, loc=node.loc)
+            delta_part = make_node("part", (multi,), {"index": 0, "shape": node.shape, "dtype": node.dtype.name},
+                                   loc=node.loc)
+            sum_part = make_node("part", (multi,), {"index": 1, "shape": column_shape, "dtype": node.dtype.name},
+                                 loc=node.loc)
+            multis[delta_part.id] = (delta_part, sum_part)
+            return delta_part
+        return None
+
+    out = rebuild(program, rule)
+    return out if multis else program

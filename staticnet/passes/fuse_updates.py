@@ -1,0 +1,68 @@
+"""Each parameter's optimizer step as one in-place pass.
+
+The updates of a parameter and its optimizer state (momentum velocity, Adam's m
+and v) read each other's new values; they become one `fused_update` node whose
+loop reads the gradient once and writes parameter and state in place.
+"""
+from __future__ import annotations
+
+from ..graph import make_node
+from ..program import Program
+from .fuse_elementwise import ProgramBuilder, as_program, loopable
+
+
+def _groups(updates):
+    """Updates linked through their value nodes, as lists of indices (union-find)."""
+    parent = list(range(len(updates)))
+
+    def find(i):
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    value_index = {v.id: i for i, (_, v) in enumerate(updates)}
+    for i, (_, value) in enumerate(updates):
+        for t in value.inputs:
+            if t.id in value_index:
+                parent[find(i)] = find(value_index[t.id])
+    groups = {}
+    for i in range(len(updates)):
+        groups.setdefault(find(i), []).append(i)
+    return list(groups.values())
+
+
+def fuse_updates(program: Program) -> Program:
+    """(p, f(p, g, m')), (m, h(m, g)) -> fused_update(p, g, m; results f, h written to p, m)."""
+    updates = list(program.updates)
+    fusable = [i for i, (leaf, value) in enumerate(updates)
+               if leaf.shape != () and loopable(value) and value.shape == leaf.shape]
+    if not fusable:
+        return program
+    sub = [updates[i] for i in fusable]
+    effects, kept = list(program.effects), [u for i, u in enumerate(updates) if i not in fusable]
+    for group in _groups(sub):
+        group = _dependency_order([sub[i] for i in group])
+        builder = ProgramBuilder()
+        result_of = {}
+        for leaf, value in group:
+            inputs, body = as_program(value, value.inputs)
+            bound = {k: result_of[t.id] for k, t in enumerate(inputs) if t.id in result_of}
+            result_of[value.id] = builder.add(inputs, body, bound)
+        leaf_refs = [builder.input_ref(leaf) for leaf, _ in group]
+        inputs, body = builder.finish()
+        writes = tuple((result_of[value.id][1], ref[1]) for (_, value), ref in zip(group, leaf_refs))
+        effects.append(make_node("fused_update", inputs, {"program": body, "writes": writes}, loc=group[-1][1].loc))
+    return program.replace(updates=tuple(kept), effects=tuple(effects))
+
+
+def _dependency_order(group):
+    """Updates whose value others read come first."""
+    ids = {value.id for _, value in group}
+    ordered, placed = [], set()
+    while len(ordered) < len(group):
+        for leaf, value in group:
+            if value.id not in placed and all(t.id not in ids or t.id in placed for t in value.inputs):
+                ordered.append((leaf, value))
+                placed.add(value.id)
+    return ordered

@@ -1,0 +1,69 @@
+"""What a compiled function computes: outputs, Theano-style updates, and in-place effects.
+
+Passes map a Program to a Program.  `rebuild` is the one rewriting mechanism: it
+walks the nodes bottom-up, lets a rule replace each node given its rebuilt inputs,
+and keeps everything else.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .graph import Tensor, make_node, topological
+
+
+@dataclass(frozen=True)
+class Program:
+    outputs: tuple = ()
+    updates: tuple = ()  # (param or state leaf, new value) pairs, applied after the outputs
+    effects: tuple = ()  # nodes that write their results into leaves in place (fused updates)
+    labels: dict = field(default_factory=dict)  # output index -> name, for reports
+
+    @property
+    def roots(self) -> list[Tensor]:
+        return list(self.outputs) + [v for _, v in self.updates] + list(self.effects)
+
+    def nodes(self) -> list[Tensor]:
+        return topological(self.roots)
+
+    def count_ops(self) -> int:
+        return sum(1 for n in self.nodes() if not n.is_leaf)
+
+    def replace(self, **changes) -> "Program":
+        fields = dict(outputs=self.outputs, updates=self.updates, effects=self.effects, labels=self.labels)
+        fields.update(changes)
+        return Program(**fields)
+
+
+def clone(node: Tensor, inputs) -> Tensor:
+    """node with new inputs (same op, attrs and source line); node itself if nothing changed."""
+    inputs = tuple(inputs)
+    if all(a is b for a, b in zip(inputs, node.inputs)):
+        return node
+    return make_node(node.op, inputs, node.attrs, loc=node.loc)
+
+
+def rebuild(program: Program, rule) -> Program:
+    """Apply `rule(node, new_inputs) -> Tensor | None` bottom-up; None keeps the node (re-linked)."""
+    mapped: dict[int, Tensor] = {}
+    for node in program.nodes():
+        if node.is_leaf:
+            mapped[node.id] = node
+            continue
+        inputs = [mapped[t.id] for t in node.inputs]
+        replacement = rule(node, inputs)
+        mapped[node.id] = replacement if replacement is not None else clone(node, inputs)
+    return program.replace(
+        outputs=tuple(mapped[t.id] for t in program.outputs),
+        updates=tuple((p, mapped[v.id]) for p, v in program.updates),
+        effects=tuple(mapped[e.id] for e in program.effects))
+
+
+def consumers(program: Program) -> dict[int, list[Tensor]]:
+    """For each node id, the nodes that read it (roots count as one extra reader each)."""
+    readers: dict[int, list[Tensor]] = {}
+    for node in program.nodes():
+        for t in node.inputs:
+            readers.setdefault(t.id, []).append(node)
+    for root in program.roots:
+        readers.setdefault(root.id, []).append(None)
+    return readers
