@@ -14,6 +14,10 @@ from .ops.loss import cross_entropy, l1, l2, mse, one_hot, perceptron_loss, soft
 from .ops.nn import dense
 from .autodiff import grad
 from .interpreter import NumpyFunction
+from .model import History, Model, compile
+from .optim import SGD, AdaGrad, Adam, AdamW, RMSProp, constant as constant_lr, exponential_decay, step_decay
+from .ops.nn import dropout
+from . import data
 
 __version__ = "0.1.0"
 

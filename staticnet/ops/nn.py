@@ -4,7 +4,8 @@ from __future__ import annotations
 import itertools
 
 from ..errors import DTypeError, GraphError, ShapeError
-from ..graph import fail, fmt_shape, param
+from ..graph import fail, fmt_shape, make_node, param
+from . import no_gradient, register
 from .. import init as initializers
 from .activations import activation as apply_activation, prelu
 from .linalg import matmul
@@ -36,3 +37,30 @@ def dense(x, units: int, activation=None, init=None, bias_init=None, name=None):
     if activation == "prelu":
         return prelu(z, name=name)
     return apply_activation(activation, z, op="dense")
+
+
+def _dropout_mask_ref(x, rate):
+    from ..init import generator
+    keep = generator().random(x.shape) >= rate
+    return (keep / (1.0 - rate)).astype(x.dtype)
+
+
+def _lower_dropout_mask(node, em):
+    keep_scale = repr(1.0 / (1.0 - node.attrs["rate"]))
+    indices = em.open_loops(node)
+    em.line(f"{em.names[node.id]}[{', '.join(indices)}] = {keep_scale} if np.random.random() >= {node.attrs['rate']!r} else 0.0")
+    em.close_loops(indices)
+
+
+register("dropout_mask", shape=lambda x, rate: (x.shape, x.dtype), numpy=_dropout_mask_ref, grad=no_gradient,
+         kind="random", lower=_lower_dropout_mask)
+
+
+def dropout(x, rate: float):
+    """Inverted dropout: in training each unit is kept with probability 1 - rate and scaled by
+    1/(1 - rate); at evaluation and prediction it is the identity."""
+    if not 0.0 <= rate < 1.0:
+        fail(GraphError, "dropout", f"rate must lie in [0, 1), got {rate!r}")
+    if rate == 0.0:
+        return x
+    return x * make_node("dropout_mask", (x,), {"rate": float(rate)})

@@ -1,0 +1,82 @@
+"""The compiled loops around a step: a whole epoch (or a chunk of it) per call.
+
+train_epoch shuffles with its seed, walks the minibatches (the last may be
+partial), gathers each batch into preallocated input buffers, runs the step and
+keeps the running loss and number correct.  Python is entered once per call.
+"""
+from __future__ import annotations
+
+from .emit import Emitter
+
+METRIC_KERNELS = {"one_hot": "K.correct_one_hot", "index": "K.correct_index", "binary": "K.correct_binary"}
+
+
+def metric_kind(prediction, label) -> str | None:
+    """How to count correct rows for this prediction and label, or None if accuracy has no meaning here."""
+    if prediction is None or label is None or prediction.ndim not in (1, 2):
+        return None
+    classes = prediction.shape[1] if prediction.ndim == 2 else 1
+    if classes > 1:
+        if label.dtype.kind == "i" and label.ndim == 1:
+            return "index"
+        return "one_hot" if label.shape == prediction.shape else None
+    return "binary"
+
+
+def epoch_loop(name: str, step: Emitter, *, train: bool, loss_index: int | None, metric: tuple | None) -> str:
+    """Source of a loop over minibatches of the data arrays, calling `step`'s function for each."""
+    data = [f"data_{step.arg_name(t)}" for t in step.inputs]
+    rest = [step.arg_name(t) for t in step.leaves] + [step.arg_name(t) for t in step.constants] + \
+           [f"arena_{d}" for d in step.arenas] + ["offsets"]
+    head = ["order", "shuffle", "seed", "start", "stop", "batch"] if train else ["start", "stop", "batch"]
+    lines = [f"@njit(cache=True, nogil=True)",
+             f"def {name}({', '.join(data + head + rest)}):"]
+    body = []
+    if train:
+        body += ["if start == 0:",
+                 "    np.random.seed(seed)  # seeds the shuffle and every random mask of the epoch",
+                 "    if shuffle:",
+                 "        for i in range(order.shape[0] - 1, 0, -1):  # Fisher-Yates",
+                 "            j = np.random.randint(0, i + 1)",
+                 "            order[i], order[j] = order[j], order[i]"]
+    for t in step.inputs if train else ():
+        slot = step.plan.slot_of[t.id]
+        buf = step.plan.buffers[slot]
+        dims = ", ".join(["batch" if d is None else str(d) for d in t.shape])
+        size = f"batch * {buf.per_example}" if buf.per_example else str(buf.fixed)
+        body.append(f"buf_{step.arg_name(t)} = arena_{buf.dtype.name}[offsets[{slot}]:offsets[{slot}] + {size}].reshape(({dims},))")
+    body += ["loss_sum = 0.0", "correct = 0", "for s in range(start, stop, batch):",
+             "    n = min(batch, stop - s)"]
+    for t, d in zip(step.inputs, data):
+        name = step.arg_name(t)
+        if train:  # gather the shuffled rows into the batch buffer
+            body += [f"    {name} = buf_{name}[:n]", "    for r in range(n):", f"        {name}[r] = {d}[order[s + r]]"]
+        else:
+            body.append(f"    {name} = {d}[s:s + n]")
+    call_args = ", ".join(["n"] + [step.arg_name(t) for t in step.inputs] + rest)
+    body.append(f"    out = {step.name}({call_args})")
+    if loss_index is not None:
+        body.append(f"    loss_sum += out[{loss_index}] * n")
+    if metric is not None:
+        kind, pred_index, label = metric
+        body.append(f"    correct += {METRIC_KERNELS[kind]}(out[{pred_index}], {step.arg_name(label)})")
+    body.append("return loss_sum, correct")
+    return "\n".join(lines + ["    " + b for b in body]) + "\n"
+
+
+def predict_loop(name: str, step: Emitter) -> str:
+    """Source of a loop writing every output of `step` for all rows into result arrays."""
+    data = [f"data_{step.arg_name(t)}" for t in step.inputs]
+    results = [f"result{i}" for i in range(len(step.program.outputs))]
+    rest = [step.arg_name(t) for t in step.leaves] + [step.arg_name(t) for t in step.constants] + \
+           [f"arena_{d}" for d in step.arenas] + ["offsets"]
+    lines = ["@njit(cache=True, nogil=True)", f"def {name}({', '.join(data + results + ['batch'] + rest)}):",
+             f"    total = {data[0]}.shape[0]", "    for s in range(0, total, batch):", "        n = min(batch, total - s)"]
+    for t, d in zip(step.inputs, data):
+        lines.append(f"        {step.arg_name(t)} = {d}[s:s + n]")
+    call_args = ", ".join(["n"] + [step.arg_name(t) for t in step.inputs] + rest)
+    lines.append(f"        out = {step.name}({call_args})")
+    for i, r in enumerate(results):
+        lines.append(f"        {r}[s:s + n] = out[{i}]")
+    lines.append("    return 0")
+    return "\n".join(lines) + "\n"

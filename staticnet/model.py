@@ -1,0 +1,307 @@
+"""The trainable model: `sn.compile(loss, outputs, optimizer)` and its fit / evaluate / predict.
+
+A model owns its parameters, optimizer state and workspaces.  Its generated module
+holds three steps (train, eval, forward) and the loops around them; `fit` calls the
+compiled epoch loop once per chunk of steps, so Python never runs per minibatch.
+"""
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+
+import numpy as np
+
+from .autodiff import grad
+from .codegen import Emitter, load_module, module_source, plan_memory
+from .codegen.loops import epoch_loop, metric_kind, predict_loop
+from .errors import DataError, GraphError
+from .graph import Graph, Tensor, as_list, located, user_location
+from .interpreter import conform
+from .passes import optimize
+from .passes.strip_dropout import strip_dropout
+from .program import Program
+from .progress import Progress
+from .runtime import Workspace, leaf_argument
+
+
+class History:
+    """Per-epoch records: loss, accuracy, val_loss, val_accuracy, lr, seconds."""
+
+    def __init__(self, epochs=None):
+        self.epochs: list[dict] = list(epochs or [])
+        self.interrupted = False
+        self.stopped_early_at: int | None = None
+
+    def __getitem__(self, key):
+        return [e.get(key) for e in self.epochs]
+
+    def __len__(self):
+        return len(self.epochs)
+
+    def __repr__(self):
+        last = self.epochs[-1] if self.epochs else {}
+        shown = ", ".join(f"{k}={v:.4f}" for k, v in last.items() if isinstance(v, float))
+        return f"<History {len(self.epochs)} epochs; last: {shown}>"
+
+
+def _parse_early_stopping(spec):
+    if spec is None or spec is False:
+        return None
+    if isinstance(spec, int):
+        return {"patience": spec, "monitor": "val_accuracy", "min_delta": 0.0}
+    spec = {"monitor": "val_accuracy", "min_delta": 0.0, **dict(spec)}
+    if "patience" not in spec:
+        raise ValueError("early_stopping needs a patience (epochs without improvement)")
+    return spec
+
+
+class Model:
+    def __init__(self, loss: Tensor, outputs, optimizer, metrics=("accuracy",)):
+        loc = user_location()
+        if not isinstance(loss, Tensor) or loss.shape != ():
+            raise located(GraphError, "compile", loc, "loss must be a scalar tensor")
+        self.loss = loss
+        self.single_output = isinstance(outputs, Tensor)
+        self.outputs = as_list(outputs)
+        self.optimizer = optimizer
+        self.metrics = tuple(metrics or ())
+        graph = Graph([loss] + self.outputs)
+        self.inputs = graph.inputs
+        self._check_unique_names(self.inputs, "input", loc)
+        feature_ids = {t.id for t in Graph(self.outputs).inputs}
+        self.features = [t for t in self.inputs if t.id in feature_ids]
+        self.labels = [t for t in self.inputs if t.id not in feature_ids]
+        self.trainable = Graph(loss).params
+        self._check_unique_names(self.trainable, "parameter", loc)
+        if not self.trainable:
+            raise located(GraphError, "compile", loc, "the loss depends on no parameters: nothing to train")
+        self.update_pairs = tuple(optimizer.updates(self.trainable, grad(loss, self.trainable)))
+        self.state = [optimizer.lr_leaf] + optimizer.state
+        self.history = History()
+        self.epochs_done = 0
+        self._compile()
+
+    @staticmethod
+    def _check_unique_names(nodes, what, loc):
+        seen = {}
+        for t in nodes:
+            if t.name in seen and seen[t.name] is not t:
+                raise located(GraphError, "compile", loc, f"two different {what}s are named {t.name!r} "
+                                                          f"(made at {seen[t.name].loc} and {t.loc})")
+            seen[t.name] = t
+
+    def _compile(self):
+        started = time.perf_counter()
+        self.report = {}
+        outputs = (self.loss, *self.outputs)
+        train = optimize(Program(outputs=outputs, updates=self.update_pairs), self.report.setdefault("train", []))
+        evaluate = optimize(strip_dropout(Program(outputs=outputs)), self.report.setdefault("eval", []))
+        forward = optimize(strip_dropout(Program(outputs=tuple(self.outputs))), self.report.setdefault("forward", []))
+        self.programs = {"train": train, "eval": evaluate, "forward": forward}
+        self.steps = {
+            "train": Emitter(train, "train_step", self.inputs, plan_memory(train, extra_live=self.inputs)),
+            "eval": Emitter(evaluate, "eval_step", self.inputs),
+            "forward": Emitter(forward, "forward", self.features),
+        }
+        kind = metric_kind(self.outputs[0], self.labels[0] if self.labels else None) if "accuracy" in self.metrics else None
+        label = self.labels[0] if kind else None
+        metric = (kind, 1, label) if kind else None
+        functions = [e.source() for e in self.steps.values()]
+        functions.append(epoch_loop("train_epoch", self.steps["train"], train=True, loss_index=0, metric=metric))
+        functions.append(epoch_loop("eval_epoch", self.steps["eval"], train=False, loss_index=0, metric=metric))
+        functions.append(predict_loop("predict_all", self.steps["forward"]))
+        self.has_accuracy = metric is not None
+        self.source = module_source("a model: train_step, eval_step, forward and their loops", functions)
+        self.module, self.module_path, self.from_cache = load_module(self.source)
+        self.workspaces = {name: Workspace(e.plan) for name, e in self.steps.items()}
+        self.compile_seconds = time.perf_counter() - started
+
+    # ------------------------------------------------------------ arguments of the generated functions
+    def _common_args(self, name, capacity):
+        emitter = self.steps[name]
+        arenas, offsets = self.workspaces[name].get(capacity)
+        return ([leaf_argument(t) for t in emitter.leaves] + [t.value for t in emitter.constants]
+                + [arenas[d] for d in emitter.arenas] + [offsets])
+
+    def _data(self, data, nodes, what) -> list[np.ndarray]:
+        """Arrays for `nodes` from a dict keyed by input name, or a tuple (x, y) / a bare x."""
+        if isinstance(data, dict):
+            missing = [t.name for t in nodes if t.name not in data]
+            if missing:
+                raise DataError(f"{what}: no array for input {missing[0]!r} (the dict has {sorted(data)})")
+            arrays = [data[t.name] for t in nodes]
+        else:
+            given = list(data) if isinstance(data, (tuple, list)) else [data]
+            if len(given) < len(nodes):
+                raise DataError(f"{what}: expected arrays for {[t.name for t in nodes]}, got {len(given)}")
+            arrays = given[:len(nodes)]
+        arrays = [conform(t, a, f" in the {what}") for t, a in zip(nodes, arrays)]
+        sizes = {a.shape[0] for a in arrays}
+        if len(sizes) > 1:
+            raise DataError(f"{what}: arrays have different numbers of rows: "
+                            + ", ".join(f"{t.name} {a.shape[0]}" for t, a in zip(nodes, arrays)))
+        return arrays
+
+    # ------------------------------------------------------------ training
+    def fit(self, data, epochs: int = 1, batch_size: int = 32, validation=None, early_stopping=None,
+            shuffle: bool = True, seed: int | None = None, verbose: int = 1, checkpoint: str | None = None,
+            resume: str | None = None) -> History:
+        """Train for `epochs` (counting epochs already done on resume); returns the history."""
+        if batch_size < 1 or epochs < 0:
+            raise ValueError(f"batch_size must be >= 1 and epochs >= 0, got {batch_size} and {epochs}")
+        arrays = self._data(data, self.inputs, "training data")
+        val_arrays = self._data(validation, self.inputs, "validation data") if validation is not None else None
+        stopping = _parse_early_stopping(early_stopping)
+        if stopping and val_arrays is None and stopping["monitor"].startswith("val_"):
+            raise ValueError("early_stopping monitors validation results: pass validation=...")
+        if resume is not None:
+            from .serialize import restore_checkpoint
+            restore_checkpoint(self, resume)
+        if seed is None:
+            seed = self.seed if getattr(self, "seed", None) is not None else int(np.random.default_rng().integers(2**31))
+        self.seed = int(seed)
+        total = arrays[0].shape[0]
+        steps = math.ceil(total / batch_size)
+        chunk_steps = max(1, math.ceil(steps / 50)) if verbose else steps
+        progress = Progress(enabled=verbose > 0)
+        best = (None, -math.inf, self.epochs_done)
+        waited = 0
+        lr_leaf = self.optimizer.lr_leaf
+        for epoch in range(self.epochs_done, epochs):
+            lr_leaf.value[...] = self.optimizer.lr_at(epoch)
+            order = np.arange(total, dtype=np.int64)
+            started = time.perf_counter()
+            loss_sum, correct, done = 0.0, 0, 0
+            progress.start(f"epoch {epoch + 1}/{epochs}", total)
+            try:
+                while done < total:
+                    stop = min(total, done + chunk_steps * batch_size)
+                    part_loss, part_correct = self.module.train_epoch(
+                        *arrays, order, shuffle, (self.seed + epoch) % 2**32, done, stop, batch_size,
+                        *self._common_args("train", batch_size))
+                    loss_sum, correct, done = loss_sum + part_loss, correct + part_correct, stop
+                    progress.update(done, self._metrics_text(loss_sum / done, correct / done))
+            except KeyboardInterrupt:
+                progress.finish("interrupted: keeping the weights trained so far")
+                self.history.interrupted = True
+                break
+            record = {"epoch": epoch + 1, "loss": loss_sum / total, "lr": float(lr_leaf.value)}
+            if self.has_accuracy:
+                record["accuracy"] = correct / total
+            if val_arrays is not None:
+                scores = self._evaluate_arrays(val_arrays)
+                record.update({f"val_{k}": v for k, v in scores.items()})
+            record["seconds"] = time.perf_counter() - started
+            self.history.epochs.append(record)
+            self.epochs_done = epoch + 1
+            progress.finish(self._record_text(record))
+            if stopping:
+                score = record[stopping["monitor"]] * (-1 if stopping["monitor"].endswith("loss") else 1)
+                if score > best[1] + stopping["min_delta"]:
+                    best, waited = (self._snapshot(), score, epoch + 1), 0
+                else:
+                    waited += 1
+            if checkpoint:
+                from .serialize import save_model
+                save_model(self, checkpoint)
+            if stopping and waited >= stopping["patience"]:
+                self.history.stopped_early_at = epoch + 1
+                break
+        if stopping and best[0] is not None:
+            self._restore(best[0])
+            self.history.best_epoch = best[2]
+            if verbose:
+                print(f"early stopping: restored the weights of epoch {best[2]}", file=sys.stderr)
+        return self.history
+
+    def _metrics_text(self, loss, accuracy):
+        return f"loss {loss:.4f}" + (f"  acc {accuracy:.4f}" if self.has_accuracy else "")
+
+    @staticmethod
+    def _record_text(record):
+        keys = ["loss", "accuracy", "val_loss", "val_accuracy"]
+        shown = "  ".join(f"{k} {record[k]:.4f}" for k in keys if k in record)
+        return f"{shown}  ({record['seconds']:.2f} s)"
+
+    def _snapshot(self):
+        return {t.name: t.value.copy() for t in self.trainable + self.state}
+
+    def _restore(self, snapshot):
+        for t in self.trainable + self.state:
+            t.value[...] = snapshot[t.name]
+
+    # ------------------------------------------------------------ evaluation and prediction
+    def evaluate(self, data, batch_size: int = 1000) -> dict:
+        """{"loss": mean loss, "accuracy": fraction correct} over all rows of `data`."""
+        return self._evaluate_arrays(self._data(data, self.inputs, "evaluation data"), batch_size)
+
+    def _evaluate_arrays(self, arrays, batch_size=1000):
+        total = arrays[0].shape[0]
+        batch = min(batch_size, total)
+        loss_sum, correct = self.module.eval_epoch(*arrays, 0, total, batch, *self._common_args("eval", batch))
+        scores = {"loss": loss_sum / total}
+        if self.has_accuracy:
+            scores["accuracy"] = correct / total
+        return scores
+
+    def predict(self, inputs, batch_size: int = 1000):
+        """The outputs for every row of `inputs` (a dict keyed by input name, or the array itself)."""
+        arrays = self._data(inputs, self.features, "prediction inputs")
+        total = arrays[0].shape[0]
+        batch = min(batch_size, total)
+        results = [np.empty(tuple(total if d is None else d for d in t.shape), t.dtype) for t in self.outputs]
+        self.module.predict_all(*arrays, *results, batch, *self._common_args("forward", batch))
+        return results[0] if self.single_output else results
+
+    # ------------------------------------------------------------ parameters
+    @property
+    def params(self) -> "ParamView":
+        return ParamView(self.trainable)
+
+    def save(self, path: str) -> None:
+        from .serialize import save_model
+        save_model(self, path)
+
+    def summary(self) -> str:
+        lines = [f"{'parameter':<24} {'shape':<14} {'count':>10}"]
+        for t in self.trainable:
+            lines.append(f"{t.name:<24} {str(t.shape):<14} {t.value.size:>10,}")
+        lines.append(f"{'total':<24} {'':<14} {sum(t.value.size for t in self.trainable):>10,}")
+        return "\n".join(lines)
+
+
+class ParamView:
+    """Parameters by name, as NumPy arrays; assigning copies into the live array (shape checked)."""
+
+    def __init__(self, leaves):
+        self._leaves = {t.name: t for t in leaves}
+
+    def __getitem__(self, name):
+        return self._leaves[name].value
+
+    def __setitem__(self, name, value):
+        leaf = self._leaves[name]
+        value = np.asarray(value, dtype=leaf.dtype)
+        if value.shape != leaf.shape:
+            raise ValueError(f"parameter {name!r} has shape {leaf.shape}, got an array of shape {value.shape}")
+        leaf.value[...] = value
+
+    def __iter__(self):
+        return iter(self._leaves)
+
+    def __len__(self):
+        return len(self._leaves)
+
+    def keys(self):
+        return self._leaves.keys()
+
+    def items(self):
+        return [(k, t.value) for k, t in self._leaves.items()]
+
+
+def compile(loss, outputs=None, optimizer=None, metrics=("accuracy",)) -> Model:  # noqa: A001
+    """Check, differentiate, fuse, lower and compile a training graph."""
+    from .optim import SGD
+    return Model(loss, outputs if outputs is not None else loss, optimizer or SGD(lr=0.1), metrics)
