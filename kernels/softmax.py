@@ -76,7 +76,9 @@ def sigmoid_xent(z, y, a, store):
 @njit(cache=True, nogil=True)
 def one_hot(labels, out):
     """out[i] = the row of the identity for class labels[i]; False if a label is out of range."""
-    out[:] = 0.0
+    for i in range(out.shape[0]):
+        for j in range(out.shape[1]):
+            out[i, j] = 0.0
     for i in range(labels.shape[0]):
         c = labels[i]
         if c < 0 or c >= out.shape[1]:

@@ -108,12 +108,12 @@ class Model:
         kind = metric_kind(self.outputs[0], self.labels[0] if self.labels else None) if "accuracy" in self.metrics else None
         label = self.labels[0] if kind else None
         metric = (kind, 1, label) if kind else None
-        functions = [e.source() for e in self.steps.values()]
+        functions = []
         functions.append(epoch_loop("train_epoch", self.steps["train"], train=True, loss_index=0, metric=metric))
         functions.append(epoch_loop("eval_epoch", self.steps["eval"], train=False, loss_index=0, metric=metric))
         functions.append(predict_loop("predict_all", self.steps["forward"]))
         self.has_accuracy = metric is not None
-        self.source = module_source("a model: train_step, eval_step, forward and their loops", functions)
+        self.source = module_source("a model: train_epoch, eval_epoch and predict_all, each with its step inline", functions)
         self.module, self.module_path, self.from_cache = load_module(self.source)
         self.workspaces = {name: Workspace(e.plan) for name, e in self.steps.items()}
         self.compile_seconds = time.perf_counter() - started

@@ -37,6 +37,7 @@ class Emitter:
         self.constants = [n for n in self.plan.order if n.op == "constant" and n.value.size > 1]
         self.arenas = sorted({b.dtype.name for b in self.plan.buffers})
         self._temp = 0
+        self._body = None
 
     # ------------------------------------------------------------ naming
     def arg_name(self, leaf: Tensor) -> str:
@@ -84,6 +85,17 @@ class Emitter:
             self.indent()
             indices.append(var)
         return indices
+
+    def fill(self, target: str, t: Tensor, value: str):
+        """Loops setting every element of an array shaped like t (array expressions compile slowly)."""
+        indices = self.open_loops(t)
+        self.line(f"{target}[{', '.join(indices)}] = {value}")
+        self.close_loops(indices)
+
+    def copy(self, target: str, source: Tensor):
+        indices = self.open_loops(source)
+        self.line(f"{target}[{', '.join(indices)}] = {self.ref(source)}[{', '.join(indices)}]")
+        self.close_loops(indices)
 
     def close_loops(self, indices):
         for _ in indices:
@@ -147,24 +159,31 @@ class Emitter:
         self.line(f"{target}[{', '.join(indices)}] = {results[-1]}")
         self.close_loops(indices)
 
+    def body(self) -> list[str]:
+        """The statements of one step (buffers, then one group per node, then the updates), at depth 1."""
+        if self._body is None:
+            for node in self.plan.order:
+                if not node.is_leaf:
+                    self.names[node.id] = f"v{self.index[node.id]}"
+            self.lines, self.depth = [], 1
+            self._emit_buffers()
+            for node in self.plan.order:
+                if not node.is_leaf:
+                    self.emit_node(node)
+            self._emit_updates()
+            self._body = self.lines
+        return self._body
+
+    def results(self) -> str:
+        """The tuple of the step's outputs."""
+        outputs = ", ".join(self.ref(t) for t in self.program.outputs)
+        return f"({outputs}{',' if outputs else ''})"
+
     def source(self) -> str:
         """The complete @njit step function."""
-        for node in self.plan.order:
-            if node.is_leaf:
-                continue
-            self.names[node.id] = f"v{self.index[node.id]}"
-        body_start = len(self.lines)
-        for node in self.plan.order:
-            if not node.is_leaf:
-                self.emit_node(node)
-        self._emit_updates()
-        body = self.lines[body_start:]
-        self.lines = self.lines[:body_start]
-        self._emit_buffers()
-        outputs = ", ".join(self.ref(t) for t in self.program.outputs)
         head = [f"@njit(cache=True, nogil=True, fastmath={FASTMATH})",
                 f"def {self.name}({', '.join(self.signature())}):"]
-        return "\n".join(head + self.lines + body + [f"    return ({outputs}{',' if outputs else ''})", ""])
+        return "\n".join(head + self.body() + [f"    return {self.results()}", ""])
 
     def signature(self) -> list[str]:
         return (["n"] + [self.arg_name(t) for t in self.inputs] + [self.arg_name(t) for t in self.leaves]
@@ -188,7 +207,7 @@ class Emitter:
             if leaf.shape == ():
                 self.line(f"{self.arg_name(leaf)}[0] = {self.ref(value)}")
             else:
-                self.line(f"{self.arg_name(leaf)}[...] = {self.ref(value)}")
+                self.copy(self.arg_name(leaf), value)
 
 
 def loop_program(node: Tensor):
@@ -212,7 +231,7 @@ def scalar_expression(op: str, args: list[str], attrs: dict) -> str:
 def _lower_gemm(node, em: Emitter):
     a, b, *extra = node.inputs
     out = em.names[node.id]
-    em.line(f"K.gemm({em.ref(a)}, {em.ref(b)}, {out}, {node.attrs['trans_a']}, {node.attrs['trans_b']})")
+    em.line(f"K.gemm({em.ref(a)}, {em.ref(b)}, {out}, {node.attrs['trans_a']}, {node.attrs['trans_b']}, 1.0, 0.0)")
     epilogue = node.attrs["epilogue"]
     if epilogue:
         indices = em.open_loops(node)
@@ -222,6 +241,12 @@ def _lower_gemm(node, em: Emitter):
         em.close_loops(indices)
 
 
+def _lower_gemm_update(node, em: Emitter):
+    """target <- alpha op(a) @ op(b) + beta target: one BLAS call, in place."""
+    a, b, target, alpha, beta = (em.ref(t) for t in node.inputs)
+    em.line(f"K.gemm({a}, {b}, {target}, {node.attrs['trans_a']}, {node.attrs['trans_b']}, float({alpha}), float({beta}))")
+
+
 def _lower_multi(node, em: Emitter):
     """One loop computing several results of a program; 'colsum' results are summed over axis 0."""
     parts = em.parts(node)
@@ -229,7 +254,7 @@ def _lower_multi(node, em: Emitter):
     shape = node.attrs["parts"][0][0]
     for index, (_, mode) in enumerate(results):
         if mode == "colsum" and index in parts:
-            em.line(f"{parts[index]}[:] = 0.0")
+            em.fill(parts[index], Tensor("shape", (), {}, node.attrs["parts"][index][0], node.dtype, node.loc), "0.0")
     indices = em.open_loops(Tensor("shape", (), {}, shape, node.dtype, node.loc))
     values = em.program_body(list(node.inputs), program, shape, indices)
     for index, (instruction, mode) in enumerate(results):
@@ -265,7 +290,12 @@ def _lower_copy(node, em: Emitter):
         value = em.ref(source) if source.shape == () else f"{em.ref(source)}.reshape(-1)[0]"
         em.line(f"{target} = {value}")
         return
-    em.line(f"{em.names[node.id]}[...] = np.ascontiguousarray({em.ref(source)}).reshape(({', '.join(em.dims(node))},))")
+    flat = em.temp("flat")
+    em.line(f"{flat} = 0")
+    indices = em.open_loops(source)
+    em.line(f"{em.names[node.id]}.reshape(-1)[{flat}] = {em.ref(source)}[{', '.join(indices)}]")
+    em.line(f"{flat} += 1")
+    em.close_loops(indices)
 
 
 def _lower_reduce(node, em: Emitter):
@@ -278,7 +308,7 @@ def _lower_reduce(node, em: Emitter):
     if scalar:
         em.line(f"{acc} = {initial}")
     else:
-        em.line(f"{acc}[...] = {initial}")
+        em.fill(acc, node, initial)
     indices = em.open_loops(x)
     if scalar:
         target = acc
@@ -298,7 +328,7 @@ def _lower_count(node, em: Emitter):
 
 
 LOWERINGS = {
-    "gemm": _lower_gemm, "fused_multi": _lower_multi, "fused_update": _lower_update, "part": _lower_part,
+    "gemm": _lower_gemm, "gemm_update": _lower_gemm_update, "fused_multi": _lower_multi, "fused_update": _lower_update, "part": _lower_part,
     "reshape": _lower_copy, "sum": _lower_reduce, "max": _lower_reduce, "count": _lower_count,
 }
 

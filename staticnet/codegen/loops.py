@@ -6,7 +6,7 @@ keeps the running loss and number correct.  Python is entered once per call.
 """
 from __future__ import annotations
 
-from .emit import Emitter
+from .emit import FASTMATH, Emitter
 
 METRIC_KERNELS = {"one_hot": "K.correct_one_hot", "index": "K.correct_index", "binary": "K.correct_binary"}
 
@@ -29,7 +29,7 @@ def epoch_loop(name: str, step: Emitter, *, train: bool, loss_index: int | None,
     rest = [step.arg_name(t) for t in step.leaves] + [step.arg_name(t) for t in step.constants] + \
            [f"arena_{d}" for d in step.arenas] + ["offsets"]
     head = ["order", "shuffle", "seed", "start", "stop", "batch"] if train else ["start", "stop", "batch"]
-    lines = [f"@njit(cache=True, nogil=True)",
+    lines = [f"@njit(cache=True, nogil=True, fastmath={FASTMATH})",
              f"def {name}({', '.join(data + head + rest)}):"]
     body = []
     if train:
@@ -50,11 +50,11 @@ def epoch_loop(name: str, step: Emitter, *, train: bool, loss_index: int | None,
     for t, d in zip(step.inputs, data):
         name = step.arg_name(t)
         if train:  # gather the shuffled rows into the batch buffer
-            body += [f"    {name} = buf_{name}[:n]", "    for r in range(n):", f"        {name}[r] = {d}[order[s + r]]"]
+            body += [f"    {name} = buf_{name}[:n]", "    for r in range(n):"]
+            body += copy_row(f"{name}[r", f"{d}[order[s + r]", t.shape[1:], "        ")
         else:
             body.append(f"    {name} = {d}[s:s + n]")
-    call_args = ", ".join(["n"] + [step.arg_name(t) for t in step.inputs] + rest)
-    body.append(f"    out = {step.name}({call_args})")
+    body += step_inline(step, "    ")
     if loss_index is not None:
         body.append(f"    loss_sum += out[{loss_index}] * n")
     if metric is not None:
@@ -64,19 +64,38 @@ def epoch_loop(name: str, step: Emitter, *, train: bool, loss_index: int | None,
     return "\n".join(lines + ["    " + b for b in body]) + "\n"
 
 
+def copy_row(target: str, source: str, row_shape, indent: str) -> list[str]:
+    """Element loops copying one row (explicit loops: array slice assignment compiles slowly)."""
+    lines, index = [], ""
+    for axis, dim in enumerate(row_shape):
+        lines.append(f"{indent}{'    ' * axis}for c{axis} in range({dim}):")
+        index += f", c{axis}"
+    lines.append(f"{indent}{'    ' * len(row_shape)}{target}{index}] = {source}{index}]")
+    return lines
+
+
+def step_inline(step: Emitter, indent: str) -> list[str]:
+    """The step's statements placed inside a loop body (one big function compiles faster than
+    a step plus a loop that calls it, which LLVM would inline and optimize a second time)."""
+    lines = [indent + "# ---- the step, inline ----"]
+    lines += [indent + line[4:] if line else "" for line in step.body()]
+    lines.append(f"{indent}out = {step.results()}")
+    return lines
+
+
 def predict_loop(name: str, step: Emitter) -> str:
     """Source of a loop writing every output of `step` for all rows into result arrays."""
     data = [f"data_{step.arg_name(t)}" for t in step.inputs]
     results = [f"result{i}" for i in range(len(step.program.outputs))]
     rest = [step.arg_name(t) for t in step.leaves] + [step.arg_name(t) for t in step.constants] + \
            [f"arena_{d}" for d in step.arenas] + ["offsets"]
-    lines = ["@njit(cache=True, nogil=True)", f"def {name}({', '.join(data + results + ['batch'] + rest)}):",
+    lines = [f"@njit(cache=True, nogil=True, fastmath={FASTMATH})", f"def {name}({', '.join(data + results + ['batch'] + rest)}):",
              f"    total = {data[0]}.shape[0]", "    for s in range(0, total, batch):", "        n = min(batch, total - s)"]
     for t, d in zip(step.inputs, data):
         lines.append(f"        {step.arg_name(t)} = {d}[s:s + n]")
-    call_args = ", ".join(["n"] + [step.arg_name(t) for t in step.inputs] + rest)
-    lines.append(f"        out = {step.name}({call_args})")
-    for i, r in enumerate(results):
-        lines.append(f"        {r}[s:s + n] = out[{i}]")
+    lines += step_inline(step, "        ")
+    for i, (r, t) in enumerate(zip(results, step.program.outputs)):
+        lines.append("        for r in range(n):")
+        lines += copy_row(f"{r}[s + r", f"out[{i}][r", t.shape[1:], "            ")
     lines.append("    return 0")
     return "\n".join(lines) + "\n"

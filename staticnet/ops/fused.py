@@ -11,6 +11,8 @@ instruction j.  A program runs as one loop over the output's elements.
   (an optimizer step: parameter and state in one pass).
 - ``gemm``: a matrix product (operands possibly transposed views) followed by an
   elementwise epilogue program whose input 0 is the product.
+- ``gemm_update``: target <- alpha op(a) @ op(b) + beta target in place, alpha and
+  beta scalars: an SGD step (with weight decay) as a single BLAS call.
 """
 from __future__ import annotations
 
@@ -73,3 +75,12 @@ def _gemm_ref(a, b, *extra, trans_a, trans_b, epilogue, shape, dtype):
 
 
 register("gemm", shape=_declared, grad=None, kind="gemm", numpy=_gemm_ref)
+
+
+def _gemm_update_ref(a, b, target, alpha, beta, *, trans_a, trans_b, writes):
+    product = (a.T if trans_a else a) @ (b.T if trans_b else b)
+    return (alpha * product + beta * target,)
+
+
+register("gemm_update", shape=lambda *inputs, **attrs: ((), inputs[2].dtype), grad=None, kind="effect",
+         numpy=_gemm_update_ref)

@@ -10,13 +10,15 @@ from .dead_code import eliminate_dead_code
 from .fuse_bias_grad import fuse_bias_grad
 from .fuse_elementwise import fuse_elementwise
 from .fuse_gemm import fuse_gemm
+from .fuse_gemm_update import fuse_gemm_update
 from .fuse_losses import fuse_losses
 from .fuse_updates import fuse_updates
 from .simplify import simplify
 
 PHASES = [
     ("canonicalize", [eliminate_dead_code, fold_constants, simplify, eliminate_common_subexpressions], True),
-    ("fuse", [fuse_losses, fuse_elementwise, fuse_bias_grad, fuse_gemm, fuse_updates], False),
+    ("fuse", [fuse_losses, fuse_elementwise, fuse_bias_grad, fuse_gemm, fuse_gemm_update, fuse_updates], False),
+    ("tidy", [simplify, eliminate_common_subexpressions], True),
 ]
 
 
