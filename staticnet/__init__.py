@@ -18,6 +18,7 @@ from .model import History, Model, compile
 from .optim import SGD, AdaGrad, Adam, AdamW, RMSProp, constant as constant_lr, exponential_decay, step_decay
 from .ops.nn import dropout
 from . import data
+from .serialize import load
 
 __version__ = "0.1.0"
 

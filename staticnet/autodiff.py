@@ -7,7 +7,7 @@ can be printed, compiled and fused like the rest of the graph.
 from __future__ import annotations
 
 from .errors import DTypeError, GraphError
-from .graph import Tensor, as_list, fmt_shape, located, topological, user_location
+from .graph import Tensor, as_list, derived_from, fmt_shape, located, topological, user_location
 from .ops import registry
 
 
@@ -49,10 +49,16 @@ def backprop(y: Tensor, targets) -> dict[int, Tensor]:
         rule = registry[node.op].grad
         if rule is None:
             raise located(GraphError, node.op, node.loc, "has no gradient rule")
-        for x, gx in zip(node.inputs, rule(node, g)):
+        with derived_from(node.loc):
+            input_grads = rule(node, g)
+        for x, gx in zip(node.inputs, input_grads):
             if gx is None or x.id not in needed or not x.is_float:
                 continue
-            grads[x.id] = grads[x.id] + gx if x.id in grads else gx
+            if x.id in grads:
+                with derived_from(x.loc):
+                    grads[x.id] = grads[x.id] + gx
+            else:
+                grads[x.id] = gx
     return grads
 
 

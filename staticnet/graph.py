@@ -33,8 +33,26 @@ def as_dtype(dtype) -> np.dtype:
     return dt
 
 
+_location_override: list[str] = []
+
+
+class derived_from:
+    """Nodes made inside this block (gradients, optimizer steps) report `loc`, the user line they derive from."""
+
+    def __init__(self, loc: str):
+        self.loc = loc
+
+    def __enter__(self):
+        _location_override.append(self.loc)
+
+    def __exit__(self, *exc):
+        _location_override.pop()
+
+
 def user_location() -> str:
     """file:line of the first stack frame outside the staticnet package."""
+    if _location_override:
+        return _location_override[-1]
     frame = sys._getframe(1)
     while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE_DIR + os.sep):
         frame = frame.f_back
@@ -324,21 +342,24 @@ def describe(outputs) -> str:
         for r in rows)
 
 
-def to_dot(outputs, title: str = "staticnet") -> str:
-    """Graphviz DOT text of the graph."""
+def to_dot(outputs, title: str = "staticnet", cluster: str | None = None) -> str:
+    """Graphviz DOT text of the graph; with `cluster`, a subgraph (node names prefixed) to embed in another."""
     if isinstance(outputs, Graph):
         outputs = outputs.outputs
     nodes = topological(outputs)
     outs = {t.id for t in as_list(outputs)}
-    lines = [f'digraph "{title}" {{', "  rankdir=TB;", '  node [fontname="monospace", fontsize=10];']
+    prefix = cluster or "n"
+    head = f'subgraph "cluster_{cluster}" {{\n  label="{title}";' if cluster else f'digraph "{title}" {{\n  rankdir=TB;'
+    lines = [head, '  node [fontname="monospace", fontsize=10];']
     for n in nodes:
         label = f"{n.op} {n.name}" if n.name else n.op
         shape = {"input": "invhouse", "param": "box", "constant": "note"}.get(n.op, "ellipse")
         style = ', style=bold' if n.id in outs else ""
         text = f"{label}\\n{fmt_shape(n.shape)} {n.dtype}".replace('"', '\\"')
-        lines.append(f'  n{n.id} [label="{text}", shape={shape}{style}];')
+        lines.append(f'  {prefix}{n.id} [label="{text}", shape={shape}{style}];')
     for n in nodes:
         for i, t in enumerate(n.inputs):
-            lines.append(f'  n{t.id} -> n{n.id} [label="{i}"];' if len(n.inputs) > 1 else f"  n{t.id} -> n{n.id};")
+            edge = f"  {prefix}{t.id} -> {prefix}{n.id}"
+            lines.append(f'{edge} [label="{i}"];' if len(n.inputs) > 1 else f"{edge};")
     lines.append("}")
     return "\n".join(lines) + "\n"

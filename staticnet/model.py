@@ -118,6 +118,21 @@ class Model:
         self.workspaces = {name: Workspace(e.plan) for name, e in self.steps.items()}
         self.compile_seconds = time.perf_counter() - started
 
+    def warm_up(self, batch_size: int = 32) -> tuple[float, bool]:
+        """Compile the three loops now (Numba compiles on first call), on empty data; returns
+        (seconds, whether every function came from the on-disk cache)."""
+        started = time.perf_counter()
+        empty = [np.empty((0,) + tuple(d for d in t.shape[1:]), t.dtype) for t in self.inputs]
+        features = [a for a, t in zip(empty, self.inputs) if t in self.features]
+        results = [np.empty((0,) + tuple(t.shape[1:]), t.dtype) for t in self.outputs]
+        m = self.module
+        m.train_epoch(*empty, np.empty(0, np.int64), False, 0, 0, 0, batch_size, *self._common_args("train", batch_size))
+        m.eval_epoch(*empty, 0, 0, batch_size, *self._common_args("eval", batch_size))
+        m.predict_all(*features, *results, batch_size, *self._common_args("forward", batch_size))
+        loops = (m.train_epoch, m.eval_epoch, m.predict_all)
+        cached = all(sum(f.stats.cache_hits.values()) > 0 for f in loops)
+        return time.perf_counter() - started, cached
+
     # ------------------------------------------------------------ arguments of the generated functions
     def _common_args(self, name, capacity):
         emitter = self.steps[name]

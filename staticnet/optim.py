@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from .graph import Tensor, param
+from .graph import Tensor, derived_from, param
 from .ops.elementwise import exp, sqrt, square
 
 
@@ -42,7 +42,8 @@ class Optimizer:
         self.lr_leaf = param("optimizer/lr", value=np.array(self.lr, dtype), regularize=False)
         pairs = []
         for p, g in zip(params, grads):
-            pairs += self.rule(p, g, self.lr_leaf)
+            with derived_from(p.loc):
+                pairs += self.rule(p, g, self.lr_leaf)
         return pairs + self.shared_updates(dtype)
 
     def shared_updates(self, dtype):

@@ -1,0 +1,26 @@
+"""The perceptron learning rule, w <- w + eta y x on each misclassified point, on separable data.
+
+It is the perceptron loss max(0, -y (w.x + b)) under SGD with batch size 1; the step unit
+gives the prediction.  Run: python examples/perceptron.py
+"""
+import numpy as np
+
+import staticnet as sn
+
+data = sn.data.linearly_separable(200, margin=0.05, seed=2)
+x = sn.input("x", (None, 2))
+y = sn.input("y", (None,))
+w = sn.param("w", value=np.zeros(2, np.float32))
+b = sn.param("b", value=np.zeros((), np.float32))
+score = x @ w + b
+loss = sn.perceptron_loss(score, y)
+outputs = sn.step(score)  # 1 for the +1 class, 0 for the -1 class
+
+if __name__ == "__main__":
+    net = sn.compile(loss, outputs=outputs, optimizer=sn.SGD(lr=1.0), metrics=["accuracy"])
+    for epoch in range(1, 101):
+        net.fit(data, epochs=epoch, batch_size=1, seed=0, verbose=0)
+        errors = int(round((1 - net.evaluate(data)["accuracy"]) * len(data["y"])))
+        if errors == 0:
+            break
+    print(f"converged after {epoch} epochs: {errors} training errors; w = {w.value}, b = {float(b.value):.3f}")
