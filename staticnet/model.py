@@ -89,7 +89,8 @@ class Model:
         for t in nodes:
             if t.name in seen and seen[t.name] is not t:
                 raise located(GraphError, "compile", loc, f"two different {what}s are named {t.name!r} "
-                                                          f"(made at {seen[t.name].loc} and {t.loc})")
+                                                          f"(made at {seen[t.name].loc} and {t.loc}); "
+                                                          "give the layers names with name=...")
             seen[t.name] = t
 
     def _compile(self):

@@ -56,3 +56,47 @@ def check_grads(build, arrays, *, batch=False, rtol=1e-5, atol=1e-7, eps=1e-6, b
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)
+
+
+def run_program_twice(before, after, feed):
+    """Run two versions of a program from the same parameter values; returns (outputs, new leaf values) of each."""
+    from staticnet.interpreter import run_program
+
+    leaves = {n.id: n for n in before.nodes() + after.nodes() if n.op == "param"}
+    start = {i: leaf.value.copy() for i, leaf in leaves.items()}
+    results = []
+    for program in (before, after):
+        for i, leaf in leaves.items():
+            leaf.value = start[i].copy()
+        outputs = run_program(program, feed)
+        results.append((outputs, {i: leaf.value.copy() for i, leaf in leaves.items()}))
+    for i, leaf in leaves.items():
+        leaf.value = start[i]
+    return results
+
+
+def assert_same_program_values(before, after, feed, rtol=1e-12):
+    (out_a, leaves_a), (out_b, leaves_b) = run_program_twice(before, after, feed)
+    assert len(out_a) == len(out_b)
+    for a, b in zip(out_a, out_b):
+        np.testing.assert_allclose(b, a, rtol=rtol, atol=1e-14)
+    for i in leaves_a:
+        np.testing.assert_allclose(leaves_b[i], leaves_a[i], rtol=rtol, atol=1e-14)
+
+
+def mlp_training_program(activation="sigmoid", cost="mse", optimizer=None, batch=5, seed=0):
+    """A small 2-layer training Program in float64 with its feed: the common subject of pass tests."""
+    from staticnet.program import Program
+
+    sn.seed(seed)
+    rng = np.random.default_rng(seed)
+    x = sn.input("x", (None, 6), dtype="float64")
+    y = sn.input("y", (None, 3), dtype="float64")
+    h = sn.dense(x, 5, activation=activation, name="h")
+    p = sn.dense(h, 3, activation="sigmoid" if cost != "softmax" else "softmax", name="out")
+    loss = sn.mse(p, y) if cost == "mse" else sn.cross_entropy(p, y)
+    params = sn.Graph(loss).params
+    opt = optimizer or sn.SGD(lr=0.5)
+    updates = opt.updates(params, sn.grad(loss, params))
+    feed = {x.id: rng.normal(size=(batch, 6)), y.id: np.eye(3)[rng.integers(0, 3, batch)]}
+    return Program(outputs=(loss, p), updates=tuple(updates)), feed

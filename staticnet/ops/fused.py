@@ -33,24 +33,13 @@ def _declared(*inputs, shape, dtype, **attrs):
     return shape, np.dtype(dtype)
 
 
-def _broadcast_out(value, like_arrays, shape):
-    """value broadcast to `shape` with the batch taken from any batch-shaped input."""
-    batch = next((a.shape[0] for a in like_arrays if a.ndim and a.ndim == len(shape)), None)
-    concrete = tuple(batch if d is None else d for d in shape)
-    return np.broadcast_to(value, concrete) if None not in concrete else value
-
-
 register("fused", shape=_declared, grad=None, kind="elementwise",
-         numpy=lambda *arrays, program, shape, dtype: _broadcast_out(run_program(program, arrays)[-1], arrays, shape))
+         numpy=lambda *arrays, program, shape, dtype: run_program(program, arrays)[-1])
 
 
-def _multi_ref(*arrays, program, results, parts, **_):
+def _multi_ref(*arrays, program, results, **_):
     values = run_program(program, arrays)
-    out = []
-    for (index, mode), (shape, dtype) in zip(results, parts):
-        v = _broadcast_out(values[index], arrays, shape if mode == "map" else (None,) + tuple(shape))
-        out.append(np.sum(v, axis=0) if mode == "colsum" else v)
-    return tuple(out)
+    return tuple(np.sum(values[index], axis=0) if mode == "colsum" else values[index] for index, mode in results)
 
 
 register("fused_multi", shape=lambda *inputs, **attrs: ((), np.dtype(attrs["parts"][0][1])), grad=None,

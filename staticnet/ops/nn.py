@@ -1,21 +1,23 @@
 """Layer helpers: composites that create their own parameters."""
 from __future__ import annotations
 
-import itertools
+import re
 
 from ..errors import DTypeError, GraphError, ShapeError
-from ..graph import fail, fmt_shape, make_node, param
+from ..graph import fail, fmt_shape, make_node, param, topological
 from . import no_gradient, register
 from .. import init as initializers
 from .activations import activation as apply_activation, prelu
 from .linalg import matmul
 
-_layer_numbers = itertools.count(1)
-
-
-def layer_name(kind: str, name: str | None) -> str:
-    """A name for a layer's parameters: the user's, or kind plus a running number."""
-    return name or f"{kind}{next(_layer_numbers)}"
+def layer_name(kind: str, name: str | None, x) -> str:
+    """A name for a layer's parameters: the user's, or the kind numbered by how many such layers
+    feed x (dense1, dense2, ...), so the same model built twice gets the same names."""
+    if name:
+        return name
+    pattern = re.compile(rf"{kind}(\d+)/W$")
+    upstream = [int(m.group(1)) for t in topological(x) if t.op == "param" and (m := pattern.match(t.name or ""))]
+    return f"{kind}{max(upstream, default=0) + 1}"
 
 
 def dense(x, units: int, activation=None, init=None, bias_init=None, name=None):
@@ -30,7 +32,7 @@ def dense(x, units: int, activation=None, init=None, bias_init=None, name=None):
         weight_init, bias_init = initializers.resolve(init), initializers.resolve(bias_init)
     except ValueError as e:
         fail(GraphError, "dense", str(e))
-    name = layer_name("dense", name)
+    name = layer_name("dense", name, x)
     W = param(f"{name}/W", (x.shape[1], units), init=weight_init, dtype=x.dtype)
     b = param(f"{name}/b", (units,), init=bias_init or initializers.zeros(), dtype=x.dtype)
     z = matmul(x, W) + b

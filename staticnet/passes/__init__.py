@@ -17,7 +17,7 @@ from .simplify import simplify
 
 PHASES = [
     ("canonicalize", [eliminate_dead_code, fold_constants, simplify, eliminate_common_subexpressions], True),
-    ("fuse", [fuse_losses, fuse_elementwise, fuse_bias_grad, fuse_gemm, fuse_gemm_update, fuse_updates], False),
+    ("fuse", [fuse_losses, fuse_elementwise, fuse_bias_grad, fuse_updates, fuse_gemm, fuse_gemm_update], False),
     ("tidy", [simplify, eliminate_common_subexpressions], True),
 ]
 

@@ -14,6 +14,8 @@ from ..program import Program, consumers, rebuild
 
 def loopable(node: Tensor) -> bool:
     """Can be computed element by element inside a fused loop."""
+    if node.is_leaf:
+        return False
     opdef = registry[node.op]
     return node.op == "fused" or (opdef.kind in ("elementwise", "broadcast") and
                                   (opdef.scalar is not None or node.op == "broadcast_like"))

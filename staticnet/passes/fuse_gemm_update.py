@@ -24,6 +24,10 @@ def _affine(update_leaf: Tensor, gemm: Tensor):
     for op, args, _ in gemm.attrs["epilogue"]:
         forms = [values[a] if a < len(values) else None for a in args]
         ins = [scalars.get(a) for a in args]
+        if op == "broadcast_like" and ins[0] is not None:  # a scalar stretched to a shape is still that scalar
+            values.append(None)
+            scalars[len(values) - 1] = ins[0]
+            continue
         result = _combine(op, forms, ins)
         if result is None:
             return None

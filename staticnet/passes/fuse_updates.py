@@ -41,8 +41,12 @@ def fuse_updates(program: Program) -> Program:
         return program
     sub = [updates[i] for i in fusable]
     effects, kept = list(program.effects), [u for i, u in enumerate(updates) if i not in fusable]
-    for group in _groups(sub):
-        group = _dependency_order([sub[i] for i in group])
+    fused_count = len(effects)
+    for indices in _groups(sub):
+        group = _dependency_order([sub[i] for i in indices])
+        if len(group) == 1 and _reads_a_product(group[0][1]):
+            kept.append(group[0])  # a lone W <- f(W, a @ b) is better done in place by BLAS (fuse_gemm_update)
+            continue
         builder = ProgramBuilder()
         result_of = {}
         for leaf, value in group:
@@ -53,7 +57,13 @@ def fuse_updates(program: Program) -> Program:
         inputs, body = builder.finish()
         writes = tuple((result_of[value.id][1], ref[1]) for (_, value), ref in zip(group, leaf_refs))
         effects.append(make_node("fused_update", inputs, {"program": body, "writes": writes}, loc=group[-1][1].loc))
+    if len(effects) == fused_count:
+        return program
     return program.replace(updates=tuple(kept), effects=tuple(effects))
+
+
+def _reads_a_product(value):
+    return any(t.op == "matmul" for t in value.inputs)
 
 
 def _dependency_order(group):

@@ -1,0 +1,130 @@
+"""Every op, compiled, against the NumPy reference executor; then random graphs."""
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import staticnet as sn
+
+TOLERANCE = {"float32": dict(rtol=1e-5, atol=1e-6), "float64": dict(rtol=1e-10, atol=1e-12)}
+
+UNARY = ["neg", "exp", "square", "abs", "sign", "erf", "sigmoid", "tanh", "relu", "softplus", "step",
+         "leaky_relu", "elu", "swish", "gelu", "softmax", "log_softmax"]
+POSITIVE = ["log", "sqrt"]
+BINARY = ["add", "sub", "mul", "div", "maximum", "minimum", "greater", "greater_equal", "less", "less_equal", "equal"]
+
+
+def compare(build, arrays, dtype):
+    """Matrices are fed with a batch dimension, vectors as they are."""
+    inputs = [sn.input(f"a{i}", ((None,) + a.shape[1:]) if a.ndim >= 2 else a.shape, dtype=dtype)
+              for i, a in enumerate(arrays)]
+    out = build(*inputs)
+    outs = out if isinstance(out, list) else [out]
+    scalar = sn.sum(outs[0]) if outs[0].shape else outs[0]
+    grads = sn.grad(scalar, [t for t in inputs]) if outs[0].is_float else []
+    arrays = [a.astype(dtype) for a in arrays]
+    reference = sn.function(inputs, outs + grads, backend="numpy")(*arrays)
+    compiled = sn.function(inputs, outs + grads)(*arrays)
+    for r, c in zip(reference, compiled):
+        assert c.shape == r.shape and c.dtype == r.dtype
+        np.testing.assert_allclose(c, r, **TOLERANCE[dtype])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("name", UNARY + POSITIVE)
+def test_unary_op(name, dtype):
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0.2, 3, (5, 4)) if name in POSITIVE else rng.uniform(-3, 3, (5, 4))
+    compare(getattr(sn, name), [x], dtype)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("name", BINARY)
+def test_binary_op_with_broadcasting(name, dtype):
+    rng = np.random.default_rng(1)
+    a, b = rng.uniform(-2, 2, (5, 3)), rng.uniform(0.5, 2, (3,))
+    op = getattr(sn, name)
+    compare(lambda x, y: op(x, y), [a, b], dtype)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_matmul_reductions_and_shapes(dtype):
+    rng = np.random.default_rng(2)
+    W = sn.constant(rng.normal(size=(4, 3)).astype(dtype))
+
+    def build(x):
+        h = x @ W
+        return [sn.sum(h, 0), sn.mean(h, 1, keepdims=True), sn.max(h, 1), sn.reshape(h, (None, 3, 1)),
+                sn.transpose(h), sn.flatten(sn.reshape(h, (None, 3, 1)))]
+
+    x = rng.normal(size=(6, 4))
+    inputs = [sn.input("x", (None, 4), dtype=dtype)]
+    outs = build(*inputs)
+    ref = sn.function(inputs, outs, backend="numpy")(x.astype(dtype))
+    got = sn.function(inputs, outs)(x.astype(dtype))
+    for r, c in zip(ref, got):
+        np.testing.assert_allclose(c, r, **TOLERANCE[dtype])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_costs(dtype):
+    rng = np.random.default_rng(3)
+    z, y = rng.normal(size=(8, 5)), np.eye(5)[rng.integers(0, 5, 8)]
+    for cost in (lambda a, b: sn.mse(sn.sigmoid(a), b), lambda a, b: sn.cross_entropy(sn.sigmoid(a), b),
+                 lambda a, b: sn.cross_entropy(sn.softmax(a), b), sn.softmax_cross_entropy,
+                 lambda a, b: sn.cross_entropy(sn.sigmoid(a) * 0.5 + 0.25, b)):
+        compare(lambda a, b: [cost(a, b)], [z, y], dtype)
+
+
+def test_integer_labels_and_one_hot():
+    rng = np.random.default_rng(4)
+    z = sn.input("z", (None, 3))
+    labels = sn.input("l", (None,), dtype="int64")
+    loss = sn.softmax_cross_entropy(z, labels)
+    outs = [loss, sn.grad(loss, z), sn.one_hot(labels, 3)]
+    args = (rng.normal(size=(5, 3)), rng.integers(0, 3, 5))
+    for r, c in zip(sn.function([z, labels], outs, backend="numpy")(*args), sn.function([z, labels], outs)(*args)):
+        np.testing.assert_allclose(c, r, rtol=1e-5, atol=1e-6)
+
+
+@st.composite
+def random_graph(draw):
+    """A random chain of ops over a (None, 4) input and a (4,) parameter-like constant."""
+    steps = draw(st.lists(st.sampled_from(["add_c", "mul_c", "sigmoid", "tanh", "relu", "square", "neg", "matmul",
+                                           "exp_small", "sum_keep", "softplus", "maximum_c"]), min_size=1, max_size=6))
+    return steps
+
+
+def apply_steps(x, c, W, steps):
+    for s in steps:
+        if s == "add_c":
+            x = x + c
+        elif s == "mul_c":
+            x = x * c
+        elif s == "matmul":
+            x = x @ W
+        elif s == "exp_small":
+            x = sn.exp(sn.tanh(x))
+        elif s == "sum_keep":
+            x = x + sn.sum(x, 1, keepdims=True)
+        elif s == "maximum_c":
+            x = sn.maximum(x, c)
+        else:
+            x = getattr(sn, s)(x)
+    return x
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@settings(max_examples=8)
+@given(steps=random_graph(), seed=st.integers(0, 1000))
+def test_random_graphs_match_the_reference(dtype, steps, seed):
+    rng = np.random.default_rng(seed)
+    x = sn.input("x", (None, 4), dtype=dtype)
+    c = sn.constant(rng.uniform(0.5, 1.5, 4).astype(dtype))
+    W = sn.param("W", value=rng.normal(size=(4, 4)).astype(dtype) * 0.5)
+    out = apply_steps(x, c, W, steps)
+    loss = sn.sum(out)
+    outs = [out] + sn.grad(loss, [x, W])
+    xv = rng.normal(size=(3, 4)).astype(dtype)
+    for r, got in zip(sn.function([x], outs, backend="numpy")(xv), sn.function([x], outs)(xv)):
+        scale = max(1.0, float(np.abs(r).max()))
+        np.testing.assert_allclose(got, r, rtol=TOLERANCE[dtype]["rtol"], atol=TOLERANCE[dtype]["atol"] * scale)

@@ -1,0 +1,32 @@
+import numpy as np
+import pytest
+
+from staticnet.kernels import gemm
+
+
+@pytest.mark.parametrize("dtype,tol", [(np.float32, 1e-5), (np.float64, 1e-12)])
+@pytest.mark.parametrize("trans_a", [False, True])
+@pytest.mark.parametrize("trans_b", [False, True])
+@pytest.mark.parametrize("m,k,n", [(1, 1, 1), (10, 784, 30), (3, 5, 7), (64, 17, 1)])
+def test_gemm_matches_numpy(dtype, tol, trans_a, trans_b, m, k, n):
+    rng = np.random.default_rng(m * 100 + k + n)
+    a = rng.normal(size=(k, m) if trans_a else (m, k)).astype(dtype)
+    b = rng.normal(size=(n, k) if trans_b else (k, n)).astype(dtype)
+    out = rng.normal(size=(m, n)).astype(dtype)
+    expected = -0.25 * ((a.T if trans_a else a).astype(np.float64) @ (b.T if trans_b else b)) + 0.5 * out
+    gemm(a, b, out, trans_a, trans_b, -0.25, 0.5)
+    np.testing.assert_allclose(out, expected, rtol=tol, atol=tol * np.sqrt(k))
+
+
+def test_gemm_default_overwrites_and_empty_batch_is_a_no_op():
+    a, b = np.ones((0, 3), np.float32), np.ones((3, 2), np.float32)
+    gemm(a, b, np.empty((0, 2), np.float32), False, False, 1.0, 0.0)
+    out = np.full((2, 2), np.nan, np.float32)
+    gemm(np.ones((2, 3), np.float32), b, out, False, False, 1.0, 0.0)
+    np.testing.assert_array_equal(out, np.full((2, 2), 3.0))
+
+
+def test_gemm_rejects_non_contiguous_operands():
+    a = np.ones((4, 3), np.float32)
+    with pytest.raises(ValueError, match="C-contiguous"):
+        gemm(a.T, np.ones((4, 2), np.float32), np.empty((3, 2), np.float32), False, False, 1.0, 0.0)

@@ -1,0 +1,50 @@
+import numpy as np
+import pytest
+
+from staticnet import kernels as K
+
+
+def softmax(z):
+    e = np.exp(z - z.max(1, keepdims=True))
+    return e / e.sum(1, keepdims=True)
+
+
+@pytest.mark.parametrize("scale", [1.0, 1e4])
+def test_softmax_and_log_softmax_rows(scale):
+    z = np.random.default_rng(0).normal(size=(6, 5)) * scale
+    out = np.empty_like(z)
+    K.softmax_rows(z, out)
+    np.testing.assert_allclose(out, softmax(z), rtol=1e-12)
+    K.log_softmax_rows(z, out)
+    shifted = z - z.max(1, keepdims=True)
+    np.testing.assert_allclose(out, shifted - np.log(np.exp(shifted).sum(1, keepdims=True)), rtol=1e-12)
+
+
+def test_softmax_xent_loss_and_probabilities():
+    rng = np.random.default_rng(1)
+    z, y = rng.normal(size=(7, 4)), np.eye(4)[rng.integers(0, 4, 7)]
+    probs = np.zeros_like(z)
+    loss = K.softmax_xent(z, y, probs, True)
+    np.testing.assert_allclose(probs, softmax(z), rtol=1e-12)
+    assert loss == pytest.approx(-np.sum(y * np.log(softmax(z))) / 7, rel=1e-12)
+    untouched = np.full_like(z, 7.0)
+    assert K.softmax_xent(z, y, untouched, False) == pytest.approx(loss, rel=1e-15)
+    assert np.all(untouched == 7.0)
+
+
+def test_sigmoid_xent_is_stable():
+    z = np.array([[-1e4, -2.0, 0.0, 3.0, 1e4]])
+    y = np.array([[0.0, 1.0, 1.0, 0.0, 1.0]])
+    a = np.zeros_like(z)
+    loss = K.sigmoid_xent(z, y, a, True)
+    sig = 1 / (1 + np.exp(-np.clip(z, -500, 500)))
+    np.testing.assert_allclose(a, sig, rtol=1e-12, atol=1e-200)
+    expected = np.sum(np.logaddexp(0, z) - y * z)
+    assert loss == pytest.approx(expected, rel=1e-12) and np.isfinite(loss)
+
+
+def test_one_hot_and_range_check():
+    out = np.empty((3, 4), np.float32)
+    assert K.one_hot(np.array([3, 0, 1]), out)
+    np.testing.assert_array_equal(out, np.eye(4, dtype=np.float32)[[3, 0, 1]])
+    assert not K.one_hot(np.array([4]), np.empty((1, 4), np.float32))

@@ -1,0 +1,120 @@
+"""Each fusion fires on a training program and leaves every value (outputs and updates) unchanged."""
+import numpy as np
+import pytest
+
+import staticnet as sn
+from staticnet.passes import (fold_constants, fuse_bias_grad, fuse_elementwise, fuse_gemm, fuse_gemm_update,
+                              fuse_losses, fuse_updates, optimize, simplify)
+from staticnet.passes.strip_dropout import strip_dropout
+from staticnet.program import Program
+from tests.conftest import assert_same_program_values, mlp_training_program
+
+
+def ops(program):
+    return [n.op for n in program.nodes() if not n.is_leaf]
+
+
+def test_elementwise_chains_become_single_loops():
+    program, feed = mlp_training_program()
+    out = fuse_elementwise(program)
+    fused = [n for n in out.nodes() if n.op == "fused"]
+    assert fused and max(len(n.attrs["program"]) for n in fused) >= 3
+    assert out.count_ops() < program.count_ops()
+    assert_same_program_values(program, out, feed)
+
+
+def test_dense_epilogue_matmul_bias_activation_is_one_gemm():
+    program, feed = mlp_training_program()
+    out = fuse_gemm(fuse_elementwise(program))
+    epilogues = [[op for op, _, _ in n.attrs["epilogue"]] for n in out.nodes() if n.op == "gemm"]
+    assert ["add", "sigmoid"] in epilogues
+    assert "matmul" not in ops(out)
+    assert_same_program_values(program, out, feed)
+
+
+def test_bias_gradient_is_summed_in_the_delta_loop():
+    program, feed = mlp_training_program()
+    before = fuse_elementwise(program)
+    out = fuse_bias_grad(before)
+    multis = [n for n in out.nodes() if n.op == "fused_multi"]
+    assert len(multis) == 2 and all(m.attrs["results"][1][1] == "colsum" for m in multis)
+    assert not [n for n in out.nodes() if n.op == "sum" and n.attrs["axes"] == (0,)]
+    assert_same_program_values(program, out, feed)
+
+
+@pytest.mark.parametrize("activation", ["sigmoid", "softmax"])
+def test_losses_fuse_with_their_activation(activation):
+    program, feed = mlp_training_program(cost="xent" if activation == "sigmoid" else "softmax")
+    out = fuse_losses(program)
+    assert f"{activation}_xent_multi" in ops(out)
+    assert ops(out).count(activation) == ops(program).count(activation) - 1
+    assert_same_program_values(program, out, feed)
+
+
+def test_softmax_xent_gradient_is_p_minus_y_over_n():
+    z = sn.input("z", (None, 4), dtype="float64")
+    y = sn.input("y", (None, 4), dtype="float64")
+    p = sn.softmax(z)
+    g = sn.grad(sn.cross_entropy(p, y), z)
+    rng = np.random.default_rng(0)
+    zv, yv = rng.normal(size=(5, 4)), np.eye(4)[[0, 1, 2, 3, 0]]
+    program = optimize(Program(outputs=(g, p)))
+    from staticnet.interpreter import run_program
+    got, probs = run_program(program, {z.id: zv, y.id: yv})
+    np.testing.assert_allclose(got, (probs - yv) / 5, rtol=1e-12)
+
+
+@pytest.mark.parametrize("optimizer", [sn.SGD(lr=0.5, momentum=0.9), sn.SGD(lr=0.5, momentum=0.9, nesterov=True),
+                                       sn.AdaGrad(lr=0.1), sn.RMSProp(lr=0.01), sn.Adam(lr=0.01), sn.AdamW(lr=0.01)],
+                         ids=lambda o: type(o).__name__ + ("-nesterov" if getattr(o, "nesterov", False) else ""))
+def test_optimizer_updates_become_one_in_place_pass_per_parameter(optimizer):
+    program, feed = mlp_training_program(optimizer=optimizer)
+    before = fuse_bias_grad(fuse_elementwise(program))
+    out = fuse_updates(before)
+    effects = [e for e in out.effects if e.op == "fused_update"]
+    assert len(effects) == 4  # one per parameter, state included
+    assert all(len(e.attrs["writes"]) == len(effects[0].attrs["writes"]) for e in effects)
+    assert len(effects[0].attrs["writes"]) >= 2  # the parameter and its state
+    assert_same_program_values(program, out, feed)
+
+
+def test_sgd_step_with_weight_decay_is_one_in_place_gemm():
+    sn.seed(0)
+    x = sn.input("x", (None, 6), dtype="float64")
+    y = sn.input("y", (None, 3), dtype="float64")
+    p = sn.dense(x, 3, activation="sigmoid")
+    loss = sn.mse(p, y) + sn.l2(lam=5.0, n=100)
+    params = sn.Graph(loss).params
+    program = Program(outputs=(loss,), updates=tuple(sn.SGD(lr=0.5).updates(params, sn.grad(loss, params))))
+    canonical = simplify(fold_constants(program))
+    before = fuse_gemm(fuse_bias_grad(fuse_elementwise(canonical)))
+    out = fuse_gemm_update(before)
+    assert [e.op for e in out.effects] == ["gemm_update"]
+    rng = np.random.default_rng(0)
+    assert_same_program_values(program, out, {x.id: rng.normal(size=(4, 6)), y.id: rng.uniform(size=(4, 3))})
+
+
+def test_dropout_is_stripped_for_inference():
+    x = sn.input("x", (None, 3), dtype="float64")
+    out = strip_dropout(Program(outputs=(sn.dropout(x, 0.5) * 2.0,)))
+    assert ops(simplify(out)) == ["mul"]
+
+
+def test_passes_that_do_not_apply_return_the_same_program():
+    x = sn.input("x", (None, 3), dtype="float64")
+    program = Program(outputs=(sn.sum(x),))
+    for rewrite in (fuse_elementwise, fuse_bias_grad, fuse_gemm, fuse_gemm_update, fuse_losses, fuse_updates):
+        assert rewrite(program) is program
+
+
+def test_whole_pipeline_preserves_values_and_ir_invariants():
+    program, feed = mlp_training_program(optimizer=sn.Adam(lr=0.01))
+    report = []
+    out = optimize(program, report)
+    assert {name for name, *_ in report} >= {"fuse_elementwise", "fuse_gemm", "fuse_updates"}
+    nodes = out.nodes()
+    position = {n.id: i for i, n in enumerate(nodes)}
+    for n in nodes:  # invariants: inputs come first; shapes and dtypes are set
+        assert all(position[t.id] < position[n.id] for t in n.inputs)
+        assert n.dtype in (np.float64, np.int64, np.int32)
+    assert_same_program_values(program, out, feed)

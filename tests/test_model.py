@@ -1,0 +1,147 @@
+import numpy as np
+import pytest
+
+import staticnet as sn
+
+
+def spiral_model(optimizer=None, dropout=0.0, seed=0):
+    sn.seed(seed)
+    x = sn.input("x", (None, 2))
+    y = sn.input("y", (None, 2))
+    h = sn.dense(sn.dense(x, 32, activation="tanh"), 32, activation="tanh")
+    h = sn.dropout(h, dropout)
+    p = sn.dense(h, 2, activation="softmax")
+    return sn.compile(sn.cross_entropy(p, y), outputs=p, optimizer=optimizer or sn.Adam(lr=0.02))
+
+
+def test_fit_learns_two_spirals_and_evaluate_agrees_with_predict():
+    data = sn.data.two_spirals(400, seed=0)
+    net = spiral_model()
+    hist = net.fit(data, epochs=150, batch_size=16, seed=1, verbose=0)
+    assert len(hist) == 150 and hist["loss"][-1] < hist["loss"][0]
+    scores = net.evaluate(data)
+    assert scores["accuracy"] > 0.9
+    p = net.predict({"x": data["x"]})
+    assert np.mean(p.argmax(1) == data["y"].argmax(1)) == pytest.approx(scores["accuracy"])
+    cross_entropy = -np.mean(np.sum(data["y"] * np.log(p), 1))
+    assert scores["loss"] == pytest.approx(cross_entropy, rel=1e-4)
+
+
+def test_fit_with_a_partial_last_batch_matches_the_reference_step_by_step():
+    """A whole epoch in the compiled loop equals the same minibatches stepped with the NumPy executor."""
+    data = sn.data.xor(23, seed=0)
+    sn.seed(4)
+    x, y = sn.input("x", (None, 2), dtype="float64"), sn.input("y", (None, 1), dtype="float64")
+    p = sn.dense(sn.dense(x, 4, activation="tanh"), 1, activation="sigmoid")
+    loss = sn.cross_entropy(p, y)
+    params = sn.Graph(loss).params
+    start = [w.value.copy() for w in params]
+    net = sn.compile(loss, outputs=p, optimizer=sn.SGD(lr=0.5))
+    net.fit(data, epochs=1, batch_size=5, shuffle=False, verbose=0)
+    compiled = [w.value.copy() for w in params]
+    for w, v in zip(params, start):
+        w.value = v.copy()
+    grads = sn.grad(loss, params)
+    step = sn.function([x, y], loss, updates=[(w, w - 0.5 * g) for w, g in zip(params, grads)], backend="numpy")
+    for s in range(0, 23, 5):
+        step(data["x"][s:s + 5], data["y"][s:s + 5])
+    for got, want in zip(compiled, params):
+        np.testing.assert_allclose(got, want.value, rtol=1e-12)
+
+
+def test_same_seed_same_result_and_params_are_writable():
+    data = sn.data.two_spirals(200, seed=2)
+    a, b = spiral_model(seed=3), spiral_model(seed=3)
+    a.fit(data, epochs=3, batch_size=10, seed=5, verbose=0)
+    b.fit(data, epochs=3, batch_size=10, seed=5, verbose=0)
+    for name in a.params:
+        np.testing.assert_array_equal(a.params[name], b.params[name])
+    name = next(iter(a.params))
+    a.params[name] = np.zeros_like(a.params[name])
+    assert not a.params[name].any()
+    with pytest.raises(ValueError, match="has shape"):
+        a.params[name] = np.zeros(3)
+
+
+def test_early_stopping_restores_the_best_weights():
+    data = sn.data.two_spirals(300, seed=0)
+    val = sn.data.two_spirals(300, seed=9)
+    net = spiral_model(optimizer=sn.SGD(lr=5.0))  # a rate this high wanders: validation accuracy stalls
+    hist = net.fit(data, epochs=40, batch_size=10, validation=val, early_stopping=3, seed=0, verbose=0)
+    assert hist.stopped_early_at is not None and len(hist) == hist.stopped_early_at < 40
+    best = max(hist["val_accuracy"])
+    assert net.evaluate(val)["accuracy"] == pytest.approx(best)
+
+
+def test_checkpoint_and_resume_give_the_uninterrupted_result(tmp_path):
+    data = sn.data.two_spirals(200, seed=1)
+    full = spiral_model(seed=7, dropout=0.2)
+    full.fit(data, epochs=4, batch_size=8, seed=11, verbose=0)
+    part = spiral_model(seed=7, dropout=0.2)
+    path = str(tmp_path / "ckpt.snet")
+    part.fit(data, epochs=2, batch_size=8, seed=11, verbose=0, checkpoint=path)
+    resumed = spiral_model(seed=99, dropout=0.2)  # different initial weights: the checkpoint must replace them
+    resumed.fit(data, epochs=4, batch_size=8, verbose=0, resume=path)
+    assert [e["epoch"] for e in resumed.history.epochs] == [1, 2, 3, 4]
+    for name in full.params:
+        np.testing.assert_array_equal(resumed.params[name], full.params[name])
+
+
+def test_ctrl_c_stops_between_chunks_and_keeps_the_weights(monkeypatch):
+    from staticnet import progress
+    data = sn.data.two_spirals(400, seed=0)
+    net = spiral_model()
+    before = {k: v.copy() for k, v in net.params.items()}
+    calls = []
+
+    def interrupt(self, done, text):
+        calls.append(done)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(progress.Progress, "update", interrupt)
+    hist = net.fit(data, epochs=5, batch_size=4, seed=0, verbose=1)
+    assert hist.interrupted and len(hist) == 0
+    assert any(not np.array_equal(before[k], net.params[k]) for k in before)
+
+
+def test_dropout_scales_kept_units_in_training_only():
+    x = sn.input("x", (None, 1000))
+    w = sn.param("w", value=np.ones(1000, np.float32))
+    out = sn.dropout(x * w, 0.25)
+    y = sn.input("y", (None,))
+    net = sn.compile(sn.mse(sn.sum(out, 1) / 1000.0, y), outputs=out, optimizer=sn.SGD(lr=1e-9), metrics=[])
+    assert np.array_equal(net.predict(np.ones((2, 1000), np.float32)), np.ones((2, 1000)))
+    mask = sn.function([x], out)(np.ones((50, 1000), np.float32))
+    assert set(np.unique(mask)) == {0.0, np.float32(1 / 0.75)}
+    assert abs((mask == 0).mean() - 0.25) < 0.01
+
+
+def test_bad_data_is_named():
+    net = spiral_model()
+    with pytest.raises(sn.DataError, match="no array for input 'y'"):
+        net.fit({"x": np.zeros((4, 2))}, epochs=1, verbose=0)
+    with pytest.raises(sn.DataError, match=r"input 'x' in the training data expects shape \(None, 2\), got \(4, 3\)"):
+        net.fit({"x": np.zeros((4, 3)), "y": np.zeros((4, 2))}, epochs=1, verbose=0)
+    with pytest.raises(sn.DataError, match="different numbers of rows"):
+        net.fit({"x": np.zeros((4, 2)), "y": np.zeros((5, 2))}, epochs=1, verbose=0)
+
+
+def test_perceptron_update_is_the_textbook_rule_step_by_step():
+    data = sn.data.linearly_separable(60, margin=0.05, seed=2)
+    x, y = sn.input("x", (None, 2)), sn.input("y", (None,))
+    w = sn.param("w", value=np.zeros(2, np.float32))
+    b = sn.param("b", value=np.zeros((), np.float32))
+    score = x @ w + b
+    net = sn.compile(sn.perceptron_loss(score, y), outputs=sn.step(score), optimizer=sn.SGD(lr=0.7))
+    ref_w, ref_b = np.zeros(2), 0.0
+    for epoch in range(1, 30):
+        net.fit(data, epochs=epoch, batch_size=1, shuffle=False, verbose=0)
+        for xi, yi in zip(data["x"].astype(np.float64), data["y"]):
+            if yi * (xi @ ref_w + ref_b) <= 0:  # misclassified (or on the boundary): w <- w + eta y x
+                ref_w, ref_b = ref_w + 0.7 * yi * xi, ref_b + 0.7 * yi
+        np.testing.assert_allclose(w.value, ref_w, rtol=1e-5, atol=1e-5)
+        assert float(b.value) == pytest.approx(ref_b, abs=1e-5)
+        if net.evaluate(data)["accuracy"] == 1.0:
+            break
+    assert net.evaluate(data)["accuracy"] == 1.0
