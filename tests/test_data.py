@@ -1,0 +1,88 @@
+import gzip
+import os
+
+import numpy as np
+import pytest
+
+import staticnet as sn
+from staticnet.data import MNIST_FILES, parse_idx, read_idx
+
+
+def idx_bytes(array: np.ndarray) -> bytes:
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
+    return header + array.astype(np.uint8).tobytes()
+
+
+def test_idx_round_trip_gzipped_and_raw(tmp_path):
+    images = np.random.default_rng(0).integers(0, 256, (5, 28, 28))
+    raw = tmp_path / "images-idx3-ubyte"
+    raw.write_bytes(idx_bytes(images))
+    (tmp_path / "images.gz").write_bytes(gzip.compress(idx_bytes(images)))
+    np.testing.assert_array_equal(read_idx(str(raw)), images)
+    np.testing.assert_array_equal(read_idx(str(tmp_path / "images.gz")), images)
+
+
+def test_truncated_corrupted_and_mislabelled_files_are_named(tmp_path):
+    labels = np.arange(10) % 10
+    good = idx_bytes(labels)
+    truncated = tmp_path / "truncated"
+    truncated.write_bytes(good[:-3])
+    with pytest.raises(sn.DataError, match=r"truncated.*header promises \[10\] = 10 bytes of data but the file holds 7"):
+        read_idx(str(truncated))
+    bad_magic = tmp_path / "magic"
+    bad_magic.write_bytes(b"\x00\x00\x0d\x01" + good[4:])
+    with pytest.raises(sn.DataError, match="magic: not an unsigned-byte IDX file"):
+        read_idx(str(bad_magic))
+    broken_gzip = tmp_path / "broken.gz"
+    broken_gzip.write_bytes(gzip.compress(good)[:-8])
+    with pytest.raises(sn.DataError, match="broken.gz: corrupted gzip data"):
+        read_idx(str(broken_gzip))
+    intact = tmp_path / "intact"
+    intact.write_bytes(good)
+    with pytest.raises(sn.DataError, match="intact: checksum mismatch"):
+        read_idx(str(intact), expected_md5="0" * 32)
+
+
+def test_a_directory_missing_files_says_what_to_put_there(tmp_path):
+    with pytest.raises(sn.DataError, match=r"no train-images-idx3-ubyte.gz .*MNIST needs the four files"):
+        sn.data.mnist(str(tmp_path))
+
+
+def test_swapped_files_fail_their_checksum(tmp_path):
+    source = os.environ.get("STATICNET_DATA")
+    if not source and os.environ.get("CI"):
+        pytest.fail("CI must set STATICNET_DATA to the MNIST directory")
+    if not source:
+        pytest.skip("STATICNET_DATA is not set on this machine")
+    for name in MNIST_FILES:
+        target = name.replace("train-labels", "t10k-labels") if "train-labels" in name else name
+        os.symlink(os.path.join(source, target + ".gz"), tmp_path / (name + ".gz"))
+    with pytest.raises(sn.DataError, match="train-labels-idx1-ubyte.gz: checksum mismatch"):
+        sn.data.mnist(str(tmp_path))
+
+
+def test_full_mnist_split_and_scaling():
+    if not os.environ.get("STATICNET_DATA"):
+        if os.environ.get("CI"):
+            pytest.fail("CI must set STATICNET_DATA to the MNIST directory")
+        pytest.skip("STATICNET_DATA is not set on this machine")
+    train, val, test = sn.data.mnist()
+    assert train["x"].shape == (50_000, 784) and val["x"].shape == (10_000, 784) and test["x"].shape == (10_000, 784)
+    assert train["x"].dtype == np.float32 and 0.0 <= train["x"].min() and train["x"].max() == 1.0
+    assert train["y"].shape == (50_000, 10) and np.all(train["y"].sum(1) == 1)
+    counts = np.bincount(np.concatenate([train["labels"], val["labels"]]), minlength=10)
+    assert counts.tolist() == [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]  # the published counts
+    assert np.bincount(test["labels"]).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+    _, _, ints = sn.data.mnist(one_hot=False)
+    assert ints["y"].dtype == np.int64 and ints["y"].shape == (10_000,)
+
+
+def test_generated_sets():
+    sep = sn.data.linearly_separable(100, margin=0.1, seed=0)
+    assert sep["x"].shape == (100, 2) and set(np.unique(sep["y"])) == {-1.0, 1.0}
+    xor = sn.data.xor(50, seed=0)
+    assert xor["y"].shape == (50, 1)
+    spirals = sn.data.two_spirals(80, seed=0)
+    assert spirals["y"].shape == (80, 2) and np.all(spirals["y"].sum(1) == 1)
+    sine = sn.data.sine(30, seed=0)
+    np.testing.assert_allclose(sine["y"], np.sin(sine["x"]), atol=1e-6)
