@@ -141,7 +141,7 @@ def cmd_train(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from bench.__main__ import main as bench_main
+    from .bench.__main__ import main as bench_main
     return bench_main(args.rest)
 
 

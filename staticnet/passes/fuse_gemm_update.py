@@ -6,7 +6,7 @@ is formed, so the gradient is never stored.
 """
 from __future__ import annotations
 
-from ..graph import Tensor, lift, make_node
+from ..graph import Tensor, derived_from, lift, make_node
 from ..program import Program
 
 
@@ -67,7 +67,8 @@ def fuse_gemm_update(program: Program) -> Program:
     for leaf, value in program.updates:
         form = None
         if value.op == "gemm" and value.attrs["epilogue"] and leaf not in value.inputs[:2]:
-            form = _affine(leaf, value)
+            with derived_from(value.loc):
+                form = _affine(leaf, value)
         if form is None:
             kept.append((leaf, value))
             continue
