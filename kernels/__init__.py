@@ -5,6 +5,9 @@ Generated code calls these; each is tested against NumPy on its own.
 from .gemm import gemm
 from .softmax import softmax_rows, log_softmax_rows, softmax_xent, sigmoid_xent, one_hot
 from .metrics import correct_binary, correct_index, correct_one_hot
+from .conv import col2im, im2col
+from .pool import avg_pool, avg_pool_grad, max_pool, max_pool_grad
 
 __all__ = ["gemm", "softmax_rows", "log_softmax_rows", "softmax_xent", "sigmoid_xent", "one_hot",
-           "correct_binary", "correct_index", "correct_one_hot"]
+           "correct_binary", "correct_index", "correct_one_hot", "im2col", "col2im", "max_pool", "max_pool_grad",
+           "avg_pool", "avg_pool_grad"]

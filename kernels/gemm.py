@@ -53,7 +53,7 @@ def _xxgemm(typingctx, transa, transb, m, n, k, alpha, a, lda, b, ldb, beta, c, 
 N, T = ord("n"), ord("t")
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def gemm(a, b, out, trans_a, trans_b, alpha=1.0, beta=0.0):
     """out = alpha * op(a) @ op(b) + beta * out for C-contiguous a, b, out.
 

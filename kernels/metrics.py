@@ -2,7 +2,7 @@
 from numba import njit
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _argmax_row(x, i):
     best, where = x[i, 0], 0
     for j in range(1, x.shape[1]):
@@ -11,7 +11,7 @@ def _argmax_row(x, i):
     return where
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def correct_one_hot(pred, target):
     """Rows whose largest prediction sits where the one-hot target's 1 is."""
     correct = 0
@@ -20,7 +20,7 @@ def correct_one_hot(pred, target):
     return correct
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def correct_index(pred, labels):
     """Rows whose largest prediction is at the integer label."""
     correct = 0
@@ -29,7 +29,7 @@ def correct_index(pred, labels):
     return correct
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def correct_binary(pred, target):
     """One output per row: the decision pred > 0.5 against target > 0.5 (labels 0/1 or -1/+1)."""
     p, t = pred.reshape(-1), target.reshape(-1)

@@ -7,7 +7,7 @@ import math
 from numba import njit
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def softmax_rows(z, out):
     for i in range(z.shape[0]):
         top = z[i, 0]
@@ -23,7 +23,7 @@ def softmax_rows(z, out):
             out[i, j] *= inv
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def log_softmax_rows(z, out):
     for i in range(z.shape[0]):
         top = z[i, 0]
@@ -37,7 +37,7 @@ def log_softmax_rows(z, out):
             out[i, j] = z[i, j] - shift
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def softmax_xent(z, y, probs, store):
     """-1/n sum y log softmax(z) over n rows, from the logits; with `store`, probs = softmax(z)."""
     n = z.shape[0]
@@ -58,7 +58,7 @@ def softmax_xent(z, y, probs, store):
     return loss / n
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def sigmoid_xent(z, y, a, store):
     """1/n sum [softplus(z) - y z] = -1/n sum [y ln a + (1-y) ln(1-a)]; with `store`, a = sigmoid(z)."""
     n = z.shape[0]
@@ -73,7 +73,7 @@ def sigmoid_xent(z, y, a, store):
     return loss / n
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def one_hot(labels, out):
     """out[i] = the row of the identity for class labels[i]; False if a label is out of range."""
     for i in range(out.shape[0]):

@@ -12,6 +12,8 @@ from .ops.activations import (elu, gelu, leaky_relu, log_softmax, prelu, relu, s
                               swish, tanh)
 from .ops.loss import cross_entropy, l1, l2, mse, one_hot, perceptron_loss, softmax_cross_entropy
 from .ops.nn import dense
+from .ops.conv import conv2d
+from .ops.pool import avg_pool2d, l2_pool2d, max_pool2d
 from .autodiff import grad
 from .interpreter import NumpyFunction
 from .model import History, Model, compile

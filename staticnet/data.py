@@ -135,7 +135,7 @@ def _load_pair(files, prefix):
 
 def _as_set(images, labels, one_hot, flatten):
     x = images.astype(np.float32) / np.float32(255.0)
-    x = x.reshape(len(x), 784) if flatten else x.reshape(len(x), 1, 28, 28)
+    x = x.reshape(len(x), 784) if flatten else x.reshape(len(x), 28, 28, 1)
     labels = labels.astype(np.int64)
     y = np.eye(10, dtype=np.float32)[labels] if one_hot else labels
     return {"x": x, "y": y, "labels": labels}
@@ -144,7 +144,7 @@ def _as_set(images, labels, one_hot, flatten):
 def mnist(path: str | None = None, one_hot: bool = True, validation: int = 10_000, flatten: bool = True):
     """(train, validation, test) as dicts {"x", "y", "labels"}: 50,000 / 10,000 / 10,000 by default.
 
-    x is float32 in [0, 1], (n, 784) or with flatten=False (n, 1, 28, 28); y is one-hot
+    x is float32 in [0, 1], (n, 784) or with flatten=False (n, 28, 28, 1) (NHWC); y is one-hot
     float32 (n, 10), or the int64 labels with one_hot=False; "labels" always holds the ints.
     """
     files = locate_mnist(path)

@@ -16,6 +16,7 @@ import numpy as np
 from .autodiff import grad
 from .codegen import Emitter, load_module, module_source, plan_memory
 from .codegen.loops import epoch_loop, metric_kind, predict_loop
+from .denormals import flushed_to_zero
 from .errors import DataError, GraphError
 from .graph import Graph, Tensor, as_list, located, user_location
 from .interpreter import conform
@@ -194,9 +195,10 @@ class Model:
             try:
                 while done < total:
                     stop = min(total, done + chunk_steps * batch_size)
-                    part_loss, part_correct = self.module.train_epoch(
-                        *arrays, order, shuffle, (self.seed + epoch) % 2**32, done, stop, batch_size,
-                        *self._common_args("train", batch_size))
+                    with flushed_to_zero():
+                        part_loss, part_correct = self.module.train_epoch(
+                            *arrays, order, shuffle, (self.seed + epoch) % 2**32, done, stop, batch_size,
+                            *self._common_args("train", batch_size))
                     loss_sum, correct, done = loss_sum + part_loss, correct + part_correct, stop
                     progress.update(done, self._metrics_text(loss_sum / done, correct / done))
             except KeyboardInterrupt:
@@ -256,7 +258,8 @@ class Model:
     def _evaluate_arrays(self, arrays, batch_size=1000):
         total = arrays[0].shape[0]
         batch = min(batch_size, total)
-        loss_sum, correct = self.module.eval_epoch(*arrays, 0, total, batch, *self._common_args("eval", batch))
+        with flushed_to_zero():
+            loss_sum, correct = self.module.eval_epoch(*arrays, 0, total, batch, *self._common_args("eval", batch))
         scores = {"loss": loss_sum / total}
         if self.has_accuracy:
             scores["accuracy"] = correct / total
@@ -268,7 +271,8 @@ class Model:
         total = arrays[0].shape[0]
         batch = min(batch_size, total)
         results = [np.empty(tuple(total if d is None else d for d in t.shape), t.dtype) for t in self.outputs]
-        self.module.predict_all(*arrays, *results, batch, *self._common_args("forward", batch))
+        with flushed_to_zero():
+            self.module.predict_all(*arrays, *results, batch, *self._common_args("forward", batch))
         return results[0] if self.single_output else results
 
     # ------------------------------------------------------------ parameters

@@ -13,10 +13,9 @@ def flops(node, batch: int) -> int:
         return math.prod(batch if d is None else d for d in shape)
     if node.op in ("gemm", "gemm_update"):
         a, b = node.inputs[:2]
-        rows, inner = (a.shape[::-1] if node.attrs["trans_a"] else a.shape)
-        cols = b.shape[0] if node.attrs["trans_b"] else b.shape[1]
-        rows = batch if rows is None else rows
-        inner = batch if inner is None else inner
+        matrix = lambda t: (size(t.shape[:-1]), t.shape[-1])  # noqa: E731  rows of a stack, then K
+        rows, inner = matrix(a)[::-1] if node.attrs["trans_a"] else matrix(a)
+        cols = matrix(b)[0] if node.attrs["trans_b"] else matrix(b)[1]
         extra = len(node.attrs.get("epilogue", ())) * rows * cols
         return 2 * rows * inner * cols + extra
     if node.op in ("fused", "fused_multi", "fused_update"):

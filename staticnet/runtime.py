@@ -6,6 +6,7 @@ import time
 import numpy as np
 
 from .codegen import Emitter, load_module, module_source, plan_memory
+from .denormals import flushed_to_zero
 from .errors import DataError, GraphError
 from .graph import Tensor, as_list, located, topological, user_location
 from .interpreter import batch_size_of, check_updates, conform
@@ -84,7 +85,8 @@ class CompiledFunction:
         args += [t.value for t in self.emitter.constants]
         args += [arenas[name] for name in self.emitter.arenas]
         try:
-            results = self.step(n, *args, offsets)
+            with flushed_to_zero():
+                results = self.step(n, *args, offsets)
         except ValueError as e:  # raised inside the compiled code: a label out of range
             raise DataError(str(e)) from None
         outs = [np.array(v, dtype=t.dtype) for v, t in zip(results, self.program.outputs)]

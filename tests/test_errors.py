@@ -17,8 +17,8 @@ x64 = sn.input("x64", (None, 784), dtype="float64")
 MISTAKES = [
     ("matmul inner dims", lambda: x @ W, sn.ShapeError,
      r"matmul at {loc}: \(None, 784\) @ \(100, 10\): inner dimensions 784 and 100 differ"),
-    ("matmul of a 3-D tensor", lambda: sn.input("t", (None, 2, 3)) @ W, sn.ShapeError,
-     r"matmul at {loc}: \(None, 2, 3\) @ \(100, 10\): operands must be matrices"),
+    ("matmul by a 3-D tensor", lambda: sn.input("t", (None, 2, 3)) @ sn.param("T3", (3, 4, 5)), sn.ShapeError,
+     r"matmul at {loc}: \(None, 2, 3\) @ \(3, 4, 5\): operands must be matrices, \(\.\.\., K\) and a matrix"),
     ("not broadcastable", lambda: y10 + sn.input("z", (None, 3)), sn.ShapeError,
      r"add at {loc}: shapes \(None, 10\) and \(None, 3\) do not broadcast: axis -1 has sizes 10, 3"),
     ("batch against a fixed size", lambda: y10 * sn.param("P", (5, 10)), sn.ShapeError,

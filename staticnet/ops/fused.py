@@ -58,8 +58,19 @@ register("part", shape=_declared, grad=None, kind="part",
          numpy=lambda multi, index, shape, dtype: multi[index])
 
 
-def _gemm_ref(a, b, *extra, trans_a, trans_b, epilogue, shape, dtype):
+def as_matrix(x):
+    """A stack of rows (..., K) as the matrix (rows, K) the product kernel sees."""
+    return x.reshape(-1, x.shape[-1]) if x.ndim > 2 else x
+
+
+def product_of(a, b, trans_a, trans_b, out_shape):
+    a, b = as_matrix(a), as_matrix(b)
     product = (a.T if trans_a else a) @ (b.T if trans_b else b)
+    return product.reshape(-1, *out_shape[1:]) if len(out_shape) > 2 else product
+
+
+def _gemm_ref(a, b, *extra, trans_a, trans_b, epilogue, shape, dtype):
+    product = product_of(a, b, trans_a, trans_b, shape)
     return run_program(epilogue, (product,) + extra)[-1] if epilogue else product
 
 
@@ -67,7 +78,7 @@ register("gemm", shape=_declared, grad=None, kind="gemm", numpy=_gemm_ref)
 
 
 def _gemm_update_ref(a, b, target, alpha, beta, *, trans_a, trans_b, writes):
-    product = (a.T if trans_a else a) @ (b.T if trans_b else b)
+    product = product_of(a, b, trans_a, trans_b, target.shape)
     return (alpha * product + beta * target,)
 
 

@@ -1,4 +1,10 @@
-"""Matrix product.  The primitive is 2-D @ 2-D; vectors are reshaped around it."""
+"""Matrix products.
+
+The primitive `matmul` is (..., K) @ (K, F) -> (..., F): a matrix, or a stack of rows
+such as image patches or time steps, times a matrix.  Its weight gradient is
+`contract`, (..., K) x (..., F) -> (K, F), the sum of outer products over every
+leading position.  Vectors are reshaped around the primitive.
+"""
 from __future__ import annotations
 
 import numpy as np
@@ -10,10 +16,10 @@ from . import register, require_float
 
 def _matmul_shape(a, b):
     dtype = require_float(a, b)
-    if a.ndim != 2 or b.ndim != 2:
-        raise ShapeError(f"{fmt_shape(a.shape)} @ {fmt_shape(b.shape)}: the primitive needs two matrices")
+    if a.ndim < 2 or b.ndim != 2:
+        raise ShapeError(f"{fmt_shape(a.shape)} @ {fmt_shape(b.shape)}: the primitive needs (..., K) @ (K, F)")
     _check_inner(a.shape, b.shape)
-    return (a.shape[0], b.shape[1]), dtype
+    return a.shape[:-1] + (b.shape[1],), dtype
 
 
 def _check_inner(sa, sb):
@@ -25,7 +31,8 @@ def _check_inner(sa, sb):
 
 def _matmul_grad(node, g):
     a, b = node.inputs
-    return matmul(g, transpose_2d(b)), matmul(transpose_2d(a), g)
+    weight_grad = matmul(transpose_2d(a), g) if a.ndim == 2 else contract(a, g)
+    return matmul(g, transpose_2d(b)), weight_grad
 
 
 def transpose_2d(x):
@@ -36,20 +43,44 @@ def transpose_2d(x):
 register("matmul", shape=_matmul_shape, numpy=np.matmul, grad=_matmul_grad, kind="gemm")
 
 
+def _contract_shape(a, g):
+    dtype = require_float(a, g)
+    if a.shape[:-1] != g.shape[:-1]:
+        raise ShapeError(f"{fmt_shape(a.shape)} and {fmt_shape(g.shape)}: leading dimensions differ")
+    return (a.shape[-1], g.shape[-1]), dtype
+
+
+def _contract_ref(a, g):
+    return a.reshape(-1, a.shape[-1]).T @ g.reshape(-1, g.shape[-1])
+
+
+def _contract_grad(node, d):
+    a, g = node.inputs
+    return matmul(g, transpose_2d(d)), matmul(a, d)
+
+
+register("contract", shape=_contract_shape, numpy=_contract_ref, grad=_contract_grad, kind="gemm")
+
+
+def contract(a, g):
+    """sum over all leading positions p of outer(a[p], g[p]): (..., K), (..., F) -> (K, F)."""
+    return make_node("contract", (a, g))
+
+
 def matmul(a, b):
-    """a @ b for matrices, or a matrix and a vector (either side)."""
+    """a @ b for matrices, a stack of rows (..., K) and a matrix, or a matrix and a vector (either side)."""
     from .shape import reshape
 
     a, b = (lift(v, b if isinstance(b, Tensor) else None) if not isinstance(v, Tensor) else v for v in (a, b))
-    if a.ndim not in (1, 2) or b.ndim not in (1, 2) or a.ndim + b.ndim == 2:
+    if a.ndim < 1 or b.ndim not in (1, 2) or a.ndim + b.ndim == 2 or (a.ndim > 2 and b.ndim != 2):
         fail(ShapeError, "matmul", f"{fmt_shape(a.shape)} @ {fmt_shape(b.shape)}: operands must be matrices, "
-                                   "or a matrix and a vector (use sn.sum(a * b) for a dot product)")
+                                   "(..., K) and a matrix, or a matrix and a vector (use sn.sum(a * b) for a dot product)")
     try:
         _check_inner(a.shape, b.shape)
     except ShapeError as e:
         fail(ShapeError, "matmul", str(e))
     if b.ndim == 1:
-        return reshape(make_node("matmul", (a, reshape(b, (b.shape[0], 1)))), (a.shape[0],))
+        return reshape(make_node("matmul", (a, reshape(b, (b.shape[0], 1)))), a.shape[:-1])
     if a.ndim == 1:
         return reshape(make_node("matmul", (reshape(a, (1, a.shape[0])), b)), (b.shape[1],))
     return make_node("matmul", (a, b))

@@ -8,6 +8,9 @@ from ..program import Program, consumers, rebuild
 from .fuse_elementwise import ProgramBuilder, as_program, loopable
 
 
+PRODUCTS = ("matmul", "contract")
+
+
 def _operand(t: Tensor):
     """A 2-D transpose is absorbed as a flag: BLAS and the kernels read x.T for free."""
     if t.op == "transpose" and t.ndim == 2:
@@ -16,7 +19,10 @@ def _operand(t: Tensor):
 
 
 def _gemm(product: Tensor, extra_inputs, epilogue, shape, dtype, loc):
-    (a, trans_a), (b, trans_b) = _operand(product.inputs[0]), _operand(product.inputs[1])
+    if product.op == "contract":  # (..., K) x (..., F): a as rows, transposed
+        (a, trans_a), (b, trans_b) = (product.inputs[0], True), (product.inputs[1], False)
+    else:
+        (a, trans_a), (b, trans_b) = _operand(product.inputs[0]), _operand(product.inputs[1])
     return make_node("gemm", (a, b, *extra_inputs), {"trans_a": trans_a, "trans_b": trans_b, "epilogue": epilogue,
                                                      "shape": shape, "dtype": dtype.name}, loc=loc)
 
@@ -31,7 +37,7 @@ def fuse_gemm(program: Program) -> Program:
         if not loopable(node):
             return None
         for i, t in enumerate(node.inputs):
-            if t.op == "matmul" and len(readers.get(t.id, [])) == 1 and t.shape == node.shape:
+            if t.op in PRODUCTS and len(readers.get(t.id, [])) == 1 and t.shape == node.shape:
                 return i
         return None
 
@@ -49,9 +55,9 @@ def fuse_gemm(program: Program) -> Program:
             epilogue_inputs, epilogue = builder.finish()
             fired.append(node)
             return _gemm(product, epilogue_inputs[1:], epilogue, node.shape, node.dtype, node.loc)
-        if node.op == "matmul" and not absorbed(node):
+        if node.op in PRODUCTS and not absorbed(node):
             fired.append(node)
-            return _gemm(make_node("matmul", inputs, loc=node.loc), (), (), node.shape, node.dtype, node.loc)
+            return _gemm(make_node(node.op, inputs, loc=node.loc), (), (), node.shape, node.dtype, node.loc)
         return None
 
     out = rebuild(program, rule)

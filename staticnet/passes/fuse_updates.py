@@ -63,7 +63,7 @@ def fuse_updates(program: Program) -> Program:
 
 
 def _reads_a_product(value):
-    return any(t.op == "matmul" for t in value.inputs)
+    return any(t.op in ("matmul", "contract") for t in value.inputs)
 
 
 def _dependency_order(group):

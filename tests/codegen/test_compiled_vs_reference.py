@@ -113,18 +113,32 @@ def apply_steps(x, c, W, steps):
     return x
 
 
-@pytest.mark.parametrize("dtype", ["float32", "float64"])
-@settings(max_examples=8)
-@given(steps=random_graph(), seed=st.integers(0, 1000))
-def test_random_graphs_match_the_reference(dtype, steps, seed):
+def random_graph_values(steps, seed, dtype, backend):
     rng = np.random.default_rng(seed)
     x = sn.input("x", (None, 4), dtype=dtype)
     c = sn.constant(rng.uniform(0.5, 1.5, 4).astype(dtype))
     W = sn.param("W", value=rng.normal(size=(4, 4)).astype(dtype) * 0.5)
     out = apply_steps(x, c, W, steps)
-    loss = sn.sum(out)
-    outs = [out] + sn.grad(loss, [x, W])
-    xv = rng.normal(size=(3, 4)).astype(dtype)
-    for r, got in zip(sn.function([x], outs, backend="numpy")(xv), sn.function([x], outs)(xv)):
-        scale = max(1.0, float(np.abs(r).max()))
-        np.testing.assert_allclose(got, r, rtol=TOLERANCE[dtype]["rtol"], atol=TOLERANCE[dtype]["atol"] * scale)
+    outs = [out] + sn.grad(sn.sum(out), [x, W])
+    return sn.function([x], outs, backend=backend)(rng.normal(size=(3, 4)).astype(dtype))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@settings(max_examples=8)
+@given(steps=random_graph(), seed=st.integers(0, 1000))
+def test_random_graphs_match_the_reference(dtype, steps, seed):
+    """float64: compiled equals the reference to 1e-10.  float32: both are compared with the float64
+    reference, and the compiled code may not be much less accurate than the float32 reference (an
+    ill-conditioned chain such as 1 - tanh(z)^2 at large z loses every digit in either)."""
+    compiled = random_graph_values(steps, seed, dtype, "numba")
+    reference = random_graph_values(steps, seed, dtype, "numpy")
+    if dtype == "float64":
+        for r, got in zip(reference, compiled):
+            scale = max(1.0, float(np.abs(r).max()))
+            np.testing.assert_allclose(got, r, rtol=1e-10, atol=1e-12 * scale)
+        return
+    exact = random_graph_values(steps, seed, "float64", "numpy")
+    for r32, got, r64 in zip(reference, compiled, exact):
+        scale = max(1.0, float(np.abs(r64).max()))
+        reference_error = np.abs(r32 - r64)
+        assert np.all(np.abs(got - r64) <= 4 * reference_error + 1e-5 * np.abs(r64) + 1e-6 * scale)

@@ -1,0 +1,120 @@
+"""Convolution with shared weights, in NHWC layout: images are (batch, height, width, channels).
+
+`conv2d` is a composite: im2col gathers each output position's window into a row of
+patches, and one matmul with the filters (shape (kh*kw*in_channels, filters), rows in
+(i, j, channel) order) gives every feature map; bias and activation then join the
+product's epilogue, as for dense layers.  The filter gradient is the `contract` of the
+patches with the output gradient; the input gradient goes back through col2im.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import GraphError, ShapeError
+from ..graph import fail, fmt_shape, make_node, param
+from .. import init as initializers
+from . import register, require_float
+from .activations import activation as apply_activation
+from .linalg import matmul
+
+
+def _pair(op, name, value):
+    pair = (value, value) if isinstance(value, int) else tuple(value)
+    if len(pair) != 2 or not all(isinstance(v, int) and v > 0 for v in pair):
+        fail(GraphError, op, f"{name} must be a positive int or a pair of them, got {value!r}")
+    return pair
+
+
+def resolve_padding(op, padding, size, kernel, stride):
+    """(before, after) zero padding along one axis for "valid", "same" or an int."""
+    if padding == "valid":
+        return 0, 0
+    if padding == "same":
+        out = -(-size // stride)
+        total = max((out - 1) * stride + kernel - size, 0)
+        return total // 2, total - total // 2
+    if isinstance(padding, int) and padding >= 0:
+        return padding, padding
+    fail(GraphError, op, f"padding must be 'valid', 'same' or a non-negative int, got {padding!r}")
+
+
+def _geometry(x, kh, kw, sh, sw, pads):
+    pt, pb, pl, pr = pads
+    height, width = x.shape[1] + pt + pb, x.shape[2] + pl + pr
+    if kh > height or kw > width:
+        raise ShapeError(f"a {kh}x{kw} kernel is larger than the padded input {height}x{width} "
+                         f"(input {fmt_shape(x.shape)}, padding {pads})")
+    return (height - kh) // sh + 1, (width - kw) // sw + 1
+
+
+def _im2col_shape(x, kh, kw, sh, sw, pads):
+    if x.ndim != 4:
+        raise ShapeError(f"input {fmt_shape(x.shape)} must be (batch, height, width, channels)")
+    out_h, out_w = _geometry(x, kh, kw, sh, sw, pads)
+    return (x.shape[0], out_h, out_w, kh * kw * x.shape[3]), require_float(x)
+
+
+def _im2col_ref(x, kh, kw, sh, sw, pads):
+    pt, pb, pl, pr = pads
+    xp = np.pad(x, ((0, 0), (pt, pb), (pl, pr), (0, 0)))
+    out_h, out_w = (xp.shape[1] - kh) // sh + 1, (xp.shape[2] - kw) // sw + 1
+    channels = x.shape[3]
+    out = np.empty((x.shape[0], out_h, out_w, kh * kw * channels), x.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            base = (i * kw + j) * channels
+            out[..., base:base + channels] = xp[:, i:i + sh * out_h:sh, j:j + sw * out_w:sw, :]
+    return out
+
+
+def _col2im_ref(cols, kh, kw, sh, sw, pads, height, width):
+    pt, pb, pl, pr = pads
+    channels = cols.shape[3] // (kh * kw)
+    out_h, out_w = cols.shape[1], cols.shape[2]
+    xp = np.zeros((cols.shape[0], height + pt + pb, width + pl + pr, channels), cols.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            base = (i * kw + j) * channels
+            xp[:, i:i + sh * out_h:sh, j:j + sw * out_w:sw, :] += cols[..., base:base + channels]
+    return xp[:, pt:pt + height, pl:pl + width, :]
+
+
+def _im2col_grad(node, g):
+    x = node.inputs[0]
+    return (make_node("col2im", (g,), dict(node.attrs, height=x.shape[1], width=x.shape[2])),)
+
+
+def _col2im_shape(cols, kh, kw, sh, sw, pads, height, width):
+    return (cols.shape[0], height, width, cols.shape[3] // (kh * kw)), cols.dtype
+
+
+def _kernel_args(attrs):
+    return f"{attrs['kh']}, {attrs['kw']}, {attrs['sh']}, {attrs['sw']}, {attrs['pads'][0]}, {attrs['pads'][2]}"
+
+
+register("im2col", shape=_im2col_shape, numpy=_im2col_ref, grad=_im2col_grad, kind="opaque",
+         lower=lambda node, em: em.line(f"K.im2col({em.ref(node.inputs[0])}, {em.names[node.id]}, {_kernel_args(node.attrs)})"))
+register("col2im", shape=_col2im_shape, numpy=_col2im_ref, kind="opaque",
+         grad=lambda node, g: (make_node("im2col", (g,), {k: v for k, v in node.attrs.items() if k not in ("height", "width")}),),
+         lower=lambda node, em: em.line(f"K.col2im({em.ref(node.inputs[0])}, {em.names[node.id]}, {_kernel_args(node.attrs)})"))
+
+
+def conv2d(x, filters: int, kernel_size, stride=1, padding="valid", activation=None, init=None, bias_init=None,
+           name=None):
+    """activation(conv(x, W) + b) for NHWC images; W has shape (kh*kw*in_channels, filters)."""
+    from .nn import layer_name
+
+    if x.ndim != 4:
+        fail(ShapeError, "conv2d", f"input {fmt_shape(x.shape)} must be (batch, height, width, channels); "
+                                   "reshape flat images with sn.reshape(x, (None, 28, 28, 1))")
+    if not isinstance(filters, int) or filters <= 0:
+        fail(GraphError, "conv2d", f"filters must be a positive int, got {filters!r}")
+    kh, kw = _pair("conv2d", "kernel_size", kernel_size)
+    sh, sw = _pair("conv2d", "stride", stride)
+    pads = resolve_padding("conv2d", padding, x.shape[1], kh, sh) + resolve_padding("conv2d", padding, x.shape[2], kw, sw)
+    name = layer_name("conv", name, x)
+    fan_in = kh * kw * x.shape[3]
+    W = param(f"{name}/W", (fan_in, filters), init=initializers.resolve(init), dtype=x.dtype if x.is_float else None)
+    b = param(f"{name}/b", (filters,), init=initializers.resolve(bias_init) or initializers.zeros(), dtype=W.dtype)
+    patches = make_node("im2col", (x,), {"kh": kh, "kw": kw, "sh": sh, "sw": sw, "pads": pads})
+    return apply_activation(activation, matmul(patches, W) + b, op="conv2d")

@@ -1,0 +1,95 @@
+"""Pooling over NHWC windows: max, average, and L2 (the root of the sum of squares)."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import GraphError, ShapeError
+from ..graph import fail, fmt_shape, make_node
+from . import register, require_float
+
+
+def _pool_shape(x, ph, pw, sh, sw):
+    if x.ndim != 4:
+        raise ShapeError(f"input {fmt_shape(x.shape)} must be (batch, height, width, channels)")
+    if ph > x.shape[1] or pw > x.shape[2]:
+        raise ShapeError(f"a {ph}x{pw} window is larger than the input {x.shape[1]}x{x.shape[2]}")
+    return (x.shape[0], (x.shape[1] - ph) // sh + 1, (x.shape[2] - pw) // sw + 1, x.shape[3]), require_float(x)
+
+
+def _windows(x, ph, pw, sh, sw, out_h, out_w):
+    """Each window offset (i, j) with the strided view of x it reads."""
+    for i in range(ph):
+        for j in range(pw):
+            yield i, j, x[:, i:i + sh * out_h:sh, j:j + sw * out_w:sw, :]
+
+
+def _max_ref(x, ph, pw, sh, sw):
+    out_h, out_w = (x.shape[1] - ph) // sh + 1, (x.shape[2] - pw) // sw + 1
+    return np.max([view for _, _, view in _windows(x, ph, pw, sh, sw, out_h, out_w)], axis=0)
+
+
+def _max_grad_ref(x, pooled, g, ph, pw, sh, sw):
+    out_h, out_w = pooled.shape[1], pooled.shape[2]
+    dx = np.zeros_like(x)
+    taken = np.zeros(pooled.shape, bool)
+    for i, j, view in _windows(x, ph, pw, sh, sw, out_h, out_w):
+        first = (view == pooled) & ~taken
+        dx[:, i:i + sh * out_h:sh, j:j + sw * out_w:sw, :] += np.where(first, g, 0)
+        taken |= first
+    return dx
+
+
+def _avg_ref(x, ph, pw, sh, sw):
+    out_h, out_w = (x.shape[1] - ph) // sh + 1, (x.shape[2] - pw) // sw + 1
+    return np.mean([view for _, _, view in _windows(x, ph, pw, sh, sw, out_h, out_w)], axis=0).astype(x.dtype)
+
+
+def _avg_grad_ref(g, like, ph, pw, sh, sw):
+    dx = np.zeros_like(like)
+    for i in range(ph):
+        for j in range(pw):
+            dx[:, i:i + sh * g.shape[1]:sh, j:j + sw * g.shape[2]:sw, :] += g / (ph * pw)
+    return dx
+
+
+def _args(attrs):
+    return f"{attrs['ph']}, {attrs['pw']}, {attrs['sh']}, {attrs['sw']}"
+
+
+register("max_pool2d", shape=_pool_shape, numpy=_max_ref, kind="opaque",
+         grad=lambda n, g: (make_node("max_pool2d_grad", (n.inputs[0], n, g), n.attrs),),
+         lower=lambda n, em: em.line(f"K.max_pool({em.ref(n.inputs[0])}, {em.names[n.id]}, {_args(n.attrs)})"))
+register("max_pool2d_grad", shape=lambda x, pooled, g, **a: (x.shape, x.dtype), numpy=_max_grad_ref, grad=None,
+         kind="opaque",
+         lower=lambda n, em: em.line(f"K.max_pool_grad({', '.join(em.ref(t) for t in n.inputs)}, {em.names[n.id]}, "
+                                     f"{_args(n.attrs)})"))
+register("avg_pool2d", shape=_pool_shape, numpy=_avg_ref, kind="opaque",
+         grad=lambda n, g: (make_node("avg_pool2d_grad", (g, n.inputs[0]), n.attrs),),
+         lower=lambda n, em: em.line(f"K.avg_pool({em.ref(n.inputs[0])}, {em.names[n.id]}, {_args(n.attrs)})"))
+register("avg_pool2d_grad", shape=lambda g, like, **a: (like.shape, like.dtype), numpy=_avg_grad_ref,
+         grad=lambda n, d: (make_node("avg_pool2d", (d,), n.attrs), None), kind="opaque",
+         lower=lambda n, em: em.line(f"K.avg_pool_grad({em.ref(n.inputs[0])}, {em.names[n.id]}, {_args(n.attrs)})"))
+
+
+def _attrs(op, window, stride):
+    from .conv import _pair
+    ph, pw = _pair(op, "window", window)
+    sh, sw = _pair(op, "stride", stride if stride is not None else (ph, pw))
+    return {"ph": ph, "pw": pw, "sh": sh, "sw": sw}
+
+
+def max_pool2d(x, window=2, stride=None):
+    """The largest value of each window (stride defaults to the window: no overlap)."""
+    return make_node("max_pool2d", (x,), _attrs("max_pool2d", window, stride))
+
+
+def avg_pool2d(x, window=2, stride=None):
+    """The mean of each window."""
+    return make_node("avg_pool2d", (x,), _attrs("avg_pool2d", window, stride))
+
+
+def l2_pool2d(x, window=2, stride=None, eps=1e-12):
+    """sqrt(sum of squares over each window); eps keeps the gradient finite where a window is all zeros."""
+    from .elementwise import sqrt, square
+    attrs = _attrs("l2_pool2d", window, stride)
+    return sqrt(make_node("avg_pool2d", (square(x),), attrs) * float(attrs["ph"] * attrs["pw"]) + eps)
