@@ -14,6 +14,7 @@ from .ops.loss import cross_entropy, l1, l2, mse, one_hot, perceptron_loss, soft
 from .ops.nn import dense
 from .ops.conv import conv2d
 from .ops.pool import avg_pool2d, l2_pool2d, max_pool2d
+from .ops.rnn import rnn
 from .autodiff import grad
 from .interpreter import NumpyFunction
 from .model import History, Model, compile

@@ -43,16 +43,29 @@ class Emitter:
         self.arenas = sorted({b.dtype.name for b in self.plan.buffers})
         self._temp = 0
         self._body = None
+        self._leaf_names = self._name_leaves()
         floats = [n.dtype for n in self.plan.order if n.dtype.kind == "f"]
         self.float_dtype = floats[0] if floats else np.dtype("float64")
 
     # ------------------------------------------------------------ naming
     def arg_name(self, leaf: Tensor) -> str:
-        if leaf.op == "input":
-            return f"in_{identifier(leaf.name)}"
-        if leaf.op == "param":
-            return f"p_{identifier(leaf.name)}"
+        if leaf.op in ("input", "param"):
+            return self._leaf_names[leaf.id]
         return f"c{self.constants.index(leaf)}"
+
+    def _name_leaves(self):
+        """in_<name> and p_<name>, numbered when two different leaves share a name."""
+        names, used = {}, set()
+        for leaf in list(self.inputs) + [n for n in self.plan.order if n.op in ("input", "param")]:
+            if leaf.id in names:
+                continue
+            base = ("in_" if leaf.op == "input" else "p_") + identifier(leaf.name)
+            name, k = base, 2
+            while name in used:
+                name, k = f"{base}_{k}", k + 1
+            names[leaf.id] = name
+            used.add(name)
+        return names
 
     def ref(self, t: Tensor) -> str:
         """The Python expression holding t's value inside the step (an array view or a scalar)."""

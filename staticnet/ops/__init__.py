@@ -86,4 +86,4 @@ def is_tensor(x) -> bool:
     return isinstance(x, Tensor)
 
 
-from . import elementwise, linalg, reduce, shape, activations, loss, nn, fused, conv, pool  # noqa: E402,F401  (they register themselves)
+from . import elementwise, linalg, reduce, shape, activations, loss, nn, fused, conv, pool, rnn  # noqa: E402,F401  (they register themselves)

@@ -1,0 +1,143 @@
+"""Recurrent networks: the Elman recurrence over a fixed sequence length.
+
+Input (batch, steps, features), hidden states (batch, steps, hidden).  The time loop
+runs inside one compiled kernel; its gradient is backpropagation through time, one
+`rnn_grad` node giving the gradients of the input, both weight matrices and the bias.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import GraphError, ShapeError
+from ..graph import fail, fmt_shape, make_node, param
+from .. import init as initializers
+from . import register, require_float
+
+ACTIVATION_CODES = {"tanh": 0, "relu": 1, "sigmoid": 2}
+
+
+def _act(s, activation):
+    if activation == "tanh":
+        return np.tanh(s)
+    if activation == "relu":
+        return np.maximum(s, 0)
+    return 1 / (1 + np.exp(-s))
+
+
+def _slope(h, activation):
+    if activation == "tanh":
+        return 1 - h * h
+    if activation == "relu":
+        return (h > 0).astype(h.dtype)
+    return h * (1 - h)
+
+
+def _rnn_shape(x, wx, wh, b, activation):
+    dtype = require_float(x, wx, wh, b)
+    return (x.shape[0], x.shape[1], wh.shape[0]), dtype
+
+
+def _rnn_ref(x, wx, wh, b, activation):
+    h = np.zeros((x.shape[0], x.shape[1], wh.shape[0]), x.dtype)
+    previous = np.zeros((x.shape[0], wh.shape[0]), x.dtype)
+    for t in range(x.shape[1]):
+        previous = _act(x[:, t] @ wx + previous @ wh + b, activation)
+        h[:, t] = previous
+    return h
+
+
+def _rnn_grad_ref(x, h, wx, wh, g, activation):
+    dx, dwx, dwh, db = np.zeros_like(x), np.zeros_like(wx), np.zeros_like(wh), np.zeros(wh.shape[0], x.dtype)
+    carry = np.zeros((x.shape[0], wh.shape[0]), x.dtype)
+    for t in reversed(range(x.shape[1])):
+        dz = (g[:, t] + carry) * _slope(h[:, t], activation)
+        db += dz.sum(0)
+        dwx += x[:, t].T @ dz
+        dx[:, t] = dz @ wx.T
+        if t > 0:
+            dwh += h[:, t - 1].T @ dz
+        carry = dz @ wh.T
+    return dx, dwx, dwh, db
+
+
+def _rnn_grad(node, g):
+    x, wx, wh, b = node.inputs
+    multi = make_node("rnn_grad", (x, node, wx, wh, g), node.attrs)
+    return tuple(make_node("part", (multi,), {"index": i, "shape": t.shape, "dtype": t.dtype.name})
+                 for i, t in enumerate((x, wx, wh, b)))
+
+
+def _lower_rnn(node, em):
+    x, wx, wh, b = (em.ref(t) for t in node.inputs)
+    em.line(f"K.rnn_forward({x}, {wx}, {wh}, {b}, {em.names[node.id]}, {ACTIVATION_CODES[node.attrs['activation']]})")
+
+
+def _lower_rnn_grad(node, em):
+    x, h, wx, wh, g = (em.ref(t) for t in node.inputs)
+    parts = em.parts(node)  # a gradient nothing reads is skipped; an unwritten stand-in of its rank is passed
+    stand_ins = [x, wx, wh, f"{wh}[0]"]
+    arrays = [parts.get(i, stand_in) for i, stand_in in enumerate(stand_ins)]
+    flags = ", ".join(str(i in parts) for i in range(4))
+    em.line(f"K.rnn_backward({x}, {h}, {wx}, {wh}, {g}, {', '.join(arrays)}, "
+            f"{ACTIVATION_CODES[node.attrs['activation']]}, {flags})")
+
+
+register("rnn", shape=_rnn_shape, numpy=_rnn_ref, grad=_rnn_grad, kind="opaque", lower=_lower_rnn)
+register("rnn_grad", shape=lambda x, h, wx, wh, g, activation: ((), x.dtype), numpy=_rnn_grad_ref, grad=None,
+         kind="multi", lower=_lower_rnn_grad)
+
+
+def _step_shape(h, index):
+    return (h.shape[0],) + h.shape[2:], h.dtype
+
+
+def _step_grad_ref(g, like, index):
+    out = np.zeros_like(like)
+    out[:, index] = g
+    return out
+
+
+register("step_at", shape=_step_shape, numpy=lambda h, index: np.ascontiguousarray(h[:, index]), kind="opaque",
+         grad=lambda n, g: (make_node("step_at_grad", (g, n.inputs[0]), n.attrs),),
+         lower=lambda n, em: _copy_step(n, em))
+register("step_at_grad", shape=lambda g, like, index: (like.shape, like.dtype), numpy=_step_grad_ref, kind="opaque",
+         grad=lambda n, d: (make_node("step_at", (d,), n.attrs), None), lower=lambda n, em: _scatter_step(n, em))
+
+
+def _copy_step(node, em):
+    h = node.inputs[0]
+    em.line(f"for i0 in range({em.dims(h)[0]}):")
+    em.line(f"    for i1 in range({h.shape[2]}):")
+    em.line(f"        {em.names[node.id]}[i0, i1] = {em.ref(h)}[i0, {node.attrs['index']}, i1]")
+
+
+def _scatter_step(node, em):
+    g, like = node.inputs
+    out = em.names[node.id]
+    em.fill(out, node, "0.0")
+    em.line(f"for i0 in range({em.dims(like)[0]}):")
+    em.line(f"    for i1 in range({like.shape[2]}):")
+    em.line(f"        {out}[i0, {node.attrs['index']}, i1] = {em.ref(g)}[i0, i1]")
+
+
+def rnn(x_seq, hidden_size: int, activation: str = "tanh", return_sequences: bool = False, name=None):
+    """An Elman network: h_t = act(x_t Wx + h_{t-1} Wh + b) over (batch, steps, features).
+
+    Returns every hidden state (batch, steps, hidden) with return_sequences, else the last (batch, hidden).
+    """
+    from .nn import layer_name
+
+    if x_seq.ndim != 3 or x_seq.shape[1] is None:
+        fail(ShapeError, "rnn", f"input {fmt_shape(x_seq.shape)} must be (batch, steps, features) with a fixed "
+                                "number of steps")
+    if activation not in ACTIVATION_CODES:
+        fail(GraphError, "rnn", f"unknown activation {activation!r}; valid: {', '.join(ACTIVATION_CODES)}")
+    if not isinstance(hidden_size, int) or hidden_size <= 0:
+        fail(GraphError, "rnn", f"hidden_size must be a positive int, got {hidden_size!r}")
+    name = layer_name("rnn", name, x_seq)
+    dtype = x_seq.dtype if x_seq.is_float else None
+    wx = param(f"{name}/W", (x_seq.shape[2], hidden_size), init=initializers.normal_scaled(), dtype=dtype)
+    wh = param(f"{name}/U", (hidden_size, hidden_size), init=initializers.normal_scaled(), dtype=wx.dtype)
+    b = param(f"{name}/b", (hidden_size,), init=initializers.zeros(), dtype=wx.dtype)
+    h = make_node("rnn", (x_seq, wx, wh, b), {"activation": activation})
+    return h if return_sequences else make_node("step_at", (h,), {"index": x_seq.shape[1] - 1})
