@@ -1,4 +1,7 @@
-"""Max and average pooling over NHWC windows, forward and backward."""
+"""Max and average pooling over NHWC windows, forward and backward.
+
+Loops run with the channel axis innermost, where memory is contiguous.
+"""
 from numba import njit
 
 
@@ -9,16 +12,16 @@ def max_pool(x, out, ph, pw, sh, sw):
         for oy in range(out.shape[1]):
             for ox in range(out.shape[2]):
                 for c in range(channels):
-                    best = x[n, oy * sh, ox * sw, c]
-                    for i in range(ph):
-                        for j in range(pw):
-                            best = max(best, x[n, oy * sh + i, ox * sw + j, c])
-                    out[n, oy, ox, c] = best
+                    out[n, oy, ox, c] = x[n, oy * sh, ox * sw, c]
+                for i in range(ph):
+                    for j in range(pw):
+                        for c in range(channels):
+                            out[n, oy, ox, c] = max(out[n, oy, ox, c], x[n, oy * sh + i, ox * sw + j, c])
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def max_pool_grad(x, pooled, g, dx, ph, pw, sh, sw):
-    """Each window's gradient goes to the first position holding its maximum."""
+    """Each window's gradient goes to the first position (row by row) holding its maximum."""
     batch, height, width, channels = x.shape
     for n in range(batch):
         for y in range(height):
@@ -29,12 +32,12 @@ def max_pool_grad(x, pooled, g, dx, ph, pw, sh, sw):
             for ox in range(pooled.shape[2]):
                 for c in range(channels):
                     target = pooled[n, oy, ox, c]
-                    found = False
+                    done = False
                     for i in range(ph):
                         for j in range(pw):
-                            if not found and x[n, oy * sh + i, ox * sw + j, c] == target:
+                            if not done and x[n, oy * sh + i, ox * sw + j, c] == target:
                                 dx[n, oy * sh + i, ox * sw + j, c] += g[n, oy, ox, c]
-                                found = True
+                                done = True
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -44,11 +47,13 @@ def avg_pool(x, out, ph, pw, sh, sw):
         for oy in range(out.shape[1]):
             for ox in range(out.shape[2]):
                 for c in range(x.shape[3]):
-                    total = 0.0
-                    for i in range(ph):
-                        for j in range(pw):
-                            total += x[n, oy * sh + i, ox * sw + j, c]
-                    out[n, oy, ox, c] = total * scale
+                    out[n, oy, ox, c] = 0.0
+                for i in range(ph):
+                    for j in range(pw):
+                        for c in range(x.shape[3]):
+                            out[n, oy, ox, c] += x[n, oy * sh + i, ox * sw + j, c]
+                for c in range(x.shape[3]):
+                    out[n, oy, ox, c] *= scale
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -62,8 +67,7 @@ def avg_pool_grad(g, dx, ph, pw, sh, sw):
                     dx[n, y, xx, c] = 0.0
         for oy in range(g.shape[1]):
             for ox in range(g.shape[2]):
-                for c in range(channels):
-                    share = g[n, oy, ox, c] * scale
-                    for i in range(ph):
-                        for j in range(pw):
-                            dx[n, oy * sh + i, ox * sw + j, c] += share
+                for i in range(ph):
+                    for j in range(pw):
+                        for c in range(channels):
+                            dx[n, oy * sh + i, ox * sw + j, c] += g[n, oy, ox, c] * scale

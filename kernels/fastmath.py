@@ -1,0 +1,39 @@
+"""A vectorisable exp for float32 loops.
+
+Numba from PyPI has no vector exp (SVML off; `numba -s` says so here), so math.exp in
+a loop runs one element at a time (5.8 ns each, measured).  exp32 computes
+e^x = 2^n e^r with n = round(x log2 e) and r = x - n ln 2 (ln 2 split in two parts so
+the reduction is exact to float32), |r| <= ln(2)/2: a degree-6 Taylor polynomial gives
+e^r (truncation error below 1.3e-7 relative) and 2^n is built in the exponent bits.
+The measured error is under 3e-7 relative over [-87, 88] (a few float32 ulps), and LLVM
+vectorises the loop around it.  float64 code keeps math.exp.
+"""
+import math
+
+import numpy as np
+from llvmlite import ir
+from numba import njit, types
+from numba.extending import intrinsic
+
+_f = np.float32
+LOG2E, LOW, HIGH, HALF, ONE = _f(1.4426950408889634), _f(-87.0), _f(88.0), _f(0.5), _f(1.0)
+LN2_HI, LN2_LO = _f(0.693359375), _f(-2.12194440e-4)  # LN2_HI has few bits, so n * LN2_HI is exact
+C2, C3, C4, C5, C6 = _f(1 / 2), _f(1 / 6), _f(1 / 24), _f(1 / 120), _f(1 / 720)
+
+
+@intrinsic
+def _bits_as_float32(typingctx, bits):
+    """The int32 `bits` reinterpreted as a float32 (no conversion)."""
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.FloatType())
+    return types.float32(types.int32), codegen
+
+
+@njit(cache=True, nogil=True, inline="always", error_model="numpy",
+      fastmath={"contract", "arcp", "afn", "reassoc", "nsz"})
+def exp32(x):
+    x = min(max(_f(x), LOW), HIGH)
+    n = math.floor(x * LOG2E + HALF)
+    r = (x - n * LN2_HI) - n * LN2_LO
+    p = ONE + r * (ONE + r * (C2 + r * (C3 + r * (C4 + r * (C5 + r * C6)))))
+    return p * _bits_as_float32((np.int32(n) + np.int32(127)) << np.int32(23))
