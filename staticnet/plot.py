@@ -29,7 +29,9 @@ def training_curves(history, path: str) -> None:
             right.plot(epochs, history[key], marker="o", label=label)
     left.set(title="loss", xlabel="epoch")
     right.set(title="accuracy", xlabel="epoch")
+    from matplotlib.ticker import MaxNLocator
     for ax in (left, right):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
         ax.legend()
     fig.tight_layout()

@@ -25,3 +25,15 @@ def test_chapter1_network_reaches_94_percent(mnist):
     accuracy = net.evaluate(test)["accuracy"]
     assert accuracy >= 0.94, f"test accuracy {accuracy:.4f} after {len(hist)} epochs"
     assert hist["val_accuracy"][-1] >= 0.94
+
+
+def test_the_books_first_convolutional_network_trains_end_to_end(mnist):
+    train, val, test = sn.data.mnist(flatten=False)
+    sn.seed(0)
+    x, y = sn.input("x", (None, 28, 28, 1)), sn.input("y", (None, 10))
+    h = sn.max_pool2d(sn.conv2d(x, 20, 5, activation="sigmoid"), 2)
+    p = sn.dense(sn.dense(sn.flatten(h), 100, activation="sigmoid"), 10, activation="softmax")
+    net = sn.compile(sn.cross_entropy(p, y), outputs=p, optimizer=sn.SGD(lr=0.1), metrics=["accuracy"])
+    net.fit(train, epochs=3, batch_size=10, seed=0, verbose=0)
+    accuracy = net.evaluate(test)["accuracy"]
+    assert accuracy >= 0.96, f"test accuracy {accuracy:.4f} after 3 epochs"
