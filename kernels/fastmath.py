@@ -16,7 +16,7 @@ from numba import njit, types
 from numba.extending import intrinsic
 
 _f = np.float32
-LOG2E, LOW, HIGH, HALF, ONE = _f(1.4426950408889634), _f(-87.0), _f(88.0), _f(0.5), _f(1.0)
+LOG2E, LOW, HIGH, HALF, ONE, ZERO = _f(1.4426950408889634), _f(-87.0), _f(88.0), _f(0.5), _f(1.0), _f(0.0)
 LN2_HI, LN2_LO = _f(0.693359375), _f(-2.12194440e-4)  # LN2_HI has few bits, so n * LN2_HI is exact
 C2, C3, C4, C5, C6 = _f(1 / 2), _f(1 / 6), _f(1 / 24), _f(1 / 120), _f(1 / 720)
 
@@ -32,8 +32,9 @@ def _bits_as_float32(typingctx, bits):
 @njit(cache=True, nogil=True, inline="always", error_model="numpy",
       fastmath={"contract", "arcp", "afn", "reassoc", "nsz"})
 def exp32(x):
-    x = min(max(_f(x), LOW), HIGH)
-    n = math.floor(x * LOG2E + HALF)
-    r = (x - n * LN2_HI) - n * LN2_LO
+    clamped = min(max(_f(x), LOW), HIGH)
+    n = math.floor(clamped * LOG2E + HALF)
+    r = (clamped - n * LN2_HI) - n * LN2_LO
     p = ONE + r * (ONE + r * (C2 + r * (C3 + r * (C4 + r * (C5 + r * C6)))))
-    return p * _bits_as_float32((np.int32(n) + np.int32(127)) << np.int32(23))
+    value = p * _bits_as_float32((np.int32(n) + np.int32(127)) << np.int32(23))
+    return value if x >= LOW else ZERO  # below the normal range: 0, as float32 exp underflows

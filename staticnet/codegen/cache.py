@@ -1,7 +1,7 @@
 """Generated modules are content-addressed files in a cache directory.
 
-The file name is a hash of the source and of the staticnet, Numba and NumPy
-versions; it is written once, atomically, and imported by path, so Numba's own
+The file name is a hash of the source, of the kernel library's source, and of
+the staticnet, Numba and NumPy versions; it is written once, atomically, and imported by path, so Numba's own
 `cache=True` finds its compiled machine code there in later processes.
 """
 from __future__ import annotations
@@ -23,9 +23,29 @@ def cache_dir() -> str:
     return path
 
 
+def kernel_library_fingerprint() -> str:
+    """A hash of the kernel library's source: generated code inlines some kernels, and Numba's own
+    cache would not notice a kernel changing under a generated module that did not."""
+    global _fingerprint
+    if _fingerprint is None:
+        from .. import kernels
+        directory = os.path.dirname(os.path.abspath(kernels.__file__))
+        digest = hashlib.sha256()
+        for name in sorted(os.listdir(directory)):
+            if name.endswith(".py"):
+                with open(os.path.join(directory, name), "rb") as f:
+                    digest.update(name.encode() + f.read())
+        _fingerprint = digest.hexdigest()[:16]
+    return _fingerprint
+
+
+_fingerprint = None
+
+
 def source_key(source: str) -> str:
     from .. import __version__
-    stamp = f"staticnet {__version__}; numba {numba.__version__}; numpy {np.__version__}\n"
+    stamp = (f"staticnet {__version__}; kernels {kernel_library_fingerprint()}; numba {numba.__version__}; "
+             f"numpy {np.__version__}\n")
     return hashlib.sha256((stamp + source).encode()).hexdigest()[:20]
 
 
