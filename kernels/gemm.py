@@ -51,6 +51,31 @@ def _xxgemm(typingctx, transa, transb, m, n, k, alpha, a, lda, b, ldb, beta, c, 
 
 
 N, T = ord("n"), ord("t")
+SMALL_ROWS = 16  # measured: at 10x784 @ 784x100 the loop kernel took 45 us, BLAS 64 us; at 1 row 6.5 vs 67 us;
+#                  at 32 rows they tie (140 vs 131 us), so BLAS takes over above 16 rows.  For the x.T @ delta
+#                  weight gradient BLAS stayed faster at every batch size (25 us vs 115 us at 10 rows).
+
+
+@njit(cache=True, nogil=True, error_model="numpy", fastmath={"contract", "reassoc", "nsz", "arcp", "afn"})
+def _few_rows(a, b, out, alpha, beta):
+    """out = alpha a @ b + beta out for a with few rows: four rows of b at a time stay in L1
+    while every row of a uses them, and the inner loop over out's row vectorises."""
+    m, k = a.shape
+    n = b.shape[1]
+    for i in range(m):
+        for j in range(n):
+            out[i, j] = beta * out[i, j] if beta != 0.0 else 0.0
+    k4 = k - k % 4
+    for kk in range(0, k4, 4):
+        for i in range(m):
+            a0, a1, a2, a3 = alpha * a[i, kk], alpha * a[i, kk + 1], alpha * a[i, kk + 2], alpha * a[i, kk + 3]
+            for j in range(n):
+                out[i, j] += a0 * b[kk, j] + a1 * b[kk + 1, j] + a2 * b[kk + 2, j] + a3 * b[kk + 3, j]
+    for kk in range(k4, k):
+        for i in range(m):
+            a0 = alpha * a[i, kk]
+            for j in range(n):
+                out[i, j] += a0 * b[kk, j]
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -69,5 +94,8 @@ def gemm(a, b, out, trans_a, trans_b, alpha=1.0, beta=0.0):
         for i in range(m):
             for j in range(n):
                 out[i, j] *= beta
+        return
+    if m <= SMALL_ROWS and not trans_a and not trans_b:
+        _few_rows(a, b, out, alpha, beta)
         return
     _xxgemm(T if trans_b else N, T if trans_a else N, n, m, k, alpha, b, b.shape[1], a, a.shape[1], beta, out, n)
