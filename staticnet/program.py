@@ -6,7 +6,7 @@ and keeps everything else.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from .graph import Tensor, make_node, topological
 
@@ -16,7 +16,6 @@ class Program:
     outputs: tuple = ()
     updates: tuple = ()  # (param or state leaf, new value) pairs, applied after the outputs
     effects: tuple = ()  # nodes that write their results into leaves in place (fused updates)
-    labels: dict = field(default_factory=dict)  # output index -> name, for reports
 
     @property
     def roots(self) -> list[Tensor]:
@@ -29,7 +28,7 @@ class Program:
         return sum(1 for n in self.nodes() if not n.is_leaf)
 
     def replace(self, **changes) -> "Program":
-        fields = dict(outputs=self.outputs, updates=self.updates, effects=self.effects, labels=self.labels)
+        fields = dict(outputs=self.outputs, updates=self.updates, effects=self.effects)
         fields.update(changes)
         return Program(**fields)
 
