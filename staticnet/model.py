@@ -13,6 +13,7 @@ import time
 
 import numpy as np
 
+from . import threads
 from .autodiff import grad
 from .codegen import Emitter, load_module, module_source, plan_memory
 from .codegen.loops import epoch_loop, metric_kind, predict_loop
@@ -95,6 +96,7 @@ class Model:
             seen[t.name] = t
 
     def _compile(self):
+        threads.apply_once()
         started = time.perf_counter()
         self.report = {}
         outputs = (self.loss, *self.outputs)

@@ -5,6 +5,7 @@ import time
 
 import numpy as np
 
+from . import threads
 from .codegen import Emitter, load_module, module_source, plan_memory
 from .denormals import flushed_to_zero
 from .errors import DataError, GraphError
@@ -61,6 +62,7 @@ class CompiledFunction:
         if missing:
             raise located(GraphError, "function", loc, f"the outputs need input {missing[0].name!r} "
                                                        f"(created at {missing[0].loc}), which is not in `inputs`")
+        threads.apply_once()
         started = time.perf_counter()
         self.report = []
         self.program = optimize(Program(outputs=tuple(self.outputs), updates=tuple(updates)), self.report)
