@@ -4,14 +4,16 @@ col2im scatters row gradients back (adding where windows overlap).
 A convolution is then one product of the patches (rows) with the filters, which BLAS
 does at full speed.  Each window row (kw pixels x C channels) is contiguous in both x
 and the patches, so the copies run over runs of kw*C values; positions that fall in
-the zero padding are skipped after one zero fill.  Images of a batch are independent,
-so the loops over them are prange (measured on 2 cores for the book's first layer:
-im2col 151 -> 115 us at batch 10, 2.41 -> 1.38 ms at batch 128).
+the zero padding are skipped after one zero fill.
+
+The loops stay serial: prange over the batch halved these kernels when timed alone on
+2 cores, but inside the training loop it gained nothing at batch 10 (1.41 vs 1.42 s per
+5,000 images) and, with OpenBLAS's threads spinning beside Numba's, made it 10x slower.
 """
-from numba import njit, prange
+from numba import njit
 
 
-@njit(cache=True, nogil=True, error_model="numpy", parallel=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def im2col(x, out, kh, kw, sh, sw, pad_top, pad_left):
     """out[n, oy, ox, (i*kw + j)*C + c] = x[n, oy*sh + i - pad_top, ox*sw + j - pad_left, c], zero outside."""
     batch, height, width, channels = x.shape
@@ -19,7 +21,7 @@ def im2col(x, out, kh, kw, sh, sw, pad_top, pad_left):
     rows = x.reshape((batch, height, width * channels))
     run = kw * channels
     padded = pad_top > 0 or pad_left > 0 or (out_h - 1) * sh + kh > height or (out_w - 1) * sw + kw > width
-    for n in prange(batch):
+    for n in range(batch):
         for oy in range(out_h):
             for ox in range(out_w):
                 if padded:
@@ -43,14 +45,14 @@ def im2col(x, out, kh, kw, sh, sw, pad_top, pad_left):
                                     out[n, oy, ox, base + j * channels + c] = rows[n, y, xx * channels + c]
 
 
-@njit(cache=True, nogil=True, error_model="numpy", parallel=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def col2im(cols, out, kh, kw, sh, sw, pad_top, pad_left):
     """The adjoint of im2col: out[n, y, x, c] = sum of the patch entries that read it."""
     batch, height, width, channels = out.shape
     out_h, out_w = cols.shape[1], cols.shape[2]
     rows = out.reshape((batch, height, width * channels))
     run = kw * channels
-    for n in prange(batch):
+    for n in range(batch):
         for y in range(height):
             for q in range(width * channels):
                 rows[n, y, q] = 0.0

@@ -1,9 +1,8 @@
 """How many threads the compiled code uses: $STATICNET_NUM_THREADS, default all cores.
 
-It sets Numba's thread count (the prange loops of the convolution and pooling
-kernels, split over the batch, so results do not depend on it) and OpenBLAS's
-(the BLAS inside Numba comes from SciPy's OpenBLAS, found among the loaded
-libraries).
+It sets OpenBLAS's thread count (the BLAS inside Numba comes from SciPy's OpenBLAS,
+found among the loaded libraries) and Numba's (for parallel loops; the kernels have
+none yet: see kernels/conv.py for what prange measured).
 """
 from __future__ import annotations
 
