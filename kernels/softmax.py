@@ -7,12 +7,18 @@ import math
 from numba import njit
 
 
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _row_max(z, i):
+    top = z[i, 0]
+    for j in range(1, z.shape[1]):
+        top = max(top, z[i, j])
+    return top
+
+
 @njit(cache=True, nogil=True, error_model="numpy")
 def softmax_rows(z, out):
     for i in range(z.shape[0]):
-        top = z[i, 0]
-        for j in range(1, z.shape[1]):
-            top = max(top, z[i, j])
+        top = _row_max(z, i)
         total = 0.0
         for j in range(z.shape[1]):
             e = math.exp(z[i, j] - top)
@@ -26,9 +32,7 @@ def softmax_rows(z, out):
 @njit(cache=True, nogil=True, error_model="numpy")
 def log_softmax_rows(z, out):
     for i in range(z.shape[0]):
-        top = z[i, 0]
-        for j in range(1, z.shape[1]):
-            top = max(top, z[i, j])
+        top = _row_max(z, i)
         total = 0.0
         for j in range(z.shape[1]):
             total += math.exp(z[i, j] - top)
@@ -43,9 +47,7 @@ def softmax_xent(z, y, probs, store):
     n = z.shape[0]
     loss = 0.0
     for i in range(n):
-        top = z[i, 0]
-        for j in range(1, z.shape[1]):
-            top = max(top, z[i, j])
+        top = _row_max(z, i)
         total = 0.0
         for j in range(z.shape[1]):
             total += math.exp(z[i, j] - top)

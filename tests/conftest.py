@@ -53,6 +53,14 @@ def check_grads(build, arrays, *, batch=False, rtol=1e-5, atol=1e-7, eps=1e-6, b
         np.testing.assert_allclose(analytic[i], numeric, rtol=rtol, atol=atol, err_msg=f"gradient of input {i}")
 
 
+def require_mnist():
+    """Tests on full MNIST run wherever $STATICNET_DATA is set, and must run in CI."""
+    if not os.environ.get("STATICNET_DATA"):
+        if os.environ.get("CI"):
+            pytest.fail("CI must set STATICNET_DATA to the MNIST directory")
+        pytest.skip("STATICNET_DATA is not set on this machine")
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)

@@ -4,6 +4,8 @@ import sys
 
 import pytest
 
+from tests.conftest import require_mnist
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -66,10 +68,7 @@ def test_bad_arguments_are_one_line_exit_2(args, message):
 
 
 def test_train_on_mnist_reports_test_accuracy(tmp_path):
-    if not os.environ.get("STATICNET_DATA"):
-        if os.environ.get("CI"):
-            pytest.fail("CI must set STATICNET_DATA to the MNIST directory")
-        pytest.skip("STATICNET_DATA is not set on this machine")
+    require_mnist()
     saved = str(tmp_path / "mlp.snet")
     result = staticnet("train", "examples/mnist_mlp.py", "--epochs", "1", "--save", saved, "--seed", "1")
     assert result.returncode == 0, result.stderr

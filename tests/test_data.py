@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 import staticnet as sn
+from tests.conftest import require_mnist
 from staticnet.data import MNIST_FILES, parse_idx, read_idx
 
 
@@ -49,11 +50,8 @@ def test_a_directory_missing_files_says_what_to_put_there(tmp_path):
 
 
 def test_swapped_files_fail_their_checksum(tmp_path):
-    source = os.environ.get("STATICNET_DATA")
-    if not source and os.environ.get("CI"):
-        pytest.fail("CI must set STATICNET_DATA to the MNIST directory")
-    if not source:
-        pytest.skip("STATICNET_DATA is not set on this machine")
+    require_mnist()
+    source = os.environ["STATICNET_DATA"]
     for name in MNIST_FILES:
         target = name.replace("train-labels", "t10k-labels") if "train-labels" in name else name
         os.symlink(os.path.join(source, target + ".gz"), tmp_path / (name + ".gz"))
@@ -62,10 +60,7 @@ def test_swapped_files_fail_their_checksum(tmp_path):
 
 
 def test_full_mnist_split_and_scaling():
-    if not os.environ.get("STATICNET_DATA"):
-        if os.environ.get("CI"):
-            pytest.fail("CI must set STATICNET_DATA to the MNIST directory")
-        pytest.skip("STATICNET_DATA is not set on this machine")
+    require_mnist()
     train, val, test = sn.data.mnist()
     assert train["x"].shape == (50_000, 784) and val["x"].shape == (10_000, 784) and test["x"].shape == (10_000, 784)
     assert train["x"].dtype == np.float32 and 0.0 <= train["x"].min() and train["x"].max() == 1.0

@@ -4,14 +4,12 @@ import os
 import pytest
 
 import staticnet as sn
+from tests.conftest import require_mnist
 
 
 @pytest.fixture(scope="module")
 def mnist():
-    if not os.environ.get("STATICNET_DATA"):
-        if os.environ.get("CI"):
-            pytest.fail("CI must set STATICNET_DATA to the MNIST directory")
-        pytest.skip("STATICNET_DATA is not set on this machine")
+    require_mnist()
     return sn.data.mnist()
 
 

@@ -252,7 +252,7 @@ def scalar_expression(op: str, args: list[str], attrs: dict, dtype=np.float64) -
         return args[0]
     template = registry[op].scalar
     if template is None:
-        raise NotImplementedError(f"op {op!r} has no scalar form for a fused loop")
+        raise RuntimeError(f"internal error: op {op!r} was fused into a loop but has no scalar form")
     if np.dtype(dtype) == np.float32:  # typed literals, and the vectorisable exp (kernels/fastmath.py)
         template = FLOAT_LITERAL.sub(lambda m: f"f32({m.group(1)})", template).replace("math.exp(", "K.exp32(")
     return template.format(*args, **attrs)
