@@ -71,8 +71,8 @@ def batch_size_of(inputs, arrays) -> int | None:
     return next(iter(sizes.values()), None)
 
 
-class NumpyFunction:
-    """A callable running the graph with the reference executor (Theano's `function`)."""
+class FunctionBase:
+    """What both backends of `sn.function` share: checking the signature and the arrays fed to it."""
 
     def __init__(self, inputs, outputs, updates=None):
         loc = user_location()
@@ -89,18 +89,28 @@ class NumpyFunction:
             raise located(GraphError, "function", loc, f"the outputs need input {missing[0].name!r} "
                                                        f"(created at {missing[0].loc}), which is not in `inputs`")
 
-    def __call__(self, *arrays):
+    def checked(self, arrays):
+        """(arrays fit for the inputs, their batch size or None)."""
         if len(arrays) != len(self.inputs):
             names = ", ".join(repr(n.name) for n in self.inputs)
             raise TypeError(f"this function takes {len(self.inputs)} arrays ({names}), got {len(arrays)}")
         arrays = [conform(n, a) for n, a in zip(self.inputs, arrays)]
-        batch_size_of(self.inputs, arrays)
+        return arrays, batch_size_of(self.inputs, arrays)
+
+    def result(self, outs):
+        return outs[0] if self.single else outs
+
+
+class NumpyFunction(FunctionBase):
+    """A callable running the graph with the reference executor (Theano's `function`)."""
+
+    def __call__(self, *arrays):
+        arrays, _ = self.checked(arrays)
         feed = {n.id: a for n, a in zip(self.inputs, arrays)}
         values = run(self.outputs + [v for _, v in self.updates], feed)
         for (p, _), new in zip(self.updates, values[len(self.outputs):]):
             p.value = np.array(new, dtype=p.dtype)
-        outs = values[: len(self.outputs)]
-        return outs[0] if self.single else outs
+        return self.result(values[: len(self.outputs)])
 
 
 def check_updates(updates, loc):

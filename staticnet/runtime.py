@@ -8,9 +8,9 @@ import numpy as np
 from . import threads
 from .codegen import Emitter, load_module, module_source, plan_memory
 from .denormals import flushed_to_zero
-from .errors import DataError, GraphError
-from .graph import Tensor, as_list, located, topological, user_location
-from .interpreter import batch_size_of, check_updates, conform
+from .errors import DataError
+from .graph import Tensor
+from .interpreter import FunctionBase
 from .passes import optimize
 from .program import Program
 
@@ -46,41 +46,26 @@ def leaf_argument(leaf: Tensor):
     return value.reshape(1) if value.ndim == 0 else value
 
 
-class CompiledFunction:
+class CompiledFunction(FunctionBase):
     """`sn.function` on the Numba backend: the whole graph as one generated @njit step."""
 
     def __init__(self, inputs, outputs, updates=None):
-        loc = user_location()
-        self.inputs = as_list(inputs)
-        self.single = isinstance(outputs, Tensor)
-        self.outputs = as_list(outputs)
-        for node in self.inputs:
-            if not isinstance(node, Tensor) or node.op != "input":
-                raise located(GraphError, "function", loc, f"inputs must be sn.input tensors, got {node!r}")
-        updates = check_updates(list(updates or []), loc)
-        missing = [n for n in topological(self.outputs + [v for _, v in updates]) if n.op == "input" and n not in self.inputs]
-        if missing:
-            raise located(GraphError, "function", loc, f"the outputs need input {missing[0].name!r} "
-                                                       f"(created at {missing[0].loc}), which is not in `inputs`")
+        super().__init__(inputs, outputs, updates)
         threads.apply_once()
         started = time.perf_counter()
         self.report = []
-        self.program = optimize(Program(outputs=tuple(self.outputs), updates=tuple(updates)), self.report)
+        self.program = optimize(Program(outputs=tuple(self.outputs), updates=tuple(self.updates)), self.report)
         self.plan = plan_memory(self.program)
-        emitter = Emitter(self.program, "step", self.inputs, self.plan)
-        self.source = module_source("a compiled function", [emitter.source()])
-        self.emitter = emitter
+        self.emitter = Emitter(self.program, "step", self.inputs, self.plan)
+        self.source = module_source("a compiled function", [self.emitter.source()])
         module, self.path, self.cached = load_module(self.source)
         self.step = module.step
         self.workspace = Workspace(self.plan)
         self.compile_seconds = time.perf_counter() - started
 
     def __call__(self, *arrays):
-        if len(arrays) != len(self.inputs):
-            names = ", ".join(repr(n.name) for n in self.inputs)
-            raise TypeError(f"this function takes {len(self.inputs)} arrays ({names}), got {len(arrays)}")
-        arrays = [conform(node, a) for node, a in zip(self.inputs, arrays)]
-        n = batch_size_of(self.inputs, arrays) or 1
+        arrays, n = self.checked(arrays)
+        n = n or 1
         arenas, offsets = self.workspace.get(n)
         args = [a.reshape(1) if a.ndim == 0 else a for a in arrays]
         args += [leaf_argument(t) for t in self.emitter.leaves]
@@ -91,5 +76,4 @@ class CompiledFunction:
                 results = self.step(n, *args, offsets)
         except ValueError as e:  # raised inside the compiled code: a label out of range
             raise DataError(str(e)) from None
-        outs = [np.array(v, dtype=t.dtype) for v, t in zip(results, self.program.outputs)]
-        return outs[0] if self.single else outs
+        return self.result([np.array(v, dtype=t.dtype) for v, t in zip(results, self.program.outputs)])
