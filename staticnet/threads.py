@@ -1,7 +1,7 @@
 """How many threads the compiled code uses: $STATICNET_NUM_THREADS, default all cores.
 
-It sets OpenBLAS's thread count (the BLAS inside Numba comes from SciPy's OpenBLAS,
-found among the loaded libraries) and Numba's (for parallel loops; the kernels have
+It sets the thread count of every OpenBLAS loaded in the process (NumPy's, which the
+kernels call, and SciPy's; so NumPy's own products follow it too) and Numba's (for parallel loops; the kernels have
 none yet: see kernels/conv.py for what prange measured).
 """
 from __future__ import annotations
@@ -25,7 +25,7 @@ def _openblas_setters():
             library = ctypes.CDLL(path)
         except OSError:
             continue
-        for name in ("scipy_openblas_set_num_threads", "openblas_set_num_threads"):
+        for name in ("scipy_openblas_set_num_threads64_", "scipy_openblas_set_num_threads", "openblas_set_num_threads"):
             setter = getattr(library, name, None)
             if setter is not None:
                 setters.append(setter)
@@ -50,7 +50,7 @@ def apply(count: int | None = None) -> int:
     """Use `count` threads (default: the configured number) in Numba and BLAS; returns it."""
     count = count or configured()
     numba.set_num_threads(count)
-    import scipy.linalg  # noqa: F401  (loads SciPy's OpenBLAS, the one Numba's BLAS calls use)
+    import scipy.linalg  # noqa: F401  (loads SciPy's OpenBLAS too, so that it is set as well)
     for setter in _openblas_setters():
         setter(count)
     return count

@@ -1,0 +1,39 @@
+import ctypes
+
+import numpy as np
+import pytest
+from numba import types
+
+from staticnet.kernels import blas
+
+
+def call(gemm, dtype, a, b, c, trans_a, trans_b, alpha, beta):
+    pointer = ctypes.POINTER(ctypes.c_float if dtype == np.float32 else ctypes.c_double)
+    scalar = ctypes.c_float if dtype == np.float32 else ctypes.c_double
+    function = ctypes.CFUNCTYPE(None, ctypes.c_int32, ctypes.c_int32, ctypes.c_int32, ctypes.c_int64, ctypes.c_int64,
+                                ctypes.c_int64, scalar, pointer, ctypes.c_int64, pointer, ctypes.c_int64, scalar,
+                                pointer, ctypes.c_int64)(gemm)
+    m, n = c.shape
+    k = a.shape[0] if trans_a else a.shape[1]
+    flag = {False: blas.NO_TRANS, True: blas.TRANS}
+    function(blas.ROW_MAJOR, flag[trans_a], flag[trans_b], m, n, k, alpha, a.ctypes.data_as(pointer), a.shape[1],
+             b.ctypes.data_as(pointer), b.shape[1], beta, c.ctypes.data_as(pointer), n)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("trans_a,trans_b", [(False, False), (True, False), (False, True), (True, True)])
+def test_the_fallback_shim_is_a_row_major_gemm(dtype, trans_a, trans_b):
+    """Used when NumPy carries no OpenBLAS of its own; checked here directly."""
+    rng = np.random.default_rng(3)
+    m, k, n = 5, 7, 3
+    a = rng.normal(size=(k, m) if trans_a else (m, k)).astype(dtype)
+    b = rng.normal(size=(n, k) if trans_b else (k, n)).astype(dtype)
+    c = rng.normal(size=(m, n)).astype(dtype)
+    expected = 2.0 * (a.T if trans_a else a).astype(np.float64) @ (b.T if trans_b else b) - 0.5 * c
+    shim = blas._shim(types.float32 if dtype == np.float32 else types.float64)
+    call(shim.address, dtype, a, b, c, trans_a, trans_b, 2.0, -0.5)
+    np.testing.assert_allclose(c, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_numpy_openblas_is_found_in_the_pypi_wheels():
+    assert blas.SOURCE == "NumPy's OpenBLAS"
