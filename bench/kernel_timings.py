@@ -1,0 +1,157 @@
+"""Single kernels at the workloads' shapes: staticnet's compiled code against the NumPy a user writes.
+
+Each staticnet kernel is a small graph compiled with `sn.function`; the timed call is the
+generated step on ready buffers (`CompiledFunction.bind`), so both columns include one call's
+dispatch (a few microseconds) and nothing else.  Median over repeats of the mean over a loop.
+"""
+from __future__ import annotations
+
+import statistics
+import time
+
+import numpy as np
+
+from .numpy_baseline import sigmoid, softmax
+
+
+def _per_call(run, calls):
+    start = time.perf_counter()
+    for _ in range(calls):
+        run()
+    return (time.perf_counter() - start) / calls
+
+
+def dense_forward(batch, rng):
+    import staticnet as sn
+    x = sn.input("x", (None, 784))
+    fn = sn.function([x], sn.dense(x, 100, activation="sigmoid"))
+    w, b = (p.value for p in sn.Graph(fn.outputs[0]).params)
+    xs = rng.random((batch, 784), np.float32)
+    return f"dense 784->100 sigmoid, forward, batch {batch}", fn.bind(xs), lambda: sigmoid(xs @ w + b)
+
+
+def dense_backward(batch, rng):
+    import staticnet as sn
+    x, a, g = sn.input("x", (None, 784)), sn.input("a", (None, 100)), sn.input("g", (None, 100))
+    w = sn.param("w", value=rng.normal(0, 0.03, (784, 100)).astype(np.float32))
+    d = g * a * (1.0 - a)
+    fn = sn.function([x, a, g], [sn.matmul(sn.transpose(x), d), sn.sum(d, axis=0), sn.matmul(d, sn.transpose(w))])
+    xs, acts, gs, wv = rng.random((batch, 784), np.float32), rng.random((batch, 100), np.float32), \
+        rng.normal(0, 1, (batch, 100)).astype(np.float32), w.value
+
+    def numpy():
+        dv = gs * acts * (1 - acts)
+        return xs.T @ dv, dv.sum(0), dv @ wv.T
+    return f"dense 784->100 sigmoid, backward (dW, db, dx), batch {batch}", fn.bind(xs, acts, gs), numpy
+
+
+def softmax_xent(batch, rng):
+    import staticnet as sn
+    z, y = sn.input("z", (None, 10)), sn.input("y", (None, 10))
+    loss = sn.softmax_cross_entropy(z, y)
+    fn = sn.function([z, y], [loss, sn.grad(loss, [z])[0]])
+    zs = rng.normal(0, 3, (batch, 10)).astype(np.float32)
+    ys = np.eye(10, dtype=np.float32)[rng.integers(0, 10, batch)]
+
+    def numpy():
+        p = softmax(zs)
+        return -np.mean(np.log(p[np.arange(batch), ys.argmax(1)])), (p - ys) / batch
+    return f"softmax + cross-entropy, loss and gradient, batch {batch}", fn.bind(zs, ys), numpy
+
+
+def _patches(xs):
+    n = len(xs)
+    return np.lib.stride_tricks.sliding_window_view(xs[..., 0], (5, 5), axis=(1, 2)).reshape(n, 24, 24, 25)
+
+
+def conv_forward(batch, rng):
+    import staticnet as sn
+    x = sn.input("x", (None, 28, 28, 1))
+    fn = sn.function([x], sn.conv2d(x, 20, 5, activation="sigmoid"))
+    k, b = (p.value for p in sn.Graph(fn.outputs[0]).params)
+    xs = rng.random((batch, 28, 28, 1), np.float32)
+    return f"conv2d 5x5x20 sigmoid on 28x28, forward, batch {batch}", fn.bind(xs), \
+        lambda: sigmoid(_patches(xs) @ k + b)
+
+
+def conv_backward(batch, rng):
+    import staticnet as sn
+    x, g = sn.input("x", (None, 28, 28, 1)), sn.input("g", (None, 24, 24, 20))
+    conv = sn.conv2d(x, 20, 5)
+    params = sn.Graph(conv).params
+    fn = sn.function([x, g], sn.grad(sn.sum(conv * g), params))
+    xs, gs = rng.random((batch, 28, 28, 1), np.float32), rng.normal(0, 1, (batch, 24, 24, 20)).astype(np.float32)
+    return f"conv2d 5x5x20 on 28x28, backward (dW, db), batch {batch}", fn.bind(xs, gs), \
+        lambda: (_patches(xs).reshape(-1, 25).T @ gs.reshape(-1, 20), gs.sum((0, 1, 2)))
+
+
+def _pool_data(batch, rng):
+    return rng.random((batch, 24, 24, 20), np.float32)
+
+
+def pool_forward(batch, rng):
+    import staticnet as sn
+    x = sn.input("x", (None, 24, 24, 20))
+    xs = _pool_data(batch, rng)
+    return f"max-pool 2x2 on 24x24x20, forward, batch {batch}", sn.function([x], sn.max_pool2d(x, 2)).bind(xs), \
+        lambda: xs.reshape(batch, 12, 2, 12, 2, 20).max(axis=(2, 4))
+
+
+def pool_backward(batch, rng):
+    import staticnet as sn
+    x, g = sn.input("x", (None, 24, 24, 20)), sn.input("g", (None, 12, 12, 20))
+    fn = sn.function([x, g], sn.grad(sn.sum(sn.max_pool2d(x, 2) * g), [x])[0])
+    xs, gs = _pool_data(batch, rng), rng.normal(0, 1, (batch, 12, 12, 20)).astype(np.float32)
+
+    def numpy():
+        windows = xs.reshape(batch, 12, 2, 12, 2, 20)
+        pooled = windows.max(axis=(2, 4)).reshape(batch, 12, 1, 12, 1, 20)
+        return ((windows == pooled) * gs.reshape(batch, 12, 1, 12, 1, 20)).reshape(xs.shape)
+    return f"max-pool 2x2 on 24x24x20, backward, batch {batch}", fn.bind(xs, gs), numpy
+
+
+def adam_update(rng, size=1_000_000):
+    import staticnet as sn
+    g = sn.input("g", (size,))
+    w = sn.param("w", value=rng.normal(0, 1, size).astype(np.float32))
+    fn = sn.function([g], [], updates=sn.Adam(lr=0.001).updates([w], [g]))
+    gs = rng.normal(0, 1e-3, size).astype(np.float32)
+    wv, m, v, t = w.value.copy(), np.zeros(size, np.float32), np.zeros(size, np.float32), [0]
+
+    def numpy(b1=0.9, b2=0.999, eps=1e-8, lr=0.001):
+        t[0] += 1
+        m[:] = b1 * m + (1 - b1) * gs
+        v[:] = b2 * v + (1 - b2) * gs * gs
+        wv[:] -= lr * (m / (1 - b1 ** t[0])) / (np.sqrt(v / (1 - b2 ** t[0])) + eps)
+    return "Adam update of 1,000,000 parameters", fn.bind(gs), numpy
+
+
+def kernel_cases(batches):
+    rng = np.random.default_rng(0)
+    for batch in batches:
+        for make in (dense_forward, dense_backward, softmax_xent, conv_forward, conv_backward, pool_forward,
+                     pool_backward):
+            yield make(batch, rng)
+    yield adam_update(rng)
+
+
+def time_kernels(batches, repeats, budget_s=0.05):
+    """One row per kernel: microseconds per call of staticnet and NumPy, and their ratio."""
+    from staticnet.denormals import flushed_to_zero
+    rows = []
+    for label, compiled, numpy in kernel_cases(batches):
+        with flushed_to_zero():
+            compiled()
+        numpy()
+        once = max(_per_call(compiled, 1), _per_call(numpy, 1), 1e-6)
+        calls = max(1, int(budget_s / once))
+        times = {"staticnet": [], "numpy": []}
+        for _ in range(repeats):
+            with flushed_to_zero():
+                times["staticnet"].append(_per_call(compiled, calls))
+            times["numpy"].append(_per_call(numpy, calls))
+        row = {"kernel": label, "staticnet_us": statistics.median(times["staticnet"]) * 1e6,
+               "numpy_us": statistics.median(times["numpy"]) * 1e6, "calls": calls}
+        row["ratio"] = row["numpy_us"] / row["staticnet_us"]
+        rows.append(row)
+    return rows

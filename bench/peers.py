@@ -1,0 +1,147 @@
+"""The same workloads in PyTorch (eager, same thread count) and JAX (the whole train step under
+jit), when they are importable; `available()` says which are, and why not.
+
+Each `*_runner` returns an object with `warm_up()` (one full and one last-partial step, so that
+lazy initialisation and JAX's tracing of both batch shapes happen before timing) and `epoch()`.
+"""
+from __future__ import annotations
+
+import importlib.util
+
+import numpy as np
+
+PEERS = ("pytorch", "jax")
+
+
+def available() -> dict[str, str | None]:
+    """peer -> None when importable, else the reason it is not measured."""
+    found = {"pytorch": "torch", "jax": "jax"}
+    return {peer: None if importlib.util.find_spec(module) else "not installed" for peer, module in found.items()}
+
+
+def _batches(order, batch):
+    return [order[s:s + batch] for s in range(0, len(order), batch)]
+
+
+class _Runner:
+    def __init__(self, n_rows, batch):
+        self.n_rows, self.batch = n_rows, batch
+        self.rng = np.random.default_rng(0)
+
+    def warm_up(self):
+        order = np.arange(self.n_rows)
+        steps = _batches(order, self.batch)
+        for idx in {len(s): s for s in (steps[0], steps[-1])}.values():
+            self.step(idx)
+
+    def epoch(self):
+        for idx in _batches(self.rng.permutation(self.n_rows), self.batch):
+            self.step(idx)
+
+
+class TorchRunner(_Runner):
+    def __init__(self, workload, batch, x, y, threads):
+        import torch
+        from torch import nn
+        super().__init__(len(x), batch)
+        torch.set_num_threads(threads)
+        torch.manual_seed(0)
+        self.torch = torch
+        labels = y.argmax(1)
+        if workload == "W3":
+            self.x = torch.from_numpy(np.ascontiguousarray(x.reshape(-1, 1, 28, 28)))
+            self.model = nn.Sequential(nn.Conv2d(1, 20, 5), nn.Sigmoid(), nn.MaxPool2d(2), nn.Flatten(),
+                                       nn.Linear(2880, 100), nn.Sigmoid(), nn.Linear(100, 10))
+        else:
+            self.x = torch.from_numpy(x)
+            act = nn.Sigmoid() if workload == "W1" else nn.ReLU()
+            self.model = nn.Sequential(nn.Linear(784, 100), act, nn.Linear(100, 10))
+        self.y = torch.from_numpy(y)
+        self.labels = torch.from_numpy(labels)
+        self.mse = workload == "W1"
+        lr = {"W1": 3.0, "W2": 0.001, "W3": 0.1}[workload]
+        params = self.model.parameters()
+        self.opt = torch.optim.Adam(params, lr=lr) if workload == "W2" else torch.optim.SGD(params, lr=lr)
+
+    def step(self, idx):
+        index = self.torch.from_numpy(idx)
+        out = self.model(self.x[index])
+        if self.mse:
+            loss = 0.5 * ((self.torch.sigmoid(out) - self.y[index]) ** 2).sum(1).mean()
+        else:
+            loss = self.torch.nn.functional.cross_entropy(out, self.labels[index])
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+
+
+class JaxRunner(_Runner):
+    def __init__(self, workload, batch, x, y):
+        import jax
+        import jax.numpy as jnp
+        super().__init__(len(x), batch)
+        self.jax = jax
+        key = iter(jax.random.split(jax.random.PRNGKey(0), 8))
+
+        def init(*shape):
+            return jax.random.normal(next(key), shape, jnp.float32) / np.sqrt(shape[0])
+
+        def dense_net(params, h):
+            w1, b1, w2, b2 = params
+            act = jax.nn.sigmoid if workload != "W2" else jax.nn.relu
+            return act(h @ w1 + b1) @ w2 + b2
+
+        if workload == "W3":
+            self.x = jnp.asarray(x.reshape(-1, 28, 28, 1))
+            params = [init(5, 5, 1, 20), jnp.zeros(20), init(2880, 100), jnp.zeros(100), init(100, 10), jnp.zeros(10)]
+
+            def logits(params, xb):
+                k, bk = params[:2]
+                conv = jax.lax.conv_general_dilated(xb, k, (1, 1), "VALID", dimension_numbers=("NHWC", "HWIO", "NHWC"))
+                conv = jax.nn.sigmoid(conv + bk)
+                pooled = jax.lax.reduce_window(conv, -jnp.inf, jax.lax.max, (1, 2, 2, 1), (1, 2, 2, 1), "VALID")
+                return dense_net(params[2:], pooled.reshape(xb.shape[0], -1))
+        else:
+            self.x = jnp.asarray(x)
+            params = [init(784, 100), jnp.zeros(100), init(100, 10), jnp.zeros(10)]
+            logits = dense_net
+        self.y = jnp.asarray(y)
+
+        def loss(params, xb, yb):
+            z = logits(params, xb)
+            if workload == "W1":
+                return 0.5 * jnp.mean(jnp.sum((jax.nn.sigmoid(z) - yb) ** 2, axis=1))
+            return -jnp.mean(jnp.sum(yb * jax.nn.log_softmax(z), axis=1))
+
+        lr = {"W1": 3.0, "W2": 0.001, "W3": 0.1}[workload]
+        if workload == "W2":
+            def step(state, xb, yb, b1=0.9, b2=0.999, eps=1e-8):
+                params, m, v, t = state
+                grads = jax.grad(loss)(params, xb, yb)
+                t = t + 1
+                m = [b1 * mi + (1 - b1) * g for mi, g in zip(m, grads)]
+                v = [b2 * vi + (1 - b2) * g * g for vi, g in zip(v, grads)]
+                params = [p - lr * (mi / (1 - b1 ** t)) / (jnp.sqrt(vi / (1 - b2 ** t)) + eps)
+                          for p, mi, vi in zip(params, m, v)]
+                return params, m, v, t
+            zeros = [jnp.zeros_like(p) for p in params]
+            self.state = (params, zeros, zeros, jnp.float32(0))
+        else:
+            def step(state, xb, yb):
+                grads = jax.grad(loss)(state, xb, yb)
+                return [p - lr * g for p, g in zip(state, grads)]
+            self.state = params
+        self.train_step = jax.jit(step)
+
+    def step(self, idx):
+        self.state = self.train_step(self.state, self.x[idx], self.y[idx])
+
+    def epoch(self):
+        super().epoch()
+        self.jax.block_until_ready(self.state)
+
+
+def runner(peer, workload, batch, x, y, threads):
+    if peer == "pytorch":
+        return TorchRunner(workload, batch, x, y, threads)
+    return JaxRunner(workload, batch, x, y)

@@ -1,0 +1,85 @@
+"""The suite's results as Markdown tables and as a bar chart."""
+from __future__ import annotations
+
+from .epochs import IMPLEMENTATIONS
+from .workloads import WORKLOADS
+
+LABELS = {"staticnet": "staticnet", "numpy": "NumPy", "numpy_ftz": "NumPy FTZ", "pytorch": "PyTorch eager",
+          "jax": "JAX jit"}
+
+
+def _seconds(value, note=None):
+    if value is None:
+        return note or "-"
+    return f"{value:.3f}"
+
+
+def epoch_table(results) -> list[str]:
+    peak = results["roofline"]["all_threads_gflops"]
+    lines = ["| workload | batch | staticnet s | target s | " + " | ".join(f"{LABELS[n]} s" for n in IMPLEMENTATIONS[1:])
+             + " | NumPy / staticnet | fastest peer / staticnet | GFLOP/s | % of SGEMM peak |",
+             "| --- " * (len(IMPLEMENTATIONS) + 7) + "|"]
+    for r in results["epochs"]:
+        peer_times = [r[f"{p}_s"] for p in ("pytorch", "jax") if r[f"{p}_s"] is not None]
+        peer_ratio = f"{min(peer_times) / r['staticnet_s']:.2f}x" if peer_times else "-"
+        cells = [r["workload"], str(r["batch"]), _seconds(r["staticnet_s"]),
+                 _seconds(r["target_s"], "") if r["target_s"] else "",
+                 *(_seconds(r[f"{n}_s"], r["notes"].get(n)) for n in IMPLEMENTATIONS[1:]),
+                 f"{r['numpy_ratio']:.2f}x", peer_ratio, f"{r['gflops']:.1f}", f"{100 * r['gflops'] / peak:.0f}%"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def markdown(results) -> str:
+    machine, roofline = results["machine"], results["roofline"]
+    scaled = sorted({(r["workload"], r["rows_timed"]) for r in results["epochs"] if r["rows_timed"] < 60_000})
+    lines = [f"Machine: {machine['cpu']}, {machine['cores']} cores, {machine['threads']} threads; BLAS: "
+             f"{machine['blas']}; NumPy {machine['numpy']}, Numba {machine['numba']}.",
+             f"Roofline (float32 2048x2048 matrix product): {roofline['one_thread_gflops']:.0f} GFLOP/s on one "
+             f"thread, {roofline['all_threads_gflops']:.0f} on {machine['threads']}.", "",
+             f"Seconds per training epoch of 60,000 images ({results['data']}), median of "
+             f"{results['epochs'][0]['repeats'] if results['epochs'] else 0} repeats taken in turn; "
+             "ratios above 1 mean staticnet is faster." +
+             "".join(f" {w} timed over {n:,} images and scaled to the epoch." for w, n in scaled), ""]
+    if results["epochs"]:
+        lines += epoch_table(results) + [""]
+    if results["compile"]:
+        lines += ["| workload | cold compile s | warm compile s (second process) |", "| --- | --- | --- |"]
+        lines += [f"| {c['workload']} | {c['cold_s']:.2f} | {c['warm_s']:.2f}"
+                  f"{'' if c['warm_from_cache'] else ' (not from cache!)'} |" for c in results["compile"]]
+        lines.append("")
+    if results["kernels"]:
+        lines += ["| kernel | staticnet us | NumPy us | NumPy / staticnet |", "| --- | --- | --- | --- |"]
+        lines += [f"| {k['kernel']} | {k['staticnet_us']:.1f} | {k['numpy_us']:.1f} | {k['ratio']:.2f}x |"
+                  for k in results["kernels"]]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def plot(results, path):
+    """Epoch time per batch size on a log scale, one panel per workload, targets as black marks."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    workloads = [w for w in WORKLOADS if any(r["workload"] == w for r in results["epochs"])]
+    fig, axes = plt.subplots(1, len(workloads), figsize=(5 * len(workloads), 4.2), squeeze=False)
+    for ax, workload in zip(axes[0], workloads):
+        rows = [r for r in results["epochs"] if r["workload"] == workload]
+        shown = [n for n in IMPLEMENTATIONS if any(r[f"{n}_s"] is not None for r in rows)]
+        width = 0.8 / len(shown)
+        for i, name in enumerate(shown):
+            xs = [j + (i - (len(shown) - 1) / 2) * width for j in range(len(rows))]
+            ax.bar(xs, [r[f"{name}_s"] or 0 for r in rows], width, label=LABELS[name])
+        for j, r in enumerate(rows):
+            if r["target_s"]:
+                ax.plot([j - 0.45, j + 0.45], [r["target_s"]] * 2, color="black", linewidth=2,
+                        label="target" if j == next(k for k, q in enumerate(rows) if q["target_s"]) else None)
+        ax.set_yscale("log")
+        ax.set_xticks(range(len(rows)), [str(r["batch"]) for r in rows])
+        ax.set_xlabel("minibatch size")
+        ax.set_ylabel("seconds per epoch (log scale)")
+        ax.set_title(f"{workload}: {WORKLOADS[workload].description}", fontsize=8)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
