@@ -1,9 +1,11 @@
 """Seconds per training epoch of each implementation, measured in one run.
 
-For each workload and batch size every implementation is set up and warmed up first; then
-the repeats go round them in turn (staticnet, NumPy, NumPy with denormals flushed to zero,
-PyTorch, JAX), so that a noisy machine slows all alike.  Figures are medians, scaled to the
-60,000-image epoch when fewer images were timed.
+Every repeat times the FIRST epoch from the same initial weights: training further changes the
+speed of code that meets denormal numbers (NumPy's time for W1 grew from 1.2 to 3.6 s over
+three epochs here), so timing later epochs would compare different work.  The repeats go round
+the implementations in turn (staticnet, NumPy, NumPy with denormals flushed to zero, PyTorch,
+JAX), each set up and warmed up untimed, so that a noisy machine slows all alike.  Figures are
+medians, scaled to the 60,000-image epoch when fewer images were timed.
 """
 from __future__ import annotations
 
@@ -23,18 +25,13 @@ def _seconds(run):
     return time.perf_counter() - start
 
 
-def _staticnet_runner(workload, batch, x, y):
+def _staticnet_epoch(workload, batch, x, y):
     net = staticnet_model(workload)
     net.warm_up(batch)
-    epochs = [0]
-
-    def epoch():
-        epochs[0] += 1
-        net.fit({"x": x, "y": y}, epochs=epochs[0], batch_size=batch, seed=epochs[0], verbose=0)
-    return epoch, flops_per_image(net)
+    return lambda: net.fit({"x": x, "y": y}, epochs=1, batch_size=batch, seed=0, verbose=0)
 
 
-def _numpy_ftz_runner(workload, batch, x, y):
+def _numpy_ftz_epoch(workload, batch, x, y):
     from staticnet.denormals import flushed_to_zero
     epoch = numpy_baseline.epoch_runner(workload.name, batch, x, y)
 
@@ -44,30 +41,39 @@ def _numpy_ftz_runner(workload, batch, x, y):
     return flushed
 
 
+def _peer_epoch(peer, threads):
+    def prepare(workload, batch, x, y):
+        runner = peers.runner(peer, workload.name, batch, x, y, threads)
+        runner.warm_up()
+        return runner.epoch
+    return prepare
+
+
 def time_epochs(workload, batch, x, y, rows_timed, repeats, threads, peer_status):
     """One row: median seconds per epoch of each implementation (None where not measured)."""
     rows_timed = min(len(x), rows_timed)
     x, y = shaped(workload, x[:rows_timed]), y[:rows_timed]
     scale = EPOCH_ROWS / rows_timed
-    runners = {}
-    runners["staticnet"], flops = _staticnet_runner(workload, batch, x, y)
-    runners["numpy"] = numpy_baseline.epoch_runner(workload.name, batch, x, y)
-    runners["numpy_ftz"] = _numpy_ftz_runner(workload, batch, x, y)
+    prepare = {"staticnet": _staticnet_epoch,
+               "numpy": lambda w, *args: numpy_baseline.epoch_runner(w.name, *args),
+               "numpy_ftz": _numpy_ftz_epoch}
     notes = {}
     for peer, missing in peer_status.items():
         if missing:
             notes[peer] = missing
-            continue
-        try:
-            runner = peers.runner(peer, workload.name, batch, x, y, threads)
-            runner.warm_up()
-            runners[peer] = runner.epoch
-        except Exception as e:  # a peer that fails is reported, never fatal
-            notes[peer] = f"failed: {type(e).__name__}: {e}"
-    times = {name: [] for name in runners}
+        else:
+            prepare[peer] = _peer_epoch(peer, threads)
+    times = {name: [] for name in prepare}
     for _ in range(repeats):
-        for name, run in runners.items():
-            times[name].append(_seconds(run) * scale)
+        for name in list(prepare):
+            try:
+                times[name].append(_seconds(prepare[name](workload, batch, x, y)) * scale)
+            except Exception as e:  # a peer that fails is reported, never fatal
+                if name in ("staticnet", "numpy", "numpy_ftz"):
+                    raise
+                notes[name] = f"failed: {type(e).__name__}: {e}"
+                del prepare[name], times[name]
+    flops = flops_per_image(staticnet_model(workload))
     row = {"workload": workload.name, "batch": batch, "rows_timed": rows_timed, "repeats": repeats,
            "target_s": workload.targets.get(batch), "gflop_per_epoch": flops * EPOCH_ROWS / 1e9, "notes": notes}
     for name in IMPLEMENTATIONS:

@@ -131,10 +131,10 @@ class JaxRunner(_Runner):
                 grads = jax.grad(loss)(state, xb, yb)
                 return [p - lr * g for p, g in zip(state, grads)]
             self.state = params
-        self.train_step = jax.jit(step)
+        self.train_step = jax.jit(lambda state, x, y, idx: step(state, x[idx], y[idx]))  # the gather inside too
 
     def step(self, idx):
-        self.state = self.train_step(self.state, self.x[idx], self.y[idx])
+        self.state = self.train_step(self.state, self.x, self.y, idx)
 
     def epoch(self):
         super().epoch()
