@@ -1,0 +1,26 @@
+import numpy as np
+import pytest
+
+from staticnet import kernels as K
+from staticnet.ops import pool as reference
+
+
+@pytest.mark.parametrize("window,stride", [(2, 2), (3, 1), (2, 1), (3, 2)])
+def test_pool_kernels_match_the_numpy_references(window, stride):
+    rng = np.random.default_rng(window * 10 + stride)
+    x = rng.integers(0, 4, (3, 9, 8, 5)).astype(np.float32)  # few values: many ties within windows
+    out_h, out_w = (9 - window) // stride + 1, (8 - window) // stride + 1
+    args = (window, window, stride, stride)
+    pooled = np.empty((3, out_h, out_w, 5), np.float32)
+    K.max_pool(x, pooled, *args)
+    np.testing.assert_array_equal(pooled, reference._max_ref(x, *args))
+    g = rng.normal(size=pooled.shape).astype(np.float32)
+    dx = np.full_like(x, np.nan)
+    K.max_pool_grad(x, pooled, g, dx, *args)
+    np.testing.assert_allclose(dx, reference._max_grad_ref(x, pooled, g, *args), rtol=1e-6, atol=1e-6)
+    averaged = np.empty_like(pooled)
+    K.avg_pool(x, averaged, *args)
+    np.testing.assert_allclose(averaged, reference._avg_ref(x, *args), rtol=1e-6)
+    dx = np.full_like(x, np.nan)
+    K.avg_pool_grad(g, dx, *args)
+    np.testing.assert_allclose(dx, reference._avg_grad_ref(g, x, *args), rtol=1e-6, atol=1e-6)
