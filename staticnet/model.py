@@ -21,7 +21,7 @@ from .denormals import flushed_to_zero
 from .errors import DataError, GraphError
 from .graph import Graph, Tensor, as_list, located, user_location
 from .interpreter import conform
-from .passes import optimize
+from .passes import optimize, rewrite_forward
 from .passes.strip_dropout import strip_dropout
 from .program import Program
 from .progress import Progress
@@ -64,9 +64,9 @@ class Model:
         loc = user_location()
         if not isinstance(loss, Tensor) or loss.shape != ():
             raise located(GraphError, "compile", loc, "loss must be a scalar tensor")
-        self.loss = loss
         self.single_output = isinstance(outputs, Tensor)
-        self.outputs = as_list(outputs)
+        self.loss, *self.outputs = rewrite_forward(Program(outputs=(loss, *as_list(outputs)))).outputs
+        loss = self.loss
         self.optimizer = optimizer
         self.metrics = tuple(metrics or ())
         graph = Graph([loss] + self.outputs)

@@ -1,6 +1,7 @@
 """The rewrite pipeline: small Program -> Program functions, run in named phases.
 
-canonicalize runs to a fixed point; the fusion passes run once, in this order.
+BEFORE_DIFFERENTIATION rewrites the forward graph, so that the gradient is derived from the
+cheaper form.  Then canonicalize runs to a fixed point; the fusion passes run once, in this order.
 """
 from __future__ import annotations
 
@@ -13,13 +14,22 @@ from .fuse_gemm import fuse_gemm
 from .fuse_gemm_update import fuse_gemm_update
 from .fuse_losses import fuse_losses
 from .fuse_updates import fuse_updates
+from .pool_before_activation import pool_before_activation
 from .simplify import simplify
+
+BEFORE_DIFFERENTIATION = [pool_before_activation]
 
 PHASES = [
     ("canonicalize", [eliminate_dead_code, fold_constants, simplify, eliminate_common_subexpressions], True),
     ("fuse", [fuse_losses, fuse_elementwise, fuse_bias_grad, fuse_updates, fuse_gemm, fuse_gemm_update], False),
     ("tidy", [simplify, eliminate_common_subexpressions], True),
 ]
+
+
+def rewrite_forward(program):
+    for rewrite in BEFORE_DIFFERENTIATION:
+        program = rewrite(program)
+    return program
 
 
 def optimize(program, report=None):
