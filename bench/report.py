@@ -1,6 +1,8 @@
 """The suite's results as Markdown tables and as a bar chart."""
 from __future__ import annotations
 
+import textwrap
+
 from .epochs import IMPLEMENTATIONS
 from .workloads import WORKLOADS
 
@@ -78,8 +80,12 @@ def plot(results, path):
         ax.set_xticks(range(len(rows)), [str(r["batch"]) for r in rows])
         ax.set_xlabel("minibatch size")
         ax.set_ylabel("seconds per epoch (log scale)")
-        ax.set_title(f"{workload}: {WORKLOADS[workload].description}", fontsize=8)
-        ax.legend(fontsize=7)
-    fig.tight_layout()
+        ax.set_title(textwrap.fill(f"{workload}: {WORKLOADS[workload].description}", 60), fontsize=8)
+    handles = {}
+    for ax in axes[0]:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(label, handle)
+    fig.legend(handles.values(), handles.keys(), loc="lower center", ncol=len(handles), fontsize=8)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
     fig.savefig(path, dpi=120)
     plt.close(fig)
