@@ -108,7 +108,7 @@ def _register():
         _shims.append(_keep_threads)
         address = _keep_threads.address
     llvm.add_symbol(THREADS_SYMBOL, address)
-    return source, library
+    return source
 
 
 @cfunc(types.int32(types.int32))
@@ -118,12 +118,7 @@ def _keep_threads(count):
 
 
 _shims: list = []  # the fallback shims must outlive the process's compiled code
-SOURCE, NUMPY_LIBRARY = _register()
-
-
-def set_numpy_blas_threads(count: int) -> None:
-    if NUMPY_LIBRARY is not None:
-        NUMPY_LIBRARY.scipy_openblas_set_num_threads64_(int(count))
+SOURCE = _register()
 
 
 @intrinsic

@@ -7,7 +7,6 @@ compiled epoch loop once per chunk of steps, so Python never runs per minibatch.
 from __future__ import annotations
 
 import math
-import os
 import sys
 import time
 
