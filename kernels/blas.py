@@ -91,6 +91,11 @@ def _shim(dtype):
     return gemm
 
 
+def _keep_threads(count):
+    """Without NumPy's OpenBLAS the calling thread's BLAS thread count cannot be set: a no-op."""
+    return count
+
+
 def _register():
     library = _numpy_openblas()
     for name, symbol in SYMBOLS.items():
@@ -105,16 +110,11 @@ def _register():
     if library is not None:
         address = ctypes.cast(library.openblas_set_num_threads_local, ctypes.c_void_p).value
     else:
-        _shims.append(_keep_threads)
-        address = _keep_threads.address
+        keep_threads = cfunc(types.int32(types.int32))(_keep_threads)
+        _shims.append(keep_threads)
+        address = keep_threads.address
     llvm.add_symbol(THREADS_SYMBOL, address)
     return source
-
-
-@cfunc(types.int32(types.int32))
-def _keep_threads(count):
-    """Without NumPy's OpenBLAS the calling thread's BLAS thread count cannot be set: a no-op."""
-    return count
 
 
 _shims: list = []  # the fallback shims must outlive the process's compiled code

@@ -265,11 +265,15 @@ def _matrix(ref: str, t: Tensor) -> str:
     return f"{ref}.reshape((-1, {t.shape[-1]}))" if t.ndim > 2 else ref
 
 
+def _flag(transposed: bool) -> str:
+    return "TRANSPOSED" if transposed else "AS_IS"
+
+
 def _lower_gemm(node, em: Emitter):
     a, b, *extra = node.inputs
     out = em.names[node.id]
     em.line(f"K.gemm({_matrix(em.ref(a), a)}, {_matrix(em.ref(b), b)}, {_matrix(out, node)}, "
-            f"{node.attrs['trans_a']}, {node.attrs['trans_b']}, 1.0, 0.0)")
+            f"{_flag(node.attrs['trans_a'])}, {_flag(node.attrs['trans_b'])}, 1.0, 0.0)")
     epilogue = node.attrs["epilogue"]
     if epilogue:
         indices = em.open_loops(node)
@@ -282,7 +286,8 @@ def _lower_gemm(node, em: Emitter):
 def _lower_gemm_update(node, em: Emitter):
     """target <- alpha op(a) @ op(b) + beta target: one BLAS call, in place."""
     a, b, target, alpha, beta = (_matrix(em.ref(t), t) for t in node.inputs)
-    em.line(f"K.gemm({a}, {b}, {target}, {node.attrs['trans_a']}, {node.attrs['trans_b']}, float({alpha}), float({beta}))")
+    em.line(f"K.gemm({a}, {b}, {target}, {_flag(node.attrs['trans_a'])}, {_flag(node.attrs['trans_b'])}, "
+            f"np.float64({alpha}), np.float64({beta}))")
 
 
 def _lower_multi(node, em: Emitter):
@@ -387,4 +392,5 @@ from numba import njit
 import staticnet.kernels as K
 
 f32 = np.float32
+TRANSPOSED, AS_IS = np.bool_(True), np.bool_(False)  # flags of a type, not literal values: one gemm compile
 '''
