@@ -11,14 +11,18 @@ def softmax(z):
     return e / e.sum(1, keepdims=True)
 
 
-def w1_epoch(params, x, y, batch, lr, rng):
-    """784-100-10 sigmoid, quadratic cost, SGD."""
-    W1, b1, W2, b2 = params
+def minibatches(x, y, batch, rng):
+    """(inputs, labels, size) of each minibatch of a shuffled epoch."""
     order = rng.permutation(len(x))
     for s in range(0, len(x), batch):
         idx = order[s:s + batch]
-        xb, yb = x[idx], y[idx]
-        n = len(idx)
+        yield x[idx], y[idx], len(idx)
+
+
+def w1_epoch(params, x, y, batch, lr, rng):
+    """784-100-10 sigmoid, quadratic cost, SGD."""
+    W1, b1, W2, b2 = params
+    for xb, yb, n in minibatches(x, y, batch, rng):
         a1 = sigmoid(xb @ W1 + b1)
         a2 = sigmoid(a1 @ W2 + b2)
         d2 = (a2 - yb) * a2 * (1 - a2) / n
@@ -32,11 +36,7 @@ def w1_epoch(params, x, y, batch, lr, rng):
 def w2_epoch(params, state, x, y, batch, lr, rng, b1=0.9, b2=0.999, eps=1e-8):
     """784-100-10 ReLU, softmax cross-entropy, Adam."""
     W1, c1, W2, c2 = params
-    order = rng.permutation(len(x))
-    for s in range(0, len(x), batch):
-        idx = order[s:s + batch]
-        xb, yb = x[idx], y[idx]
-        n = len(idx)
+    for xb, yb, n in minibatches(x, y, batch, rng):
         z1 = xb @ W1 + c1
         a1 = np.maximum(z1, 0)
         p = softmax(a1 @ W2 + c2)
@@ -59,11 +59,7 @@ def w3_epoch(params, x, y, batch, lr, rng):
     the pooling gradient goes to every position equal to its window's maximum (ties are shared,
     as the short way of writing it does)."""
     K, bk, W1, b1, W2, b2 = params
-    order = rng.permutation(len(x))
-    for s in range(0, len(x), batch):
-        idx = order[s:s + batch]
-        xb, yb = x[idx], y[idx]
-        n = len(idx)
+    for xb, yb, n in minibatches(x, y, batch, rng):
         patches = np.lib.stride_tricks.sliding_window_view(xb[..., 0], (5, 5), axis=(1, 2)).reshape(n, 24, 24, 25)
         conv = sigmoid(patches @ K + bk)
         windows = conv.reshape(n, 12, 2, 12, 2, 20)
