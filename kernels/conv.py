@@ -8,9 +8,11 @@ folded in): im2col + GEMM was 2.5-3x faster at both of the book's layers and bat
 (5x5, 1 -> 20 maps on 28x28: 372 vs 935 us at batch 10, 6.0 vs 16.1 ms at 128; 5x5,
 20 -> 40 maps on 12x12: 0.73 vs 2.07 ms, 8.4 vs 27.2 ms), so convolution always lowers
 to im2col + GEMM.  A column-by-column gather (one patch entry for all output positions
-of a row at a time) lost to these run copies too (1 -> 20 maps: 339 vs 237 us at batch 10).  Each window row (kw pixels x C channels) is contiguous in both x
-and the patches, so the copies run over runs of kw*C values; positions that fall in
-the zero padding are skipped after one zero fill.
+of a row at a time) lost to these run copies too (1 -> 20 maps: 339 vs 237 us at batch 10).
+
+Each window row (kw pixels x C channels) is contiguous in both x and the patches, so the
+copies run over runs of kw*C values; positions that fall in the zero padding are skipped
+after one zero fill.
 
 The loops stay serial: prange over the batch halved these kernels when timed alone on
 2 cores, but inside the training loop it gained nothing at batch 10 (1.41 vs 1.42 s per

@@ -1,8 +1,8 @@
 """How many threads the compiled code uses: $STATICNET_NUM_THREADS, default all cores.
 
 It sets the thread count of every OpenBLAS loaded in the process (NumPy's, which the
-kernels call, and SciPy's; so NumPy's own products follow it too) and Numba's (for parallel loops; the kernels have
-none yet: see kernels/conv.py for what prange measured).
+kernels call, and SciPy's; so NumPy's own products follow it too) and Numba's (for
+parallel loops; the kernels have none yet: see kernels/conv.py for what prange measured).
 """
 from __future__ import annotations
 
