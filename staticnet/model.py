@@ -139,9 +139,8 @@ class Model:
     # ------------------------------------------------------------ arguments of the generated functions
     def _common_args(self, name, capacity):
         emitter = self.steps[name]
-        arenas, offsets = self.workspaces[name].get(capacity)
         return ([leaf_argument(t) for t in emitter.leaves] + [t.value for t in emitter.constants]
-                + [arenas[d] for d in emitter.arenas] + [offsets])
+                + self.workspaces[name].get(capacity))
 
     def _data(self, data, nodes, what) -> list[np.ndarray]:
         """Arrays for `nodes` from a dict keyed by input name, or a tuple (x, y) / a bare x."""

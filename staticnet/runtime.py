@@ -21,7 +21,9 @@ def capacity_for(n: int) -> int:
 
 
 class Workspace:
-    """Arenas (one per dtype) and buffer offsets for one memory plan, per batch capacity."""
+    """Arenas (one per dtype) for one memory plan, per batch capacity, and a view of each buffer in
+    them: the generated code receives the views (slicing one is cheaper to compile than shaping an
+    arena slice), and buffers placed at the same offset share the memory."""
 
     def __init__(self, plan):
         self.plan = plan
@@ -33,7 +35,8 @@ class Workspace:
             offsets, sizes = self.plan.layout(cap)
             arenas = {name: np.zeros(max(sizes.get(name, 0), 1), np.dtype(name)) for name in
                       sorted({b.dtype.name for b in self.plan.buffers})}
-            self.by_capacity[cap] = (arenas, offsets)
+            self.by_capacity[cap] = [arenas[b.dtype.name][offsets[b.slot]:offsets[b.slot] + b.elements(cap)]
+                                     .reshape(b.view_shape(cap)) for b in self.plan.buffers]
         return self.by_capacity[cap]
 
 
@@ -68,12 +71,11 @@ class CompiledFunction(FunctionBase):
         the raw outputs: what a benchmark times, free of the per-call checks and conversions."""
         arrays, n = self.checked(arrays)
         n = n or 1
-        arenas, offsets = self.workspace.get(n)
         args = [a.reshape(1) if a.ndim == 0 else a for a in arrays]
         args += [leaf_argument(t) for t in self.emitter.leaves]
         args += [t.value for t in self.emitter.constants]
-        args += [arenas[name] for name in self.emitter.arenas]
-        return lambda: self.step(n, *args, offsets)
+        args += self.workspace.get(n)
+        return lambda: self.step(n, *args)
 
     def __call__(self, *arrays):
         run = self.bind(*arrays)

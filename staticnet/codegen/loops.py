@@ -26,8 +26,7 @@ def metric_kind(prediction, label) -> str | None:
 def epoch_loop(name: str, step: Emitter, *, train: bool, loss_index: int | None, metric: tuple | None) -> str:
     """Source of a loop over minibatches of the data arrays, calling `step`'s function for each."""
     data = [f"data_{step.arg_name(t)}" for t in step.inputs]
-    rest = [step.arg_name(t) for t in step.leaves] + [step.arg_name(t) for t in step.constants] + \
-           [f"arena_{d}" for d in step.arenas] + ["offsets"]
+    rest = [step.arg_name(t) for t in step.leaves] + [step.arg_name(t) for t in step.constants] + step.buffer_args
     head = ["order", "shuffle", "seed", "start", "stop", "batch"] if train else ["start", "stop", "batch"]
     lines = [JIT,
              f"def {name}({', '.join(data + head + rest)}):"]
@@ -39,18 +38,12 @@ def epoch_loop(name: str, step: Emitter, *, train: bool, loss_index: int | None,
                  "        for i in range(order.shape[0] - 1, 0, -1):  # Fisher-Yates",
                  "            j = np.random.randint(0, i + 1)",
                  "            order[i], order[j] = order[j], order[i]"]
-    for t in step.inputs if train else ():
-        slot = step.plan.slot_of[t.id]
-        buf = step.plan.buffers[slot]
-        dims = ", ".join(["batch" if d is None else str(d) for d in t.shape])
-        size = f"batch * {buf.per_example}" if buf.per_example else str(buf.fixed)
-        body.append(f"buf_{step.arg_name(t)} = arena_{buf.dtype.name}[offsets[{slot}]:offsets[{slot}] + {size}].reshape(({dims},))")
     body += ["loss_sum = 0.0", "correct = 0", "for s in range(start, stop, batch):",
              "    n = min(batch, stop - s)"]
     for t, d in zip(step.inputs, data):
         name = step.arg_name(t)
         if train:  # gather the shuffled rows into the batch buffer
-            body += [f"    {name} = buf_{name}[:n]", "    for r in range(n):"]
+            body += [f"    {name} = {step.buffer_view(step.plan.slot_of[t.id], 'n')}", "    for r in range(n):"]
             body += copy_row(f"{name}[r", f"{d}[order[s + r]", t.shape[1:], "        ")
         else:
             body.append(f"    {name} = {d}[s:s + n]")
@@ -87,8 +80,7 @@ def predict_loop(name: str, step: Emitter) -> str:
     """Source of a loop writing every output of `step` for all rows into result arrays."""
     data = [f"data_{step.arg_name(t)}" for t in step.inputs]
     results = [f"result{i}" for i in range(len(step.program.outputs))]
-    rest = [step.arg_name(t) for t in step.leaves] + [step.arg_name(t) for t in step.constants] + \
-           [f"arena_{d}" for d in step.arenas] + ["offsets"]
+    rest = [step.arg_name(t) for t in step.leaves] + [step.arg_name(t) for t in step.constants] + step.buffer_args
     lines = [JIT, f"def {name}({', '.join(data + results + ['batch'] + rest)}):",
              f"    total = {data[0]}.shape[0]", "    for s in range(0, total, batch):", "        n = min(batch, total - s)"]
     for t, d in zip(step.inputs, data):

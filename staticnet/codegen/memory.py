@@ -45,9 +45,19 @@ class Buffer:
     fixed: int  # elements, for buffers without a batch dimension
     start: int
     end: int
+    shape: tuple = ()  # of the node that made it; None for the batch dimension
 
     def elements(self, capacity: int) -> int:
         return self.per_example * capacity if self.per_example else self.fixed
+
+    def batch_leading(self) -> bool:
+        """Whether a batch of n is the first n rows of the buffer (so `buffer[:n]` is its view)."""
+        return None not in self.shape[1:]
+
+    def view_shape(self, capacity: int) -> tuple:
+        if self.batch_leading():
+            return tuple(capacity if d is None else d for d in self.shape)
+        return (self.elements(capacity),)
 
 
 @dataclass
@@ -111,7 +121,7 @@ def plan_memory(program: Program, extra_live=()) -> MemoryPlan:
     def new_buffer(node, start, end):
         per_example = math.prod(d for d in node.shape if d is not None) if None in node.shape else 0
         fixed = 0 if per_example else math.prod(node.shape)
-        plan.buffers.append(Buffer(len(plan.buffers), node.dtype, per_example, fixed, start, end))
+        plan.buffers.append(Buffer(len(plan.buffers), node.dtype, per_example, fixed, start, end, node.shape))
         return plan.buffers[-1].slot
 
     for node in extra_live:
