@@ -14,10 +14,10 @@ from .fuse_gemm import fuse_gemm
 from .fuse_gemm_update import fuse_gemm_update
 from .fuse_losses import fuse_losses
 from .fuse_updates import fuse_updates
-from .pool_before_activation import pool_before_activation
+from .pool_early import pool_early
 from .simplify import simplify
 
-BEFORE_DIFFERENTIATION = [pool_before_activation]
+BEFORE_DIFFERENTIATION = [pool_early]
 
 PHASES = [
     ("canonicalize", [eliminate_dead_code, fold_constants, simplify, eliminate_common_subexpressions], True),

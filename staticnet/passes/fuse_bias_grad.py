@@ -1,5 +1,6 @@
 """The bias gradient, a column sum of the layer's delta, is computed in the loop
-that computes the delta: fused(...) and sum(fused(...), axis 0) become one
+that computes the delta: fused(...) and its sum over every axis but the last (axis 0
+of a dense layer's delta; batch, height and width of a convolution's) become one
 `fused_multi` node with two parts."""
 from __future__ import annotations
 
@@ -9,12 +10,13 @@ from .fuse_elementwise import as_program, loopable
 
 
 def fuse_bias_grad(program: Program) -> Program:
-    """sum(delta, axis=0) beside delta -> one loop giving (delta, column sums of delta)."""
+    """sum(delta, all axes but the last) beside delta -> one loop giving (delta, its column sums)."""
     readers = consumers(program)
     multis = {}
 
     def is_column_sum(node):
-        return node.op == "sum" and node.attrs == {"axes": (0,), "keepdims": False} and node.inputs[0].ndim == 2
+        ndim = node.inputs[0].ndim
+        return node.op == "sum" and ndim >= 2 and node.attrs == {"axes": tuple(range(ndim - 1)), "keepdims": False}
 
     def rule(node, inputs):
         if is_column_sum(node) and loopable(node.inputs[0]) and not node.inputs[0].is_leaf:
@@ -22,10 +24,10 @@ def fuse_bias_grad(program: Program) -> Program:
             if delta.id not in multis:
                 return None  # the delta was not rebuilt into a multi: nothing to do
             return multis[delta.id][1]
-        if loopable(node) and node.ndim == 2 and any(is_column_sum(r) for r in readers.get(node.id, []) if r is not None):
+        if loopable(node) and node.ndim >= 2 and any(is_column_sum(r) for r in readers.get(node.id, []) if r is not None):
             fused_inputs, program_ = as_program(node, inputs)
             last = len(program_) - 1
-            column_shape = (node.shape[1],)
+            column_shape = (node.shape[-1],)
             multi = make_node("fused_multi", fused_inputs, {
                 "program": program_, "results": ((last, "map"), (last, "colsum")),
                 "parts": ((node.shape, node.dtype.name), (column_shape, node.dtype.name))}, loc=node.loc)
