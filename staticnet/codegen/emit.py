@@ -297,7 +297,7 @@ def _lower_gemm_update(node, em: Emitter):
 
 
 def _lower_multi(node, em: Emitter):
-    """One loop computing several results of a program; 'colsum' results are summed over axis 0."""
+    """One loop computing several results of a program; 'colsum' results are summed over every axis but the last."""
     parts = em.parts(node)
     program, results = node.attrs["program"], node.attrs["results"]
     shape = node.attrs["parts"][0][0]
@@ -313,7 +313,7 @@ def _lower_multi(node, em: Emitter):
         if mode == "map":
             em.line(f"{target}[{', '.join(indices)}] = {values[instruction]}")
         else:
-            em.line(f"{target}[{', '.join(indices[1:])}] += {values[instruction]}")
+            em.line(f"{target}[{indices[-1]}] += {values[instruction]}")
     em.close_loops(indices)
 
 

@@ -5,8 +5,8 @@ below the number of node inputs names an input, and arg ``k + j`` the result of
 instruction j.  A program runs as one loop over the output's elements.
 
 - ``fused``: one program, one output.
-- ``fused_multi``: a program with several results, some summed over the batch
-  axis in the same loop (a bias gradient beside its delta); read through ``part``.
+- ``fused_multi``: a program with several results, some summed over every axis but
+  the last in the same loop (a bias gradient beside its delta); read through ``part``.
 - ``fused_update``: a program whose results overwrite some of its inputs in place
   (an optimizer step: parameter and state in one pass).
 - ``gemm``: a matrix product (operands possibly transposed views) followed by an
@@ -37,9 +37,10 @@ register("fused", shape=_declared, grad=None, kind="elementwise",
          numpy=lambda *arrays, program, shape, dtype: run_program(program, arrays)[-1])
 
 
-def _multi_ref(*arrays, program, results, **_):
+def _multi_ref(*arrays, program, results, parts, **_):
     values = run_program(program, arrays)
-    return tuple(np.sum(values[index], axis=0) if mode == "colsum" else values[index] for index, mode in results)
+    leading = tuple(range(len(parts[0][0]) - 1))
+    return tuple(np.sum(values[index], axis=leading) if mode == "colsum" else values[index] for index, mode in results)
 
 
 register("fused_multi", shape=lambda *inputs, **attrs: ((), np.dtype(attrs["parts"][0][1])), grad=None,

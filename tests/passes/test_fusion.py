@@ -42,6 +42,21 @@ def test_bias_gradient_is_summed_in_the_delta_loop():
     assert_same_program_values(program, out, feed)
 
 
+def test_a_convolution_bias_gradient_is_summed_over_batch_height_and_width_in_the_delta_loop():
+    sn.seed(0)
+    x = sn.input("x", (None, 5, 5, 2), dtype="float64")
+    g = sn.input("g", (None, 3, 3, 4), dtype="float64")
+    loss = sn.sum(sn.conv2d(x, 4, 3, activation="tanh", name="c") * g)
+    program = Program(outputs=(loss, *sn.grad(loss, sn.Graph(loss).params)))
+    before = fuse_elementwise(program)
+    out = fuse_bias_grad(before)
+    [multi] = [n for n in out.nodes() if n.op == "fused_multi"]
+    assert multi.attrs["results"][1][1] == "colsum" and multi.attrs["parts"][1][0] == (4,)
+    assert not [n for n in out.nodes() if n.op == "sum" and n.attrs["axes"] == (0, 1, 2)]
+    rng = np.random.default_rng(0)
+    assert_same_program_values(program, out, {x.id: rng.normal(size=(3, 5, 5, 2)), g.id: rng.normal(size=(3, 3, 3, 4))})
+
+
 @pytest.mark.parametrize("activation", ["sigmoid", "softmax"])
 def test_losses_fuse_with_their_activation(activation):
     program, feed = mlp_training_program(cost="xent" if activation == "sigmoid" else "softmax")
