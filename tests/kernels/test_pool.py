@@ -5,7 +5,7 @@ from staticnet import kernels as K
 from staticnet.ops import pool as reference
 
 
-@pytest.mark.parametrize("window,stride", [(2, 2), (3, 1), (2, 1), (3, 2)])
+@pytest.mark.parametrize("window,stride", [(2, 2), (3, 1), (2, 1), (3, 2), (2, 3)])  # tiled, overlapping, gaps
 def test_pool_kernels_match_the_numpy_references(window, stride):
     rng = np.random.default_rng(window * 10 + stride)
     x = rng.integers(0, 4, (3, 9, 8, 5)).astype(np.float32)  # few values: many ties within windows
@@ -24,3 +24,18 @@ def test_pool_kernels_match_the_numpy_references(window, stride):
     dx = np.full_like(x, np.nan)
     K.avg_pool_grad(g, dx, *args)
     np.testing.assert_allclose(dx, reference._avg_grad_ref(g, x, *args), rtol=1e-6, atol=1e-6)
+
+
+def test_compiled_callers_get_a_specialisation_per_window():
+    from numba import njit
+
+    @njit
+    def pool_both(x, a, b):
+        K.max_pool(x, a, 2, 2, 2, 2)
+        K.max_pool(x, b, 3, 3, 1, 1)
+
+    x = np.random.default_rng(0).normal(size=(2, 6, 6, 3))
+    a, b = np.empty((2, 3, 3, 3)), np.empty((2, 4, 4, 3))
+    pool_both(x, a, b)
+    np.testing.assert_array_equal(a, reference._max_ref(x, 2, 2, 2, 2))
+    np.testing.assert_array_equal(b, reference._max_ref(x, 3, 3, 1, 1))
