@@ -121,19 +121,24 @@ class Model:
         self.workspaces = {name: Workspace(e.plan) for name, e in self.steps.items()}
         self.compile_seconds = time.perf_counter() - started
 
-    def warm_up(self, batch_size: int = 32) -> tuple[float, bool]:
-        """Compile the three loops now (Numba compiles on first call), on empty data; returns
-        (seconds, whether every function came from the on-disk cache)."""
+    def warm_up(self, batch_size: int = 32, loops=("train", "eval", "predict")) -> tuple[float, bool]:
+        """Compile these loops now (Numba compiles each on its first call), on empty data; returns
+        (seconds, whether every one came from the on-disk cache)."""
         started = time.perf_counter()
         empty = [np.empty((0,) + tuple(d for d in t.shape[1:]), t.dtype) for t in self.inputs]
         features = [a for a, t in zip(empty, self.inputs) if t in self.features]
         results = [np.empty((0,) + tuple(t.shape[1:]), t.dtype) for t in self.outputs]
         m = self.module
-        m.train_epoch(*empty, np.empty(0, np.int64), False, 0, 0, 0, batch_size, *self._common_args("train", batch_size))
-        m.eval_epoch(*empty, 0, 0, batch_size, *self._common_args("eval", batch_size))
-        m.predict_all(*features, *results, batch_size, *self._common_args("forward", batch_size))
-        loops = (m.train_epoch, m.eval_epoch, m.predict_all)
-        cached = all(sum(f.stats.cache_hits.values()) > 0 for f in loops)
+        calls = {
+            "train": lambda: m.train_epoch(*empty, np.empty(0, np.int64), False, 0, 0, 0, batch_size,
+                                           *self._common_args("train", batch_size)),
+            "eval": lambda: m.eval_epoch(*empty, 0, 0, batch_size, *self._common_args("eval", batch_size)),
+            "predict": lambda: m.predict_all(*features, *results, batch_size, *self._common_args("forward", batch_size)),
+        }
+        functions = {"train": m.train_epoch, "eval": m.eval_epoch, "predict": m.predict_all}
+        for loop in loops:
+            calls[loop]()
+        cached = all(sum(functions[loop].stats.cache_hits.values()) > 0 for loop in loops)
         return time.perf_counter() - started, cached
 
     # ------------------------------------------------------------ arguments of the generated functions
