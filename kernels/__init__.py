@@ -2,6 +2,7 @@
 
 Generated code calls these; each is tested against NumPy on its own.
 """
+from .blas import blas_threads_local
 from .gemm import gemm
 from .softmax import softmax_rows, log_softmax_rows, softmax_xent, sigmoid_xent, one_hot
 from .metrics import correct_binary, correct_index, correct_one_hot
@@ -10,6 +11,6 @@ from .pool import avg_pool, avg_pool_grad, max_pool, max_pool_grad
 from .rnn import rnn_backward, rnn_forward
 from .fastmath import exp32
 
-__all__ = ["gemm", "softmax_rows", "log_softmax_rows", "softmax_xent", "sigmoid_xent", "one_hot",
+__all__ = ["blas_threads_local", "gemm", "softmax_rows", "log_softmax_rows", "softmax_xent", "sigmoid_xent", "one_hot",
            "correct_binary", "correct_index", "correct_one_hot", "im2col", "col2im", "max_pool", "max_pool_grad",
            "avg_pool", "avg_pool_grad", "rnn_forward", "rnn_backward", "exp32"]

@@ -15,7 +15,8 @@ the tap loops unroll: im2col then took 89 instead of 251 us for the first layer 
 (1 -> 20 maps; 1.4 vs 2.9 ms at 128) and 125 instead of 376 us for the second (1.6 vs 6.1 ms),
 against copying each window row as a run of kw*C values with the window as run-time values.
 
-The loops stay serial: prange over the batch halved these kernels when timed alone on
+The loops stay serial (the generated step splits whole runs of these kernels by batch rows
+instead: staticnet/codegen/parallel.py): prange over the batch halved these kernels when timed alone on
 2 cores, but inside the training loop it gained nothing at batch 10 (1.41 vs 1.42 s per
 5,000 images) and, with OpenBLAS's threads spinning beside Numba's, made it 10x slower.
 Tried again on the pooling kernels at batch 128 (the book's CNN, one epoch): 14.7 s with prange

@@ -145,7 +145,7 @@ class Model:
     def _common_args(self, name, capacity):
         emitter = self.steps[name]
         return ([leaf_argument(t) for t in emitter.leaves] + [t.value for t in emitter.constants]
-                + self.workspaces[name].get(capacity))
+                + self.workspaces[name].arguments(capacity))
 
     def _data(self, data, nodes, what) -> list[np.ndarray]:
         """Arrays for `nodes` from a dict keyed by input name, or a tuple (x, y) / a bare x."""

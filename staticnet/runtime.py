@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import time
 
+import numba
 import numpy as np
 
 from . import threads
@@ -39,6 +40,11 @@ class Workspace:
                                      .reshape(b.view_shape(cap)) for b in self.plan.buffers]
         return self.by_capacity[cap]
 
+    def arguments(self, n: int) -> list:
+        """What the generated code takes after the parameters: the buffer views, and the number of
+        threads if the step splits batch rows across threads (read per call: it can be changed)."""
+        return self.get(n) + ([numba.get_num_threads()] if self.plan.segments else [])
+
 
 def leaf_argument(leaf: Tensor):
     """The array a generated function receives for a parameter: its value, 0-d ones seen as 1 element."""
@@ -74,7 +80,7 @@ class CompiledFunction(FunctionBase):
         args = [a.reshape(1) if a.ndim == 0 else a for a in arrays]
         args += [leaf_argument(t) for t in self.emitter.leaves]
         args += [t.value for t in self.emitter.constants]
-        args += self.workspace.get(n)
+        args += self.workspace.arguments(n)
         return lambda: self.step(n, *args)
 
     def __call__(self, *arrays):

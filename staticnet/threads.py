@@ -2,7 +2,7 @@
 
 It sets the thread count of every OpenBLAS loaded in the process (NumPy's, which the
 kernels call, and SciPy's; so NumPy's own products follow it too) and Numba's (for
-parallel loops; the kernels have none yet: see kernels/conv.py for what prange measured).
+the batch-parallel segments of convolutional steps: codegen/parallel.py).
 """
 from __future__ import annotations
 

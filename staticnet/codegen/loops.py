@@ -6,7 +6,7 @@ keeps the running loss and number correct.  Python is entered once per call.
 """
 from __future__ import annotations
 
-from .emit import JIT, Emitter
+from .emit import Emitter
 
 METRIC_KERNELS = {"one_hot": "K.correct_one_hot", "index": "K.correct_index", "binary": "K.correct_binary"}
 
@@ -28,7 +28,7 @@ def epoch_loop(name: str, step: Emitter, *, train: bool, loss_index: int | None,
     data = [f"data_{step.arg_name(t)}" for t in step.inputs]
     rest = [step.arg_name(t) for t in step.leaves] + [step.arg_name(t) for t in step.constants] + step.buffer_args
     head = ["order", "shuffle", "seed", "start", "stop", "batch"] if train else ["start", "stop", "batch"]
-    lines = [JIT,
+    lines = [step.jit,
              f"def {name}({', '.join(data + head + rest)}):"]
     body = []
     if train:
@@ -81,7 +81,7 @@ def predict_loop(name: str, step: Emitter) -> str:
     data = [f"data_{step.arg_name(t)}" for t in step.inputs]
     results = [f"result{i}" for i in range(len(step.program.outputs))]
     rest = [step.arg_name(t) for t in step.leaves] + [step.arg_name(t) for t in step.constants] + step.buffer_args
-    lines = [JIT, f"def {name}({', '.join(data + results + ['batch'] + rest)}):",
+    lines = [step.jit, f"def {name}({', '.join(data + results + ['batch'] + rest)}):",
              f"    total = {data[0]}.shape[0]", "    for s in range(0, total, batch):", "        n = min(batch, total - s)"]
     for t, d in zip(step.inputs, data):
         lines.append(f"        {step.arg_name(t)} = {d}[s:s + n]")

@@ -16,6 +16,7 @@ import numpy as np
 from ..graph import Tensor
 from ..ops import registry
 from ..program import Program
+from .parallel import parallel_segments
 
 VIEW_OPS = ("transpose", "reshape")
 
@@ -67,6 +68,7 @@ class MemoryPlan:
     slot_of: dict[int, int] = field(default_factory=dict)  # node id -> buffer slot
     view_of: dict[int, Tensor] = field(default_factory=dict)  # view node id -> node whose storage it shows
     in_place: dict[int, Tensor] = field(default_factory=dict)  # node id -> input whose buffer it reuses
+    segments: list[list[Tensor]] = field(default_factory=list)  # batch-parallel runs of nodes (parallel.py)
 
     def layout(self, capacity: int):
         """(offsets per slot, arena size per dtype) for batches of up to `capacity` examples."""
@@ -98,7 +100,11 @@ def owns_buffer(node: Tensor) -> bool:
 
 
 def plan_memory(program: Program, extra_live=()) -> MemoryPlan:
-    """Assign each computed array a slot; `extra_live` nodes (fed inputs in a loop) get slots live throughout."""
+    """Assign each computed array a slot; `extra_live` nodes (fed inputs in a loop) get slots live throughout.
+
+    A buffer made inside a batch-parallel segment lives through the whole segment: threads run
+    the segment on different rows, so one thread may still read rows of a buffer that another
+    has finished with."""
     order = schedule(program)
     position = {n.id: i for i, n in enumerate(order)}
     plan = MemoryPlan(order)
@@ -124,6 +130,8 @@ def plan_memory(program: Program, extra_live=()) -> MemoryPlan:
         plan.buffers.append(Buffer(len(plan.buffers), node.dtype, per_example, fixed, start, end, node.shape))
         return plan.buffers[-1].slot
 
+    plan.segments = parallel_segments(order, plan.view_of)
+    span = {n.id: (position[seg[0].id], position[seg[-1].id]) for seg in plan.segments for n in seg}
     for node in extra_live:
         plan.slot_of[node.id] = new_buffer(node, -1, end_of_step)
     for node in order:
@@ -131,6 +139,8 @@ def plan_memory(program: Program, extra_live=()) -> MemoryPlan:
             continue
         start = position[node.inputs[0].id] if node.op == "part" else position[node.id]
         end = last_read.get(node.id, start)
+        if node.id in span:
+            start, end = min(start, span[node.id][0]), max(end, span[node.id][1])
         reused = _reusable_input(node, owner, last_read, position, plan) if registry[node.op].kind == "elementwise" else None
         if reused is not None:
             plan.in_place[node.id] = reused

@@ -22,15 +22,17 @@ class OpDef:
     kind: str  # fusion pattern: elementwise, broadcast, reduce, gemm, shape, opaque, multi, part, effect
     scalar: str | None = None  # elementwise only: one element's Python expression, inputs as {0}, {1}, ...
     lower: Callable | None = None  # opaque ops: (node, emitter) -> emits the statements computing node
+    row_wise: bool = False  # each batch row of the output depends only on the same rows of the inputs, and the
+    #                         op is heavy enough that the step splits runs of such ops across threads by rows
 
 
 registry: dict[str, OpDef] = {}
 
 
-def register(name, *, shape, numpy, grad, kind="opaque", scalar=None, lower=None) -> OpDef:
+def register(name, *, shape, numpy, grad, kind="opaque", scalar=None, lower=None, row_wise=False) -> OpDef:
     if name in registry:
         raise RuntimeError(f"op {name!r} registered twice")
-    registry[name] = OpDef(name, shape, numpy, grad, kind, scalar, lower)
+    registry[name] = OpDef(name, shape, numpy, grad, kind, scalar, lower, row_wise)
     return registry[name]
 
 

@@ -92,9 +92,9 @@ def _kernel_args(attrs):
     return f"{attrs['kh']}, {attrs['kw']}, {attrs['sh']}, {attrs['sw']}, {attrs['pads'][0]}, {attrs['pads'][2]}"
 
 
-register("im2col", shape=_im2col_shape, numpy=_im2col_ref, grad=_im2col_grad, kind="opaque",
+register("im2col", shape=_im2col_shape, numpy=_im2col_ref, grad=_im2col_grad, kind="opaque", row_wise=True,
          lower=lambda node, em: em.line(f"K.im2col({em.ref(node.inputs[0])}, {em.names[node.id]}, {_kernel_args(node.attrs)})"))
-register("col2im", shape=_col2im_shape, numpy=_col2im_ref, kind="opaque",
+register("col2im", shape=_col2im_shape, numpy=_col2im_ref, kind="opaque", row_wise=True,
          grad=lambda node, g: (make_node("im2col", (g,), {k: v for k, v in node.attrs.items() if k not in ("height", "width")}),),
          lower=lambda node, em: em.line(f"K.col2im({em.ref(node.inputs[0])}, {em.names[node.id]}, {_kernel_args(node.attrs)})"))
 

@@ -56,18 +56,18 @@ def _args(attrs):
     return f"{attrs['ph']}, {attrs['pw']}, {attrs['sh']}, {attrs['sw']}"
 
 
-register("max_pool2d", shape=_pool_shape, numpy=_max_ref, kind="opaque",
+register("max_pool2d", shape=_pool_shape, numpy=_max_ref, kind="opaque", row_wise=True,
          grad=lambda n, g: (make_node("max_pool2d_grad", (n.inputs[0], n, g), n.attrs),),
          lower=lambda n, em: em.line(f"K.max_pool({em.ref(n.inputs[0])}, {em.names[n.id]}, {_args(n.attrs)})"))
 register("max_pool2d_grad", shape=lambda x, pooled, g, **a: (x.shape, x.dtype), numpy=_max_grad_ref, grad=None,
-         kind="opaque",
+         kind="opaque", row_wise=True,
          lower=lambda n, em: em.line(f"K.max_pool_grad({', '.join(em.ref(t) for t in n.inputs)}, {em.names[n.id]}, "
                                      f"{_args(n.attrs)})"))
-register("avg_pool2d", shape=_pool_shape, numpy=_avg_ref, kind="opaque",
+register("avg_pool2d", shape=_pool_shape, numpy=_avg_ref, kind="opaque", row_wise=True,
          grad=lambda n, g: (make_node("avg_pool2d_grad", (g, n.inputs[0]), n.attrs),),
          lower=lambda n, em: em.line(f"K.avg_pool({em.ref(n.inputs[0])}, {em.names[n.id]}, {_args(n.attrs)})"))
 register("avg_pool2d_grad", shape=lambda g, like, **a: (like.shape, like.dtype), numpy=_avg_grad_ref,
-         grad=lambda n, d: (make_node("avg_pool2d", (d,), n.attrs), None), kind="opaque",
+         grad=lambda n, d: (make_node("avg_pool2d", (d,), n.attrs), None), kind="opaque", row_wise=True,
          lower=lambda n, em: em.line(f"K.avg_pool_grad({em.ref(n.inputs[0])}, {em.names[n.id]}, {_args(n.attrs)})"))
 
 

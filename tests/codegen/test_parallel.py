@@ -1,0 +1,67 @@
+"""Batch-parallel segments: which nodes they take, memory they do not share, and results equal to
+the reference executor and to the one-thread path."""
+import numba
+import numpy as np
+import pytest
+
+import staticnet as sn
+from staticnet.codegen import plan_memory
+from staticnet.codegen.emit import PARALLEL_ROWS
+from staticnet.passes import optimize
+from staticnet.program import Program
+
+
+def conv_net():
+    sn.seed(0)
+    x = sn.input("x", (None, 8, 8, 2), dtype="float64")
+    g = sn.input("g", (None, 5), dtype="float64")
+    h = sn.max_pool2d(sn.conv2d(x, 3, 3, activation="sigmoid", name="c"), 2)
+    out = sn.dense(sn.flatten(sn.avg_pool2d(sn.conv2d(h, 4, 2, padding="same", name="c2"), 1)), 5, name="d")
+    loss = sn.sum(out * g)
+    params = sn.Graph(loss).params
+    return x, g, out, loss, params
+
+
+def test_segments_take_the_row_wise_convolution_runs_and_stop_at_batch_reductions():
+    x, g, out, loss, params = conv_net()
+    program = optimize(Program(outputs=(out, loss, *sn.grad(loss, params))))
+    plan = plan_memory(program)
+    assert plan.segments
+    ops = [[n.op for n in segment] for segment in plan.segments]
+    assert ops[0][:3] == ["im2col", "gemm", "max_pool2d"]
+    in_segments = [n for segment in plan.segments for n in segment]
+    assert not any(n.op in ("gemm_update", "sum", "fused_multi", "softmax_xent_multi") for n in in_segments)
+    assert not any(n.op == "gemm" and n.attrs["trans_a"] for n in in_segments)
+    assert any(n.op == "max_pool2d_grad" for n in in_segments)
+
+
+def test_buffers_made_in_one_segment_never_share_memory():
+    x, g, out, loss, params = conv_net()
+    plan = plan_memory(optimize(Program(outputs=(out, loss, *sn.grad(loss, params)))))
+    offsets, _ = plan.layout(64)
+    for segment in plan.segments:
+        slots = {plan.slot_of[n.id] for n in segment if n.id in plan.slot_of}
+        spans = sorted((offsets[s], offsets[s] + plan.buffers[s].elements(64)) for s in slots)
+        assert all(hi <= lo for (_, hi), (lo, _) in zip(spans, spans[1:]))
+
+
+@pytest.mark.parametrize("batch", [PARALLEL_ROWS - 1, PARALLEL_ROWS + 5])
+def test_split_rows_give_the_reference_values_and_the_one_thread_values(batch):
+    x, g, out, loss, params = conv_net()
+    outputs = [out, loss, *sn.grad(loss, params), *sn.grad(loss, [x])]
+    compiled = sn.function([x, g], outputs)
+    assert "prange" in compiled.source
+    rng = np.random.default_rng(batch)
+    feed = rng.normal(size=(batch, 8, 8, 2)), rng.normal(size=(batch, 5))
+    reference = sn.function([x, g], outputs, backend="numpy")(*feed)
+    threads = numba.get_num_threads()
+    numba.set_num_threads(2)  # CI and this machine have 2 cores
+    try:
+        split = compiled(*feed)
+        numba.set_num_threads(1)
+        alone = compiled(*feed)
+    finally:
+        numba.set_num_threads(threads)
+    for r, s, a in zip(reference, split, alone):
+        np.testing.assert_allclose(s, r, rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(s, a, rtol=1e-12, atol=1e-14)
