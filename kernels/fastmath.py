@@ -30,7 +30,7 @@ def _bits_as_float32(typingctx, bits):
     return types.float32(types.int32), codegen
 
 
-@njit(cache=True, nogil=True, inline="always", error_model="numpy",
+@njit(cache=True, nogil=True, error_model="numpy",
       fastmath={"contract", "arcp", "afn", "reassoc", "nsz"})
 def exp32(x):
     clamped = min(max(_f(x), LOW), HIGH)

@@ -58,6 +58,15 @@ def _parse_early_stopping(spec):
     return spec
 
 
+def shuffled(total: int, seed: int) -> np.ndarray:
+    """The epoch's order of examples: a seeded Fisher-Yates shuffle."""
+    from . import kernels
+    order = np.arange(total, dtype=np.int64)
+    if total > 1:
+        kernels.fisher_yates(order, np.random.RandomState(seed).randint(0, np.arange(total, 1, -1)))
+    return order
+
+
 class Model:
     def __init__(self, loss: Tensor, outputs, optimizer, metrics=("accuracy",)):
         loc = user_location()
@@ -130,7 +139,7 @@ class Model:
         results = [np.empty((0,) + tuple(t.shape[1:]), t.dtype) for t in self.outputs]
         m = self.module
         calls = {
-            "train": lambda: m.train_epoch(*empty, np.empty(0, np.int64), False, 0, 0, 0, batch_size,
+            "train": lambda: m.train_epoch(*empty, np.empty(0, np.int64), 0, 0, 0, batch_size,
                                            *self._common_args("train", batch_size)),
             "eval": lambda: m.eval_epoch(*empty, 0, 0, batch_size, *self._common_args("eval", batch_size)),
             "predict": lambda: m.predict_all(*features, *results, batch_size, *self._common_args("forward", batch_size)),
@@ -193,7 +202,8 @@ class Model:
         lr_leaf = self.optimizer.lr_leaf
         for epoch in range(self.epochs_done, epochs):
             lr_leaf.value[...] = self.optimizer.lr_at(epoch)
-            order = np.arange(total, dtype=np.int64)
+            epoch_seed = (self.seed + epoch) % 2**32
+            order = shuffled(total, epoch_seed) if shuffle else np.arange(total, dtype=np.int64)
             started = time.perf_counter()
             loss_sum, correct, done = 0.0, 0, 0
             progress.start(f"epoch {epoch + 1}/{epochs}", total)
@@ -202,7 +212,7 @@ class Model:
                     stop = min(total, done + chunk_steps * batch_size)
                     with flushed_to_zero():
                         part_loss, part_correct = self.module.train_epoch(
-                            *arrays, order, shuffle, (self.seed + epoch) % 2**32, done, stop, batch_size,
+                            *arrays, order, epoch_seed, done, stop, batch_size,
                             *self._common_args("train", batch_size))
                     loss_sum, correct, done = loss_sum + part_loss, correct + part_correct, stop
                     progress.update(done, self._metrics_text(loss_sum / done, correct / done))

@@ -1,11 +1,13 @@
 """The compiled loops around a step: a whole epoch (or a chunk of it) per call.
 
-train_epoch shuffles with its seed, walks the minibatches (the last may be
-partial), gathers each batch into preallocated input buffers, runs the step and
-keeps the running loss and number correct.  Python is entered once per call.
+train_epoch walks the minibatches in the given order (the last may be partial),
+gathers each batch into preallocated input buffers, runs the step and keeps the
+running loss and number correct.  Python is entered once per call.  The order is
+shuffled before the call (kernels/shuffle.py says why).
 """
 from __future__ import annotations
 
+from ..ops import registry
 from .emit import Emitter
 
 METRIC_KERNELS = {"one_hot": "K.correct_one_hot", "index": "K.correct_index", "binary": "K.correct_binary"}
@@ -27,17 +29,13 @@ def epoch_loop(name: str, step: Emitter, *, train: bool, loss_index: int | None,
     """Source of a loop over minibatches of the data arrays, calling `step`'s function for each."""
     data = [f"data_{step.arg_name(t)}" for t in step.inputs]
     rest = [step.arg_name(t) for t in step.leaves] + [step.arg_name(t) for t in step.constants] + step.buffer_args
-    head = ["order", "shuffle", "seed", "start", "stop", "batch"] if train else ["start", "stop", "batch"]
+    head = ["order", "seed", "start", "stop", "batch"] if train else ["start", "stop", "batch"]
     lines = [step.jit,
              f"def {name}({', '.join(data + head + rest)}):"]
     body = []
-    if train:
+    if train and any(registry[n.op].kind == "random" for n in step.plan.order if not n.is_leaf):
         body += ["if start == 0:",
-                 "    np.random.seed(seed)  # seeds the shuffle and every random mask of the epoch",
-                 "    if shuffle:",
-                 "        for i in range(order.shape[0] - 1, 0, -1):  # Fisher-Yates",
-                 "            j = np.random.randint(0, i + 1)",
-                 "            order[i], order[j] = order[j], order[i]"]
+                 "    np.random.seed(seed)  # seeds every random mask of the epoch"]
     body += ["loss_sum = 0.0", "correct = 0", "for s in range(start, stop, batch):",
              "    n = min(batch, stop - s)"]
     for t, d in zip(step.inputs, data):

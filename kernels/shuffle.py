@@ -1,0 +1,18 @@
+"""The epoch's shuffle: Fisher-Yates swaps, given the random draws.
+
+The draws come from NumPy (RandomState(seed).randint(0, [n, n-1, ..., 2])), which gives the
+same permutation the compiled loop once drew itself with Numba's generator, so seeded runs
+recorded earlier still reproduce; drawing them outside the generated code saves every model
+the compile time of Numba's generator (about a quarter of a second).
+"""
+from numba import njit
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def fisher_yates(order, draws):
+    """Swap order[i] with order[draws[k]] for i = n-1 down to 1, k counting from 0."""
+    n = order.shape[0]
+    for k in range(n - 1):
+        i = n - 1 - k
+        j = draws[k]
+        order[i], order[j] = order[j], order[i]
