@@ -22,9 +22,8 @@ from .memory import MemoryPlan, plan_memory
 JIT = ("@njit(cache=True, nogil=True, error_model='numpy', "
        "fastmath={'contract', 'arcp', 'afn', 'reassoc', 'nsz'})")
 JIT_PARALLEL = JIT.replace("@njit(", "@njit(parallel=True, ")  # for steps with batch-parallel segments
-PARALLEL_ROWS = 32  # smaller batches run a segment on one thread: waking the others for every segment of
-#                     every step cost more than it saved at batch 10 (the book's CNN: 6.3 or, in runs where the
-#                     waits went wrong, 13 s per epoch split, against 7 s on one thread)
+PARALLEL_ROWS = 32  # smaller batches run a segment as one chunk: split at batch 10, the book's CNN took 6.3 s
+#                     per epoch or, in runs where waking the other thread went wrong, 13 s, against 7 s whole
 FLOAT_LITERAL = re.compile(r"(?<![\w.])(\d+\.\d+(?:e[-+]?\d+)?)")
 
 
@@ -170,25 +169,19 @@ class Emitter:
             LOWERINGS[node.op](node, self)
 
     def emit_segment(self, segment: list[Tensor]):
-        """The segment's nodes, for batches of PARALLEL_ROWS or more inside a prange over chunks of
-        rows, every batch-shaped array seen through its chunk's rows (views are made first, for the
-        whole batch, as later nodes read them); for smaller batches as they are."""
+        """The segment's nodes inside a prange over chunks of rows (one per thread from PARALLEL_ROWS
+        rows up, else one), every batch-shaped array seen through its chunk's rows; views are made
+        first, for the whole batch, as later nodes read them.  One loop for both cases: a second,
+        serial copy of the segment for small batches was no faster and took 3.5 s more to compile."""
         first, last = self.index[segment[0].id], self.index[segment[-1].id]
         for node in segment:
             if node.id in self.plan.view_of:
                 self.emit_node(node)
-        self.line(f"if n < {PARALLEL_ROWS} or threads == 1:")
+        self.line(f"# ---- %{first} to %{last}: rows split across threads, each running these on its own rows ----")
+        self.line(f"chunks = threads if n >= {PARALLEL_ROWS} else 1")
+        self.line("for chunk in prange(chunks):")
         self.indent()
-        for node in segment:
-            if node.id not in self.plan.view_of:
-                self.emit_node(node)
-        self.dedent()
-        self.line("else:")
-        self.indent()
-        self.line(f"# ---- %{first} to %{last} again, rows split across threads, each running these on its own rows ----")
-        self.line("for chunk in prange(threads):")
-        self.indent()
-        self.line("lo, hi = n * chunk // threads, n * (chunk + 1) // threads")
+        self.line("lo, hi = n * chunk // chunks, n * (chunk + 1) // chunks")
         self.line("rows = hi - lo")
         self.line("blas_threads = K.blas_threads_local(1)  # the threads are taken: one BLAS thread each")
         names, leaf_names, sliced = dict(self.names), dict(self._leaf_names), set()
@@ -205,7 +198,6 @@ class Emitter:
                 self.emit_node(node)
         self.batch, self.names, self._leaf_names = "n", names, leaf_names
         self.line("K.blas_threads_local(blas_threads)")
-        self.dedent()
         self.dedent()
 
     def describe_input(self, t: Tensor) -> str:
