@@ -249,8 +249,12 @@ class Emitter:
         return "\n".join(head + self.body() + [f"    return {self.results()}", ""])
 
     def signature(self) -> list[str]:
-        return (["n"] + [self.arg_name(t) for t in self.inputs] + [self.arg_name(t) for t in self.leaves]
-                + [self.arg_name(t) for t in self.constants] + self.buffer_args)
+        return ["n"] + [self.arg_name(t) for t in self.inputs] + self.shared_args()
+
+    def shared_args(self) -> list[str]:
+        """The arguments after the data, the same for the step and the loops around it: parameters
+        and optimizer state, array constants, buffer views (and the thread count)."""
+        return [self.arg_name(t) for t in self.leaves] + [self.arg_name(t) for t in self.constants] + self.buffer_args
 
     def _emit_buffers(self):
         self.line("# buffers: views of the preallocated arenas (no allocation per step)")

@@ -28,7 +28,7 @@ def metric_kind(prediction, label) -> str | None:
 def epoch_loop(name: str, step: Emitter, *, train: bool, loss_index: int | None, metric: tuple | None) -> str:
     """Source of a loop over minibatches of the data arrays, calling `step`'s function for each."""
     data = [f"data_{step.arg_name(t)}" for t in step.inputs]
-    rest = [step.arg_name(t) for t in step.leaves] + [step.arg_name(t) for t in step.constants] + step.buffer_args
+    rest = step.shared_args()
     head = ["order", "seed", "start", "stop", "batch"] if train else ["start", "stop", "batch"]
     lines = [step.jit,
              f"def {name}({', '.join(data + head + rest)}):"]
@@ -78,7 +78,7 @@ def predict_loop(name: str, step: Emitter) -> str:
     """Source of a loop writing every output of `step` for all rows into result arrays."""
     data = [f"data_{step.arg_name(t)}" for t in step.inputs]
     results = [f"result{i}" for i in range(len(step.program.outputs))]
-    rest = [step.arg_name(t) for t in step.leaves] + [step.arg_name(t) for t in step.constants] + step.buffer_args
+    rest = step.shared_args()
     lines = [step.jit, f"def {name}({', '.join(data + results + ['batch'] + rest)}):",
              f"    total = {data[0]}.shape[0]", "    for s in range(0, total, batch):", "        n = min(batch, total - s)"]
     for t, d in zip(step.inputs, data):
