@@ -2,8 +2,7 @@
 
 Generated code calls these; each is tested against NumPy on its own.
 """
-from .blas import blas_threads_local
-from .gemm import gemm
+from .gemm import gemm, gemm_split
 from .softmax import softmax_rows, log_softmax_rows, softmax_xent, sigmoid_xent, one_hot
 from .metrics import correct_binary, correct_index, correct_one_hot
 from .conv import col2im, im2col
@@ -12,6 +11,6 @@ from .rnn import rnn_backward, rnn_forward
 from .shuffle import fisher_yates
 from .fastmath import exp32
 
-__all__ = ["blas_threads_local", "gemm", "softmax_rows", "log_softmax_rows", "softmax_xent", "sigmoid_xent", "one_hot",
+__all__ = ["gemm", "gemm_split", "softmax_rows", "log_softmax_rows", "softmax_xent", "sigmoid_xent", "one_hot",
            "correct_binary", "correct_index", "correct_one_hot", "im2col", "col2im", "max_pool", "max_pool_grad",
            "avg_pool", "avg_pool_grad", "rnn_forward", "rnn_backward", "exp32", "fisher_yates"]

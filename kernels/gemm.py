@@ -6,7 +6,8 @@ cannot: alpha and beta, so an SGD step W <- W - lr x.T @ delta is one BLAS call 
 temporary, and a much smaller function to compile (np.dot's several layout paths took
 seconds of compile time per call site, measured here).
 """
-from numba import njit
+import numpy as np
+from numba import njit, prange
 
 from .blas import blas_threads_local, cblas_gemm
 
@@ -15,11 +16,12 @@ SINGLE_ROW_LOOP = 1  # measured (NumPy's OpenBLAS, 1 and 2 threads): a @ b with 
 #                      4 rows on (10 rows: 84-117 vs 40-48 us); with b 2880 x 100 the same: 48 vs 94 us at 1 row,
 #                      tie at 2, BLAS ahead from 4.  So only a single row goes through the loop.
 
-THREADED_WORK = 16_000_000  # products with fewer multiply-adds (m n k) run on the calling thread alone:
-#                             OpenBLAS's own threshold (262,144) let it wake its threads for 10 x 784 x 100, and
-#                             inside the training loop that cost more than it gained (one MNIST epoch, 2 cores:
-#                             W2 Adam at batch 10 took 4.5 s with BLAS threads, 1.0 s without; batch 128
-#                             (10M) 0.78 vs 0.43 s), while batch 1024 (80M) still gained from them.
+SPLIT_WORK = 4_000_000  # gemm_split runs products with fewer multiply-adds (m n k) on the calling thread alone.
+#                         Measured on 2 cores, seconds per MNIST epoch, threshold 16M -> 4M: the book's CNN at
+#                         batch 16 (4.6M) 5.7/4.8 -> 4.7/4.5, batch 32 (9.2M) 4.3/3.7 -> 3.5/2.9; W1 and W2
+#                         at batch 128 (10M) 0.34-0.40 -> 0.29-0.32.  At 2M the CNN at batch 10 (2.9M) took
+#                         5.3 s in one process and 11.6 s in another, against 5.4 s serial.
+ROWS_PER_THREAD = 64  # a^T b with fewer output rows per thread than this splits the sum over k instead
 
 
 @njit(cache=True, nogil=True, error_model="numpy", fastmath={"contract", "reassoc", "nsz", "arcp", "afn"})
@@ -61,9 +63,49 @@ def gemm(a, b, out, trans_a, trans_b, alpha=1.0, beta=0.0):
     if m <= SINGLE_ROW_LOOP and not trans_a and not trans_b:
         _few_rows(a, b, out, alpha, beta)
         return
-    if m * n * k < THREADED_WORK:
+    previous = blas_threads_local(1)  # threads are shared out by gemm_split, not by BLAS
+    cblas_gemm(trans_a, trans_b, m, n, k, alpha, a, a.shape[1], b, b.shape[1], beta, out, n)
+    blas_threads_local(previous)
+
+
+@njit(parallel=True, cache=True, nogil=True, error_model="numpy")
+def gemm_split(a, b, out, trans_a, trans_b, alpha, beta, threads):
+    """gemm with a large product shared among `threads` of Numba's threads, one BLAS thread each
+    (the count is an argument: reading it inside compiled code would keep the kernel from caching).
+
+    Why not OpenBLAS's own threads: on this project's products they gained nothing (2 cores, one
+    epoch of the book's CNN at batch 128: 73728 x 25 x 20 filter gradient 2.85 ms with two BLAS
+    threads, 1.24 ms split here; 128 x 2880 x 100 dense layer 1.17 vs 0.62 ms).  Rows of out are
+    split, or for a^T b with few rows (a filter gradient) the sum over k, the parts added after."""
+    m, n = out.shape
+    k = a.shape[0] if trans_a else a.shape[1]
+    if threads == 1 or m * n * k < SPLIT_WORK:
+        gemm(a, b, out, trans_a, trans_b, alpha, beta)
+        return
+    if not (a.flags.c_contiguous and b.flags.c_contiguous and out.flags.c_contiguous):
+        raise ValueError("gemm: operands must be C-contiguous")
+    lda, ldb = a.shape[1], b.shape[1]
+    if not trans_a or m >= ROWS_PER_THREAD * threads:
+        for chunk in prange(threads):
+            lo, hi = m * chunk // threads, m * (chunk + 1) // threads
+            if hi > lo:
+                previous = blas_threads_local(1)
+                rows = a[:, lo:] if trans_a else a[lo:hi]  # op(a)'s rows lo:hi, read with a's row stride
+                cblas_gemm(trans_a, trans_b, hi - lo, n, k, alpha, rows, lda, b, ldb, beta, out[lo:hi], n)
+                blas_threads_local(previous)
+        return
+    parts = np.zeros((threads, m, n), out.dtype)
+    for chunk in prange(threads):
+        lo, hi = k * chunk // threads, k * (chunk + 1) // threads
+        if hi == lo:
+            continue
         previous = blas_threads_local(1)
-        cblas_gemm(trans_a, trans_b, m, n, k, alpha, a, a.shape[1], b, b.shape[1], beta, out, n)
+        b_rows = b[:, lo:] if trans_b else b[lo:hi]
+        cblas_gemm(trans_a, trans_b, m, n, hi - lo, 1.0, a[lo:hi], lda, b_rows, ldb, 0.0, parts[chunk], n)
         blas_threads_local(previous)
-    else:
-        cblas_gemm(trans_a, trans_b, m, n, k, alpha, a, a.shape[1], b, b.shape[1], beta, out, n)
+    for i in range(m):
+        for j in range(n):
+            total = parts[0, i, j]
+            for chunk in range(1, threads):
+                total += parts[chunk, i, j]
+            out[i, j] = alpha * total + (beta * out[i, j] if beta != 0.0 else 0.0)

@@ -42,8 +42,8 @@ class Workspace:
 
     def arguments(self, n: int) -> list:
         """What the generated code takes after the parameters: the buffer views, and the number of
-        threads if the step splits batch rows across threads (read per call: it can be changed)."""
-        return self.get(n) + ([numba.get_num_threads()] if self.plan.segments else [])
+        threads (read per call: it can be changed)."""
+        return self.get(n) + [numba.get_num_threads()]
 
 
 def leaf_argument(leaf: Tensor):

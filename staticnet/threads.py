@@ -1,8 +1,9 @@
 """How many threads the compiled code uses: $STATICNET_NUM_THREADS, default all cores.
 
-It sets the thread count of every OpenBLAS loaded in the process (NumPy's, which the
-kernels call, and SciPy's; so NumPy's own products follow it too) and Numba's (for
-the batch-parallel segments of convolutional steps: codegen/parallel.py).
+It sets Numba's thread count (for the batch-parallel segments of convolutional steps,
+codegen/parallel.py, and the large matrix products, kernels/gemm.py, which call BLAS on one
+thread each) and that of every OpenBLAS loaded in the process (NumPy's and SciPy's), so that
+NumPy's own products, in the reference interpreter and the baselines, follow it too.
 """
 from __future__ import annotations
 

@@ -43,8 +43,8 @@ class Emitter:
         self.index = {n.id: i for i, n in enumerate(self.plan.order)}
         self.leaves = [n for n in self.plan.order if n.op == "param"]
         self.constants = [n for n in self.plan.order if n.op == "constant" and n.value.size > 1]
-        # after the parameters: a view of each buffer, and the thread count if rows are split across threads
-        self.buffer_args = [f"buf{b.slot}" for b in self.plan.buffers] + (["threads"] if self.plan.segments else [])
+        # after the parameters: a view of each buffer, and the thread count (for batch rows and large products)
+        self.buffer_args = [f"buf{b.slot}" for b in self.plan.buffers] + ["threads"]
         self.jit = JIT_PARALLEL if self.plan.segments else JIT
         self.batch = "n"  # the batch size's name: the number of rows inside a batch-parallel segment
         self._temp = 0
@@ -183,7 +183,6 @@ class Emitter:
         self.indent()
         self.line("lo, hi = n * chunk // chunks, n * (chunk + 1) // chunks")
         self.line("rows = hi - lo")
-        self.line("blas_threads = K.blas_threads_local(1)  # the threads are taken: one BLAS thread each")
         names, leaf_names, sliced = dict(self.names), dict(self._leaf_names), set()
         for node in segment:
             for t in (node, *node.inputs):
@@ -197,8 +196,16 @@ class Emitter:
             if node.id not in self.plan.view_of:
                 self.emit_node(node)
         self.batch, self.names, self._leaf_names = "n", names, leaf_names
-        self.line("K.blas_threads_local(blas_threads)")
         self.dedent()
+
+    def gemm(self, a: str, b: str, out: str, trans_a: bool, trans_b: bool, alpha: str, beta: str):
+        """out = alpha op(a) @ op(b) + beta out; large products outside a segment are split across the
+        threads (kernels/gemm.py), inside one the threads are taken and each works on its own rows."""
+        flags = f"{'TRANSPOSED' if trans_a else 'AS_IS'}, {'TRANSPOSED' if trans_b else 'AS_IS'}"
+        if self.batch == "rows":
+            self.line(f"K.gemm({a}, {b}, {out}, {flags}, {alpha}, {beta})")
+        else:
+            self.line(f"K.gemm_split({a}, {b}, {out}, {flags}, {alpha}, {beta}, threads)")
 
     def describe_input(self, t: Tensor) -> str:
         if t.is_leaf and t.op != "constant":
@@ -317,15 +324,11 @@ def _matrix(ref: str, t: Tensor) -> str:
     return f"{ref}.reshape((-1, {t.shape[-1]}))" if t.ndim > 2 else ref
 
 
-def _flag(transposed: bool) -> str:
-    return "TRANSPOSED" if transposed else "AS_IS"
-
-
 def _lower_gemm(node, em: Emitter):
     a, b, *extra = node.inputs
     out = em.names[node.id]
-    em.line(f"K.gemm({_matrix(em.ref(a), a)}, {_matrix(em.ref(b), b)}, {_matrix(out, node)}, "
-            f"{_flag(node.attrs['trans_a'])}, {_flag(node.attrs['trans_b'])}, 1.0, 0.0)")
+    em.gemm(_matrix(em.ref(a), a), _matrix(em.ref(b), b), _matrix(out, node), node.attrs["trans_a"],
+            node.attrs["trans_b"], "1.0", "0.0")
     epilogue = node.attrs["epilogue"]
     if epilogue:
         indices = em.open_loops(node)
@@ -338,8 +341,7 @@ def _lower_gemm(node, em: Emitter):
 def _lower_gemm_update(node, em: Emitter):
     """target <- alpha op(a) @ op(b) + beta target: one BLAS call, in place."""
     a, b, target, alpha, beta = (_matrix(em.ref(t), t) for t in node.inputs)
-    em.line(f"K.gemm({a}, {b}, {target}, {_flag(node.attrs['trans_a'])}, {_flag(node.attrs['trans_b'])}, "
-            f"np.float64({alpha}), np.float64({beta}))")
+    em.gemm(a, b, target, node.attrs["trans_a"], node.attrs["trans_b"], f"np.float64({alpha})", f"np.float64({beta})")
 
 
 def _lower_multi(node, em: Emitter):

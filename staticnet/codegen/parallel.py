@@ -5,8 +5,8 @@ Only runs holding a convolution or pooling op become segments; on the book's CNN
 im2col, the convolution product, max-pooling and its gradient took 9-12 ms per step on one
 thread and 4.3 ms split in two (more than 2x: each thread's rows also stay in cache), 0.45 vs
 0.30 ms at batch 10.  Splitting inside each kernel instead gained nothing (kernels/conv.py).
-Dense layers alone are left to BLAS's own threads.  Reductions over the batch (weight
-gradients, bias sums, the loss) end a segment.
+Reductions over the batch (weight gradients, bias sums, the loss) end a segment; outside
+segments, large matrix products are shared among the threads by kernels.gemm_split.
 """
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from staticnet.kernels import gemm
+from staticnet.kernels import gemm, gemm_split
+from staticnet.kernels.gemm import ROWS_PER_THREAD, SPLIT_WORK
 
 
 @pytest.mark.parametrize("dtype,tol", [(np.float32, 1e-5), (np.float64, 1e-12)])
@@ -9,13 +10,31 @@ from staticnet.kernels import gemm
 @pytest.mark.parametrize("trans_b", [False, True])
 @pytest.mark.parametrize("m,k,n", [(1, 1, 1), (10, 784, 30), (3, 5, 7), (64, 17, 1)])
 def test_gemm_matches_numpy(dtype, tol, trans_a, trans_b, m, k, n):
+    check_against_numpy(lambda *args: gemm(*args), dtype, tol, trans_a, trans_b, m, k, n)
+
+
+def check_against_numpy(kernel, dtype, tol, trans_a, trans_b, m, k, n):
     rng = np.random.default_rng(m * 100 + k + n)
     a = rng.normal(size=(k, m) if trans_a else (m, k)).astype(dtype)
     b = rng.normal(size=(n, k) if trans_b else (k, n)).astype(dtype)
     out = rng.normal(size=(m, n)).astype(dtype)
     expected = -0.25 * ((a.T if trans_a else a).astype(np.float64) @ (b.T if trans_b else b)) + 0.5 * out
-    gemm(a, b, out, trans_a, trans_b, -0.25, 0.5)
+    kernel(a, b, out, trans_a, trans_b, -0.25, 0.5)
     np.testing.assert_allclose(out, expected, rtol=tol, atol=tol * np.sqrt(k))
+
+
+@pytest.mark.parametrize("dtype,tol", [(np.float32, 1e-5), (np.float64, 1e-12)])
+@pytest.mark.parametrize("trans_a", [False, True])
+@pytest.mark.parametrize("trans_b", [False, True])
+@pytest.mark.parametrize("m,k,n,split", [
+    (SPLIT_WORK // 10_000 + 1, 100, 101, True),  # rows of out shared out (an odd count: uneven chunks)
+    (7, SPLIT_WORK // 700 + 1, 100, True),  # for a^T b, too few rows: the sum over k is shared out instead
+    (3, 5, 7, False),  # below the threshold: one thread
+])
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_gemm_split_matches_numpy(dtype, tol, trans_a, trans_b, m, k, n, split, threads):
+    assert (m * n * k >= SPLIT_WORK) == split and 7 < ROWS_PER_THREAD
+    check_against_numpy(lambda *args: gemm_split(*args, threads), dtype, tol, trans_a, trans_b, m, k, n)
 
 
 def test_gemm_default_overwrites_and_empty_batch_is_a_no_op():
@@ -30,3 +49,9 @@ def test_gemm_rejects_non_contiguous_operands():
     a = np.ones((4, 3), np.float32)
     with pytest.raises(ValueError, match="C-contiguous"):
         gemm(a.T, np.ones((4, 2), np.float32), np.empty((3, 2), np.float32), False, False, 1.0, 0.0)
+
+
+def test_gemm_split_rejects_non_contiguous_operands():
+    a = np.ones((3000, 2000), np.float32)
+    with pytest.raises(ValueError, match="C-contiguous"):
+        gemm_split(a.T, np.ones((3000, 2), np.float32), np.empty((2000, 2), np.float32), False, False, 1.0, 0.0, 2)
