@@ -22,10 +22,8 @@ from .memory import MemoryPlan, plan_memory
 JIT = ("@njit(cache=True, nogil=True, error_model='numpy', "
        "fastmath={'contract', 'arcp', 'afn', 'reassoc', 'nsz'})")
 JIT_PARALLEL = JIT.replace("@njit(", "@njit(parallel=True, ")  # for steps with batch-parallel segments
-PARALLEL_ROWS = 8  # smaller batches run a segment as one chunk.  At batch 10 the book's CNN took 5.5 s per epoch
-#                    with its segments whole, 3.8-4.4 s split (9 runs), provided its products are shared too
-#                    (kernels/gemm.py SPLIT_WORK); with segments split and products on one thread, one run in
-#                    three took 9-12 s: the second thread, idle too long between parallel parts, went to sleep
+PARALLEL_ROWS = 32  # smaller batches run a segment as one chunk: split at batch 10, the book's CNN took 6.3 s
+#                     per epoch or, in runs where waking the other thread went wrong, 13 s, against 7 s whole
 FLOAT_LITERAL = re.compile(r"(?<![\w.])(\d+\.\d+(?:e[-+]?\d+)?)")
 
 
