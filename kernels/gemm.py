@@ -16,7 +16,7 @@ SINGLE_ROW_LOOP = 1  # measured (NumPy's OpenBLAS, 1 and 2 threads): a @ b with 
 #                      4 rows on (10 rows: 84-117 vs 40-48 us); with b 2880 x 100 the same: 48 vs 94 us at 1 row,
 #                      tie at 2, BLAS ahead from 4.  So only a single row goes through the loop.
 
-SPLIT_WORK = 4_000_000  # gemm_split runs products with fewer multiply-adds (m n k) on the calling thread alone.
+SPLIT_WORK = 2_000_000  # gemm_split runs products with fewer multiply-adds (m n k) on the calling thread alone.
 #                         Measured on 2 cores, seconds per MNIST epoch, threshold 16M -> 4M: the book's CNN at
 #                         batch 16 (4.6M) 5.7/4.8 -> 4.7/4.5, batch 32 (9.2M) 4.3/3.7 -> 3.5/2.9; W1 and W2
 #                         at batch 128 (10M) 0.34-0.40 -> 0.29-0.32.  At 2M the CNN at batch 10 (2.9M) took

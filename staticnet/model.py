@@ -16,6 +16,7 @@ from . import threads
 from .autodiff import grad
 from .codegen import Emitter, load_module, module_source, plan_memory
 from .codegen.loops import epoch_loop, metric_kind, predict_loop
+from .codegen.parallel import threads_matter
 from .denormals import flushed_to_zero
 from .errors import DataError, GraphError
 from .graph import Graph, Tensor, as_list, located, user_location
@@ -195,7 +196,9 @@ class Model:
         self.seed = int(seed)
         total = arrays[0].shape[0]
         steps = math.ceil(total / batch_size)
-        chunk_steps = max(1, math.ceil(steps / 50)) if verbose else steps
+        chooser = (threads.chooser_for((self.module_path, batch_size))
+                   if threads_matter(self.steps["train"].plan, batch_size) else None)
+        chunk_steps = max(1, math.ceil(steps / 50)) if verbose or chooser else steps
         progress = Progress(enabled=verbose > 0)
         best = (None, -math.inf, self.epochs_done)
         waited = 0
@@ -205,15 +208,20 @@ class Model:
             epoch_seed = (self.seed + epoch) % 2**32
             order = shuffled(total, epoch_seed) if shuffle else np.arange(total, dtype=np.int64)
             started = time.perf_counter()
-            loss_sum, correct, done = 0.0, 0, 0
+            loss_sum, correct, done, rows_on = 0.0, 0, 0, {}
             progress.start(f"epoch {epoch + 1}/{epochs}", total)
             try:
                 while done < total:
                     stop = min(total, done + chunk_steps * batch_size)
-                    with flushed_to_zero():
+                    count = chooser.choose() if chooser else None
+                    chunk_started = time.perf_counter()
+                    with flushed_to_zero(), threads.using(count):
                         part_loss, part_correct = self.module.train_epoch(
                             *arrays, order, epoch_seed, done, stop, batch_size,
                             *self._common_args("train", batch_size))
+                    if chooser:
+                        chooser.record(count, time.perf_counter() - chunk_started, stop - done)
+                        rows_on[count] = rows_on.get(count, 0) + stop - done
                     loss_sum, correct, done = loss_sum + part_loss, correct + part_correct, stop
                     progress.update(done, self._metrics_text(loss_sum / done, correct / done))
             except KeyboardInterrupt:
@@ -227,6 +235,8 @@ class Model:
                 scores = self._evaluate_arrays(val_arrays)
                 record.update({f"val_{k}": v for k, v in scores.items()})
             record["seconds"] = time.perf_counter() - started
+            if rows_on:
+                record["threads"] = max(rows_on, key=rows_on.get)  # the count that trained most rows
             self.history.epochs.append(record)
             self.epochs_done = epoch + 1
             progress.finish(self._record_text(record))

@@ -4,11 +4,18 @@ It sets Numba's thread count (for the batch-parallel segments of convolutional s
 codegen/parallel.py, and the large matrix products, kernels/gemm.py, which call BLAS on one
 thread each) and that of every OpenBLAS loaded in the process (NumPy's and SciPy's), so that
 NumPy's own products, in the reference interpreter and the baselines, follow it too.
+
+While training, unless $STATICNET_NUM_THREADS fixes the count, a ThreadChooser times chunks of
+the epoch on all threads and on one and runs the faster (why: its docstring).  Results can then
+differ in the last bits from run to run, as OpenBLAS rounds a product split by rows differently;
+fixing the count makes a seeded run repeat exactly.
 """
 from __future__ import annotations
 
 import ctypes
 import os
+import statistics
+from contextlib import contextmanager
 
 import numba
 
@@ -66,3 +73,81 @@ def apply_once() -> None:
     if not _applied:
         apply()
         _applied = True
+
+
+@contextmanager
+def using(count: int | None):
+    """Run the block with `count` of Numba's threads (None: leave the count as it is)."""
+    if count is None:
+        yield
+        return
+    previous = numba.get_num_threads()
+    numba.set_num_threads(count)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(previous)
+
+
+FIRST_PROBE = 4  # chunks run on the chosen count before the other one is timed again
+LONGEST_WAIT = 32  # the wait doubles each time the other count loses, up to this many chunks
+MARGIN = 0.05  # the other count must be this much faster per row to be chosen
+
+
+class ThreadChooser:
+    """Chooses, chunk by chunk of a training run, between all threads and one, by measured speed.
+
+    Why measure: on 2-core cloud machines like this project's, the hypervisor places the two
+    virtual cores on one core complex at some times and on two at others (a cache line's round trip
+    between them: 80 vs 330 ns, measured here), and moves them while a process runs.  Apart, a
+    step split between threads hands its data across slowly: the book's CNN at batch 10 took
+    6.5-7.0 s per epoch on two threads against 5.0-5.5 s on one, and 3.7-4.0 s on two together.
+    Each count is timed twice, then the faster runs and the other is timed again now and then."""
+
+    def __init__(self, most: int):
+        self.options = (most, 1)
+        self.recent = {option: [] for option in self.options}  # seconds per row of the last chunks
+        self.current = most
+        self.wait = self.countdown = FIRST_PROBE
+
+    def _other(self) -> int:
+        return self.options[1] if self.current == self.options[0] else self.options[0]
+
+    def _estimate(self, option) -> float:
+        return statistics.median(self.recent[option])
+
+    def choose(self) -> int:
+        for option in self.options:
+            if len(self.recent[option]) < 2:
+                return option
+        return self._other() if self.countdown <= 0 else self.current
+
+    def record(self, option: int, seconds: float, rows: int):
+        exploring = any(len(times) < 2 for times in self.recent.values())
+        self.recent[option] = (self.recent[option] + [seconds / max(rows, 1)])[-3:]
+        if exploring:
+            if not any(len(times) < 2 for times in self.recent.values()):
+                self.current = min(self.options, key=self._estimate)
+            return
+        if option == self.current:
+            self.countdown -= 1
+            return
+        if self.recent[option][-1] < self._estimate(self.current) * (1 - MARGIN):
+            self.current, self.wait = option, FIRST_PROBE
+        else:
+            self.wait = min(2 * self.wait, LONGEST_WAIT)
+        self.countdown = self.wait
+
+
+_choosers: dict = {}
+
+
+def chooser_for(key) -> ThreadChooser | None:
+    """The process's chooser for `key` (a compiled model and batch size), or None when the thread
+    count is fixed: $STATICNET_NUM_THREADS is set, or there is one core."""
+    most = configured()
+    if os.environ.get("STATICNET_NUM_THREADS") or most == 1:
+        return None
+    if (key, most) not in _choosers:
+        _choosers[key, most] = ThreadChooser(most)
+    return _choosers[key, most]

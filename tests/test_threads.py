@@ -3,6 +3,14 @@ import subprocess
 import sys
 import textwrap
 
+import numba
+import numpy as np
+import pytest
+
+import staticnet as sn
+from staticnet.codegen.parallel import PARALLEL_ROWS
+from staticnet.threads import FIRST_PROBE, LONGEST_WAIT, ThreadChooser, chooser_for
+
 SCRIPT = textwrap.dedent("""
     import numpy as np, numba, staticnet as sn
     rng = np.random.default_rng(0)
@@ -34,3 +42,60 @@ def test_single_thread_gives_the_same_result_as_all_threads(tmp_path):
 def test_a_bad_thread_count_is_named(tmp_path):
     result = run("many", tmp_path)
     assert result.returncode != 0 and "STATICNET_NUM_THREADS must be a positive integer, got 'many'" in result.stderr
+
+
+def run_chooser(chooser, seconds_per_row, chunks, rows=100):
+    """Feed the chooser `chunks` chunks timed by the table; the counts it ran, in order."""
+    ran = []
+    for _ in range(chunks):
+        count = chooser.choose()
+        chooser.record(count, seconds_per_row[count] * rows, rows)
+        ran.append(count)
+    return ran
+
+
+def test_the_chooser_runs_the_faster_count_and_follows_a_change():
+    chooser = ThreadChooser(2)
+    ran = run_chooser(chooser, {2: 1.0, 1: 1.4}, 200)
+    assert ran[:4] == [2, 2, 1, 1]  # each count timed twice first
+    assert ran[4:].count(2) >= 0.95 * len(ran[4:])  # the other is probed ever more rarely
+    ran = run_chooser(chooser, {2: 1.9, 1: 1.4}, 100)  # the machine changed: one thread is faster now
+    assert ran.index(1) <= LONGEST_WAIT + 1
+    assert ran[-50:].count(1) >= 45
+
+
+def test_one_slow_probe_does_not_switch():
+    chooser = ThreadChooser(2)
+    run_chooser(chooser, {2: 1.0, 1: 1.4}, 20)
+    assert chooser.choose() == 2
+    chooser.record(1, 10.0, 10)  # timed on one thread, much slower: stays on two
+    assert chooser.current == 2 and chooser.wait > FIRST_PROBE
+
+
+def test_the_chooser_is_off_when_the_count_is_fixed(monkeypatch):
+    monkeypatch.setattr(numba.config, "NUMBA_NUM_THREADS", 2)
+    monkeypatch.delenv("STATICNET_NUM_THREADS", raising=False)
+    chooser = chooser_for(("model", 10))
+    assert chooser is not None and chooser is chooser_for(("model", 10)) and chooser is not chooser_for(("model", 11))
+    monkeypatch.setenv("STATICNET_NUM_THREADS", "2")
+    assert chooser_for(("model", 10)) is None
+    monkeypatch.setenv("STATICNET_NUM_THREADS", "1")
+    assert chooser_for(("model", 10)) is None
+
+
+@pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="choosing between thread counts needs two cores")
+def test_fit_times_both_counts_and_gives_the_thread_count_back(monkeypatch):
+    monkeypatch.delenv("STATICNET_NUM_THREADS", raising=False)
+    sn.seed(0)
+    x, y = sn.input("x", (None, 8, 8, 1)), sn.input("y", (None, 3))
+    p = sn.dense(sn.flatten(sn.max_pool2d(sn.conv2d(x, 4, 3, activation="relu"), 2)), 3, activation="softmax")
+    net = sn.compile(sn.cross_entropy(p, y), outputs=p, optimizer=sn.SGD(lr=0.1))
+    rng = np.random.default_rng(0)
+    data = {"x": rng.random((400, 8, 8, 1), np.float32), "y": np.eye(3, dtype=np.float32)[rng.integers(0, 3, 400)]}
+    before = numba.get_num_threads()
+    history = net.fit(data, epochs=2, batch_size=PARALLEL_ROWS, seed=0, verbose=0)
+    assert numba.get_num_threads() == before
+    chooser = chooser_for((net.module_path, PARALLEL_ROWS))
+    assert all(len(times) >= 2 for times in chooser.recent.values())  # both counts were timed
+    assert all(record["threads"] in chooser.options for record in history.epochs)
+    assert history["loss"][-1] < history["loss"][0]

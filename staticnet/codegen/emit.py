@@ -15,6 +15,7 @@ from ..graph import Tensor, fmt_shape
 from ..ops import registry
 from ..program import Program
 from .memory import MemoryPlan, plan_memory
+from .parallel import PARALLEL_ROWS
 
 # fastmath without nnan/ninf, so NaN and Inf guards keep working; error_model="numpy" lets a division by
 # zero give inf instead of raising, which removes the branch that kept every loop with a division scalar
@@ -22,10 +23,6 @@ from .memory import MemoryPlan, plan_memory
 JIT = ("@njit(cache=True, nogil=True, error_model='numpy', "
        "fastmath={'contract', 'arcp', 'afn', 'reassoc', 'nsz'})")
 JIT_PARALLEL = JIT.replace("@njit(", "@njit(parallel=True, ")  # for steps with batch-parallel segments
-PARALLEL_ROWS = 32  # smaller batches run a segment as one chunk: split at batch 10, the book's CNN took 6.3 s
-#                     per epoch or, in runs where waking the other thread went wrong, 13 s, against 7 s whole.
-#                     Re-measured with products from 2M multiply-adds shared too (kernels/gemm.py): 3.7-4.5 s
-#                     per epoch in some processes, 6.5-7.0 s in others, flipping mid-run; 5.0-5.5 s whole
 FLOAT_LITERAL = re.compile(r"(?<![\w.])(\d+\.\d+(?:e[-+]?\d+)?)")
 
 

@@ -10,8 +10,15 @@ segments, large matrix products are shared among the threads by kernels.gemm_spl
 """
 from __future__ import annotations
 
+import math
+
 from ..graph import Tensor
 from ..ops import registry
+
+PARALLEL_ROWS = 8  # smaller batches run a segment as one chunk.  The book's CNN at batch 10 (s per epoch, 2
+#                    cores): 3.7-4.5 split (with products from 2M multiply-adds shared, kernels/gemm.py), 5.0-5.5
+#                    whole; split, 6.5-7.0 at times, when the machine's two cores were far apart (the
+#                    ThreadChooser in staticnet/threads.py then trains on one thread).
 
 
 def batch_leading(t: Tensor) -> bool:
@@ -53,3 +60,20 @@ def parallel_segments(order, views) -> list[list[Tensor]]:
             close()
     close()
     return segments
+
+
+def threads_matter(plan, batch: int) -> bool:
+    """Whether a step of this batch size gives the threads any work: a segment split by rows, or
+    a product outside segments large enough for kernels.gemm_split to share."""
+    from ..kernels.gemm import SPLIT_WORK  # not at import: loading the kernels finds and binds BLAS
+
+    if plan.segments and batch >= PARALLEL_ROWS:
+        return True
+    in_segments = {n.id for segment in plan.segments for n in segment}
+    for node in plan.order:
+        if node.op in ("gemm", "gemm_update") and node.id not in in_segments:
+            a, out = node.inputs[0], (node.inputs[2] if node.op == "gemm_update" else node)
+            rows_by_depth = math.prod(batch if d is None else d for d in a.shape)  # m k of op(a)
+            if rows_by_depth * out.shape[-1] >= SPLIT_WORK:
+                return True
+    return False

@@ -6,7 +6,8 @@ import pytest
 
 import staticnet as sn
 from staticnet.codegen import plan_memory
-from staticnet.codegen.emit import PARALLEL_ROWS
+from staticnet.codegen.parallel import PARALLEL_ROWS, threads_matter
+from staticnet.kernels.gemm import SPLIT_WORK
 from staticnet.passes import optimize
 from staticnet.program import Program
 
@@ -65,3 +66,16 @@ def test_split_rows_give_the_reference_values_and_the_one_thread_values(batch):
     for r, s, a in zip(reference, split, alone):
         np.testing.assert_allclose(s, r, rtol=1e-10, atol=1e-12)
         np.testing.assert_allclose(s, a, rtol=1e-12, atol=1e-14)
+
+
+def test_threads_matter_from_the_split_batch_or_a_large_product():
+    x, g, out, loss, params = conv_net()
+    conv_plan = plan_memory(optimize(Program(outputs=(out, loss, *sn.grad(loss, params)))))
+    assert not threads_matter(conv_plan, PARALLEL_ROWS - 1) and threads_matter(conv_plan, PARALLEL_ROWS)
+    sn.seed(0)
+    x = sn.input("x", (None, 784))
+    loss = sn.sum(sn.dense(x, 100, name="d"))
+    mlp_plan = plan_memory(optimize(Program(outputs=(loss, *sn.grad(loss, sn.Graph(loss).params)))))
+    assert not mlp_plan.segments
+    smallest = -(-SPLIT_WORK // (784 * 100))  # the batch whose products reach the threshold
+    assert not threads_matter(mlp_plan, smallest - 1) and threads_matter(mlp_plan, smallest)
