@@ -19,9 +19,9 @@ SINGLE_ROW_LOOP = 1  # measured (NumPy's OpenBLAS, 1 and 2 threads): a @ b with 
 SPLIT_WORK = 2_000_000  # gemm_split runs products with fewer multiply-adds (m n k) on the calling thread alone.
 #                         Measured on 2 cores, seconds per MNIST epoch, threshold 16M -> 4M: the book's CNN at
 #                         batch 16 (4.6M) 5.7/4.8 -> 4.7/4.5, batch 32 (9.2M) 4.3/3.7 -> 3.5/2.9; W1 and W2
-#                         at batch 128 (10M) 0.34-0.40 -> 0.29-0.32.  At 2M the CNN at batch 10 (2.9M) took
-#                         5.3 s in one process and 11.6 s in another, against 5.4 s serial.
-ROWS_PER_THREAD = 64  # a^T b with fewer output rows per thread than this splits the sum over k instead
+#                         at batch 128 (10M) 0.34-0.40 -> 0.29-0.32; 4M -> 2M: the CNN at batch 10 (2.9M)
+#                         with its segments split, 3.7-4.5 (at times 6.5-7.0: staticnet/threads.py) against 5.4.
+ROWS_PER_THREAD = 64  # with fewer output rows per thread than this, a^T b splits the sum over k, a b the columns
 
 
 @njit(cache=True, nogil=True, error_model="numpy", fastmath={"contract", "reassoc", "nsz", "arcp", "afn"})
@@ -76,7 +76,9 @@ def gemm_split(a, b, out, trans_a, trans_b, alpha, beta, threads):
     Why not OpenBLAS's own threads: on this project's products they gained nothing (2 cores, one
     epoch of the book's CNN at batch 128: 73728 x 25 x 20 filter gradient 2.85 ms with two BLAS
     threads, 1.24 ms split here; 128 x 2880 x 100 dense layer 1.17 vs 0.62 ms).  Rows of out are
-    split, or for a^T b with few rows (a filter gradient) the sum over k, the parts added after."""
+    split; with few rows, its columns (each thread then packs only its part of b: a batch-10 input
+    gradient through 2880 x 100 weights took 143-168 us split by rows, 155 on one thread, 78-102 by
+    columns), or for a^T b (a filter gradient) the sum over k, the parts added after."""
     m, n = out.shape
     k = a.shape[0] if trans_a else a.shape[1]
     if threads == 1 or m * n * k < SPLIT_WORK:
@@ -85,7 +87,17 @@ def gemm_split(a, b, out, trans_a, trans_b, alpha, beta, threads):
     if not (a.flags.c_contiguous and b.flags.c_contiguous and out.flags.c_contiguous):
         raise ValueError("gemm: operands must be C-contiguous")
     lda, ldb = a.shape[1], b.shape[1]
-    if not trans_a or m >= ROWS_PER_THREAD * threads:
+    few_rows = m < ROWS_PER_THREAD * threads
+    if few_rows and not trans_a:
+        for chunk in prange(threads):
+            lo, hi = n * chunk // threads, n * (chunk + 1) // threads
+            if hi > lo:
+                previous = blas_threads_local(1)
+                columns = b[lo:hi] if trans_b else b[:, lo:]  # op(b)'s columns lo:hi, read with b's row stride
+                cblas_gemm(trans_a, trans_b, m, hi - lo, k, alpha, a, lda, columns, ldb, beta, out[:, lo:], n)
+                blas_threads_local(previous)
+        return
+    if not few_rows:
         for chunk in prange(threads):
             lo, hi = m * chunk // threads, m * (chunk + 1) // threads
             if hi > lo:
