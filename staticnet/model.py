@@ -266,7 +266,9 @@ class Model:
     def _record_text(record):
         keys = ["loss", "accuracy", "val_loss", "val_accuracy"]
         shown = "  ".join(f"{k} {record[k]:.4f}" for k in keys if k in record)
-        return f"{shown}  ({record['seconds']:.2f} s)"
+        threads = record.get("threads")
+        on = f", {threads} thread{'s' if threads > 1 else ''}" if threads else ""
+        return f"{shown}  ({record['seconds']:.2f} s{on})"
 
     def _snapshot(self):
         return {t.name: t.value.copy() for t in self.trainable + self.state}

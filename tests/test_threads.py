@@ -84,7 +84,7 @@ def test_the_chooser_is_off_when_the_count_is_fixed(monkeypatch):
 
 
 @pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="choosing between thread counts needs two cores")
-def test_fit_times_both_counts_and_gives_the_thread_count_back(monkeypatch):
+def test_fit_times_both_counts_and_gives_the_thread_count_back(monkeypatch, capsys):
     monkeypatch.delenv("STATICNET_NUM_THREADS", raising=False)
     sn.seed(0)
     x, y = sn.input("x", (None, 8, 8, 1)), sn.input("y", (None, 3))
@@ -93,9 +93,11 @@ def test_fit_times_both_counts_and_gives_the_thread_count_back(monkeypatch):
     rng = np.random.default_rng(0)
     data = {"x": rng.random((400, 8, 8, 1), np.float32), "y": np.eye(3, dtype=np.float32)[rng.integers(0, 3, 400)]}
     before = numba.get_num_threads()
-    history = net.fit(data, epochs=2, batch_size=PARALLEL_ROWS, seed=0, verbose=0)
+    history = net.fit(data, epochs=2, batch_size=PARALLEL_ROWS, seed=0, verbose=1)
     assert numba.get_num_threads() == before
     chooser = chooser_for((net.module_path, PARALLEL_ROWS))
     assert all(len(times) >= 2 for times in chooser.recent.values())  # both counts were timed
     assert all(record["threads"] in chooser.options for record in history.epochs)
     assert history["loss"][-1] < history["loss"][0]
+    shown = capsys.readouterr().err
+    assert all(f"s, {record['threads']} thread" in shown for record in history.epochs)  # on each epoch's line
