@@ -5,7 +5,9 @@ speed of code that meets denormal numbers (NumPy's time for W1 grew from 1.2 to 
 three epochs here), so timing later epochs would compare different work.  The repeats go round
 the implementations in turn (staticnet, NumPy, NumPy with denormals flushed to zero, PyTorch,
 JAX), each set up and warmed up untimed, so that a noisy machine slows all alike.  Figures are
-medians, scaled to the 60,000-image epoch when fewer images were timed.
+medians, scaled to the 60,000-image epoch when fewer images were timed.  staticnet trains as a
+user's run does, its thread count chosen by measurement (staticnet/threads.py); each row records
+the count every repeat trained on, since the machine decides it.
 """
 from __future__ import annotations
 
@@ -25,10 +27,18 @@ def _seconds(run):
     return time.perf_counter() - start
 
 
-def _staticnet_epoch(workload, batch, x, y):
-    net = staticnet_model(workload)
-    net.warm_up(batch)
-    return lambda: net.fit({"x": x, "y": y}, epochs=1, batch_size=batch, seed=0, verbose=0)
+def _staticnet_epoch(chosen):
+    """Each run appends the thread count that trained most of the epoch (None: the steps give the threads
+    no work, so none was chosen) to `chosen`."""
+    def prepare(workload, batch, x, y):
+        net = staticnet_model(workload)
+        net.warm_up(batch)
+
+        def epoch():
+            history = net.fit({"x": x, "y": y}, epochs=1, batch_size=batch, seed=0, verbose=0)
+            chosen.append(history.epochs[-1].get("threads"))
+        return epoch
+    return prepare
 
 
 def _numpy_ftz_epoch(workload, batch, x, y):
@@ -54,7 +64,8 @@ def time_epochs(workload, batch, x, y, rows_timed, repeats, threads, peer_status
     rows_timed = min(len(x), rows_timed)
     x, y = shaped(workload, x[:rows_timed]), y[:rows_timed]
     scale = EPOCH_ROWS / rows_timed
-    prepare = {"staticnet": _staticnet_epoch,
+    chosen = []
+    prepare = {"staticnet": _staticnet_epoch(chosen),
                "numpy": lambda w, *args: numpy_baseline.epoch_runner(w.name, *args),
                "numpy_ftz": _numpy_ftz_epoch}
     notes = {}
@@ -78,8 +89,11 @@ def time_epochs(workload, batch, x, y, rows_timed, repeats, threads, peer_status
            "target_s": workload.targets.get(batch), "gflop_per_epoch": flops * EPOCH_ROWS / 1e9, "notes": notes}
     for name in IMPLEMENTATIONS:
         row[f"{name}_s"] = statistics.median(times[name]) if name in times else None
+    row["staticnet_threads"] = chosen
     row["numpy_ratio"] = row["numpy_s"] / row["staticnet_s"]
     row["gflops"] = row["gflop_per_epoch"] / row["staticnet_s"]
     shown = "  ".join(f"{name} {row[f'{name}_s']:.3f} s" for name in IMPLEMENTATIONS if row[f"{name}_s"])
-    print(f"{workload.name} batch {batch:>5}: {shown}  (NumPy/staticnet {row['numpy_ratio']:.1f}x)", file=sys.stderr)
+    threads = ", ".join(str(c) for c in chosen if c is not None) or "not chosen"
+    print(f"{workload.name} batch {batch:>5}: {shown}  (NumPy/staticnet {row['numpy_ratio']:.1f}x; staticnet's threads: "
+          f"{threads})", file=sys.stderr)
     return row

@@ -16,15 +16,22 @@ def _seconds(value, note=None):
     return f"{value:.3f}"
 
 
+def _threads(chosen) -> str:
+    """The thread counts training chose in the repeats, in order ("-": its steps give threads no work)."""
+    counts = [str(c) for c in chosen if c is not None]
+    return ", ".join(counts) if counts else "-"
+
+
 def epoch_table(results) -> list[str]:
     peak = results["roofline"]["all_threads_gflops"]
-    lines = ["| workload | batch | staticnet s | target s | " + " | ".join(f"{LABELS[n]} s" for n in IMPLEMENTATIONS[1:])
+    lines = ["| workload | batch | staticnet s | threads | target s | "
+             + " | ".join(f"{LABELS[n]} s" for n in IMPLEMENTATIONS[1:])
              + " | NumPy / staticnet | fastest peer / staticnet | GFLOP/s | % of SGEMM peak |",
-             "| --- " * (len(IMPLEMENTATIONS) + 7) + "|"]
+             "| --- " * (len(IMPLEMENTATIONS) + 8) + "|"]
     for r in results["epochs"]:
         peer_times = [r[f"{p}_s"] for p in ("pytorch", "jax") if r[f"{p}_s"] is not None]
         peer_ratio = f"{min(peer_times) / r['staticnet_s']:.2f}x" if peer_times else "-"
-        cells = [r["workload"], str(r["batch"]), _seconds(r["staticnet_s"]),
+        cells = [r["workload"], str(r["batch"]), _seconds(r["staticnet_s"]), _threads(r["staticnet_threads"]),
                  _seconds(r["target_s"], "") if r["target_s"] else "",
                  *(_seconds(r[f"{n}_s"], r["notes"].get(n)) for n in IMPLEMENTATIONS[1:]),
                  f"{r['numpy_ratio']:.2f}x", peer_ratio, f"{r['gflops']:.1f}", f"{100 * r['gflops'] / peak:.0f}%"]

@@ -21,7 +21,7 @@ SPLIT_WORK = 2_000_000  # gemm_split runs products with fewer multiply-adds (m n
 #                         batch 16 (4.6M) 5.7/4.8 -> 4.7/4.5, batch 32 (9.2M) 4.3/3.7 -> 3.5/2.9; W1 and W2
 #                         at batch 128 (10M) 0.34-0.40 -> 0.29-0.32; 4M -> 2M: the CNN at batch 10 (2.9M)
 #                         with its segments split, 3.7-4.5 (at times 6.5-7.0: staticnet/threads.py) against 5.4.
-ROWS_PER_THREAD = 64  # with fewer output rows per thread than this, a^T b splits the sum over k, a b the columns
+ROWS_PER_THREAD = 64  # with fewer output rows per thread than this, the columns or the sum over k are split
 
 
 @njit(cache=True, nogil=True, error_model="numpy", fastmath={"contract", "reassoc", "nsz", "arcp", "afn"})
@@ -76,9 +76,12 @@ def gemm_split(a, b, out, trans_a, trans_b, alpha, beta, threads):
     Why not OpenBLAS's own threads: on this project's products they gained nothing (2 cores, one
     epoch of the book's CNN at batch 128: 73728 x 25 x 20 filter gradient 2.85 ms with two BLAS
     threads, 1.24 ms split here; 128 x 2880 x 100 dense layer 1.17 vs 0.62 ms).  Rows of out are
-    split; with few rows, its columns (each thread then packs only its part of b: a batch-10 input
-    gradient through 2880 x 100 weights took 143-168 us split by rows, 155 on one thread, 78-102 by
-    columns), or for a^T b (a filter gradient) the sum over k, the parts added after."""
+    split; with few rows, its columns or, when the sum is longer than a row (a^T b always: a filter
+    gradient; a b through tall weights), the sum over k, the parts added after.  Each thread then
+    packs only its part of b (a batch-10 input gradient through 2880 x 100 weights took 143-168 us
+    split by rows, 155 on one thread, 78-102 by columns), and the parts of a weight matrix follow
+    its rows the same way in a forward product (k), its input gradient (columns) and its update
+    (rows): each thread touches its own rows only."""
     m, n = out.shape
     k = a.shape[0] if trans_a else a.shape[1]
     if threads == 1 or m * n * k < SPLIT_WORK:
@@ -88,7 +91,7 @@ def gemm_split(a, b, out, trans_a, trans_b, alpha, beta, threads):
         raise ValueError("gemm: operands must be C-contiguous")
     lda, ldb = a.shape[1], b.shape[1]
     few_rows = m < ROWS_PER_THREAD * threads
-    if few_rows and not trans_a:
+    if few_rows and not trans_a and n >= k:
         for chunk in prange(threads):
             lo, hi = n * chunk // threads, n * (chunk + 1) // threads
             if hi > lo:
@@ -112,8 +115,9 @@ def gemm_split(a, b, out, trans_a, trans_b, alpha, beta, threads):
         if hi == lo:
             continue
         previous = blas_threads_local(1)
+        a_part = a[lo:hi] if trans_a else a[:, lo:]  # op(a)'s columns lo:hi, read with a's row stride
         b_rows = b[:, lo:] if trans_b else b[lo:hi]
-        cblas_gemm(trans_a, trans_b, m, n, hi - lo, 1.0, a[lo:hi], lda, b_rows, ldb, 0.0, parts[chunk], n)
+        cblas_gemm(trans_a, trans_b, m, n, hi - lo, 1.0, a_part, lda, b_rows, ldb, 0.0, parts[chunk], n)
         blas_threads_local(previous)
     for i in range(m):
         for j in range(n):

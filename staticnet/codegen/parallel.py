@@ -19,7 +19,8 @@ PARALLEL_ROWS = 8  # smaller batches run a segment as one chunk.  The book's CNN
 #                    cores): 3.7-4.5 split (with products from 2M multiply-adds shared, kernels/gemm.py), 5.0-5.5
 #                    whole; split, 6.5-7.0 at times, when the machine's two cores were far apart (the
 #                    ThreadChooser in staticnet/threads.py then trains on one thread).
-
+SHARED_WEIGHTS = 65_536  # a product with weights this large stays out of segments: there each thread would read
+#                         all of them; kernels.gemm_split gives each thread its own rows of them instead.
 
 def batch_leading(t: Tensor) -> bool:
     return t.shape[:1] == (None,) and None not in t.shape[1:]
@@ -38,6 +39,7 @@ def row_wise(node: Tensor, views) -> bool:
     if node.op == "gemm":
         a, b, *extra = node.inputs
         return (not node.attrs["trans_a"] and None in a.shape and None not in b.shape
+                and math.prod(b.shape) < SHARED_WEIGHTS
                 and all(t.ndim == node.ndim for t in extra if None in t.shape))
     return opdef.kind in ("elementwise", "broadcast") and all(t.ndim == node.ndim for t in batched)
 

@@ -28,6 +28,7 @@ def test_quick_run_writes_table_json_and_chart(tmp_path):
     assert (row["workload"], row["batch"], row["repeats"]) == ("W1", 10, 3)
     assert all(row[f"{name}_s"] > 0 for name in ("staticnet", "numpy", "numpy_ftz"))
     assert row["numpy_ratio"] == pytest.approx(row["numpy_s"] / row["staticnet_s"])
+    assert row["staticnet_threads"] == [None] * 3  # W1's batch-10 products are too small to share
     assert row["gflops"] == pytest.approx(row["gflop_per_epoch"] / row["staticnet_s"])
     assert 18 < row["gflop_per_epoch"] < 21  # W1 is about 19 GFLOP per epoch
     for peer, status in results["peers"].items():
@@ -66,10 +67,13 @@ def test_table_shows_missing_peers_and_targets():
     row = {"workload": "W2", "batch": 10, "rows_timed": 60_000, "repeats": 3, "target_s": 0.35,
            "gflop_per_epoch": 19.0, "notes": {"pytorch": "not installed", "jax": "failed: boom"},
            "staticnet_s": 0.5, "numpy_s": 2.0, "numpy_ftz_s": 1.0, "pytorch_s": None, "jax_s": None,
-           "numpy_ratio": 4.0, "gflops": 38.0}
+           "numpy_ratio": 4.0, "gflops": 38.0, "staticnet_threads": [2, 1, 2]}
     results = {"machine": {"cpu": "cpu", "cores": 2, "threads": 2, "blas": "b", "numpy": "2", "numba": "0"},
                "roofline": {"one_thread_gflops": 50.0, "all_threads_gflops": 76.0}, "data": "MNIST",
                "epochs": [row], "compile": [], "kernels": []}
     line = next(l for l in report.markdown(results).splitlines() if l.startswith("| W2"))
-    assert line == ("| W2 | 10 | 0.500 | 0.350 | 2.000 | 1.000 | not installed | failed: boom | 4.00x | - | 38.0 "
-                    "| 50% |")
+    assert line == ("| W2 | 10 | 0.500 | 2, 1, 2 | 0.350 | 2.000 | 1.000 | not installed | failed: boom | 4.00x | - "
+                    "| 38.0 | 50% |")
+    row["staticnet_threads"] = [None, None, None]  # steps that give the threads no work: nothing was chosen
+    line = next(l for l in report.markdown(results).splitlines() if l.startswith("| W2"))
+    assert line.startswith("| W2 | 10 | 0.500 | - | 0.350 |")

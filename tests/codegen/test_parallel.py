@@ -6,7 +6,7 @@ import pytest
 
 import staticnet as sn
 from staticnet.codegen import plan_memory
-from staticnet.codegen.parallel import PARALLEL_ROWS, threads_matter
+from staticnet.codegen.parallel import PARALLEL_ROWS, SHARED_WEIGHTS, threads_matter
 from staticnet.kernels.gemm import SPLIT_WORK
 from staticnet.passes import optimize
 from staticnet.program import Program
@@ -79,3 +79,15 @@ def test_threads_matter_from_the_split_batch_or_a_large_product():
     assert not mlp_plan.segments
     smallest = -(-SPLIT_WORK // (784 * 100))  # the batch whose products reach the threshold
     assert not threads_matter(mlp_plan, smallest - 1) and threads_matter(mlp_plan, smallest)
+
+
+def test_products_with_large_weights_stay_out_of_segments():
+    sn.seed(0)
+    x = sn.input("x", (None, 16, 16, 4))
+    features = sn.flatten(sn.max_pool2d(sn.conv2d(x, 8, 3, activation="relu"), 1))  # 14 * 14 * 8 = 1568 values
+    wide = -(-SHARED_WEIGHTS // 1568)  # the fewest units whose weights reach the limit
+    loss = sn.sum(sn.dense(features, 3, name="small")) + sn.sum(sn.dense(features, wide, name="large"))
+    plan = plan_memory(optimize(Program(outputs=(loss,))))
+    in_segments = {n.id for segment in plan.segments for n in segment}
+    units = {n.inputs[1].shape[1]: n.id in in_segments for n in plan.order if n.op == "gemm" and n.inputs[1].shape[0] == 1568}
+    assert units == {3: True, wide: False}

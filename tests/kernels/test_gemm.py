@@ -28,8 +28,8 @@ def check_against_numpy(kernel, dtype, tol, trans_a, trans_b, m, k, n):
 @pytest.mark.parametrize("trans_b", [False, True])
 @pytest.mark.parametrize("m,k,n,split", [
     (SPLIT_WORK // 10_000 + 1, 100, 101, True),  # rows of out shared out (an odd count: uneven chunks)
-    (7, SPLIT_WORK // 700 + 1, 100, True),  # too few rows: a^T b shares out the sum over k, a b the columns
-    (7, 100, SPLIT_WORK // 700 + 1, True),  # few rows, many (an odd count of) columns
+    (7, SPLIT_WORK // 700 + 1, 100, True),  # too few rows and a long sum: the sum over k is shared out
+    (7, 100, SPLIT_WORK // 700 + 1, True),  # few rows, many (an odd count of) columns: a b shares the columns
     (3, 5, 7, False),  # below the threshold: one thread
 ])
 @pytest.mark.parametrize("threads", [1, 2, 3])
