@@ -101,7 +101,9 @@ class ThreadChooser:
     virtual cores on one core complex at some times and on two at others (a cache line's round trip
     between them: 80 vs 330 ns, measured here), and moves them while a process runs.  Apart, a
     step split between threads hands its data across slowly: the book's CNN at batch 10 took
-    6.5-7.0 s per epoch on two threads against 5.0-5.5 s on one, and 3.7-4.0 s on two together.
+    6.5-7.0 s per epoch on two threads against 5.0-5.5 s on one (3.7-4.0 s on two together), until
+    its weights were cut by rows between the threads (kernels/gemm.py); two threads now win there
+    either way, but not everywhere (the Adam MLP at batch 32 trains faster on one).
     Each count is timed twice, then the faster runs and the other is timed again now and then."""
 
     def __init__(self, most: int):

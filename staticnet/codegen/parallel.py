@@ -15,12 +15,13 @@ import math
 from ..graph import Tensor
 from ..ops import registry
 
-PARALLEL_ROWS = 8  # smaller batches run a segment as one chunk.  The book's CNN at batch 10 (s per epoch, 2
-#                    cores): 3.7-4.5 split (with products from 2M multiply-adds shared, kernels/gemm.py), 5.0-5.5
-#                    whole; split, 6.5-7.0 at times, when the machine's two cores were far apart (the
-#                    ThreadChooser in staticnet/threads.py then trains on one thread).
+PARALLEL_ROWS = 8  # smaller batches run a segment as one chunk.  The book's CNN at batch 10, s per epoch on 2
+#                    cores: 5.0-5.5 whole; split, 3.7-4.5 with the two cores close and 6.5-7.0 with them far apart
+#                    (staticnet/threads.py), then, with its dense weights out of the segment (SHARED_WEIGHTS),
+#                    3.1-3.4 and 4.4-4.7.
 SHARED_WEIGHTS = 65_536  # a product with weights this large stays out of segments: there each thread would read
 #                         all of them; kernels.gemm_split gives each thread its own rows of them instead.
+
 
 def batch_leading(t: Tensor) -> bool:
     return t.shape[:1] == (None,) and None not in t.shape[1:]
