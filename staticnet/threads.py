@@ -118,17 +118,21 @@ class ThreadChooser:
     def _estimate(self, option) -> float:
         return statistics.median(self.recent[option])
 
+    def _untimed(self) -> int | None:
+        """The first count not yet timed twice."""
+        return next((option for option in self.options if len(self.recent[option]) < 2), None)
+
     def choose(self) -> int:
-        for option in self.options:
-            if len(self.recent[option]) < 2:
-                return option
+        untimed = self._untimed()
+        if untimed is not None:
+            return untimed
         return self._other() if self.countdown <= 0 else self.current
 
     def record(self, option: int, seconds: float, rows: int):
-        exploring = any(len(times) < 2 for times in self.recent.values())
-        self.recent[option] = (self.recent[option] + [seconds / max(rows, 1)])[-3:]
+        exploring = self._untimed() is not None
+        self.recent[option] = (self.recent[option] + [seconds / rows])[-3:]
         if exploring:
-            if not any(len(times) < 2 for times in self.recent.values()):
+            if self._untimed() is None:
                 self.current = min(self.options, key=self._estimate)
             return
         if option == self.current:
