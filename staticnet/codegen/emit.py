@@ -7,6 +7,7 @@ registered beside their other rules.
 """
 from __future__ import annotations
 
+import math
 import re
 
 import numpy as np
@@ -23,6 +24,9 @@ from .parallel import PARALLEL_ROWS
 JIT = ("@njit(cache=True, nogil=True, error_model='numpy', "
        "fastmath={'contract', 'arcp', 'afn', 'reassoc', 'nsz'})")
 JIT_PARALLEL = JIT.replace("@njit(", "@njit(parallel=True, ")  # for steps with batch-parallel segments
+VECTOR_RUN = 64  # an innermost axis shorter than this runs as part of one loop over the trailing axes (open_pass):
+#                 LLVM's vector loop takes 32 float32 values per iteration (8 lanes, 4 interleaved), so
+#                 shorter loops ran element by element, and up to 63 mostly so.
 FLOAT_LITERAL = re.compile(r"(?<![\w.])(\d+\.\d+(?:e[-+]?\d+)?)")
 
 
@@ -48,6 +52,8 @@ class Emitter:
         self.batch = "n"  # the batch size's name: the number of rows inside a batch-parallel segment
         self._temp = 0
         self._body = None
+        self._run_views: dict[int, tuple[str, tuple]] = {}  # during an elementwise pass run as one loop
+        self._pass_sums = []
         self._leaf_names = self._name_leaves()
         floats = [n.dtype for n in self.plan.order if n.dtype.kind == "f"]
         self.float_dtype = floats[0] if floats else np.dtype("float64")
@@ -104,8 +110,11 @@ class Emitter:
     # ------------------------------------------------------------ loops
     def open_loops(self, t: Tensor) -> list[str]:
         """Open a loop nest over t's elements; returns the loop variables."""
+        return self._open(self.dims(t))
+
+    def _open(self, dims) -> list[str]:
         indices = []
-        for axis, dim in enumerate(self.dims(t)):
+        for axis, dim in enumerate(dims):
             var = f"i{axis}"
             self.line(f"for {var} in range({dim}):")
             self.indent()
@@ -129,11 +138,112 @@ class Emitter:
 
     def element(self, t: Tensor, out_shape, indices) -> str:
         """t read at the loop position, broadcasting its (right-aligned) axes against out_shape."""
-        if t.shape == () or (t.op == "constant" and t.value.size == 1):
+        if self._scalar(t):
             return self.ref(t)
-        lead = len(out_shape) - t.ndim
-        idx = ["0" if d == 1 and out_shape[lead + a] != 1 else indices[lead + a] for a, d in enumerate(t.shape)]
-        return f"{self.ref(t)}[{', '.join(idx)}]"
+        ref, shape = self._run_views.get(t.id, (self.ref(t), t.shape))
+        lead = len(out_shape) - len(shape)
+        idx = ["0" if d == 1 and out_shape[lead + a] != 1 else indices[lead + a] for a, d in enumerate(shape)]
+        return f"{ref}[{', '.join(idx)}]"
+
+    # ------------------------------------------------------------ elementwise passes
+    def open_pass(self, shape, operands, written=(), sums=()):
+        """Open the loops of an elementwise pass over `shape` that reads `operands`, writes the arrays
+        of that shape named in `written` and adds into the vectors named in `sums` (one value per
+        index of the last axis, summed over the others; zeroed beforehand by the caller).  Returns
+        the loop variables, the shape they run over, and the names to write and add to inside.
+
+        A short innermost loop does not vectorise: LLVM unrolls a loop over, say, 20 channels fully,
+        and the vectoriser that would pack the unrolled copies (SLP) is off in Numba (it miscompiled).
+        So where every operand allows it, the trailing axes run as one loop (`_run_start`): arrays
+        of the full shape through flat views, per-channel vectors (biases) repeated along the run
+        beforehand, sums into a run-long accumulator folded after.  Measured on the book's CNN, per
+        image (64 x 12 x 12 x 20 values): bias + sigmoid 3.5 -> 2.1 us, the sigmoid's gradient with
+        the bias gradient's sum 2.1 -> 0.7 us."""
+        operands = [t for t in operands if not self._scalar(t)]
+        start = self._run_start(shape, operands, bool(sums))
+        if start is None:
+            self._pass_sums = []
+            return self._open(self._dims(shape)), shape, list(written), list(sums)
+        suffix = shape[start:]
+        run = " * ".join(self._dims(suffix)) if None in suffix else str(math.prod(suffix))
+        run_shape = tuple(shape[:start]) + (run,)
+        lead_dims = self._dims(shape[:start])
+        self.line(f"# the last {len(suffix)} axes run as one loop of {run} (a loop of {shape[-1]} would not vectorise)")
+        for t in {t.id: t for t in operands if self._runs_whole(t, suffix)}.values():
+            view = self.temp(f"{self._plain(self.ref(t))}_flat")
+            dims = self._dims(t.shape[:t.ndim - len(suffix)]) + [run]
+            self.line(f"{view} = {self.ref(t)}.reshape(({', '.join(dims)},))")
+            self._run_views[t.id] = (view, tuple(t.shape[:t.ndim - len(suffix)]) + (run,))
+        for t in {t.id: t for t in operands if self._per_channel(t, shape)}.values():
+            tile = self.temp(f"{self._plain(self.ref(t))}_tile")
+            zeros = "0, " * (t.ndim - 1)
+            self.line(f"{tile} = np.empty({run}, np.{t.dtype.name})")
+            self.line(f"for j in range({run}):")
+            self.line(f"    {tile}[j] = {self.ref(t)}[{zeros}j % {shape[-1]}]")
+            self._run_views[t.id] = (tile, (run,))
+        flat_written = []
+        for name in written:
+            view = self.temp(f"{self._plain(name)}_flat")
+            self.line(f"{view} = {name}.reshape(({', '.join(lead_dims + [run])},))")
+            flat_written.append(view)
+        self._pass_sums = []
+        for name, dtype in sums:
+            acc = self.temp(f"{self._plain(name)}_acc")
+            self.line(f"{acc} = np.zeros({run}, np.{np.dtype(dtype).name})")
+            self._pass_sums.append((name, acc, run, shape[-1]))
+        return self._open(lead_dims + [run]), run_shape, flat_written, [(acc, dtype) for (_, acc, _, _), (_, dtype)
+                                                                       in zip(self._pass_sums, sums)]
+
+    def close_pass(self, indices):
+        """Close open_pass's loops; fold run-long sums back to one value per channel."""
+        self.close_loops(indices)
+        for name, acc, run, channels in self._pass_sums:
+            self.line(f"for j in range({run}):")
+            self.line(f"    {name}[j % {channels}] += {acc}[j]")
+        self._pass_sums = []
+        self._run_views = {}
+
+    def _dims(self, shape) -> list[str]:
+        return [self.batch if d is None else str(d) for d in shape]
+
+    @staticmethod
+    def _plain(ref: str) -> str:
+        return re.sub(r"\W", "_", ref)
+
+    @staticmethod
+    def _scalar(t: Tensor) -> bool:
+        return t.shape == () or (t.op == "constant" and t.value.size == 1)
+
+    def _contiguous(self, t: Tensor) -> bool:
+        return not (t.op == "transpose" and t.id in self.plan.view_of)
+
+    def _runs_whole(self, t: Tensor, suffix) -> bool:
+        """Whether t holds every value of the run (its trailing axes are the run's), contiguously."""
+        return (t.ndim >= len(suffix)
+                and tuple(t.shape[t.ndim - len(suffix):]) == tuple(suffix) and self._contiguous(t))
+
+    @staticmethod
+    def _per_channel(t: Tensor, shape) -> bool:
+        """Whether t is one value per index of the last axis (a bias), the same along all others."""
+        return t.ndim >= 1 and None not in t.shape and t.shape[-1] == shape[-1] and math.prod(t.shape[:-1]) == 1
+
+    def _run_start(self, shape, operands, sums: bool):
+        """The first axis of the longest run of trailing axes that can loop as one, or None when the
+        innermost axis is long enough already or some operand is read in another pattern."""
+        if len(shape) < 2 or shape[-1] is None or shape[-1] >= VECTOR_RUN:
+            return None
+        for start in range(len(shape) - 1):
+            suffix = shape[start:]
+            if None in suffix[1:] or math.prod(d or 2 for d in suffix) <= shape[-1]:
+                continue
+            whole = [self._runs_whole(t, suffix) for t in operands]
+            tiled = [not w and self._per_channel(t, shape) for w, t in zip(whole, operands)]
+            if not all(w or c for w, c in zip(whole, tiled)):
+                continue
+            if (any(tiled) or sums) and None in suffix:
+                continue
+            return start
+        return None
 
     def program_body(self, inputs, program, out_shape, indices) -> list[str]:
         """Statements computing each instruction of an elementwise program at one position; their names."""
@@ -218,11 +328,10 @@ class Emitter:
             results = self.program_body(inputs, program, (), [])
             self.line(f"{self.names[node.id]} = {cast_to(results[-1], node.dtype)}")
             return
-        target = self.names[node.id]
-        indices = self.open_loops(node)
-        results = self.program_body(inputs, program, node.shape, indices)
+        indices, shape, (target,), _ = self.open_pass(node.shape, inputs, [self.names[node.id]])
+        results = self.program_body(inputs, program, shape, indices)
         self.line(f"{target}[{', '.join(indices)}] = {results[-1]}")
-        self.close_loops(indices)
+        self.close_pass(indices)
 
     def body(self) -> list[str]:
         """The statements of one step (buffers, then one group per node, then the updates), at depth 1."""
@@ -330,11 +439,11 @@ def _lower_gemm(node, em: Emitter):
             node.attrs["trans_b"], "1.0", "0.0")
     epilogue = node.attrs["epilogue"]
     if epilogue:
-        indices = em.open_loops(node)
         inputs = [node] + list(extra)
-        results = em.program_body(inputs, epilogue, node.shape, indices)
-        em.line(f"{out}[{', '.join(indices)}] = {results[-1]}")
-        em.close_loops(indices)
+        indices, shape, (target,), _ = em.open_pass(node.shape, inputs, [out])
+        results = em.program_body(inputs, epilogue, shape, indices)
+        em.line(f"{target}[{', '.join(indices)}] = {results[-1]}")
+        em.close_pass(indices)
 
 
 def _lower_gemm_update(node, em: Emitter):
@@ -351,27 +460,28 @@ def _lower_multi(node, em: Emitter):
     for index, (_, mode) in enumerate(results):
         if mode == "colsum" and index in parts:
             em.fill(parts[index], Tensor("shape", (), {}, node.attrs["parts"][index][0], node.dtype, node.loc), "0.0")
-    indices = em.open_loops(Tensor("shape", (), {}, shape, node.dtype, node.loc))
-    values = em.program_body(list(node.inputs), program, shape, indices)
-    for index, (instruction, mode) in enumerate(results):
-        if index not in parts:
-            continue
-        target = parts[index]
-        if mode == "map":
-            em.line(f"{target}[{', '.join(indices)}] = {values[instruction]}")
-        else:
-            em.line(f"{target}[{indices[-1]}] += {values[instruction]}")
-    em.close_loops(indices)
+    mapped = [i for i, (_, mode) in enumerate(results) if mode == "map" and i in parts]
+    summed = [i for i, (_, mode) in enumerate(results) if mode == "colsum" and i in parts]
+    indices, loop_shape, written, sums = em.open_pass(shape, list(node.inputs), [parts[i] for i in mapped],
+                                                      [(parts[i], node.dtype) for i in summed])
+    values = em.program_body(list(node.inputs), program, loop_shape, indices)
+    for i, target in zip(mapped, written):
+        em.line(f"{target}[{', '.join(indices)}] = {values[results[i][0]]}")
+    for i, (target, _) in zip(summed, sums):
+        em.line(f"{target}[{indices[-1]}] += {values[results[i][0]]}")
+    em.close_pass(indices)
 
 
 def _lower_update(node, em: Emitter):
     """The optimizer step of one parameter: one loop, parameter and state overwritten in place."""
     target_leaf = node.inputs[node.attrs["writes"][0][1]]
-    indices = em.open_loops(target_leaf)
-    values = em.program_body(list(node.inputs), node.attrs["program"], target_leaf.shape, indices)
-    for instruction, target in node.attrs["writes"]:
-        em.line(f"{em.ref(node.inputs[target])}[{', '.join(indices)}] = {values[instruction]}")
-    em.close_loops(indices)
+    writes = node.attrs["writes"]
+    indices, shape, targets, _ = em.open_pass(target_leaf.shape, list(node.inputs),
+                                              [em.ref(node.inputs[target]) for _, target in writes])
+    values = em.program_body(list(node.inputs), node.attrs["program"], shape, indices)
+    for (instruction, _), target in zip(writes, targets):
+        em.line(f"{target}[{', '.join(indices)}] = {values[instruction]}")
+    em.close_pass(indices)
 
 
 def _lower_part(node, em: Emitter):
