@@ -169,11 +169,14 @@ class Emitter:
         run_shape = tuple(shape[:start]) + (run,)
         lead_dims = self._dims(shape[:start])
         self.line(f"# the last {len(suffix)} axes run as one loop of {run} (a loop of {shape[-1]} would not vectorise)")
+        full_views = {}  # array name -> its flat view, when it has the loop's shape (an update reads what it writes)
         for t in {t.id: t for t in operands if self._runs_whole(t, suffix)}.values():
             view = self.temp(f"{self._plain(self.ref(t))}_flat")
             dims = self._dims(t.shape[:t.ndim - len(suffix)]) + [run]
             self.line(f"{view} = {self.ref(t)}.reshape(({', '.join(dims)},))")
             self._run_views[t.id] = (view, tuple(t.shape[:t.ndim - len(suffix)]) + (run,))
+            if t.ndim == len(shape):
+                full_views[self.ref(t)] = view
         for t in {t.id: t for t in operands if self._per_channel(t, shape)}.values():
             tile = self.temp(f"{self._plain(self.ref(t))}_tile")
             zeros = "0, " * (t.ndim - 1)
@@ -183,9 +186,10 @@ class Emitter:
             self._run_views[t.id] = (tile, (run,))
         flat_written = []
         for name in written:
-            view = self.temp(f"{self._plain(name)}_flat")
-            self.line(f"{view} = {name}.reshape(({', '.join(lead_dims + [run])},))")
-            flat_written.append(view)
+            if name not in full_views:
+                full_views[name] = self.temp(f"{self._plain(name)}_flat")
+                self.line(f"{full_views[name]} = {name}.reshape(({', '.join(lead_dims + [run])},))")
+            flat_written.append(full_views[name])
         self._pass_sums = []
         for name, dtype in sums:
             acc = self.temp(f"{self._plain(name)}_acc")

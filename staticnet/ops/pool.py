@@ -63,6 +63,24 @@ register("max_pool2d_grad", shape=lambda x, pooled, g, **a: (x.shape, x.dtype), 
          kind="opaque", row_wise=True,
          lower=lambda n, em: em.line(f"K.max_pool_grad({', '.join(em.ref(t) for t in n.inputs)}, {em.names[n.id]}, "
                                      f"{_args(n.attrs)})"))
+
+
+def _max_contract_shape(patches, x, pooled, g, **attrs):
+    if patches.shape[:-1] != x.shape[:-1]:
+        raise ShapeError(f"patches {fmt_shape(patches.shape)} and pooling input {fmt_shape(x.shape)}: positions differ")
+    return (patches.shape[-1], x.shape[-1]), require_float(patches, x)
+
+
+def _max_contract_ref(patches, x, pooled, g, ph, pw, sh, sw):
+    from .linalg import _contract_ref
+    return _contract_ref(patches, _max_grad_ref(x, pooled, g, ph, pw, sh, sw))
+
+
+# contract(patches, max_pool2d_grad(...)) as one kernel: the filter gradient of a max-pooled convolution
+# (passes/fuse_pool_contract.py); the pooling gradient stays inside the kernel.
+register("max_pool_contract", shape=_max_contract_shape, numpy=_max_contract_ref, grad=None, kind="opaque",
+         lower=lambda n, em: em.line(f"K.max_pool_contract({', '.join(em.ref(t) for t in n.inputs)}, "
+                                     f"{em.names[n.id]}, {_args(n.attrs)}, threads)"))
 register("avg_pool2d", shape=_pool_shape, numpy=_avg_ref, kind="opaque", row_wise=True,
          grad=lambda n, g: (make_node("avg_pool2d_grad", (g, n.inputs[0]), n.attrs),),
          lower=lambda n, em: em.line(f"K.avg_pool({em.ref(n.inputs[0])}, {em.names[n.id]}, {_args(n.attrs)})"))

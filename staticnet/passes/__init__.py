@@ -12,6 +12,7 @@ from .fuse_bias_grad import fuse_bias_grad
 from .fuse_elementwise import fuse_elementwise
 from .fuse_gemm import fuse_gemm
 from .fuse_gemm_update import fuse_gemm_update
+from .fuse_pool_contract import fuse_pool_contract
 from .fuse_losses import fuse_losses
 from .fuse_updates import fuse_updates
 from .pool_early import pool_early
@@ -21,7 +22,7 @@ BEFORE_DIFFERENTIATION = [pool_early]
 
 PHASES = [
     ("canonicalize", [eliminate_dead_code, fold_constants, simplify, eliminate_common_subexpressions], True),
-    ("fuse", [fuse_losses, fuse_elementwise, fuse_bias_grad, fuse_updates, fuse_gemm, fuse_gemm_update], False),
+    ("fuse", [fuse_pool_contract, fuse_losses, fuse_elementwise, fuse_bias_grad, fuse_updates, fuse_gemm, fuse_gemm_update], False),
     ("tidy", [simplify, eliminate_common_subexpressions], True),
 ]
 

@@ -39,3 +39,22 @@ def test_compiled_callers_get_a_specialisation_per_window():
     pool_both(x, a, b)
     np.testing.assert_array_equal(a, reference._max_ref(x, 2, 2, 2, 2))
     np.testing.assert_array_equal(b, reference._max_ref(x, 3, 3, 1, 1))
+
+
+@pytest.mark.parametrize("window,stride,batch", [(2, 2, 9), (3, 1, 4), (2, 3, 1)])  # blocks of 4 images: a partial last one
+def test_max_pool_contract_is_the_patches_times_the_pooling_gradient_whatever_the_threads(window, stride, batch):
+    rng = np.random.default_rng(window * 10 + stride)
+    x = rng.integers(0, 4, (batch, 9, 8, 5)).astype(np.float32)
+    patches = rng.normal(size=(batch, 9, 8, 7)).astype(np.float32)
+    args = (window, window, stride, stride)
+    pooled = reference._max_ref(x, *args)
+    g = rng.normal(size=pooled.shape).astype(np.float32)
+    dx = reference._max_grad_ref(x, pooled, g, *args).astype(np.float64)
+    expected = patches.reshape(-1, 7).astype(np.float64).T @ dx.reshape(-1, 5)
+    results = []
+    for threads in (1, 2, 3):
+        out = np.full((7, 5), np.nan, np.float32)
+        K.max_pool_contract(patches, x, pooled, g, out, *args, threads)
+        np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5)
+        results.append(out)
+    assert all(np.array_equal(results[0], r) for r in results)  # the same sums in the same order

@@ -4,7 +4,7 @@ import pytest
 
 import staticnet as sn
 from staticnet.passes import (fold_constants, fuse_bias_grad, fuse_elementwise, fuse_gemm, fuse_gemm_update,
-                              fuse_losses, fuse_updates, optimize, simplify)
+                              fuse_losses, fuse_pool_contract, fuse_updates, optimize, pool_early, simplify)
 from staticnet.passes.strip_dropout import strip_dropout
 from staticnet.program import Program
 from tests.conftest import assert_same_program_values, mlp_training_program
@@ -55,6 +55,32 @@ def test_a_convolution_bias_gradient_is_summed_over_batch_height_and_width_in_th
     assert not [n for n in out.nodes() if n.op == "sum" and n.attrs["axes"] == (0, 1, 2)]
     rng = np.random.default_rng(0)
     assert_same_program_values(program, out, {x.id: rng.normal(size=(3, 5, 5, 2)), g.id: rng.normal(size=(3, 3, 3, 4))})
+
+
+def conv_pool_program(input_needs_grad):
+    sn.seed(0)
+    x = sn.input("x", (None, 6, 6, 2), dtype="float64")
+    g = sn.input("g", (None, 2, 2, 3), dtype="float64")
+    loss = sn.sum(sn.max_pool2d(sn.conv2d(x, 3, 3, name="c"), 2) * g)
+    (loss,) = pool_early(Program(outputs=(loss,))).outputs  # the bias after the pooling, as compiled
+    wrt = sn.Graph(loss).params + ([x] if input_needs_grad else [])
+    program = Program(outputs=(loss, *sn.grad(loss, wrt)))
+    rng = np.random.default_rng(0)
+    return program, {x.id: rng.normal(size=(3, 6, 6, 2)), g.id: rng.normal(size=(3, 2, 2, 3))}
+
+
+def test_a_max_pooled_convolution_filter_gradient_is_one_kernel():
+    program, feed = conv_pool_program(input_needs_grad=False)
+    out = fuse_pool_contract(program)
+    [fused] = [n for n in out.nodes() if n.op == "max_pool_contract"]
+    assert fused.inputs[0].op == "im2col" and fused.inputs[1].op == "matmul" and fused.shape == (18, 3)
+    assert not [n for n in out.nodes() if n.op in ("max_pool2d_grad", "contract")]
+    assert_same_program_values(program, out, feed)
+
+
+def test_a_pooling_gradient_the_input_gradient_also_reads_stays_whole():
+    program, _ = conv_pool_program(input_needs_grad=True)
+    assert fuse_pool_contract(program) is program
 
 
 @pytest.mark.parametrize("activation", ["sigmoid", "softmax"])
@@ -118,7 +144,8 @@ def test_dropout_is_stripped_for_inference():
 def test_passes_that_do_not_apply_return_the_same_program():
     x = sn.input("x", (None, 3), dtype="float64")
     program = Program(outputs=(sn.sum(x),))
-    for rewrite in (fuse_elementwise, fuse_bias_grad, fuse_gemm, fuse_gemm_update, fuse_losses, fuse_updates):
+    for rewrite in (fuse_elementwise, fuse_bias_grad, fuse_gemm, fuse_gemm_update, fuse_losses, fuse_updates,
+                    fuse_pool_contract):
         assert rewrite(program) is program
 
 
