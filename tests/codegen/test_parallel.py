@@ -6,7 +6,7 @@ import pytest
 
 import staticnet as sn
 from staticnet.codegen import plan_memory
-from staticnet.codegen.parallel import PARALLEL_ROWS, SHARED_WEIGHTS, threads_matter
+from staticnet.codegen.parallel import PARALLEL_ROWS, SEGMENT_TILE, SHARED_WEIGHTS, threads_matter
 from staticnet.kernels.gemm import SPLIT_WORK
 from staticnet.passes import optimize
 from staticnet.program import Program
@@ -46,7 +46,7 @@ def test_buffers_made_in_one_segment_never_share_memory():
         assert all(hi <= lo for (_, hi), (lo, _) in zip(spans, spans[1:]))
 
 
-@pytest.mark.parametrize("batch", [PARALLEL_ROWS - 1, PARALLEL_ROWS + 5])
+@pytest.mark.parametrize("batch", [PARALLEL_ROWS - 1, PARALLEL_ROWS + 5, 4 * SEGMENT_TILE + 3])  # the last: tiles
 def test_split_rows_give_the_reference_values_and_the_one_thread_values(batch):
     x, g, out, loss, params = conv_net()
     outputs = [out, loss, *sn.grad(loss, params), *sn.grad(loss, [x])]
