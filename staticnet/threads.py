@@ -13,6 +13,7 @@ fixing the count makes a seeded run repeat exactly.
 from __future__ import annotations
 
 import ctypes
+import math
 import os
 import statistics
 from contextlib import contextmanager
@@ -92,6 +93,9 @@ def using(count: int | None):
 FIRST_PROBE = 4  # chunks run on the chosen count before the other one is timed again
 LONGEST_WAIT = 32  # the wait doubles each time the other count loses, up to this many chunks
 MARGIN = 0.05  # the other count must be this much faster per row to be chosen
+PROBE_COST = 0.02  # a probe that lost by a factor r waits at least (r - 1) / PROBE_COST chunks (then up to
+#                    LONGEST_WAIT): one thread ran the book's CNN at batch 128 at half speed, so doubling from
+#                    FIRST_PROBE spent 5 of a 40-chunk epoch on it (+11%); now 3, the two first timings included.
 
 
 class ThreadChooser:
@@ -104,7 +108,8 @@ class ThreadChooser:
     6.5-7.0 s per epoch on two threads against 5.0-5.5 s on one (3.7-4.0 s on two together), until
     its weights were cut by rows between the threads (kernels/gemm.py); two threads now win there
     either way, but not everywhere (the Adam MLP at batch 32 trains faster on one).
-    Each count is timed twice, then the faster runs and the other is timed again now and then."""
+    Each count is timed twice, then the faster runs and the other is timed again now and then: the
+    more it lost by, the later (PROBE_COST)."""
 
     def __init__(self, most: int):
         self.options = (most, 1)
@@ -134,6 +139,8 @@ class ThreadChooser:
         if exploring:
             if self._untimed() is None:
                 self.current = min(self.options, key=self._estimate)
+                lost_by = max(map(self._estimate, self.options)) / self._estimate(self.current)
+                self.wait = self.countdown = min(max(FIRST_PROBE, math.ceil((lost_by - 1) / PROBE_COST)), LONGEST_WAIT)
             return
         if option == self.current:
             self.countdown -= 1
@@ -141,7 +148,8 @@ class ThreadChooser:
         if self.recent[option][-1] < self._estimate(self.current) * (1 - MARGIN):
             self.current, self.wait = option, FIRST_PROBE
         else:
-            self.wait = min(2 * self.wait, LONGEST_WAIT)
+            lost_by = self.recent[option][-1] / self._estimate(self.current)
+            self.wait = min(max(2 * self.wait, math.ceil((lost_by - 1) / PROBE_COST)), LONGEST_WAIT)
         self.countdown = self.wait
 
 

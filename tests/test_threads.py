@@ -64,6 +64,15 @@ def test_the_chooser_runs_the_faster_count_and_follows_a_change():
     assert ran[-50:].count(1) >= 45
 
 
+def test_a_count_that_lost_by_far_is_timed_again_later_than_a_close_one():
+    far, close = ThreadChooser(2), ThreadChooser(2)
+    ran_far = run_chooser(far, {2: 1.0, 1: 2.0}, 40)
+    ran_close = run_chooser(close, {2: 1.0, 1: 1.04}, 40)
+    assert ran_far[:4] == ran_close[:4] == [2, 2, 1, 1]
+    assert ran_far[4:].index(1) == LONGEST_WAIT and ran_close[4:].index(1) == FIRST_PROBE
+    assert ran_far.count(1) == 3  # in a 40-chunk epoch: the two first timings and one probe
+
+
 def test_one_slow_probe_does_not_switch():
     chooser = ThreadChooser(2)
     run_chooser(chooser, {2: 1.0, 1: 1.4}, 20)
