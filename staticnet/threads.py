@@ -93,9 +93,10 @@ def using(count: int | None):
 FIRST_PROBE = 4  # chunks run on the chosen count before the other one is timed again
 LONGEST_WAIT = 32  # the wait doubles each time the other count loses, up to this many chunks
 MARGIN = 0.05  # the other count must be this much faster per row to be chosen
+CLEAR_LOSS = 1.25  # one thread timed this much slower than all on its first chunk is not timed a second time
 PROBE_COST = 0.02  # a probe that lost by a factor r waits at least (r - 1) / PROBE_COST chunks (then up to
 #                    LONGEST_WAIT): one thread ran the book's CNN at batch 128 at half speed, so doubling from
-#                    FIRST_PROBE spent 5 of a 40-chunk epoch on it (+11%); now 3, the two first timings included.
+#                    FIRST_PROBE spent 5 of a 40-chunk epoch on it (+11%); now 2, the first timing included.
 
 
 class ThreadChooser:
@@ -108,7 +109,7 @@ class ThreadChooser:
     6.5-7.0 s per epoch on two threads against 5.0-5.5 s on one (3.7-4.0 s on two together), until
     its weights were cut by rows between the threads (kernels/gemm.py); two threads now win there
     either way, but not everywhere (the Adam MLP at batch 32 trains faster on one).
-    Each count is timed twice, then the faster runs and the other is timed again now and then: the
+    Each count is timed twice (one that lost by far, once), then the faster runs and the other is timed again now and then: the
     more it lost by, the later (PROBE_COST)."""
 
     def __init__(self, most: int):
@@ -124,8 +125,15 @@ class ThreadChooser:
         return statistics.median(self.recent[option])
 
     def _untimed(self) -> int | None:
-        """The first count not yet timed twice."""
-        return next((option for option in self.options if len(self.recent[option]) < 2), None)
+        """The first count not yet timed twice; once is enough for one that lost by far (CLEAR_LOSS) against
+        the count timed before it: a second slow chunk would not change the choice."""
+        first = self.options[0]
+        for option in self.options:
+            times = self.recent[option]
+            if len(times) < 2 and not (option != first and len(times) == 1
+                                       and times[0] > self._estimate(first) * CLEAR_LOSS):
+                return option
+        return None
 
     def choose(self) -> int:
         untimed = self._untimed()
