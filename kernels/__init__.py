@@ -13,4 +13,4 @@ from .fastmath import exp32
 
 __all__ = ["gemm", "gemm_split", "softmax_rows", "log_softmax_rows", "softmax_xent", "sigmoid_xent", "one_hot",
            "correct_binary", "correct_index", "correct_one_hot", "im2col", "col2im", "max_pool", "max_pool_grad",
-           "max_pool_contract",            "avg_pool", "avg_pool_grad", "rnn_forward", "rnn_backward", "exp32", "fisher_yates"]
+           "max_pool_contract", "avg_pool", "avg_pool_grad", "rnn_forward", "rnn_backward", "exp32", "fisher_yates"]

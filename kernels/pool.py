@@ -16,7 +16,7 @@ from numba import literally, njit, prange
 
 from .gemm import gemm
 
-FILTER_GRAD_BLOCK = 4  # images per block of max_pool_contract, about (blocks come in pairs, for two threads)
+FILTER_GRAD_BLOCK = 4  # about this many images per block of max_pool_contract (blocks come in pairs)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")

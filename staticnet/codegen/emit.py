@@ -88,7 +88,7 @@ class Emitter:
         return self.names[t.id]
 
     def dims(self, t: Tensor) -> list[str]:
-        return [self.batch if d is None else str(d) for d in t.shape]
+        return self._dims(t.shape)
 
     def parts(self, multi: Tensor) -> dict[int, str]:
         """Variable names of the parts of a multi-result node, by part index."""
@@ -163,7 +163,7 @@ class Emitter:
         start = self._run_start(shape, operands, bool(sums))
         if start is None:
             self._pass_sums = []
-            return self._open(self._dims(shape)), shape, list(written), list(sums)
+            return self._open(self._dims(shape)), shape, list(written), [name for name, _ in sums]
         suffix = shape[start:]
         run = " * ".join(self._dims(suffix)) if None in suffix else str(math.prod(suffix))
         run_shape = tuple(shape[:start]) + (run,)
@@ -171,14 +171,14 @@ class Emitter:
         self.line(f"# the last {len(suffix)} axes run as one loop of {run} (a loop of {shape[-1]} would not vectorise)")
         full_views = {}  # array name -> its flat view, when it has the loop's shape (an update reads what it writes)
         for t in {t.id: t for t in operands if self._runs_whole(t, suffix)}.values():
-            view = self.temp(f"{self._plain(self.ref(t))}_flat")
+            view = self.temp(f"{identifier(self.ref(t))}_flat")
             dims = self._dims(t.shape[:t.ndim - len(suffix)]) + [run]
             self.line(f"{view} = {self.ref(t)}.reshape(({', '.join(dims)},))")
             self._run_views[t.id] = (view, tuple(t.shape[:t.ndim - len(suffix)]) + (run,))
             if t.ndim == len(shape):
                 full_views[self.ref(t)] = view
         for t in {t.id: t for t in operands if self._per_channel(t, shape)}.values():
-            tile = self.temp(f"{self._plain(self.ref(t))}_tile")
+            tile = self.temp(f"{identifier(self.ref(t))}_tile")
             zeros = "0, " * (t.ndim - 1)
             self.line(f"{tile} = np.empty({run}, np.{t.dtype.name})")
             self.line(f"for j in range({run}):")
@@ -187,16 +187,15 @@ class Emitter:
         flat_written = []
         for name in written:
             if name not in full_views:
-                full_views[name] = self.temp(f"{self._plain(name)}_flat")
+                full_views[name] = self.temp(f"{identifier(name)}_flat")
                 self.line(f"{full_views[name]} = {name}.reshape(({', '.join(lead_dims + [run])},))")
             flat_written.append(full_views[name])
         self._pass_sums = []
         for name, dtype in sums:
-            acc = self.temp(f"{self._plain(name)}_acc")
+            acc = self.temp(f"{identifier(name)}_acc")
             self.line(f"{acc} = np.zeros({run}, np.{np.dtype(dtype).name})")
             self._pass_sums.append((name, acc, run, shape[-1]))
-        return self._open(lead_dims + [run]), run_shape, flat_written, [(acc, dtype) for (_, acc, _, _), (_, dtype)
-                                                                       in zip(self._pass_sums, sums)]
+        return self._open(lead_dims + [run]), run_shape, flat_written, [acc for _, acc, _, _ in self._pass_sums]
 
     def close_pass(self, indices):
         """Close open_pass's loops; fold run-long sums back to one value per channel."""
@@ -209,10 +208,6 @@ class Emitter:
 
     def _dims(self, shape) -> list[str]:
         return [self.batch if d is None else str(d) for d in shape]
-
-    @staticmethod
-    def _plain(ref: str) -> str:
-        return re.sub(r"\W", "_", ref)
 
     @staticmethod
     def _scalar(t: Tensor) -> bool:
@@ -284,8 +279,7 @@ class Emitter:
     def emit_segment(self, segment: list[Tensor]):
         """The segment's nodes inside a prange over chunks of rows (one per thread from PARALLEL_ROWS
         rows up, else one), each chunk taken SEGMENT_TILE rows at a time, every batch-shaped array seen
-        through those rows; views are made
-        first, for the whole batch, as later nodes read them.  One loop for both cases: a second,
+        through those rows; views are made first, for the whole batch, as later nodes read them.  One loop for both cases: a second,
         serial copy of the segment for small batches was no faster and took 3.5 s more to compile."""
         first, last = self.index[segment[0].id], self.index[segment[-1].id]
         for node in segment:
@@ -476,7 +470,7 @@ def _lower_multi(node, em: Emitter):
     values = em.program_body(list(node.inputs), program, loop_shape, indices)
     for i, target in zip(mapped, written):
         em.line(f"{target}[{', '.join(indices)}] = {values[results[i][0]]}")
-    for i, (target, _) in zip(summed, sums):
+    for i, target in zip(summed, sums):
         em.line(f"{target}[{indices[-1]}] += {values[results[i][0]]}")
     em.close_pass(indices)
 
