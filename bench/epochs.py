@@ -59,6 +59,12 @@ def _peer_epoch(peer, threads):
     return prepare
 
 
+def threads_chosen(chosen, none: str = "-") -> str:
+    """The thread counts training chose in the repeats, in order (`none`: its steps give threads no work)."""
+    counts = [str(c) for c in chosen if c is not None]
+    return ", ".join(counts) if counts else none
+
+
 def time_epochs(workload, batch, x, y, rows_timed, repeats, threads, peer_status):
     """One row: median seconds per epoch of each implementation (None where not measured)."""
     rows_timed = min(len(x), rows_timed)
@@ -93,7 +99,6 @@ def time_epochs(workload, batch, x, y, rows_timed, repeats, threads, peer_status
     row["numpy_ratio"] = row["numpy_s"] / row["staticnet_s"]
     row["gflops"] = row["gflop_per_epoch"] / row["staticnet_s"]
     shown = "  ".join(f"{name} {row[f'{name}_s']:.3f} s" for name in IMPLEMENTATIONS if row[f"{name}_s"])
-    threads = ", ".join(str(c) for c in chosen if c is not None) or "not chosen"
     print(f"{workload.name} batch {batch:>5}: {shown}  (NumPy/staticnet {row['numpy_ratio']:.1f}x; staticnet's threads: "
-          f"{threads})", file=sys.stderr)
+          f"{threads_chosen(chosen, 'not chosen')})", file=sys.stderr)
     return row

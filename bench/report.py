@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import textwrap
 
-from .epochs import IMPLEMENTATIONS
+from .epochs import IMPLEMENTATIONS, threads_chosen
 from .workloads import WORKLOADS
 
 LABELS = {"staticnet": "staticnet", "numpy": "NumPy", "numpy_ftz": "NumPy FTZ", "pytorch": "PyTorch eager",
@@ -16,12 +16,6 @@ def _seconds(value, note=None):
     return f"{value:.3f}"
 
 
-def _threads(chosen) -> str:
-    """The thread counts training chose in the repeats, in order ("-": its steps give threads no work)."""
-    counts = [str(c) for c in chosen if c is not None]
-    return ", ".join(counts) if counts else "-"
-
-
 def epoch_table(results) -> list[str]:
     peak = results["roofline"]["all_threads_gflops"]
     lines = ["| workload | batch | staticnet s | threads | target s | "
@@ -31,7 +25,7 @@ def epoch_table(results) -> list[str]:
     for r in results["epochs"]:
         peer_times = [r[f"{p}_s"] for p in ("pytorch", "jax") if r[f"{p}_s"] is not None]
         peer_ratio = f"{min(peer_times) / r['staticnet_s']:.2f}x" if peer_times else "-"
-        cells = [r["workload"], str(r["batch"]), _seconds(r["staticnet_s"]), _threads(r["staticnet_threads"]),
+        cells = [r["workload"], str(r["batch"]), _seconds(r["staticnet_s"]), threads_chosen(r["staticnet_threads"]),
                  _seconds(r["target_s"], "") if r["target_s"] else "",
                  *(_seconds(r[f"{n}_s"], r["notes"].get(n)) for n in IMPLEMENTATIONS[1:]),
                  f"{r['numpy_ratio']:.2f}x", peer_ratio, f"{r['gflops']:.1f}", f"{100 * r['gflops'] / peak:.0f}%"]

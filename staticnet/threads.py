@@ -99,6 +99,11 @@ PROBE_COST = 0.02  # a probe that lost by a factor r waits at least (r - 1) / PR
 #                    FIRST_PROBE spent 5 of a 40-chunk epoch on it (+11%); now 2, the first timing included.
 
 
+def _wait(at_least: int, lost_by: float) -> int:
+    """Chunks to run before timing again a count that was lost_by times slower per row."""
+    return min(max(at_least, math.ceil((lost_by - 1) / PROBE_COST)), LONGEST_WAIT)
+
+
 class ThreadChooser:
     """Chooses, chunk by chunk of a training run, between all threads and one, by measured speed.
 
@@ -109,8 +114,8 @@ class ThreadChooser:
     6.5-7.0 s per epoch on two threads against 5.0-5.5 s on one (3.7-4.0 s on two together), until
     its weights were cut by rows between the threads (kernels/gemm.py); two threads now win there
     either way, but not everywhere (the Adam MLP at batch 32 trains faster on one).
-    Each count is timed twice (one that lost by far, once), then the faster runs and the other is timed again now and then: the
-    more it lost by, the later (PROBE_COST)."""
+    Each count is timed twice (one that lost by far, once), then the faster runs and the other is
+    timed again now and then: the more it lost by, the later (PROBE_COST)."""
 
     def __init__(self, most: int):
         self.options = (most, 1)
@@ -148,7 +153,7 @@ class ThreadChooser:
             if self._untimed() is None:
                 self.current = min(self.options, key=self._estimate)
                 lost_by = max(map(self._estimate, self.options)) / self._estimate(self.current)
-                self.wait = self.countdown = min(max(FIRST_PROBE, math.ceil((lost_by - 1) / PROBE_COST)), LONGEST_WAIT)
+                self.wait = self.countdown = _wait(FIRST_PROBE, lost_by)
             return
         if option == self.current:
             self.countdown -= 1
@@ -156,8 +161,7 @@ class ThreadChooser:
         if self.recent[option][-1] < self._estimate(self.current) * (1 - MARGIN):
             self.current, self.wait = option, FIRST_PROBE
         else:
-            lost_by = self.recent[option][-1] / self._estimate(self.current)
-            self.wait = min(max(2 * self.wait, math.ceil((lost_by - 1) / PROBE_COST)), LONGEST_WAIT)
+            self.wait = _wait(2 * self.wait, self.recent[option][-1] / self._estimate(self.current))
         self.countdown = self.wait
 
 
