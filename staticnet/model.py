@@ -212,8 +212,8 @@ class Model:
             progress.start(f"epoch {epoch + 1}/{epochs}", total)
             try:
                 while done < total:
-                    stop = min(total, done + chunk_steps * batch_size)
                     count = chooser.choose() if chooser else None
+                    stop = min(total, done + (chooser.steps(count, chunk_steps) if chooser else chunk_steps) * batch_size)
                     chunk_started = time.perf_counter()
                     with flushed_to_zero(), threads.using(count):
                         part_loss, part_correct = self.module.train_epoch(

@@ -97,6 +97,8 @@ CLEAR_LOSS = 1.25  # one thread timed this much slower than all on its first chu
 PROBE_COST = 0.02  # a probe that lost by a factor r waits at least (r - 1) / PROBE_COST chunks (then up to
 #                    LONGEST_WAIT): one thread ran the book's CNN at batch 128 at half speed, so doubling from
 #                    FIRST_PROBE spent 5 of a 40-chunk epoch on it (+11%); now 2, the first timing included.
+PROBE_SHARE = 4  # the count not in use is timed on a quarter of a chunk: those two probes at half speed then
+#                  cost half a chunk of that epoch instead of two (+1% instead of +4%)
 
 
 def _wait(at_least: int, lost_by: float) -> int:
@@ -115,7 +117,7 @@ class ThreadChooser:
     its weights were cut by rows between the threads (kernels/gemm.py); two threads now win there
     either way, but not everywhere (the Adam MLP at batch 32 trains faster on one).
     Each count is timed twice (one that lost by far, once), then the faster runs and the other is
-    timed again now and then: the more it lost by, the later (PROBE_COST)."""
+    timed again now and then, on a share of a chunk (PROBE_SHARE): the more it lost by, the later (PROBE_COST)."""
 
     def __init__(self, most: int):
         self.options = (most, 1)
@@ -145,6 +147,10 @@ class ThreadChooser:
         if untimed is not None:
             return untimed
         return self._other() if self.countdown <= 0 else self.current
+
+    def steps(self, option: int, chunk_steps: int) -> int:
+        """How many steps to run on `option`: a chunk on the count in use, a share of one to time the other."""
+        return chunk_steps if option == self.current else max(1, chunk_steps // PROBE_SHARE)
 
     def record(self, option: int, seconds: float, rows: int):
         exploring = self._untimed() is not None

@@ -9,7 +9,7 @@ import pytest
 
 import staticnet as sn
 from staticnet.codegen.parallel import PARALLEL_ROWS
-from staticnet.threads import FIRST_PROBE, LONGEST_WAIT, ThreadChooser, chooser_for
+from staticnet.threads import FIRST_PROBE, LONGEST_WAIT, PROBE_SHARE, ThreadChooser, chooser_for
 
 SCRIPT = textwrap.dedent("""
     import numpy as np, numba, staticnet as sn
@@ -79,6 +79,13 @@ def test_one_slow_probe_does_not_switch():
     assert chooser.choose() == 2
     chooser.record(1, 10.0, 10)  # timed on one thread, much slower: stays on two
     assert chooser.current == 2 and chooser.wait > FIRST_PROBE
+
+
+def test_the_count_not_in_use_is_timed_on_a_share_of_a_chunk():
+    chooser = ThreadChooser(2)
+    assert (chooser.steps(2, 12), chooser.steps(1, 12), chooser.steps(1, 2)) == (12, 12 // PROBE_SHARE, 1)
+    run_chooser(chooser, {2: 1.9, 1: 1.0}, 10)  # one thread is faster: it runs the chunks now
+    assert chooser.current == 1 and (chooser.steps(1, 12), chooser.steps(2, 12)) == (12, 12 // PROBE_SHARE)
 
 
 def test_the_chooser_is_off_when_the_count_is_fixed(monkeypatch):
