@@ -13,7 +13,8 @@ of a row at a time) lost to copying window rows too (1 -> 20 maps: 339 vs 237 us
 The window, stride and padding are compile-time constants (`literally`, as for pooling): im2col
 took 89 instead of 251 us for the first layer at batch 10 with the tap loops unrolled (1 -> 20
 maps; 1.4 vs 2.9 ms at 128) and 125 instead of 376 us for the second (1.6 vs 6.1 ms).  Each
-window row inside the image is now one copy of kw*C contiguous values (_copy_run), per image:
+window row inside the image is now one copy of kw*C contiguous values (runs.copy_run: a loop of 5
+scalar moves before, as LLVM unrolls it and Numba keeps the SLP vectoriser off), per image:
 first layer 1.9-2.2 instead of 6.9-8.5 us, second 3.7-4.9 instead of 7.5-8.2 us; col2im adds
 such runs in a vectorised loop, 4.0-5.7 instead of 8.1-14.4 us (second layer, 64 images, warm).
 
@@ -33,34 +34,9 @@ Tried again on the pooling kernels at batch 128 (the book's CNN, one epoch): 14.
 beside BLAS threads, 8.7 s with every product single-threaded, 7.5-8.5 s serial.
 """
 import numpy as np
-from llvmlite import ir
-from numba import literally, njit, types
-from numba.core import cgutils
-from numba.extending import intrinsic
+from numba import literally, njit
 
-
-@intrinsic
-def _copy_run(typingctx, dst, dst_start, src, src_start, length):
-    """dst[dst_start:dst_start + length] = src[src_start:src_start + length] on flat contiguous arrays: one
-    vector load and store when length is a literal (a window row of a one-channel image), memcpy otherwise.
-    Numba keeps LLVM's SLP vectoriser off, so a loop of 5 copies ran as 5 scalar moves: im2col of a 28 x 28
-    image, 5 x 5 windows, took 9.1-10.8 us that way and 1.9-2.1 us this way."""
-    flat = all(isinstance(a, types.Array) and a.ndim == 1 and a.layout == "C" for a in (dst, src))
-    if not flat or dst.dtype != src.dtype:
-        return None
-
-    def codegen(context, builder, signature, args):
-        dst_array = context.make_array(signature.args[0])(context, builder, args[0])
-        src_array = context.make_array(signature.args[2])(context, builder, args[2])
-        to, source = builder.gep(dst_array.data, [args[1]]), builder.gep(src_array.data, [args[3]])
-        element = context.get_data_type(signature.args[0].dtype)
-        if isinstance(length, types.IntegerLiteral):
-            vector = ir.VectorType(element, length.literal_value).as_pointer()
-            builder.store(builder.load(builder.bitcast(source, vector), align=1), builder.bitcast(to, vector), align=1)
-        else:
-            cgutils.raw_memcpy(builder, to, source, args[4], context.get_abi_sizeof(element))
-        return context.get_dummy_value()
-    return types.void(dst, dst_start, src, src_start, length), codegen
+from .runs import copy_run
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -92,7 +68,7 @@ def im2col(x, out, kh, kw, sh, sw, pad_top, pad_left):
                         for e in range(run):
                             patches[row + e] = 0.0
                     elif left >= 0 and left + kw <= width:
-                        _copy_run(patches, row, image, (y * width + left) * channels, run)
+                        copy_run(patches, row, image, (y * width + left) * channels, run)
                     else:
                         for j in range(kw):
                             inside = 0 <= left + j < width
@@ -114,7 +90,7 @@ def _single_channel_unpadded(x, out, kh, kw, sh, sw):
             for ox in range(out_w):
                 first, corner = (oy * out_w + ox) * taps, oy * sh * width + ox * sw
                 for i in range(kh):
-                    _copy_run(patches, first + i * kw, image, corner + i * width, kw)
+                    copy_run(patches, first + i * kw, image, corner + i * width, kw)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")

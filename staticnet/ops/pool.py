@@ -80,7 +80,7 @@ def _max_contract_ref(patches, x, pooled, g, ph, pw, sh, sw):
 # (passes/fuse_pool_contract.py); the pooling gradient stays inside the kernel.
 register("max_pool_contract", shape=_max_contract_shape, numpy=_max_contract_ref, grad=None, kind="opaque",
          lower=lambda n, em: em.line(f"K.max_pool_contract({', '.join(em.ref(t) for t in n.inputs)}, "
-                                     f"{em.names[n.id]}, {_args(n.attrs)}, threads)"))
+                                     f"{em.names[n.id]}, {_args(n.attrs)}, {n.inputs[0].shape[-1]}, threads)"))
 register("avg_pool2d", shape=_pool_shape, numpy=_avg_ref, kind="opaque", row_wise=True,
          grad=lambda n, g: (make_node("avg_pool2d_grad", (g, n.inputs[0]), n.attrs),),
          lower=lambda n, em: em.line(f"K.avg_pool({em.ref(n.inputs[0])}, {em.names[n.id]}, {_args(n.attrs)})"))

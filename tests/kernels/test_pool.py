@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from staticnet import kernels as K
+from staticnet.kernels.pool import LONGEST_RUN
 from staticnet.ops import pool as reference
 
 
@@ -41,20 +42,26 @@ def test_compiled_callers_get_a_specialisation_per_window():
     np.testing.assert_array_equal(b, reference._max_ref(x, 3, 3, 1, 1))
 
 
-@pytest.mark.parametrize("window,stride,batch", [(2, 2, 9), (3, 1, 4), (2, 3, 1)])  # blocks of 4 images: a partial last one
-def test_max_pool_contract_is_the_patches_times_the_pooling_gradient_whatever_the_threads(window, stride, batch):
+@pytest.mark.parametrize("window,stride,batch,taps", [
+    (2, 2, 9, 7),  # blocks of 4 images: a partial last one
+    (3, 1, 4, 7),  # overlapping windows: a position can win several
+    (2, 3, 1, 7),  # gaps between windows
+    (2, 2, 3, LONGEST_RUN + 3),  # patch rows too long for one vector: added by a loop
+])
+def test_max_pool_contract_is_the_patches_times_the_pooling_gradient_whatever_the_threads(window, stride, batch, taps):
     rng = np.random.default_rng(window * 10 + stride)
-    x = rng.integers(0, 4, (batch, 9, 8, 5)).astype(np.float32)
-    patches = rng.normal(size=(batch, 9, 8, 7)).astype(np.float32)
+    x = rng.integers(0, 4, (batch, 9, 8, 5)).astype(np.float32)  # few values: ties, where the first tap wins
+    x[0, 0, 0, 0] = np.nan  # a window whose maximum no tap equals: no gradient
+    patches = rng.normal(size=(batch, 9, 8, taps)).astype(np.float32)
     args = (window, window, stride, stride)
     pooled = reference._max_ref(x, *args)
     g = rng.normal(size=pooled.shape).astype(np.float32)
     dx = reference._max_grad_ref(x, pooled, g, *args).astype(np.float64)
-    expected = patches.reshape(-1, 7).astype(np.float64).T @ dx.reshape(-1, 5)
+    expected = patches.reshape(-1, taps).astype(np.float64).T @ dx.reshape(-1, 5)
     results = []
     for threads in (1, 2, 3):
-        out = np.full((7, 5), np.nan, np.float32)
-        K.max_pool_contract(patches, x, pooled, g, out, *args, threads)
+        out = np.full((taps, 5), np.nan, np.float32)
+        K.max_pool_contract(patches, x, pooled, g, out, *args, taps, threads)
         np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5)
         results.append(out)
     assert all(np.array_equal(results[0], r) for r in results)  # the same sums in the same order
