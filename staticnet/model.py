@@ -200,6 +200,9 @@ class Model:
                    if threads_matter(self.steps["train"].plan, batch_size) else None)
         chunk_steps = max(1, math.ceil(steps / 50)) if verbose or chooser else steps
         progress = Progress(enabled=verbose > 0)
+        if not self.module.train_epoch.signatures:
+            # compile now, so that neither the first epoch's time nor the thread chooser's first timing includes it
+            self.warm_up(batch_size, loops=("train", "eval") if val_arrays is not None else ("train",))
         best = (None, -math.inf, self.epochs_done)
         waited = 0
         lr_leaf = self.optimizer.lr_leaf

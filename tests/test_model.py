@@ -27,6 +27,30 @@ def test_fit_learns_two_spirals_and_evaluate_agrees_with_predict():
     assert scores["loss"] == pytest.approx(cross_entropy, rel=1e-4)
 
 
+def test_fit_compiles_the_training_loop_before_it_times_any_rows(monkeypatch):
+    sn.seed(0)
+    x, y = sn.input("x", (None, 3)), sn.input("y", (None, 2))
+    p = sn.dense(sn.dense(x, 7, activation="tanh"), 2, activation="softmax")  # a graph no other test compiles
+    net = sn.compile(sn.cross_entropy(p, y), outputs=p, optimizer=sn.SGD(lr=0.1))
+    compiled = net.module.train_epoch
+    assert not compiled.signatures
+    calls = []  # (rows asked for, whether the loop was compiled by then)
+
+    class Spy:
+        def __getattr__(self, name):  # signatures, stats: the compiled function's
+            return getattr(compiled, name)
+
+        def __call__(self, *args):
+            calls.append((args[5] - args[4], bool(compiled.signatures)))  # (x, y, order, seed, start, stop, ...)
+            return compiled(*args)
+
+    monkeypatch.setattr(net.module, "train_epoch", Spy())
+    rng = np.random.default_rng(0)
+    net.fit({"x": rng.normal(size=(40, 3)).astype(np.float32), "y": np.eye(2, dtype=np.float32)[rng.integers(0, 2, 40)]},
+            epochs=1, batch_size=4, verbose=0)
+    assert sum(rows for rows, _ in calls) == 40 and all(ready for rows, ready in calls if rows > 0)
+
+
 def test_fit_with_a_partial_last_batch_matches_the_reference_step_by_step():
     """A whole epoch in the compiled loop equals the same minibatches stepped with the NumPy executor."""
     data = sn.data.xor(23, seed=0)
