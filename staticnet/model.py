@@ -202,7 +202,11 @@ class Model:
         progress = Progress(enabled=verbose > 0)
         if not self.module.train_epoch.signatures:
             # compile now, so that neither the first epoch's time nor the thread chooser's first timing includes it
-            self.warm_up(batch_size, loops=("train", "eval") if val_arrays is not None else ("train",))
+            seconds, cached = self.warm_up(batch_size, loops=("train", "eval") if val_arrays is not None else ("train",))
+            if verbose:
+                print(f"training loop ready in {seconds:.1f} s "
+                      f"({'loaded from the cache' if cached else 'compiled; later runs load it from the cache'})",
+                      file=sys.stderr)
         best = (None, -math.inf, self.epochs_done)
         waited = 0
         lr_leaf = self.optimizer.lr_leaf

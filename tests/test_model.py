@@ -27,7 +27,7 @@ def test_fit_learns_two_spirals_and_evaluate_agrees_with_predict():
     assert scores["loss"] == pytest.approx(cross_entropy, rel=1e-4)
 
 
-def test_fit_compiles_the_training_loop_before_it_times_any_rows(monkeypatch):
+def test_fit_compiles_the_training_loop_before_it_times_any_rows(monkeypatch, capsys):
     sn.seed(0)
     x, y = sn.input("x", (None, 3)), sn.input("y", (None, 2))
     p = sn.dense(sn.dense(x, 7, activation="tanh"), 2, activation="softmax")  # a graph no other test compiles
@@ -47,8 +47,9 @@ def test_fit_compiles_the_training_loop_before_it_times_any_rows(monkeypatch):
     monkeypatch.setattr(net.module, "train_epoch", Spy())
     rng = np.random.default_rng(0)
     net.fit({"x": rng.normal(size=(40, 3)).astype(np.float32), "y": np.eye(2, dtype=np.float32)[rng.integers(0, 2, 40)]},
-            epochs=1, batch_size=4, verbose=0)
+            epochs=1, batch_size=4, verbose=1)
     assert sum(rows for rows, _ in calls) == 40 and all(ready for rows, ready in calls if rows > 0)
+    assert "training loop ready in" in capsys.readouterr().err  # the wait is explained
 
 
 def test_fit_with_a_partial_last_batch_matches_the_reference_step_by_step():
