@@ -113,11 +113,12 @@ def max_pool_contract(patches, x, pooled, g, out, ph, pw, sh, sw, taps, threads)
                             if winner < 0:  # NaN: no tap equals the maximum
                                 continue
                             row = ((b * height + oy * sh + winner // pw) * width + ox * sw + winner % pw) * taps
+                            gradient = g[b, oy, ox, c]
                             if taps <= LONGEST_RUN:
-                                axpy_run(part, c * taps, g[b, oy, ox, c], rows, row, taps)
+                                axpy_run(part, c * taps, gradient, rows, row, taps)
                             else:
                                 for k in range(taps):
-                                    part[c * taps + k] += g[b, oy, ox, c] * rows[row + k]
+                                    part[c * taps + k] += gradient * rows[row + k]
     for i in range(taps):
         for j in range(channels):
             out[i, j] = 0.0
