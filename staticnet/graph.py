@@ -78,6 +78,14 @@ def fail(error_type: type[GraphError], op: str, message: str):
     raise located(error_type, op, user_location(), message)
 
 
+def require_tensor(op: str, value, loc: str | None = None):
+    """A NumPy array or list where a graph tensor belongs would fail deep inside with an AttributeError."""
+    if not isinstance(value, Tensor):
+        raise located(GraphError, op, loc or user_location(),
+                      f"expected a tensor operand (sn.input, sn.param, sn.constant or an op's result), "
+                      f"got {type(value).__name__}")
+
+
 def fmt_shape(shape) -> str:
     return repr(tuple(shape))
 
@@ -172,8 +180,10 @@ def _ops():
     return sn
 
 
-def make_node(op: str, inputs, attrs=None, *, loc: str | None = None) -> Tensor:
-    """Create a node after checking its operands with the op's shape rule."""
+def make_node(op: str, inputs, attrs=None, *, loc: str | None = None, called: str | None = None) -> Tensor:
+    """Create a node after checking its operands with the op's shape rule.
+
+    `called` is the op the user called when a composite makes this node: errors name it (conv2d, not im2col)."""
     from .ops import registry
 
     attrs = attrs or {}
@@ -181,12 +191,11 @@ def make_node(op: str, inputs, attrs=None, *, loc: str | None = None) -> Tensor:
     opdef = registry[op]
     inputs = tuple(inputs)
     for t in inputs:
-        if not isinstance(t, Tensor):
-            raise located(GraphError, op, loc, f"expected a tensor operand, got {type(t).__name__}")
+        require_tensor(called or op, t, loc)
     try:
         shape, dtype = opdef.shape_rule(*inputs, **attrs)
     except (ShapeError, DTypeError) as e:
-        raise located(type(e), op, loc, str(e)) from None
+        raise located(type(e), called or op, loc, str(e)) from None
     return Tensor(op, inputs, attrs, shape, dtype, loc)
 
 
@@ -298,7 +307,7 @@ class Graph:
     """The nodes needed for some outputs, in schedule order; printing lists them."""
 
     def __init__(self, outputs):
-        self.outputs = as_list(outputs)
+        self.outputs = output_list("Graph", outputs)
         self.nodes = topological(self.outputs)
 
     @property
@@ -327,10 +336,21 @@ def _node_label(node: Tensor, index) -> str:
     return f"{node.op}({args}{'; ' + attrs if attrs else ''})"
 
 
+def output_list(op: str, outputs) -> list[Tensor]:
+    """The outputs of a Graph, or a tensor or list of tensors checked as such."""
+    if isinstance(outputs, Graph):
+        return outputs.outputs
+    if not isinstance(outputs, (Tensor, list, tuple)):
+        require_tensor(op, outputs)
+    outputs = as_list(outputs)
+    for t in outputs:
+        require_tensor(op, t)
+    return outputs
+
+
 def describe(outputs) -> str:
     """A listing of the graph: node, op, shape, dtype, source line."""
-    if isinstance(outputs, Graph):
-        outputs = outputs.outputs
+    outputs = output_list("describe", outputs)
     nodes = topological(outputs)
     index = {n.id: i for i, n in enumerate(nodes)}
     outs = {t.id for t in as_list(outputs)}
@@ -344,8 +364,7 @@ def describe(outputs) -> str:
 
 def to_dot(outputs, title: str = "staticnet", cluster: str | None = None) -> str:
     """Graphviz DOT text of the graph; with `cluster`, a subgraph (node names prefixed) to embed in another."""
-    if isinstance(outputs, Graph):
-        outputs = outputs.outputs
+    outputs = output_list("to_dot", outputs)
     nodes = topological(outputs)
     outs = {t.id for t in as_list(outputs)}
     prefix = cluster or "n"

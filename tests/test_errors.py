@@ -83,6 +83,34 @@ def test_mistake_names_op_shapes_and_line(build, error, pattern):
         build()
 
 
+ARRAY = np.zeros((2, 28, 28, 1), np.float32)
+ARRAY_TAKERS = [
+    ("conv2d", lambda: sn.conv2d(ARRAY, 4, 5)),
+    ("dense", lambda: sn.dense(ARRAY.reshape(2, 784), 10)),
+    ("rnn", lambda: sn.rnn(ARRAY[..., 0], 8)),
+    ("flatten", lambda: sn.flatten(ARRAY)),
+    ("mean", lambda: sn.mean(ARRAY)),
+    ("max_pool2d", lambda: sn.max_pool2d(ARRAY)),
+    ("avg_pool2d", lambda: sn.avg_pool2d(ARRAY)),
+    ("l2_pool2d", lambda: sn.l2_pool2d(ARRAY)),
+    ("leaky_relu", lambda: sn.leaky_relu(ARRAY)),
+    ("prelu", lambda: sn.prelu(ARRAY)),
+    ("elu", lambda: sn.elu(ARRAY)),
+    ("swish", lambda: sn.swish(ARRAY)),
+    ("gelu", lambda: sn.gelu(ARRAY)),
+    ("sigmoid", lambda: sn.sigmoid(ARRAY)),
+    ("describe", lambda: sn.describe(ARRAY)),
+    ("to_dot", lambda: sn.to_dot([y10, ARRAY])),
+]
+
+
+@pytest.mark.parametrize("op,build", ARRAY_TAKERS, ids=[a[0] for a in ARRAY_TAKERS])
+def test_an_array_where_a_tensor_belongs_names_the_op_and_line(op, build):
+    loc = re.escape(f"{HERE}:{build.__code__.co_firstlineno}")
+    with pytest.raises(sn.GraphError, match=rf"^{op} at {loc}: expected a tensor operand \(sn.input, .*\), got ndarray"):
+        build()
+
+
 def test_errors_are_value_errors():
     assert issubclass(sn.ShapeError, sn.GraphError) and issubclass(sn.DTypeError, sn.GraphError)
     assert issubclass(sn.GraphError, ValueError)

@@ -11,7 +11,7 @@ import math
 import numpy as np
 
 from ..errors import GraphError, ShapeError
-from ..graph import fail, make_node, param
+from ..graph import fail, make_node, param, require_tensor
 from . import no_gradient, normalize_axes, register, require_float
 from .elementwise import exp, greater, minimum, mul, square, where, erf
 from .reduce import sum as reduce_sum
@@ -67,11 +67,13 @@ def step(z):
 
 def leaky_relu(z, alpha=0.01):
     """z where positive, alpha*z elsewhere."""
+    require_tensor("leaky_relu", z)
     return where(greater(z, 0.0), z, mul(z, alpha))
 
 
 def prelu(z, slope=None, name="prelu"):
     """Leaky relu whose slope is learned, one per unit (the last axis); starts at 0.25."""
+    require_tensor("prelu", z)
     if slope is None:
         from .. import init
         slope = param(f"{name}/alpha", (z.shape[-1],), init=init.constant(0.25), dtype=z.dtype, regularize=False)
@@ -80,16 +82,19 @@ def prelu(z, slope=None, name="prelu"):
 
 def elu(z, alpha=1.0):
     """z where positive, alpha (e^z - 1) elsewhere; exp sees only z <= 0, so it cannot overflow."""
+    require_tensor("elu", z)
     return where(greater(z, 0.0), z, mul(exp(minimum(z, 0.0)) - 1.0, alpha))
 
 
 def swish(z, beta=1.0):
     """z * sigmoid(beta z)."""
+    require_tensor("swish", z)
     return z * sigmoid(z * beta if beta != 1.0 else z)
 
 
 def gelu(z, approximate="none"):
     """z Phi(z): exact with erf, or the "tanh" and "sigmoid" (z sigmoid(1.702 z)) approximations."""
+    require_tensor("gelu", z)
     if approximate == "none":
         return z * (0.5 * (erf(z * (1 / math.sqrt(2))) + 1.0))
     if approximate == "tanh":

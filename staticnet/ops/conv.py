@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import GraphError, ShapeError
-from ..graph import fail, fmt_shape, make_node, param
+from ..graph import fail, fmt_shape, make_node, param, require_tensor
 from .. import init as initializers
 from . import register, require_float
 from .activations import activation as apply_activation
@@ -104,6 +104,7 @@ def conv2d(x, filters: int, kernel_size, stride=1, padding="valid", activation=N
     """activation(conv(x, W) + b) for NHWC images; W has shape (kh*kw*in_channels, filters)."""
     from .nn import layer_name
 
+    require_tensor("conv2d", x)
     if x.ndim != 4:
         fail(ShapeError, "conv2d", f"input {fmt_shape(x.shape)} must be (batch, height, width, channels); "
                                    "reshape flat images with sn.reshape(x, (None, 28, 28, 1))")
@@ -116,5 +117,5 @@ def conv2d(x, filters: int, kernel_size, stride=1, padding="valid", activation=N
     fan_in = kh * kw * x.shape[3]
     W = param(f"{name}/W", (fan_in, filters), init=initializers.resolve(init), dtype=x.dtype if x.is_float else None)
     b = param(f"{name}/b", (filters,), init=initializers.resolve(bias_init) or initializers.zeros(), dtype=W.dtype)
-    patches = make_node("im2col", (x,), {"kh": kh, "kw": kw, "sh": sh, "sw": sw, "pads": pads})
+    patches = make_node("im2col", (x,), {"kh": kh, "kw": kw, "sh": sh, "sw": sw, "pads": pads}, called="conv2d")
     return apply_activation(activation, matmul(patches, W) + b, op="conv2d")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 
 from ..errors import DTypeError, GraphError, ShapeError
-from ..graph import fail, fmt_shape, make_node, param, topological
+from ..graph import fail, fmt_shape, make_node, param, require_tensor, topological
 from . import no_gradient, register
 from .. import init as initializers
 from .activations import activation as apply_activation, prelu
@@ -22,6 +22,7 @@ def layer_name(kind: str, name: str | None, x) -> str:
 
 def dense(x, units: int, activation=None, init=None, bias_init=None, name=None):
     """activation(x @ W + b), with W of shape (in, units) and b of shape (units,)."""
+    require_tensor("dense", x)
     if x.ndim != 2:
         fail(ShapeError, "dense", f"input of shape {fmt_shape(x.shape)} must be (batch, features); use sn.flatten first")
     if not x.is_float:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import GraphError, ShapeError
-from ..graph import fail, fmt_shape, make_node
+from ..graph import fail, fmt_shape, make_node, require_tensor
 from . import register, require_float
 
 
@@ -109,5 +109,6 @@ def avg_pool2d(x, window=2, stride=None):
 def l2_pool2d(x, window=2, stride=None, eps=1e-12):
     """sqrt(sum of squares over each window); eps keeps the gradient finite where a window is all zeros."""
     from .elementwise import sqrt, square
+    require_tensor("l2_pool2d", x)
     attrs = _attrs("l2_pool2d", window, stride)
-    return sqrt(make_node("avg_pool2d", (square(x),), attrs) * float(attrs["ph"] * attrs["pw"]) + eps)
+    return sqrt(make_node("avg_pool2d", (square(x),), attrs, called="l2_pool2d") * float(attrs["ph"] * attrs["pw"]) + eps)

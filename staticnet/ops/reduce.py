@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ShapeError
-from ..graph import make_node, fail, lift
+from ..graph import fail, lift, make_node, require_tensor
 from . import no_gradient, normalize_axes, register, require_float
 
 
@@ -69,6 +69,7 @@ def max(x, axis=None, keepdims=False):  # noqa: A001
 
 def mean(x, axis=None, keepdims=False):
     """Average over `axis`; over the batch axis it divides by the run-time batch size."""
+    require_tensor("mean", x)
     axes = _axes("mean", x, axis)
     return make_node("sum", (x,), {"axes": axes, "keepdims": bool(keepdims)}) / count(x, axes)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import GraphError, ShapeError
-from ..graph import fail, fmt_shape, make_node, param
+from ..graph import fail, fmt_shape, make_node, param, require_tensor
 from .. import init as initializers
 from . import register, require_float
 
@@ -127,6 +127,7 @@ def rnn(x_seq, hidden_size: int, activation: str = "tanh", return_sequences: boo
     """
     from .nn import layer_name
 
+    require_tensor("rnn", x_seq)
     if x_seq.ndim != 3 or x_seq.shape[1] is None:
         fail(ShapeError, "rnn", f"input {fmt_shape(x_seq.shape)} must be (batch, steps, features) with a fixed "
                                 "number of steps")

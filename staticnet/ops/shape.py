@@ -6,7 +6,7 @@ import math
 import numpy as np
 
 from ..errors import ShapeError
-from ..graph import fail, fmt_shape, make_node
+from ..graph import fail, fmt_shape, make_node, require_tensor
 from . import broadcast_shapes, register
 
 
@@ -47,6 +47,7 @@ def reshape(x, shape):
 
 def flatten(x):
     """Keep the first (batch) axis and flatten the rest: (None, 20, 12, 12) -> (None, 2880)."""
+    require_tensor("flatten", x)
     if x.ndim < 2:
         fail(ShapeError, "flatten", f"needs at least 2 dimensions (batch first), got shape {fmt_shape(x.shape)}")
     return reshape(x, (x.shape[0], math.prod(x.shape[1:])))

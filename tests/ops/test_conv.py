@@ -108,12 +108,13 @@ def test_conv_net_compiled_matches_the_reference_forward_and_backward():
 
 def test_conv_shape_errors_name_the_shapes():
     x = sn.input("x", (None, 4, 4, 1))
-    with pytest.raises(sn.ShapeError, match=r"im2col at .*test_conv.py:\d+: a 5x5 kernel is larger than the padded "
+    with pytest.raises(sn.ShapeError, match=r"^conv2d at .*test_conv.py:\d+: a 5x5 kernel is larger than the padded "
                                             r"input 4x4"):
         sn.conv2d(x, 2, 5)
     with pytest.raises(sn.ShapeError, match=r"conv2d at .*: input \(None, 784\) must be \(batch, height, width, channels\)"):
         sn.conv2d(sn.input("flat", (None, 784)), 2, 5)
-    with pytest.raises(sn.ShapeError, match=r"max_pool2d at .*: a 5x5 window is larger than the input 4x4"):
-        sn.max_pool2d(x, 5)
+    for pool in (sn.max_pool2d, sn.avg_pool2d, sn.l2_pool2d):
+        with pytest.raises(sn.ShapeError, match=rf"^{pool.__name__} at .*: a 5x5 window is larger than the input 4x4"):
+            pool(x, 5)
     with pytest.raises(sn.GraphError, match="padding must be 'valid', 'same'"):
         sn.conv2d(x, 2, 3, padding="full")
