@@ -83,7 +83,6 @@ def cmd_check(args) -> int:
 
 
 def cmd_compile(args) -> int:
-    from .autodiff import grad
     from .graph import to_dot
     from .report import format_report
     spec = load_model_file(args.model)

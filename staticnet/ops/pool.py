@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import GraphError, ShapeError
-from ..graph import fail, fmt_shape, make_node, require_tensor
+from ..errors import ShapeError
+from ..graph import fmt_shape, make_node, require_tensor
 from . import register, require_float
 
 

@@ -63,34 +63,6 @@ def test_conv2d_filter_and_bias_gradients_by_finite_differences():
         np.testing.assert_allclose(g, central_difference(value_at, p.value.copy()), rtol=1e-6, atol=1e-8)
 
 
-def windows(x, p, s):
-    n, H, W, C = x.shape
-    oh, ow = (H - p) // s + 1, (W - p) // s + 1
-    return [[x[:, y * s:y * s + p, z * s:z * s + p, :] for z in range(ow)] for y in range(oh)]
-
-
-@pytest.mark.parametrize("window,stride", [(2, 2), (3, 1), (2, 1)])
-@pytest.mark.parametrize("backend", ["numpy", "numba"])
-def test_pools_match_their_definitions(window, stride, backend):
-    xv = np.random.default_rng(0).permutation(2 * 6 * 6 * 3).reshape(2, 6, 6, 3) / 10.0
-    x = sn.input("x", (None, 6, 6, 3), dtype="float64")
-    outs = [sn.max_pool2d(x, window, stride), sn.avg_pool2d(x, window, stride), sn.l2_pool2d(x, window, stride)]
-    got = sn.function([x], outs, backend=backend)(xv)
-    rows = windows(xv, window, stride)
-    expected = [np.array([[w.max((1, 2)) for w in row] for row in rows]).transpose(2, 0, 1, 3),
-                np.array([[w.mean((1, 2)) for w in row] for row in rows]).transpose(2, 0, 1, 3),
-                np.array([[np.sqrt((w ** 2).sum((1, 2))) for w in row] for row in rows]).transpose(2, 0, 1, 3)]
-    for g, e in zip(got, expected):
-        np.testing.assert_allclose(g, e, rtol=1e-10)
-
-
-@pytest.mark.parametrize("pool", [sn.max_pool2d, sn.avg_pool2d, sn.l2_pool2d])
-@pytest.mark.parametrize("window,stride", [(2, 2), (3, 1)])
-def test_pool_gradients(pool, window, stride):
-    xv = np.random.default_rng(1).permutation(2 * 5 * 6 * 2).reshape(2, 5, 6, 2) / 7.0 + 0.1
-    check_grads(lambda t: pool(t, window, stride), [xv], batch=True)
-
-
 def test_conv_net_compiled_matches_the_reference_forward_and_backward():
     rng = np.random.default_rng(2)
     x = sn.input("x", (None, 8, 8, 1))
@@ -113,8 +85,5 @@ def test_conv_shape_errors_name_the_shapes():
         sn.conv2d(x, 2, 5)
     with pytest.raises(sn.ShapeError, match=r"conv2d at .*: input \(None, 784\) must be \(batch, height, width, channels\)"):
         sn.conv2d(sn.input("flat", (None, 784)), 2, 5)
-    for pool in (sn.max_pool2d, sn.avg_pool2d, sn.l2_pool2d):
-        with pytest.raises(sn.ShapeError, match=rf"^{pool.__name__} at .*: a 5x5 window is larger than the input 4x4"):
-            pool(x, 5)
     with pytest.raises(sn.GraphError, match="padding must be 'valid', 'same'"):
         sn.conv2d(x, 2, 3, padding="full")
