@@ -175,22 +175,24 @@ def build_parser() -> argparse.ArgumentParser:
     check.set_defaults(run=cmd_check)
 
     comp = sub.add_parser("compile", help="check, differentiate, fuse and compile a model file; print a report")
-    comp.add_argument("model")
+    comp.add_argument("model", help="the model file (Python)")
     comp.add_argument("--emit", metavar="DIR", help="write the generated source into DIR")
     comp.add_argument("--dot", metavar="FILE", help="write the graph before and after fusion as Graphviz DOT")
     comp.add_argument("--batch-size", type=_positive_int, help="batch size for the report (default: the file's, or 10)")
     comp.set_defaults(run=cmd_compile)
 
     train = sub.add_parser("train", help="train a model file on MNIST (or the data it names)")
-    train.add_argument("model")
-    train.add_argument("--epochs", type=_positive_int)
-    train.add_argument("--batch-size", type=_positive_int)
-    train.add_argument("--lr", type=_positive_float)
+    train.add_argument("model", help="the model file (Python)")
+    train.add_argument("--epochs", type=_positive_int, help="epochs to train (default: the file's, or 10)")
+    train.add_argument("--batch-size", type=_positive_int, help="minibatch size (default: the file's, or 10)")
+    train.add_argument("--lr", type=_positive_float, help="learning rate (default: the file's optimizer's, or 0.1)")
     train.add_argument("--optimizer", help="sgd, adagrad, rmsprop, adam or adamw")
-    train.add_argument("--data", metavar="DIR", help="directory holding the MNIST files")
+    train.add_argument("--data", metavar="DIR", help="directory holding the MNIST files (default: $STATICNET_DATA, or downloaded "
+                       "once into ~/.cache/staticnet/mnist)")
     train.add_argument("--save", metavar="FILE", help="save the trained model (and a checkpoint every epoch)")
     train.add_argument("--plot", metavar="FILE.png", help="draw the training curves (needs matplotlib)")
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--seed", type=int, default=0,
+                       help="seed of the weights, the shuffling and dropout (default: 0)")
     train.set_defaults(run=cmd_train)
 
     sub.add_parser("bench", help="run the benchmark suite (see `staticnet bench --help`)", add_help=False)

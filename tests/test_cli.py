@@ -76,3 +76,13 @@ def test_train_on_mnist_reports_test_accuracy(tmp_path):
     assert accuracy > 0.85 and os.path.exists(saved)
     bad = staticnet("train", "examples/mnist_mlp.py", "--data", str(tmp_path))
     assert bad.returncode == 1 and "MNIST needs the four files" in bad.stderr
+
+
+def test_every_option_says_what_it_does():
+    from staticnet.cli import build_parser
+    commands = next(a for a in build_parser()._actions if a.choices and isinstance(a.choices, dict)).choices
+    for name, command in commands.items():
+        if name == "bench":  # its own parser, in bench/
+            continue
+        for action in command._actions:
+            assert action.help, f"staticnet {name} {action.dest} has no help text"
