@@ -121,7 +121,7 @@ class Model:
         kind = metric_kind(self.outputs[0], self.labels[0] if self.labels else None) if "accuracy" in self.metrics else None
         label = self.labels[0] if kind else None
         metric = (kind, 1, label) if kind else None
-        functions = []
+        functions = list(dict.fromkeys(helper for step in self.steps.values() for helper in step.helpers()))
         functions.append(epoch_loop("train_epoch", self.steps["train"], train=True, loss_index=0, metric=metric))
         functions.append(epoch_loop("eval_epoch", self.steps["eval"], train=False, loss_index=0, metric=metric))
         functions.append(predict_loop("predict_all", self.steps["forward"]))

@@ -66,7 +66,7 @@ class CompiledFunction(FunctionBase):
         self.program = optimize(Program(outputs=tuple(self.outputs), updates=tuple(self.updates)), self.report)
         self.plan = plan_memory(self.program)
         self.emitter = Emitter(self.program, "step", self.inputs, self.plan)
-        self.source = module_source("a compiled function", [self.emitter.source()])
+        self.source = module_source("a compiled function", [*self.emitter.helpers(), self.emitter.source()])
         module, self.path, self.cached = load_module(self.source)
         self.step = module.step
         self.workspace = Workspace(self.plan)

@@ -6,6 +6,7 @@ import pytest
 
 import staticnet as sn
 from staticnet.codegen import plan_memory
+from staticnet.codegen.emit import free_names
 from staticnet.codegen.parallel import PARALLEL_ROWS, SEGMENT_TILE, SHARED_WEIGHTS, threads_matter
 from staticnet.kernels.gemm import SPLIT_WORK
 from staticnet.passes import optimize
@@ -91,3 +92,31 @@ def test_products_with_large_weights_stay_out_of_segments():
     in_segments = {n.id for segment in plan.segments for n in segment}
     units = {n.inputs[1].shape[1]: n.id in in_segments for n in plan.order if n.op == "gemm" and n.inputs[1].shape[0] == 1568}
     assert units == {3: True, wide: False}
+
+
+def test_free_names_are_what_a_block_reads_from_outside_in_order_of_use():
+    block = ["    for chunk in prange(chunks):",
+             "        rows = v3[chunk:chunk + 1]",
+             "        K.gemm(rows, p_W, out, AS_IS, AS_IS, 1.0, 0.0)",
+             "        total = np.float32(len(rows)) + scale"]
+    assert free_names(block) == ["chunks", "v3", "p_W", "out", "scale"]
+
+
+def test_a_model_s_loops_share_each_segment_as_one_parallel_function():
+    x, g, out, loss, params = conv_net()
+    net = sn.compile(loss, outputs=out)
+    defined = [line.split("(")[0][4:] for line in net.source.splitlines() if line.startswith("def rows_")]
+    bodies = {name: net.source.split(f"\ndef {name}(")[1].split("\ndef ")[0]
+              for name in ("train_epoch", "eval_epoch", "predict_all")}
+    for name, body in bodies.items():  # only the segments pay for parallel compilation
+        decorator = net.source.split(f"\ndef {name}(")[0].rsplit("\n", 1)[1]
+        assert decorator.startswith("@njit(") and "parallel=True" not in decorator
+    assert len(defined) == len(set(defined)) == 3  # training: forward and backward; prediction: a shorter forward
+    forward = defined[0]
+    assert f"{forward}(" in bodies["train_epoch"] and f"{forward}(" in bodies["eval_epoch"]
+    assert f"{forward}(" not in bodies["predict_all"] and f"{defined[2]}(" in bodies["predict_all"]
+    rng = np.random.default_rng(0)
+    data = {"x": rng.normal(size=(20, 8, 8, 2)), "g": rng.normal(size=(20, 5))}
+    net.fit(data, epochs=1, batch_size=10, verbose=False, seed=0)
+    net.evaluate(data)
+    assert len(getattr(net.module, forward).signatures) == 1  # compiled once for both loops
