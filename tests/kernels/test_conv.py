@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+from hypothesis import assume, given, settings, strategies as st
 
 from staticnet import kernels as K
 from staticnet.ops import conv as reference
@@ -29,3 +30,22 @@ def test_im2col_and_col2im_match_the_numpy_references(channels, kernel, stride, 
     K.col2im(g, dx, kh, kw, stride, stride, pads[0], pads[2])
     np.testing.assert_allclose(dx, reference._col2im_ref(g, kh, kw, stride, stride, pads, 7, 8),
                                rtol=1e-6, atol=1e-6)
+
+
+@settings(max_examples=25, deadline=None, derandomize=True)  # each geometry compiles its own specialisation
+@given(channels=st.integers(1, 3), kh=st.integers(1, 4), kw=st.integers(1, 4), sh=st.integers(1, 3),
+       sw=st.integers(1, 3), pads=st.tuples(*[st.integers(0, 2)] * 4), height=st.integers(4, 9),
+       width=st.integers(4, 9))
+def test_any_geometry_matches_the_numpy_references(channels, kh, kw, sh, sw, pads, height, width):
+    pt, pb, pl, pr = pads
+    assume(kh <= height + pt + pb and kw <= width + pl + pr)  # conv2d's shape rule refuses the others
+    rng = np.random.default_rng(kh * 1000 + kw * 100 + sh * 10 + sw)
+    x = rng.normal(size=(3, height, width, channels)).astype(np.float32)
+    expected = reference._im2col_ref(x, kh, kw, sh, sw, pads)
+    cols = np.full(expected.shape, np.nan, np.float32)
+    K.im2col(x, cols, kh, kw, sh, sw, pt, pl)
+    np.testing.assert_array_equal(cols, expected)
+    g = rng.normal(size=expected.shape).astype(np.float32)
+    dx = np.full_like(x, np.nan)
+    K.col2im(g, dx, kh, kw, sh, sw, pt, pl)
+    np.testing.assert_allclose(dx, reference._col2im_ref(g, kh, kw, sh, sw, pads, height, width), rtol=1e-5, atol=1e-5)
