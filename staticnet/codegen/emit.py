@@ -53,7 +53,6 @@ class Emitter:
         self.constants = [n for n in self.plan.order if n.op == "constant" and n.value.size > 1]
         # after the parameters: a view of each buffer, and the thread count (for batch rows and large products)
         self.buffer_args = [f"buf{b.slot}" for b in self.plan.buffers] + ["threads"]
-        self.jit = JIT
         self.segment_functions: list[str] = []
         self.batch = "n"  # the batch size's name: the number of rows inside a batch-parallel segment
         self._temp = 0
@@ -383,7 +382,7 @@ class Emitter:
 
     def source(self) -> str:
         """The complete @njit step function."""
-        head = [self.jit,
+        head = [JIT,
                 f"def {self.name}({', '.join(self.signature())}):"]
         return "\n".join(head + self.body() + [f"    return {self.results()}", ""])
 

@@ -8,7 +8,7 @@ shuffled before the call (kernels/shuffle.py says why).
 from __future__ import annotations
 
 from ..ops import registry
-from .emit import Emitter
+from .emit import JIT, Emitter
 
 METRIC_KERNELS = {"one_hot": "K.correct_one_hot", "index": "K.correct_index", "binary": "K.correct_binary"}
 
@@ -30,7 +30,7 @@ def epoch_loop(name: str, step: Emitter, *, train: bool, loss_index: int | None,
     data = [f"data_{step.arg_name(t)}" for t in step.inputs]
     rest = step.shared_args()
     head = ["order", "seed", "start", "stop", "batch"] if train else ["start", "stop", "batch"]
-    lines = [step.jit,
+    lines = [JIT,
              f"def {name}({', '.join(data + head + rest)}):"]
     body = []
     if train and any(registry[n.op].kind == "random" for n in step.plan.order if not n.is_leaf):
@@ -79,7 +79,7 @@ def predict_loop(name: str, step: Emitter) -> str:
     data = [f"data_{step.arg_name(t)}" for t in step.inputs]
     results = [f"result{i}" for i in range(len(step.program.outputs))]
     rest = step.shared_args()
-    lines = [step.jit, f"def {name}({', '.join(data + results + ['batch'] + rest)}):",
+    lines = [JIT, f"def {name}({', '.join(data + results + ['batch'] + rest)}):",
              f"    total = {data[0]}.shape[0]", "    for s in range(0, total, batch):", "        n = min(batch, total - s)"]
     for t, d in zip(step.inputs, data):
         lines.append(f"        {step.arg_name(t)} = {d}[s:s + n]")
