@@ -102,7 +102,8 @@ def test_free_names_are_what_a_block_reads_from_outside_in_order_of_use():
     assert free_names(block) == ["chunks", "v3", "p_W", "out", "scale"]
 
 
-def test_a_model_s_loops_share_each_segment_as_one_parallel_function():
+def test_a_model_s_loops_share_each_segment_as_one_parallel_function(tmp_path, monkeypatch):
+    monkeypatch.setenv("STATICNET_CACHE", str(tmp_path))  # compiled here, not loaded with the loops from the cache
     x, g, out, loss, params = conv_net()
     net = sn.compile(loss, outputs=out)
     defined = [line.split("(")[0][4:] for line in net.source.splitlines() if line.startswith("def rows_")]
