@@ -340,9 +340,7 @@ def output_list(op: str, outputs) -> list[Tensor]:
     """The outputs of a Graph, or a tensor or list of tensors checked as such."""
     if isinstance(outputs, Graph):
         return outputs.outputs
-    if not isinstance(outputs, (Tensor, list, tuple)):
-        require_tensor(op, outputs)
-    outputs = as_list(outputs)
+    outputs = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
     for t in outputs:
         require_tensor(op, t)
     return outputs

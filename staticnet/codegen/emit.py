@@ -321,7 +321,7 @@ class Emitter:
         """Make `body` a parallel function of its own, named after its text, and call it here.  Compiling a
         prange loop is slow (about 4 s for the book's CNN's forward segment), and training, evaluation
         and prediction run the same forward segment: as one function it compiles once (all three loops:
-        13 instead of 21-23 s)."""
+        12 instead of 21-23 s)."""
         args = free_names(body)
         text = "\n".join([f"({', '.join(args)}):", *body])
         name = f"{stem}_{hashlib.sha1(text.encode()).hexdigest()[:6]}"
