@@ -7,7 +7,7 @@ temporary, and a much smaller function to compile (np.dot's several layout paths
 seconds of compile time per call site, measured here).
 """
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from .blas import blas_threads_local, cblas_gemm
 
@@ -68,60 +68,70 @@ def gemm(a, b, out, trans_a, trans_b, alpha=1.0, beta=0.0):
     blas_threads_local(previous)
 
 
-@njit(parallel=True, cache=True, nogil=True, error_model="numpy")
-def gemm_split(a, b, out, trans_a, trans_b, alpha, beta, threads):
-    """gemm with a large product shared among `threads` of Numba's threads, one BLAS thread each
-    (the count is an argument: reading it inside compiled code would keep the kernel from caching).
+SERIAL, BY_COLUMNS, BY_ROWS, BY_DEPTH = 0, 1, 2, 3  # how split_mode shares a product out
 
-    Why not OpenBLAS's own threads: on this project's products they gained nothing (2 cores, one
-    epoch of the book's CNN at batch 128: 73728 x 25 x 20 filter gradient 2.85 ms with two BLAS
-    threads, 1.24 ms split here; 128 x 2880 x 100 dense layer 1.17 vs 0.62 ms).  Rows of out are
-    split; with few rows, its columns or, when the sum is longer than a row (a^T b always: a filter
-    gradient; a b through tall weights), the sum over k, the parts added after.  Each thread then
-    packs only its part of b (a batch-10 input gradient through 2880 x 100 weights took 143-168 us
-    split by rows, 155 on one thread, 78-102 by columns), and the parts of a weight matrix follow
-    its rows the same way in a forward product (k), its input gradient (columns) and its update
-    (rows): each thread touches its own rows only."""
-    m, n = out.shape
-    k = a.shape[0] if trans_a else a.shape[1]
-    if threads == 1 or m * n * k < SPLIT_WORK:
-        gemm(a, b, out, trans_a, trans_b, alpha, beta)
-        return
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def split_mode(m, n, k, trans_a, parts):
+    """How a product with out m x n and depth k is cut into `parts` chunks, each one BLAS call on one
+    thread.  Why not OpenBLAS's own threads: on this project's products they gained nothing (2 cores,
+    the book's CNN at batch 128: a 73728 x 25 x 20 filter gradient 2.85 ms with two BLAS threads, 1.24
+    ms split here; a 128 x 2880 x 100 dense layer 1.17 vs 0.62 ms).  Rows of out are split; with few rows,
+    its columns or, when the sum is longer than a row (a^T b always: a filter gradient; a b through tall
+    weights), the sum over k, the parts added after.  Each chunk then packs only its part of b (a
+    batch-10 input gradient through 2880 x 100 weights took 143-168 us split by rows, 155 on one thread,
+    78-102 by columns), and the parts of a weight matrix follow its rows the same way in a forward
+    product (k), its input gradient (columns) and its update (rows).
+
+    The cut depends on the shapes and on `parts` (the threads the process may use), never on how many
+    threads run the chunks, so a product gives the same bits on one thread or several."""
+    if parts == 1 or m * n * k < SPLIT_WORK:
+        return SERIAL
+    few_rows = m < ROWS_PER_THREAD * parts
+    if few_rows and not trans_a and n >= k:
+        return BY_COLUMNS
+    return BY_DEPTH if few_rows else BY_ROWS
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def gemm_chunk(a, b, out, trans_a, trans_b, alpha, beta, mode, chunk, chunks, partials):
+    """The chunk-th of `chunks` shares of out = alpha op(a) @ op(b) + beta out cut by `mode`; a BY_DEPTH
+    chunk writes its product over its part of k to partials[chunk] (add_partials sums them)."""
     if not (a.flags.c_contiguous and b.flags.c_contiguous and out.flags.c_contiguous):
         raise ValueError("gemm: operands must be C-contiguous")
+    m, n = out.shape
+    k = a.shape[0] if trans_a else a.shape[1]
     lda, ldb = a.shape[1], b.shape[1]
-    few_rows = m < ROWS_PER_THREAD * threads
-    if few_rows and not trans_a and n >= k:
-        for chunk in prange(threads):
-            lo, hi = n * chunk // threads, n * (chunk + 1) // threads
-            if hi > lo:
-                previous = blas_threads_local(1)
-                columns = b[lo:hi] if trans_b else b[:, lo:]  # op(b)'s columns lo:hi, read with b's row stride
-                cblas_gemm(trans_a, trans_b, m, hi - lo, k, alpha, a, lda, columns, ldb, beta, out[:, lo:], n)
-                blas_threads_local(previous)
-        return
-    if not few_rows:
-        for chunk in prange(threads):
-            lo, hi = m * chunk // threads, m * (chunk + 1) // threads
-            if hi > lo:
-                previous = blas_threads_local(1)
-                rows = a[:, lo:] if trans_a else a[lo:hi]  # op(a)'s rows lo:hi, read with a's row stride
-                cblas_gemm(trans_a, trans_b, hi - lo, n, k, alpha, rows, lda, b, ldb, beta, out[lo:hi], n)
-                blas_threads_local(previous)
-        return
-    parts = np.zeros((threads, m, n), out.dtype)
-    for chunk in prange(threads):
-        lo, hi = k * chunk // threads, k * (chunk + 1) // threads
+    previous = blas_threads_local(1)  # the chunks are the threads' work: BLAS itself stays on one
+    if mode == BY_COLUMNS:
+        lo, hi = n * chunk // chunks, n * (chunk + 1) // chunks
+        if hi > lo:
+            columns = b[lo:hi] if trans_b else b[:, lo:]  # op(b)'s columns lo:hi, read with b's row stride
+            cblas_gemm(trans_a, trans_b, m, hi - lo, k, alpha, a, lda, columns, ldb, beta, out[:, lo:], n)
+    elif mode == BY_ROWS:
+        lo, hi = m * chunk // chunks, m * (chunk + 1) // chunks
+        if hi > lo:
+            rows = a[:, lo:] if trans_a else a[lo:hi]  # op(a)'s rows lo:hi, read with a's row stride
+            cblas_gemm(trans_a, trans_b, hi - lo, n, k, alpha, rows, lda, b, ldb, beta, out[lo:hi], n)
+    else:
+        lo, hi = k * chunk // chunks, k * (chunk + 1) // chunks
+        part = partials[chunk]
         if hi == lo:
-            continue
-        previous = blas_threads_local(1)
-        a_part = a[lo:hi] if trans_a else a[:, lo:]  # op(a)'s columns lo:hi, read with a's row stride
-        b_rows = b[:, lo:] if trans_b else b[lo:hi]
-        cblas_gemm(trans_a, trans_b, m, n, hi - lo, 1.0, a_part, lda, b_rows, ldb, 0.0, parts[chunk], n)
-        blas_threads_local(previous)
+            part[:, :] = 0.0
+        else:
+            a_part = a[lo:hi] if trans_a else a[:, lo:]  # op(a)'s columns lo:hi, read with a's row stride
+            b_rows = b[:, lo:] if trans_b else b[lo:hi]
+            cblas_gemm(trans_a, trans_b, m, n, hi - lo, 1.0, a_part, lda, b_rows, ldb, 0.0, part, n)
+    blas_threads_local(previous)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def add_partials(partials, out, alpha, beta):
+    """out = alpha (the sum of the BY_DEPTH chunks' products, in chunk order) + beta out."""
+    m, n = out.shape
     for i in range(m):
         for j in range(n):
-            total = parts[0, i, j]
-            for chunk in range(1, threads):
-                total += parts[chunk, i, j]
+            total = partials[0, i, j]
+            for chunk in range(1, partials.shape[0]):
+                total += partials[chunk, i, j]
             out[i, j] = alpha * total + (beta * out[i, j] if beta != 0.0 else 0.0)

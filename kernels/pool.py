@@ -12,7 +12,7 @@ one window, so the gradients are written, not accumulated, and only the position
 covers are zeroed beforehand.
 """
 import numpy as np
-from numba import literally, njit, prange
+from numba import literally, njit
 
 from .runs import axpy_run
 
@@ -46,7 +46,8 @@ def max_pool(x, out, ph, pw, sh, sw):
                     m = x[n, oy * sh, ox * sw, c]
                     for i in range(ph):
                         for j in range(pw):
-                            m = max(m, x[n, oy * sh + i, ox * sw + j, c])
+                            v = x[n, oy * sh + i, ox * sw + j, c]
+                            m = v if v > m or v != v else m  # NaN wins, as in np.max
                     out[n, oy, ox, c] = m
 
 
@@ -78,18 +79,23 @@ def max_pool_grad(x, pooled, g, dx, ph, pw, sh, sw):
                             dx[n, y, xx, c] += g[n, oy, ox, c] * hit
 
 
-@njit(parallel=True, cache=True, nogil=True, error_model="numpy")
-def max_pool_contract(patches, x, pooled, g, out, ph, pw, sh, sw, taps, threads):
-    """out = the sum over all positions of outer(patches, max_pool_grad(x, pooled, g)): the filter gradient
-    of a convolution whose output x is max-pooled, without the full-resolution gradient.  Only each
+@njit(cache=True, nogil=True, error_model="numpy")
+def contract_blocks(n):
+    """How many blocks max_pool_contract cuts a batch of n into: about FILTER_GRAD_BLOCK images each, in
+    pairs (a batch of 10: 2, 3, 2, 3 images), whatever the number of threads that run them."""
+    return 2 * max(1, (n + 2 * FILTER_GRAD_BLOCK - 1) // (2 * FILTER_GRAD_BLOCK))
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def max_pool_contract_block(patches, x, pooled, g, parts, ph, pw, sh, sw, taps, block):
+    """Block `block` of the filter gradient of a convolution whose output x is max-pooled, without the
+    full-resolution gradient: parts[block] = the sum over its images' positions of outer(patches,
+    max_pool_grad(x, pooled, g)), channel-major (sum_blocks adds the blocks and transposes).  Only each
     window's winner (the first tap holding the maximum, as in max_pool_grad) has a gradient, so per window
     and channel the winner's patch row (taps values, a literal) times the gradient is added to that
-    channel's row of the result, one vector operation (runs.axpy_run).  On the book's CNN, per image,
-    single thread: 14-15 us warm, 22-23 us with caches flushed, against 21-24 and 27-28 us for the pooling
-    gradient written out a block at a time and multiplied by the patches in BLAS (the kernel before).
-    The batch is cut into blocks of a few images, each thread taking a run of blocks, each block adding
-    into its own part; the parts are added in block order, so the result does not depend on the number
-    of threads."""
+    channel's row, one vector operation (runs.axpy_run).  On the book's CNN, per image, single thread:
+    14-15 us warm, 22-23 us with caches flushed, against 21-24 and 27-28 us for the pooling gradient
+    written out a block at a time and multiplied by the patches in BLAS (the kernel before)."""
     literally(ph)
     literally(pw)
     literally(sh)
@@ -97,33 +103,40 @@ def max_pool_contract(patches, x, pooled, g, out, ph, pw, sh, sw, taps, threads)
     literally(taps)
     n, height, width, channels = x.shape
     out_h, out_w = pooled.shape[1], pooled.shape[2]
-    blocks = 2 * max(1, (n + 2 * FILTER_GRAD_BLOCK - 1) // (2 * FILTER_GRAD_BLOCK))  # a batch of 10: 2, 3, 2, 3 images
-    parts = np.zeros((blocks, channels * taps), out.dtype)
+    blocks = parts.shape[0]
     rows = patches.reshape(n * height * width * taps)
-    for chunk in prange(threads):
-        for block in range(blocks * chunk // threads, blocks * (chunk + 1) // threads):
-            part = parts[block]
-            for b in range(n * block // blocks, n * (block + 1) // blocks):
-                for oy in range(out_h):
-                    for ox in range(out_w):
-                        for c in range(channels):
-                            top, winner = pooled[b, oy, ox, c], -1
-                            for t in range(ph * pw - 1, -1, -1):
-                                winner = t if x[b, oy * sh + t // pw, ox * sw + t % pw, c] == top else winner
-                            if winner < 0:  # NaN: no tap equals the maximum
-                                continue
-                            row = ((b * height + oy * sh + winner // pw) * width + ox * sw + winner % pw) * taps
-                            gradient = g[b, oy, ox, c]
-                            if taps <= LONGEST_RUN:
-                                axpy_run(part, c * taps, gradient, rows, row, taps)
-                            else:
-                                for k in range(taps):
-                                    part[c * taps + k] += gradient * rows[row + k]
+    part = parts[block]
+    for e in range(part.shape[0]):
+        part[e] = 0.0
+    for b in range(n * block // blocks, n * (block + 1) // blocks):
+        for oy in range(out_h):
+            for ox in range(out_w):
+                for c in range(channels):
+                    top, winner = pooled[b, oy, ox, c], -1
+                    for t in range(ph * pw - 1, -1, -1):
+                        winner = t if x[b, oy * sh + t // pw, ox * sw + t % pw, c] == top else winner
+                    if winner < 0:  # NaN: no tap equals the maximum
+                        continue
+                    row = ((b * height + oy * sh + winner // pw) * width + ox * sw + winner % pw) * taps
+                    gradient = g[b, oy, ox, c]
+                    if taps <= LONGEST_RUN:
+                        axpy_run(part, c * taps, gradient, rows, row, taps)
+                    else:
+                        for k in range(taps):
+                            part[c * taps + k] += gradient * rows[row + k]
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def sum_blocks(parts, out):
+    """out[i, j] = the sum over blocks, in block order, of parts[block, j * taps + i] (taps = out's rows):
+    the same result whichever threads computed the blocks."""
+    taps, channels = out.shape
     for i in range(taps):
         for j in range(channels):
-            out[i, j] = 0.0
-            for block in range(blocks):
-                out[i, j] += parts[block, j * taps + i]
+            total = parts[0, j * taps + i]
+            for block in range(1, parts.shape[0]):
+                total += parts[block, j * taps + i]
+            out[i, j] = total
 
 
 @njit(cache=True, nogil=True, error_model="numpy")

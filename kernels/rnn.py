@@ -86,3 +86,20 @@ def rnn_backward(x, h, wx, wh, g, dx, dwx, dwh, db, code, want_dx, want_dwx, wan
                             dwh[k, j] += hv * dz[j]
                         total += dz[j] * wh[k, j]
                     carry[k] = total
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def copy_step(h, out, index):
+    """out[n] = h[n, index]: one time step of every sequence."""
+    for n in range(h.shape[0]):
+        for j in range(h.shape[2]):
+            out[n, j] = h[n, index, j]
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def scatter_step(g, out, index):
+    """out = zeros, except out[n, index] = g[n]: the gradient of copy_step."""
+    for n in range(out.shape[0]):
+        for t in range(out.shape[1]):
+            for j in range(out.shape[2]):
+                out[n, t, j] = g[n, j] if t == index else 0.0

@@ -16,3 +16,12 @@ def fisher_yates(order, draws):
         i = n - 1 - k
         j = draws[k]
         order[i], order[j] = order[j], order[i]
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def gather_rows(data, order, start, out):
+    """out[r] = data[order[start + r]] for every row r of out: a shuffled minibatch, copied into place."""
+    for r in range(out.shape[0]):
+        source = order[start + r]
+        for c in range(out.shape[1]):
+            out[r, c] = data[source, c]

@@ -14,8 +14,9 @@ import numpy as np
 
 from . import threads
 from .autodiff import grad
-from .codegen import Emitter, load_module, module_source, plan_memory
+from .codegen.driver import Driver, Sizes, module_source
 from .codegen.loops import epoch_loop, metric_kind, predict_loop
+from .codegen.memory import plan_memory
 from .codegen.parallel import threads_matter
 from .denormals import flushed_to_zero
 from .errors import DataError, GraphError
@@ -25,7 +26,7 @@ from .passes import optimize, rewrite_forward
 from .passes.strip_dropout import strip_dropout
 from .program import Program
 from .progress import Progress
-from .runtime import Workspace, leaf_argument
+from .runtime import Generated, Workspace, kernels_called, leaf_argument
 
 
 class History:
@@ -113,49 +114,57 @@ class Model:
         evaluate = optimize(strip_dropout(Program(outputs=outputs)), self.report.setdefault("eval", []))
         forward = optimize(strip_dropout(Program(outputs=tuple(self.outputs))), self.report.setdefault("forward", []))
         self.programs = {"train": train, "eval": evaluate, "forward": forward}
+        sizes = Sizes()
         self.steps = {
-            "train": Emitter(train, "train_step", self.inputs, plan_memory(train, extra_live=self.inputs)),
-            "eval": Emitter(evaluate, "eval_step", self.inputs),
-            "forward": Emitter(forward, "forward", self.features),
+            "train": Driver(train, self.inputs, plan_memory(train, extra_live=self.inputs), sizes),
+            "eval": Driver(evaluate, self.inputs, sizes=sizes),
+            "forward": Driver(forward, self.features, sizes=sizes),
         }
         kind = metric_kind(self.outputs[0], self.labels[0] if self.labels else None) if "accuracy" in self.metrics else None
         label = self.labels[0] if kind else None
         metric = (kind, 1, label) if kind else None
-        functions = list(dict.fromkeys(helper for step in self.steps.values() for helper in step.helpers()))
-        functions.append(epoch_loop("train_epoch", self.steps["train"], train=True, loss_index=0, metric=metric))
-        functions.append(epoch_loop("eval_epoch", self.steps["eval"], train=False, loss_index=0, metric=metric))
-        functions.append(predict_loop("predict_all", self.steps["forward"]))
         self.has_accuracy = metric is not None
-        self.source = module_source("a model: train_epoch, eval_epoch and predict_all, each with its step inline", functions)
-        self.module, self.module_path, self.from_cache = load_module(self.source)
+        for _ in range(2):  # the second time every size has its name, and each signature lists them all
+            functions = [epoch_loop("train_epoch", self.steps["train"], train=True, loss_index=0, metric=metric),
+                         epoch_loop("eval_epoch", self.steps["eval"], train=False, loss_index=0, metric=metric),
+                         predict_loop("predict_all", self.steps["forward"])]
+        source = module_source("a model: train_epoch, eval_epoch and predict_all", list(self.steps.values()), functions)
+        self.generated = Generated("staticnet_model", source, {
+            "train_epoch": kernels_called(self.steps["train"]), "eval_epoch": kernels_called(self.steps["eval"]),
+            "predict_all": kernels_called(self.steps["forward"])})
+        self.source, self.from_cache = source, self.generated.module.found
         self.workspaces = {name: Workspace(e.plan) for name, e in self.steps.items()}
         self.compile_seconds = time.perf_counter() - started
 
+    LOOPS = {"train": "train_epoch", "eval": "eval_epoch", "predict": "predict_all"}
+
     def warm_up(self, batch_size: int = 32, loops=("train", "eval", "predict")) -> tuple[float, bool]:
-        """Compile these loops now (Numba compiles each on its first call), on empty data; returns
-        (seconds, whether every one came from the on-disk cache)."""
+        """Compile these loops now (each is compiled on its first call, with the kernels it calls), on
+        empty data; returns (seconds, whether every one came from the on-disk cache)."""
         started = time.perf_counter()
-        empty = [np.empty((0,) + tuple(d for d in t.shape[1:]), t.dtype) for t in self.inputs]
-        features = [a for a, t in zip(empty, self.inputs) if t in self.features]
-        results = [np.empty((0,) + tuple(t.shape[1:]), t.dtype) for t in self.outputs]
-        m = self.module
+        empty = [np.empty((1,) + tuple(t.shape[1:]), t.dtype) for t in self.inputs]
+        addresses = [a.ctypes.data for a in empty]
+        features = [a for a, t in zip(addresses, self.inputs) if t in self.features]
+        results = [np.empty((1,) + tuple(t.shape[1:]), t.dtype) for t in self.outputs]
+        order = np.zeros(1, np.int64)
         calls = {
-            "train": lambda: m.train_epoch(*empty, np.empty(0, np.int64), 0, 0, 0, batch_size,
-                                           *self._common_args("train", batch_size)),
-            "eval": lambda: m.eval_epoch(*empty, 0, 0, batch_size, *self._common_args("eval", batch_size)),
-            "predict": lambda: m.predict_all(*features, *results, batch_size, *self._common_args("forward", batch_size)),
+            "train": lambda: self.generated("train_epoch", *addresses, 0, order.ctypes.data, 0, 0, 0, batch_size,
+                                            *self._common_args("train", batch_size)),
+            "eval": lambda: self.generated("eval_epoch", *addresses, 0, 0, 0, batch_size,
+                                           *self._common_args("eval", batch_size)),
+            "predict": lambda: self.generated("predict_all", *features, *[r.ctypes.data for r in results], 0,
+                                              batch_size, *self._common_args("forward", batch_size)),
         }
-        functions = {"train": m.train_epoch, "eval": m.eval_epoch, "predict": m.predict_all}
         for loop in loops:
             calls[loop]()
-        cached = all(sum(functions[loop].stats.cache_hits.values()) > 0 for loop in loops)
+        cached = all(self.generated.from_cache(self.LOOPS[loop]) for loop in loops)
         return time.perf_counter() - started, cached
 
     # ------------------------------------------------------------ arguments of the generated functions
     def _common_args(self, name, capacity):
-        emitter = self.steps[name]
-        return ([leaf_argument(t) for t in emitter.leaves] + [t.value for t in emitter.constants]
-                + self.workspaces[name].arguments(capacity))
+        driver = self.steps[name]
+        return ([leaf_argument(t) for t in driver.leaves] + [t.value.ctypes.data for t in driver.constants]
+                + self.workspaces[name].arguments(capacity) + driver.sizes.values)
 
     def _data(self, data, nodes, what) -> list[np.ndarray]:
         """Arrays for `nodes` from a dict keyed by input name, or a tuple (x, y) / a bare x."""
@@ -195,12 +204,13 @@ class Model:
             seed = self.seed if getattr(self, "seed", None) is not None else int(np.random.default_rng().integers(2**31))
         self.seed = int(seed)
         total = arrays[0].shape[0]
+        addresses = [a.ctypes.data for a in arrays]
         steps = math.ceil(total / batch_size)
-        chooser = (threads.chooser_for((self.module_path, batch_size))
+        chooser = (threads.chooser_for((self.generated.path, batch_size))
                    if threads_matter(self.steps["train"].plan, batch_size) else None)
         chunk_steps = max(1, math.ceil(steps / 50)) if verbose or chooser else steps
         progress = Progress(enabled=verbose > 0)
-        if not self.module.train_epoch.signatures:
+        if not self.generated.compiled("train_epoch"):
             # compile now, so that neither the first epoch's time nor the thread chooser's first timing includes it
             seconds, cached = self.warm_up(batch_size, loops=("train", "eval") if val_arrays is not None else ("train",))
             if verbose:
@@ -223,8 +233,8 @@ class Model:
                     stop = min(total, done + (chooser.steps(count, chunk_steps) if chooser else chunk_steps) * batch_size)
                     chunk_started = time.perf_counter()
                     with flushed_to_zero(), threads.using(count):
-                        part_loss, part_correct = self.module.train_epoch(
-                            *arrays, order, epoch_seed, done, stop, batch_size,
+                        part_loss, part_correct = self.generated(
+                            "train_epoch", *addresses, total, order.ctypes.data, epoch_seed, done, stop, batch_size,
                             *self._common_args("train", batch_size))
                     if chooser:
                         chooser.record(count, time.perf_counter() - chunk_started, stop - done)
@@ -293,7 +303,8 @@ class Model:
         total = arrays[0].shape[0]
         batch = min(batch_size, total)
         with flushed_to_zero():
-            loss_sum, correct = self.module.eval_epoch(*arrays, 0, total, batch, *self._common_args("eval", batch))
+            loss_sum, correct = self.generated("eval_epoch", *[a.ctypes.data for a in arrays], total, 0, total, batch,
+                                               *self._common_args("eval", batch))
         scores = {"loss": loss_sum / total}
         if self.has_accuracy:
             scores["accuracy"] = correct / total
@@ -306,7 +317,8 @@ class Model:
         batch = min(batch_size, total)
         results = [np.empty(tuple(total if d is None else d for d in t.shape), t.dtype) for t in self.outputs]
         with flushed_to_zero():
-            self.module.predict_all(*arrays, *results, batch, *self._common_args("forward", batch))
+            self.generated("predict_all", *[a.ctypes.data for a in arrays], *[r.ctypes.data for r in results], total,
+                           batch, *self._common_args("forward", batch))
         return results[0] if self.single_output else results
 
     # ------------------------------------------------------------ parameters

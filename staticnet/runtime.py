@@ -1,4 +1,4 @@
-"""Compiled callables: the Numba backend behind `sn.function`."""
+"""What runs generated code: workspaces, the generated functions with their kernels, `sn.function`."""
 from __future__ import annotations
 
 import time
@@ -7,7 +7,9 @@ import numba
 import numpy as np
 
 from . import threads
-from .codegen import Emitter, load_module, module_source, plan_memory
+from .codegen import cache, kernel_layer
+from .codegen.driver import Driver, Sizes, code_only, module_source
+from .codegen.memory import plan_memory
 from .denormals import flushed_to_zero
 from .errors import DataError
 from .graph import Tensor
@@ -22,41 +24,91 @@ def capacity_for(n: int) -> int:
 
 
 class Workspace:
-    """Arenas (one per dtype) for one memory plan, per batch capacity, and a view of each buffer in
-    them: the generated code receives the views (slicing one is cheaper to compile than shaping an
-    arena slice), and buffers placed at the same offset share the memory."""
+    """Arenas (one per dtype) for one memory plan, per batch capacity: the generated code receives the
+    address of each buffer in them; buffers placed at the same offset share the memory."""
 
     def __init__(self, plan):
         self.plan = plan
         self.by_capacity = {}
 
-    def get(self, n: int):
+    def get(self, n: int) -> list[np.ndarray]:
+        """A view of each buffer (by slot), in arenas sized for batches of up to n."""
         cap = capacity_for(n)
         if cap not in self.by_capacity:
             offsets, sizes = self.plan.layout(cap)
             arenas = {name: np.zeros(max(sizes.get(name, 0), 1), np.dtype(name)) for name in
                       sorted({b.dtype.name for b in self.plan.buffers})}
-            self.by_capacity[cap] = [arenas[b.dtype.name][offsets[b.slot]:offsets[b.slot] + b.elements(cap)]
-                                     .reshape(b.view_shape(cap)) for b in self.plan.buffers]
-        return self.by_capacity[cap]
+            views = [arenas[b.dtype.name][offsets[b.slot]:offsets[b.slot] + b.elements(cap)]
+                     .reshape(b.view_shape(cap)) for b in self.plan.buffers]
+            self.by_capacity[cap] = (views, [v.ctypes.data for v in views])
+        return self.by_capacity[cap][0]
 
     def arguments(self, n: int) -> list:
-        """What the generated code takes after the parameters: the buffer views, and the number of
-        threads (read per call: it can be changed)."""
-        return self.get(n) + [numba.get_num_threads()]
+        """What the generated code takes after the parameters and constants: the buffers' addresses, the
+        number of threads to use (read per call: it can be changed) and of parts to cut work into."""
+        self.get(n)
+        return self.by_capacity[capacity_for(n)][1] + [numba.get_num_threads(), threads.configured()]
+
+    def array(self, node: Tensor, n: int) -> np.ndarray:
+        """The buffer holding `node`'s value for a batch of n, seen with the node's shape."""
+        owner = self.plan.view_of.get(node.id, node)
+        view = self.get(n)[self.plan.slot_of[owner.id]]
+        shape = tuple(n if d is None else d for d in node.shape)
+        return view.reshape(-1)[:int(np.prod(shape))].reshape(shape)
 
 
-def leaf_argument(leaf: Tensor):
-    """The array a generated function receives for a parameter: its value, 0-d ones seen as 1 element."""
+def leaf_argument(leaf: Tensor) -> int:
+    """The address a generated function receives for a parameter (its value made contiguous and writeable)."""
     value = leaf.value
     if not (value.flags.c_contiguous and value.flags.writeable):
         value = np.ascontiguousarray(value).copy()
         leaf.value = value
-    return value.reshape(1) if value.ndim == 0 else value
+    return value.ctypes.data
+
+
+class Generated:
+    """A generated module of driver functions and, per function, the kernels it calls: they are
+    compiled (or loaded from the cache) and their symbols registered before its first call."""
+
+    def __init__(self, prefix: str, source: str, kernels_of: dict[str, list]):
+        self.source = source  # with the reader's comments
+        self.code = code_only(source)
+        self.kernels_of = kernels_of
+        self.report = kernel_layer.LoadReport()
+        self._ready: set[str] = set()
+        self.module = cache.load(prefix, self.code)
+
+    @property
+    def path(self) -> str:
+        return self.module.path
+
+    def prepare(self, function: str) -> None:
+        """Compile or load the kernels `function` calls."""
+        if function not in self._ready:
+            for kernel in self.kernels_of[function]:
+                kernel_layer.load(kernel, self.report)
+            self._ready.add(function)
+
+    def compiled(self, function: str) -> bool:
+        return function in self._ready and bool(getattr(self.module.module, function).signatures)
+
+    def from_cache(self, function: str) -> bool:
+        return sum(getattr(self.module.module, function).stats.cache_hits.values()) > 0
+
+    def __call__(self, function: str, *args):
+        self.prepare(function)
+        return self.module.run(function, *args)
+
+
+def kernels_called(*drivers) -> list:
+    seen = {}
+    for driver in drivers:
+        seen.update(driver.kernels)
+    return list(seen.values())
 
 
 class CompiledFunction(FunctionBase):
-    """`sn.function` on the Numba backend: the whole graph as one generated @njit step."""
+    """`sn.function` on the Numba backend: the graph as one generated step."""
 
     def __init__(self, inputs, outputs, updates=None):
         super().__init__(inputs, outputs, updates)
@@ -65,29 +117,52 @@ class CompiledFunction(FunctionBase):
         self.report = []
         self.program = optimize(Program(outputs=tuple(self.outputs), updates=tuple(self.updates)), self.report)
         self.plan = plan_memory(self.program)
-        self.emitter = Emitter(self.program, "step", self.inputs, self.plan)
-        self.source = module_source("a compiled function", [*self.emitter.helpers(), self.emitter.source()])
-        module, self.path, self.cached = load_module(self.source)
-        self.step = module.step
+        self.driver = Driver(self.program, self.inputs, self.plan, Sizes())
+        step = self.driver.source("step")
+        source = module_source("a compiled function", [self.driver], [step])
+        self.generated = Generated("staticnet_function", source, {"step": kernels_called(self.driver)})
+        self.source, self.path = self.generated.source, self.generated.path
         self.workspace = Workspace(self.plan)
         self.compile_seconds = time.perf_counter() - started
 
-    def bind(self, *arrays):
-        """A no-argument callable running the step on these arrays with its buffers ready, returning
-        the raw outputs: what a benchmark times, free of the per-call checks and conversions."""
+    def _arguments(self, arrays):
+        """(the step's arguments, the conformed arrays whose addresses they hold, the batch size)."""
         arrays, n = self.checked(arrays)
         n = n or 1
-        args = [a.reshape(1) if a.ndim == 0 else a for a in arrays]
-        args += [leaf_argument(t) for t in self.emitter.leaves]
-        args += [t.value for t in self.emitter.constants]
-        args += self.workspace.arguments(n)
-        return lambda: self.step(n, *args)
+        args = [n] + [a.ctypes.data for a in arrays]
+        args += [leaf_argument(t) for t in self.driver.leaves]
+        args += [t.value.ctypes.data for t in self.driver.constants]
+        args += self.workspace.arguments(n) + self.driver.sizes.values
+        self.generated.prepare("step")
+        return args, arrays, n
+
+    def bind(self, *arrays):
+        """A no-argument callable running the step on these arrays with its buffers ready, returning
+        the scalar outputs: what a benchmark times, free of the per-call checks and conversions."""
+        args, conformed, _ = self._arguments(arrays)
+        run = self.generated.module.run
+
+        def step():
+            return run("step", *args)
+        step.arrays = conformed  # the arrays whose addresses it passes live as long as it does
+        return step
 
     def __call__(self, *arrays):
-        run = self.bind(*arrays)
+        args, arrays, n = self._arguments(arrays)
         try:
             with flushed_to_zero():
-                results = run()
+                scalars = list(self.generated("step", *args))
         except ValueError as e:  # raised inside the compiled code: a label out of range
             raise DataError(str(e)) from None
-        return self.result([np.array(v, dtype=t.dtype) for v, t in zip(results, self.program.outputs)])
+        fed = {t.id: a for t, a in zip(self.inputs, arrays)}
+        results = []
+        for t in self.program.outputs:
+            owner = self.plan.view_of.get(t.id, t)  # a reshape shows its input's memory
+            shape = tuple(n if d is None else d for d in t.shape)
+            if t.shape == ():
+                results.append(np.array(scalars.pop(0), dtype=t.dtype))
+            elif owner.is_leaf:
+                results.append(np.array(fed[owner.id] if owner.op == "input" else owner.value).reshape(shape))
+            else:
+                results.append(self.workspace.array(t, n).copy())
+        return self.result(results)

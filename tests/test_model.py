@@ -32,19 +32,20 @@ def test_fit_compiles_the_training_loop_before_it_times_any_rows(monkeypatch, ca
     x, y = sn.input("x", (None, 3)), sn.input("y", (None, 2))
     p = sn.dense(sn.dense(x, 7, activation="tanh"), 2, activation="softmax")  # a graph no other test compiles
     net = sn.compile(sn.cross_entropy(p, y), outputs=p, optimizer=sn.SGD(lr=0.1))
-    compiled = net.module.train_epoch
-    assert not compiled.signatures
+    generated = net.generated
+    assert not generated.compiled("train_epoch")
     calls = []  # (rows asked for, whether the loop was compiled by then)
 
     class Spy:
-        def __getattr__(self, name):  # signatures, stats: the compiled function's
-            return getattr(compiled, name)
+        def __getattr__(self, name):
+            return getattr(generated, name)
 
-        def __call__(self, *args):
-            calls.append((args[5] - args[4], bool(compiled.signatures)))  # (x, y, order, seed, start, stop, ...)
-            return compiled(*args)
+        def __call__(self, function, *args):
+            if function == "train_epoch":  # (x, y, total, order, seed, start, stop, ...)
+                calls.append((args[6] - args[5], generated.compiled("train_epoch")))
+            return generated(function, *args)
 
-    monkeypatch.setattr(net.module, "train_epoch", Spy())
+    monkeypatch.setattr(net, "generated", Spy())
     rng = np.random.default_rng(0)
     net.fit({"x": rng.normal(size=(40, 3)).astype(np.float32), "y": np.eye(2, dtype=np.float32)[rng.integers(0, 2, 40)]},
             epochs=1, batch_size=4, verbose=1)

@@ -111,7 +111,7 @@ def test_fit_times_both_counts_and_gives_the_thread_count_back(monkeypatch, caps
     before = numba.get_num_threads()
     history = net.fit(data, epochs=2, batch_size=PARALLEL_ROWS, seed=0, verbose=1)
     assert numba.get_num_threads() == before
-    chooser = chooser_for((net.module_path, PARALLEL_ROWS))
+    chooser = chooser_for((net.generated.path, PARALLEL_ROWS))
     assert all(len(times) >= 2 for times in chooser.recent.values())  # both counts were timed
     assert all(record["threads"] in chooser.options for record in history.epochs)
     assert history["loss"][-1] < history["loss"][0]

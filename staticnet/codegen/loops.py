@@ -1,16 +1,16 @@
 """The compiled loops around a step: a whole epoch (or a chunk of it) per call.
 
-train_epoch walks the minibatches in the given order (the last may be partial),
-gathers each batch into preallocated input buffers, runs the step and keeps the
-running loss and number correct.  Python is entered once per call.  The order is
-shuffled before the call (kernels/shuffle.py says why).
+train_epoch walks the minibatches in the given order (the last may be partial), gathers each
+batch's rows into the input buffers, runs the step and keeps the running loss and the number
+correct.  Python is entered once per call.  The order is shuffled before the call (kernels/shuffle.py
+says why).  eval_epoch and predict_all read their batches in place, where they lie in the data.
 """
 from __future__ import annotations
 
-from ..ops import registry
-from .emit import JIT, Emitter
+from .driver import JIT, Driver, product
+from .library import Array, Integer
 
-METRIC_KERNELS = {"one_hot": "K.correct_one_hot", "index": "K.correct_index", "binary": "K.correct_binary"}
+METRIC_KERNELS = {"one_hot": "correct_one_hot", "index": "correct_index", "binary": "correct_binary"}
 
 
 def metric_kind(prediction, label) -> str | None:
@@ -25,67 +25,62 @@ def metric_kind(prediction, label) -> str | None:
     return "binary"
 
 
-def epoch_loop(name: str, step: Emitter, *, train: bool, loss_index: int | None, metric: tuple | None) -> str:
-    """Source of a loop over minibatches of the data arrays, calling `step`'s function for each."""
-    data = [f"data_{step.arg_name(t)}" for t in step.inputs]
-    rest = step.shared_args()
-    head = ["order", "seed", "start", "stop", "batch"] if train else ["start", "stop", "batch"]
-    lines = [JIT,
-             f"def {name}({', '.join(data + head + rest)}):"]
+def _data_name(step: Driver, t) -> str:
+    return f"data_{step.leaf_name(t)}"
+
+
+def epoch_loop(name: str, step: Driver, *, train: bool, loss_index: int | None, metric: tuple | None) -> str:
+    """Source of a loop over minibatches of the data arrays (`total` rows), calling the step for each."""
+    data = [_data_name(step, t) for t in step.inputs]
+    head = ["total", "order", "seed", "start", "stop", "batch"] if train else ["total", "start", "stop", "batch"]
+    lines = [JIT, f"def {name}({', '.join(data + head + step.shared_args())}):"]
     body = []
-    if train and any(registry[n.op].kind == "random" for n in step.plan.order if not n.is_leaf):
-        body += ["if start == 0:",
-                 "    np.random.seed(seed)  # seeds every random mask of the epoch"]
-    body += ["loss_sum = 0.0", "correct = 0", "for s in range(start, stop, batch):",
-             "    n = min(batch, stop - s)"]
+    if train and any(n.op == "dropout_mask" for n in step.order):
+        body += ["if start == 0:", "    np.random.seed(seed)  # seeds every random mask of the epoch"]
+    body += ["loss_sum = 0.0", "correct = 0", "for s in range(start, stop, batch):", "    n = min(batch, stop - s)"]
+    saved, step.lines = step.lines, []
+    step.depth = 2
     for t, d in zip(step.inputs, data):
-        name = step.arg_name(t)
-        if train:  # gather the shuffled rows into the batch buffer
-            body += [f"    {name} = {step.buffer_view(step.plan.slot_of[t.id], 'n')}", "    for r in range(n):"]
-            body += copy_row(f"{name}[r", f"{d}[order[s + r]", t.shape[1:], "        ")
+        rows = product(step.dims(t)[1:])
+        if train:
+            buffer = f"b{step.plan.slot_of[t.id]}"
+            step.library("gather_rows", [Array(d, t.dtype.name, ["total", rows]), Array("order", "int64", ["total"]),
+                                         Integer("s"), Array(buffer, t.dtype.name, ["n", rows])])
+            step.line(f"{step.leaf_name(t)} = {buffer}")
         else:
-            body.append(f"    {name} = {d}[s:s + n]")
-    body += step_inline(step, "    ")
+            step.line(f"{step.leaf_name(t)} = {d} + s * {step.row_bytes(t)}")
+    body += [line[4:] for line in step.lines]
+    step.lines = saved
+    body += ["    # ---- the step ----"] + [line for line in step.body()]
+    tail, step.lines = step.lines, []
     if loss_index is not None:
-        body.append(f"    loss_sum += out[{loss_index}] * n")
+        step.line(f"loss_sum += {step.value(step.program.outputs[loss_index])} * n")
     if metric is not None:
         kind, pred_index, label = metric
-        body.append(f"    correct += {METRIC_KERNELS[kind]}(out[{pred_index}], {step.arg_name(label)})")
+        prediction = step.program.outputs[pred_index]
+        step.library(METRIC_KERNELS[kind], [step.array(prediction), step.array(label)], "i64", "right")
+        step.line("correct += right")
+    body += [line[4:] for line in step.lines]
+    step.lines, step.depth = tail, 1
     body.append("return loss_sum, correct")
-    return "\n".join(lines + ["    " + b for b in body]) + "\n"
+    return "\n".join(lines + ["    " + b if b else "" for b in body]) + "\n"
 
 
-def copy_row(target: str, source: str, row_shape, indent: str) -> list[str]:
-    """Element loops copying one row (explicit loops: array slice assignment compiles slowly)."""
-    lines, index = [], ""
-    for axis, dim in enumerate(row_shape):
-        lines.append(f"{indent}{'    ' * axis}for c{axis} in range({dim}):")
-        index += f", c{axis}"
-    lines.append(f"{indent}{'    ' * len(row_shape)}{target}{index}] = {source}{index}]")
-    return lines
-
-
-def step_inline(step: Emitter, indent: str) -> list[str]:
-    """The step's statements placed inside a loop body (one big function compiles faster than
-    a step plus a loop that calls it, which LLVM would inline and optimize a second time)."""
-    lines = [indent + "# ---- the step, inline ----"]
-    lines += [indent + line[4:] if line else "" for line in step.body()]
-    lines.append(f"{indent}out = {step.results()}")
-    return lines
-
-
-def predict_loop(name: str, step: Emitter) -> str:
-    """Source of a loop writing every output of `step` for all rows into result arrays."""
-    data = [f"data_{step.arg_name(t)}" for t in step.inputs]
+def predict_loop(name: str, step: Driver) -> str:
+    """Source of a loop writing every output of `step` for all `total` rows into result arrays."""
+    data = [_data_name(step, t) for t in step.inputs]
     results = [f"result{i}" for i in range(len(step.program.outputs))]
-    rest = step.shared_args()
-    lines = [JIT, f"def {name}({', '.join(data + results + ['batch'] + rest)}):",
-             f"    total = {data[0]}.shape[0]", "    for s in range(0, total, batch):", "        n = min(batch, total - s)"]
+    lines = [JIT, f"def {name}({', '.join(data + results + ['total', 'batch'] + step.shared_args())}):",
+             "    for s in range(0, total, batch):", "        n = min(batch, total - s)"]
     for t, d in zip(step.inputs, data):
-        lines.append(f"        {step.arg_name(t)} = {d}[s:s + n]")
-    lines += step_inline(step, "        ")
-    for i, (r, t) in enumerate(zip(results, step.program.outputs)):
-        lines.append("        for r in range(n):")
-        lines += copy_row(f"{r}[s + r", f"out[{i}][r", t.shape[1:], "            ")
+        lines.append(f"        {step.leaf_name(t)} = {d} + s * {step.row_bytes(t)}")
+    lines.append("        # ---- the step ----")
+    lines += ["    " + line if line else "" for line in step.body()]
+    saved, step.lines, step.depth = step.lines, [], 2
+    for result, t in zip(results, step.program.outputs):
+        step.loop(t.shape, [t], (("broadcast_like", (0,), ()),), [(0, "map")],
+                  [f"{result} + s * {step.row_bytes(t)}"], [t.dtype])
+    lines += step.lines
+    step.lines, step.depth = saved, 1
     lines.append("    return 0")
     return "\n".join(lines) + "\n"

@@ -18,7 +18,6 @@ from ..ops import registry
 from ..program import Program
 from .parallel import parallel_segments
 
-VIEW_OPS = ("transpose", "reshape")
 
 
 def schedule(program: Program) -> list[Tensor]:
@@ -28,14 +27,10 @@ def schedule(program: Program) -> list[Tensor]:
     return body + list(program.effects)
 
 
-def is_view(node: Tensor, owners) -> bool:
-    """A transpose is always a view; a reshape is one when its input is laid out contiguously."""
-    if node.op == "transpose":
-        return True
-    if node.op == "reshape":
-        source = node.inputs[0]
-        return source.shape != () and not (source.op == "transpose" or (source.id in owners and owners[source.id].op == "transpose"))
-    return False
+def is_view(node: Tensor) -> bool:
+    """A reshape shows its input's buffer with another shape (every array is contiguous: a transpose that
+    no product absorbed is copied); to or from a scalar, a local of the step, it is a copy."""
+    return node.op == "reshape" and node.shape != () and node.inputs[0].shape != ()
 
 
 @dataclass
@@ -110,7 +105,7 @@ def plan_memory(program: Program, extra_live=()) -> MemoryPlan:
     plan = MemoryPlan(order)
     owner: dict[int, Tensor] = {}  # node id -> node that owns its storage (itself unless a view)
     for node in order:
-        if owns_buffer(node) and node.op in VIEW_OPS and is_view(node, owner):
+        if owns_buffer(node) and is_view(node):
             owner[node.id] = owner.get(node.inputs[0].id, node.inputs[0])
             plan.view_of[node.id] = owner[node.id]
         else:

@@ -32,10 +32,10 @@ register("sigmoid", shape=_same_shape, numpy=_stable_sigmoid, grad=lambda n, g: 
 register("tanh", shape=_same_shape, numpy=np.tanh, grad=lambda n, g: (g * (1.0 - square(n)),),
          kind="elementwise", scalar="math.tanh({0})")
 register("relu", shape=_same_shape, numpy=lambda x: np.maximum(x, 0), grad=lambda n, g: (g * greater(n.inputs[0], 0.0),),
-         kind="elementwise", scalar="max({0}, 0.0)")
+         kind="elementwise", scalar="({0} if {0} > 0.0 or {0} != {0} else 0.0)")  # NaN stays NaN, as in NumPy
 register("softplus", shape=_same_shape, numpy=lambda x: np.logaddexp(0, x).astype(x.dtype),
          grad=lambda n, g: (g * sigmoid(n.inputs[0]),),
-         kind="elementwise", scalar="(max({0}, 0.0) + math.log1p(math.exp(-abs({0}))))")
+         kind="elementwise", scalar="(({0} if {0} > 0.0 or {0} != {0} else 0.0) + math.log1p(math.exp(-abs({0}))))")
 register("step", shape=_same_shape, numpy=lambda x: (x > 0).astype(x.dtype), grad=no_gradient,
          kind="elementwise", scalar="(1.0 if {0} > 0 else 0.0)")
 
@@ -120,13 +120,12 @@ def _log_softmax_ref(x, axis):
 
 
 def _rowwise_lowering(kernel):
-    def lower(node, em):
+    def lower(node, d):
         z = node.inputs[0]
         if node.attrs["axis"] != z.ndim - 1:
             raise GraphError(f"{node.op} at {node.loc}: the compiled backend takes the last axis only "
                              f"(got axis {node.attrs['axis']} of {z.shape}); transpose first")
-        k = z.shape[-1]
-        em.line(f"K.{kernel}({em.ref(z)}.reshape((-1, {k})), {em.names[node.id]}.reshape((-1, {k})))")
+        d.library(kernel, [d.matrix(z), d.matrix(node)])
     return lower
 
 

@@ -13,6 +13,7 @@ import numpy as np
 from ..errors import GraphError, ShapeError
 from ..graph import fail, fmt_shape, make_node, param, require_tensor
 from .. import init as initializers
+from ..codegen.library import Literal
 from . import register, require_float
 from .activations import activation as apply_activation
 from .linalg import matmul
@@ -88,15 +89,22 @@ def _col2im_shape(cols, kh, kw, sh, sw, pads, height, width):
     return (cols.shape[0], height, width, cols.shape[3] // (kh * kw)), cols.dtype
 
 
-def _kernel_args(attrs):
-    return f"{attrs['kh']}, {attrs['kw']}, {attrs['sh']}, {attrs['sw']}, {attrs['pads'][0]}, {attrs['pads'][2]}"
+def _geometry_literals(attrs):
+    """Window, stride and the padding before each axis, as constants of the kernel (kernels/conv.py)."""
+    return [Literal(attrs[k]) for k in ("kh", "kw", "sh", "sw")] + [Literal(attrs["pads"][0]), Literal(attrs["pads"][2])]
+
+
+def _patch_lowering(kernel):
+    def lower(node, d):
+        d.library(kernel, [d.array(node.inputs[0]), d.array(node)] + _geometry_literals(node.attrs))
+    return lower
 
 
 register("im2col", shape=_im2col_shape, numpy=_im2col_ref, grad=_im2col_grad, kind="opaque", row_wise=True,
-         lower=lambda node, em: em.line(f"K.im2col({em.ref(node.inputs[0])}, {em.names[node.id]}, {_kernel_args(node.attrs)})"))
+         lower=_patch_lowering("im2col"))
 register("col2im", shape=_col2im_shape, numpy=_col2im_ref, kind="opaque", row_wise=True,
          grad=lambda node, g: (make_node("im2col", (g,), {k: v for k, v in node.attrs.items() if k not in ("height", "width")}),),
-         lower=lambda node, em: em.line(f"K.col2im({em.ref(node.inputs[0])}, {em.names[node.id]}, {_kernel_args(node.attrs)})"))
+         lower=_patch_lowering("col2im"))
 
 
 def conv2d(x, filters: int, kernel_size, stride=1, padding="valid", activation=None, init=None, bias_init=None,

@@ -65,10 +65,13 @@ add = _binary("add", np.add, lambda n, g: _sides(n, g, g), "({0} + {1})")
 sub = _binary("sub", np.subtract, lambda n, g: _sides(n, g, neg(g)), "({0} - {1})")
 mul = _binary("mul", np.multiply, lambda n, g: _sides(n, g * n.inputs[1], g * n.inputs[0]), "({0} * {1})")
 div = _binary("div", np.divide, lambda n, g: _sides(n, g / n.inputs[1], neg(g * n) / n.inputs[1]), "({0} / {1})")
+# NaN on either side gives NaN, as np.maximum / np.minimum do (Python's max would keep whichever came first)
 maximum = _binary("maximum", np.maximum,
-                  lambda n, g: _sides(n, g * greater_equal(*n.inputs), g * less(*n.inputs)), "max({0}, {1})")
+                  lambda n, g: _sides(n, g * greater_equal(*n.inputs), g * less(*n.inputs)),
+                  "({0} if {0} >= {1} or {0} != {0} else {1})")
 minimum = _binary("minimum", np.minimum,
-                  lambda n, g: _sides(n, g * less_equal(*n.inputs), g * greater(*n.inputs)), "min({0}, {1})")
+                  lambda n, g: _sides(n, g * less_equal(*n.inputs), g * greater(*n.inputs)),
+                  "({0} if {0} <= {1} or {0} != {0} else {1})")
 
 
 def _mask(name, compare, symbol):
@@ -88,7 +91,8 @@ log = _unary("log", np.log, lambda n, g: (g / n.inputs[0],), "math.log({0})", "n
 sqrt = _unary("sqrt", np.sqrt, lambda n, g: (g / (2.0 * n),), "math.sqrt({0})", "square root")
 square = _unary("square", np.square, lambda n, g: (g * (2.0 * n.inputs[0]),), "({0} * {0})", "x**2")
 abs = _unary("abs", np.abs, lambda n, g: (g * sign(n.inputs[0]),), "abs({0})", "|x|")  # noqa: A001
-sign = _unary("sign", np.sign, no_gradient, "(1.0 if {0} > 0 else (-1.0 if {0} < 0 else 0.0))", "-1, 0 or 1")
+sign = _unary("sign", np.sign, no_gradient, "(1.0 if {0} > 0 else (-1.0 if {0} < 0 else {0} * 0.0))",
+              "-1, 0 or 1 (NaN for NaN)")
 
 
 def _erf(x):
@@ -132,7 +136,7 @@ def _cast_grad(node, g):
 
 
 register("cast", shape=_cast_shape, numpy=lambda x, dtype: x.astype(dtype), grad=_cast_grad,
-         kind="elementwise", scalar="{0}")
+         kind="elementwise", scalar="np.{dtype}({0})")  # to an integer: truncated toward zero, as astype does
 
 
 def cast(x, dtype):

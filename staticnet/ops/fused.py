@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..codegen.library import Integer, Real, split_gemm
 from . import register, registry
 
 
@@ -43,8 +44,18 @@ def _multi_ref(*arrays, program, results, parts, **_):
     return tuple(np.sum(values[index], axis=leading) if mode == "colsum" else values[index] for index, mode in results)
 
 
+def _lower_multi(node, d):
+    """One loop computing the results of the program that are read; "colsum" ones summed over every axis
+    but the last."""
+    parts = d.parts(node)
+    wanted = [i for i in range(len(node.attrs["results"])) if i in parts]
+    d.loop(node.attrs["parts"][0][0], list(node.inputs), node.attrs["program"],
+           [node.attrs["results"][i] for i in wanted], [d.address(parts[i]) for i in wanted],
+           [parts[i].dtype for i in wanted])
+
+
 register("fused_multi", shape=lambda *inputs, **attrs: ((), np.dtype(attrs["parts"][0][1])), grad=None,
-         kind="multi", numpy=_multi_ref)
+         kind="multi", numpy=_multi_ref, lower=_lower_multi)
 
 
 def _update_ref(*arrays, program, writes, **_):
@@ -52,11 +63,20 @@ def _update_ref(*arrays, program, writes, **_):
     return tuple(np.broadcast_to(values[index], arrays[target].shape) for index, target in writes)
 
 
-register("fused_update", shape=lambda *inputs, **attrs: ((), inputs[0].dtype), grad=None, kind="effect",
-         numpy=_update_ref)
+def _lower_update(node, d):
+    """The optimizer step of one parameter: one loop, parameter and state overwritten in place."""
+    writes = node.attrs["writes"]
+    target = node.inputs[writes[0][1]]
+    d.loop(target.shape, list(node.inputs), node.attrs["program"],
+           [(instruction, ("write", k)) for instruction, k in writes], [None] * len(writes),
+           [node.inputs[k].dtype for _, k in writes])
 
-register("part", shape=_declared, grad=None, kind="part",
-         numpy=lambda multi, index, shape, dtype: multi[index])
+
+register("fused_update", shape=lambda *inputs, **attrs: ((), inputs[0].dtype), grad=None, kind="effect",
+         numpy=_update_ref, lower=_lower_update)
+
+register("part", shape=_declared, grad=None, kind="part", numpy=lambda multi, index, shape, dtype: multi[index],
+         lower=lambda node, d: None)  # parts are written by the node they are part of
 
 
 def as_matrix(x):
@@ -75,7 +95,27 @@ def _gemm_ref(a, b, *extra, trans_a, trans_b, epilogue, shape, dtype):
     return run_program(epilogue, (product,) + extra)[-1] if epilogue else product
 
 
-register("gemm", shape=_declared, grad=None, kind="gemm", numpy=_gemm_ref)
+def gemm_call(d, a, b, out, trans_a, trans_b, alpha: str, beta: str):
+    """out = alpha op(a) @ op(b) + beta out for library.Array operands: large products outside a batch
+    segment are cut among the threads (codegen/library.py split_gemm), inside one each thread works alone."""
+    flags = [str(int(trans_a)), str(int(trans_b))]  # values, not constants: one compiled product for every layout
+    if d.batch == "n":
+        arguments = [x for m in (a, b, out) for x in [m.address, *m.dims]] + flags + [alpha, beta, "parts", "threads"]
+        d.call(split_gemm(out.dtype), arguments)
+    else:
+        d.library("gemm", [a, b, out, Integer(flags[0]), Integer(flags[1]), Real(alpha), Real(beta)])
+
+
+def _lower_gemm(node, d):
+    a, b, *extra = node.inputs
+    gemm_call(d, d.matrix(a), d.matrix(b), d.matrix(node), node.attrs["trans_a"], node.attrs["trans_b"], "1.0", "0.0")
+    epilogue = node.attrs["epilogue"]
+    if epilogue:
+        d.loop(node.shape, [node] + list(extra), epilogue, [(len(epilogue) - 1, "map")], [d.address(node)],
+               [node.dtype])
+
+
+register("gemm", shape=_declared, grad=None, kind="gemm", numpy=_gemm_ref, lower=_lower_gemm)
 
 
 def _gemm_update_ref(a, b, target, alpha, beta, *, trans_a, trans_b, writes):
@@ -83,5 +123,12 @@ def _gemm_update_ref(a, b, target, alpha, beta, *, trans_a, trans_b, writes):
     return (alpha * product + beta * target,)
 
 
+def _lower_gemm_update(node, d):
+    """target <- alpha op(a) @ op(b) + beta target: one BLAS call, in place."""
+    a, b, target, alpha, beta = node.inputs
+    gemm_call(d, d.matrix(a), d.matrix(b), d.matrix(target), node.attrs["trans_a"], node.attrs["trans_b"],
+              d.value(alpha), d.value(beta))
+
+
 register("gemm_update", shape=lambda *inputs, **attrs: ((), inputs[2].dtype), grad=None, kind="effect",
-         numpy=_gemm_update_ref)
+         numpy=_gemm_update_ref, lower=_lower_gemm_update)

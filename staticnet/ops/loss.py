@@ -11,6 +11,8 @@ import numpy as np
 from ..errors import DataError, DTypeError, GraphError, ShapeError
 from ..graph import Tensor, fail, fmt_shape, make_node, topological
 from ..graph import INT_DTYPES
+from ..codegen.driver import cast_to
+from ..codegen.library import Literal
 from . import register, require_float
 from .activations import _softmax_ref, _stable_sigmoid, log_softmax, sigmoid, softmax
 from .elementwise import greater_equal, log, square, where
@@ -64,22 +66,24 @@ def _sigmoid_xent_grad(node, g):
 
 def _xent_lowering(kernel):
     """The loss alone (`store` False: the kernel's output argument is not written)."""
-    def lower(node, em):
+    def lower(node, d):
         z, y = node.inputs
-        em.line(f"{em.names[node.id]} = K.{kernel}({em.ref(z)}, {em.ref(y)}, {em.ref(z)}, False)")
+        loss = d.temp("loss")
+        d.library(kernel, [d.array(z), d.array(y), d.array(z), Literal(False)], "f64", loss)
+        d.assign(node, cast_to(loss, node.dtype))
     return lower
 
 
 def _xent_multi_lowering(kernel):
     """Loss and activation (probabilities) in one pass over the logits."""
-    def lower(node, em):
+    def lower(node, d):
         z, y = node.inputs
-        parts = em.parts(node)
-        loss = parts.get(0, em.temp("unused_loss"))
-        if 1 in parts:
-            em.line(f"{loss} = K.{kernel}({em.ref(z)}, {em.ref(y)}, {parts[1]}, True)")
-        else:
-            em.line(f"{loss} = K.{kernel}({em.ref(z)}, {em.ref(y)}, {em.ref(z)}, False)")
+        parts = d.parts(node)
+        loss = d.temp("loss")
+        probabilities = d.array(parts[1]) if 1 in parts else d.array(z)
+        d.library(kernel, [d.array(z), d.array(y), probabilities, Literal(1 in parts)], "f64", loss)
+        if 0 in parts:
+            d.assign(parts[0], cast_to(loss, node.dtype))
     return lower
 
 
@@ -136,9 +140,10 @@ def _one_hot_ref(labels, classes, dtype):
     return np.eye(classes, dtype=dtype)[labels]
 
 
-def _lower_one_hot(node, em):
-    em.line(f"if not K.one_hot({em.ref(node.inputs[0])}, {em.names[node.id]}):")
-    em.line(f"    raise ValueError('one_hot: a label lies outside [0, {node.attrs['classes']})')")
+def _lower_one_hot(node, d):
+    ok = d.temp("labels_ok")
+    d.library("one_hot", [d.array(node.inputs[0]), d.matrix(node)], "i64", ok)
+    d.raise_unless(ok, f"one_hot: a label lies outside [0, {node.attrs['classes']})")
 
 
 register("one_hot", shape=_one_hot_shape, numpy=_one_hot_ref, grad=lambda n, g: (None,), kind="opaque",

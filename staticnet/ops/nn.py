@@ -48,11 +48,18 @@ def _dropout_mask_ref(x, rate):
     return (keep / (1.0 - rate)).astype(x.dtype)
 
 
-def _lower_dropout_mask(node, em):
-    keep_scale = repr(1.0 / (1.0 - node.attrs["rate"]))
-    indices = em.open_loops(node)
-    em.line(f"{em.names[node.id]}[{', '.join(indices)}] = {keep_scale} if np.random.random() >= {node.attrs['rate']!r} else 0.0")
-    em.close_loops(indices)
+def _lower_dropout_mask(node, d):
+    """Each element kept (scaled by 1/(1 - rate)) or zeroed by Numba's generator, seeded per epoch."""
+    from ..codegen.kernel_layer import ABI_POINTER, Kernel
+    from ..codegen.driver import product
+    from ..codegen.elementwise import typed_literal
+    rate = node.attrs["rate"]
+    keep, zero = typed_literal(1.0 / (1.0 - rate), node.dtype), typed_literal(0.0, node.dtype)
+    kernel = Kernel("dropout_mask", (("out_p", ABI_POINTER[node.dtype.name]), ("size", "i64")),
+                    ("out = carray(out_p, (size,))", "for i in range(size):",
+                     f"    out[i] = {keep} if np.random.random() >= {rate!r} else {zero}"),
+                    f"Inverted dropout mask, rate {rate!r}")
+    d.call(kernel, [d.address(node), product(d.dims(node))])
 
 
 register("dropout_mask", shape=lambda x, rate: (x.shape, x.dtype), numpy=_dropout_mask_ref, grad=no_gradient,

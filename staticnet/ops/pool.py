@@ -5,6 +5,8 @@ import numpy as np
 
 from ..errors import ShapeError
 from ..graph import fmt_shape, make_node, require_tensor
+from ..codegen.kernel_layer import ABI_POINTER, split_kernel
+from ..codegen.library import Literal, by_address
 from . import register, require_float
 
 
@@ -52,17 +54,39 @@ def _avg_grad_ref(g, like, ph, pw, sh, sw):
     return dx
 
 
-def _args(attrs):
-    return f"{attrs['ph']}, {attrs['pw']}, {attrs['sh']}, {attrs['sw']}"
+def _window(attrs):
+    """Window and stride as constants of the kernel (kernels/pool.py says why)."""
+    return [Literal(attrs[k]) for k in ("ph", "pw", "sh", "sw")]
+
+
+def _pool_lowering(kernel):
+    def lower(node, d):
+        d.library(kernel, [d.array(t) for t in node.inputs] + [d.array(node)] + _window(node.attrs))
+    return lower
+
+
+def _lower_max_contract(node, d):
+    """The filter gradient in blocks of images, the blocks shared among the threads and added in order."""
+    params, arguments, views = by_address([d.array(t) for t in node.inputs] + [d.array(node)])
+    patches, x, pooled, g, out = views
+    geometry = ", ".join(str(node.attrs[k]) for k in ("ph", "pw", "sh", "sw")) + f", {node.inputs[0].shape[-1]}"
+    before = ["blocks = K.contract_blocks(a1_0)", f"parts = np.empty((blocks, a1_3 * a0_3), np.{node.dtype.name})",
+              "parts_at, width = parts.ctypes.data, parts.shape[1]"]
+    part = [f"P = carray(abi.pointer_{ABI_POINTER[node.dtype.name][:3]}(parts_at), (blocks, width))",
+            f"K.max_pool_contract_block({patches}, {x}, {pooled}, {g}, P, {geometry}, chunk)"]
+    kernel = split_kernel("max_pool_contract", params + [("threads", "i64")],
+                          [("blocks", "i64"), ("parts_at", "i64"), ("width", "i64")], part,
+                          f"The filter gradient of a max-pooled convolution, window {geometry}", before=before,
+                          after=[f"K.sum_blocks(parts, {out})"], chunks="blocks")
+    d.call(kernel, arguments + ["threads"])
 
 
 register("max_pool2d", shape=_pool_shape, numpy=_max_ref, kind="opaque", row_wise=True,
          grad=lambda n, g: (make_node("max_pool2d_grad", (n.inputs[0], n, g), n.attrs),),
-         lower=lambda n, em: em.line(f"K.max_pool({em.ref(n.inputs[0])}, {em.names[n.id]}, {_args(n.attrs)})"))
+         lower=_pool_lowering("max_pool"))
 register("max_pool2d_grad", shape=lambda x, pooled, g, **a: (x.shape, x.dtype), numpy=_max_grad_ref, grad=None,
          kind="opaque", row_wise=True,
-         lower=lambda n, em: em.line(f"K.max_pool_grad({', '.join(em.ref(t) for t in n.inputs)}, {em.names[n.id]}, "
-                                     f"{_args(n.attrs)})"))
+         lower=_pool_lowering("max_pool_grad"))
 
 
 def _max_contract_shape(patches, x, pooled, g, **attrs):
@@ -79,14 +103,17 @@ def _max_contract_ref(patches, x, pooled, g, ph, pw, sh, sw):
 # contract(patches, max_pool2d_grad(...)) as one kernel: the filter gradient of a max-pooled convolution
 # (passes/fuse_pool_contract.py); the pooling gradient stays inside the kernel.
 register("max_pool_contract", shape=_max_contract_shape, numpy=_max_contract_ref, grad=None, kind="opaque",
-         lower=lambda n, em: em.line(f"K.max_pool_contract({', '.join(em.ref(t) for t in n.inputs)}, "
-                                     f"{em.names[n.id]}, {_args(n.attrs)}, {n.inputs[0].shape[-1]}, threads)"))
+         lower=_lower_max_contract)
+def _avg_grad_lowering(node, d):
+    d.library("avg_pool_grad", [d.array(node.inputs[0]), d.array(node)] + _window(node.attrs))
+
+
 register("avg_pool2d", shape=_pool_shape, numpy=_avg_ref, kind="opaque", row_wise=True,
          grad=lambda n, g: (make_node("avg_pool2d_grad", (g, n.inputs[0]), n.attrs),),
-         lower=lambda n, em: em.line(f"K.avg_pool({em.ref(n.inputs[0])}, {em.names[n.id]}, {_args(n.attrs)})"))
+         lower=_pool_lowering("avg_pool"))
 register("avg_pool2d_grad", shape=lambda g, like, **a: (like.shape, like.dtype), numpy=_avg_grad_ref,
          grad=lambda n, d: (make_node("avg_pool2d", (d,), n.attrs), None), kind="opaque", row_wise=True,
-         lower=lambda n, em: em.line(f"K.avg_pool_grad({em.ref(n.inputs[0])}, {em.names[n.id]}, {_args(n.attrs)})"))
+         lower=_avg_grad_lowering)
 
 
 def _attrs(op, window, stride):

@@ -40,10 +40,24 @@ def _max_grad(node, g):
     return (_restore(g, node) * hits / ties,)
 
 
+def _lower_reduce(node, d):
+    from ..codegen.driver import cast_to
+    from ..codegen.elementwise import reduce_kernel
+    x = node.inputs[0]
+    scalar = node.shape == ()
+    plan = reduce_kernel(x.shape, node.attrs["axes"], node.op == "max", x.dtype.name, scalar)
+    if scalar:
+        total = d.temp("total")
+        d.run(plan, x.shape, [x], [], total)
+        d.assign(node, cast_to(total, node.dtype))
+    else:
+        d.run(plan, x.shape, [x], [d.address(node)])
+
+
 register("sum", shape=_reduce_shape, numpy=lambda x, axes, keepdims: np.sum(x, axis=axes, keepdims=keepdims),
-         grad=_sum_grad, kind="reduce")
+         grad=_sum_grad, kind="reduce", lower=_lower_reduce)
 register("max", shape=_reduce_shape, numpy=lambda x, axes, keepdims: np.max(x, axis=axes, keepdims=keepdims),
-         grad=_max_grad, kind="reduce")
+         grad=_max_grad, kind="reduce", lower=_lower_reduce)
 
 
 def _axes(op, x, axis):
@@ -78,8 +92,15 @@ def _count_shape(x, axes):
     return (), x.dtype
 
 
+def _lower_count(node, d):
+    from ..codegen.driver import cast_to, product
+    x = node.inputs[0]
+    dims = d.dims(x)
+    d.assign(node, cast_to(product(dims[a] for a in node.attrs["axes"]), node.dtype))
+
+
 register("count", shape=_count_shape, numpy=lambda x, axes: np.asarray(np.prod([x.shape[a] for a in axes]), x.dtype),
-         grad=no_gradient, kind="shape")
+         grad=no_gradient, kind="shape", lower=_lower_count)
 
 
 def count(x, axes):

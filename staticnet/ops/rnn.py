@@ -11,6 +11,7 @@ import numpy as np
 from ..errors import GraphError, ShapeError
 from ..graph import fail, fmt_shape, make_node, param, require_tensor
 from .. import init as initializers
+from ..codegen.library import Array, Integer, Literal
 from . import register, require_float
 
 ACTIVATION_CODES = {"tanh": 0, "relu": 1, "sigmoid": 2}
@@ -67,19 +68,19 @@ def _rnn_grad(node, g):
                  for i, t in enumerate((x, wx, wh, b)))
 
 
-def _lower_rnn(node, em):
-    x, wx, wh, b = (em.ref(t) for t in node.inputs)
-    em.line(f"K.rnn_forward({x}, {wx}, {wh}, {b}, {em.names[node.id]}, {ACTIVATION_CODES[node.attrs['activation']]})")
+def _lower_rnn(node, d):
+    x, wx, wh, b = node.inputs
+    d.library("rnn_forward", [d.array(x), d.array(wx), d.array(wh), d.array(b), d.array(node),
+                              Literal(ACTIVATION_CODES[node.attrs["activation"]])])
 
 
-def _lower_rnn_grad(node, em):
-    x, h, wx, wh, g = (em.ref(t) for t in node.inputs)
-    parts = em.parts(node)  # a gradient nothing reads is skipped; an unwritten stand-in of its rank is passed
-    stand_ins = [x, wx, wh, f"{wh}[0]"]
-    arrays = [parts.get(i, stand_in) for i, stand_in in enumerate(stand_ins)]
-    flags = ", ".join(str(i in parts) for i in range(4))
-    em.line(f"K.rnn_backward({x}, {h}, {wx}, {wh}, {g}, {', '.join(arrays)}, "
-            f"{ACTIVATION_CODES[node.attrs['activation']]}, {flags})")
+def _lower_rnn_grad(node, d):
+    x, h, wx, wh, g = node.inputs
+    parts = d.parts(node)  # a gradient nothing reads is skipped; an unwritten stand-in of its rank is passed
+    stand_ins = [d.array(x), d.array(wx), d.array(wh), Array(d.address(wh), wh.dtype.name, d.dims(wh)[1:])]
+    arrays = [d.array(parts[i]) if i in parts else stand_in for i, stand_in in enumerate(stand_ins)]
+    d.library("rnn_backward", [d.array(t) for t in (x, h, wx, wh, g)] + arrays
+              + [Literal(ACTIVATION_CODES[node.attrs["activation"]])] + [Literal(i in parts) for i in range(4)])
 
 
 register("rnn", shape=_rnn_shape, numpy=_rnn_ref, grad=_rnn_grad, kind="opaque", lower=_lower_rnn)
@@ -97,27 +98,19 @@ def _step_grad_ref(g, like, index):
     return out
 
 
+def _copy_step(node, d):
+    d.library("copy_step", [d.array(node.inputs[0]), d.array(node), Integer(d.sizes(node.attrs["index"]))])
+
+
+def _scatter_step(node, d):
+    d.library("scatter_step", [d.array(node.inputs[0]), d.array(node), Integer(d.sizes(node.attrs["index"]))])
+
+
 register("step_at", shape=_step_shape, numpy=lambda h, index: np.ascontiguousarray(h[:, index]), kind="opaque",
          grad=lambda n, g: (make_node("step_at_grad", (g, n.inputs[0]), n.attrs),),
-         lower=lambda n, em: _copy_step(n, em))
+         lower=_copy_step)
 register("step_at_grad", shape=lambda g, like, index: (like.shape, like.dtype), numpy=_step_grad_ref, kind="opaque",
-         grad=lambda n, d: (make_node("step_at", (d,), n.attrs), None), lower=lambda n, em: _scatter_step(n, em))
-
-
-def _copy_step(node, em):
-    h = node.inputs[0]
-    em.line(f"for i0 in range({em.dims(h)[0]}):")
-    em.line(f"    for i1 in range({h.shape[2]}):")
-    em.line(f"        {em.names[node.id]}[i0, i1] = {em.ref(h)}[i0, {node.attrs['index']}, i1]")
-
-
-def _scatter_step(node, em):
-    g, like = node.inputs
-    out = em.names[node.id]
-    em.fill(out, node, "0.0")
-    em.line(f"for i0 in range({em.dims(like)[0]}):")
-    em.line(f"    for i1 in range({like.shape[2]}):")
-    em.line(f"        {out}[i0, {node.attrs['index']}, i1] = {em.ref(g)}[i0, i1]")
+         grad=lambda n, d: (make_node("step_at", (d,), n.attrs), None), lower=_scatter_step)
 
 
 def rnn(x_seq, hidden_size: int, activation: str = "tanh", return_sequences: bool = False, name=None):

@@ -18,8 +18,20 @@ def _reshape_shape(x, shape):
     return shape, x.dtype
 
 
+def _lower_reshape(node, d):
+    """A view of its input's buffer (every array is contiguous), except to or from a scalar, a local of the step."""
+    from ..codegen.driver import ABI_DTYPE, cast_to
+    source = node.inputs[0]
+    if node.id in d.plan.view_of:
+        return
+    if node.shape == ():
+        d.assign(node, cast_to(f"abi.load_{ABI_DTYPE[source.dtype.name]}({d.address(source)})", node.dtype))
+    else:
+        d.line(f"abi.store_{ABI_DTYPE[node.dtype.name]}({d.address(node)}, {d.value(source)})")
+
+
 register("reshape", shape=_reshape_shape, numpy=lambda x, shape: np.reshape(x, _runtime_shape(shape)),
-         grad=lambda n, g: (reshape(g, n.inputs[0].shape),), kind="shape")
+         grad=lambda n, g: (reshape(g, n.inputs[0].shape),), kind="shape", lower=_lower_reshape)
 
 
 def reshape(x, shape):
@@ -57,8 +69,16 @@ def _transpose_shape(x, axes):
     return tuple(x.shape[a] for a in axes), x.dtype
 
 
+def _lower_transpose(node, d):
+    """A transpose that no product absorbed as a flag is copied, so that every array stays contiguous."""
+    from ..codegen.elementwise import permute_kernel
+    x = node.inputs[0]
+    d.run(permute_kernel(x.ndim, node.attrs["axes"], x.dtype.name), x.shape, [x], [d.address(node)])
+
+
 register("transpose", shape=_transpose_shape, numpy=lambda x, axes: np.transpose(x, axes),
-         grad=lambda n, g: (transpose(g, tuple(np.argsort(n.attrs["axes"]).tolist())),), kind="shape")
+         grad=lambda n, g: (transpose(g, tuple(np.argsort(n.attrs["axes"]).tolist())),), kind="shape",
+         lower=_lower_transpose)
 
 
 def transpose(x, axes=None):

@@ -6,7 +6,7 @@ import textwrap
 import numpy as np
 
 import staticnet as sn
-from staticnet.codegen import plan_memory
+from staticnet.codegen.memory import plan_memory
 from staticnet.passes import optimize
 from tests.conftest import mlp_training_program
 
@@ -28,9 +28,11 @@ def test_generated_source_is_readable_python_with_source_lines():
     x = sn.input("x", (None, 3))
     f = sn.function([x], sn.sigmoid(x * 2.0 + 1.0))
     assert "def step(" in f.source and "test_memory_and_cache.py" in f.source
-    assert "K.exp32" in f.source  # float32: the vectorisable exp
-    assert "for i0 in range(n * 3):" in f.source  # rows of 3 run as one loop
+    [loop] = f.driver.kernels.values()
+    assert "K.exp32" in loop.source  # float32: the vectorisable exp
+    assert "(n * s0, in_x, b0)" in f.source  # rows of 3 run as one loop over n * 3 values
     compile(f.source, "generated", "exec")
+    compile(loop.source, "kernel", "exec")
 
 
 SCRIPT = textwrap.dedent("""

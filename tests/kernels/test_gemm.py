@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from staticnet.kernels import gemm, gemm_split
-from staticnet.kernels.gemm import ROWS_PER_THREAD, SPLIT_WORK
+from staticnet.kernels import add_partials, gemm, gemm_chunk, split_mode
+from staticnet.kernels.gemm import BY_COLUMNS, BY_DEPTH, BY_ROWS, ROWS_PER_THREAD, SERIAL, SPLIT_WORK
 
 
 @pytest.mark.parametrize("dtype,tol", [(np.float32, 1e-5), (np.float64, 1e-12)])
@@ -23,19 +23,45 @@ def check_against_numpy(kernel, dtype, tol, trans_a, trans_b, m, k, n):
     np.testing.assert_allclose(out, expected, rtol=tol, atol=tol * np.sqrt(k))
 
 
+def split_product(a, b, out, trans_a, trans_b, alpha, beta, parts):
+    """The chunks of a split product one after another, as the kernel layer's threads run them."""
+    m, n = out.shape
+    k = a.shape[0] if trans_a else a.shape[1]
+    mode = split_mode(m, n, k, trans_a, parts)
+    if mode == SERIAL:
+        gemm(a, b, out, trans_a, trans_b, alpha, beta)
+        return mode
+    partials = np.empty((parts, m, n), out.dtype) if mode == BY_DEPTH else np.empty((1, 1, 1), out.dtype)
+    for chunk in range(parts):
+        gemm_chunk(a, b, out, trans_a, trans_b, alpha, beta, mode, chunk, parts, partials)
+    if mode == BY_DEPTH:
+        add_partials(partials, out, alpha, beta)
+    return mode
+
+
 @pytest.mark.parametrize("dtype,tol", [(np.float32, 1e-5), (np.float64, 1e-12)])
 @pytest.mark.parametrize("trans_a", [False, True])
 @pytest.mark.parametrize("trans_b", [False, True])
-@pytest.mark.parametrize("m,k,n,split", [
-    (SPLIT_WORK // 10_000 + 1, 100, 101, True),  # rows of out shared out (an odd count: uneven chunks)
-    (7, SPLIT_WORK // 700 + 1, 100, True),  # too few rows and a long sum: the sum over k is shared out
-    (7, 100, SPLIT_WORK // 700 + 1, True),  # few rows, many (an odd count of) columns: a b shares the columns
-    (3, 5, 7, False),  # below the threshold: one thread
+@pytest.mark.parametrize("m,k,n,mode", [
+    (SPLIT_WORK // 10_000 + 1, 100, 101, BY_ROWS),  # rows of out shared out (an odd count: uneven chunks)
+    (7, SPLIT_WORK // 700 + 1, 100, BY_DEPTH),  # too few rows and a long sum: the sum over k is shared out
+    (7, 100, SPLIT_WORK // 700 + 1, BY_COLUMNS),  # few rows, many (an odd count of) columns: a b shares them
+    (3, 5, 7, SERIAL),  # below the threshold: one call
 ])
-@pytest.mark.parametrize("threads", [1, 2, 3])
-def test_gemm_split_matches_numpy(dtype, tol, trans_a, trans_b, m, k, n, split, threads):
-    assert (m * n * k >= SPLIT_WORK) == split and 7 < ROWS_PER_THREAD
-    check_against_numpy(lambda *args: gemm_split(*args, threads), dtype, tol, trans_a, trans_b, m, k, n)
+@pytest.mark.parametrize("parts", [1, 2, 3])
+def test_a_split_product_matches_numpy(dtype, tol, trans_a, trans_b, m, k, n, mode, parts):
+    assert 7 < ROWS_PER_THREAD
+    expected_mode = SERIAL if parts == 1 else (BY_DEPTH if mode == BY_COLUMNS and trans_a else mode)
+    modes = []
+    check_against_numpy(lambda *args: modes.append(split_product(*args, parts)), dtype, tol, trans_a, trans_b, m, k, n)
+    assert modes == [expected_mode]
+
+
+def test_a_chunk_rejects_non_contiguous_operands():
+    a = np.ones((3000, 2000), np.float32)
+    with pytest.raises(ValueError, match="C-contiguous"):
+        gemm_chunk(a.T, np.ones((3000, 2), np.float32), np.empty((2000, 2), np.float32), False, False, 1.0, 0.0,
+                   BY_ROWS, 0, 2, np.empty((1, 1, 1), np.float32))
 
 
 def test_gemm_default_overwrites_and_empty_batch_is_a_no_op():
@@ -56,9 +82,3 @@ def test_gemm_rejects_non_contiguous_operands():
     a = np.ones((4, 3), np.float32)
     with pytest.raises(ValueError, match="C-contiguous"):
         gemm(a.T, np.ones((4, 2), np.float32), np.empty((3, 2), np.float32), False, False, 1.0, 0.0)
-
-
-def test_gemm_split_rejects_non_contiguous_operands():
-    a = np.ones((3000, 2000), np.float32)
-    with pytest.raises(ValueError, match="C-contiguous"):
-        gemm_split(a.T, np.ones((3000, 2), np.float32), np.empty((2000, 2), np.float32), False, False, 1.0, 0.0, 2)

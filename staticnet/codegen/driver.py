@@ -1,0 +1,386 @@
+"""The driver: one step of a program as a sequence of kernel calls over preallocated buffers.
+
+This is the only code a new model compiles: every loop, product and pooling runs in a kernel of the
+kernel layer (kernel_layer.py), called through its symbol; the driver passes addresses and sizes and
+keeps the step's scalars (the loss, counts, the learning rate) as locals.  Arrays are addresses (int64
+arguments): buffers in the workspace arenas (memory.py), parameters, constants, inputs.  Sizes are
+arguments too (`Sizes`), so a model whose layers only change size runs the same driver, compiled once.
+
+Each op lowers itself (the `lower` of its registration, beside its other rules) through the few
+methods below: `address`, `value`, `dims`, `call`, `library`, `loop`, `assign`, `parts`.  Comment
+lines (`note`) carry the graph and the user's file:line for the readable source; the code that is
+compiled and hashed for the cache has none of them (cache.py says why).
+"""
+from __future__ import annotations
+
+import ast
+import builtins
+import textwrap
+
+import numpy as np
+
+from ..graph import Tensor, fmt_shape
+from ..ops import registry
+from ..program import Program
+from . import library as lib
+from .elementwise import Operand, loop_kernel, program_lines, typed_literal
+from .kernel_layer import Kernel, split_kernel
+from .memory import MemoryPlan, plan_memory
+from .parallel import SEGMENT_TILE
+
+JIT = "@njit(cache=True, nogil=True, error_model='numpy', fastmath={'contract', 'arcp', 'afn', 'reassoc', 'nsz'})"
+ABI_DTYPE = {"float32": "f32", "float64": "f64"}
+
+
+class Sizes:
+    """The static sizes a driver is written in, each distinct value a named argument (s0, s1, ...).
+    1 stays a literal: whether a size is 1 decides how arrays broadcast, which the kernels' text says."""
+
+    def __init__(self):
+        self.names: dict[int, str] = {}
+
+    def __call__(self, value) -> str:
+        if value == 1:
+            return "1"
+        if value not in self.names:
+            self.names[value] = f"s{len(self.names)}"
+        return self.names[value]
+
+    @property
+    def arguments(self) -> list[str]:
+        return list(self.names.values())
+
+    @property
+    def values(self) -> list[int]:
+        return list(self.names.keys())
+
+
+def product(factors) -> str:
+    factors = [f for f in factors if f != "1"]
+    return " * ".join(factors) if factors else "1"
+
+
+def identifier(name: str) -> str:
+    return "".join(c if c.isalnum() else "_" for c in name)
+
+
+class Driver:
+    """Writes the statements of one step, and answers the lowerings' questions about names and sizes."""
+
+    def __init__(self, program: Program, inputs: list[Tensor], plan: MemoryPlan | None = None,
+                 sizes: Sizes | None = None):
+        self.program, self.inputs = program, list(inputs)
+        self.plan = plan or plan_memory(program)
+        self.sizes = sizes if sizes is not None else Sizes()
+        self.order = self.plan.order
+        self.index = {n.id: i for i, n in enumerate(self.order)}
+        self.leaves = [n for n in self.order if n.op == "param"]
+        self.constants = [n for n in self.order if n.op == "constant" and n.value.size > 1]
+        self.kernels: dict[str, Kernel] = {}  # what the step calls, by local name
+        self.batch = "n"
+        self.lines: list[str] = []
+        self.depth = 1
+        self.scalars: dict[int, str] = {}
+        self._leaf_names = self._name_leaves()
+        self._rows: dict[int, str] = {}  # inside a segment: the address of each batch array's current rows
+        self._temp = 0
+        self._body = None
+
+    # ------------------------------------------------------------ names
+    def _name_leaves(self):
+        """in_<name> and p_<name>, numbered when two different leaves share a name."""
+        names, used = {}, set()
+        for leaf in self.inputs + [n for n in self.order if n.op in ("input", "param")]:
+            if leaf.id in names:
+                continue
+            base = ("in_" if leaf.op == "input" else "p_") + identifier(leaf.name)
+            name, k = base, 2
+            while name in used:
+                name, k = f"{base}_{k}", k + 1
+            names[leaf.id] = name
+            used.add(name)
+        for k, constant in enumerate(self.constants):
+            names[constant.id] = f"c{k}"
+        return names
+
+    def leaf_name(self, leaf: Tensor) -> str:
+        return self._leaf_names[leaf.id]
+
+    def temp(self, stem="t") -> str:
+        self._temp += 1
+        return f"{stem}{self._temp}"
+
+    # ------------------------------------------------------------ what lowerings ask
+    def address(self, t: Tensor) -> str:
+        """The address of t's first element (t an array; in a segment, of the rows being worked on)."""
+        if t.id in self._rows:
+            return self._rows[t.id]
+        owner = self.plan.view_of.get(t.id, t)
+        if owner.is_leaf:
+            return self._leaf_names[owner.id]
+        return f"b{self.plan.slot_of[owner.id]}"
+
+    def value(self, t: Tensor) -> str:
+        """The expression of a scalar: a literal, a local of the step, or a 0-d leaf read at its address."""
+        if t.op == "constant" and t.value.size == 1:
+            return typed_literal(t.value.reshape(-1)[0], t.dtype)
+        if t.is_leaf:
+            return f"abi.load_{ABI_DTYPE[t.dtype.name]}({self.address(t)})"
+        return self.scalars[t.id]
+
+    def dims(self, t: Tensor, shape=None) -> list[str]:
+        """Size expressions of each axis of t (or of `shape`): n for the batch, else a size argument."""
+        return [self.batch if d is None else self.sizes(d) for d in (t.shape if shape is None else shape)]
+
+    def rows(self, t: Tensor) -> str:
+        """The number of rows of t seen as a matrix (..., last axis)."""
+        return product(self.dims(t)[:-1])
+
+    def matrix(self, t: Tensor) -> lib.Array:
+        """t as the matrix (rows, last axis): a free view of a contiguous array."""
+        return lib.Array(self.address(t), t.dtype.name, [self.rows(t), self.dims(t)[-1]])
+
+    def array(self, t: Tensor) -> lib.Array:
+        return lib.Array(self.address(t), t.dtype.name, self.dims(t))
+
+    def parts(self, multi: Tensor) -> dict[int, Tensor]:
+        """The part nodes of a multi-result node that the program reads, by part index."""
+        return {p.attrs["index"]: p for p in self.order if p.op == "part" and p.inputs[0] is multi}
+
+    def line(self, text: str = ""):
+        self.lines.append("    " * self.depth + text if text else "")
+
+    def note(self, text: str):
+        """A comment for the reader (not compiled, not hashed)."""
+        self.line("# " + text)
+
+    def assign(self, node: Tensor, expression: str):
+        """Make `expression` the value of the scalar node."""
+        name = f"v{self.index[node.id]}"
+        self.scalars[node.id] = name
+        self.line(f"{name} = {expression}")
+
+    def call(self, kernel: Kernel, arguments, result: str | None = None):
+        """A call of a kernel through its symbol; `result` names a local for what it returns."""
+        self.kernels[kernel.local_name] = kernel
+        text = f"{kernel.local_name}({', '.join(arguments)})"
+        self.line(f"{result} = {text}" if result else text)
+
+    def library(self, function: str, items, returns: str = "void", result: str | None = None,
+                parallel: bool = False):
+        """A call of a hand-written kernel (staticnet.kernels.<function>); `items` as in library.wrapper."""
+        kernel, arguments = lib.wrapper(function, items, returns, parallel)
+        self.call(kernel, arguments, result)
+
+    def loop(self, shape, inputs, program, results, outputs, dtypes):
+        """A loop kernel running `program` over `shape`; `results` are (instruction, mode) pairs
+        (elementwise.loop_kernel) and `outputs` the addresses they are written to (None for in-place
+        writes).  Scalar inputs are passed by value, single-value constants as literals."""
+        operands = []
+        for t in inputs:
+            if t.op == "constant" and t.value.size == 1:
+                operands.append(Operand("literal", t.dtype.name, text=typed_literal(t.value.reshape(-1)[0], t.dtype)))
+            elif t.shape == ():
+                operands.append(Operand("value", t.dtype.name))
+            else:
+                operands.append(Operand("array", t.dtype.name, tuple(t.shape)))
+        plan = loop_kernel(tuple(shape), operands, program, results, [np.dtype(d).name for d in dtypes])
+        self.run(plan, shape, inputs, outputs)
+
+    def run(self, plan, shape, inputs, outputs, result: str | None = None):
+        """Call a LoopKernel: its arguments are inputs' addresses or values, output addresses, and the
+        sizes of groups of axes of `shape`."""
+        arguments = []
+        dims = self.dims(None, shape)
+        for kind, what in plan.arguments:
+            if kind == "array":
+                arguments.append(self.address(inputs[what]))
+            elif kind == "value":
+                arguments.append(self.value(inputs[what]))
+            elif kind == "result":
+                arguments.append(outputs[what])
+            else:  # extent: the sizes of these axes multiplied
+                arguments.append(product(dims[a] for a in what))
+        self.call(plan.kernel, arguments, result)
+
+    def scalar_program(self, node: Tensor, inputs, program):
+        """A program over scalars runs in the step itself."""
+        statements, names = program_lines(program, [self.value(t) for t in inputs], node.dtype,
+                                          lambda: self.temp())
+        for statement in statements:
+            self.line(statement)
+        self.assign(node, cast_to(names[-1], node.dtype))
+
+    def elementwise(self, node: Tensor, inputs=None, program=None):
+        """An elementwise node (or a fused program) written to its buffer, or computed here if scalar."""
+        if program is None:
+            inputs, program = single_program(node)
+        if node.shape == ():
+            self.scalar_program(node, inputs, program)
+            return
+        self.loop(node.shape, inputs, program, [(len(program) - 1, "map")], [self.address(node)], [node.dtype])
+
+    def raise_unless(self, condition: str, message: str):
+        self.line(f"if not ({condition}):")
+        self.line(f"    raise ValueError({message!r})")
+
+    # ------------------------------------------------------------ the step
+    def emit_node(self, node: Tensor):
+        args = ", ".join(self.describe_input(t) for t in node.inputs)
+        self.note(f"%{self.index[node.id]} {node.op}({args}) -> {fmt_shape(node.shape)} {node.dtype}   {node.loc}")
+        opdef = registry[node.op]
+        if opdef.lower is not None:
+            opdef.lower(node, self)
+        elif opdef.kind in ("elementwise", "broadcast"):
+            self.elementwise(node)
+        else:
+            raise RuntimeError(f"internal error: op {node.op!r} has no lowering")
+
+    def describe_input(self, t: Tensor) -> str:
+        if t.is_leaf and t.op != "constant":
+            return t.name
+        if t.op == "constant":
+            return typed_literal(t.value.reshape(-1)[0], t.dtype) if t.value.size == 1 else "constant"
+        return f"%{self.index[t.id]}"
+
+    def body(self) -> list[str]:
+        """The statements of one step (one group per node, then the updates), at depth 1."""
+        if self._body is None:
+            self.lines, self.depth = [], 1
+            starts = {segment[0].id: segment for segment in self.plan.segments}
+            in_segment = {n.id for segment in self.plan.segments for n in segment}
+            for node in self.order:
+                if node.id in starts:
+                    self.emit_segment(starts[node.id])
+                elif not node.is_leaf and node.id not in in_segment:
+                    self.emit_node(node)
+            self._emit_updates()
+            self._body = self.lines
+        return self._body
+
+    def emit_segment(self, segment: list[Tensor]):
+        """The segment's nodes run on tiles of SEGMENT_TILE batch rows, the tiles shared among the threads
+        (parallel.py says when this pays): one kernel of the kernel layer whose part runs one tile."""
+        first, last = self.index[segment[0].id], self.index[segment[-1].id]
+        self.note(f"%{first} to %{last}: each tile of {SEGMENT_TILE} rows of the batch runs these, tiles shared among the threads")
+        saved = (self.lines, self.depth, self.kernels, self.batch, self.scalars)
+        self.lines, self.depth, self.kernels, self.batch = [], 0, {}, "rows"
+        self.scalars = dict(self.scalars)
+        self.line(f"first = chunk * {SEGMENT_TILE}")
+        self.line(f"rows = min(n, first + {SEGMENT_TILE}) - first")
+        for node in segment:
+            for t in (node, *node.inputs):
+                owner = self.plan.view_of.get(t.id, t)
+                if None in t.shape and t.id not in self._rows and owner.id not in self._rows:
+                    name = f"{self.address(t)}_rows"
+                    self.line(f"{name} = {self.address(t)} + first * {self.row_bytes(t)}")
+                    self._rows[owner.id] = name
+                if owner.id in self._rows:
+                    self._rows[t.id] = self._rows[owner.id]
+        for node in segment:
+            self.emit_node(node)
+        part_body, called = self.lines, self.kernels
+        self.lines, self.depth, self.kernels, self.batch, self.scalars = saved
+        self._rows = {}
+        code = [line for line in part_body if not line.lstrip().startswith("#")]  # kernels carry no user lines
+        arguments = [name for name in free_names(code) if name not in called and name not in ("chunk", "chunks")]
+        params = [(name, "f64" if name in self.scalars.values() else "i64") for name in arguments]
+        if not any(name == "threads" for name, _ in params):
+            params.append(("threads", "i64"))
+        kernel = split_kernel("segment", params, [], code, f"Rows of a batch, a tile at a time: {', '.join(n.op for n in segment)}",
+                              before=[f"tiles = (n + {SEGMENT_TILE - 1}) // {SEGMENT_TILE}"], chunks="tiles",
+                              calls=tuple(called.values()))
+        self.call(kernel, [name for name, _ in params])
+        for line in part_body:
+            self.note(("    " + line) if not line.lstrip().startswith("#") else "    " + line.lstrip()[2:])
+
+    def results(self) -> list[str]:
+        """The step's scalar outputs' values, in output order (array outputs are read from their buffers)."""
+        return [self.value(t) for t in self.program.outputs if t.shape == ()]
+
+    def _emit_updates(self):
+        if self.program.updates:
+            self.note("updates: the new values computed above are written over the parameters")
+        for leaf, new in self.program.updates:
+            if leaf.shape == ():
+                self.line(f"abi.store_{ABI_DTYPE[leaf.dtype.name]}({self.address(leaf)}, {self.value(new)})")
+            else:
+                self.loop(leaf.shape, [new], (("broadcast_like", (0,), ()),), [(0, "map")], [self.address(leaf)],
+                          [leaf.dtype])
+
+    def shared_args(self) -> list[str]:
+        """The arguments after the data, the same for the step and every loop around it: parameters and
+        optimizer state, array constants, buffers, the thread count, the number of parts a large product
+        is cut into (the threads the process may use: results do not depend on how many run) and the sizes."""
+        return ([self.leaf_name(t) for t in self.leaves] + [self.leaf_name(t) for t in self.constants]
+                + [f"b{b.slot}" for b in self.plan.buffers] + ["threads", "parts"] + self.sizes.arguments)
+
+    def row_bytes(self, t: Tensor) -> str:
+        """Bytes of one row (one example) of a batch-first array."""
+        return product(self.dims(t)[1:] + [str(t.dtype.itemsize)])
+
+    def source(self, name: str) -> str:
+        """A @njit function running the step once on a batch of n: `name(n, inputs..., shared...)`."""
+        body, results = self.body(), self.results()  # first: they name the sizes the signature lists
+        head = [JIT, f"def {name}({', '.join(['n'] + [self.leaf_name(t) for t in self.inputs] + self.shared_args())}):"]
+        tail = [f"    return ({', '.join(results)}{',' if results else ''})"]
+        return "\n".join(head + body + tail) + "\n"
+
+
+def single_program(node: Tensor):
+    """(inputs, program) of an elementwise node: its fused program, or itself as one instruction."""
+    if node.op == "fused":
+        return list(node.inputs), node.attrs["program"]
+    return list(node.inputs), ((node.op, tuple(range(len(node.inputs))), tuple(sorted(node.attrs.items()))),)
+
+
+def cast_to(expression: str, dtype) -> str:
+    dtype = np.dtype(dtype)
+    return f"f32({expression})" if dtype == np.float32 else (f"float({expression})" if dtype.kind == "f" else expression)
+
+
+MODULE_HEADER = '''"""Generated by staticnet: {title}.
+
+Each function takes its data, then the addresses of the parameters and optimizer state (updated in
+place), of the array constants and of the buffers in the preallocated arenas, the thread count and the
+sizes.  The kernels it calls are compiled once per machine and shared between models
+(staticnet/codegen/kernel_layer.py).
+"""
+import math
+
+import numpy as np
+from numba import njit
+
+import staticnet.kernels as K
+from staticnet.kernels import abi
+
+f32 = np.float32
+'''
+
+
+def module_source(title: str, drivers: list[Driver], functions: list[str]) -> str:
+    """A module with the kernels the drivers call declared by symbol, then the functions."""
+    kernels = {}
+    for driver in drivers:
+        kernels.update(driver.kernels)
+    declarations = [f"{name} = abi.external({k.symbol!r}, {k.returns!r}, {tuple(t for _, t in k.params)!r})"
+                    for name, k in sorted(kernels.items())]
+    return MODULE_HEADER.format(title=title) + "\n" + "\n".join(declarations) + "\n\n\n" + "\n\n".join(functions)
+
+
+def code_only(source: str) -> str:
+    """The source without its comment lines: what is compiled and hashed."""
+    return "\n".join(line for line in source.splitlines() if not line.lstrip().startswith("#")) + "\n"
+
+
+MODULE_NAMES = {"math", "np", "njit", "prange", "carray", "K", "abi", "f32"}  # what generated modules define
+
+
+def free_names(lines: list[str]) -> list[str]:
+    """The names a block of statements reads but does not assign (its arguments once outlined), in order
+    of first use; the module's names and builtins are left out."""
+    tree = ast.parse(textwrap.dedent("\n".join(lines)))
+    names = sorted((n for n in ast.walk(tree) if isinstance(n, ast.Name)), key=lambda n: (n.lineno, n.col_offset))
+    assigned = {n.id for n in names if not isinstance(n.ctx, ast.Load)}
+    known = assigned | MODULE_NAMES | set(dir(builtins))
+    return list(dict.fromkeys(n.id for n in names if n.id not in known))

@@ -1,0 +1,114 @@
+"""Hand-written kernels (staticnet.kernels) as kernels of the kernel layer.
+
+Each call site becomes a small wrapper kernel that views its arrays from their addresses and sizes
+and calls the @njit function; the wrapper's text depends on the function, the dtypes and ranks, and
+the literal arguments (window and stride of convolution and pooling: those loops unroll when their
+bounds are constants, kernels/pool.py and kernels/conv.py measure it), never on sizes.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .kernel_layer import ABI_POINTER, Kernel, split_kernel
+
+RETURNS = {"void": None, "f64": "np.float64", "i64": "np.int64"}
+
+
+@dataclass(frozen=True)
+class Array:
+    """An array argument: its address and the size expressions of its axes."""
+    address: str
+    dtype: str
+    dims: list
+
+    def __hash__(self):
+        return hash((self.address, self.dtype, tuple(self.dims)))
+
+
+@dataclass(frozen=True)
+class Literal:
+    """A constant written into the wrapper (Numba specialises the kernel on it)."""
+    value: object
+
+
+@dataclass(frozen=True)
+class Integer:
+    """An int64 computed by the caller."""
+    expression: str
+
+
+@dataclass(frozen=True)
+class Real:
+    """A float computed by the caller."""
+    expression: str
+    dtype: str = "float64"
+
+
+def wrapper(function: str, items, returns: str = "void", parallel: bool = False):
+    """(the wrapper kernel, the caller's arguments) for K.<function>(*items)."""
+    params, arguments, body, call = [], [], [], []
+    for k, item in enumerate(items):
+        if isinstance(item, Array):
+            params.append((f"a{k}_p", ABI_POINTER[item.dtype]))
+            arguments.append(item.address)
+            sizes = [f"a{k}_{d}" for d in range(len(item.dims))]
+            params += [(size, "i64") for size in sizes]
+            arguments += list(item.dims)
+            body.append(f"a{k} = carray(a{k}_p, ({', '.join(sizes)},))")
+            call.append(f"a{k}")
+        elif isinstance(item, Literal):
+            call.append(repr(item.value))
+        elif isinstance(item, Integer):
+            params.append((f"i{k}", "i64"))
+            arguments.append(item.expression)
+            call.append(f"i{k}")
+        else:
+            params.append((f"x{k}", "f32" if item.dtype == "float32" else "f64"))
+            arguments.append(item.expression)
+            call.append(f"x{k}")
+    invocation = f"K.{function}({', '.join(call)})"
+    body.append(f"return {RETURNS[returns]}({invocation})" if RETURNS[returns] else invocation)
+    kernel = Kernel(function, tuple(params), tuple(body), f"staticnet.kernels.{function} on arrays given by address",
+                    returns=returns, parallel=parallel)
+    return kernel, arguments
+
+
+def by_address(arrays):
+    """For a kernel taking arrays as (address, sizes...) int64 arguments: its params, the caller's
+    arguments and, per array, the expression viewing it (`carray` over the address)."""
+    params, arguments, views = [], [], []
+    for k, array in enumerate(arrays):
+        sizes = [f"a{k}_{d}" for d in range(len(array.dims))]
+        params += [(f"a{k}", "i64")] + [(size, "i64") for size in sizes]
+        arguments += [array.address] + list(array.dims)
+        views.append(f"carray(abi.pointer_{ABI_POINTER[array.dtype][:3]}(a{k}), ({', '.join(sizes)},))")
+    return params, arguments, views
+
+
+def _matrix_view(name: str, dtype: str) -> str:
+    return f"carray(abi.pointer_{ABI_POINTER[dtype][:3]}({name}), ({name}0, {name}1))"
+
+
+def split_gemm(dtype: str) -> Kernel:
+    """out = alpha op(a) @ op(b) + beta out, cut among the threads when it is large (kernels/gemm.py's
+    split_mode); arguments: a, b, out as (address, rows, columns), the flags, alpha, beta, parts, threads."""
+    params = [(f"{m}{suffix}", "i64") for m in ("a", "b", "out") for suffix in ("", "0", "1")]
+    params += [("ta", "i64"), ("tb", "i64"), ("alpha", "f64"), ("beta", "f64"), ("parts", "i64"), ("threads", "i64")]
+    views = [f"{m.upper()} = {_matrix_view(m, dtype)}" for m in ("a", "b", "out")]
+    before = ["k = a0 if ta else a1",
+              "mode = K.split_mode(out0, out1, k, ta != 0, parts)",
+              "if mode == 0:",
+              *("    " + v for v in views),
+              "    K.gemm(A, B, OUT, ta != 0, tb != 0, alpha, beta)",
+              "    return",
+              "by_depth = mode == 3  # partial products over parts of k, added after",
+              f"partials = np.empty((parts if by_depth else 1, out0 if by_depth else 1, out1 if by_depth else 1), "
+              f"np.{dtype})",
+              "partials_at = partials.ctypes.data",
+              "p0, p1, p2 = partials.shape"]
+    part = views + [f"P = carray(abi.pointer_{ABI_POINTER[dtype][:3]}(partials_at), (p0, p1, p2))",
+                    "K.gemm_chunk(A, B, OUT, ta != 0, tb != 0, alpha, beta, mode, chunk, chunks, P)"]
+    after = ["if by_depth:", f"    K.add_partials(partials, {_matrix_view('out', dtype)}, alpha, beta)"]
+    shared = [("mode", "i64"), ("partials_at", "i64"), ("p0", "i64"), ("p1", "i64"), ("p2", "i64")]
+    return split_kernel("gemm", params, shared, part, "A matrix product, large ones cut among the threads",
+                        before=before, after=after, chunks="parts")
