@@ -144,7 +144,8 @@ class CompiledFunction(FunctionBase):
 
         def step():
             return run("step", *args)
-        step.arrays = conformed  # the arrays whose addresses it passes live as long as it does
+        # what owns the memory at the addresses it passes (arrays, workspace, parameters) lives as long as it
+        step.arrays, step.function = conformed, self
         return step
 
     def __call__(self, *arrays):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import re
 import textwrap
 
 import numpy as np
@@ -268,15 +269,16 @@ class Driver:
         self.scalars = dict(self.scalars)
         self.line(f"first = chunk * {SEGMENT_TILE}")
         self.line(f"rows = min(n, first + {SEGMENT_TILE}) - first")
+        rows_of = {}  # address -> the address of the tile's rows there (names made positional: canonical_names)
         for node in segment:
             for t in (node, *node.inputs):
-                owner = self.plan.view_of.get(t.id, t)
-                if None in t.shape and t.id not in self._rows and owner.id not in self._rows:
-                    name = f"{self.address(t)}_rows"
-                    self.line(f"{name} = {self.address(t)} + first * {self.row_bytes(t)}")
-                    self._rows[owner.id] = name
-                if owner.id in self._rows:
-                    self._rows[t.id] = self._rows[owner.id]
+                if None not in t.shape or t.id in self._rows:
+                    continue
+                address = self.address(t)
+                if address not in rows_of:
+                    rows_of[address] = f"{address}_rows"
+                    self.line(f"{rows_of[address]} = {address} + first * {self.row_bytes(t)}")
+                self._rows[t.id] = rows_of[address]
         for node in segment:
             self.emit_node(node)
         part_body, called = self.lines, self.kernels
@@ -284,13 +286,17 @@ class Driver:
         self._rows = {}
         code = [line for line in part_body if not line.lstrip().startswith("#")]  # kernels carry no user lines
         arguments = [name for name in free_names(code) if name not in called and name not in ("chunk", "chunks")]
-        params = [(name, "f64" if name in self.scalars.values() else "i64") for name in arguments]
-        if not any(name == "threads" for name, _ in params):
-            params.append(("threads", "i64"))
-        kernel = split_kernel("segment", params, [], code, f"Rows of a batch, a tile at a time: {', '.join(n.op for n in segment)}",
+        if "threads" not in arguments:
+            arguments.append("threads")
+        # the names of this step's buffers and locals become positional ones, so that another step or
+        # model running the same nodes on its own buffers shares the kernel
+        renamed = canonical_names(code, arguments, keep={"n", "threads", "first", "rows", "chunk", "chunks"})
+        params = [(renamed.get(name, name), "f64" if name in self.scalars.values() else "i64") for name in arguments]
+        kernel = split_kernel("segment", params, [], [rename(line, renamed) for line in code],
+                              f"Rows of a batch, a tile at a time: {', '.join(n.op for n in segment)}",
                               before=[f"tiles = (n + {SEGMENT_TILE - 1}) // {SEGMENT_TILE}"], chunks="tiles",
                               calls=tuple(called.values()))
-        self.call(kernel, [name for name, _ in params])
+        self.call(kernel, arguments)
         for line in part_body:
             self.note(("    " + line) if not line.lstrip().startswith("#") else "    " + line.lstrip()[2:])
 
@@ -384,3 +390,26 @@ def free_names(lines: list[str]) -> list[str]:
     assigned = {n.id for n in names if not isinstance(n.ctx, ast.Load)}
     known = assigned | MODULE_NAMES | set(dir(builtins))
     return list(dict.fromkeys(n.id for n in names if n.id not in known))
+
+
+def assigned_names(lines: list[str]) -> list[str]:
+    """The names a block of statements assigns, in order of first assignment."""
+    tree = ast.parse(textwrap.dedent("\n".join(lines)))
+    names = sorted((n for n in ast.walk(tree) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)),
+                   key=lambda n: (n.lineno, n.col_offset))
+    return list(dict.fromkeys(n.id for n in names))
+
+
+def canonical_names(lines: list[str], arguments: list[str], keep) -> dict[str, str]:
+    """Positional names for a block's arguments (a0, a1, ...) and locals (t0, t1, ...), but those in `keep`."""
+    mapping = {name: f"a{k}" for k, name in enumerate(n for n in arguments if n not in keep)}
+    mapping.update({name: f"t{k}" for k, name in enumerate(n for n in assigned_names(lines) if n not in keep)})
+    return mapping
+
+
+def rename(line: str, mapping: dict[str, str]) -> str:
+    """`line` with each whole name (not an attribute) replaced as `mapping` says."""
+    if not mapping:
+        return line
+    pattern = re.compile(r"(?<![\w.])(" + "|".join(sorted(map(re.escape, mapping), key=len, reverse=True)) + r")(?!\w)")
+    return pattern.sub(lambda m: mapping[m.group(1)], line)
