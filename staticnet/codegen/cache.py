@@ -137,10 +137,10 @@ class GeneratedModule:
             existing = None
         except (OSError, UnicodeDecodeError) as e:
             warn(f"cache entry {self.path} cannot be read ({e}); recompiling it")
-            existing = ""
+            existing = None
         if existing == self.code:
             return True
-        if existing is not None and existing != "":
+        if existing is not None:
             warn(f"cache entry {self.path} does not match its key (edited, truncated or another model's code); "
                  "recompiling it")
         _purge(self.path)
