@@ -74,8 +74,11 @@ def located(error_type: type[GraphError], op: str, loc: str, message: str) -> Gr
 
 
 def fail(error_type: type[GraphError], op: str, message: str):
-    """Raise a build-time error for a composite op, located at the user's call."""
-    raise located(error_type, op, user_location(), message)
+    """Raise a build-time error for a composite op, located at the user's call.
+
+    Callers often translate an error caught inside staticnet; `from None` keeps that internal error out of the
+    traceback, so the user sees the one line that names the op, the values and their own file:line."""
+    raise located(error_type, op, user_location(), message) from None
 
 
 def require_tensor(op: str, value, loc: str | None = None):

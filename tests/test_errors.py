@@ -125,3 +125,16 @@ def test_bad_data_names_the_input_and_shapes():
     g = sn.function([x, y10], sn.sum(x) + sn.sum(y10))
     with pytest.raises(sn.DataError, match=r"inputs disagree on the batch size \(x: 3, y: 4\)"):
         g(np.zeros((3, 784)), np.zeros((4, 10)))
+
+
+
+def test_an_error_raised_through_compile_prints_as_one_line_without_a_chained_traceback():
+    import traceback
+    p = sn.dense(x, 10, activation="softmax")
+    build = lambda: sn.compile(sn.sum(sn.mean(p, axis=5)), outputs=p)  # noqa: E731
+    with pytest.raises(sn.ShapeError) as info:
+        build()
+    text = "".join(traceback.format_exception(info.value))
+    assert "During handling of the above exception" not in text
+    assert text.splitlines()[-1] == (f"staticnet.errors.ShapeError: mean at {HERE}:{build.__code__.co_firstlineno}: "
+                                     "axis 5 is out of range for a tensor of shape (None, 10) (2 dimensions)")
