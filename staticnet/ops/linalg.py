@@ -71,7 +71,8 @@ def matmul(a, b):
     """a @ b for matrices, a stack of rows (..., K) and a matrix, or a matrix and a vector (either side)."""
     from .shape import reshape
 
-    a, b = (lift(v, b if isinstance(b, Tensor) else None) if not isinstance(v, Tensor) else v for v in (a, b))
+    from .elementwise import lifted
+    a, b = lifted("matmul", (a, b))
     if a.ndim < 1 or b.ndim not in (1, 2) or a.ndim + b.ndim == 2 or (a.ndim > 2 and b.ndim != 2):
         fail(ShapeError, "matmul", f"{fmt_shape(a.shape)} @ {fmt_shape(b.shape)}: operands must be matrices, "
                                    "(..., K) and a matrix, or a matrix and a vector (use sn.sum(a * b) for a dot product)")
