@@ -114,7 +114,9 @@ class NumpyFunction(FunctionBase):
 
 
 def check_updates(updates, loc):
-    """Updates as (param, new value) pairs of matching shape and dtype."""
+    """Updates as (param, new value) pairs of matching shape and dtype, at most one per parameter
+    (two would each read the old value, and which one is kept would be the backend's choice)."""
+    first_update = {}
     for pair in updates:
         if len(pair) != 2:
             raise located(GraphError, "function", loc, "updates must be (param, new_value) pairs")
@@ -125,4 +127,10 @@ def check_updates(updates, loc):
             got = fmt_shape(new.shape) + f" {new.dtype}" if isinstance(new, Tensor) else type(new).__name__
             raise located(GraphError, "function", loc, f"the update of {p.name!r} {fmt_shape(p.shape)} {p.dtype} "
                                                        f"has the wrong shape or dtype: {got}")
+        if p.id in first_update:
+            earlier = first_update[p.id]
+            raise located(GraphError, "function", loc, f"parameter {p.name!r} is updated twice: to {earlier.op} at "
+                                                       f"{earlier.loc} and to {new.op} at {new.loc}; give one update "
+                                                       "per parameter")
+        first_update[p.id] = new
     return updates

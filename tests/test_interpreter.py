@@ -1,4 +1,9 @@
+import inspect
+import os
+import re
+
 import numpy as np
+import pytest
 
 import staticnet as sn
 
@@ -36,3 +41,16 @@ def test_inputs_are_converted_to_the_declared_dtype():
     x = sn.input("x", (None, 2))
     out = sn.function([x], x + 1.0)(np.array([[1, 2]], dtype=np.int64))
     assert out.dtype == np.float32
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_two_updates_of_one_parameter_are_refused_naming_both_lines(backend):
+    x = sn.input("x", (None, 1))
+    W = sn.param("W", value=np.ones((1, 1), np.float32))
+    line = inspect.currentframe().f_lineno
+    halved = W * 0.5
+    tripled = W * 3.0
+    here = re.escape(os.path.relpath(__file__))
+    with pytest.raises(sn.GraphError, match=rf"function at {here}:{line + 6}: parameter 'W' is updated twice: "
+                                            rf"to mul at {here}:{line + 1} and to mul at {here}:{line + 2}"):
+        sn.function([x], x @ W, updates=[(W, halved), (W, tripled)], backend=backend)
