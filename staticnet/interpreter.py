@@ -72,14 +72,20 @@ def batch_size_of(inputs, arrays) -> int | None:
 
 
 class FunctionBase:
-    """What both backends of `sn.function` share: checking the signature and the arrays fed to it."""
+    """What both backends of `sn.function` share: checking the signature and the arrays fed to it,
+    and the mode: unless `training`, dropout is the identity, as in Model.evaluate and predict."""
 
-    def __init__(self, inputs, outputs, updates=None):
+    def __init__(self, inputs, outputs, updates=None, training=False):
         loc = user_location()
         self.inputs = as_list(inputs)
         self.single = isinstance(outputs, Tensor)
         self.outputs = as_list(outputs)
         self.updates = check_updates(list(updates or []), loc)
+        if not training:
+            from .passes.strip_dropout import strip_dropout  # the passes use this module
+            from .program import Program
+            inference = strip_dropout(Program(outputs=tuple(self.outputs), updates=tuple(self.updates)))
+            self.outputs, self.updates = list(inference.outputs), list(inference.updates)
         for node in self.inputs:
             if not isinstance(node, Tensor) or node.op != "input":
                 raise located(GraphError, "function", loc, f"inputs must be sn.input tensors, got {node!r}")

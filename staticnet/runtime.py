@@ -58,8 +58,8 @@ def leaf_argument(leaf: Tensor):
 class CompiledFunction(FunctionBase):
     """`sn.function` on the Numba backend: the whole graph as one generated @njit step."""
 
-    def __init__(self, inputs, outputs, updates=None):
-        super().__init__(inputs, outputs, updates)
+    def __init__(self, inputs, outputs, updates=None, training=False):
+        super().__init__(inputs, outputs, updates, training)
         threads.apply_once()
         started = time.perf_counter()
         self.report = []

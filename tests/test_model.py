@@ -137,7 +137,7 @@ def test_dropout_scales_kept_units_in_training_only():
     y = sn.input("y", (None,))
     net = sn.compile(sn.mse(sn.sum(out, 1) / 1000.0, y), outputs=out, optimizer=sn.SGD(lr=1e-9), metrics=[])
     assert np.array_equal(net.predict(np.ones((2, 1000), np.float32)), np.ones((2, 1000)))
-    mask = sn.function([x], out)(np.ones((50, 1000), np.float32))
+    mask = sn.function([x], out, training=True)(np.ones((50, 1000), np.float32))
     assert set(np.unique(mask)) == {0.0, np.float32(1 / 0.75)}
     assert abs((mask == 0).mean() - 0.25) < 0.01
 
