@@ -18,6 +18,7 @@ from .codegen import Emitter, load_module, module_source, plan_memory
 from .codegen.loops import epoch_loop, metric_kind, predict_loop
 from .codegen.parallel import threads_matter
 from .denormals import flushed_to_zero
+from .checks import shown
 from .errors import DataError, GraphError
 from .graph import Graph, Tensor, as_list, located, user_location
 from .interpreter import conform
@@ -68,11 +69,26 @@ def shuffled(total: int, seed: int) -> np.ndarray:
     return order
 
 
+def _check_compile_arguments(loss, outputs, optimizer, loc):
+    """What sn.compile was given, before anything is built from it."""
+    from .optim import OPTIMIZERS, Optimizer
+    if not isinstance(loss, Tensor) or loss.shape != ():
+        got = f"a tensor of shape {loss.shape}" if isinstance(loss, Tensor) else shown(loss)
+        raise located(GraphError, "compile", loc, f"loss must be a scalar tensor, got {got}")
+    if not (isinstance(outputs, Tensor) or isinstance(outputs, (list, tuple)) and outputs
+            and all(isinstance(t, Tensor) for t in outputs)):
+        raise located(GraphError, "compile", loc, f"outputs must be a tensor or a list of tensors, got {shown(outputs)}")
+    if not isinstance(optimizer, Optimizer):
+        named = OPTIMIZERS.get(optimizer.lower()) if isinstance(optimizer, str) else None
+        hint = (f"write optimizer=sn.{named.__name__}(lr=...)" if named else
+                "pass one of sn.SGD(lr=...), sn.AdaGrad(), sn.RMSProp(), sn.Adam(), sn.AdamW()")
+        raise located(GraphError, "compile", loc, f"optimizer must be an optimizer object, got {shown(optimizer)}: {hint}")
+
+
 class Model:
     def __init__(self, loss: Tensor, outputs, optimizer, metrics=("accuracy",)):
         loc = user_location()
-        if not isinstance(loss, Tensor) or loss.shape != ():
-            raise located(GraphError, "compile", loc, "loss must be a scalar tensor")
+        _check_compile_arguments(loss, outputs, optimizer, loc)
         self.single_output = isinstance(outputs, Tensor)
         self.loss, *self.outputs = rewrite_forward(Program(outputs=(loss, *as_list(outputs)))).outputs
         loss = self.loss

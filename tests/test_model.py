@@ -1,7 +1,12 @@
+import os
+import re
+
 import numpy as np
 import pytest
 
 import staticnet as sn
+
+HERE = re.escape(os.path.relpath(__file__))
 
 
 def spiral_model(optimizer=None, dropout=0.0, seed=0):
@@ -170,3 +175,21 @@ def test_perceptron_update_is_the_textbook_rule_step_by_step():
         if net.evaluate(data)["accuracy"] == 1.0:
             break
     assert net.evaluate(data)["accuracy"] == 1.0
+
+
+def test_compile_names_what_it_got_where_a_loss_outputs_or_an_optimizer_belongs():
+    x, y = sn.input("x", (None, 2)), sn.input("y", (None, 2))
+    p = sn.dense(x, 2, activation="softmax")
+    loss = sn.cross_entropy(p, y)
+    mistakes = [
+        (lambda: sn.compile(loss, outputs="p"), r"outputs must be a tensor or a list of tensors, got 'p' \(str\)"),
+        (lambda: sn.compile(loss, outputs=p, optimizer="sgd"),
+         r"optimizer must be an optimizer object, got 'sgd' \(str\): write optimizer=sn.SGD\(lr=...\)"),
+        (lambda: sn.compile(loss, outputs=p, optimizer=0.1),
+         r"optimizer must be an optimizer object, got 0.1: pass one of sn.SGD\(lr=...\), sn.AdaGrad\(\), .*sn.AdamW\(\)"),
+        (lambda: sn.compile(p, outputs=p), r"loss must be a scalar tensor, got a tensor of shape \(None, 2\)"),
+        (lambda: sn.compile(5.0, outputs=p), r"loss must be a scalar tensor, got 5.0"),
+    ]
+    for build, message in mistakes:
+        with pytest.raises(sn.GraphError, match=f"^compile at {HERE}:{build.__code__.co_firstlineno}: {message}$"):
+            build()
