@@ -43,6 +43,12 @@ def _tupled(value):
     return tuple(_tupled(v) for v in value) if isinstance(value, list) else value
 
 
+def _node_entry(n: Tensor, index: dict) -> dict:
+    """A node as staticnet.json lists it (without its array)."""
+    return {"op": n.op, "inputs": [index[t.id] for t in n.inputs], "attrs": _jsonable(n.attrs),
+            "shape": list(n.shape), "dtype": n.dtype.name, "name": n.name, "loc": n.loc}
+
+
 def save_model(model, path: str) -> None:
     """Write the model (graph, weights, optimizer state, history) atomically to `path`."""
     from . import __version__
@@ -51,8 +57,7 @@ def save_model(model, path: str) -> None:
     index = {n.id: i for i, n in enumerate(nodes)}
     arrays, entries = [], []
     for n in nodes:
-        entry = {"op": n.op, "inputs": [index[t.id] for t in n.inputs], "attrs": _jsonable(n.attrs),
-                 "shape": list(n.shape), "dtype": n.dtype.name, "name": n.name, "loc": n.loc}
+        entry = _node_entry(n, index)
         if n.op in ("param", "constant"):
             entry["array"] = len(arrays)
             entry["regularize"] = n.regularize
@@ -162,8 +167,9 @@ def _restore_state(model, manifest, arrays, path):
 
 
 def restore_checkpoint(model, path: str) -> None:
-    """Load weights, optimizer state and history from a checkpoint of this same model."""
+    """Load weights, optimizer state and history from a checkpoint of this same model (refusing another's)."""
     manifest, arrays = _read(path)
+    _check_same_training(model, manifest, path)
     saved = {e["name"]: arrays[e["array"]] for e in manifest["nodes"] if e["op"] == "param"}
     for leaf in model.trainable:
         if leaf.name not in saved:
@@ -173,3 +179,45 @@ def restore_checkpoint(model, path: str) -> None:
                             f"{leaf.shape} in this model")
         leaf.value[...] = saved[leaf.name]
     _restore_state(model, manifest, arrays, path)
+
+
+# ---------------------------------------------------------------- what resuming needs beyond the weights
+
+def _graph_signature(entries) -> list[tuple]:
+    """The structure of a listed graph: each node's op, operands, attributes, shape, dtype and name (its source
+    line and values left out: a model built again from the same code has the same signature)."""
+    return [(e["op"], list(e["inputs"]), e["attrs"], list(e["shape"]), e["dtype"], e["name"]) for e in entries]
+
+
+def _node_text(signature: list, at: int) -> str:
+    if at >= len(signature):
+        return "absent"
+    op, _, _, shape, dtype, name = signature[at]
+    return f"{op}{f' {name!r}' if name else ''} {tuple(shape)} {dtype}"
+
+
+def _optimizer_text(config: dict) -> str:
+    settings = ", ".join(f"{k}={v}" for k, v in config.items() if k not in ("name", "schedule"))
+    return f"{config.get('name')}({settings})"
+
+
+def _check_same_training(model, manifest, path) -> None:
+    """A checkpoint continues the training of the model and optimizer that wrote it, and no other: anything
+    else would mix weights or optimizer state from another run into this one."""
+    try:
+        theirs = _graph_signature(manifest["nodes"])
+        their_optimizer, their_state = manifest["optimizer"], set(manifest["state"])
+    except (KeyError, TypeError, AttributeError) as e:
+        raise DataError(f"{path}: corrupted checkpoint ({type(e).__name__}: {e})") from None
+    nodes = topological([model.loss] + model.outputs)
+    index = {n.id: i for i, n in enumerate(nodes)}
+    ours = _graph_signature(_node_entry(n, index) for n in nodes)
+    if theirs != ours:
+        at = next((i for i, (a, b) in enumerate(zip(theirs, ours)) if a != b), min(len(theirs), len(ours)))
+        raise DataError(f"{path}: the checkpoint was saved from another model: its graph has {len(theirs)} nodes, "
+                        f"this model's {len(ours)}; node {at} is {_node_text(theirs, at)} in the checkpoint, "
+                        f"{_node_text(ours, at)} here")
+    our_optimizer, our_state = model.optimizer.config(), {leaf.name for leaf in model.state}
+    if their_optimizer.get("name") != our_optimizer["name"] or their_state != our_state:
+        raise DataError(f"{path}: the checkpoint was trained with {_optimizer_text(their_optimizer)}, this model "
+                        f"uses {_optimizer_text(our_optimizer)}; resume with the optimizer that wrote it")
