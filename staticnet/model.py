@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 
-from . import threads
+from . import metrics as metric_rules, threads
 from .autodiff import grad
 from .codegen import Emitter, load_module, module_source, plan_memory
 from .codegen.loops import epoch_loop, metric_kind, predict_loop
@@ -30,7 +30,7 @@ from .runtime import Workspace, leaf_argument
 
 
 class History:
-    """Per-epoch records: loss, accuracy, val_loss, val_accuracy, lr, seconds."""
+    """Per-epoch records: loss, accuracy, val_loss, val_accuracy, val_mse, val_mae, lr, seconds."""
 
     def __init__(self, epochs=None):
         self.epochs: list[dict] = list(epochs or [])
@@ -86,20 +86,23 @@ def _check_compile_arguments(loss, outputs, optimizer, loc):
 
 
 class Model:
-    def __init__(self, loss: Tensor, outputs, optimizer, metrics=("accuracy",)):
+    def __init__(self, loss: Tensor, outputs, optimizer, metrics=None):
         loc = user_location()
         _check_compile_arguments(loss, outputs, optimizer, loc)
         self.single_output = isinstance(outputs, Tensor)
+        user_loss, user_output = loss, as_list(outputs)[0]
         self.loss, *self.outputs = rewrite_forward(Program(outputs=(loss, *as_list(outputs)))).outputs
         loss = self.loss
         self.optimizer = optimizer
-        self.metrics = tuple(metrics or ())
         graph = Graph([loss] + self.outputs)
         self.inputs = graph.inputs
         self._check_unique_names(self.inputs, "input", loc)
         feature_ids = {t.id for t in Graph(self.outputs).inputs}
         self.features = [t for t in self.inputs if t.id in feature_ids]
         self.labels = [t for t in self.inputs if t.id not in feature_ids]
+        label = self.labels[0] if self.labels else None
+        self.metrics = metric_rules.resolve(metrics, user_output, label, user_loss,
+                                            metric_kind(self.outputs[0], label), loc)
         self.trainable = Graph(loss).params
         self._check_unique_names(self.trainable, "parameter", loc)
         if not self.trainable:
@@ -264,7 +267,7 @@ class Model:
             self.epochs_done = epoch + 1
             progress.finish(self._record_text(record))
             if stopping:
-                score = record[stopping["monitor"]] * (-1 if stopping["monitor"].endswith("loss") else 1)
+                score = record[stopping["monitor"]] * (-1 if stopping["monitor"].endswith(("loss", "mse", "mae")) else 1)
                 if score > best[1] + stopping["min_delta"]:
                     best, waited = (self._snapshot(), score, epoch + 1), 0
                 else:
@@ -287,7 +290,7 @@ class Model:
 
     @staticmethod
     def _record_text(record):
-        keys = ["loss", "accuracy", "val_loss", "val_accuracy"]
+        keys = ["loss", "accuracy", "val_loss", "val_accuracy", "val_mse", "val_mae"]
         shown = "  ".join(f"{k} {record[k]:.4f}" for k in keys if k in record)
         threads = record.get("threads")
         on = f", {threads} thread{'s' if threads > 1 else ''}" if threads else ""
@@ -302,7 +305,8 @@ class Model:
 
     # ------------------------------------------------------------ evaluation and prediction
     def evaluate(self, data, batch_size: int = 1000) -> dict:
-        """{"loss": mean loss, "accuracy": fraction correct} over all rows of `data`."""
+        """{"loss": the mean loss, and each metric: "accuracy" (the fraction correct), "mse", "mae"} over all
+        rows of `data`."""
         return self._evaluate_arrays(self._data(data, self.inputs, "evaluation data"), batch_size)
 
     def _evaluate_arrays(self, arrays, batch_size=1000):
@@ -313,17 +317,26 @@ class Model:
         scores = {"loss": loss_sum / total}
         if self.has_accuracy:
             scores["accuracy"] = correct / total
+        regression = [m for m in self.metrics if m in metric_rules.REGRESSION_METRICS]
+        if regression:
+            features = [a for a, t in zip(arrays, self.inputs) if t in self.features]
+            target = arrays[self.inputs.index(self.labels[0])]
+            scores.update(metric_rules.regression_scores(regression, self._predict_arrays(features, batch_size)[0],
+                                                         target))
         return scores
 
     def predict(self, inputs, batch_size: int = 1000):
         """The outputs for every row of `inputs` (a dict keyed by input name, or the array itself)."""
-        arrays = self._data(inputs, self.features, "prediction inputs")
+        results = self._predict_arrays(self._data(inputs, self.features, "prediction inputs"), batch_size)
+        return results[0] if self.single_output else results
+
+    def _predict_arrays(self, arrays, batch_size):
         total = arrays[0].shape[0]
         batch = min(batch_size, total)
         results = [np.empty(tuple(total if d is None else d for d in t.shape), t.dtype) for t in self.outputs]
         with flushed_to_zero():
             self.module.predict_all(*arrays, *results, batch, *self._common_args("forward", batch))
-        return results[0] if self.single_output else results
+        return results
 
     # ------------------------------------------------------------ parameters
     @property
@@ -371,7 +384,10 @@ class ParamView:
         return [(k, t.value) for k, t in self._leaves.items()]
 
 
-def compile(loss, outputs=None, optimizer=None, metrics=("accuracy",)) -> Model:  # noqa: A001
-    """Check, differentiate, fuse, lower and compile a training graph."""
+def compile(loss, outputs=None, optimizer=None, metrics=None) -> Model:  # noqa: A001
+    """Check, differentiate, fuse, lower and compile a training graph.
+
+    metrics: names from "accuracy", "mse", "mae"; by default accuracy where the output is a classifier (a
+    sigmoid, softmax or step unit, or logits trained by a cross-entropy), and none otherwise."""
     from .optim import SGD
     return Model(loss, outputs if outputs is not None else loss, optimizer or SGD(lr=0.1), metrics)
