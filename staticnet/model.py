@@ -7,18 +7,20 @@ compiled epoch loop once per chunk of steps, so Python never runs per minibatch.
 from __future__ import annotations
 
 import math
+import os
 import sys
 import time
 
 import numpy as np
 
-from . import metrics as metric_rules, threads
+from . import checks, metrics as metric_rules, threads
 from .autodiff import grad
 from .codegen import Emitter, load_module, module_source, plan_memory
 from .codegen.loops import epoch_loop, metric_kind, predict_loop
 from .codegen.parallel import threads_matter
-from .denormals import flushed_to_zero
 from .checks import shown
+from .data_checks import check_finite, check_labels
+from .denormals import flushed_to_zero
 from .errors import DataError, GraphError
 from .graph import Graph, Tensor, as_list, located, user_location
 from .interpreter import conform
@@ -85,6 +87,17 @@ def _check_compile_arguments(loss, outputs, optimizer, loc):
         raise located(GraphError, "compile", loc, f"optimizer must be an optimizer object, got {shown(optimizer)}: {hint}")
 
 
+def _check_output_file(argument: str, path) -> None:
+    """A file fit writes after each epoch: a path it could not write is refused now, not after the first epoch."""
+    if not isinstance(path, (str, os.PathLike)):
+        checks.refuse("fit", f"{argument} must be a file path, got {shown(path)}", ValueError)
+    if os.path.isdir(path):
+        checks.refuse("fit", f"{argument}={str(path)!r} is a directory; name a file in it", ValueError)
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        checks.refuse("fit", f"{argument}={str(path)!r}: the directory {directory} does not exist", ValueError)
+
+
 class Model:
     def __init__(self, loss: Tensor, outputs, optimizer, metrics=None):
         loc = user_location()
@@ -103,6 +116,7 @@ class Model:
         label = self.labels[0] if self.labels else None
         self.metrics = metric_rules.resolve(metrics, user_output, label, user_loss,
                                             metric_kind(self.outputs[0], label), loc)
+        self.one_hot_inputs = [(n.inputs[0], n) for n in graph.nodes if n.op == "one_hot" and n.inputs[0].op == "input"]
         self.trainable = Graph(loss).params
         self._check_unique_names(self.trainable, "parameter", loc)
         if not self.trainable:
@@ -176,37 +190,55 @@ class Model:
         return ([leaf_argument(t) for t in emitter.leaves] + [t.value for t in emitter.constants]
                 + self.workspaces[name].arguments(capacity))
 
-    def _data(self, data, nodes, what) -> list[np.ndarray]:
-        """Arrays for `nodes` from a dict keyed by input name, or a tuple (x, y) / a bare x."""
+    def _data(self, data, nodes, what, check_values=False) -> list[np.ndarray]:
+        """Arrays for `nodes` from a dict keyed by input name, or a tuple (x, y) / a bare x, checked before
+        any step runs: shapes and row counts, labels inside their one_hot classes, and with `check_values`
+        finite values."""
         if isinstance(data, dict):
             missing = [t.name for t in nodes if t.name not in data]
             if missing:
                 raise DataError(f"{what}: no array for input {missing[0]!r} (the dict has {sorted(data)})")
-            arrays = [data[t.name] for t in nodes]
+            given = [data[t.name] for t in nodes]
         else:
             given = list(data) if isinstance(data, (tuple, list)) else [data]
             if len(given) < len(nodes):
                 raise DataError(f"{what}: expected arrays for {[t.name for t in nodes]}, got {len(given)}")
-            arrays = given[:len(nodes)]
-        arrays = [conform(t, a, f" in the {what}") for t, a in zip(nodes, arrays)]
+            given = given[:len(nodes)]
+        # A value the conversion to the input's dtype cannot keep (a label of 1e20, a float64 of 1e300) is named
+        # below as the user gave it: labels always, other values unless the caller skips check_values.
+        with np.errstate(over="ignore", invalid="ignore"):
+            arrays = [conform(t, a, f" in the {what}") for t, a in zip(nodes, given)]
         sizes = {a.shape[0] for a in arrays}
         if len(sizes) > 1:
             raise DataError(f"{what}: arrays have different numbers of rows: "
                             + ", ".join(f"{t.name} {a.shape[0]}" for t, a in zip(nodes, arrays)))
+        check_labels(self.one_hot_inputs, nodes, given, what)
+        if check_values:
+            check_finite(nodes, arrays, given, what)
         return arrays
 
     # ------------------------------------------------------------ training
     def fit(self, data, epochs: int = 1, batch_size: int = 32, validation=None, early_stopping=None,
             shuffle: bool = True, seed: int | None = None, verbose: int = 1, checkpoint: str | None = None,
-            resume: str | None = None) -> History:
-        """Train for `epochs` (counting epochs already done on resume); returns the history."""
-        if batch_size < 1 or epochs < 0:
-            raise ValueError(f"batch_size must be >= 1 and epochs >= 0, got {batch_size} and {epochs}")
-        arrays = self._data(data, self.inputs, "training data")
-        val_arrays = self._data(validation, self.inputs, "validation data") if validation is not None else None
+            resume: str | None = None, check_data: bool = True) -> History:
+        """Train for `epochs` (counting epochs already done on resume); returns the history.
+
+        checkpoint: a model file written after every epoch whose weights are all finite.
+        check_data: scan the training and validation data for NaN and infinities first (False skips the scan,
+            for speed); labels are always checked against their one_hot classes.
+        """
+        epochs = checks.count("fit", "epochs", epochs, minimum=0, error=ValueError)
+        batch_size = checks.count("fit", "batch_size", batch_size, error=ValueError)
+        if seed is not None:
+            seed = checks.count("fit", "seed", seed, minimum=0, error=ValueError)
+        arrays = self._data(data, self.inputs, "training data", check_values=check_data)
+        val_arrays = (self._data(validation, self.inputs, "validation data", check_values=check_data)
+                      if validation is not None else None)
         stopping = _parse_early_stopping(early_stopping)
         if stopping and val_arrays is None and stopping["monitor"].startswith("val_"):
             raise ValueError("early_stopping monitors validation results: pass validation=...")
+        if checkpoint is not None:
+            _check_output_file("checkpoint", checkpoint)
         if resume is not None:
             from .serialize import restore_checkpoint
             restore_checkpoint(self, resume)
@@ -229,6 +261,7 @@ class Model:
         best = (None, -math.inf, self.epochs_done)
         waited = 0
         lr_leaf = self.optimizer.lr_leaf
+        warned_non_finite = False
         for epoch in range(self.epochs_done, epochs):
             lr_leaf.value[...] = self.optimizer.lr_at(epoch)
             epoch_seed = (self.seed + epoch) % 2**32
@@ -273,8 +306,7 @@ class Model:
                 else:
                     waited += 1
             if checkpoint:
-                from .serialize import save_model
-                save_model(self, checkpoint)
+                warned_non_finite = self._write_checkpoint(checkpoint, warned_non_finite)
             if stopping and waited >= stopping["patience"]:
                 self.history.stopped_early_at = epoch + 1
                 break
@@ -284,6 +316,18 @@ class Model:
             if verbose:
                 print(f"early stopping: restored the weights of epoch {best[2]}", file=sys.stderr)
         return self.history
+
+    def _write_checkpoint(self, path: str, warned: bool) -> bool:
+        """Save the model to `path` unless a weight or optimizer state is NaN or infinite: an epoch that diverged
+        must not replace the last good checkpoint.  Says so once per fit (returns whether it has)."""
+        if all(np.isfinite(t.value).all() for t in self.trainable + self.state):
+            from .serialize import save_model
+            save_model(self, path)
+            return warned
+        if not warned:
+            print(f"warning: epoch {self.epochs_done} left weights that are not finite; the checkpoint {path} keeps "
+                  "the last finite ones", file=sys.stderr)
+        return True
 
     def _metrics_text(self, loss, accuracy):
         return f"loss {loss:.4f}" + (f"  acc {accuracy:.4f}" if self.has_accuracy else "")
@@ -307,6 +351,7 @@ class Model:
     def evaluate(self, data, batch_size: int = 1000) -> dict:
         """{"loss": the mean loss, and each metric: "accuracy" (the fraction correct), "mse", "mae"} over all
         rows of `data`."""
+        batch_size = checks.count("evaluate", "batch_size", batch_size, error=ValueError)
         return self._evaluate_arrays(self._data(data, self.inputs, "evaluation data"), batch_size)
 
     def _evaluate_arrays(self, arrays, batch_size=1000):
@@ -327,6 +372,7 @@ class Model:
 
     def predict(self, inputs, batch_size: int = 1000):
         """The outputs for every row of `inputs` (a dict keyed by input name, or the array itself)."""
+        batch_size = checks.count("predict", "batch_size", batch_size, error=ValueError)
         results = self._predict_arrays(self._data(inputs, self.features, "prediction inputs"), batch_size)
         return results[0] if self.single_output else results
 

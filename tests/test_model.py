@@ -1,3 +1,4 @@
+import inspect
 import os
 import re
 
@@ -193,3 +194,84 @@ def test_compile_names_what_it_got_where_a_loss_outputs_or_an_optimizer_belongs(
     for build, message in mistakes:
         with pytest.raises(sn.GraphError, match=f"^compile at {HERE}:{build.__code__.co_firstlineno}: {message}$"):
             build()
+
+
+def some_rows(n=40, seed=0):
+    data = sn.data.two_spirals(n, seed=seed)
+    return {"x": data["x"], "y": data["y"]}
+
+
+def weights_of(net):
+    return {name: value.copy() for name, value in net.params.items()}
+
+
+def assert_same_weights(a, b):
+    assert a.keys() == b.keys()
+    for name in a:
+        np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+
+
+@pytest.fixture(scope="module")
+def spirals_net():
+    return spiral_model()
+
+
+BAD_COUNTS = [
+    (lambda net, d: net.fit(d, batch_size=-3, verbose=0), "fit", r"batch_size must be a positive int, got -3"),
+    (lambda net, d: net.fit(d, batch_size=0, verbose=0), "fit", r"batch_size must be a positive int, got 0"),
+    (lambda net, d: net.fit(d, batch_size=0.5, verbose=0), "fit", r"batch_size must be a positive int, got 0.5"),
+    (lambda net, d: net.fit(d, batch_size="10", verbose=0), "fit", r"batch_size must be a positive int, got '10' \(str\)"),
+    (lambda net, d: net.fit(d, batch_size=None, verbose=0), "fit",
+     r"batch_size must be a positive int, got None \(NoneType\)"),
+    (lambda net, d: net.fit(d, batch_size=True, verbose=0), "fit", r"batch_size must be a positive int, got True \(bool\)"),
+    (lambda net, d: net.fit(d, epochs=2.5, verbose=0), "fit", r"epochs must be an int >= 0, got 2.5"),
+    (lambda net, d: net.fit(d, epochs=-1, verbose=0), "fit", r"epochs must be an int >= 0, got -1"),
+    (lambda net, d: net.fit(d, seed="abc", verbose=0), "fit", r"seed must be an int >= 0, got 'abc' \(str\)"),
+    (lambda net, d: net.fit(d, seed=-5, verbose=0), "fit", r"seed must be an int >= 0, got -5"),
+    (lambda net, d: net.evaluate(d, batch_size=-3), "evaluate", r"batch_size must be a positive int, got -3"),
+    (lambda net, d: net.evaluate(d, batch_size=0), "evaluate", r"batch_size must be a positive int, got 0"),
+    (lambda net, d: net.predict(d["x"], batch_size=-3), "predict", r"batch_size must be a positive int, got -3"),
+    (lambda net, d: net.predict(d["x"], batch_size=0.5), "predict", r"batch_size must be a positive int, got 0.5"),
+]
+
+
+@pytest.mark.parametrize("call,function,message", BAD_COUNTS, ids=[m for _, _, m in BAD_COUNTS])
+def test_fit_evaluate_and_predict_name_a_bad_count_and_its_value(spirals_net, call, function, message):
+    before = weights_of(spirals_net)
+    with pytest.raises(ValueError, match=f"^{function} at {HERE}:{call.__code__.co_firstlineno}: {message}$"):
+        call(spirals_net, some_rows())
+    assert_same_weights(weights_of(spirals_net), before)
+
+
+def test_numpy_integers_are_valid_counts(spirals_net):
+    data = some_rows()
+    spirals_net.fit(data, epochs=np.int64(1), batch_size=np.int32(8), seed=np.int64(3), verbose=0)
+    assert spirals_net.evaluate(data, batch_size=np.int64(16))["loss"] > 0
+    assert spirals_net.predict(data["x"], batch_size=np.int64(7)).shape == (40, 2)
+
+
+def test_a_checkpoint_that_cannot_be_written_is_refused_before_training(spirals_net, tmp_path):
+    data = some_rows()
+    before = weights_of(spirals_net)
+    missing = str(tmp_path / "no" / "such" / "ckpt.snet")
+    line = inspect.currentframe().f_lineno + 2
+    with pytest.raises(ValueError, match=f"^fit at {HERE}:{line}: checkpoint='{re.escape(missing)}': the directory "):
+        spirals_net.fit(data, checkpoint=missing, verbose=0)
+    with pytest.raises(ValueError, match=f"checkpoint='{re.escape(str(tmp_path))}' is a directory; name a file in it"):
+        spirals_net.fit(data, checkpoint=str(tmp_path), verbose=0)
+    assert_same_weights(weights_of(spirals_net), before)
+
+
+def test_a_diverged_epoch_does_not_overwrite_the_last_finite_checkpoint(tmp_path, capsys):
+    data = sn.data.two_spirals(60, seed=1)
+    net = spiral_model()
+    path = str(tmp_path / "ckpt.snet")
+    net.fit(data, epochs=1, batch_size=10, seed=0, verbose=0, checkpoint=path)
+    good = weights_of(net)
+    net.params["dense1/W"] = np.full_like(good["dense1/W"], np.nan)  # a NaN weight stays NaN through any update
+    net.fit(data, epochs=3, batch_size=10, verbose=0, checkpoint=path, check_data=False)
+    assert net.epochs_done == 3 and np.isnan(net.params["dense1/W"]).all()
+    assert_same_weights(weights_of(sn.load(path)), good)
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"warning: epoch 2 left weights that are not finite; the checkpoint "
+                                                   f"{path} keeps the last finite ones")
