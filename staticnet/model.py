@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 
-from . import checks, metrics as metric_rules, threads
+from . import checks, init, metrics as metric_rules, threads
 from .autodiff import grad
 from .codegen import Emitter, load_module, module_source, plan_memory
 from .codegen.loops import epoch_loop, metric_kind, predict_loop
@@ -21,6 +21,7 @@ from .codegen.parallel import threads_matter
 from .checks import shown
 from .data_checks import check_finite, check_labels
 from .denormals import flushed_to_zero
+from .early_stopping import EarlyStopping
 from .errors import DataError, GraphError
 from .graph import Graph, Tensor, as_list, located, user_location
 from .interpreter import conform
@@ -38,6 +39,7 @@ class History:
         self.epochs: list[dict] = list(epochs or [])
         self.interrupted = False
         self.stopped_early_at: int | None = None
+        self.best_epoch: int | None = None  # with early stopping: the epoch whose weights the model keeps
 
     def __getitem__(self, key):
         return [e.get(key) for e in self.epochs]
@@ -49,17 +51,6 @@ class History:
         last = self.epochs[-1] if self.epochs else {}
         shown = ", ".join(f"{k}={v:.4f}" for k, v in last.items() if isinstance(v, float))
         return f"<History {len(self.epochs)} epochs; last: {shown}>"
-
-
-def _parse_early_stopping(spec):
-    if spec is None or spec is False:
-        return None
-    if isinstance(spec, int):
-        return {"patience": spec, "monitor": "val_accuracy", "min_delta": 0.0}
-    spec = {"monitor": "val_accuracy", "min_delta": 0.0, **dict(spec)}
-    if "patience" not in spec:
-        raise ValueError("early_stopping needs a patience (epochs without improvement)")
-    return spec
 
 
 def shuffled(total: int, seed: int) -> np.ndarray:
@@ -125,6 +116,8 @@ class Model:
         self.state = [optimizer.lr_leaf] + optimizer.state
         self.history = History()
         self.epochs_done = 0
+        self.seed = None  # of the shuffle and dropout: epoch e uses seed + e
+        self.stopping = None  # the EarlyStopping of the last fit, saved with checkpoints
         self._compile()
 
     @staticmethod
@@ -217,13 +210,30 @@ class Model:
             check_finite(nodes, arrays, given, what)
         return arrays
 
+    def _monitors(self, has_validation: bool) -> list[str]:
+        """The scores every epoch records, which early stopping may watch."""
+        scores = ["loss"] + (["accuracy"] if "accuracy" in self.metrics else [])
+        return scores + (["val_loss"] + [f"val_{m}" for m in self.metrics] if has_validation else [])
+
     # ------------------------------------------------------------ training
     def fit(self, data, epochs: int = 1, batch_size: int = 32, validation=None, early_stopping=None,
             shuffle: bool = True, seed: int | None = None, verbose: int = 1, checkpoint: str | None = None,
-            resume: str | None = None, check_data: bool = True) -> History:
-        """Train for `epochs` (counting epochs already done on resume); returns the history.
+            resume: str | None = None, initial_epoch: int | None = None, check_data: bool = True) -> History:
+        """Train `epochs` more epochs (Keras's meaning) and return the history of every epoch so far.
 
-        checkpoint: a model file written after every epoch whose weights are all finite.
+        Epochs are numbered across calls, and the learning-rate schedule and the shuffle follow the number:
+        fit(epochs=5) twice trains epochs 1-5 then 6-10, as fit(epochs=10) does.  With initial_epoch=k, or
+        with resume=path (which continues from the checkpoint's epoch), `epochs` is instead the number of the
+        final epoch, as in Keras: fit(epochs=30, resume=path) finishes a 30-epoch run wherever the checkpoint
+        left it, and trains nothing if it is finished.
+
+        seed: of the shuffle and dropout (epoch e uses seed + e); by default drawn from the generator that
+            sn.seed resets, on the first fit, then kept (and saved with the model).
+        early_stopping: a patience, or {"patience": 5, "monitor": "val_loss", "min_delta": 0.0}; it watches
+            val_accuracy by default (val_loss where the model reports no accuracy) and, at the end, restores
+            the weights of the best epoch.
+        checkpoint: a model file written after every epoch whose weights are all finite; resume: a checkpoint
+            of this same model and optimizer to continue from, exactly (early stopping's state included).
         check_data: scan the training and validation data for NaN and infinities first (False skips the scan,
             for speed); labels are always checked against their one_hot classes.
         """
@@ -231,44 +241,58 @@ class Model:
         batch_size = checks.count("fit", "batch_size", batch_size, error=ValueError)
         if seed is not None:
             seed = checks.count("fit", "seed", seed, minimum=0, error=ValueError)
+        if initial_epoch is not None:
+            if resume is not None:
+                checks.refuse("fit", "give resume= or initial_epoch=, not both (resume starts at the checkpoint's "
+                                     "epoch)", ValueError)
+            initial_epoch = checks.count("fit", "initial_epoch", initial_epoch, minimum=0, error=ValueError)
         arrays = self._data(data, self.inputs, "training data", check_values=check_data)
         val_arrays = (self._data(validation, self.inputs, "validation data", check_values=check_data)
                       if validation is not None else None)
-        stopping = _parse_early_stopping(early_stopping)
-        if stopping and val_arrays is None and stopping["monitor"].startswith("val_"):
-            raise ValueError("early_stopping monitors validation results: pass validation=...")
+        stopping = EarlyStopping.from_spec(early_stopping, self._monitors(val_arrays is not None),
+                                           "val_accuracy" if "accuracy" in self.metrics else "val_loss")
         if checkpoint is not None:
             _check_output_file("checkpoint", checkpoint)
         if resume is not None:
             from .serialize import restore_checkpoint
-            restore_checkpoint(self, resume)
-        if seed is None:
-            seed = self.seed if getattr(self, "seed", None) is not None else int(np.random.default_rng().integers(2**31))
-        self.seed = int(seed)
+            saved_stopping = restore_checkpoint(self, resume)
+            if stopping and saved_stopping:
+                stopping.resume_from(*saved_stopping)
+        self.stopping = stopping
+        self.history.interrupted, self.history.stopped_early_at, self.history.best_epoch = False, None, None
+        first = self.epochs_done if initial_epoch is None else initial_epoch
+        final = first + epochs if resume is None and initial_epoch is None else epochs
+        if final < first:
+            checks.refuse("fit", f"epochs={epochs} is the final epoch with {'resume' if resume else 'initial_epoch'}= "
+                                 f"(as in Keras), but training would start after epoch {first}", ValueError)
+        if stopping and stopping.exhausted:  # resumed from the checkpoint of the epoch where the run stopped
+            self.history.stopped_early_at, final = first, first
+        if seed is not None:
+            self.seed = seed
+        elif self.seed is None:
+            self.seed = int(init.generator().integers(2**31))
         total = arrays[0].shape[0]
         steps = math.ceil(total / batch_size)
         chooser = (threads.chooser_for((self.module_path, batch_size))
                    if threads_matter(self.steps["train"].plan, batch_size) else None)
         chunk_steps = max(1, math.ceil(steps / 50)) if verbose or chooser else steps
         progress = Progress(enabled=verbose > 0)
-        if not self.module.train_epoch.signatures:
+        if not self.module.train_epoch.signatures and final > first:
             # compile now, so that neither the first epoch's time nor the thread chooser's first timing includes it
             seconds, cached = self.warm_up(batch_size, loops=("train", "eval") if val_arrays is not None else ("train",))
             if verbose:
                 print(f"training loop ready in {seconds:.1f} s "
                       f"({'loaded from the cache' if cached else 'compiled; later runs load it from the cache'})",
                       file=sys.stderr)
-        best = (None, -math.inf, self.epochs_done)
-        waited = 0
         lr_leaf = self.optimizer.lr_leaf
         warned_non_finite = False
-        for epoch in range(self.epochs_done, epochs):
+        for epoch in range(first, final):
             lr_leaf.value[...] = self.optimizer.lr_at(epoch)
             epoch_seed = (self.seed + epoch) % 2**32
             order = shuffled(total, epoch_seed) if shuffle else np.arange(total, dtype=np.int64)
             started = time.perf_counter()
             loss_sum, correct, done, rows_on = 0.0, 0, 0, {}
-            progress.start(f"epoch {epoch + 1}/{epochs}", total)
+            progress.start(f"epoch {epoch + 1}/{final}", total)
             try:
                 while done < total:
                     count = chooser.choose() if chooser else None
@@ -300,21 +324,14 @@ class Model:
             self.epochs_done = epoch + 1
             progress.finish(self._record_text(record))
             if stopping:
-                score = record[stopping["monitor"]] * (-1 if stopping["monitor"].endswith(("loss", "mse", "mae")) else 1)
-                if score > best[1] + stopping["min_delta"]:
-                    best, waited = (self._snapshot(), score, epoch + 1), 0
-                else:
-                    waited += 1
+                stopping.update(record, epoch + 1, self._snapshot)
             if checkpoint:
                 warned_non_finite = self._write_checkpoint(checkpoint, warned_non_finite)
-            if stopping and waited >= stopping["patience"]:
+            if stopping and stopping.exhausted:
                 self.history.stopped_early_at = epoch + 1
                 break
-        if stopping and best[0] is not None:
-            self._restore(best[0])
-            self.history.best_epoch = best[2]
-            if verbose:
-                print(f"early stopping: restored the weights of epoch {best[2]}", file=sys.stderr)
+        if stopping:
+            self._keep_best_epoch(stopping, verbose)
         return self.history
 
     def _write_checkpoint(self, path: str, warned: bool) -> bool:
@@ -328,6 +345,17 @@ class Model:
             print(f"warning: epoch {self.epochs_done} left weights that are not finite; the checkpoint {path} keeps "
                   "the last finite ones", file=sys.stderr)
         return True
+
+    def _keep_best_epoch(self, stopping: EarlyStopping, verbose: int) -> None:
+        """End of a fit with early stopping: the weights of the best epoch, if they are not the last ones."""
+        if stopping.best_epoch is None:
+            return
+        self.history.best_epoch = stopping.best_epoch
+        message = stopping.report(self.epochs_done, self.history.interrupted)
+        if stopping.best_epoch != self.epochs_done or self.history.interrupted:
+            self._restore(stopping.best_weights)
+        if message and verbose:
+            print(message, file=sys.stderr)
 
     def _metrics_text(self, loss, accuracy):
         return f"loss {loss:.4f}" + (f"  acc {accuracy:.4f}" if self.has_accuracy else "")

@@ -12,6 +12,7 @@ staticnet.json:
   optimizer: {name, lr, schedule, ...hyperparameters}, metrics: [...]
   leaves: {leaf name: array index} for parameters and optimizer state
   history: [per-epoch records], epochs_done, seed
+  early_stopping: null, or {monitor, best_score, best_epoch, waited, weights: {leaf name: array index}}
 """
 from __future__ import annotations
 
@@ -72,6 +73,7 @@ def save_model(model, path: str) -> None:
                 "single_output": model.single_output, "optimizer": model.optimizer.config(),
                 "metrics": list(model.metrics), "state": leaves, "history": model.history.epochs,
                 "epochs_done": model.epochs_done, "seed": getattr(model, "seed", None)}
+    manifest["early_stopping"] = _early_stopping_entry(model, arrays)
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".snet")
     try:
@@ -166,8 +168,9 @@ def _restore_state(model, manifest, arrays, path):
     model.seed = manifest.get("seed")
 
 
-def restore_checkpoint(model, path: str) -> None:
-    """Load weights, optimizer state and history from a checkpoint of this same model (refusing another's)."""
+def restore_checkpoint(model, path: str):
+    """Load weights, optimizer state and history from a checkpoint of this same model; returns the state of
+    its early stopping, (state, best weights), or None."""
     manifest, arrays = _read(path)
     _check_same_training(model, manifest, path)
     saved = {e["name"]: arrays[e["array"]] for e in manifest["nodes"] if e["op"] == "param"}
@@ -179,6 +182,7 @@ def restore_checkpoint(model, path: str) -> None:
                             f"{leaf.shape} in this model")
         leaf.value[...] = saved[leaf.name]
     _restore_state(model, manifest, arrays, path)
+    return _saved_early_stopping(manifest, arrays, path)
 
 
 # ---------------------------------------------------------------- what resuming needs beyond the weights
@@ -221,3 +225,28 @@ def _check_same_training(model, manifest, path) -> None:
     if their_optimizer.get("name") != our_optimizer["name"] or their_state != our_state:
         raise DataError(f"{path}: the checkpoint was trained with {_optimizer_text(their_optimizer)}, this model "
                         f"uses {_optimizer_text(our_optimizer)}; resume with the optimizer that wrote it")
+
+
+def _early_stopping_entry(model, arrays: list):
+    """The state of the model's early stopping, its best epoch's weights appended to `arrays`; None without."""
+    stopping = model.stopping
+    if stopping is None or stopping.best_epoch is None:
+        return None
+    weights = {}
+    for name, value in stopping.best_weights.items():
+        weights[name] = len(arrays)
+        arrays.append(value)
+    return {**stopping.state(), "weights": weights}
+
+
+def _saved_early_stopping(manifest, arrays, path):
+    """(state, best weights) of the early stopping saved in a checkpoint, or None."""
+    entry = manifest.get("early_stopping")
+    if entry is None:
+        return None
+    try:
+        state = {key: entry[key] for key in ("monitor", "best_score", "best_epoch", "waited")}
+        weights = {name: arrays[i] for name, i in entry["weights"].items()}
+    except (KeyError, TypeError, AttributeError) as e:
+        raise DataError(f"{path}: corrupted early-stopping state ({type(e).__name__}: {e})") from None
+    return state, weights

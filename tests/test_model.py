@@ -166,8 +166,8 @@ def test_perceptron_update_is_the_textbook_rule_step_by_step():
     score = x @ w + b
     net = sn.compile(sn.perceptron_loss(score, y), outputs=sn.step(score), optimizer=sn.SGD(lr=0.7))
     ref_w, ref_b = np.zeros(2), 0.0
-    for epoch in range(1, 30):
-        net.fit(data, epochs=epoch, batch_size=1, shuffle=False, verbose=0)
+    for _ in range(29):
+        net.fit(data, epochs=1, batch_size=1, shuffle=False, verbose=0)  # one more epoch per call
         for xi, yi in zip(data["x"].astype(np.float64), data["y"]):
             if yi * (xi @ ref_w + ref_b) <= 0:  # misclassified (or on the boundary): w <- w + eta y x
                 ref_w, ref_b = ref_w + 0.7 * yi * xi, ref_b + 0.7 * yi
@@ -228,6 +228,7 @@ BAD_COUNTS = [
     (lambda net, d: net.fit(d, epochs=-1, verbose=0), "fit", r"epochs must be an int >= 0, got -1"),
     (lambda net, d: net.fit(d, seed="abc", verbose=0), "fit", r"seed must be an int >= 0, got 'abc' \(str\)"),
     (lambda net, d: net.fit(d, seed=-5, verbose=0), "fit", r"seed must be an int >= 0, got -5"),
+    (lambda net, d: net.fit(d, initial_epoch=-1, verbose=0), "fit", r"initial_epoch must be an int >= 0, got -1"),
     (lambda net, d: net.evaluate(d, batch_size=-3), "evaluate", r"batch_size must be a positive int, got -3"),
     (lambda net, d: net.evaluate(d, batch_size=0), "evaluate", r"batch_size must be a positive int, got 0"),
     (lambda net, d: net.predict(d["x"], batch_size=-3), "predict", r"batch_size must be a positive int, got -3"),
@@ -250,6 +251,39 @@ def test_numpy_integers_are_valid_counts(spirals_net):
     assert spirals_net.predict(data["x"], batch_size=np.int64(7)).shape == (40, 2)
 
 
+def test_fit_twice_trains_more_epochs_as_one_longer_fit_does():
+    data = sn.data.two_spirals(100, seed=1)
+    twice, once = spiral_model(seed=3, dropout=0.2), spiral_model(seed=3, dropout=0.2)
+    twice.fit(data, epochs=2, batch_size=10, seed=5, verbose=0)
+    hist = twice.fit(data, epochs=2, batch_size=10, verbose=0)  # two more, with the seed of the first call
+    once.fit(data, epochs=4, batch_size=10, seed=5, verbose=0)
+    assert [e["epoch"] for e in hist.epochs] == [1, 2, 3, 4] and twice.epochs_done == 4
+    assert_same_weights(weights_of(twice), weights_of(once))
+
+
+def test_initial_epoch_makes_epochs_the_final_epoch_as_in_keras():
+    data = sn.data.two_spirals(100, seed=1)
+    stepwise, once = spiral_model(seed=3), spiral_model(seed=3)
+    stepwise.fit(data, epochs=2, batch_size=10, seed=5, verbose=0)
+    stepwise.fit(data, epochs=4, initial_epoch=2, batch_size=10, verbose=0)  # epochs 3 and 4
+    once.fit(data, epochs=4, batch_size=10, seed=5, verbose=0)
+    assert [e["epoch"] for e in stepwise.history.epochs] == [1, 2, 3, 4]
+    assert_same_weights(weights_of(stepwise), weights_of(once))
+    line = inspect.currentframe().f_lineno + 2
+    with pytest.raises(ValueError, match=f"^fit at {HERE}:{line}: epochs=3 is the final epoch with initial_epoch="):
+        stepwise.fit(data, epochs=3, initial_epoch=4, verbose=0)
+
+
+def test_sn_seed_alone_fixes_the_shuffle_and_the_dropout():
+    data = sn.data.two_spirals(100, seed=1)
+    runs = []
+    for _ in range(2):
+        net = spiral_model(seed=3, dropout=0.3)  # sn.seed(3), then the model
+        net.fit(data, epochs=2, batch_size=10, verbose=0)  # no seed given
+        runs.append(weights_of(net))
+    assert_same_weights(runs[0], runs[1])
+
+
 def test_a_checkpoint_that_cannot_be_written_is_refused_before_training(spirals_net, tmp_path):
     data = some_rows()
     before = weights_of(spirals_net)
@@ -269,7 +303,7 @@ def test_a_diverged_epoch_does_not_overwrite_the_last_finite_checkpoint(tmp_path
     net.fit(data, epochs=1, batch_size=10, seed=0, verbose=0, checkpoint=path)
     good = weights_of(net)
     net.params["dense1/W"] = np.full_like(good["dense1/W"], np.nan)  # a NaN weight stays NaN through any update
-    net.fit(data, epochs=3, batch_size=10, verbose=0, checkpoint=path, check_data=False)
+    net.fit(data, epochs=2, batch_size=10, verbose=0, checkpoint=path, check_data=False)
     assert net.epochs_done == 3 and np.isnan(net.params["dense1/W"]).all()
     assert_same_weights(weights_of(sn.load(path)), good)
     err = capsys.readouterr().err
