@@ -10,12 +10,12 @@ import staticnet as sn
 HERE = re.escape(os.path.relpath(__file__))
 
 
-def sine_model(metrics=None):
+def sine_model(**compile_options):
     """A 1-16-1 tanh regression, as in examples/sine.py."""
     sn.seed(0)
     x, y = sn.input("x", (None, 1)), sn.input("y", (None, 1))
     p = sn.dense(sn.dense(x, 16, activation="tanh"), 1)
-    return sn.compile(sn.mse(p, y), outputs=p, optimizer=sn.Adam(lr=0.01), metrics=metrics)
+    return sn.compile(sn.mse(p, y), outputs=p, optimizer=sn.Adam(lr=0.01), **compile_options)
 
 
 def test_mse_and_mae_are_computed_from_the_outputs():
@@ -33,7 +33,7 @@ def test_mse_and_mae_are_computed_from_the_outputs():
 
 
 def test_a_regression_reports_no_accuracy_by_default():
-    net = sine_model()
+    net = sine_model()  # no metrics given
     assert net.metrics == ()
     assert set(net.evaluate(sn.data.sine(20, seed=0))) == {"loss"}
 
