@@ -260,11 +260,7 @@ class Model:
                 stopping.resume_from(*saved_stopping)
         self.stopping = stopping
         self.history.interrupted, self.history.stopped_early_at, self.history.best_epoch = False, None, None
-        first = self.epochs_done if initial_epoch is None else initial_epoch
-        final = first + epochs if resume is None and initial_epoch is None else epochs
-        if final < first:
-            checks.refuse("fit", f"epochs={epochs} is the final epoch with {'resume' if resume else 'initial_epoch'}= "
-                                 f"(as in Keras), but training would start after epoch {first}", ValueError)
+        first, final = self._epoch_span(epochs, initial_epoch, resumed=resume is not None)
         if stopping and stopping.exhausted:  # resumed from the checkpoint of the epoch where the run stopped
             self.history.stopped_early_at, final = first, first
         if seed is not None:
@@ -333,6 +329,17 @@ class Model:
         if stopping:
             self._keep_best_epoch(stopping, verbose)
         return self.history
+
+    def _epoch_span(self, epochs, initial_epoch, resumed) -> tuple[int, int]:
+        """(epochs done before this fit, the last epoch it trains): `epochs` more after those done, or, with
+        initial_epoch or a resumed checkpoint, up to epoch `epochs` (Keras's "final epoch")."""
+        if initial_epoch is None and not resumed:
+            return self.epochs_done, self.epochs_done + epochs
+        first = self.epochs_done if resumed else initial_epoch
+        if epochs < first:
+            checks.refuse("fit", f"epochs={epochs} is the final epoch with {'resume' if resumed else 'initial_epoch'}= "
+                                 f"(as in Keras), but training would start after epoch {first}", ValueError)
+        return first, epochs
 
     def _write_checkpoint(self, path: str, warned: bool) -> bool:
         """Save the model to `path` unless a weight or optimizer state is NaN or infinite: an epoch that diverged
