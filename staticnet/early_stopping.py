@@ -11,7 +11,7 @@ from . import checks
 LOWER_IS_BETTER = ("loss", "mse", "mae")  # monitors are these or accuracy, maybe prefixed by val_
 
 
-def refuse(message):
+def _refuse(message):
     checks.refuse("fit", message, ValueError)
 
 
@@ -33,15 +33,15 @@ class EarlyStopping:
             spec = {"patience": spec}
         unknown = sorted(set(spec) - {"patience", "monitor", "min_delta"})
         if unknown:
-            refuse(f"early_stopping has no setting {unknown[0]!r}; it takes patience, monitor, min_delta")
+            _refuse(f"early_stopping has no setting {unknown[0]!r}; it takes patience, monitor, min_delta")
         monitor = spec.get("monitor", default_monitor)
         if monitor not in monitors:
             if isinstance(monitor, str) and monitor.startswith("val_") and monitor[4:] in monitors:
-                refuse(f"early_stopping monitors {monitor}, a validation score: pass validation=... "
+                _refuse(f"early_stopping monitors {monitor}, a validation score: pass validation=... "
                        f"(or monitor one of {', '.join(monitors)})")
-            refuse(f"early_stopping cannot monitor {monitor!r}; the epochs record {', '.join(monitors)}")
+            _refuse(f"early_stopping cannot monitor {monitor!r}; the epochs record {', '.join(monitors)}")
         if "patience" not in spec:
-            refuse("early_stopping needs a patience (epochs without improvement)")
+            _refuse("early_stopping needs a patience (epochs without improvement)")
         patience = checks.count("fit", "early_stopping patience", spec["patience"], error=ValueError)
         min_delta = checks.real("fit", "early_stopping min_delta", spec.get("min_delta", 0.0), checks.NON_NEGATIVE,
                                 error=ValueError)
