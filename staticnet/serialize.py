@@ -10,7 +10,10 @@ the shape and dtype the graph gives it before a byte of its data is decompressed
 small file cannot make the reader inflate a huge member.  Any failure is a DataError
 naming the file and what is wrong with it.
 
-Files are written to a temporary name beside the target, then renamed over it.
+Writing is crash-safe: the file is written to a temporary name beside the target
+(`.tmp-HOST-PID-TOKEN-NAME`), fsynced, renamed over the target, and the directory is
+fsynced.  Temporaries that a killed writer left behind are removed by the next save of
+the same file, once their writer is known to be gone.
 
 staticnet.json:
   format: "staticnet-model", version: 1, staticnet: the writer's version
@@ -22,12 +25,17 @@ staticnet.json:
 """
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import lzma
 import math
 import os
-import tempfile
+import re
+import secrets
+import socket
+import stat
+import time
 import zipfile
 import zlib
 
@@ -88,22 +96,124 @@ def _contents(model):
 
 
 def save_model(model, path: str) -> None:
-    """Write the model (graph, weights, optimizer state, history) atomically to `path`."""
+    """Write the model (graph, weights, optimizer state, history) atomically and durably to `path`.
+
+    Refuses to replace a model file holding finite weights with non-finite ones: a diverged
+    run must not destroy the last good save."""
     manifest, arrays = _contents(model)
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".snet")
+    _refuse_non_finite_over_finite(model, path)
+    directory, name = os.path.split(os.path.abspath(path))
+    _remove_stale_temporaries(directory, name)
+    fd, tmp = _create_temporary(directory, name, path)
     try:
-        with os.fdopen(fd, "wb") as raw, zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED) as archive:
-            archive.writestr(MANIFEST, json.dumps(manifest, indent=1))
-            for i, arr in enumerate(arrays):
-                buffer = io.BytesIO()
-                np.save(buffer, np.asarray(arr, order="C"), allow_pickle=False)
-                archive.writestr(f"arrays/{i}.npy", buffer.getvalue())
+        with os.fdopen(fd, "wb") as raw:
+            with zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED) as archive:
+                archive.writestr(MANIFEST, json.dumps(manifest, indent=1))
+                for i, arr in enumerate(arrays):
+                    buffer = io.BytesIO()
+                    np.save(buffer, np.asarray(arr, order="C"), allow_pickle=False)
+                    archive.writestr(f"arrays/{i}.npy", buffer.getvalue())
+            raw.flush()
+            os.fsync(raw.fileno())  # the data is on disk before the name points at it
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+    _fsync_directory(directory)  # and the rename itself survives a power loss
+
+
+def _first_non_finite(named_arrays):
+    """The name of the first array holding NaN or Inf, or None."""
+    for name, value in named_arrays:
+        if np.issubdtype(value.dtype, np.floating) and not np.isfinite(value).all():
+            return name
+    return None
+
+
+def _refuse_non_finite_over_finite(model, path):
+    bad = _first_non_finite((t.name, t.value) for t in model.trainable)
+    if bad is None or not os.path.exists(path):
+        return
+    try:
+        with _ModelFile(path) as existing:
+            if _first_non_finite(existing.parameters()) is not None:
+                return
+    except DataError:
+        return  # not a readable model file: nothing good to protect
+    raise DataError(f"{path}: not saved: parameter {bad!r} holds NaN or Inf, and this file holds finite weights "
+                    "(the training diverged?); save to another path to keep both")
+
+
+_HOST = hashlib.sha1(socket.gethostname().encode()).hexdigest()[:6]
+STALE_AFTER_SECONDS = 24 * 3600  # a temporary this old is stale whoever wrote it (a reused pid, another machine)
+
+
+def _temporary_pattern(name: str) -> re.Pattern:
+    """Our temporaries for target `name`: .tmp-HOST-PID-TOKEN-NAME (host hash, writer's pid, random token)."""
+    return re.compile(rf"\.tmp-([0-9a-f]{{6}})-([0-9]+)-[0-9a-f]{{8}}-{re.escape(name)}\Z")
+
+
+def _create_temporary(directory: str, name: str, target: str):
+    """(fd, path) of a new temporary beside the target, with the mode a plain open() would give:
+    the existing file's, or 0666 less the umask for a new one (mkstemp's 0600 would hide it from the group)."""
+    while True:
+        tmp = os.path.join(directory, f".tmp-{_HOST}-{os.getpid()}-{secrets.token_hex(4)}-{name}")
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            break
+        except FileExistsError:
+            continue
+    try:
+        os.fchmod(fd, stat.S_IMODE(os.stat(target).st_mode))
+    except FileNotFoundError:
+        pass
+    return fd, tmp
+
+
+def _writer_gone(host: str, pid: int) -> bool:
+    """Whether the process that wrote a temporary has ended; only knowable for writers on this machine."""
+    if host != _HOST or pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except (OSError, OverflowError):  # alive under another user, or not a pid we could have written
+        return False
+    return False
+
+
+def _remove_stale_temporaries(directory: str, name: str) -> None:
+    """Delete temporaries of earlier saves of this file whose writer was killed mid-save.
+
+    Only files matching our own name pattern for this target are considered, and only when their
+    writer process is gone or they are older than a day, so a concurrent save is never disturbed."""
+    pattern = _temporary_pattern(name)
+    try:
+        entries = os.listdir(directory)
+    except OSError:
+        return
+    now = time.time()
+    for entry in entries:
+        match = pattern.match(entry)
+        if not match:
+            continue
+        full = os.path.join(directory, entry)
+        try:
+            old = now - os.stat(full).st_mtime > STALE_AFTER_SECONDS
+            if old or _writer_gone(match[1], int(match[2])):
+                os.unlink(full)
+        except OSError:
+            continue  # removed meanwhile, or not ours to remove
+
+
+def _fsync_directory(directory: str) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 # ---------------------------------------------------------------------------------------------- reading

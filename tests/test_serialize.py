@@ -1,6 +1,10 @@
 import io
 import json
 import os
+import stat
+import subprocess
+import sys
+import time
 import zipfile
 
 import numpy as np
@@ -337,3 +341,110 @@ def test_fuzz_json_fields_of_the_wrong_type(good_file, fuzz_dir, which, value, d
             m[last] = value
     assert_loads_or_names_the_file(fuzz_dir, with_manifest(good_file, change))
 
+
+# ------------------------------------------------------------------ crash safety
+
+def test_save_fsyncs_the_file_before_the_rename_and_the_directory_after(tmp_path, monkeypatch):
+    net = small_model()
+    events = []
+    real_fsync, real_replace = os.fsync, os.replace
+    monkeypatch.setattr(os, "fsync", lambda fd: events.append(
+        "fsync directory" if stat.S_ISDIR(os.fstat(fd).st_mode) else "fsync file") or real_fsync(fd))
+    monkeypatch.setattr(os, "replace", lambda *a: events.append("rename") or real_replace(*a))
+    net.save(str(tmp_path / "m.snet"))
+    assert events == ["fsync file", "rename", "fsync directory"]
+
+
+def test_a_new_file_gets_the_umask_mode_and_an_existing_one_keeps_its_mode(tmp_path):
+    net = small_model()
+    path = tmp_path / "m.snet"
+    previous = os.umask(0o027)
+    try:
+        net.save(str(path))
+        assert stat.S_IMODE(path.stat().st_mode) == 0o640
+        os.chmod(path, 0o604)
+        net.save(str(path))
+        assert stat.S_IMODE(path.stat().st_mode) == 0o604
+    finally:
+        os.umask(previous)
+
+
+HANGING_WRITER = """
+import os, sys, time
+sys.path.insert(0, {root!r})
+from tests.test_serialize import small_model
+net = small_model()
+def hang(fd):
+    print("writing", flush=True)
+    time.sleep(600)
+os.fsync = hang  # stop after the temporary is written, before it is renamed
+net.save(sys.argv[1])
+"""
+
+
+def start_hanging_writers(target, count):
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    writers = [subprocess.Popen([sys.executable, "-c", HANGING_WRITER.format(root=root), str(target)],
+                                stdout=subprocess.PIPE, text=True) for _ in range(count)]
+    for writer in writers:
+        assert writer.stdout.readline() == "writing\n"
+    return writers
+
+
+def temporaries(directory):
+    return sorted(name for name in os.listdir(directory) if name.startswith(".tmp-"))
+
+
+def test_temporaries_of_killed_saves_are_removed_by_the_next_save(tmp_path):
+    target = tmp_path / "m.snet"
+    killed = start_hanging_writers(target, 2)
+    for writer in killed:
+        writer.kill()  # SIGKILL: no chance to clean up
+        writer.wait()
+    left = temporaries(tmp_path)
+    assert len(left) == 2 and all(name.endswith("-m.snet") for name in left)
+    (tmp_path / ".tmp-notes-m.snet").write_text("a user's file, not ours")
+    (tmp_path / "other.snet").write_bytes(b"")
+    running = start_hanging_writers(target, 1)  # a concurrent save of the same file, still going
+    other = start_hanging_writers(tmp_path / "other.snet", 1)  # and one of another file
+    try:
+        concurrent = set(temporaries(tmp_path)) - set(left) - {".tmp-notes-m.snet"}
+        assert len(concurrent) == 2
+        small_model().save(str(target))
+        assert set(temporaries(tmp_path)) == concurrent | {".tmp-notes-m.snet"}
+        assert sn.load(str(target)).epochs_done == 0
+    finally:
+        for writer in running + other:
+            writer.kill()
+            writer.wait()
+
+
+def test_a_temporary_older_than_a_day_is_removed_even_if_its_pid_is_alive(tmp_path):
+    target = tmp_path / "m.snet"
+    from staticnet.serialize import _HOST
+    stale = tmp_path / f".tmp-{_HOST}-{os.getppid()}-0123abcd-m.snet"
+    fresh = tmp_path / f".tmp-{_HOST}-{os.getppid()}-4567abcd-m.snet"
+    for path in (stale, fresh):
+        path.write_bytes(b"partial")
+    two_days_ago = time.time() - 2 * 24 * 3600
+    os.utime(stale, (two_days_ago, two_days_ago))
+    small_model().save(str(target))
+    assert temporaries(tmp_path) == [fresh.name]
+
+
+def test_non_finite_weights_never_replace_a_finite_model_file(tmp_path):
+    net = small_model()
+    path = tmp_path / "m.snet"
+    net.save(str(path))
+    good = path.read_bytes()
+    net.params["dense2/b"] = [np.nan, 0.0]
+    with pytest.raises(sn.DataError, match=f"^{path}: not saved: parameter 'dense2/b' holds NaN or Inf, and this "
+                                           "file holds finite weights"):
+        net.save(str(path))
+    assert path.read_bytes() == good and temporaries(tmp_path) == []
+    net.save(str(tmp_path / "diverged.snet"))  # a new file, or one that holds non-finite weights already, is written
+    net.params["dense1/W"] = np.full((3, 4), np.inf)
+    net.save(str(tmp_path / "diverged.snet"))
+    assert np.isinf(sn.load(str(tmp_path / "diverged.snet")).params["dense1/W"]).all()
+    (tmp_path / "broken.snet").write_bytes(b"not a model")
+    net.save(str(tmp_path / "broken.snet"))
