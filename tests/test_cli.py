@@ -276,3 +276,15 @@ def test_resume_continues_a_saved_run_exactly(tmp_path, capsys, monkeypatch):
     assert (code, err) == (1, f"staticnet: error: {first}: checkpoint has no parameter 'out/W'; it was saved from "
                               "another model\n")
 
+
+# ------------------------------------------------------------------ what a model file may set is documented
+
+def test_every_model_file_key_and_the_data_shapes_are_documented(capsys):
+    from staticnet.cli import MODEL_FILE_KEYS, build_parser
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["train", "--help"])
+    help_text = capsys.readouterr().out
+    readme = open(os.path.join(ROOT, "README.md")).read()
+    for text in (help_text, readme):
+        for key in MODEL_FILE_KEYS + ("build()", "(n, 784) float32", "(n, 28, 28, 1)", "one-hot (n, 10)", "(n,) int64"):
+            assert key in text, key
