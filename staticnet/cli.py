@@ -135,16 +135,15 @@ def _default_lr(cls):
     return None if default is inspect.Parameter.empty else default
 
 
-def _optimizer(spec, args):
-    """(optimizer, where its learning rate came from): the model file's, unless --optimizer names another
+def _optimizer(spec, name: str | None = None, lr: float | None = None):
+    """(optimizer, where its learning rate came from): the model file's, unless --optimizer `name`s another
     one, which then gets its own default learning rate (a file's SGD rate of 3.0 would wreck Adam)."""
     from .optim import OPTIMIZERS, SGD
     given = spec.get("optimizer")
-    if args.optimizer:
-        name = args.optimizer.lower()
-        if name not in OPTIMIZERS:
-            raise UsageError(f"unknown optimizer {args.optimizer!r}; choose from {', '.join(sorted(OPTIMIZERS))}")
-        cls = OPTIMIZERS[name]
+    if name:
+        if name.lower() not in OPTIMIZERS:
+            raise UsageError(f"unknown optimizer {name!r}; choose from {', '.join(sorted(OPTIMIZERS))}")
+        cls = OPTIMIZERS[name.lower()]
         if type(given) is cls:
             optimizer, source = given, "the model file's"
         elif _default_lr(cls) is not None:
@@ -155,8 +154,8 @@ def _optimizer(spec, args):
         optimizer, source = given, "the model file's"
     else:
         optimizer, source = SGD(lr=DEFAULT_LR), "the default"
-    if args.lr is not None:
-        optimizer.lr, source = args.lr, "--lr"
+    if lr is not None:
+        optimizer.lr, source = lr, "--lr"
     return optimizer, source
 
 
@@ -207,8 +206,7 @@ def cmd_compile(args) -> int:
         raise UsageError(f"--emit {args.emit}: is a file, not a directory")
     _output_file("--dot", args.dot)
     spec = load_model_file(args.model)
-    args.optimizer, args.lr = None, None
-    model = _build_model(spec, _optimizer(spec, args)[0], args.model)
+    model = _build_model(spec, _optimizer(spec)[0], args.model)
     batch = args.batch_size or spec.get("batch_size", 10)
     seconds, cached = model.warm_up(batch)
     print(format_report(model, batch, model.compile_seconds + seconds, cached))
@@ -268,7 +266,7 @@ def cmd_train(args) -> int:
     if args.resume is not None and not os.path.isfile(args.resume):
         raise UsageError(f"--resume {args.resume}: no such file")
     spec = load_model_file(args.model, seed=args.seed)
-    optimizer, lr_source = _optimizer(spec, args)
+    optimizer, lr_source = _optimizer(spec, args.optimizer, args.lr)
     print(f"training {args.model} with {type(optimizer).__name__}, lr {optimizer.lr:g} ({lr_source})", flush=True)
     model = _build_model(spec, optimizer, args.model)
     if spec.get("data", "mnist") == "mnist":

@@ -234,21 +234,17 @@ def test_module_level_keys_reach_a_build_function_model():
     ("None", None, None, "SGD", 0.1, "the default"),
 ])
 def test_each_optimizer_gets_its_own_default_learning_rate(in_file, option, lr, expected, rate, source):
-    import argparse
-
     import staticnet as sn
     from staticnet.cli import _optimizer
-    optimizer, said = _optimizer({"optimizer": eval(in_file, {"sn": sn})}, argparse.Namespace(optimizer=option, lr=lr))
+    optimizer, said = _optimizer({"optimizer": eval(in_file, {"sn": sn})}, option, lr)
     assert (type(optimizer).__name__, optimizer.lr, said) == (expected, rate, source)
 
 
 def test_the_file_s_own_optimizer_keeps_its_hyperparameters():
-    import argparse
-
     import staticnet as sn
     from staticnet.cli import _optimizer
     given = sn.SGD(lr=3.0, momentum=0.9)
-    optimizer, _ = _optimizer({"optimizer": given}, argparse.Namespace(optimizer="sgd", lr=None))
+    optimizer, _ = _optimizer({"optimizer": given}, "sgd")
     assert optimizer is given and optimizer.momentum == 0.9
 
 
