@@ -38,6 +38,7 @@ import stat
 import time
 import zipfile
 import zlib
+from typing import NoReturn
 
 import numpy as np
 
@@ -270,7 +271,7 @@ class _ModelFile:
     def __exit__(self, *exc):
         self.archive.close()
 
-    def fail(self, message: str):
+    def fail(self, message: str) -> NoReturn:
         raise DataError(f"{self.path}: {message}")
 
     def _read_manifest(self) -> dict:
