@@ -19,7 +19,7 @@ outputs = sn.step(score)  # 1 for the +1 class, 0 for the -1 class
 if __name__ == "__main__":
     net = sn.compile(loss, outputs=outputs, optimizer=sn.SGD(lr=1.0), metrics=["accuracy"])
     for epoch in range(1, 101):
-        net.fit(data, epochs=epoch, batch_size=1, seed=0, verbose=0)
+        net.fit(data, epochs=1, batch_size=1, seed=0, verbose=0)  # one more epoch per call
         errors = int(round((1 - net.evaluate(data)["accuracy"]) * len(data["y"])))
         if errors == 0:
             break

@@ -26,15 +26,18 @@ from .serialize import load
 __version__ = "0.1.0"
 
 
-def function(inputs, outputs, updates=None, backend="numba"):
+def function(inputs, outputs, updates=None, training=False, backend="numba"):
     """Compile `outputs` as a function of `inputs`; `updates` are (param, new value) pairs applied after each call.
 
+    training=False (the default) makes an inference function: sn.dropout is the identity, so two calls on the
+    same arrays agree, as Model.predict does.  Pass training=True for a training step on a graph with dropout:
+    each call then draws new masks.
     backend="numba" (the default) fuses the graph and runs it as generated Numba code;
     backend="numpy" runs it node by node with each op's NumPy reference.
     """
     if backend == "numba":
         from .runtime import CompiledFunction
-        return CompiledFunction(inputs, outputs, updates)
+        return CompiledFunction(inputs, outputs, updates, training)
     if backend == "numpy":
-        return NumpyFunction(inputs, outputs, updates)
+        return NumpyFunction(inputs, outputs, updates, training)
     raise ValueError(f"unknown backend {backend!r}; use 'numba' or 'numpy'")

@@ -1,21 +1,40 @@
 """The `staticnet` command line: check, compile, train, bench.
 
-A model file is a Python file that defines its graph at module level: `loss` (the
-scalar cost) and `outputs` (a tensor or list of tensors), and optionally
-`optimizer`, `data` ("mnist", the default, or a function returning
-(train, validation, test) dicts), `epochs` and `batch_size`.  It may instead define
-`build()` returning a dict with those keys.  Inputs are fed by name: for MNIST,
-name them "x" (784 floats) and "y" (10 one-hot floats, or int64 "labels").
+A model file is a Python file that defines its graph; MODEL_FILE_HELP below lists every
+key it may set.  Everything a command needs is checked before the work starts (the
+model file's keys, the output paths, the thread count), so a mistake costs a one-line
+message and not a traceback after an hour of training.
 """
 from __future__ import annotations
 
 import argparse
+import inspect
+import math
 import os
 import runpy
 import sys
 
 from .errors import DataError, GraphError
 from .plot import MissingDependency
+
+MODEL_FILE_HELP = """\
+A model file is Python that sets these keys at module level, or returns them in a dict from a
+build() function (build()'s keys win over the module's):
+  loss        the scalar cost to minimise (required), e.g. sn.cross_entropy(p, y)
+  outputs     the tensor, or list of tensors, that predictions and accuracy use (default: loss)
+  optimizer   an optimizer object, e.g. sn.SGD(lr=3.0) (default: SGD with lr 0.1)
+  epochs      epochs to train, a positive integer (default: 10)
+  batch_size  minibatch size, a positive integer (default: 10)
+  metrics     a list of metric names to report (default: accuracy where the output is a classifier; [] for none)
+  data        "mnist" (the default), or a function returning (train, validation, test): dicts of
+              arrays keyed by input name (validation may be None)
+  flatten     for MNIST, True (the default): x is (n, 784) float32; False: x is images (n, 28, 28, 1)
+MNIST feeds the inputs by name: "x" as above (values in [0, 1]), "y" one-hot (n, 10) float32, and
+"labels" (n,) int64. --epochs, --batch-size, --optimizer and --lr override the file's values; with
+--optimizer and no --lr, the learning rate is that optimizer's default (SGD's: the file's, or 0.1)."""
+
+MODEL_FILE_KEYS = ("loss", "outputs", "optimizer", "epochs", "batch_size", "metrics", "data", "flatten")
+DEFAULT_LR = 0.1  # SGD's learning rate when neither the model file nor --lr gives one
 
 
 class UsageError(Exception):
@@ -26,19 +45,13 @@ class ModelFileError(Exception):
     """A mistake in the user's model file: one line, exit code 1."""
 
 
-def load_model_file(path: str, seed: int | None = None) -> dict:
-    """Run a model file and collect what it defines."""
-    if not os.path.isfile(path):
-        raise UsageError(f"no such model file: {path}")
-    if seed is not None:
-        from .init import seed as set_seed
-        set_seed(seed)
+def _run_user_code(path: str, function, *args):
+    """function(*args), where a failure inside the user's code becomes a ModelFileError naming their line."""
     try:
-        namespace = runpy.run_path(path, run_name="__staticnet_model__")
-        spec = namespace["build"]() if callable(namespace.get("build")) else namespace
+        return function(*args)
     except GraphError as e:
         raise ModelFileError(f"{type(e).__name__}: {e}") from None
-    except Exception as e:  # the user's own code failed: name the line in their file
+    except Exception as e:
         tb, line = e.__traceback__, None
         while tb is not None:
             if os.path.abspath(tb.tb_frame.f_code.co_filename) == os.path.abspath(path):
@@ -46,33 +59,137 @@ def load_model_file(path: str, seed: int | None = None) -> dict:
             tb = tb.tb_next
         where = f"{path}:{line}" if line else path
         raise ModelFileError(f"{where}: {type(e).__name__}: {e}") from None
-    if not isinstance(spec, dict) or "loss" not in spec:
+
+
+def load_model_file(path: str, seed: int | None = None) -> dict:
+    """Run a model file and collect the keys it sets, each checked (MODEL_FILE_HELP)."""
+    if not os.path.isfile(path):
+        raise UsageError(f"no such model file: {path}")
+    if seed is not None:
+        from .init import seed as set_seed
+        set_seed(seed)
+    namespace = _run_user_code(path, runpy.run_path, path, None, "__staticnet_model__")
+    spec = {key: namespace[key] for key in MODEL_FILE_KEYS if key in namespace}
+    if callable(namespace.get("build")):
+        built = _run_user_code(path, namespace["build"])
+        if not isinstance(built, dict):
+            raise ModelFileError(f"{path}: build() must return a dict of model-file keys, got {_kind(built)}")
+        unknown = sorted(set(built) - set(MODEL_FILE_KEYS))
+        if unknown:
+            raise ModelFileError(f"{path}: build() returned unknown key {unknown[0]!r}; a model file may set "
+                                 f"{', '.join(MODEL_FILE_KEYS)}")
+        spec.update(built)
+    if "loss" not in spec:
         raise ModelFileError(f"{path}: defines no `loss` (a model file sets `loss` and `outputs` at module level, "
                              "or a build() function returning a dict with them)")
     spec.setdefault("outputs", spec["loss"])
+    _check_spec(spec, path)
     return spec
 
 
-def _optimizer(spec, args):
+def _kind(value) -> str:
+    """A short description of a value the user gave, for a message."""
+    from .graph import Tensor, fmt_shape
+    if isinstance(value, Tensor):
+        return f"a tensor of shape {fmt_shape(value.shape)}"
+    shown = repr(value)
+    return f"{type(value).__name__} {shown if len(shown) <= 40 else shown[:37] + '...'}"
+
+
+def _positive_integer(value) -> bool:
+    import numpy as np
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value > 0
+
+
+def _check_spec(spec: dict, path: str) -> None:
+    """Each key of the model file has the type it must have, or a ModelFileError naming the key."""
+    from .graph import Tensor
+    from .optim import Optimizer
+
+    def refuse(key, expected):
+        raise ModelFileError(f"{path}: `{key}` must be {expected}, got {_kind(spec[key])}")
+
+    loss, outputs = spec["loss"], spec["outputs"]
+    if not isinstance(loss, Tensor) or loss.shape != ():
+        refuse("loss", "a scalar tensor (a cost such as sn.mse(p, y))")
+    if not (isinstance(outputs, Tensor) or (isinstance(outputs, (list, tuple)) and outputs
+                                            and all(isinstance(t, Tensor) for t in outputs))):
+        refuse("outputs", "a tensor or a non-empty list of tensors")
+    if spec.get("optimizer") is not None and not isinstance(spec["optimizer"], Optimizer):
+        refuse("optimizer", "an optimizer object such as sn.SGD(lr=0.1) or sn.Adam()")
+    for key in ("epochs", "batch_size"):
+        if key in spec and not _positive_integer(spec[key]):
+            refuse(key, "a positive integer")
+    if "metrics" in spec and not (isinstance(spec["metrics"], (list, tuple))
+                                  and all(isinstance(m, str) for m in spec["metrics"])):
+        refuse("metrics", 'a list of metric names such as ["accuracy"]')
+    if "data" in spec and not (spec["data"] == "mnist" or callable(spec["data"])):
+        refuse("data", '"mnist" or a function returning (train, validation, test)')
+    if "flatten" in spec and not isinstance(spec["flatten"], bool):
+        refuse("flatten", "True or False")
+
+
+def _default_lr(cls):
+    """The learning rate an optimizer class declares as its default, or None (SGD declares none)."""
+    default = inspect.signature(cls.__init__).parameters["lr"].default
+    return None if default is inspect.Parameter.empty else default
+
+
+def _optimizer(spec, name: str | None = None, lr: float | None = None):
+    """(optimizer, where its learning rate came from): the model file's, unless --optimizer `name`s another
+    one, which then gets its own default learning rate (a file's SGD rate of 3.0 would wreck Adam)."""
     from .optim import OPTIMIZERS, SGD
-    if args.optimizer:
-        name = args.optimizer.lower()
-        if name not in OPTIMIZERS:
-            raise UsageError(f"unknown optimizer {args.optimizer!r}; choose from {', '.join(sorted(OPTIMIZERS))}")
-        lr = args.lr if args.lr is not None else getattr(spec.get("optimizer"), "lr", 0.1)
-        return OPTIMIZERS[name](lr=lr)
-    optimizer = spec.get("optimizer") or SGD(lr=args.lr if args.lr is not None else 0.1)
-    if args.lr is not None:
-        optimizer.lr = args.lr
-    return optimizer
+    given = spec.get("optimizer")
+    if name:
+        if name.lower() not in OPTIMIZERS:
+            raise UsageError(f"unknown optimizer {name!r}; choose from {', '.join(sorted(OPTIMIZERS))}")
+        cls = OPTIMIZERS[name.lower()]
+        if type(given) is cls:
+            optimizer, source = given, "the model file's"
+        elif _default_lr(cls) is not None:
+            optimizer, source = cls(lr=_default_lr(cls)), f"{cls.__name__}'s default"
+        else:
+            optimizer, source = cls(lr=DEFAULT_LR), "the default"
+    elif given is not None:
+        optimizer, source = given, "the model file's"
+    else:
+        optimizer, source = SGD(lr=DEFAULT_LR), "the default"
+    if lr is not None:
+        optimizer.lr, source = lr, "--lr"
+    return optimizer, source
 
 
-def _build_model(spec, args):
+def _build_model(spec, optimizer, path):
+    from .graph import derived_from
     from .model import Model
     try:
-        return Model(spec["loss"], spec["outputs"], _optimizer(spec, args), spec.get("metrics", ("accuracy",)))
+        with derived_from(path):  # errors found while compiling name the model file, not the staticnet script
+            return Model(spec["loss"], spec["outputs"], optimizer, spec.get("metrics"))
     except GraphError as e:
         raise ModelFileError(f"{type(e).__name__}: {e}") from None
+
+
+def _output_file(option: str, path: str | None) -> None:
+    """A file the command will write must be writable before any work starts: no directory there, and
+    an existing directory to hold it."""
+    if path is None:
+        return
+    if os.path.isdir(path):
+        raise UsageError(f"{option} {path}: is a directory; give a file name")
+    parent = os.path.dirname(path) or "."
+    if not os.path.isdir(parent):
+        raise UsageError(f"{option} {path}: directory {parent} does not exist")
+    if not os.access(parent, os.W_OK):
+        raise UsageError(f"{option} {path}: cannot write in directory {parent}")
+
+
+def _check_thread_count() -> None:
+    """$STATICNET_NUM_THREADS is read when the first model compiles; a bad value is caught here instead."""
+    from .threads import configured
+    try:
+        configured()
+    except ValueError as e:
+        raise UsageError(str(e)) from None
 
 
 def cmd_check(args) -> int:
@@ -85,9 +202,11 @@ def cmd_check(args) -> int:
 def cmd_compile(args) -> int:
     from .graph import to_dot
     from .report import format_report
+    if args.emit and os.path.exists(args.emit) and not os.path.isdir(args.emit):
+        raise UsageError(f"--emit {args.emit}: is a file, not a directory")
+    _output_file("--dot", args.dot)
     spec = load_model_file(args.model)
-    args.optimizer, args.lr = getattr(args, "optimizer", None), getattr(args, "lr", None)
-    model = _build_model(spec, args)
+    model = _build_model(spec, _optimizer(spec)[0], args.model)
     batch = args.batch_size or spec.get("batch_size", 10)
     seconds, cached = model.warm_up(batch)
     print(format_report(model, batch, model.compile_seconds + seconds, cached))
@@ -108,24 +227,55 @@ def cmd_compile(args) -> int:
     return 0
 
 
+def _check_mnist_layout(model, spec, path) -> None:
+    """MNIST comes flat, (n, 784), unless the file sets flatten = False: say so before loading, not after."""
+    flatten = spec.get("flatten", True)
+    x = next((t for t in model.inputs if t.name == "x"), None)
+    if x is None:
+        return
+    if flatten and x.shape[1:] == (28, 28, 1):
+        raise ModelFileError(f"{path}: input 'x' takes images (None, 28, 28, 1), but MNIST is loaded flat, "
+                             "(n, 784): set `flatten = False` in the model file")
+    if not flatten and x.shape[1:] == (784,):
+        raise ModelFileError(f"{path}: input 'x' takes rows of 784, but `flatten = False` loads MNIST as images "
+                             "(n, 28, 28, 1): remove it")
+
+
 def _datasets(spec, args):
+    """(train, validation, test) from MNIST or the model file's data() function."""
     from . import data
     source = spec.get("data", "mnist")
-    if callable(source):
-        return source()
-    if source != "mnist":
-        raise ModelFileError(f"{args.model}: unknown data {source!r}; use 'mnist' or a function returning (train, val, test)")
-    return data.mnist(args.data, flatten=spec.get("flatten", True))
+    if source == "mnist":
+        return data.mnist(args.data, flatten=spec.get("flatten", True))
+    sets = _run_user_code(args.model, source)
+    if not isinstance(sets, (tuple, list)) or len(sets) != 3:
+        count = f" of {len(sets)}" if isinstance(sets, (tuple, list)) else ""
+        raise ModelFileError(f"{args.model}: data() must return (train, validation, test), got a "
+                             f"{type(sets).__name__}{count}")
+    if sets[0] is None or sets[2] is None:
+        raise ModelFileError(f"{args.model}: data() must return training and test data (only validation may be None)")
+    return sets
 
 
 def cmd_train(args) -> int:
+    _output_file("--save", args.save)
+    _output_file("--plot", args.plot)
+    if args.plot:
+        from .plot import _pyplot as require_matplotlib
+        require_matplotlib()
+    if args.resume is not None and not os.path.isfile(args.resume):
+        raise UsageError(f"--resume {args.resume}: no such file")
     spec = load_model_file(args.model, seed=args.seed)
-    model = _build_model(spec, args)
+    optimizer, lr_source = _optimizer(spec, args.optimizer, args.lr)
+    print(f"training {args.model} with {type(optimizer).__name__}, lr {optimizer.lr:g} ({lr_source})", flush=True)
+    model = _build_model(spec, optimizer, args.model)
+    if spec.get("data", "mnist") == "mnist":
+        _check_mnist_layout(model, spec, args.model)
     train, val, test = _datasets(spec, args)
     epochs = args.epochs or spec.get("epochs", 10)
     batch = args.batch_size or spec.get("batch_size", 10)
     history = model.fit(train, epochs=epochs, batch_size=batch, validation=val, seed=args.seed,
-                        checkpoint=args.save)
+                        checkpoint=args.save, resume=args.resume)
     scores = model.evaluate(test)
     shown = ", ".join(f"{k} {v:.4f}" for k, v in scores.items())
     print(f"test: {shown}")
@@ -139,14 +289,20 @@ def cmd_train(args) -> int:
     return 0
 
 
-def _positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
+def _integer_at_least(least: int, what: str):
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        if value < least:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+        return value
+    return parse
+
+
+_positive_int = _integer_at_least(1, "a positive integer")
+_non_negative_int = _integer_at_least(0, "an integer >= 0")
 
 
 def _positive_float(text):
@@ -154,7 +310,7 @@ def _positive_float(text):
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not value > 0:
+    if not (value > 0 and math.isfinite(value)):
         raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
     return value
 
@@ -181,17 +337,21 @@ def build_parser() -> argparse.ArgumentParser:
     comp.add_argument("--batch-size", type=_positive_int, help="batch size for the report (default: the file's, or 10)")
     comp.set_defaults(run=cmd_compile)
 
-    train = sub.add_parser("train", help="train a model file on MNIST (or the data it names)")
+    train = sub.add_parser("train", help="train a model file on MNIST (or the data it names)",
+                           epilog=MODEL_FILE_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     train.add_argument("model", help="the model file (Python)")
     train.add_argument("--epochs", type=_positive_int, help="epochs to train (default: the file's, or 10)")
     train.add_argument("--batch-size", type=_positive_int, help="minibatch size (default: the file's, or 10)")
-    train.add_argument("--lr", type=_positive_float, help="learning rate (default: the file's optimizer's, or 0.1)")
+    train.add_argument("--lr", type=_positive_float,
+                       help="learning rate (default: the file's optimizer's; with --optimizer, that optimizer's default)")
     train.add_argument("--optimizer", help="sgd, adagrad, rmsprop, adam or adamw")
     train.add_argument("--data", metavar="DIR", help="directory holding the MNIST files (default: $STATICNET_DATA, or downloaded "
                        "once into ~/.cache/staticnet/mnist)")
     train.add_argument("--save", metavar="FILE", help="save the trained model (and a checkpoint every epoch)")
+    train.add_argument("--resume", metavar="FILE", help="continue training from a model saved by --save "
+                       "(its weights, optimizer state and history)")
     train.add_argument("--plot", metavar="FILE.png", help="draw the training curves (needs matplotlib)")
-    train.add_argument("--seed", type=int, default=0,
+    train.add_argument("--seed", type=_non_negative_int, default=0,
                        help="seed of the weights, the shuffling and dropout (default: 0)")
     train.set_defaults(run=cmd_train)
 
@@ -213,6 +373,7 @@ def main(argv=None) -> int:
             return 0
         if not getattr(args, "run", None):
             raise UsageError("missing command; see `staticnet --help`")
+        _check_thread_count()
         return args.run(args)
     except UsageError as e:
         print(f"staticnet: error: {e}", file=sys.stderr)

@@ -13,6 +13,7 @@ import sys
 
 import numpy as np
 
+from . import checks
 from .errors import DTypeError, GraphError, ShapeError
 
 FLOAT_DTYPES = (np.dtype("float32"), np.dtype("float64"))
@@ -74,8 +75,11 @@ def located(error_type: type[GraphError], op: str, loc: str, message: str) -> Gr
 
 
 def fail(error_type: type[GraphError], op: str, message: str):
-    """Raise a build-time error for a composite op, located at the user's call."""
-    raise located(error_type, op, user_location(), message)
+    """Raise a build-time error for a composite op, located at the user's call.
+
+    Callers often translate an error caught inside staticnet; `from None` keeps that internal error out of the
+    traceback, so the user sees the one line that names the op, the values and their own file:line."""
+    raise located(error_type, op, user_location(), message) from None
 
 
 def require_tensor(op: str, value, loc: str | None = None):
@@ -212,6 +216,7 @@ def lift(value, like: Tensor | None = None) -> Tensor:
 
 def input(name: str, shape, dtype="float32") -> Tensor:  # noqa: A001 - the user-facing name
     """A value fed at run time; `None` in `shape` marks the batch dimension."""
+    checks.name("input", name)
     shape = _check_shape("input", shape)
     if sum(d is None for d in shape) > 1:
         fail(ShapeError, "input", f"{name!r} has shape {fmt_shape(shape)}: only one dimension (the batch) may be None")
@@ -227,6 +232,7 @@ def param(name: str, shape=None, init=None, *, value=None, dtype=None, regulariz
     from . import init as initializers
 
     loc = user_location()
+    checks.name("param", name)
     if value is not None:
         value = np.array(value)
         value = value.astype(_checked_dtype("param", dtype or (value.dtype if value.dtype in FLOAT_DTYPES else DEFAULT_FLOAT)))
@@ -243,6 +249,9 @@ def param(name: str, shape=None, init=None, *, value=None, dtype=None, regulariz
         value = np.asarray(init(shape), dtype=dt)
     if value.dtype not in FLOAT_DTYPES:
         raise located(DTypeError, "param", loc, f"{name!r} has dtype {value.dtype}: parameters are float32 or float64")
+    if value.size == 0:
+        raise located(ShapeError, "param", loc, f"{name!r} has shape {fmt_shape(value.shape)}: an empty array "
+                                                "(every dimension must be at least 1)")
     if regularize is None:
         regularize = value.ndim >= 2
     return Tensor("param", (), {}, value.shape, value.dtype, loc, value=value, name=name, regularize=regularize)
@@ -274,8 +283,8 @@ def _check_shape(op, shape):
     except TypeError:
         fail(ShapeError, op, f"shape must be a tuple of ints (None for the batch), got {shape!r}")
     for d in shape:
-        if d is not None and (not isinstance(d, (int, np.integer)) or d <= 0):
-            fail(ShapeError, op, f"shape {shape!r}: each dimension must be a positive int or None")
+        if d is not None and (not checks.is_integer(d) or d <= 0):
+            fail(ShapeError, op, f"shape {shape!r}: each dimension must be a positive int or None, got {checks.shown(d)}")
     return tuple(None if d is None else int(d) for d in shape)
 
 

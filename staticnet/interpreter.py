@@ -72,14 +72,20 @@ def batch_size_of(inputs, arrays) -> int | None:
 
 
 class FunctionBase:
-    """What both backends of `sn.function` share: checking the signature and the arrays fed to it."""
+    """What both backends of `sn.function` share: checking the signature and the arrays fed to it,
+    and the mode: unless `training`, dropout is the identity, as in Model.evaluate and predict."""
 
-    def __init__(self, inputs, outputs, updates=None):
+    def __init__(self, inputs, outputs, updates=None, training=False):
         loc = user_location()
         self.inputs = as_list(inputs)
         self.single = isinstance(outputs, Tensor)
         self.outputs = as_list(outputs)
         self.updates = check_updates(list(updates or []), loc)
+        if not training:
+            from .passes.strip_dropout import strip_dropout  # the passes use this module
+            from .program import Program
+            inference = strip_dropout(Program(outputs=tuple(self.outputs), updates=tuple(self.updates)))
+            self.outputs, self.updates = list(inference.outputs), list(inference.updates)
         for node in self.inputs:
             if not isinstance(node, Tensor) or node.op != "input":
                 raise located(GraphError, "function", loc, f"inputs must be sn.input tensors, got {node!r}")
@@ -114,7 +120,9 @@ class NumpyFunction(FunctionBase):
 
 
 def check_updates(updates, loc):
-    """Updates as (param, new value) pairs of matching shape and dtype."""
+    """Updates as (param, new value) pairs of matching shape and dtype, at most one per parameter
+    (two would each read the old value, and which one is kept would be the backend's choice)."""
+    first_update = {}
     for pair in updates:
         if len(pair) != 2:
             raise located(GraphError, "function", loc, "updates must be (param, new_value) pairs")
@@ -125,4 +133,10 @@ def check_updates(updates, loc):
             got = fmt_shape(new.shape) + f" {new.dtype}" if isinstance(new, Tensor) else type(new).__name__
             raise located(GraphError, "function", loc, f"the update of {p.name!r} {fmt_shape(p.shape)} {p.dtype} "
                                                        f"has the wrong shape or dtype: {got}")
+        if p.id in first_update:
+            earlier = first_update[p.id]
+            raise located(GraphError, "function", loc, f"parameter {p.name!r} is updated twice: to {earlier.op} at "
+                                                       f"{earlier.loc} and to {new.op} at {new.loc}; give one update "
+                                                       "per parameter")
+        first_update[p.id] = new
     return updates

@@ -7,18 +7,22 @@ compiled epoch loop once per chunk of steps, so Python never runs per minibatch.
 from __future__ import annotations
 
 import math
+import os
 import sys
 import time
 
 import numpy as np
 
-from . import threads
+from . import checks, init, metrics as metric_rules, threads
 from .autodiff import grad
 from .codegen.driver import Driver, Sizes, module_source
 from .codegen.loops import epoch_loop, metric_kind, predict_loop
 from .codegen.memory import plan_memory
 from .codegen.parallel import threads_matter
+from .checks import shown
+from .data_checks import check_finite, check_labels
 from .denormals import flushed_to_zero
+from .early_stopping import EarlyStopping
 from .errors import DataError, GraphError
 from .graph import Graph, Tensor, as_list, located, user_location
 from .interpreter import conform
@@ -30,12 +34,13 @@ from .runtime import Generated, Workspace, kernels_called, leaf_argument
 
 
 class History:
-    """Per-epoch records: loss, accuracy, val_loss, val_accuracy, lr, seconds."""
+    """Per-epoch records: loss, accuracy, val_loss, val_accuracy, val_mse, val_mae, lr, seconds."""
 
     def __init__(self, epochs=None):
         self.epochs: list[dict] = list(epochs or [])
         self.interrupted = False
         self.stopped_early_at: int | None = None
+        self.best_epoch: int | None = None  # with early stopping: the epoch whose weights the model keeps
 
     def __getitem__(self, key):
         return [e.get(key) for e in self.epochs]
@@ -49,17 +54,6 @@ class History:
         return f"<History {len(self.epochs)} epochs; last: {shown}>"
 
 
-def _parse_early_stopping(spec):
-    if spec is None or spec is False:
-        return None
-    if isinstance(spec, int):
-        return {"patience": spec, "monitor": "val_accuracy", "min_delta": 0.0}
-    spec = {"monitor": "val_accuracy", "min_delta": 0.0, **dict(spec)}
-    if "patience" not in spec:
-        raise ValueError("early_stopping needs a patience (epochs without improvement)")
-    return spec
-
-
 def shuffled(total: int, seed: int) -> np.ndarray:
     """The epoch's order of examples: a seeded Fisher-Yates shuffle."""
     from . import kernels
@@ -69,22 +63,52 @@ def shuffled(total: int, seed: int) -> np.ndarray:
     return order
 
 
+def _check_compile_arguments(loss, outputs, optimizer, loc):
+    """What sn.compile was given, before anything is built from it."""
+    from .optim import OPTIMIZERS, Optimizer
+    if not isinstance(loss, Tensor) or loss.shape != ():
+        got = f"a tensor of shape {loss.shape}" if isinstance(loss, Tensor) else shown(loss)
+        raise located(GraphError, "compile", loc, f"loss must be a scalar tensor, got {got}")
+    if not (isinstance(outputs, Tensor) or isinstance(outputs, (list, tuple)) and outputs
+            and all(isinstance(t, Tensor) for t in outputs)):
+        raise located(GraphError, "compile", loc, f"outputs must be a tensor or a list of tensors, got {shown(outputs)}")
+    if not isinstance(optimizer, Optimizer):
+        named = OPTIMIZERS.get(optimizer.lower()) if isinstance(optimizer, str) else None
+        hint = (f"write optimizer=sn.{named.__name__}(lr=...)" if named else
+                "pass one of sn.SGD(lr=...), sn.AdaGrad(), sn.RMSProp(), sn.Adam(), sn.AdamW()")
+        raise located(GraphError, "compile", loc, f"optimizer must be an optimizer object, got {shown(optimizer)}: {hint}")
+
+
+def _check_output_file(argument: str, path) -> None:
+    """A file fit writes after each epoch: a path it could not write is refused now, not after the first epoch."""
+    if not isinstance(path, (str, os.PathLike)):
+        checks.refuse("fit", f"{argument} must be a file path, got {shown(path)}", ValueError)
+    if os.path.isdir(path):
+        checks.refuse("fit", f"{argument}={str(path)!r} is a directory; name a file in it", ValueError)
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        checks.refuse("fit", f"{argument}={str(path)!r}: the directory {directory} does not exist", ValueError)
+
+
 class Model:
-    def __init__(self, loss: Tensor, outputs, optimizer, metrics=("accuracy",)):
+    def __init__(self, loss: Tensor, outputs, optimizer, metrics=None):
         loc = user_location()
-        if not isinstance(loss, Tensor) or loss.shape != ():
-            raise located(GraphError, "compile", loc, "loss must be a scalar tensor")
+        _check_compile_arguments(loss, outputs, optimizer, loc)
         self.single_output = isinstance(outputs, Tensor)
+        user_loss, user_output = loss, as_list(outputs)[0]
         self.loss, *self.outputs = rewrite_forward(Program(outputs=(loss, *as_list(outputs)))).outputs
         loss = self.loss
         self.optimizer = optimizer
-        self.metrics = tuple(metrics or ())
         graph = Graph([loss] + self.outputs)
         self.inputs = graph.inputs
         self._check_unique_names(self.inputs, "input", loc)
         feature_ids = {t.id for t in Graph(self.outputs).inputs}
         self.features = [t for t in self.inputs if t.id in feature_ids]
         self.labels = [t for t in self.inputs if t.id not in feature_ids]
+        label = self.labels[0] if self.labels else None
+        self.metrics = metric_rules.resolve(metrics, user_output, label, user_loss,
+                                            metric_kind(self.outputs[0], label), loc)
+        self.one_hot_inputs = [(n.inputs[0], n) for n in graph.nodes if n.op == "one_hot" and n.inputs[0].op == "input"]
         self.trainable = Graph(loss).params
         self._check_unique_names(self.trainable, "parameter", loc)
         if not self.trainable:
@@ -93,6 +117,8 @@ class Model:
         self.state = [optimizer.lr_leaf] + optimizer.state
         self.history = History()
         self.epochs_done = 0
+        self.seed = None  # of the shuffle and dropout: epoch e uses seed + e
+        self.stopping = None  # the EarlyStopping of the last fit, saved with checkpoints
         self._compile()
 
     @staticmethod
@@ -166,43 +192,90 @@ class Model:
         return ([leaf_argument(t) for t in driver.leaves] + [t.value.ctypes.data for t in driver.constants]
                 + self.workspaces[name].arguments(capacity) + driver.sizes.values)
 
-    def _data(self, data, nodes, what) -> list[np.ndarray]:
-        """Arrays for `nodes` from a dict keyed by input name, or a tuple (x, y) / a bare x."""
+    def _data(self, data, nodes, what, check_values=False) -> list[np.ndarray]:
+        """Arrays for `nodes` from a dict keyed by input name, or a tuple (x, y) / a bare x, checked before
+        any step runs: shapes and row counts, labels inside their one_hot classes, and with `check_values`
+        finite values."""
         if isinstance(data, dict):
             missing = [t.name for t in nodes if t.name not in data]
             if missing:
                 raise DataError(f"{what}: no array for input {missing[0]!r} (the dict has {sorted(data)})")
-            arrays = [data[t.name] for t in nodes]
+            given = [data[t.name] for t in nodes]
         else:
             given = list(data) if isinstance(data, (tuple, list)) else [data]
             if len(given) < len(nodes):
                 raise DataError(f"{what}: expected arrays for {[t.name for t in nodes]}, got {len(given)}")
-            arrays = given[:len(nodes)]
-        arrays = [conform(t, a, f" in the {what}") for t, a in zip(nodes, arrays)]
+            given = given[:len(nodes)]
+        # A value the conversion to the input's dtype cannot keep (a label of 1e20, a float64 of 1e300) is named
+        # below as the user gave it: labels always, other values unless the caller skips check_values.
+        with np.errstate(over="ignore", invalid="ignore"):
+            arrays = [conform(t, a, f" in the {what}") for t, a in zip(nodes, given)]
         sizes = {a.shape[0] for a in arrays}
         if len(sizes) > 1:
             raise DataError(f"{what}: arrays have different numbers of rows: "
                             + ", ".join(f"{t.name} {a.shape[0]}" for t, a in zip(nodes, arrays)))
+        check_labels(self.one_hot_inputs, nodes, given, what)
+        if check_values:
+            check_finite(nodes, arrays, given, what)
         return arrays
+
+    def _monitors(self, has_validation: bool) -> list[str]:
+        """The scores every epoch records, which early stopping may watch."""
+        scores = ["loss"] + (["accuracy"] if "accuracy" in self.metrics else [])
+        return scores + (["val_loss"] + [f"val_{m}" for m in self.metrics] if has_validation else [])
 
     # ------------------------------------------------------------ training
     def fit(self, data, epochs: int = 1, batch_size: int = 32, validation=None, early_stopping=None,
             shuffle: bool = True, seed: int | None = None, verbose: int = 1, checkpoint: str | None = None,
-            resume: str | None = None) -> History:
-        """Train for `epochs` (counting epochs already done on resume); returns the history."""
-        if batch_size < 1 or epochs < 0:
-            raise ValueError(f"batch_size must be >= 1 and epochs >= 0, got {batch_size} and {epochs}")
-        arrays = self._data(data, self.inputs, "training data")
-        val_arrays = self._data(validation, self.inputs, "validation data") if validation is not None else None
-        stopping = _parse_early_stopping(early_stopping)
-        if stopping and val_arrays is None and stopping["monitor"].startswith("val_"):
-            raise ValueError("early_stopping monitors validation results: pass validation=...")
+            resume: str | None = None, initial_epoch: int | None = None, check_data: bool = True) -> History:
+        """Train `epochs` more epochs (Keras's meaning) and return the history of every epoch so far.
+
+        Epochs are numbered across calls, and the learning-rate schedule and the shuffle follow the number:
+        fit(epochs=5) twice trains epochs 1-5 then 6-10, as fit(epochs=10) does.  With initial_epoch=k, or
+        with resume=path (which continues from the checkpoint's epoch), `epochs` is instead the number of the
+        final epoch, as in Keras: fit(epochs=30, resume=path) finishes a 30-epoch run wherever the checkpoint
+        left it, and trains nothing if it is finished.
+
+        seed: of the shuffle and dropout (epoch e uses seed + e); by default drawn from the generator that
+            sn.seed resets, on the first fit, then kept (and saved with the model).
+        early_stopping: a patience, or {"patience": 5, "monitor": "val_loss", "min_delta": 0.0}; it watches
+            val_accuracy by default (val_loss where the model reports no accuracy) and, at the end, restores
+            the weights of the best epoch.
+        checkpoint: a model file written after every epoch whose weights are all finite; resume: a checkpoint
+            of this same model and optimizer to continue from, exactly (early stopping's state included).
+        check_data: scan the training and validation data for NaN and infinities first (False skips the scan,
+            for speed); labels are always checked against their one_hot classes.
+        """
+        epochs = checks.count("fit", "epochs", epochs, minimum=0, error=ValueError)
+        batch_size = checks.count("fit", "batch_size", batch_size, error=ValueError)
+        if seed is not None:
+            seed = checks.count("fit", "seed", seed, minimum=0, error=ValueError)
+        if initial_epoch is not None:
+            if resume is not None:
+                checks.refuse("fit", "give resume= or initial_epoch=, not both (resume starts at the checkpoint's "
+                                     "epoch)", ValueError)
+            initial_epoch = checks.count("fit", "initial_epoch", initial_epoch, minimum=0, error=ValueError)
+        arrays = self._data(data, self.inputs, "training data", check_values=check_data)
+        val_arrays = (self._data(validation, self.inputs, "validation data", check_values=check_data)
+                      if validation is not None else None)
+        stopping = EarlyStopping.from_spec(early_stopping, self._monitors(val_arrays is not None),
+                                           "val_accuracy" if "accuracy" in self.metrics else "val_loss")
+        if checkpoint is not None:
+            _check_output_file("checkpoint", checkpoint)
         if resume is not None:
             from .serialize import restore_checkpoint
-            restore_checkpoint(self, resume)
-        if seed is None:
-            seed = self.seed if getattr(self, "seed", None) is not None else int(np.random.default_rng().integers(2**31))
-        self.seed = int(seed)
+            saved_stopping = restore_checkpoint(self, resume)
+            if stopping and saved_stopping:
+                stopping.resume_from(*saved_stopping)
+        self.stopping = stopping
+        self.history.interrupted, self.history.stopped_early_at, self.history.best_epoch = False, None, None
+        first, final = self._epoch_span(epochs, initial_epoch, resumed=resume is not None)
+        if stopping and stopping.exhausted:  # resumed from the checkpoint of the epoch where the run stopped
+            self.history.stopped_early_at, final = first, first
+        if seed is not None:
+            self.seed = seed
+        elif self.seed is None:
+            self.seed = int(init.generator().integers(2**31))
         total = arrays[0].shape[0]
         addresses = [a.ctypes.data for a in arrays]
         steps = math.ceil(total / batch_size)
@@ -210,23 +283,22 @@ class Model:
                    if threads_matter(self.steps["train"].plan, batch_size) else None)
         chunk_steps = max(1, math.ceil(steps / 50)) if verbose or chooser else steps
         progress = Progress(enabled=verbose > 0)
-        if not self.generated.compiled("train_epoch"):
+        if not self.generated.compiled("train_epoch") and final > first:
             # compile now, so that neither the first epoch's time nor the thread chooser's first timing includes it
             seconds, cached = self.warm_up(batch_size, loops=("train", "eval") if val_arrays is not None else ("train",))
             if verbose:
                 print(f"training loop ready in {seconds:.1f} s "
                       f"({'loaded from the cache' if cached else 'compiled; later runs load it from the cache'})",
                       file=sys.stderr)
-        best = (None, -math.inf, self.epochs_done)
-        waited = 0
         lr_leaf = self.optimizer.lr_leaf
-        for epoch in range(self.epochs_done, epochs):
+        warned_non_finite = False
+        for epoch in range(first, final):
             lr_leaf.value[...] = self.optimizer.lr_at(epoch)
             epoch_seed = (self.seed + epoch) % 2**32
             order = shuffled(total, epoch_seed) if shuffle else np.arange(total, dtype=np.int64)
             started = time.perf_counter()
             loss_sum, correct, done, rows_on = 0.0, 0, 0, {}
-            progress.start(f"epoch {epoch + 1}/{epochs}", total)
+            progress.start(f"epoch {epoch + 1}/{final}", total)
             try:
                 while done < total:
                     count = chooser.choose() if chooser else None
@@ -258,30 +330,56 @@ class Model:
             self.epochs_done = epoch + 1
             progress.finish(self._record_text(record))
             if stopping:
-                score = record[stopping["monitor"]] * (-1 if stopping["monitor"].endswith("loss") else 1)
-                if score > best[1] + stopping["min_delta"]:
-                    best, waited = (self._snapshot(), score, epoch + 1), 0
-                else:
-                    waited += 1
+                stopping.update(record, epoch + 1, self._snapshot)
             if checkpoint:
-                from .serialize import save_model
-                save_model(self, checkpoint)
-            if stopping and waited >= stopping["patience"]:
+                warned_non_finite = self._write_checkpoint(checkpoint, warned_non_finite)
+            if stopping and stopping.exhausted:
                 self.history.stopped_early_at = epoch + 1
                 break
-        if stopping and best[0] is not None:
-            self._restore(best[0])
-            self.history.best_epoch = best[2]
-            if verbose:
-                print(f"early stopping: restored the weights of epoch {best[2]}", file=sys.stderr)
+        if stopping:
+            self._keep_best_epoch(stopping, verbose)
         return self.history
+
+    def _epoch_span(self, epochs, initial_epoch, resumed) -> tuple[int, int]:
+        """(epochs done before this fit, the last epoch it trains): `epochs` more after those done, or, with
+        initial_epoch or a resumed checkpoint, up to epoch `epochs` (Keras's "final epoch")."""
+        if initial_epoch is None and not resumed:
+            return self.epochs_done, self.epochs_done + epochs
+        first = self.epochs_done if resumed else initial_epoch
+        if epochs < first:
+            checks.refuse("fit", f"epochs={epochs} is the final epoch with {'resume' if resumed else 'initial_epoch'}= "
+                                 f"(as in Keras), but training would start after epoch {first}", ValueError)
+        return first, epochs
+
+    def _write_checkpoint(self, path: str, warned: bool) -> bool:
+        """Save the model to `path` unless a weight or optimizer state is NaN or infinite: an epoch that diverged
+        must not replace the last good checkpoint.  Says so once per fit (returns whether it has)."""
+        if all(np.isfinite(t.value).all() for t in self.trainable + self.state):
+            from .serialize import save_model
+            save_model(self, path)
+            return warned
+        if not warned:
+            print(f"warning: epoch {self.epochs_done} left weights that are not finite; the checkpoint {path} keeps "
+                  "the last finite ones", file=sys.stderr)
+        return True
+
+    def _keep_best_epoch(self, stopping: EarlyStopping, verbose: int) -> None:
+        """End of a fit with early stopping: the weights of the best epoch, if they are not the last ones."""
+        if stopping.best_epoch is None:
+            return
+        self.history.best_epoch = stopping.best_epoch
+        message = stopping.report(self.epochs_done, self.history.interrupted)
+        if stopping.best_epoch != self.epochs_done or self.history.interrupted:
+            self._restore(stopping.best_weights)
+        if message and verbose:
+            print(message, file=sys.stderr)
 
     def _metrics_text(self, loss, accuracy):
         return f"loss {loss:.4f}" + (f"  acc {accuracy:.4f}" if self.has_accuracy else "")
 
     @staticmethod
     def _record_text(record):
-        keys = ["loss", "accuracy", "val_loss", "val_accuracy"]
+        keys = ["loss", "accuracy", "val_loss", "val_accuracy", "val_mse", "val_mae"]
         shown = "  ".join(f"{k} {record[k]:.4f}" for k in keys if k in record)
         threads = record.get("threads")
         on = f", {threads} thread{'s' if threads > 1 else ''}" if threads else ""
@@ -296,7 +394,9 @@ class Model:
 
     # ------------------------------------------------------------ evaluation and prediction
     def evaluate(self, data, batch_size: int = 1000) -> dict:
-        """{"loss": mean loss, "accuracy": fraction correct} over all rows of `data`."""
+        """{"loss": the mean loss, and each metric: "accuracy" (the fraction correct), "mse", "mae"} over all
+        rows of `data`."""
+        batch_size = checks.count("evaluate", "batch_size", batch_size, error=ValueError)
         return self._evaluate_arrays(self._data(data, self.inputs, "evaluation data"), batch_size)
 
     def _evaluate_arrays(self, arrays, batch_size=1000):
@@ -308,18 +408,28 @@ class Model:
         scores = {"loss": loss_sum / total}
         if self.has_accuracy:
             scores["accuracy"] = correct / total
+        regression = [m for m in self.metrics if m in metric_rules.REGRESSION_METRICS]
+        if regression:
+            features = [a for a, t in zip(arrays, self.inputs) if t in self.features]
+            target = arrays[self.inputs.index(self.labels[0])]
+            scores.update(metric_rules.regression_scores(regression, self._predict_arrays(features, batch_size)[0],
+                                                         target))
         return scores
 
     def predict(self, inputs, batch_size: int = 1000):
         """The outputs for every row of `inputs` (a dict keyed by input name, or the array itself)."""
-        arrays = self._data(inputs, self.features, "prediction inputs")
+        batch_size = checks.count("predict", "batch_size", batch_size, error=ValueError)
+        results = self._predict_arrays(self._data(inputs, self.features, "prediction inputs"), batch_size)
+        return results[0] if self.single_output else results
+
+    def _predict_arrays(self, arrays, batch_size):
         total = arrays[0].shape[0]
         batch = min(batch_size, total)
         results = [np.empty(tuple(total if d is None else d for d in t.shape), t.dtype) for t in self.outputs]
         with flushed_to_zero():
             self.generated("predict_all", *[a.ctypes.data for a in arrays], *[r.ctypes.data for r in results], total,
                            batch, *self._common_args("forward", batch))
-        return results[0] if self.single_output else results
+        return results
 
     # ------------------------------------------------------------ parameters
     @property
@@ -367,7 +477,10 @@ class ParamView:
         return [(k, t.value) for k, t in self._leaves.items()]
 
 
-def compile(loss, outputs=None, optimizer=None, metrics=("accuracy",)) -> Model:  # noqa: A001
-    """Check, differentiate, fuse, lower and compile a training graph."""
+def compile(loss, outputs=None, optimizer=None, metrics=None) -> Model:  # noqa: A001
+    """Check, differentiate, fuse, lower and compile a training graph.
+
+    metrics: names from "accuracy", "mse", "mae"; by default accuracy where the output is a classifier (a
+    sigmoid, softmax or step unit, or logits trained by a cross-entropy), and none otherwise."""
     from .optim import SGD
     return Model(loss, outputs if outputs is not None else loss, optimizer or SGD(lr=0.1), metrics)

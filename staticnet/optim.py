@@ -12,6 +12,8 @@ import math
 
 import numpy as np
 
+from . import checks
+from .checks import FACTOR, FRACTION, NON_NEGATIVE, POSITIVE
 from .graph import Tensor, derived_from, param
 from .ops.elementwise import exp, sqrt, square
 
@@ -26,12 +28,18 @@ class Optimizer:
     name = "optimizer"
 
     def __init__(self, lr: float, schedule=None):
-        if lr <= 0:
-            raise ValueError(f"{type(self).__name__}: the learning rate must be positive, got {lr}")
-        self.lr = float(lr)
+        self.lr = self.checked("lr", lr, POSITIVE)
+        if schedule is not None and not (callable(schedule) and hasattr(schedule, "config")):
+            checks.refuse(type(self).__name__, "schedule must be sn.step_decay(...), sn.exponential_decay(...) or "
+                                               f"sn.constant_lr(), got {checks.shown(schedule)}")
         self.schedule = schedule or constant()
         self.lr_leaf = None
         self.state: list[Tensor] = []
+
+    def checked(self, name, value, allowed):
+        """A real hyperparameter inside `allowed`; an error naming this optimizer and the user's line otherwise
+        (a NaN or infinite rate would turn every weight into NaN while the loss still looked finite)."""
+        return checks.real(type(self).__name__, name, value, allowed)
 
     def lr_at(self, epoch: int) -> float:
         return self.lr * self.schedule(epoch)
@@ -68,7 +76,10 @@ class SGD(Optimizer):
 
     def __init__(self, lr: float, momentum: float = 0.0, nesterov: bool = False, schedule=None):
         super().__init__(lr, schedule)
-        self.momentum, self.nesterov = float(momentum), bool(nesterov)
+        self.momentum = self.checked("momentum", momentum, FRACTION)
+        if not isinstance(nesterov, (bool, np.bool_)):
+            checks.refuse("SGD", f"nesterov must be True or False, got {checks.shown(nesterov)}")
+        self.nesterov = bool(nesterov)
 
     def rule(self, p, g, lr):
         if not self.momentum:
@@ -87,7 +98,7 @@ class AdaGrad(Optimizer):
 
     def __init__(self, lr: float = 0.01, eps: float = 1e-8, schedule=None):
         super().__init__(lr, schedule)
-        self.eps = float(eps)
+        self.eps = self.checked("eps", eps, POSITIVE)
 
     def rule(self, p, g, lr):
         acc = _state(p, "sum_squares")
@@ -103,7 +114,7 @@ class RMSProp(Optimizer):
 
     def __init__(self, lr: float = 0.001, rho: float = 0.9, eps: float = 1e-8, schedule=None):
         super().__init__(lr, schedule)
-        self.rho, self.eps = float(rho), float(eps)
+        self.rho, self.eps = self.checked("rho", rho, FRACTION), self.checked("eps", eps, POSITIVE)
 
     def rule(self, p, g, lr):
         s = _state(p, "mean_square")
@@ -124,7 +135,8 @@ class Adam(Optimizer):
 
     def __init__(self, lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8, schedule=None):
         super().__init__(lr, schedule)
-        self.beta1, self.beta2, self.eps = float(beta1), float(beta2), float(eps)
+        self.beta1, self.beta2 = self.checked("beta1", beta1, FRACTION), self.checked("beta2", beta2, FRACTION)
+        self.eps = self.checked("eps", eps, POSITIVE)
         self.step_leaf = None
 
     def updates(self, params, grads):
@@ -132,7 +144,7 @@ class Adam(Optimizer):
         self.step_leaf = param("optimizer/step", value=np.array(0.0, dtype), regularize=False)
         self.state.append(self.step_leaf)
         t = self.step_leaf + 1.0
-        self.corrections = (1.0 - exp(t * math.log(self.beta1)), 1.0 - exp(t * math.log(self.beta2)))
+        self.corrections = (_bias_correction(t, self.beta1), _bias_correction(t, self.beta2))
         return super().updates(params, grads) + [(self.step_leaf, t)]
 
     def direction(self, p, g):
@@ -148,6 +160,11 @@ class Adam(Optimizer):
         return state_updates + [(p, p - lr * step)]
 
 
+def _bias_correction(t, beta):
+    """1 - beta^t, as exp(t ln beta); beta = 0 (no averaging) has nothing to correct."""
+    return 1.0 - exp(t * math.log(beta)) if beta > 0 else 1.0
+
+
 class AdamW(Adam):
     """Adam with decoupled weight decay: w <- w - lr (m_hat / (sqrt(v_hat) + eps) + weight_decay w)."""
 
@@ -156,7 +173,7 @@ class AdamW(Adam):
     def __init__(self, lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
                  weight_decay: float = 0.01, schedule=None):
         super().__init__(lr, beta1, beta2, eps, schedule)
-        self.weight_decay = float(weight_decay)
+        self.weight_decay = self.checked("weight_decay", weight_decay, NON_NEGATIVE)
 
     def rule(self, p, g, lr):
         state_updates, step = self.direction(p, g)
@@ -174,6 +191,8 @@ def constant():
 
 def step_decay(drop: float = 0.5, every: int = 10):
     """lr * drop ** (epoch // every)."""
+    drop = checks.real("step_decay", "drop", drop, FACTOR)
+    every = checks.count("step_decay", "every", every)
     f = lambda epoch: drop ** (epoch // every)  # noqa: E731
     f.config = {"kind": "step_decay", "drop": drop, "every": every}
     return f
@@ -181,6 +200,7 @@ def step_decay(drop: float = 0.5, every: int = 10):
 
 def exponential_decay(rate: float = 0.95):
     """lr * rate ** epoch."""
+    rate = checks.real("exponential_decay", "rate", rate, FACTOR)
     f = lambda epoch: rate ** epoch  # noqa: E731
     f.config = {"kind": "exponential_decay", "rate": rate}
     return f

@@ -23,6 +23,55 @@ def capacity_for(n: int) -> int:
     return 1 << max(int(n) - 1, 0).bit_length()
 
 
+def allocate_arenas(plan, capacity: int, sizes: dict) -> dict:
+    """One zeroed arena per dtype, of `sizes` elements; if they cannot fit in memory, a MemoryError naming
+    the total and the largest buffers (node, shape, bytes), raised before allocating where the memory
+    available is known (NumPy's own error names no node, and Linux may grant an allocation that the
+    first step then cannot use)."""
+    arena_bytes = {name: max(sizes.get(name, 0), 1) * np.dtype(name).itemsize
+                   for name in sorted({b.dtype.name for b in plan.buffers})}
+    total, available = sum(arena_bytes.values()), _memory_available()
+    if available is not None and total > available:
+        raise MemoryError(_workspace_report(plan, capacity, total, f"more than the {_bytes(available)} of memory "
+                                                                   "available"))
+    try:
+        return {name: np.zeros(size // np.dtype(name).itemsize, np.dtype(name)) for name, size in arena_bytes.items()}
+    except MemoryError:
+        raise MemoryError(_workspace_report(plan, capacity, total, "which could not be allocated")) from None
+
+
+def _workspace_report(plan, capacity, total, why, shown=3) -> str:
+    made_by = {}
+    for node in plan.order:
+        if node.id in plan.slot_of:
+            made_by.setdefault(plan.slot_of[node.id], node)
+    largest = sorted(plan.buffers, key=lambda b: -b.elements(capacity) * b.dtype.itemsize)[:shown]
+    listed = "; ".join(
+        f"{made_by[b.slot].op} at {made_by[b.slot].loc} {tuple(capacity if d is None else d for d in b.shape)} "
+        f"{b.dtype.name} {_bytes(b.elements(capacity) * b.dtype.itemsize)}" for b in largest if b.slot in made_by)
+    return (f"the workspace for batches of up to {capacity} rows needs {_bytes(total)}, {why}; its largest "
+            f"buffers: {listed}. Use smaller batches or smaller layers")
+
+
+def _memory_available() -> int | None:
+    """Bytes of memory the system can still give (Linux's MemAvailable), or None where unknown."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _bytes(count: int) -> str:
+    for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if count >= size:
+            return f"{count / size:.1f} {unit}"
+    return f"{count} bytes"
+
+
 class Workspace:
     """Arenas (one per dtype) for one memory plan, per batch capacity: the generated code receives the
     address of each buffer in them; buffers placed at the same offset share the memory."""
@@ -36,8 +85,7 @@ class Workspace:
         cap = capacity_for(n)
         if cap not in self.by_capacity:
             offsets, sizes = self.plan.layout(cap)
-            arenas = {name: np.zeros(max(sizes.get(name, 0), 1), np.dtype(name)) for name in
-                      sorted({b.dtype.name for b in self.plan.buffers})}
+            arenas = allocate_arenas(self.plan, cap, sizes)
             views = [arenas[b.dtype.name][offsets[b.slot]:offsets[b.slot] + b.elements(cap)]
                      .reshape(b.view_shape(cap)) for b in self.plan.buffers]
             self.by_capacity[cap] = (views, [v.ctypes.data for v in views])
@@ -110,8 +158,8 @@ def kernels_called(*drivers) -> list:
 class CompiledFunction(FunctionBase):
     """`sn.function` on the Numba backend: the graph as one generated step."""
 
-    def __init__(self, inputs, outputs, updates=None):
-        super().__init__(inputs, outputs, updates)
+    def __init__(self, inputs, outputs, updates=None, training=False):
+        super().__init__(inputs, outputs, updates, training)
         threads.apply_once()
         started = time.perf_counter()
         self.report = []

@@ -3,30 +3,55 @@
 
 No pickle anywhere: arrays are read with allow_pickle=False and the graph is plain
 JSON, rebuilt through the ops' own builders so every shape rule runs again.
-Files are written to a temporary name beside the target, then renamed over it.
+
+Reading trusts nothing in the file: every field of the manifest is checked for its type
+before use, and every array member's declared size and .npy header are checked against
+the shape and dtype the graph gives it before a byte of its data is decompressed, so a
+small file cannot make the reader inflate a huge member.  Any failure is a DataError
+naming the file and what is wrong with it.
+
+Writing is crash-safe: the file is written to a temporary name beside the target
+(`.tmp-HOST-PID-TOKEN-NAME`), fsynced, renamed over the target, and the directory is
+fsynced.  Temporaries that a killed writer left behind are removed by the next save of
+the same file, once their writer is known to be gone.
 
 staticnet.json:
   format: "staticnet-model", version: 1, staticnet: the writer's version
   nodes: [{op, inputs: [node indices], attrs, shape, dtype, name, loc, regularize, array}]
   loss: node index, outputs: [node indices], single_output: bool
   optimizer: {name, lr, schedule, ...hyperparameters}, metrics: [...]
-  leaves: {leaf name: array index} for parameters and optimizer state
+  state: {leaf name: array index} for the optimizer state
   history: [per-epoch records], epochs_done, seed
+  early_stopping: null, or {monitor, best_score, best_epoch, waited, weights: {leaf name: array index}}
 """
 from __future__ import annotations
 
+import hashlib
 import io
 import json
+import lzma
+import math
 import os
-import tempfile
+import re
+import secrets
+import socket
+import stat
+import time
 import zipfile
+import zlib
+from typing import NoReturn
 
 import numpy as np
 
-from .errors import DataError
+from .errors import DataError, GraphError
 from .graph import Tensor, make_node, topological
 
 FORMAT, VERSION = "staticnet-model", 1
+MANIFEST = "staticnet.json"
+MAX_MANIFEST_BYTES = 64 * 2**20  # far above any real graph's JSON; a larger declared size is a corrupted file
+LEAF_OPS = ("input", "param", "constant")
+DTYPES = ("float32", "float64", "int32", "int64")
+NPY_HEADER_LIMIT = 10_000 + 12  # NumPy's own limit on an .npy header (max_header_size), plus magic and length
 
 
 def _jsonable(value):
@@ -43,16 +68,23 @@ def _tupled(value):
     return tuple(_tupled(v) for v in value) if isinstance(value, list) else value
 
 
-def save_model(model, path: str) -> None:
-    """Write the model (graph, weights, optimizer state, history) atomically to `path`."""
+def _node_entry(n: Tensor, index: dict) -> dict:
+    """A node as staticnet.json lists it (without its array)."""
+    return {"op": n.op, "inputs": [index[t.id] for t in n.inputs], "attrs": _jsonable(n.attrs),
+            "shape": list(n.shape), "dtype": n.dtype.name, "name": n.name, "loc": n.loc}
+
+
+# ---------------------------------------------------------------------------------------------- writing
+
+def _contents(model):
+    """(manifest, arrays) of a model: the JSON-ready description and the arrays it indexes."""
     from . import __version__
 
     nodes = topological([model.loss] + model.outputs)
     index = {n.id: i for i, n in enumerate(nodes)}
     arrays, entries = [], []
     for n in nodes:
-        entry = {"op": n.op, "inputs": [index[t.id] for t in n.inputs], "attrs": _jsonable(n.attrs),
-                 "shape": list(n.shape), "dtype": n.dtype.name, "name": n.name, "loc": n.loc}
+        entry = _node_entry(n, index)
         if n.op in ("param", "constant"):
             entry["array"] = len(arrays)
             entry["regularize"] = n.regularize
@@ -67,109 +99,526 @@ def save_model(model, path: str) -> None:
                 "single_output": model.single_output, "optimizer": model.optimizer.config(),
                 "metrics": list(model.metrics), "state": leaves, "history": model.history.epochs,
                 "epochs_done": model.epochs_done, "seed": getattr(model, "seed", None)}
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".snet")
+    manifest["early_stopping"] = _early_stopping_entry(model, arrays)
+    return manifest, arrays
+
+
+def save_model(model, path: str) -> None:
+    """Write the model (graph, weights, optimizer state, history) atomically and durably to `path`.
+
+    Refuses to replace a model file holding finite weights with non-finite ones: a diverged
+    run must not destroy the last good save."""
+    manifest, arrays = _contents(model)
+    _refuse_non_finite_over_finite(model, path)
+    directory, name = os.path.split(os.path.abspath(path))
+    _remove_stale_temporaries(directory, name)
+    fd, tmp = _create_temporary(directory, name, path)
     try:
-        with os.fdopen(fd, "wb") as raw, zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED) as archive:
-            archive.writestr("staticnet.json", json.dumps(manifest, indent=1))
-            for i, arr in enumerate(arrays):
-                buffer = io.BytesIO()
-                np.save(buffer, np.asarray(arr, order="C"), allow_pickle=False)
-                archive.writestr(f"arrays/{i}.npy", buffer.getvalue())
+        with os.fdopen(fd, "wb") as raw:
+            with zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED) as archive:
+                archive.writestr(MANIFEST, json.dumps(manifest, indent=1))
+                for i, arr in enumerate(arrays):
+                    buffer = io.BytesIO()
+                    np.save(buffer, np.asarray(arr, order="C"), allow_pickle=False)
+                    archive.writestr(f"arrays/{i}.npy", buffer.getvalue())
+            raw.flush()
+            os.fsync(raw.fileno())  # the data is on disk before the name points at it
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+    _fsync_directory(directory)  # and the rename itself survives a power loss
 
 
-def _read(path: str):
-    """(manifest, arrays) of a model file, or a DataError naming the file and what is wrong."""
-    if not os.path.isfile(path):
-        raise DataError(f"{path}: no such model file")
+def _first_non_finite(named_arrays):
+    """The name of the first array holding NaN or Inf, or None."""
+    for name, value in named_arrays:
+        if np.issubdtype(value.dtype, np.floating) and not np.isfinite(value).all():
+            return name
+    return None
+
+
+def _refuse_non_finite_over_finite(model, path):
+    bad = _first_non_finite((t.name, t.value) for t in model.trainable)
+    if bad is None or not os.path.exists(path):
+        return
     try:
-        with zipfile.ZipFile(path) as archive:
-            bad = archive.testzip()
-            if bad is not None:
-                raise DataError(f"{path}: corrupted (member {bad} fails its CRC check)")
-            try:
-                manifest = json.loads(archive.read("staticnet.json"))
-            except KeyError:
-                raise DataError(f"{path}: not a staticnet model file (no staticnet.json inside)") from None
-            if manifest.get("format") != FORMAT:
-                raise DataError(f"{path}: not a staticnet model file (format {manifest.get('format')!r})")
-            if manifest.get("version") != VERSION:
-                raise DataError(f"{path}: model file version {manifest.get('version')} is not supported by this "
-                                f"staticnet (it reads version {VERSION})")
-            arrays = {}
-            for name in archive.namelist():
-                if name.startswith("arrays/"):
-                    arrays[int(name[7:-4])] = np.load(io.BytesIO(archive.read(name)), allow_pickle=False)
-    except zipfile.BadZipFile:
-        raise DataError(f"{path}: not a staticnet model file, or truncated (not a readable zip archive)") from None
-    except (ValueError, json.JSONDecodeError) as e:
-        raise DataError(f"{path}: corrupted ({e})") from None
-    return manifest, arrays
+        with _ModelFile(path) as existing:
+            if _first_non_finite(existing.parameters()) is not None:
+                return
+    except DataError:
+        return  # not a readable model file: nothing good to protect
+    raise DataError(f"{path}: not saved: parameter {bad!r} holds NaN or Inf, and this file holds finite weights "
+                    "(the training diverged?); save to another path to keep both")
 
 
-def _rebuild(manifest, arrays, path):
+_HOST = hashlib.sha1(socket.gethostname().encode()).hexdigest()[:6]
+STALE_AFTER_SECONDS = 24 * 3600  # a temporary this old is stale whoever wrote it (a reused pid, another machine)
+
+
+def _temporary_pattern(name: str) -> re.Pattern:
+    """Our temporaries for target `name`: .tmp-HOST-PID-TOKEN-NAME (host hash, writer's pid, random token)."""
+    return re.compile(rf"\.tmp-([0-9a-f]{{6}})-([0-9]+)-[0-9a-f]{{8}}-{re.escape(name)}\Z")
+
+
+def _create_temporary(directory: str, name: str, target: str):
+    """(fd, path) of a new temporary beside the target, with the mode a plain open() would give:
+    the existing file's, or 0666 less the umask for a new one (mkstemp's 0600 would hide it from the group)."""
+    while True:
+        tmp = os.path.join(directory, f".tmp-{_HOST}-{os.getpid()}-{secrets.token_hex(4)}-{name}")
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            break
+        except FileExistsError:
+            continue
+    try:
+        os.fchmod(fd, stat.S_IMODE(os.stat(target).st_mode))
+    except FileNotFoundError:
+        pass
+    return fd, tmp
+
+
+def _writer_gone(host: str, pid: int) -> bool:
+    """Whether the process that wrote a temporary has ended; only knowable for writers on this machine."""
+    if host != _HOST or pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except (OSError, OverflowError):  # alive under another user, or not a pid we could have written
+        return False
+    return False
+
+
+def _remove_stale_temporaries(directory: str, name: str) -> None:
+    """Delete temporaries of earlier saves of this file whose writer was killed mid-save.
+
+    Only files matching our own name pattern for this target are considered, and only when their
+    writer process is gone or they are older than a day, so a concurrent save is never disturbed."""
+    pattern = _temporary_pattern(name)
+    try:
+        entries = os.listdir(directory)
+    except OSError:
+        return
+    now = time.time()
+    for entry in entries:
+        match = pattern.match(entry)
+        if not match:
+            continue
+        full = os.path.join(directory, entry)
+        try:
+            old = now - os.stat(full).st_mtime > STALE_AFTER_SECONDS
+            if old or _writer_gone(match[1], int(match[2])):
+                os.unlink(full)
+        except OSError:
+            continue  # removed meanwhile, or not ours to remove
+
+
+def _fsync_directory(directory: str) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+# ---------------------------------------------------------------------------------------------- reading
+
+# What a damaged zip raises while it is opened or read: a bad CRC, a broken deflate stream, a stream that
+# ends early, a zip version, compression method or flag that a flipped byte made up, and their relatives.
+_ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, lzma.LZMAError, EOFError, NotImplementedError, RuntimeError,
+               OSError, ValueError)
+
+_JSON_KINDS = {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "a list",
+               dict: "an object", type(None): "null"}
+
+
+def _found(value) -> str:
+    """What a JSON value is, for a message: its kind and (short) value."""
+    shown = repr(value)
+    return f"{_JSON_KINDS.get(type(value), type(value).__name__)} ({shown if len(shown) <= 40 else shown[:37] + '...'})"
+
+
+_REQUIRED = object()  # the default of a field that must be present
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+class _ModelFile:
+    """An open model file: its manifest, checked field by field, and its arrays, each read only after its
+    declared size and header match the shape and dtype the graph (or the model) gives it."""
+
+    def __init__(self, path: str):
+        self.path = path
+
+    def __enter__(self):
+        if not os.path.isfile(self.path):
+            raise DataError(f"{self.path}: no such model file")
+        try:
+            self.archive = zipfile.ZipFile(self.path)
+        except _ZIP_ERRORS as e:
+            raise DataError(f"{self.path}: not a staticnet model file, or truncated or corrupted "
+                            f"(not a readable zip archive: {e})") from None
+        try:
+            self.manifest = self._read_manifest()
+            self._check_manifest(self.manifest)
+        except BaseException:
+            self.archive.close()
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        self.archive.close()
+
+    def fail(self, message: str) -> NoReturn:
+        raise DataError(f"{self.path}: {message}")
+
+    def _read_manifest(self) -> dict:
+        try:
+            info = self.archive.getinfo(MANIFEST)
+        except KeyError:
+            self.fail(f"not a staticnet model file (no {MANIFEST} inside)")
+        if info.file_size > MAX_MANIFEST_BYTES:
+            self.fail(f"corrupted ({MANIFEST} declares {info.file_size:,} bytes; a manifest is at most "
+                      f"{MAX_MANIFEST_BYTES:,})")
+        try:
+            with self.archive.open(info) as member:
+                text = member.read()
+        except _ZIP_ERRORS as e:
+            self.fail(f"corrupted (member {MANIFEST}: {type(e).__name__}: {e})")
+        try:
+            manifest = json.loads(text)
+        except ValueError as e:
+            self.fail(f"corrupted ({MANIFEST} is not valid JSON: {e})")
+        if not isinstance(manifest, dict):
+            self.fail(f"not a staticnet model file ({MANIFEST} holds {_found(manifest)}, not an object)")
+        return manifest
+
+    # ------------------------------------------------------------ the manifest's structure and types
+    def field(self, container: dict, key, where: str, check, expected: str, default=_REQUIRED):
+        """container[key], required to satisfy `check`; a missing or wrong-typed field fails naming it."""
+        if key not in container:
+            if default is _REQUIRED:
+                self.fail(f"field {where} is missing")
+            return default
+        value = container[key]
+        if not check(value):
+            self.fail(f"field {where} must be {expected}, got {_found(value)}")
+        return value
+
+    def index_list(self, container, key, where, below: int, what: str, nonempty=False):
+        values = self.field(container, key, where, lambda v: isinstance(v, list) and (v or not nonempty),
+                            "a non-empty list" if nonempty else "a list")
+        for i, value in enumerate(values):
+            if not _is_int(value) or not 0 <= value < below:
+                self.fail(f"field {where}[{i}] must be {what}, got {_found(value)}")
+        return values
+
+    def _check_manifest(self, m: dict) -> None:
+        fmt = self.field(m, "format", "format", lambda v: isinstance(v, str), "a string", default=None)
+        if fmt != FORMAT:
+            self.fail(f"not a staticnet model file (format {fmt!r})")
+        version = self.field(m, "version", "version", _is_int, f"an integer (this staticnet reads version {VERSION})")
+        if version != VERSION:
+            self.fail(f"model file version {version} is not supported by this staticnet (it reads version {VERSION})")
+        self.field(m, "staticnet", "staticnet", lambda v: isinstance(v, str), "a string (the writer's version)",
+                   default=None)
+        nodes = self.field(m, "nodes", "nodes", lambda v: isinstance(v, list) and v, "a non-empty list")
+        for i, entry in enumerate(nodes):
+            self._check_node(i, entry)
+        count = len(nodes)
+        self.field(m, "loss", "loss", lambda v: _is_int(v) and 0 <= v < count, f"a node index below {count}")
+        self.index_list(m, "outputs", "outputs", count, f"a node index below {count}", nonempty=True)
+        self.field(m, "single_output", "single_output", lambda v: isinstance(v, bool), "true or false")
+        self._check_optimizer(self.field(m, "optimizer", "optimizer", lambda v: isinstance(v, dict), "an object"))
+        metrics = self.field(m, "metrics", "metrics", lambda v: isinstance(v, list), "a list", default=[])
+        for i, name in enumerate(metrics):
+            if not isinstance(name, str):
+                self.fail(f"field metrics[{i}] must be a string, got {_found(name)}")
+        state = self.field(m, "state", "state", lambda v: isinstance(v, dict), "an object")
+        for name, index in state.items():
+            if not _is_int(index) or index < 0:
+                self.fail(f"field state[{name!r}] must be an array index (an integer >= 0), got {_found(index)}")
+        history = self.field(m, "history", "history", lambda v: isinstance(v, list), "a list", default=[])
+        for i, record in enumerate(history):
+            if not isinstance(record, dict):
+                self.fail(f"field history[{i}] must be an object, got {_found(record)}")
+            for key, value in record.items():
+                if not (value is None or isinstance(value, (int, float, str))):
+                    self.fail(f"field history[{i}].{key} must be a number, a string or null, got {_found(value)}")
+        self.field(m, "epochs_done", "epochs_done", lambda v: _is_int(v) and v >= 0, "an integer >= 0", default=0)
+        self.field(m, "seed", "seed", lambda v: v is None or (_is_int(v) and v >= 0), "an integer >= 0 or null",
+                   default=None)
+
+    def _check_node(self, i: int, entry) -> None:
+        from .ops import registry
+        where = f"nodes[{i}]"
+        if not isinstance(entry, dict):
+            self.fail(f"field {where} must be an object, got {_found(entry)}")
+        op = self.field(entry, "op", f"{where}.op", lambda v: isinstance(v, str), "a string")
+        if op not in LEAF_OPS and op not in registry:
+            self.fail(f"field {where}.op names no op of this staticnet: {op!r}")
+        self.index_list(entry, "inputs", f"{where}.inputs", i, f"the index of an earlier node (below {i})")
+        attrs = self.field(entry, "attrs", f"{where}.attrs", lambda v: isinstance(v, dict), "an object")
+        for key, value in attrs.items():
+            if not _plain_attr(value):
+                self.fail(f"field {where}.attrs.{key} must be a number, string, boolean, null or a list of them, "
+                          f"got {_found(value)}")
+        shape = self.field(entry, "shape", f"{where}.shape", lambda v: isinstance(v, list), "a list")
+        for axis, size in enumerate(shape):
+            if not (size is None and op not in ("param", "constant")) and not (_is_int(size) and size >= 0):
+                self.fail(f"field {where}.shape[{axis}] must be a size (an integer >= 0"
+                          f"{'' if op in ('param', 'constant') else ', or null for the batch'}), got {_found(size)}")
+        dtype = self.field(entry, "dtype", f"{where}.dtype", lambda v: isinstance(v, str), "a string")
+        if dtype not in DTYPES:
+            self.fail(f"field {where}.dtype must be float32, float64, int32 or int64, got {dtype!r}")
+        named = op in ("input", "param")
+        self.field(entry, "name", f"{where}.name", lambda v: isinstance(v, str) or (v is None and not named),
+                   "a string" if named else "a string or null")
+        self.field(entry, "loc", f"{where}.loc", lambda v: isinstance(v, str), "a string (file:line)")
+        if op in ("param", "constant"):
+            self.field(entry, "array", f"{where}.array", lambda v: _is_int(v) and v >= 0, "an array index (>= 0)")
+            self.field(entry, "regularize", f"{where}.regularize", lambda v: isinstance(v, bool), "true or false",
+                       default=False)
+
+    def _check_optimizer(self, config: dict) -> None:
+        from .optim import OPTIMIZERS, SCHEDULES
+        name = self.field(config, "name", "optimizer.name", lambda v: isinstance(v, str), "a string")
+        if name.lower() not in OPTIMIZERS:
+            self.fail(f"field optimizer.name must be one of {', '.join(sorted(OPTIMIZERS))}, got {name!r}")
+        cls = OPTIMIZERS[name.lower()]
+        self.field(config, "lr", "optimizer.lr", _is_number, "a number")
+        for key in config:
+            if key not in ("name", "lr", "schedule") + cls.hyper:
+                self.fail(f"field optimizer.{key} is not a hyperparameter of {cls.__name__} "
+                          f"(it has {', '.join(('lr',) + cls.hyper)})")
+        for key in cls.hyper:
+            self.field(config, key, f"optimizer.{key}", lambda v: _is_number(v) or isinstance(v, bool),
+                       "a number", default=None)
+        schedule = self.field(config, "schedule", "optimizer.schedule", lambda v: isinstance(v, dict), "an object",
+                              default={"kind": "constant"})
+        kind = self.field(schedule, "kind", "optimizer.schedule.kind",
+                          lambda v: isinstance(v, str) and v in SCHEDULES, f"one of {', '.join(SCHEDULES)}")
+        for key, value in schedule.items():
+            if key != "kind" and not _is_number(value):
+                self.fail(f"field optimizer.schedule.{key} must be a number, got {_found(value)}")
+        try:
+            optimizer = _optimizer(config)
+            rates = [optimizer.lr_at(epoch) for epoch in (0, 1)]
+        except (TypeError, ValueError, ArithmeticError) as e:
+            self.fail(f"field optimizer does not make a {cls.__name__} with a {kind} schedule ({e})")
+        if not all(math.isfinite(rate) for rate in rates):
+            self.fail(f"field optimizer gives a non-finite learning rate ({rates})")
+
+    # ------------------------------------------------------------ arrays
+    def array(self, index: int, shape: tuple, dtype, what: str) -> np.ndarray:
+        """Array member `index`, which must hold `shape` and `dtype`: the member's declared size and its .npy
+        header are checked first, so a member claiming gigabytes is refused without being inflated."""
+        name, dtype = f"arrays/{index}.npy", np.dtype(dtype)
+        try:
+            info = self.archive.getinfo(name)
+        except KeyError:
+            self.fail(f"corrupted (member {name}, the array of {what}, is missing)")
+        data_bytes = math.prod(shape) * dtype.itemsize
+        if not data_bytes <= info.file_size <= data_bytes + NPY_HEADER_LIMIT:
+            self.fail(f"corrupted (member {name}, the array of {what}, declares {info.file_size:,} bytes; "
+                      f"a {dtype} array of shape {tuple(shape)} takes {data_bytes:,} plus a short header)")
+        try:
+            with self.archive.open(info) as member:
+                header = self._npy_header(member, name, what)
+                if header != (tuple(shape), False, dtype):
+                    found_shape, fortran, found_dtype = header
+                    self.fail(f"corrupted (member {name}, the array of {what}, holds {found_dtype} values of shape "
+                              f"{found_shape}{' in Fortran order' if fortran else ''}, not {dtype} values of shape "
+                              f"{tuple(shape)})")
+                if info.file_size - member.tell() != data_bytes:
+                    self.fail(f"corrupted (member {name}, the array of {what}, has {info.file_size - member.tell():,} "
+                              f"bytes of data for {data_bytes:,})")
+                data = member.read(data_bytes)
+                if len(data) != data_bytes or member.read(1):  # the last read checks the CRC
+                    self.fail(f"corrupted (member {name}, the array of {what}, has the wrong length)")
+        except DataError:
+            raise
+        except _ZIP_ERRORS as e:
+            self.fail(f"corrupted (member {name}, the array of {what}: {type(e).__name__}: {e})")
+        return np.frombuffer(data, dtype).reshape(shape).copy()
+
+    def _npy_header(self, member, name, what):
+        try:
+            version = np.lib.format.read_magic(member)
+            if version == (1, 0):
+                return np.lib.format.read_array_header_1_0(member)
+            if version == (2, 0):
+                return np.lib.format.read_array_header_2_0(member)
+        except ValueError as e:
+            self.fail(f"corrupted (member {name}, the array of {what}, has no valid .npy header: {e})")
+        self.fail(f"corrupted (member {name}, the array of {what}, has .npy version {version})")
+
+    def node_array(self, entry) -> np.ndarray:
+        what = f"{entry['op']} {entry['name']!r}" if entry["name"] else entry["op"]
+        return self.array(entry["array"], tuple(entry["shape"]), entry["dtype"], what)
+
+    def parameters(self):
+        """(name, array) of every parameter in the file's graph."""
+        return [(e["name"], self.node_array(e)) for e in self.manifest["nodes"] if e["op"] == "param"]
+
+
+def _plain_attr(value) -> bool:
+    return value is None or isinstance(value, (int, float, str)) or (
+        isinstance(value, list) and all(_plain_attr(v) for v in value))
+
+
+def _optimizer(config: dict):
+    from .optim import from_config
+    return from_config(config)
+
+
+def _rebuild(file: _ModelFile) -> list[Tensor]:
+    """The file's graph, each node rebuilt through its op's builder; the result must agree with the
+    shape and dtype the file records."""
     nodes = []
-    try:
-        for entry in manifest["nodes"]:
-            shape = tuple(entry["shape"])
-            if entry["op"] == "input":
-                node = Tensor("input", (), {}, shape, entry["dtype"], entry["loc"], name=entry["name"])
-            elif entry["op"] in ("param", "constant"):
-                value = arrays[entry["array"]]
-                if value.shape != shape:
-                    raise DataError(f"{path}: array for {entry['name'] or entry['op']} has shape {value.shape}, "
-                                    f"the graph says {shape}")
-                node = Tensor(entry["op"], (), {}, shape, value.dtype, entry["loc"], value=value.copy(),
-                              name=entry["name"], regularize=entry.get("regularize", False))
-            else:
-                attrs = {k: _tupled(v) for k, v in entry["attrs"].items()}
-                node = make_node(entry["op"], [nodes[i] for i in entry["inputs"]], attrs, loc=entry["loc"])
-            nodes.append(node)
-    except (KeyError, IndexError, TypeError) as e:
-        raise DataError(f"{path}: corrupted graph ({type(e).__name__}: {e})") from None
+    for i, entry in enumerate(file.manifest["nodes"]):
+        op, shape, dtype = entry["op"], tuple(entry["shape"]), np.dtype(entry["dtype"])
+        if op == "input":
+            node = Tensor("input", (), {}, shape, dtype, entry["loc"], name=entry["name"])
+        elif op in ("param", "constant"):
+            node = Tensor(op, (), {}, shape, dtype, entry["loc"], value=file.node_array(entry),
+                          name=entry["name"], regularize=entry.get("regularize", False))
+        else:
+            attrs = {k: _tupled(v) for k, v in entry["attrs"].items()}
+            try:
+                node = make_node(op, [nodes[j] for j in entry["inputs"]], attrs, loc=entry["loc"])
+            except Exception as e:  # noqa: BLE001  the attributes come from the file: any failure is its fault
+                file.fail(f"corrupted graph (nodes[{i}], {op}: {type(e).__name__}: {e})")
+            if node.shape != shape or node.dtype != dtype:
+                file.fail(f"corrupted graph (nodes[{i}], {op}: the file says {dtype} {shape}, its inputs give "
+                          f"{node.dtype} {node.shape})")
+        nodes.append(node)
     return nodes
 
 
 def load(path: str):
     """A model saved with `model.save(path)`, ready to predict or to train on."""
     from .model import Model
-    from .optim import from_config
 
-    manifest, arrays = _read(path)
-    nodes = _rebuild(manifest, arrays, path)
-    outputs = [nodes[i] for i in manifest["outputs"]]
-    model = Model(nodes[manifest["loss"]], outputs[0] if manifest["single_output"] else outputs,
-                  from_config(manifest["optimizer"]), manifest["metrics"])
-    _restore_state(model, manifest, arrays, path)
+    with _ModelFile(path) as file:
+        manifest = file.manifest
+        nodes = _rebuild(file)
+        outputs = [nodes[i] for i in manifest["outputs"]]
+        try:
+            model = Model(nodes[manifest["loss"]], outputs[0] if manifest["single_output"] else outputs,
+                          _optimizer(manifest["optimizer"]), manifest.get("metrics", []))
+        except GraphError as e:
+            file.fail(f"the graph does not make a model ({e})")
+        except Exception as e:  # noqa: BLE001  a graph that passed every check but still fails to compile
+            raise DataError(f"{path}: the graph does not compile ({type(e).__name__}: {e})") from e
+        _restore_state(model, file)
     return model
 
 
-def _restore_state(model, manifest, arrays, path):
+def _restore_state(model, file: _ModelFile) -> None:
     from .model import History
+    manifest = file.manifest
     state = {leaf.name: leaf for leaf in model.state}
-    for name, i in manifest["state"].items():
-        if name not in state or state[name].shape != arrays[i].shape:
-            raise DataError(f"{path}: optimizer state {name!r} does not fit this model")
-        state[name].value[...] = arrays[i]
+    for name, index in manifest["state"].items():
+        if name not in state:
+            file.fail(f"optimizer state {name!r} does not fit this model")
+        leaf = state[name]
+        leaf.value[...] = file.array(index, leaf.shape, leaf.dtype, f"optimizer state {name!r}")
     model.history = History(manifest.get("history", []))
     model.epochs_done = manifest.get("epochs_done", 0)
     model.seed = manifest.get("seed")
 
 
-def restore_checkpoint(model, path: str) -> None:
-    """Load weights, optimizer state and history from a checkpoint of this same model."""
-    manifest, arrays = _read(path)
-    saved = {e["name"]: arrays[e["array"]] for e in manifest["nodes"] if e["op"] == "param"}
-    for leaf in model.trainable:
-        if leaf.name not in saved:
-            raise DataError(f"{path}: checkpoint has no parameter {leaf.name!r}; it was saved from another model")
-        if saved[leaf.name].shape != leaf.shape:
-            raise DataError(f"{path}: parameter {leaf.name!r} has shape {saved[leaf.name].shape} in the checkpoint, "
-                            f"{leaf.shape} in this model")
-        leaf.value[...] = saved[leaf.name]
-    _restore_state(model, manifest, arrays, path)
+def restore_checkpoint(model, path: str):
+    """Load weights, optimizer state and history from a checkpoint of this same model; returns the state of
+    its early stopping, (state, best weights), or None."""
+    with _ModelFile(path) as file:
+        _check_same_training(model, file.manifest, path)
+        saved = {e["name"]: e for e in file.manifest["nodes"] if e["op"] == "param"}
+        for leaf in model.trainable:
+            if leaf.name not in saved:
+                file.fail(f"checkpoint has no parameter {leaf.name!r}; it was saved from another model")
+            if tuple(saved[leaf.name]["shape"]) != leaf.shape:
+                file.fail(f"parameter {leaf.name!r} has shape {tuple(saved[leaf.name]['shape'])} in the checkpoint, "
+                          f"{leaf.shape} in this model")
+            leaf.value[...] = file.array(saved[leaf.name]["array"], leaf.shape, leaf.dtype, f"param {leaf.name!r}")
+        _restore_state(model, file)
+        return _saved_early_stopping(model, file)
+
+
+# ---------------------------------------------------------------- what resuming needs beyond the weights
+
+def _graph_signature(entries) -> list[tuple]:
+    """The structure of a listed graph: each node's op, operands, attributes, shape, dtype and name (its source
+    line and values left out: a model built again from the same code has the same signature)."""
+    return [(e["op"], list(e["inputs"]), e["attrs"], list(e["shape"]), e["dtype"], e["name"]) for e in entries]
+
+
+def _node_text(signature: list, at: int) -> str:
+    if at >= len(signature):
+        return "absent"
+    op, _, _, shape, dtype, name = signature[at]
+    return f"{op}{f' {name!r}' if name else ''} {tuple(shape)} {dtype}"
+
+
+def _optimizer_text(config: dict) -> str:
+    settings = ", ".join(f"{k}={v}" for k, v in config.items() if k not in ("name", "schedule"))
+    return f"{config.get('name')}({settings})"
+
+
+def _check_same_training(model, manifest, path) -> None:
+    """A checkpoint continues the training of the model and optimizer that wrote it, and no other: anything
+    else would mix weights or optimizer state from another run into this one."""
+    try:
+        theirs = _graph_signature(manifest["nodes"])
+        their_optimizer, their_state = manifest["optimizer"], set(manifest["state"])
+    except (KeyError, TypeError, AttributeError) as e:
+        raise DataError(f"{path}: corrupted checkpoint ({type(e).__name__}: {e})") from None
+    nodes = topological([model.loss] + model.outputs)
+    index = {n.id: i for i, n in enumerate(nodes)}
+    ours = _graph_signature(_node_entry(n, index) for n in nodes)
+    if theirs != ours:
+        at = next((i for i, (a, b) in enumerate(zip(theirs, ours)) if a != b), min(len(theirs), len(ours)))
+        raise DataError(f"{path}: the checkpoint was saved from another model: its graph has {len(theirs)} nodes, "
+                        f"this model's {len(ours)}; node {at} is {_node_text(theirs, at)} in the checkpoint, "
+                        f"{_node_text(ours, at)} here")
+    our_optimizer, our_state = model.optimizer.config(), {leaf.name for leaf in model.state}
+    if their_optimizer.get("name") != our_optimizer["name"] or their_state != our_state:
+        raise DataError(f"{path}: the checkpoint was trained with {_optimizer_text(their_optimizer)}, this model "
+                        f"uses {_optimizer_text(our_optimizer)}; resume with the optimizer that wrote it")
+
+
+def _early_stopping_entry(model, arrays: list):
+    """The state of the model's early stopping, its best epoch's weights appended to `arrays`; None without."""
+    stopping = model.stopping
+    if stopping is None or stopping.best_epoch is None:
+        return None
+    weights = {}
+    for name, value in stopping.best_weights.items():
+        weights[name] = len(arrays)
+        arrays.append(value)
+    return {**stopping.state(), "weights": weights}
+
+
+def _saved_early_stopping(model, file: "_ModelFile"):
+    """(state, best weights) of the early stopping saved in a checkpoint, or None."""
+    entry = file.manifest.get("early_stopping")
+    if entry is None:
+        return None
+    leaves = {t.name: t for t in model.trainable + model.state}
+    try:
+        state = {key: entry[key] for key in ("monitor", "best_score", "best_epoch", "waited")}
+        weights = {name: file.array(i, leaves[name].shape, leaves[name].dtype, f"early-stopping weights {name!r}")
+                   for name, i in entry["weights"].items()}
+    except (KeyError, TypeError, AttributeError) as e:
+        file.fail(f"corrupted early-stopping state ({type(e).__name__}: {e})")
+    return state, weights

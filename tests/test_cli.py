@@ -2,6 +2,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from tests.conftest import require_mnist
@@ -86,3 +87,201 @@ def test_every_option_says_what_it_does():
             continue
         for action in command._actions:
             assert action.help, f"staticnet {name} {action.dest} has no help text"
+
+
+# ------------------------------------------------------------------ every mistake is one line, before any work
+
+TINY = """import numpy as np
+import staticnet as sn
+x = sn.input("x", (None, 3)); y = sn.input("y", (None, 2))
+p = sn.dense(x, 2, activation="softmax")
+loss = sn.cross_entropy(p, y)
+outputs = p
+optimizer = sn.SGD(lr=0.5)
+epochs, batch_size = 1, 4
+
+
+def data():
+    rng = np.random.default_rng(0)
+
+    def part(n):
+        return {"x": rng.normal(size=(n, 3)).astype(np.float32), "y": np.eye(2, dtype=np.float32)[rng.integers(0, 2, n)]}
+    return part(16), part(8), part(8)
+"""
+
+CNN_WITHOUT_FLATTEN = """import staticnet as sn
+x = sn.input("x", (None, 28, 28, 1)); y = sn.input("y", (None, 10))
+p = sn.dense(sn.flatten(sn.max_pool2d(sn.conv2d(x, 4, 5, activation="relu"), 2)), 10, activation="softmax")
+loss = sn.cross_entropy(p, y)
+outputs = p
+"""
+
+
+def run_main(capsys, *argv):
+    """(exit code, stdout, stderr) of `staticnet ARGV` run in this process."""
+    from staticnet.cli import main
+    code = main([str(a) for a in argv])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.mark.parametrize("text,argv,code,message", [
+    (TINY.replace("loss = sn.cross_entropy(p, y)", "loss = 5"), ["compile", "{model}"], 1,
+     "{model}: `loss` must be a scalar tensor (a cost such as sn.mse(p, y)), got int 5"),
+    (TINY.replace("loss = sn.cross_entropy(p, y)", "loss = p"), ["train", "{model}"], 1,
+     "{model}: `loss` must be a scalar tensor (a cost such as sn.mse(p, y)), got a tensor of shape (None, 2)"),
+    (TINY.replace("outputs = p", "outputs = 'p'"), ["check", "{model}"], 1,
+     "{model}: `outputs` must be a tensor or a non-empty list of tensors, got str 'p'"),
+    (TINY.replace("sn.SGD(lr=0.5)", '"sgd"'), ["train", "{model}"], 1,
+     "{model}: `optimizer` must be an optimizer object such as sn.SGD(lr=0.1) or sn.Adam(), got str 'sgd'"),
+    (TINY.replace("epochs, batch_size = 1, 4", 'epochs = "ten"'), ["train", "{model}"], 1,
+     "{model}: `epochs` must be a positive integer, got str 'ten'"),
+    (TINY.replace("epochs, batch_size = 1, 4", "batch_size = 0"), ["train", "{model}"], 1,
+     "{model}: `batch_size` must be a positive integer, got int 0"),
+    (TINY + "flatten = 'no'\n", ["train", "{model}"], 1, "{model}: `flatten` must be True or False, got str 'no'"),
+    (TINY + "metrics = 'accuracy'\n", ["train", "{model}"], 1,
+     "{model}: `metrics` must be a list of metric names such as [\"accuracy\"], got str 'accuracy'"),
+    (TINY + "data = 'cifar'\n", ["train", "{model}"], 1,
+     "{model}: `data` must be \"mnist\" or a function returning (train, validation, test), got str 'cifar'"),
+    (TINY + "def build():\n    return {'loss': loss, 'epoch': 3}\n", ["train", "{model}"], 1,
+     "{model}: build() returned unknown key 'epoch'; a model file may set loss, outputs, optimizer, epochs, "
+     "batch_size, metrics, data, flatten"),
+    (TINY + "def build():\n    return 5\n", ["train", "{model}"], 1,
+     "{model}: build() must return a dict of model-file keys, got int 5"),
+    (TINY.replace("    return part(16), part(8), part(8)", "    return part(16)"), ["train", "{model}"], 1,
+     "{model}: data() must return (train, validation, test), got a dict"),
+    (TINY.replace("    return part(16), part(8), part(8)", "    return part(16), part(8)"), ["train", "{model}"], 1,
+     "{model}: data() must return (train, validation, test), got a tuple of 2"),
+    (TINY.replace("    rng = np.random.default_rng(0)", "    raise OSError('the data server is down')"),
+     ["train", "{model}"], 1, "{model}:12: OSError: the data server is down"),
+    (TINY.replace("loss = sn.cross_entropy(p, y)", "loss = sn.sum(x)"), ["compile", "{model}"], 1,
+     "GraphError: compile at {model}: the loss depends on no parameters: nothing to train"),
+    (CNN_WITHOUT_FLATTEN, ["train", "{model}"], 1,
+     "{model}: input 'x' takes images (None, 28, 28, 1), but MNIST is loaded flat, (n, 784): set `flatten = False` "
+     "in the model file"),
+    (GOOD + "flatten = False\n", ["train", "{model}"], 1,
+     "{model}: input 'x' takes rows of 784, but `flatten = False` loads MNIST as images (n, 28, 28, 1): remove it"),
+    (TINY, ["compile", "{model}", "--emit", "{tmp}/afile"], 2, "--emit {tmp}/afile: is a file, not a directory"),
+    (TINY, ["compile", "{model}", "--dot", "{tmp}/missing/g.dot"], 2,
+     "--dot {tmp}/missing/g.dot: directory {tmp}/missing does not exist"),
+    (TINY, ["compile", "{model}", "--dot", "{tmp}"], 2, "--dot {tmp}: is a directory; give a file name"),
+    (TINY, ["train", "{model}", "--save", "{tmp}/missing/m.snet"], 2,
+     "--save {tmp}/missing/m.snet: directory {tmp}/missing does not exist"),
+    (TINY, ["train", "{model}", "--save", "{tmp}"], 2, "--save {tmp}: is a directory; give a file name"),
+    (TINY, ["train", "{model}", "--plot", "{tmp}/missing/curves.png"], 2,
+     "--plot {tmp}/missing/curves.png: directory {tmp}/missing does not exist"),
+    (TINY, ["train", "{model}", "--plot", "{tmp}"], 2, "--plot {tmp}: is a directory; give a file name"),
+    (TINY, ["train", "{model}", "--resume", "{tmp}/none.snet"], 2, "--resume {tmp}/none.snet: no such file"),
+    (TINY, ["train", "{model}", "--resume", "{tmp}/afile"], 1,
+     "{tmp}/afile: not a staticnet model file, or truncated or corrupted (not a readable zip archive: File is not "
+     "a zip file)"),
+    (TINY, ["train", "{model}", "--seed", "-5"], 2, "argument --seed: expected an integer >= 0, got '-5'"),
+    (TINY, ["train", "{model}", "--lr", "inf"], 2, "argument --lr: expected a positive number, got 'inf'"),
+])
+def test_each_mistake_is_one_line_and_an_exit_code(tmp_path, capsys, text, argv, code, message):
+    model = write(tmp_path, text)
+    (tmp_path / "afile").write_text("not a directory, not a model")
+    fill = {"model": model, "tmp": tmp_path}
+    result = run_main(capsys, *[a.format(**fill) for a in argv])
+    assert result[::2] == (code, f"staticnet: error: {message.format(**fill)}\n")
+
+
+@pytest.mark.parametrize("value", ["0", "abc", "-2"])
+def test_a_bad_thread_count_is_one_line_exit_2(tmp_path, capsys, monkeypatch, value):
+    monkeypatch.setenv("STATICNET_NUM_THREADS", value)
+    code, _, err = run_main(capsys, "compile", write(tmp_path, TINY))
+    assert (code, err) == (2, f"staticnet: error: STATICNET_NUM_THREADS must be a positive integer, got {value!r}\n")
+
+
+def console_script(*args, env=None):
+    """The installed `staticnet` console script, run as a user runs it."""
+    script = os.path.join(os.path.dirname(sys.executable), "staticnet")
+    return subprocess.run([script, *args], capture_output=True, text=True, cwd=ROOT, env={**os.environ, **(env or {})})
+
+
+def test_the_console_script_reports_mistakes_in_one_line_naming_the_model_file(tmp_path):
+    no_parameters = write(tmp_path, TINY.replace("loss = sn.cross_entropy(p, y)", "loss = sn.sum(x)"))
+    result = console_script("compile", no_parameters)
+    assert (result.returncode, result.stderr) == (1, f"staticnet: error: GraphError: compile at {no_parameters}: the "
+                                                     "loss depends on no parameters: nothing to train\n")
+    loss_is_five = write(tmp_path, TINY.replace("loss = sn.cross_entropy(p, y)", "loss = 5"), name="five.py")
+    result = console_script("compile", loss_is_five)
+    assert (result.returncode, result.stderr) == (
+        1, f"staticnet: error: {loss_is_five}: `loss` must be a scalar tensor (a cost such as sn.mse(p, y)), got int 5\n")
+    result = console_script("train", loss_is_five, env={"STATICNET_NUM_THREADS": "0"})
+    assert (result.returncode, result.stderr) == (2, "staticnet: error: STATICNET_NUM_THREADS must be a positive "
+                                                     "integer, got '0'\n")
+
+
+def test_module_level_keys_reach_a_build_function_model():
+    from staticnet.cli import load_model_file
+    spec = load_model_file(os.path.join(ROOT, "examples", "mnist_cnn.py"))
+    assert spec["flatten"] is False and spec["batch_size"] == 10
+
+
+# ------------------------------------------------------------------ the optimizer and its learning rate
+
+@pytest.mark.parametrize("in_file,option,lr,expected,rate,source", [
+    ("sn.SGD(lr=3.0)", "adam", None, "Adam", 0.001, "Adam's default"),
+    ("sn.SGD(lr=3.0)", "adamw", None, "AdamW", 0.001, "AdamW's default"),
+    ("sn.SGD(lr=3.0)", "rmsprop", None, "RMSProp", 0.001, "RMSProp's default"),
+    ("sn.SGD(lr=3.0)", "adagrad", None, "AdaGrad", 0.01, "AdaGrad's default"),
+    ("sn.SGD(lr=3.0)", "sgd", None, "SGD", 3.0, "the model file's"),
+    ("sn.Adam(lr=0.01)", "sgd", None, "SGD", 0.1, "the default"),
+    ("sn.SGD(lr=3.0)", "adam", 0.05, "Adam", 0.05, "--lr"),
+    ("sn.SGD(lr=3.0)", None, None, "SGD", 3.0, "the model file's"),
+    ("sn.SGD(lr=3.0)", None, 0.2, "SGD", 0.2, "--lr"),
+    ("None", None, None, "SGD", 0.1, "the default"),
+])
+def test_each_optimizer_gets_its_own_default_learning_rate(in_file, option, lr, expected, rate, source):
+    import staticnet as sn
+    from staticnet.cli import _optimizer
+    optimizer, said = _optimizer({"optimizer": eval(in_file, {"sn": sn})}, option, lr)
+    assert (type(optimizer).__name__, optimizer.lr, said) == (expected, rate, source)
+
+
+def test_the_file_s_own_optimizer_keeps_its_hyperparameters():
+    import staticnet as sn
+    from staticnet.cli import _optimizer
+    given = sn.SGD(lr=3.0, momentum=0.9)
+    optimizer, _ = _optimizer({"optimizer": given}, "sgd")
+    assert optimizer is given and optimizer.momentum == 0.9
+
+
+def test_train_says_which_optimizer_and_rate_in_its_first_line(tmp_path, capsys):
+    model = write(tmp_path, TINY)
+    code, out, err = run_main(capsys, "train", model, "--optimizer", "adam")
+    assert code == 0, err
+    assert out.splitlines()[0] == f"training {model} with Adam, lr 0.001 (Adam's default)"
+
+
+def test_resume_continues_a_saved_run_exactly(tmp_path, capsys, monkeypatch):
+    import staticnet as sn
+    monkeypatch.setenv("STATICNET_NUM_THREADS", "1")
+    model = write(tmp_path, TINY)
+    straight, first, resumed = (str(tmp_path / name) for name in ("straight.snet", "first.snet", "resumed.snet"))
+    assert run_main(capsys, "train", model, "--epochs", "3", "--save", straight)[0] == 0
+    assert run_main(capsys, "train", model, "--epochs", "1", "--save", first)[0] == 0
+    assert run_main(capsys, "train", model, "--epochs", "3", "--resume", first, "--save", resumed)[0] == 0
+    a, b = sn.load(straight), sn.load(resumed)
+    assert b.epochs_done == 3 and b.history["loss"] == a.history["loss"]
+    for name in a.params:
+        np.testing.assert_array_equal(b.params[name], a.params[name])
+    other = write(tmp_path, TINY.replace("sn.dense(x, 2,", "sn.dense(x, 2, name='out',"), name="other.py")
+    code, _, err = run_main(capsys, "train", other, "--resume", first)
+    assert (code, err) == (1, f"staticnet: error: {first}: the checkpoint was saved from another model: its graph has "
+                              "8 nodes, this model's 8; node 1 is param 'dense1/W' (3, 2) float32 in the checkpoint, "
+                              "param 'out/W' (3, 2) float32 here\n")
+
+
+# ------------------------------------------------------------------ what a model file may set is documented
+
+def test_every_model_file_key_and_the_data_shapes_are_documented(capsys):
+    from staticnet.cli import MODEL_FILE_KEYS, build_parser
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["train", "--help"])
+    help_text = capsys.readouterr().out
+    readme = open(os.path.join(ROOT, "README.md")).read()
+    for text in (help_text, readme):
+        for key in MODEL_FILE_KEYS + ("build()", "(n, 784) float32", "(n, 28, 28, 1)", "one-hot (n, 10)", "(n,) int64"):
+            assert key in text, key

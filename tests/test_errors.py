@@ -13,6 +13,7 @@ y10 = sn.input("y", (None, 10))
 labels = sn.input("labels", (None,), dtype="int64")
 W = sn.param("W", (100, 10))
 x64 = sn.input("x64", (None, 784), dtype="float64")
+img = sn.input("img", (None, 8, 8, 1))
 
 MISTAKES = [
     ("matmul inner dims", lambda: x @ W, sn.ShapeError,
@@ -73,6 +74,53 @@ MISTAKES = [
      r"function at {loc}: the update of 'W' \(100, 10\) float32 has the wrong shape"),
     ("pow", lambda: y10 ** 3, sn.GraphError, r"pow at {loc}: only x\*\*2 and x\*\*0.5"),
     ("truth value", lambda: bool(y10 > 0), sn.GraphError, r"has no truth value"),
+    ("string operand", lambda: y10 + "a", sn.GraphError,
+     r"add at {loc}: operands must be tensors, numbers or arrays of numbers, got 'a' \(str\)"),
+    ("string in where", lambda: sn.where(y10 > 0, y10, None), sn.GraphError,
+     r"where at {loc}: operands must be tensors, numbers or arrays of numbers, got None \(NoneType\)"),
+    ("float axis", lambda: sn.sum(y10, axis=1.5), sn.ShapeError,
+     r"sum at {loc}: axis must be an int, a tuple of ints or None, got 1.5"),
+    ("bool axis", lambda: sn.softmax(y10, axis=True), sn.ShapeError,
+     r"softmax at {loc}: axis must be an int, a tuple of ints or None, got True \(bool\)"),
+    ("float kernel size", lambda: sn.conv2d(img, 4, 5.0), sn.GraphError,
+     r"conv2d at {loc}: kernel_size must be a positive int or a pair of them, got 5.0"),
+    ("bool kernel size", lambda: sn.conv2d(img, 4, True), sn.GraphError,
+     r"conv2d at {loc}: kernel_size must be a positive int or a pair of them, got True \(bool\)"),
+    ("bool padding", lambda: sn.conv2d(img, 4, 3, padding=True), sn.GraphError,
+     r"conv2d at {loc}: padding must be 'valid', 'same' or a non-negative int, got True \(bool\)"),
+    ("float pool window", lambda: sn.max_pool2d(img, 2.0), sn.GraphError,
+     r"max_pool2d at {loc}: window must be a positive int or a pair of them, got 2.0"),
+    ("float filters", lambda: sn.conv2d(img, 4.0, 3), sn.GraphError,
+     r"conv2d at {loc}: filters must be a positive int, got 4.0"),
+    ("bool units", lambda: sn.dense(x, True), sn.GraphError, r"dense at {loc}: units must be a positive int, got True \(bool\)"),
+    ("rnn size", lambda: sn.rnn(sn.input("seq", (None, 4, 3)), "8"), sn.GraphError,
+     r"rnn at {loc}: hidden_size must be a positive int, got '8' \(str\)"),
+    ("one_hot of 0 classes", lambda: sn.one_hot(labels, 0), sn.GraphError,
+     r"one_hot at {loc}: classes must be a positive int, got 0"),
+    ("one_hot of -3 classes", lambda: sn.one_hot(labels, -3), sn.GraphError,
+     r"one_hot at {loc}: classes must be a positive int, got -3"),
+    ("one_hot of 2.5 classes", lambda: sn.one_hot(labels, 2.5), sn.GraphError,
+     r"one_hot at {loc}: classes must be a positive int, got 2.5"),
+    ("empty param", lambda: sn.param("E", value=np.zeros((3, 0))), sn.ShapeError,
+     r"param at {loc}: 'E' has shape \(3, 0\): an empty array"),
+    ("param named by a number", lambda: sn.param(123, (3,)), sn.GraphError,
+     r"param at {loc}: the name must be a non-empty str, got 123"),
+    ("input without a name", lambda: sn.input(None, (None, 3)), sn.GraphError,
+     r"input at {loc}: the name must be a non-empty str, got None \(NoneType\)"),
+    ("bool dimension", lambda: sn.input("b", (None, True)), sn.ShapeError,
+     r"input at {loc}: shape \(None, True\): each dimension must be a positive int or None, got True \(bool\)"),
+    ("bool in reshape", lambda: sn.reshape(x, (None, True, 784)), sn.ShapeError,
+     r"reshape at {loc}: \(None, 784\) -> \(None, True, 784\): the target may hold positive ints"),
+    ("dropout rate as text", lambda: sn.dropout(y10, "0.5"), sn.GraphError,
+     r"dropout at {loc}: rate must be a number in \[0, 1\), got '0.5' \(str\)"),
+    ("dropout rate of 1", lambda: sn.dropout(y10, 1.0), sn.GraphError,
+     r"dropout at {loc}: rate must be a number in \[0, 1\), got 1.0"),
+    ("l2 lam nan", lambda: sn.l2(float("nan"), 100), sn.GraphError, r"l2 at {loc}: lam must be a finite number >= 0, got nan"),
+    ("l1 lam inf", lambda: sn.l1(np.inf, 100), sn.GraphError, r"l1 at {loc}: lam must be a finite number >= 0, got inf"),
+    ("l2 lam negative", lambda: sn.l2(-1.0, 100), sn.GraphError, r"l2 at {loc}: lam must be a finite number >= 0, got -1.0"),
+    ("l2 n fractional", lambda: sn.l2(5.0, 2.5), sn.GraphError,
+     r"l2 at {loc}: n \(the training set size\) must be a positive int, got 2.5"),
+    ("l1 n zero", lambda: sn.l1(5.0, 0), sn.GraphError, r"l1 at {loc}: n \(the training set size\) must be a positive int, got 0"),
 ]
 
 
@@ -125,3 +173,31 @@ def test_bad_data_names_the_input_and_shapes():
     g = sn.function([x, y10], sn.sum(x) + sn.sum(y10))
     with pytest.raises(sn.DataError, match=r"inputs disagree on the batch size \(x: 3, y: 4\)"):
         g(np.zeros((3, 784)), np.zeros((4, 10)))
+
+
+
+def test_an_error_raised_through_compile_prints_as_one_line_without_a_chained_traceback():
+    import traceback
+    p = sn.dense(x, 10, activation="softmax")
+    build = lambda: sn.compile(sn.sum(sn.mean(p, axis=5)), outputs=p)  # noqa: E731
+    with pytest.raises(sn.ShapeError) as info:
+        build()
+    text = "".join(traceback.format_exception(info.value))
+    assert "During handling of the above exception" not in text
+    assert text.splitlines()[-1] == (f"staticnet.errors.ShapeError: mean at {HERE}:{build.__code__.co_firstlineno}: "
+                                     "axis 5 is out of range for a tensor of shape (None, 10) (2 dimensions)")
+
+
+def test_numpy_integers_are_accepted_wherever_a_count_or_an_axis_is():
+    i = np.int64
+    assert sn.dense(x, i(10)).shape == (None, 10)
+    assert sn.conv2d(img, i(4), i(3), stride=i(1), padding=i(1)).shape == (None, 8, 8, 4)
+    assert sn.conv2d(img, np.int32(4), (i(3), i(5))).shape == (None, 6, 4, 4)
+    assert sn.max_pool2d(img, i(2), i(2)).shape == (None, 4, 4, 1)
+    assert sn.rnn(sn.input("steps", (None, 4, 3)), i(5)).shape == (None, 5)
+    assert sn.one_hot(labels, i(3)).shape == (None, 3)
+    assert sn.reshape(x, (None, i(28), i(28))).shape == (None, 28, 28)
+    assert sn.input("n", (None, i(3))).shape == (None, 3)
+    assert sn.sum(y10, axis=i(1)).shape == (None,)
+    assert sn.softmax(y10, axis=i(-1)).shape == (None, 10)
+    assert sn.l2(5.0, i(100)).n == 100

@@ -1,7 +1,13 @@
+import inspect
+import os
+import re
+
 import numpy as np
 import pytest
 
 import staticnet as sn
+
+HERE = re.escape(os.path.relpath(__file__))
 
 
 def spiral_model(optimizer=None, dropout=0.0, seed=0):
@@ -138,7 +144,7 @@ def test_dropout_scales_kept_units_in_training_only():
     y = sn.input("y", (None,))
     net = sn.compile(sn.mse(sn.sum(out, 1) / 1000.0, y), outputs=out, optimizer=sn.SGD(lr=1e-9), metrics=[])
     assert np.array_equal(net.predict(np.ones((2, 1000), np.float32)), np.ones((2, 1000)))
-    mask = sn.function([x], out)(np.ones((50, 1000), np.float32))
+    mask = sn.function([x], out, training=True)(np.ones((50, 1000), np.float32))
     assert set(np.unique(mask)) == {0.0, np.float32(1 / 0.75)}
     assert abs((mask == 0).mean() - 0.25) < 0.01
 
@@ -161,8 +167,8 @@ def test_perceptron_update_is_the_textbook_rule_step_by_step():
     score = x @ w + b
     net = sn.compile(sn.perceptron_loss(score, y), outputs=sn.step(score), optimizer=sn.SGD(lr=0.7))
     ref_w, ref_b = np.zeros(2), 0.0
-    for epoch in range(1, 30):
-        net.fit(data, epochs=epoch, batch_size=1, shuffle=False, verbose=0)
+    for _ in range(29):
+        net.fit(data, epochs=1, batch_size=1, shuffle=False, verbose=0)  # one more epoch per call
         for xi, yi in zip(data["x"].astype(np.float64), data["y"]):
             if yi * (xi @ ref_w + ref_b) <= 0:  # misclassified (or on the boundary): w <- w + eta y x
                 ref_w, ref_b = ref_w + 0.7 * yi * xi, ref_b + 0.7 * yi
@@ -171,3 +177,136 @@ def test_perceptron_update_is_the_textbook_rule_step_by_step():
         if net.evaluate(data)["accuracy"] == 1.0:
             break
     assert net.evaluate(data)["accuracy"] == 1.0
+
+
+def test_compile_names_what_it_got_where_a_loss_outputs_or_an_optimizer_belongs():
+    x, y = sn.input("x", (None, 2)), sn.input("y", (None, 2))
+    p = sn.dense(x, 2, activation="softmax")
+    loss = sn.cross_entropy(p, y)
+    mistakes = [
+        (lambda: sn.compile(loss, outputs="p"), r"outputs must be a tensor or a list of tensors, got 'p' \(str\)"),
+        (lambda: sn.compile(loss, outputs=p, optimizer="sgd"),
+         r"optimizer must be an optimizer object, got 'sgd' \(str\): write optimizer=sn.SGD\(lr=...\)"),
+        (lambda: sn.compile(loss, outputs=p, optimizer=0.1),
+         r"optimizer must be an optimizer object, got 0.1: pass one of sn.SGD\(lr=...\), sn.AdaGrad\(\), .*sn.AdamW\(\)"),
+        (lambda: sn.compile(p, outputs=p), r"loss must be a scalar tensor, got a tensor of shape \(None, 2\)"),
+        (lambda: sn.compile(5.0, outputs=p), r"loss must be a scalar tensor, got 5.0"),
+    ]
+    for build, message in mistakes:
+        with pytest.raises(sn.GraphError, match=f"^compile at {HERE}:{build.__code__.co_firstlineno}: {message}$"):
+            build()
+
+
+def some_rows(n=40, seed=0):
+    data = sn.data.two_spirals(n, seed=seed)
+    return {"x": data["x"], "y": data["y"]}
+
+
+def weights_of(net):
+    return {name: value.copy() for name, value in net.params.items()}
+
+
+def assert_same_weights(a, b):
+    assert a.keys() == b.keys()
+    for name in a:
+        np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+
+
+@pytest.fixture(scope="module")
+def spirals_net():
+    return spiral_model()
+
+
+BAD_COUNTS = [
+    (lambda net, d: net.fit(d, batch_size=-3, verbose=0), "fit", r"batch_size must be a positive int, got -3"),
+    (lambda net, d: net.fit(d, batch_size=0, verbose=0), "fit", r"batch_size must be a positive int, got 0"),
+    (lambda net, d: net.fit(d, batch_size=0.5, verbose=0), "fit", r"batch_size must be a positive int, got 0.5"),
+    (lambda net, d: net.fit(d, batch_size="10", verbose=0), "fit", r"batch_size must be a positive int, got '10' \(str\)"),
+    (lambda net, d: net.fit(d, batch_size=None, verbose=0), "fit",
+     r"batch_size must be a positive int, got None \(NoneType\)"),
+    (lambda net, d: net.fit(d, batch_size=True, verbose=0), "fit", r"batch_size must be a positive int, got True \(bool\)"),
+    (lambda net, d: net.fit(d, epochs=2.5, verbose=0), "fit", r"epochs must be an int >= 0, got 2.5"),
+    (lambda net, d: net.fit(d, epochs=-1, verbose=0), "fit", r"epochs must be an int >= 0, got -1"),
+    (lambda net, d: net.fit(d, seed="abc", verbose=0), "fit", r"seed must be an int >= 0, got 'abc' \(str\)"),
+    (lambda net, d: net.fit(d, seed=-5, verbose=0), "fit", r"seed must be an int >= 0, got -5"),
+    (lambda net, d: net.fit(d, initial_epoch=-1, verbose=0), "fit", r"initial_epoch must be an int >= 0, got -1"),
+    (lambda net, d: net.evaluate(d, batch_size=-3), "evaluate", r"batch_size must be a positive int, got -3"),
+    (lambda net, d: net.evaluate(d, batch_size=0), "evaluate", r"batch_size must be a positive int, got 0"),
+    (lambda net, d: net.predict(d["x"], batch_size=-3), "predict", r"batch_size must be a positive int, got -3"),
+    (lambda net, d: net.predict(d["x"], batch_size=0.5), "predict", r"batch_size must be a positive int, got 0.5"),
+]
+
+
+@pytest.mark.parametrize("call,function,message", BAD_COUNTS, ids=[m for _, _, m in BAD_COUNTS])
+def test_fit_evaluate_and_predict_name_a_bad_count_and_its_value(spirals_net, call, function, message):
+    before = weights_of(spirals_net)
+    with pytest.raises(ValueError, match=f"^{function} at {HERE}:{call.__code__.co_firstlineno}: {message}$"):
+        call(spirals_net, some_rows())
+    assert_same_weights(weights_of(spirals_net), before)
+
+
+def test_numpy_integers_are_valid_counts(spirals_net):
+    data = some_rows()
+    spirals_net.fit(data, epochs=np.int64(1), batch_size=np.int32(8), seed=np.int64(3), verbose=0)
+    assert spirals_net.evaluate(data, batch_size=np.int64(16))["loss"] > 0
+    assert spirals_net.predict(data["x"], batch_size=np.int64(7)).shape == (40, 2)
+
+
+def test_fit_twice_trains_more_epochs_as_one_longer_fit_does():
+    data = sn.data.two_spirals(100, seed=1)
+    twice, once = spiral_model(seed=3, dropout=0.2), spiral_model(seed=3, dropout=0.2)
+    twice.fit(data, epochs=2, batch_size=10, seed=5, verbose=0)
+    hist = twice.fit(data, epochs=2, batch_size=10, verbose=0)  # two more, with the seed of the first call
+    once.fit(data, epochs=4, batch_size=10, seed=5, verbose=0)
+    assert [e["epoch"] for e in hist.epochs] == [1, 2, 3, 4] and twice.epochs_done == 4
+    assert_same_weights(weights_of(twice), weights_of(once))
+
+
+def test_initial_epoch_makes_epochs_the_final_epoch_as_in_keras():
+    data = sn.data.two_spirals(100, seed=1)
+    stepwise, once = spiral_model(seed=3), spiral_model(seed=3)
+    stepwise.fit(data, epochs=2, batch_size=10, seed=5, verbose=0)
+    stepwise.fit(data, epochs=4, initial_epoch=2, batch_size=10, verbose=0)  # epochs 3 and 4
+    once.fit(data, epochs=4, batch_size=10, seed=5, verbose=0)
+    assert [e["epoch"] for e in stepwise.history.epochs] == [1, 2, 3, 4]
+    assert_same_weights(weights_of(stepwise), weights_of(once))
+    line = inspect.currentframe().f_lineno + 2
+    with pytest.raises(ValueError, match=f"^fit at {HERE}:{line}: epochs=3 is the final epoch with initial_epoch="):
+        stepwise.fit(data, epochs=3, initial_epoch=4, verbose=0)
+
+
+def test_sn_seed_alone_fixes_the_shuffle_and_the_dropout():
+    data = sn.data.two_spirals(100, seed=1)
+    runs = []
+    for _ in range(2):
+        net = spiral_model(seed=3, dropout=0.3)  # sn.seed(3), then the model
+        net.fit(data, epochs=2, batch_size=10, verbose=0)  # no seed given
+        runs.append(weights_of(net))
+    assert_same_weights(runs[0], runs[1])
+
+
+def test_a_checkpoint_that_cannot_be_written_is_refused_before_training(spirals_net, tmp_path):
+    data = some_rows()
+    before = weights_of(spirals_net)
+    missing = str(tmp_path / "no" / "such" / "ckpt.snet")
+    line = inspect.currentframe().f_lineno + 2
+    with pytest.raises(ValueError, match=f"^fit at {HERE}:{line}: checkpoint='{re.escape(missing)}': the directory "):
+        spirals_net.fit(data, checkpoint=missing, verbose=0)
+    with pytest.raises(ValueError, match=f"checkpoint='{re.escape(str(tmp_path))}' is a directory; name a file in it"):
+        spirals_net.fit(data, checkpoint=str(tmp_path), verbose=0)
+    assert_same_weights(weights_of(spirals_net), before)
+
+
+def test_a_diverged_epoch_does_not_overwrite_the_last_finite_checkpoint(tmp_path, capsys):
+    data = sn.data.two_spirals(60, seed=1)
+    net = spiral_model()
+    path = str(tmp_path / "ckpt.snet")
+    net.fit(data, epochs=1, batch_size=10, seed=0, verbose=0, checkpoint=path)
+    good = weights_of(net)
+    net.params["dense1/W"] = np.full_like(good["dense1/W"], np.nan)  # a NaN weight stays NaN through any update
+    net.fit(data, epochs=2, batch_size=10, verbose=0, checkpoint=path, check_data=False)
+    assert net.epochs_done == 3 and np.isnan(net.params["dense1/W"]).all()
+    assert_same_weights(weights_of(sn.load(path)), good)
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"warning: epoch 2 left weights that are not finite; the checkpoint "
+                                                   f"{path} keeps the last finite ones")

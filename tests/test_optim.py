@@ -1,5 +1,7 @@
 """Each optimizer, compiled and fused, against a hand-computed NumPy sequence of steps."""
 import math
+import os
+import re
 
 import numpy as np
 import pytest
@@ -42,7 +44,7 @@ def reference(name, w, c, lr, **h):
         elif name == "rmsprop":
             state["s"] = h["rho"] * state["s"] + (1 - h["rho"]) * g * g
             w = w - lr * g / (np.sqrt(state["s"]) + h["eps"])
-        elif name in ("adam", "adamw"):
+        elif name.startswith("adam"):
             state["m"] = h["b1"] * state["m"] + (1 - h["b1"]) * g
             state["u"] = h["b2"] * state["u"] + (1 - h["b2"]) * g * g
             m_hat = state["m"] / (1 - h["b1"] ** t)
@@ -60,6 +62,7 @@ CASES = [
     ("rmsprop", lambda: sn.RMSProp(lr=0.05, rho=0.9, eps=1e-8), dict(lr=0.05, rho=0.9, eps=1e-8)),
     ("adam", lambda: sn.Adam(lr=0.1, beta1=0.9, beta2=0.999, eps=1e-8), dict(lr=0.1, b1=0.9, b2=0.999, eps=1e-8)),
     ("adamw", lambda: sn.AdamW(lr=0.1, weight_decay=0.1), dict(lr=0.1, b1=0.9, b2=0.999, eps=1e-8, wd=0.1)),
+    ("adam without momentum", lambda: sn.Adam(lr=0.1, beta1=0.0), dict(lr=0.1, b1=0.0, b2=0.999, eps=1e-8)),
 ]
 
 
@@ -79,6 +82,40 @@ def test_schedules():
     assert opt.lr_at(0) == 0.2 and math.isclose(opt.lr_at(10), 0.02)
 
 
-def test_bad_learning_rate():
-    with pytest.raises(ValueError, match="learning rate must be positive"):
-        sn.Adam(lr=0)
+HERE = re.escape(os.path.relpath(__file__))
+BAD_HYPERPARAMETERS = [
+    (lambda: sn.SGD(lr="fast"), r"SGD at {loc}: lr must be a finite number > 0, got 'fast' \(str\)"),
+    (lambda: sn.SGD(lr=float("nan")), r"SGD at {loc}: lr must be a finite number > 0, got nan"),
+    (lambda: sn.SGD(lr=np.inf), r"SGD at {loc}: lr must be a finite number > 0, got inf"),
+    (lambda: sn.Adam(lr=0), r"Adam at {loc}: lr must be a finite number > 0, got 0"),
+    (lambda: sn.RMSProp(lr=-0.1), r"RMSProp at {loc}: lr must be a finite number > 0, got -0.1"),
+    (lambda: sn.SGD(lr=True), r"SGD at {loc}: lr must be a finite number > 0, got True \(bool\)"),
+    (lambda: sn.SGD(lr=0.1, momentum=1.0), r"SGD at {loc}: momentum must be a number in \[0, 1\), got 1.0"),
+    (lambda: sn.SGD(lr=0.1, momentum=-0.5), r"SGD at {loc}: momentum must be a number in \[0, 1\), got -0.5"),
+    (lambda: sn.SGD(lr=0.1, momentum=0.9, nesterov="yes"), r"SGD at {loc}: nesterov must be True or False, got 'yes' \(str\)"),
+    (lambda: sn.AdaGrad(eps=0.0), r"AdaGrad at {loc}: eps must be a finite number > 0, got 0.0"),
+    (lambda: sn.RMSProp(rho=1.0), r"RMSProp at {loc}: rho must be a number in \[0, 1\), got 1.0"),
+    (lambda: sn.RMSProp(eps=float("nan")), r"RMSProp at {loc}: eps must be a finite number > 0, got nan"),
+    (lambda: sn.Adam(beta1=1.5), r"Adam at {loc}: beta1 must be a number in \[0, 1\), got 1.5"),
+    (lambda: sn.Adam(beta2=1.0), r"Adam at {loc}: beta2 must be a number in \[0, 1\), got 1.0"),
+    (lambda: sn.Adam(beta1="0.9"), r"Adam at {loc}: beta1 must be a number in \[0, 1\), got '0.9' \(str\)"),
+    (lambda: sn.AdamW(weight_decay=-0.01), r"AdamW at {loc}: weight_decay must be a finite number >= 0, got -0.01"),
+    (lambda: sn.AdamW(weight_decay=np.inf), r"AdamW at {loc}: weight_decay must be a finite number >= 0, got inf"),
+    (lambda: sn.step_decay(drop=0.0), r"step_decay at {loc}: drop must be a number in \(0, 1\], got 0.0"),
+    (lambda: sn.step_decay(drop=2.0), r"step_decay at {loc}: drop must be a number in \(0, 1\], got 2.0"),
+    (lambda: sn.step_decay(every=0), r"step_decay at {loc}: every must be a positive int, got 0"),
+    (lambda: sn.step_decay(every=2.5), r"step_decay at {loc}: every must be a positive int, got 2.5"),
+    (lambda: sn.exponential_decay(float("nan")), r"exponential_decay at {loc}: rate must be a number in \(0, 1\], got nan"),
+    (lambda: sn.SGD(lr=0.1, schedule=0.5), r"SGD at {loc}: schedule must be sn.step_decay\(...\), .*got 0.5"),
+]
+
+
+@pytest.mark.parametrize("build,pattern", BAD_HYPERPARAMETERS, ids=[p for _, p in BAD_HYPERPARAMETERS])
+def test_a_bad_hyperparameter_is_refused_naming_the_optimizer_the_value_and_the_line(build, pattern):
+    with pytest.raises(sn.GraphError, match="^" + pattern.format(loc=f"{HERE}:{build.__code__.co_firstlineno}") + "$"):
+        build()
+
+
+def test_numpy_numbers_are_valid_hyperparameters():
+    opt = sn.SGD(lr=np.float32(0.5), momentum=np.float64(0.9), schedule=sn.step_decay(np.float64(0.5), np.int64(2)))
+    assert opt.lr == 0.5 and opt.momentum == 0.9 and opt.lr_at(2) == 0.25

@@ -1,8 +1,17 @@
+import io
+import json
 import os
+import re
+import stat
+import subprocess
+import sys
+import time
 import zipfile
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import staticnet as sn
 
@@ -72,3 +81,416 @@ def test_save_is_atomic_and_leaves_no_temporary(tmp_path, monkeypatch):
         net.save(str(path))
     assert path.read_bytes() == good
     assert os.listdir(tmp_path) == ["m.snet"]
+
+
+def checkpoint_of(net, tmp_path):
+    rng = np.random.default_rng(0)
+    data = {"x": rng.normal(size=(20, 3)).astype(np.float32), "y": np.eye(2, dtype=np.float32)[rng.integers(0, 2, 20)]}
+    path = str(tmp_path / "ckpt.snet")
+    net.fit(data, epochs=1, batch_size=4, seed=1, verbose=0, checkpoint=path)
+    return data, path
+
+
+def relu_model(optimizer):
+    sn.seed(0)
+    x, y = sn.input("x", (None, 3)), sn.input("y", (None, 2))
+    p = sn.dense(sn.dense(x, 4, activation="relu"), 2, activation="softmax")
+    return sn.compile(sn.cross_entropy(p, y), outputs=p, optimizer=optimizer)
+
+
+@pytest.mark.parametrize("saved,resuming,message", [
+    (lambda: sn.SGD(lr=0.1), lambda: sn.Adam(lr=0.01),
+     r"the checkpoint was trained with SGD\(lr=0.1, momentum=0.0, nesterov=False\), this model uses "
+     r"Adam\(lr=0.01, beta1=0.9, beta2=0.999, eps=1e-08\); resume with the optimizer that wrote it"),
+    (lambda: sn.SGD(lr=0.1, momentum=0.9), lambda: sn.SGD(lr=0.1),
+     r"the checkpoint was trained with SGD\(lr=0.1, momentum=0.9, nesterov=False\), this model uses "
+     r"SGD\(lr=0.1, momentum=0.0, nesterov=False\)"),
+], ids=["sgd into adam", "momentum into plain sgd"])
+def test_a_checkpoint_of_another_optimizer_is_refused_naming_both(tmp_path, saved, resuming, message):
+    data, path = checkpoint_of(relu_model(saved()), tmp_path)
+    net = relu_model(resuming())
+    before = {name: w.copy() for name, w in net.params.items()}
+    with pytest.raises(sn.DataError, match=f"^{re.escape(path)}: {message}"):
+        net.fit(data, epochs=2, verbose=0, resume=path)
+    for name, w in net.params.items():
+        np.testing.assert_array_equal(w, before[name])
+
+
+def test_a_checkpoint_of_another_model_is_refused_naming_both_graphs(tmp_path):
+    data, path = checkpoint_of(relu_model(sn.SGD(lr=0.1)), tmp_path)
+    sn.seed(0)
+    x, y = sn.input("x", (None, 3)), sn.input("y", (None, 2))
+    p = sn.dense(sn.dense(x, 4, activation="tanh"), 2, activation="softmax")  # the same parameters, another activation
+    net = sn.compile(sn.cross_entropy(p, y), outputs=p, optimizer=sn.SGD(lr=0.1))
+    with pytest.raises(sn.DataError, match=rf"^{re.escape(path)}: the checkpoint was saved from another model: its graph "
+                                           r"has \d+ nodes, this model's \d+; node \d+ is relu \(None, 4\) float32 in the "
+                                           r"checkpoint, tanh \(None, 4\) float32 here$"):
+        net.fit(data, epochs=2, verbose=0, resume=path)
+
+
+# ------------------------------------------------------------------ every failure to read names the file
+
+def saved_model(path, epochs=1):
+    """small_model trained for `epochs` on random data and saved to `path`; returns its bytes."""
+    rng = np.random.default_rng(0)
+    data = {"x": rng.normal(size=(8, 3)).astype(np.float32), "y": np.eye(2, dtype=np.float32)[rng.integers(0, 2, 8)]}
+    net = small_model()
+    net.fit(data, epochs=epochs, batch_size=4, seed=1, verbose=0)
+    net.save(str(path))
+    return path.read_bytes()
+
+
+def members(payload: bytes) -> dict:
+    with zipfile.ZipFile(io.BytesIO(payload)) as z:
+        return {name: z.read(name) for name in z.namelist()}
+
+
+def zipped(contents: dict) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in contents.items():
+            z.writestr(name, data)
+    return buffer.getvalue()
+
+
+def with_manifest(payload: bytes, change) -> bytes:
+    """The model file with `change(manifest)` applied to its staticnet.json."""
+    contents = members(payload)
+    manifest = json.loads(contents["staticnet.json"])
+    change(manifest)
+    contents["staticnet.json"] = json.dumps(manifest)
+    return zipped(contents)
+
+
+def set_field(path):
+    """A change that sets the manifest field at `path` ("nodes.1.shape") to a value."""
+    *parents, last = [int(k) if k.isdigit() else k for k in path.split(".")]
+
+    def change(value):
+        def apply(manifest):
+            for key in parents:
+                manifest = manifest[key]
+            manifest[last] = value
+        return apply
+    return change
+
+
+class Payload(bytes):
+    """A model file's bytes that print briefly in a failing example."""
+
+    def __repr__(self):
+        return f"<model file of {len(self)} bytes>"
+
+
+@pytest.fixture(scope="module")
+def good_file(tmp_path_factory):
+    return Payload(saved_model(tmp_path_factory.mktemp("good") / "m.snet"))
+
+
+def load_fails(tmp_path, payload, name="bad.snet"):
+    """The DataError message of loading `payload`, which must start with the file's path."""
+    path = tmp_path / name
+    path.write_bytes(payload)
+    with pytest.raises(sn.DataError) as caught:
+        sn.load(str(path))
+    message = str(caught.value)
+    assert message.startswith(f"{path}: "), message
+    return message[len(str(path)) + 2:]
+
+
+@pytest.mark.parametrize("field,value,message", [
+    ("version", "1", "field version must be an integer (this staticnet reads version 1), got a string ('1')"),
+    ("version", 2, "model file version 2 is not supported by this staticnet (it reads version 1)"),
+    ("nodes", {}, "field nodes must be a non-empty list, got an object ({})"),
+    ("nodes.3", [], "field nodes[3] must be an object, got a list ([])"),
+    ("nodes.1.shape", "3,4", "field nodes[1].shape must be a list, got a string ('3,4')"),
+    ("nodes.1.shape", [None, 4], "field nodes[1].shape[0] must be a size (an integer >= 0), got null (None)"),
+    ("nodes.2.inputs", [0, 9], "field nodes[2].inputs[1] must be the index of an earlier node (below 2), got an integer (9)"),
+    ("nodes.2.op", "frobnicate", "field nodes[2].op names no op of this staticnet: 'frobnicate'"),
+    ("nodes.0.dtype", "float16", "field nodes[0].dtype must be float32, float64, int32 or int64, got 'float16'"),
+    ("nodes.0.name", 7, "field nodes[0].name must be a string, got an integer (7)"),
+    ("nodes.1.array", None, "field nodes[1].array must be an array index (>= 0), got null (None)"),
+    ("nodes.13.attrs", [], "field nodes[13].attrs must be an object, got a list ([])"),
+    ("nodes.13.attrs.axes", {"a": 1}, "field nodes[13].attrs.axes must be a number, string, boolean, null or a list"),
+    ("nodes.13.attrs.axes", "0,1", "corrupted graph (nodes[13], sum: "),
+    ("nodes.2.shape", [None, 5], "corrupted graph (nodes[2], matmul: the file says float32 (None, 5), its inputs give "
+                                 "float32 (None, 4))"),
+    ("loss", "19", "field loss must be a node index below 21, got a string ('19')"),
+    ("outputs", 20, "field outputs must be a non-empty list, got an integer (20)"),
+    ("single_output", "yes", "field single_output must be true or false, got a string ('yes')"),
+    ("optimizer", "adam", "field optimizer must be an object, got a string ('adam')"),
+    ("optimizer.name", "Adagrad2", "field optimizer.name must be one of adagrad, adam, adamw, rmsprop, sgd, got 'Adagrad2'"),
+    ("optimizer.lr", "fast", "field optimizer.lr must be a number, got a string ('fast')"),
+    ("optimizer.momentum", 0.9, "field optimizer.momentum is not a hyperparameter of Adam (it has lr, beta1, beta2, eps)"),
+    ("optimizer.schedule", None, "field optimizer.schedule must be an object, got null (None)"),
+    ("optimizer.schedule.kind", "cosine", "field optimizer.schedule.kind must be one of constant, step_decay, "
+                                          "exponential_decay, got a string ('cosine')"),
+    ("metrics", "accuracy", "field metrics must be a list, got a string ('accuracy')"),
+    ("state", [], "field state must be an object, got a list ([])"),
+    ("state.optimizer/lr", "5", "field state['optimizer/lr'] must be an array index (an integer >= 0), got a string ('5')"),
+    ("state.optimizer/lr", 99, "corrupted (member arrays/99.npy, the array of optimizer state 'optimizer/lr', is missing)"),
+    ("history", {}, "field history must be a list, got an object ({})"),
+    ("history.0", 3, "field history[0] must be an object, got an integer (3)"),
+    ("history.0.loss", [0.5], "field history[0].loss must be a number, a string or null, got a list ([0.5])"),
+    ("epochs_done", -1, "field epochs_done must be an integer >= 0, got an integer (-1)"),
+    ("seed", "abc", "field seed must be an integer >= 0 or null, got a string ('abc')"),
+])
+def test_a_wrong_field_is_a_data_error_naming_it(tmp_path, good_file, field, value, message):
+    assert load_fails(tmp_path, with_manifest(good_file, set_field(field)(value))).startswith(message)
+
+
+def test_a_manifest_that_is_not_an_object_or_not_json(tmp_path, good_file):
+    contents = members(good_file)
+    assert load_fails(tmp_path, zipped({**contents, "staticnet.json": "[1, 2]"})) == (
+        "not a staticnet model file (staticnet.json holds a list ([1, 2]), not an object)")
+    assert load_fails(tmp_path, zipped({**contents, "staticnet.json": "{\"format\": "})).startswith(
+        "corrupted (staticnet.json is not valid JSON: ")
+
+
+def npy(array) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=True)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("replacement,message", [
+    (npy(np.zeros((3, 5), np.float32)), "holds float32 values of shape (3, 5), not float32 values of shape (3, 4)"),
+    (npy(np.zeros((3000, 4), np.float32)), "declares 48,128 bytes; a float32 array of shape (3, 4) takes 48 plus a "
+                                           "short header"),
+    (npy(np.zeros((3, 4), np.float32).T.copy().T), "holds float32 values of shape (3, 4) in Fortran order"),
+    (npy(np.zeros((3, 4), ">f4")), "holds >f4 values of shape (3, 4), not float32 values"),
+    (npy(np.zeros((3, 2), np.float64)), "holds float64 values of shape (3, 2), not float32 values of shape (3, 4)"),
+    (npy(np.array([None] * 12, dtype=object).reshape(3, 4)), "holds object values of shape (3, 4)"),
+    (b"\x93NUMPY\x03\x00" + bytes(100), "has .npy version (3, 0)"),
+    (bytes(120), "has no valid .npy header"),
+])
+def test_a_replaced_array_member_is_refused_from_its_header(tmp_path, good_file, replacement, message):
+    contents = members(good_file)
+    contents["arrays/0.npy"] = replacement
+    assert load_fails(tmp_path, zipped(contents)).startswith("corrupted (member arrays/0.npy, the array of param "
+                                                            "'dense1/W', ")
+    assert message in load_fails(tmp_path, zipped(contents))
+
+
+def test_a_huge_member_is_refused_without_being_decompressed(tmp_path, good_file, monkeypatch):
+    contents = members(good_file)
+    contents["arrays/0.npy"] = npy(np.zeros((3, 4), np.float32)) + bytes(50_000_000)  # compresses to ~50 KB
+    payload = zipped(contents)
+    assert len(payload) < 200_000
+    opened = []
+    real_open = zipfile.ZipFile.open
+    monkeypatch.setattr(zipfile.ZipFile, "open", lambda self, name, *a, **k: opened.append(
+        getattr(name, "filename", name)) or real_open(self, name, *a, **k))
+    assert "declares 50,000,176 bytes; a float32 array of shape (3, 4) takes 48" in load_fails(tmp_path, payload)
+    assert "arrays/0.npy" not in opened and "staticnet.json" in opened
+
+
+def test_a_flipped_byte_in_a_member_names_the_file_and_member(tmp_path, good_file):
+    info = zipfile.ZipFile(io.BytesIO(good_file)).getinfo("arrays/0.npy")
+    data_start = info.header_offset + 30 + len(info.filename) + len(info.extra)
+    weights = np.load(io.BytesIO(members(good_file)["arrays/0.npy"]))
+    path = tmp_path / "flipped.snet"
+    refused = 0
+    for offset in range(info.compress_size):  # every byte of the member's compressed data
+        flipped = bytearray(good_file)
+        flipped[data_start + offset] ^= 0x5A
+        path.write_bytes(bytes(flipped))
+        try:
+            loaded = sn.load(str(path))
+        except sn.DataError as e:
+            assert str(e).startswith(f"{path}: corrupted (member arrays/0.npy, the array of param 'dense1/W': "), str(e)
+            refused += 1
+        else:  # only the unused bits after the deflate stream's end can change without changing the data
+            np.testing.assert_array_equal(loaded.params["dense1/W"], weights)
+    assert refused >= info.compress_size - 1
+
+
+# ------------------------------------------------------------------ fuzzing: corruption is a DataError or harmless
+
+def assert_loads_or_names_the_file(tmp_path, payload):
+    path = tmp_path / "fuzzed.snet"
+    path.write_bytes(payload)
+    try:
+        sn.load(str(path))
+    except sn.DataError as e:
+        assert str(e).startswith(f"{path}: ") and len(str(e)) > len(str(path)) + 12, str(e)
+
+
+@pytest.fixture(scope="module")
+def fuzz_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("fuzz")
+
+
+def test_the_uncorrupted_file_loads(tmp_path, good_file):
+    path = tmp_path / "m.snet"
+    path.write_bytes(good_file)
+    assert sn.load(str(path)).epochs_done == 1
+
+
+@given(position=st.integers(0, 2**31), mask=st.integers(1, 255))
+def test_fuzz_flipped_bytes(good_file, fuzz_dir, position, mask):
+    flipped = bytearray(good_file)
+    flipped[position % len(flipped)] ^= mask
+    assert_loads_or_names_the_file(fuzz_dir, bytes(flipped))
+
+
+@given(length=st.integers(0, 2**31))
+def test_fuzz_truncations(good_file, fuzz_dir, length):
+    assert_loads_or_names_the_file(fuzz_dir, good_file[:length % len(good_file)])
+
+
+REPLACEMENTS = st.one_of(
+    st.binary(max_size=300),
+    st.sampled_from([b"", npy(np.zeros(2**20, np.uint8)), npy(np.zeros((3, 4), np.float64)), npy(np.float32(1.5)),
+                     npy(np.array(["a", "b"])), npy(np.array([{}], dtype=object)), b"[1, 2]", b"{}", b"null"]),
+    st.builds(lambda shape: npy(np.zeros(shape, np.float32)), st.lists(st.integers(0, 5), max_size=3)),
+)
+
+
+@given(which=st.integers(0, 2**31), replacement=REPLACEMENTS, drop=st.booleans())
+def test_fuzz_replaced_or_missing_members(good_file, fuzz_dir, which, replacement, drop):
+    contents = members(good_file)
+    name = sorted(contents)[which % len(contents)]
+    if drop:
+        del contents[name]
+    else:
+        contents[name] = replacement
+    assert_loads_or_names_the_file(fuzz_dir, zipped(contents))
+
+
+def field_paths(value, prefix=()):
+    """The path of every value inside a JSON document (containers included)."""
+    paths = []
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, inner in items:
+        paths.append(prefix + (key,))
+        paths += field_paths(inner, prefix + (key,))
+    return paths
+
+
+WRONG_VALUES = st.sampled_from([None, True, False, 0, 1, -1, 7, 2.5, float("nan"), float("inf"), 10**30, "", "1",
+                                "x", [], [1], [None], ["a"], {}, {"a": 1}])
+
+
+@given(which=st.integers(0, 2**31), value=WRONG_VALUES, delete=st.booleans())
+def test_fuzz_json_fields_of_the_wrong_type(good_file, fuzz_dir, which, value, delete):
+    manifest = json.loads(members(good_file)["staticnet.json"])
+    paths = field_paths(manifest)
+    *parents, last = paths[which % len(paths)]
+
+    def change(m):
+        for key in parents:
+            m = m[key]
+        if delete:
+            del m[last]
+        else:
+            m[last] = value
+    assert_loads_or_names_the_file(fuzz_dir, with_manifest(good_file, change))
+
+
+# ------------------------------------------------------------------ crash safety
+
+def test_save_fsyncs_the_file_before_the_rename_and_the_directory_after(tmp_path, monkeypatch):
+    net = small_model()
+    events = []
+    real_fsync, real_replace = os.fsync, os.replace
+    monkeypatch.setattr(os, "fsync", lambda fd: events.append(
+        "fsync directory" if stat.S_ISDIR(os.fstat(fd).st_mode) else "fsync file") or real_fsync(fd))
+    monkeypatch.setattr(os, "replace", lambda *a: events.append("rename") or real_replace(*a))
+    net.save(str(tmp_path / "m.snet"))
+    assert events == ["fsync file", "rename", "fsync directory"]
+
+
+def test_a_new_file_gets_the_umask_mode_and_an_existing_one_keeps_its_mode(tmp_path):
+    net = small_model()
+    path = tmp_path / "m.snet"
+    previous = os.umask(0o027)
+    try:
+        net.save(str(path))
+        assert stat.S_IMODE(path.stat().st_mode) == 0o640
+        os.chmod(path, 0o604)
+        net.save(str(path))
+        assert stat.S_IMODE(path.stat().st_mode) == 0o604
+    finally:
+        os.umask(previous)
+
+
+HANGING_WRITER = """
+import os, sys, time
+sys.path.insert(0, {root!r})
+from tests.test_serialize import small_model
+net = small_model()
+def hang(fd):
+    print("writing", flush=True)
+    time.sleep(600)
+os.fsync = hang  # stop after the temporary is written, before it is renamed
+net.save(sys.argv[1])
+"""
+
+
+def start_hanging_writers(target, count):
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    writers = [subprocess.Popen([sys.executable, "-c", HANGING_WRITER.format(root=root), str(target)],
+                                stdout=subprocess.PIPE, text=True) for _ in range(count)]
+    for writer in writers:
+        assert writer.stdout.readline() == "writing\n"
+    return writers
+
+
+def temporaries(directory):
+    return sorted(name for name in os.listdir(directory) if name.startswith(".tmp-"))
+
+
+def test_temporaries_of_killed_saves_are_removed_by_the_next_save(tmp_path):
+    target = tmp_path / "m.snet"
+    killed = start_hanging_writers(target, 2)
+    for writer in killed:
+        writer.kill()  # SIGKILL: no chance to clean up
+        writer.wait()
+    left = temporaries(tmp_path)
+    assert len(left) == 2 and all(name.endswith("-m.snet") for name in left)
+    (tmp_path / ".tmp-notes-m.snet").write_text("a user's file, not ours")
+    (tmp_path / "other.snet").write_bytes(b"")
+    running = start_hanging_writers(target, 1)  # a concurrent save of the same file, still going
+    other = start_hanging_writers(tmp_path / "other.snet", 1)  # and one of another file
+    try:
+        concurrent = set(temporaries(tmp_path)) - set(left) - {".tmp-notes-m.snet"}
+        assert len(concurrent) == 2
+        small_model().save(str(target))
+        assert set(temporaries(tmp_path)) == concurrent | {".tmp-notes-m.snet"}
+        assert sn.load(str(target)).epochs_done == 0
+    finally:
+        for writer in running + other:
+            writer.kill()
+            writer.wait()
+
+
+def test_a_temporary_older_than_a_day_is_removed_even_if_its_pid_is_alive(tmp_path):
+    target = tmp_path / "m.snet"
+    from staticnet.serialize import _HOST
+    stale = tmp_path / f".tmp-{_HOST}-{os.getppid()}-0123abcd-m.snet"
+    fresh = tmp_path / f".tmp-{_HOST}-{os.getppid()}-4567abcd-m.snet"
+    for path in (stale, fresh):
+        path.write_bytes(b"partial")
+    two_days_ago = time.time() - 2 * 24 * 3600
+    os.utime(stale, (two_days_ago, two_days_ago))
+    small_model().save(str(target))
+    assert temporaries(tmp_path) == [fresh.name]
+
+
+def test_non_finite_weights_never_replace_a_finite_model_file(tmp_path):
+    net = small_model()
+    path = tmp_path / "m.snet"
+    net.save(str(path))
+    good = path.read_bytes()
+    net.params["dense2/b"] = [np.nan, 0.0]
+    with pytest.raises(sn.DataError, match=f"^{path}: not saved: parameter 'dense2/b' holds NaN or Inf, and this "
+                                           "file holds finite weights"):
+        net.save(str(path))
+    assert path.read_bytes() == good and temporaries(tmp_path) == []
+    net.save(str(tmp_path / "diverged.snet"))  # a new file, or one that holds non-finite weights already, is written
+    net.params["dense1/W"] = np.full((3, 4), np.inf)
+    net.save(str(tmp_path / "diverged.snet"))
+    assert np.isinf(sn.load(str(tmp_path / "diverged.snet")).params["dense1/W"]).all()
+    (tmp_path / "broken.snet").write_bytes(b"not a model")
+    net.save(str(tmp_path / "broken.snet"))

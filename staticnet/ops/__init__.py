@@ -73,12 +73,15 @@ def normalize_axes(axis, ndim, shape):
     """Axis argument as a sorted tuple of non-negative axes (None means all)."""
     if axis is None:
         return tuple(range(ndim))
-    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    from ..checks import is_integer, shown
+    if not (is_integer(axis) or isinstance(axis, (tuple, list)) and all(is_integer(a) for a in axis)):
+        raise ShapeError(f"axis must be an int, a tuple of ints or None, got {shown(axis)}")
+    axes = (axis,) if is_integer(axis) else tuple(axis)
     out = []
     for a in axes:
-        if not isinstance(a, int) or not -ndim <= a < ndim:
+        if not -ndim <= a < ndim:
             raise ShapeError(f"axis {a!r} is out of range for a tensor of shape {fmt_shape(shape)} ({ndim} dimensions)")
-        out.append(a % ndim)
+        out.append(int(a) % ndim)
     if len(set(out)) != len(out):
         raise ShapeError(f"axis {axis!r} repeats an axis")
     return tuple(sorted(out))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import checks
 from ..errors import GraphError, ShapeError
 from ..graph import fail, fmt_shape, make_node, param, require_tensor
 from .. import init as initializers
@@ -20,10 +21,11 @@ from .linalg import matmul
 
 
 def _pair(op, name, value):
-    pair = (value, value) if isinstance(value, int) else tuple(value)
-    if len(pair) != 2 or not all(isinstance(v, int) and v > 0 for v in pair):
-        fail(GraphError, op, f"{name} must be a positive int or a pair of them, got {value!r}")
-    return pair
+    """A size per spatial axis (height, width), given once for both or as a pair."""
+    pair = (value, value) if checks.is_integer(value) else tuple(value) if isinstance(value, (tuple, list)) else ()
+    if len(pair) != 2 or not all(checks.is_integer(v) and v > 0 for v in pair):
+        fail(GraphError, op, f"{name} must be a positive int or a pair of them, got {checks.shown(value)}")
+    return int(pair[0]), int(pair[1])
 
 
 def resolve_padding(op, padding, size, kernel, stride):
@@ -34,9 +36,9 @@ def resolve_padding(op, padding, size, kernel, stride):
         out = -(-size // stride)
         total = max((out - 1) * stride + kernel - size, 0)
         return total // 2, total - total // 2
-    if isinstance(padding, int) and padding >= 0:
-        return padding, padding
-    fail(GraphError, op, f"padding must be 'valid', 'same' or a non-negative int, got {padding!r}")
+    if checks.is_integer(padding) and padding >= 0:
+        return int(padding), int(padding)
+    fail(GraphError, op, f"padding must be 'valid', 'same' or a non-negative int, got {checks.shown(padding)}")
 
 
 def _geometry(x, kh, kw, sh, sw, pads):
@@ -116,8 +118,7 @@ def conv2d(x, filters: int, kernel_size, stride=1, padding="valid", activation=N
     if x.ndim != 4:
         fail(ShapeError, "conv2d", f"input {fmt_shape(x.shape)} must be (batch, height, width, channels); "
                                    "reshape flat images with sn.reshape(x, (None, 28, 28, 1))")
-    if not isinstance(filters, int) or filters <= 0:
-        fail(GraphError, "conv2d", f"filters must be a positive int, got {filters!r}")
+    filters = checks.count("conv2d", "filters", filters)
     kh, kw = _pair("conv2d", "kernel_size", kernel_size)
     sh, sw = _pair("conv2d", "stride", stride)
     pads = resolve_padding("conv2d", padding, x.shape[1], kh, sh) + resolve_padding("conv2d", padding, x.shape[2], kw, sw)

@@ -5,6 +5,7 @@ import math
 
 import numpy as np
 
+from .. import checks
 from ..errors import DTypeError, GraphError
 from ..graph import Tensor, as_dtype, fail, lift, make_node
 from . import broadcast_shapes, no_gradient, register, require_float
@@ -29,18 +30,22 @@ def _elementwise_shape(*inputs, **attrs):
     return broadcast_shapes(*(t.shape for t in inputs)), dtype
 
 
-def _operands(op, a, b):
-    if not isinstance(a, Tensor) and not isinstance(b, Tensor):
-        fail(GraphError, op, f"needs at least one tensor operand, got {type(a).__name__} and {type(b).__name__}")
-    like = a if isinstance(a, Tensor) else b
-    return lift(a, like), lift(b, like)
+def lifted(op, values):
+    """The operands of an op as tensors: numbers and arrays become constants of the tensor operands' dtype."""
+    like = next((v for v in values if isinstance(v, Tensor)), None)
+    if like is None:
+        fail(GraphError, op, f"needs at least one tensor operand, got {', '.join(type(v).__name__ for v in values)}")
+    for v in values:
+        if not isinstance(v, Tensor) and not hasattr(v, "resolve_against"):  # a WeightPenalty resolves itself
+            checks.numeric(op, v)
+    return tuple(lift(v, like) for v in values)
 
 
 def _binary(name, reference, grad, scalar):
     register(name, shape=_elementwise_shape, numpy=reference, grad=grad, kind="elementwise", scalar=scalar)
 
     def build(a, b):
-        return make_node(name, _operands(name, a, b))
+        return make_node(name, lifted(name, (a, b)))
 
     build.__name__ = name
     return build
@@ -120,10 +125,7 @@ register("where", shape=_where_shape, numpy=lambda c, a, b: np.where(c != 0, a, 
 
 def where(cond, a, b):
     """a where cond is nonzero, else b (cond is usually a comparison mask)."""
-    like = next((t for t in (cond, a, b) if isinstance(t, Tensor)), None)
-    if like is None:
-        fail(GraphError, "where", "needs at least one tensor operand")
-    return make_node("where", (lift(cond, like), lift(a, like), lift(b, like)))
+    return make_node("where", lifted("where", (cond, a, b)))
 
 
 def _cast_shape(x, dtype):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ShapeError
-from ..graph import Tensor, fail, fmt_shape, lift, make_node
+from ..graph import fail, fmt_shape, make_node
 from . import register, require_float
 
 
@@ -69,9 +69,10 @@ def contract(a, g):
 
 def matmul(a, b):
     """a @ b for matrices, a stack of rows (..., K) and a matrix, or a matrix and a vector (either side)."""
+    from .elementwise import lifted
     from .shape import reshape
 
-    a, b = (lift(v, b if isinstance(b, Tensor) else None) if not isinstance(v, Tensor) else v for v in (a, b))
+    a, b = lifted("matmul", (a, b))
     if a.ndim < 1 or b.ndim not in (1, 2) or a.ndim + b.ndim == 2 or (a.ndim > 2 and b.ndim != 2):
         fail(ShapeError, "matmul", f"{fmt_shape(a.shape)} @ {fmt_shape(b.shape)}: operands must be matrices, "
                                    "(..., K) and a matrix, or a matrix and a vector (use sn.sum(a * b) for a dot product)")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import checks
 from ..errors import DataError, DTypeError, GraphError, ShapeError
 from ..graph import Tensor, fail, fmt_shape, make_node, topological
 from ..graph import INT_DTYPES
@@ -152,7 +153,8 @@ register("one_hot", shape=_one_hot_shape, numpy=_one_hot_ref, grad=lambda n, g: 
 
 def one_hot(labels, classes: int, dtype="float32"):
     """Integer class indices as one-hot rows."""
-    return make_node("one_hot", (labels,), {"classes": int(classes), "dtype": np.dtype(dtype).name})
+    classes = checks.count("one_hot", "classes", classes)
+    return make_node("one_hot", (labels,), {"classes": classes, "dtype": np.dtype(dtype).name})
 
 
 def perceptron_loss(score, y):
@@ -194,8 +196,8 @@ def _penalty(kind, lam, n, weights):
 
 def _weight_term(kind, lam, n, weights):
     from ..graph import user_location
-    if n <= 0 or lam < 0:
-        fail(GraphError, kind, f"needs lam >= 0 and n > 0 (the training set size), got lam={lam}, n={n}")
+    lam = checks.real(kind, "lam", lam, checks.NON_NEGATIVE)
+    n = checks.count(kind, "n (the training set size)", n)
     if weights is None:
         return WeightPenalty(kind, lam, n, user_location())
     weights = [weights] if isinstance(weights, Tensor) else list(weights)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 
+from .. import checks
 from ..errors import DTypeError, GraphError, ShapeError
 from ..graph import fail, fmt_shape, make_node, param, require_tensor, topological
 from . import no_gradient, register
@@ -27,8 +28,7 @@ def dense(x, units: int, activation=None, init=None, bias_init=None, name=None):
         fail(ShapeError, "dense", f"input of shape {fmt_shape(x.shape)} must be (batch, features); use sn.flatten first")
     if not x.is_float:
         fail(DTypeError, "dense", f"input has dtype {x.dtype}; dense layers take float32 or float64 (use sn.cast)")
-    if not isinstance(units, int) or units <= 0:
-        fail(GraphError, "dense", f"units must be a positive int, got {units!r}")
+    units = checks.count("dense", "units", units)
     try:
         weight_init, bias_init = initializers.resolve(init), initializers.resolve(bias_init)
     except ValueError as e:
@@ -69,8 +69,8 @@ register("dropout_mask", shape=lambda x, rate: (x.shape, x.dtype), numpy=_dropou
 def dropout(x, rate: float):
     """Inverted dropout: in training each unit is kept with probability 1 - rate and scaled by
     1/(1 - rate); at evaluation and prediction it is the identity."""
-    if not 0.0 <= rate < 1.0:
-        fail(GraphError, "dropout", f"rate must lie in [0, 1), got {rate!r}")
+    require_tensor("dropout", x)
+    rate = checks.real("dropout", "rate", rate, checks.FRACTION)
     if rate == 0.0:
         return x
     return x * make_node("dropout_mask", (x,), {"rate": float(rate)})

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import checks
 from ..errors import GraphError, ShapeError
 from ..graph import fail, fmt_shape, make_node, param, require_tensor
 from .. import init as initializers
@@ -126,8 +127,7 @@ def rnn(x_seq, hidden_size: int, activation: str = "tanh", return_sequences: boo
                                 "number of steps")
     if activation not in ACTIVATION_CODES:
         fail(GraphError, "rnn", f"unknown activation {activation!r}; valid: {', '.join(ACTIVATION_CODES)}")
-    if not isinstance(hidden_size, int) or hidden_size <= 0:
-        fail(GraphError, "rnn", f"hidden_size must be a positive int, got {hidden_size!r}")
+    hidden_size = checks.count("rnn", "hidden_size", hidden_size)
     name = layer_name("rnn", name, x_seq)
     dtype = x_seq.dtype if x_seq.is_float else None
     wx = param(f"{name}/W", (x_seq.shape[2], hidden_size), init=initializers.normal_scaled(), dtype=dtype)

@@ -5,6 +5,7 @@ import math
 
 import numpy as np
 
+from ..checks import is_integer
 from ..errors import ShapeError
 from ..graph import fail, fmt_shape, make_node, require_tensor
 from . import broadcast_shapes, register
@@ -36,8 +37,8 @@ register("reshape", shape=_reshape_shape, numpy=lambda x, shape: np.reshape(x, _
 
 def reshape(x, shape):
     """x with a new shape of as many elements; None keeps the batch, one -1 is inferred."""
-    shape = (shape,) if isinstance(shape, int) else tuple(shape)
-    if shape.count(-1) + shape.count(None) > 1 or any(d is not None and (not isinstance(d, (int, np.integer)) or d < -1 or d == 0)
+    shape = (shape,) if is_integer(shape) else tuple(shape) if isinstance(shape, (tuple, list)) else (shape,)
+    if shape.count(-1) + shape.count(None) > 1 or any(d is not None and (not is_integer(d) or d < -1 or d == 0)
                                                       for d in shape):
         fail(ShapeError, "reshape", f"{fmt_shape(x.shape)} -> {fmt_shape(shape)}: the target may hold positive ints "
                                     "and one None (the batch) or one -1")

@@ -1,0 +1,95 @@
+"""Checks of the plain values users pass (counts, sizes, axes, rates, names), shared by the graph
+builders, the optimizers and `fit`, so that every refusal reads alike: the op or function at the
+user's file:line, the argument, what it must be, and the value given.
+
+NumPy integers and floats are accepted wherever Python ones are (a size computed with NumPy is
+still a size); bools are refused wherever a number belongs (True is an int to Python, never a
+layer width or a learning rate).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import GraphError
+
+
+def is_integer(value) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def is_real(value) -> bool:
+    return is_integer(value) or isinstance(value, (float, np.floating))
+
+
+def shown(value) -> str:
+    """A value as a message quotes it, with its type where its repr does not tell it."""
+    if type(value) in (int, float) or type(value).__module__ == "numpy":
+        return repr(value)
+    return f"{value!r} ({type(value).__name__})"
+
+
+def refuse(op: str, message: str, error: type[Exception] = GraphError):
+    """Raise `error` naming `op` and the user's file:line."""
+    from .graph import fail  # graph imports this module
+    fail(error, op, message)
+
+
+def count(op: str, name: str, value, minimum: int = 1, error: type[Exception] = GraphError) -> int:
+    """`value` as a Python int of at least `minimum`, or an error naming it."""
+    if not is_integer(value) or value < minimum:
+        wanted = "a positive int" if minimum == 1 else f"an int >= {minimum}"
+        refuse(op, f"{name} must be {wanted}, got {shown(value)}", error)
+    return int(value)
+
+
+@dataclass(frozen=True)
+class Interval:
+    """The values a real hyperparameter may take; an infinite bound is never reached (values are finite)."""
+    low: float
+    high: float = math.inf
+    low_closed: bool = True
+    high_closed: bool = False
+
+    def __contains__(self, value) -> bool:
+        above = value >= self.low if self.low_closed else value > self.low
+        below = value <= self.high if self.high_closed else value < self.high
+        return math.isfinite(value) and above and below
+
+    def __str__(self):
+        if self.high == math.inf:
+            return f"a finite number {'>=' if self.low_closed else '>'} {self.low:g}"
+        return (f"a number in {'[' if self.low_closed else '('}{self.low:g}, "
+                f"{self.high:g}{']' if self.high_closed else ')'}")
+
+
+POSITIVE = Interval(0.0, low_closed=False)
+NON_NEGATIVE = Interval(0.0)
+FRACTION = Interval(0.0, 1.0)  # [0, 1): momentum, decay rates of moving averages, dropout rates
+FACTOR = Interval(0.0, 1.0, low_closed=False, high_closed=True)  # (0, 1]: a learning rate's decay per step
+
+
+def real(op: str, name: str, value, allowed: Interval, error: type[Exception] = GraphError) -> float:
+    """`value` as a Python float inside `allowed`, or an error naming it."""
+    if not is_real(value) or float(value) not in allowed:
+        refuse(op, f"{name} must be {allowed}, got {shown(value)}", error)
+    return float(value)
+
+
+def name(op: str, value, what: str = "name") -> str:
+    """A node's name: a non-empty str (it keys the data dicts, the parameters and the model file)."""
+    if not isinstance(value, str) or not value:
+        refuse(op, f"the {what} must be a non-empty str, got {shown(value)}")
+    return value
+
+
+def numeric(op: str, value) -> None:
+    """A non-tensor operand must be what sn.constant can hold: a number or an array of numbers."""
+    try:
+        kind = np.asarray(value).dtype.kind
+    except (TypeError, ValueError):  # a ragged list
+        kind = "O"
+    if kind not in "fiub":
+        refuse(op, f"operands must be tensors, numbers or arrays of numbers, got {shown(value)}")

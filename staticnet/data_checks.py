@@ -1,0 +1,54 @@
+"""Checks of the arrays given to fit, evaluate and predict, made before any step runs.
+
+The compiled loops check nothing per element (it would slow every step), so a label outside its
+one_hot classes used to stop training inside the generated code after the weights had changed, and
+a NaN in the data silently turned every weight into NaN.  These checks name the input, the first
+bad row and its value instead.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import DataError
+
+
+def _first_bad(mask: np.ndarray):
+    """(row, flat index within the row) of the first True in a (rows, ...) mask, or None."""
+    flat = mask.reshape(len(mask), -1)
+    rows = np.flatnonzero(flat.any(axis=1))
+    if not rows.size:
+        return None
+    row = int(rows[0])
+    return row, int(np.argmax(flat[row]))
+
+
+def check_labels(one_hots, nodes, given, what: str) -> None:
+    """Every label fed to a one_hot of `classes` classes lies in [0, classes): `one_hots` holds (input node,
+    one_hot node) pairs; `given` the arrays for `nodes` as the user gave them (before conversion, so that a
+    label of 1e20 is named as such, not as the integer it would wrap to)."""
+    arrays = {node.id: np.asarray(array) for node, array in zip(nodes, given)}
+    for source, one_hot in one_hots:
+        if source.id not in arrays:
+            continue
+        labels, classes = arrays[source.id], one_hot.attrs["classes"]
+        bad = _first_bad((labels < 0) | (labels >= classes))
+        if bad is not None:
+            row, column = bad
+            value = labels.reshape(len(labels), -1)[row, column].item()
+            raise DataError(f"{what}: input {source.name!r} row {row} holds the label {value!r}, outside the "
+                            f"{classes} classes [0, {classes}) of one_hot at {one_hot.loc}")
+
+
+def check_finite(nodes, arrays, given, what: str) -> None:
+    """Every value of the float inputs is finite; names the first row holding NaN or an infinity."""
+    for node, array, raw in zip(nodes, arrays, given):
+        if array.dtype.kind != "f":
+            continue
+        bad = _first_bad(~np.isfinite(array))
+        if bad is not None:
+            row, column = bad
+            value = np.asarray(raw).reshape(len(array), -1)[row, column].item()
+            converted = array.reshape(len(array), -1)[row, column].item()
+            became = "" if repr(value) == repr(converted) else f" ({converted} in {array.dtype})"
+            raise DataError(f"{what}: input {node.name!r} row {row} holds {value!r}{became}; the data must be finite "
+                            "(fit(check_data=False) skips this check)")
