@@ -64,7 +64,11 @@ def run(args) -> dict:
                                                         args.repeats, thread_count, peers.available()))
     results["kernels"] = [] if args.skip_kernels else kernel_timings.time_kernels(
         [10] if args.quick else [10, 128], args.repeats)
-    results["compile"] = [] if args.skip_compile else [compile_time.compile_times(w) for w in args.workloads]
+    if not args.skip_compile:
+        print("measuring compile times in fresh processes", file=sys.stderr)
+    results["compile"] = [] if args.skip_compile else [
+        compile_time.compile_times(w, 1 if args.quick else args.repeats, jax=results["peers"]["jax"] == "measured")
+        for w in args.workloads]
     return results
 
 

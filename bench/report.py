@@ -47,21 +47,36 @@ def markdown(results) -> str:
     if results["epochs"]:
         lines += epoch_table(results) + [""]
     if results["compile"]:
-        lines += ["Compile seconds, fresh processes: first model (empty caches, the kernel library compiled too), "
-                  "new model (kernel library cached), warm (everything cached). Train loop: until training can "
-                  "start; all loops: with evaluation and prediction.", "",
-                  "| workload | first model: train loop | first model: all loops | new model: train loop "
-                  "| new model: all loops | warm: all loops |", "| --- | --- | --- | --- | --- | --- |"]
-        lines += [f"| {c['workload']} | {c['first_train_s']:.2f} | {c['first_all_s']:.2f} | {c['new_train_s']:.2f} "
-                  f"| {c['new_all_s']:.2f} | {c['warm_all_s']:.2f}{'' if c['warm_from_cache'] else ' (not from cache!)'} |"
-                  for c in results["compile"]]
-        lines.append("")
+        lines += compile_table(results["compile"]) + [""]
     if results["kernels"]:
         lines += ["| kernel | staticnet us | NumPy us | NumPy / staticnet |", "| --- | --- | --- | --- |"]
         lines += [f"| {k['kernel']} | {k['staticnet_us']:.1f} | {k['numpy_us']:.1f} | {k['ratio']:.2f}x |"
                   for k in results["kernels"]]
         lines.append("")
     return "\n".join(lines)
+
+
+SITUATIONS = [("first", "first model (empty caches)"), ("new", "new model, kernel layer cached"),
+              ("resized", "same architecture, layers resized"), ("warm", "warm: same model, another process"),
+              ("copied", "same model file copied, renamed, commented")]
+
+
+def compile_table(rows) -> list[str]:
+    """Seconds until the first training step can run (and until every loop can), per situation, beside JAX."""
+    repeats = rows[0].get("repeats", 1)
+    lines = [f"Compile seconds in fresh processes, median of {repeats}: until the first training step can run "
+             "(in brackets: with the evaluation and prediction loops too); JAX: the jitted train step's first "
+             "call minus a warm one.", "",
+             "| situation | " + " | ".join(r["workload"] for r in rows) + " |",
+             "| --- |" + " --- |" * len(rows)]
+    for key, label in SITUATIONS:
+        cells = [f"{r[f'{key}_train_s']:.2f} ({r[f'{key}_all_s']:.2f})" for r in rows]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    lines.append("| JAX jit, the same train step | " + " | ".join(
+        f"{r['jax_s']:.2f}" if r.get("jax_s") is not None else r.get("jax_note", "not measured") for r in rows) + " |")
+    if not all(r["warm_from_cache"] for r in rows):
+        lines.append("(!) a warm, copied or resized model compiled something: the cache missed")
+    return lines
 
 
 def plot(results, path):

@@ -59,21 +59,54 @@ def shaped(workload: Workload, x):
     return x.reshape(-1, 28, 28, 1) if workload.images else x
 
 
-def staticnet_model(workload: Workload):
+MODEL_FILE = """\
+import staticnet as sn
+
+
+def build(hidden={hidden}, depth={depth}):
+    y = sn.input("y", (None, 10))
+    {body}
+"""
+
+BODIES = {
+    "W1": """x = sn.input("x", (None, 784))
+    h = x
+    for _ in range(depth):
+        h = sn.dense(h, hidden, activation="sigmoid")
+    p = sn.dense(h, 10, activation="sigmoid")
+    return {"loss": sn.mse(p, y), "outputs": p, "optimizer": sn.SGD(lr=3.0)}""",
+    "W2": """x = sn.input("x", (None, 784))
+    h = x
+    for _ in range(depth):
+        h = sn.dense(h, hidden, activation="relu")
+    p = sn.dense(h, 10, activation="softmax")
+    return {"loss": sn.cross_entropy(p, y), "outputs": p, "optimizer": sn.Adam(lr=0.001)}""",
+    "W3": """x = sn.input("x", (None, 28, 28, 1))
+    h = sn.flatten(sn.max_pool2d(sn.conv2d(x, 20, 5, activation="sigmoid"), 2))
+    for _ in range(depth):
+        h = sn.dense(h, hidden, activation="sigmoid")
+    p = sn.dense(h, 10, activation="softmax")
+    return {"loss": sn.cross_entropy(p, y), "outputs": p, "optimizer": sn.SGD(lr=0.1)}""",
+}
+
+
+def model_file(workload: Workload, hidden: int = 100, depth: int = 1) -> str:
+    """The workload as a model file (`staticnet train` reads it): `depth` hidden dense layers of `hidden` units."""
+    return MODEL_FILE.format(hidden=hidden, depth=depth, body=BODIES[workload.name])
+
+
+def staticnet_model(workload: Workload, hidden: int = 100, depth: int = 1, path: str | None = None):
+    """The workload compiled by staticnet, from its model file (`path`, or the text of model_file)."""
     import staticnet as sn
     sn.seed(0)
-    y = sn.input("y", (None, 10))
-    if workload.name == "W3":
-        x = sn.input("x", (None, 28, 28, 1))
-        h = sn.max_pool2d(sn.conv2d(x, 20, 5, activation="sigmoid"), 2)
-        p = sn.dense(sn.dense(sn.flatten(h), 100, activation="sigmoid"), 10, activation="softmax")
-        return sn.compile(sn.cross_entropy(p, y), outputs=p, optimizer=sn.SGD(lr=0.1))
-    x = sn.input("x", (None, 784))
-    if workload.name == "W1":
-        p = sn.dense(sn.dense(x, 100, activation="sigmoid"), 10, activation="sigmoid")
-        return sn.compile(sn.mse(p, y), outputs=p, optimizer=sn.SGD(lr=3.0))
-    p = sn.dense(sn.dense(x, 100, activation="relu"), 10, activation="softmax")
-    return sn.compile(sn.cross_entropy(p, y), outputs=p, optimizer=sn.Adam(lr=0.001))
+    namespace = {}
+    if path is None:
+        exec(compile(model_file(workload, hidden, depth), f"<{workload.name} model file>", "exec"), namespace)
+    else:
+        import runpy
+        namespace = runpy.run_path(path)
+    spec = namespace["build"]()
+    return sn.compile(spec["loss"], outputs=spec["outputs"], optimizer=spec["optimizer"])
 
 
 def flops_per_image(model) -> float:

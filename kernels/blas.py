@@ -121,6 +121,22 @@ _shims: list = []  # the fallback shims must outlive the process's compiled code
 SOURCE = _register()
 
 
+def _gemm_call(context, builder, dtype, flags, sizes, operands):
+    """Emit the call of the registered gemm for `dtype`: flags (value, type) pairs, sizes (m, n, k, lda, ldb, ldc)
+    as (value, type) pairs, operands (alpha, a, b, beta, c) as LLVM values already cast (pointers as void*)."""
+    i32, i64, ptr = ir.IntType(32), ir.IntType(64), cgutils.voidptr_t
+    scalar = context.get_value_type(dtype)
+    fnty = ir.FunctionType(ir.VoidType(), [i32, i32, i32, i64, i64, i64, scalar, ptr, i64, ptr, i64, scalar, ptr, i64])
+    fn = cgutils.get_or_insert_function(builder.module, fnty, SYMBOLS[str(dtype)])
+
+    def flag(value, ty):
+        return builder.select(context.cast(builder, value, ty, types.boolean), i32(TRANS), i32(NO_TRANS))
+
+    (m, n, k, lda, ldb, ldc) = (context.cast(builder, v, ty, types.int64) for v, ty in sizes)
+    alpha, a, b, beta, c = operands
+    builder.call(fn, [i32(ROW_MAJOR), flag(*flags[0]), flag(*flags[1]), m, n, k, alpha, a, lda, b, ldb, beta, c, ldc])
+
+
 @intrinsic
 def cblas_gemm(typingctx, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc):
     """Row-major out = alpha op(a) @ op(b) + beta out, through the registered symbol."""
@@ -128,28 +144,39 @@ def cblas_gemm(typingctx, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta
     sig = types.void(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 
     def codegen(context, builder, signature, args):
-        i32, i64, ptr = ir.IntType(32), ir.IntType(64), cgutils.voidptr_t
-        scalar = context.get_value_type(dtype)
-        fnty = ir.FunctionType(ir.VoidType(), [i32, i32, i32, i64, i64, i64, scalar, ptr, i64, ptr, i64, scalar,
-                                               ptr, i64])
-        fn = cgutils.get_or_insert_function(builder.module, fnty, SYMBOLS[str(dtype)])
+        t = signature.args
         (ta, tb, m_v, n_v, k_v, alpha_v, a_v, lda_v, b_v, ldb_v, beta_v, c_v, ldc_v) = args
-        sizes = signature.args
-
-        def flag(value, ty):
-            return builder.select(context.cast(builder, value, ty, types.boolean), i32(TRANS), i32(NO_TRANS))
-
-        def size(value, ty):
-            return context.cast(builder, value, ty, types.int64)
 
         def data(value, ty):
-            return builder.bitcast(context.make_array(ty)(context, builder, value).data, ptr)
+            return builder.bitcast(context.make_array(ty)(context, builder, value).data, cgutils.voidptr_t)
 
-        builder.call(fn, [i32(ROW_MAJOR), flag(ta, sizes[0]), flag(tb, sizes[1]), size(m_v, sizes[2]),
-                          size(n_v, sizes[3]), size(k_v, sizes[4]), context.cast(builder, alpha_v, sizes[5], dtype),
-                          data(a_v, sizes[6]), size(lda_v, sizes[7]), data(b_v, sizes[8]), size(ldb_v, sizes[9]),
-                          context.cast(builder, beta_v, sizes[10], dtype), data(c_v, sizes[11]),
-                          size(ldc_v, sizes[12])])
+        _gemm_call(context, builder, dtype, [(ta, t[0]), (tb, t[1])],
+                   [(m_v, t[2]), (n_v, t[3]), (k_v, t[4]), (lda_v, t[7]), (ldb_v, t[9]), (ldc_v, t[12])],
+                   [context.cast(builder, alpha_v, t[5], dtype), data(a_v, t[6]), data(b_v, t[8]),
+                    context.cast(builder, beta_v, t[10], dtype), data(c_v, t[11])])
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@intrinsic
+def cblas_gemm_at(typingctx, like, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc):
+    """cblas_gemm on operands given by address (int64), of `like`'s dtype: a part of an array is an offset
+    from its address, not a slice (slicing takes far longer to compile)."""
+    dtype = like.dtype
+    sig = types.void(like, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+
+    def codegen(context, builder, signature, args):
+        t = signature.args
+        (_, ta, tb, m_v, n_v, k_v, alpha_v, a_v, lda_v, b_v, ldb_v, beta_v, c_v, ldc_v) = args
+
+        def data(value, ty):
+            return builder.inttoptr(context.cast(builder, value, ty, types.int64), cgutils.voidptr_t)
+
+        _gemm_call(context, builder, dtype, [(ta, t[1]), (tb, t[2])],
+                   [(m_v, t[3]), (n_v, t[4]), (k_v, t[5]), (lda_v, t[8]), (ldb_v, t[10]), (ldc_v, t[13])],
+                   [context.cast(builder, alpha_v, t[6], dtype), data(a_v, t[7]), data(b_v, t[9]),
+                    context.cast(builder, beta_v, t[11], dtype), data(c_v, t[12])])
         return context.get_dummy_value()
 
     return sig, codegen

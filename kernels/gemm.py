@@ -9,7 +9,7 @@ seconds of compile time per call site, measured here).
 import numpy as np
 from numba import njit
 
-from .blas import blas_threads_local, cblas_gemm
+from .blas import blas_threads_local, cblas_gemm, cblas_gemm_at
 
 SINGLE_ROW_LOOP = 1  # measured (NumPy's OpenBLAS, 1 and 2 threads): a @ b with b 784 x 100 took 9-13 us in the
 #                      loop kernel and 24 us in BLAS at 1 row, tied at 2 rows (25 vs 25 us), and BLAS won from
@@ -96,32 +96,33 @@ def split_mode(m, n, k, trans_a, parts):
 @njit(cache=True, nogil=True, error_model="numpy")
 def gemm_chunk(a, b, out, trans_a, trans_b, alpha, beta, mode, chunk, chunks, partials):
     """The chunk-th of `chunks` shares of out = alpha op(a) @ op(b) + beta out cut by `mode`; a BY_DEPTH
-    chunk writes its product over its part of k to partials[chunk] (add_partials sums them)."""
+    chunk writes its product over its part of k to partials[chunk] (add_partials sums them).  A share is
+    an offset into each array, read with the array's own row stride.  SERIAL: the whole product, one chunk."""
+    if mode == SERIAL:
+        gemm(a, b, out, trans_a, trans_b, alpha, beta)
+        return
     if not (a.flags.c_contiguous and b.flags.c_contiguous and out.flags.c_contiguous):
         raise ValueError("gemm: operands must be C-contiguous")
     m, n = out.shape
     k = a.shape[0] if trans_a else a.shape[1]
-    lda, ldb = a.shape[1], b.shape[1]
+    lda, ldb, size = a.shape[1], b.shape[1], out.itemsize
+    a_at, b_at, out_at = a.ctypes.data, b.ctypes.data, out.ctypes.data
     previous = blas_threads_local(1)  # the chunks are the threads' work: BLAS itself stays on one
-    if mode == BY_COLUMNS:
+    if mode == BY_COLUMNS:  # op(b)'s columns lo:hi (rows of b when transposed), out's columns lo:hi
         lo, hi = n * chunk // chunks, n * (chunk + 1) // chunks
         if hi > lo:
-            columns = b[lo:hi] if trans_b else b[:, lo:]  # op(b)'s columns lo:hi, read with b's row stride
-            cblas_gemm(trans_a, trans_b, m, hi - lo, k, alpha, a, lda, columns, ldb, beta, out[:, lo:], n)
-    elif mode == BY_ROWS:
+            cblas_gemm_at(out, trans_a, trans_b, m, hi - lo, k, alpha, a_at, lda,
+                          b_at + (lo * ldb if trans_b else lo) * size, ldb, beta, out_at + lo * size, n)
+    elif mode == BY_ROWS:  # op(a)'s rows lo:hi (columns of a when transposed), out's rows lo:hi
         lo, hi = m * chunk // chunks, m * (chunk + 1) // chunks
         if hi > lo:
-            rows = a[:, lo:] if trans_a else a[lo:hi]  # op(a)'s rows lo:hi, read with a's row stride
-            cblas_gemm(trans_a, trans_b, hi - lo, n, k, alpha, rows, lda, b, ldb, beta, out[lo:hi], n)
-    else:
+            cblas_gemm_at(out, trans_a, trans_b, hi - lo, n, k, alpha, a_at + (lo if trans_a else lo * lda) * size,
+                          lda, b_at, ldb, beta, out_at + lo * n * size, n)
+    else:  # op(a)'s columns and op(b)'s rows lo:hi, into this chunk's partial product
         lo, hi = k * chunk // chunks, k * (chunk + 1) // chunks
-        part = partials[chunk]
-        if hi == lo:
-            part[:, :] = 0.0
-        else:
-            a_part = a[lo:hi] if trans_a else a[:, lo:]  # op(a)'s columns lo:hi, read with a's row stride
-            b_rows = b[:, lo:] if trans_b else b[lo:hi]
-            cblas_gemm(trans_a, trans_b, m, n, hi - lo, 1.0, a_part, lda, b_rows, ldb, 0.0, part, n)
+        part_at = partials.ctypes.data + chunk * m * n * size
+        cblas_gemm_at(out, trans_a, trans_b, m, n, hi - lo, 1.0, a_at + (lo * lda if trans_a else lo) * size, lda,
+                      b_at + (lo if trans_b else lo * ldb) * size, ldb, 0.0, part_at, n)
     blas_threads_local(previous)
 
 

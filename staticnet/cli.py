@@ -215,7 +215,12 @@ def cmd_compile(args) -> int:
         target = os.path.join(args.emit, os.path.splitext(os.path.basename(args.model))[0] + "_generated.py")
         with open(target, "w") as f:
             f.write(model.source)
-        print(f"generated source: {target}")
+        kernels = os.path.join(args.emit, os.path.splitext(os.path.basename(args.model))[0] + "_kernels")
+        os.makedirs(kernels, exist_ok=True)
+        for kernel in model.kernels():
+            with open(os.path.join(kernels, kernel.name + ".py"), "w") as f:
+                f.write(kernel.source)
+        print(f"generated source: {target}, and the kernels it calls in {kernels}")
     if args.dot:
         before = [model.loss] + model.outputs + [v for _, v in model.update_pairs]
         train = model.programs["train"]
@@ -224,6 +229,19 @@ def cmd_compile(args) -> int:
         with open(args.dot, "w") as f:
             f.write(text)
         print(f"graph before and after fusion: {args.dot}")
+    return 0
+
+
+def cmd_cache(args) -> int:
+    from .codegen import cache
+    directory = cache.cache_dir()
+    if args.clear:
+        print(f"removed {cache.clear(directory)} entries from the compile cache {directory}")
+        return 0
+    size = cache.size_bytes(directory)
+    print(f"compile cache: {directory}\n  {len(cache.entries(directory))} entries (drivers and kernels), "
+          f"{size / 2**20:.1f} MiB with their compiled code\n"
+          "  set STATICNET_CACHE to move it; `staticnet cache --clear` empties it")
     return 0
 
 
@@ -354,6 +372,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=_non_negative_int, default=0,
                        help="seed of the weights, the shuffling and dropout (default: 0)")
     train.set_defaults(run=cmd_train)
+
+    cached = sub.add_parser("cache", help="show where compiled code is cached, its size and entry count")
+    cached.add_argument("--clear", action="store_true", help="remove every entry and its compiled code")
+    cached.set_defaults(run=cmd_cache)
 
     sub.add_parser("bench", help="run the benchmark suite (see `staticnet bench --help`)", add_help=False)
     return parser

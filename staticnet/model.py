@@ -164,6 +164,19 @@ class Model:
 
     LOOPS = {"train": "train_epoch", "eval": "eval_epoch", "predict": "predict_all"}
 
+    def kernels(self) -> list:
+        """Every kernel of the kernel layer the loops call (directly or through a segment), each once."""
+        found = {}
+
+        def visit(kernel):
+            found.setdefault(kernel.symbol, kernel)
+            for callee in kernel.calls:
+                visit(callee)
+        for kernels in self.generated.kernels_of.values():
+            for kernel in kernels:
+                visit(kernel)
+        return list(found.values())
+
     def warm_up(self, batch_size: int = 32, loops=("train", "eval", "predict")) -> tuple[float, bool]:
         """Compile these loops now (each is compiled on its first call, with the kernels it calls), on
         empty data; returns (seconds, whether every one came from the on-disk cache)."""
@@ -185,6 +198,17 @@ class Model:
             calls[loop]()
         cached = all(self.generated.from_cache(self.LOOPS[loop]) for loop in loops)
         return time.perf_counter() - started, cached
+
+    def _prepare(self, loop: str, batch_size: int, what: str, verbose) -> float:
+        """Compile (or load) one loop, saying so on stderr first: on a first run this is the wait."""
+        if verbose:
+            print(f"compiling the {what}...", end="\r" if sys.stderr.isatty() else "\n", file=sys.stderr, flush=True)
+        seconds, cached = self.warm_up(batch_size, loops=(loop,))
+        if verbose:
+            print(f"{what} ready in {seconds:.1f} s "
+                  f"({'loaded from the cache' if cached else 'compiled; later runs load it from the cache'})",
+                  file=sys.stderr)
+        return seconds
 
     # ------------------------------------------------------------ arguments of the generated functions
     def _common_args(self, name, capacity):
@@ -284,12 +308,9 @@ class Model:
         chunk_steps = max(1, math.ceil(steps / 50)) if verbose or chooser else steps
         progress = Progress(enabled=verbose > 0)
         if not self.generated.compiled("train_epoch") and final > first:
-            # compile now, so that neither the first epoch's time nor the thread chooser's first timing includes it
-            seconds, cached = self.warm_up(batch_size, loops=("train", "eval") if val_arrays is not None else ("train",))
-            if verbose:
-                print(f"training loop ready in {seconds:.1f} s "
-                      f"({'loaded from the cache' if cached else 'compiled; later runs load it from the cache'})",
-                      file=sys.stderr)
+            # compile now, so that neither the first epoch's time nor the thread chooser's first timing includes
+            # it; the evaluation loop is compiled when first used, after the first epoch's training
+            self._prepare("train", batch_size, "training loop", verbose)
         lr_leaf = self.optimizer.lr_leaf
         warned_non_finite = False
         for epoch in range(first, final):
@@ -321,6 +342,8 @@ class Model:
             if self.has_accuracy:
                 record["accuracy"] = correct / total
             if val_arrays is not None:
+                if not self.generated.compiled("eval_epoch"):
+                    started += self._prepare("eval", batch_size, "evaluation loop", verbose)  # not the epoch's time
                 scores = self._evaluate_arrays(val_arrays)
                 record.update({f"val_{k}": v for k, v in scores.items()})
             record["seconds"] = time.perf_counter() - started

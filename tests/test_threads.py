@@ -117,3 +117,31 @@ def test_fit_times_both_counts_and_gives_the_thread_count_back(monkeypatch, caps
     assert history["loss"][-1] < history["loss"][0]
     shown = capsys.readouterr().err
     assert all(f"s, {record['threads']} thread" in shown for record in history.epochs)  # on each epoch's line
+
+
+@pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs two threads to compare with one")
+def test_results_do_not_depend_on_how_many_threads_run_them(monkeypatch):
+    """Work is cut by the shapes and the threads the process may use, never by how many run it: the thread
+    chooser switching counts, or a run resumed on another count, gives the same bits.  A batch of 128 cuts
+    the products among the threads; the convolution's rows run in tiles shared among them."""
+    monkeypatch.delenv("STATICNET_NUM_THREADS", raising=False)
+    monkeypatch.setattr("staticnet.model.threads.chooser_for", lambda key: None)
+    rng = np.random.default_rng(0)
+    images = rng.random((300, 12, 12, 1), np.float32)
+    labels = np.eye(10, dtype=np.float32)[rng.integers(0, 10, 300)]
+    results = []
+    for count in (1, 2):
+        sn.seed(0)
+        x, y = sn.input("x", (None, 12, 12, 1)), sn.input("y", (None, 10))
+        h = sn.flatten(sn.max_pool2d(sn.conv2d(x, 8, 3, activation="sigmoid", name="c"), 2))
+        p = sn.dense(sn.dense(h, 600, activation="relu", name="h"), 10, activation="softmax", name="o")
+        net = sn.compile(sn.cross_entropy(p, y), outputs=p, optimizer=sn.Adam(lr=0.01))
+        previous = numba.get_num_threads()
+        numba.set_num_threads(count)
+        try:
+            net.fit({"x": images, "y": labels}, epochs=2, batch_size=128, seed=1, verbose=0)
+        finally:
+            numba.set_num_threads(previous)
+        results.append({name: w.copy() for name, w in net.params.items()})
+    for name in results[0]:
+        np.testing.assert_array_equal(results[0][name], results[1][name], err_msg=name)

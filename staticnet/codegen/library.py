@@ -97,10 +97,7 @@ def split_gemm(dtype: str) -> Kernel:
     views = [f"{m.upper()} = {_matrix_view(m, dtype)}" for m in ("a", "b", "out")]
     before = ["k = a0 if ta else a1",
               "mode = K.split_mode(out0, out1, k, ta != 0, parts)",
-              "if mode == 0:",
-              *("    " + v for v in views),
-              "    K.gemm(A, B, OUT, ta != 0, tb != 0, alpha, beta)",
-              "    return",
+              "chunks = 1 if mode == 0 else parts  # mode 0: one chunk, the whole product, on this thread",
               "by_depth = mode == 3  # partial products over parts of k, added after",
               f"partials = np.empty((parts if by_depth else 1, out0 if by_depth else 1, out1 if by_depth else 1), "
               f"np.{dtype})",
@@ -111,4 +108,4 @@ def split_gemm(dtype: str) -> Kernel:
     after = ["if by_depth:", f"    K.add_partials(partials, {_matrix_view('out', dtype)}, alpha, beta)"]
     shared = [("mode", "i64"), ("partials_at", "i64"), ("p0", "i64"), ("p1", "i64"), ("p2", "i64")]
     return split_kernel("gemm", params, shared, part, "A matrix product, large ones cut among the threads",
-                        before=before, after=after, chunks="parts")
+                        before=before, after=after)

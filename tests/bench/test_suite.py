@@ -39,10 +39,14 @@ def test_quick_run_writes_table_json_and_chart(tmp_path):
     assert "Adam update of 1,000,000 parameters" in kernels and any("max-pool" in k for k in kernels)
     assert all(k["staticnet_us"] > 0 and k["numpy_us"] > 0 for k in results["kernels"])
     [compiled] = results["compile"]
-    assert 0 < compiled["first_train_s"] <= compiled["first_all_s"] and compiled["new_train_s"] <= compiled["new_all_s"]
-    assert 0 < compiled["warm_all_s"] < compiled["new_all_s"] and compiled["warm_from_cache"]
+    for situation in ("first", "new", "resized", "warm", "copied"):
+        assert 0 < compiled[f"{situation}_train_s"] <= compiled[f"{situation}_all_s"]
+    assert compiled["warm_all_s"] < compiled["first_all_s"] and compiled["warm_from_cache"]
+    assert compiled["new_kernels_compiled"] == 0  # the deeper network compiled every kernel the model needs
+    assert (compiled["jax_s"] is not None) == (results["peers"]["jax"] == "measured")
     table = files["md"].read_text()
     assert table in result.stdout and "| W1 | 10 |" in table and "GFLOP/s" in table
+    assert "| same architecture, layers resized |" in table
     assert files["png"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 

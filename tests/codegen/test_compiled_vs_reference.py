@@ -142,3 +142,98 @@ def test_random_graphs_match_the_reference(dtype, steps, seed):
         scale = max(1.0, float(np.abs(r64).max()))
         reference_error = np.abs(r32 - r64)
         assert np.all(np.abs(got - r64) <= 4 * reference_error + 1e-5 * np.abs(r64) + 1e-6 * scale)
+
+
+SPECIAL = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 1e30, -1e30, 2.5])
+
+
+def compare_special(build, arrays, dtype, gradients=True):
+    """compare() on arrays holding NaN and infinities: NaN where the reference has NaN, the same infinities."""
+    inputs = [sn.input(f"a{i}", ((None,) + a.shape[1:]) if a.ndim >= 2 else a.shape, dtype=dtype)
+              for i, a in enumerate(arrays)]
+    out = build(*inputs)
+    outs = out if isinstance(out, list) else [out]
+    grads = sn.grad(sn.sum(outs[0]) if outs[0].shape else outs[0], inputs) if gradients else []
+    arrays = [a.astype(dtype) for a in arrays]
+    with np.errstate(all="ignore"):
+        reference = sn.function(inputs, outs + grads, backend="numpy")(*arrays)
+        compiled = sn.function(inputs, outs + grads)(*arrays)
+    for r, c in zip(reference, compiled):
+        np.testing.assert_array_equal(np.isnan(c), np.isnan(r))
+        np.testing.assert_array_equal(np.isinf(c) & (c > 0), np.isinf(r) & (r > 0))
+        np.testing.assert_array_equal(np.isinf(c) & (c < 0), np.isinf(r) & (r < 0))
+        finite = np.isfinite(r)
+        np.testing.assert_allclose(c[finite], r[finite], **TOLERANCE[dtype])
+
+
+def special_matrix(rows, columns, seed):
+    """Every special value in every column, among ordinary ones."""
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(-3, 3, (rows, columns))
+    for j in range(columns):
+        x[(np.arange(len(SPECIAL)) + j) % rows, j] = SPECIAL
+    return x
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("name", UNARY + POSITIVE)
+def test_unary_op_propagates_nan_and_inf_as_the_reference(name, dtype):
+    compare_special(getattr(sn, name), [special_matrix(9, 4, 0)], dtype)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("name", BINARY)
+def test_binary_op_propagates_nan_and_inf_as_the_reference(name, dtype):
+    op = getattr(sn, name)
+    a = special_matrix(9, 8, 1)
+    b = np.concatenate([SPECIAL, [1.0]])[:8]  # each special value against each, through broadcasting
+    compare_special(lambda x, y: op(x, y), [a, b], dtype)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_reductions_products_and_costs_propagate_nan_and_inf_as_the_reference(dtype):
+    W = sn.constant(np.random.default_rng(2).normal(size=(4, 3)).astype(dtype))
+    x = special_matrix(9, 4, 3)
+    y = np.eye(4)[np.random.default_rng(4).integers(0, 4, 9)]
+    compare_special(lambda a: [sn.sum(a, 0), sn.max(a, 1), sn.mean(a, 1, keepdims=True), a @ W, sn.sum(a)], [x],
+                    dtype, gradients=False)
+    compare_special(lambda a: sn.max(a, 1), [x], dtype)
+    for cost in (lambda a, b: sn.mse(sn.sigmoid(a), b), lambda a, b: sn.cross_entropy(sn.sigmoid(a), b),
+                 sn.softmax_cross_entropy, lambda a, b: sn.cross_entropy(sn.softmax(a), b)):
+        compare_special(lambda a, b: [cost(a, b)], [x, y], dtype)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_convolution_and_pooling_propagate_nan_and_inf_as_the_reference(dtype):
+    x = np.random.default_rng(5).uniform(-1, 1, (2, 6, 6, 2))
+    x[0, 1, 1, 0], x[0, 3, 4, 1], x[1, 0, 5, 0], x[1, 5, 0, 1] = np.nan, np.inf, -np.inf, np.nan
+    sn.seed(0)
+    for build in (lambda a: sn.conv2d(a, 3, 3, activation="sigmoid"), lambda a: sn.max_pool2d(a, 2),
+                  lambda a: sn.avg_pool2d(a, 2), lambda a: sn.max_pool2d(sn.conv2d(a, 3, 3, padding="same"), 2)):
+        compare_special(build, [x], dtype)
+
+
+def test_a_nan_network_reports_nan_and_no_correct_rows():
+    """All-NaN weights: the loss is NaN, predictions NaN, and no row counts as correctly classified."""
+    sn.seed(0)
+    x, y = sn.input("x", (None, 3)), sn.input("y", (None, 2))
+    p = sn.dense(x, 2, activation="sigmoid", name="d")
+    net = sn.compile(sn.mse(p, y), outputs=p, optimizer=sn.SGD(lr=0.1))
+    net.params["d/W"] = np.full((3, 2), np.nan)
+    data = {"x": np.ones((4, 3), np.float32), "y": np.eye(2, dtype=np.float32)[[0, 1, 0, 1]]}
+    scores = net.evaluate(data)
+    assert np.isnan(scores["loss"]) and scores["accuracy"] == 0.0
+    assert np.isnan(net.predict({"x": data["x"]})).all()
+
+
+def test_cast_to_an_integer_truncates_even_inside_a_fused_loop():
+    x = sn.input("x", (None, 3))
+    out = sn.cast(sn.cast(x, "int64"), "float32") * 1.0 + 0.0
+    values = np.array([[-2.7, 0.5, 1.5]], np.float32)
+    np.testing.assert_array_equal(sn.function([x], out)(values), [[-2.0, 0.0, 1.0]])
+
+
+@pytest.mark.parametrize("build", [lambda x: x * np.inf, lambda x: x + float("nan"),
+                                   lambda x: sn.where(x > 0, x, -np.inf), lambda x: sn.maximum(x, np.float32(-np.inf))])
+def test_infinite_and_nan_constants_compile_and_match_the_reference(build):
+    compare_special(build, [special_matrix(9, 3, 6)], "float32", gradients=False)
