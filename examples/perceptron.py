@@ -17,6 +17,7 @@ loss = sn.perceptron_loss(score, y)
 outputs = sn.step(score)  # 1 for the +1 class, 0 for the -1 class
 
 if __name__ == "__main__":
+    print("training a perceptron on linearly separable points until it makes no error...", flush=True)
     net = sn.compile(loss, outputs=outputs, optimizer=sn.SGD(lr=1.0), metrics=["accuracy"])
     for epoch in range(1, 101):
         net.fit(data, epochs=1, batch_size=1, seed=0, verbose=0)  # one more epoch per call

@@ -25,6 +25,7 @@ loss = sn.cross_entropy(p, y)
 outputs = p
 
 if __name__ == "__main__":
+    print("training an Elman network to add 8-bit numbers, 30 epochs...", flush=True)
     train, test = additions(2000, seed=0), additions(500, seed=1)
     net = sn.compile(loss, outputs=p, optimizer=sn.Adam(lr=0.02), metrics=[])
     net.fit(train, epochs=30, batch_size=32, seed=0, verbose=0)

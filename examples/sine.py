@@ -15,6 +15,7 @@ loss = sn.mse(p, y)
 outputs = p
 
 if __name__ == "__main__":
+    print("fitting sin(x) on [-pi, pi] for 300 epochs...", flush=True)
     net = sn.compile(loss, outputs=p, optimizer=sn.Adam(lr=0.01), metrics=[])
     net.fit(data, epochs=300, batch_size=32, seed=0, verbose=0)
     grid = np.linspace(-np.pi, np.pi, 9, dtype=np.float32)[:, None]

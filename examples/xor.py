@@ -17,6 +17,7 @@ loss = sn.cross_entropy(p, y)
 outputs = p
 
 if __name__ == "__main__":
+    print("training a 2-4-1 network on XOR for 500 steps...", flush=True)
     params = sn.Graph(loss).params
     grads = sn.grad(loss, params)
     step = sn.function([x, y], loss, updates=[(w, w - 2.0 * g) for w, g in zip(params, grads)])

@@ -136,3 +136,14 @@ def call_part(typingctx, function, block, chunk, chunks):
         builder.call(builder.inttoptr(args[0], _PART_TYPE.as_pointer()), list(args[1:]))
         return context.get_dummy_value()
     return types.void(types.int64, types.int64, types.int64, types.int64), codegen
+
+
+@intrinsic
+def call_runner(typingctx, runner, part, block, chunks, threads):
+    """Run the part at address `part` through the runner at address `runner` (both known only at run time,
+    so that neither is compiled until a product is large enough to be split)."""
+    def codegen(context, builder, signature, args):
+        runner_type = ir.FunctionType(ir.VoidType(), [ir.IntType(64)] * 4)
+        builder.call(builder.inttoptr(args[0], runner_type.as_pointer()), list(args[1:]))
+        return context.get_dummy_value()
+    return types.void(types.int64, types.int64, types.int64, types.int64, types.int64), codegen

@@ -6,15 +6,9 @@ cannot: alpha and beta, so an SGD step W <- W - lr x.T @ delta is one BLAS call 
 temporary, and a much smaller function to compile (np.dot's several layout paths took
 seconds of compile time per call site, measured here).
 """
-import numpy as np
 from numba import njit
 
-from .blas import blas_threads_local, cblas_gemm, cblas_gemm_at
-
-SINGLE_ROW_LOOP = 1  # measured (NumPy's OpenBLAS, 1 and 2 threads): a @ b with b 784 x 100 took 9-13 us in the
-#                      loop kernel and 24 us in BLAS at 1 row, tied at 2 rows (25 vs 25 us), and BLAS won from
-#                      4 rows on (10 rows: 84-117 vs 40-48 us); with b 2880 x 100 the same: 48 vs 94 us at 1 row,
-#                      tie at 2, BLAS ahead from 4.  So only a single row goes through the loop.
+from .blas import blas_threads_local, cblas_gemm, cblas_gemm_at, cblas_gemv_at
 
 SPLIT_WORK = 2_000_000  # gemm_split runs products with fewer multiply-adds (m n k) on the calling thread alone.
 #                         Measured on 2 cores, seconds per MNIST epoch, threshold 16M -> 4M: the book's CNN at
@@ -22,28 +16,6 @@ SPLIT_WORK = 2_000_000  # gemm_split runs products with fewer multiply-adds (m n
 #                         at batch 128 (10M) 0.34-0.40 -> 0.29-0.32; 4M -> 2M: the CNN at batch 10 (2.9M)
 #                         with its segments split, 3.7-4.5 (at times 6.5-7.0: staticnet/threads.py) against 5.4.
 ROWS_PER_THREAD = 64  # with fewer output rows per thread than this, the columns or the sum over k are split
-
-
-@njit(cache=True, nogil=True, error_model="numpy", fastmath={"contract", "reassoc", "nsz", "arcp", "afn"})
-def _few_rows(a, b, out, alpha, beta):
-    """out = alpha a @ b + beta out for a with one row (or a few): four rows of b at a time stay
-    in L1 while every row of a uses them, and the inner loop over out's row vectorises."""
-    m, k = a.shape
-    n = b.shape[1]
-    for i in range(m):
-        for j in range(n):
-            out[i, j] = beta * out[i, j] if beta != 0.0 else 0.0
-    k4 = k - k % 4
-    for kk in range(0, k4, 4):
-        for i in range(m):
-            a0, a1, a2, a3 = alpha * a[i, kk], alpha * a[i, kk + 1], alpha * a[i, kk + 2], alpha * a[i, kk + 3]
-            for j in range(n):
-                out[i, j] += a0 * b[kk, j] + a1 * b[kk + 1, j] + a2 * b[kk + 2, j] + a3 * b[kk + 3, j]
-    for kk in range(k4, k):
-        for i in range(m):
-            a0 = alpha * a[i, kk]
-            for j in range(n):
-                out[i, j] += a0 * b[kk, j]
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -60,12 +32,30 @@ def gemm(a, b, out, trans_a, trans_b, alpha=1.0, beta=0.0):
             for j in range(n):
                 out[i, j] = beta * out[i, j] if beta != 0.0 else 0.0  # as BLAS: beta 0 means out is not read
         return
-    if m <= SINGLE_ROW_LOOP and not trans_a and not trans_b:
-        _few_rows(a, b, out, alpha, beta)
-        return
-    previous = blas_threads_local(1)  # threads are shared out by gemm_split, not by BLAS
-    cblas_gemm(trans_a, trans_b, m, n, k, alpha, a, a.shape[1], b, b.shape[1], beta, out, n)
+    previous = blas_threads_local(1)  # threads share products out by chunks (split_mode), not inside BLAS
+    if m == 1 or n == 1:
+        _matrix_vector(a, b, out, trans_a, trans_b, alpha, beta)
+    else:
+        cblas_gemm(trans_a, trans_b, m, n, k, alpha, a, a.shape[1], b, b.shape[1], beta, out, n)
     blas_threads_local(previous)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _matrix_vector(a, b, out, trans_a, trans_b, alpha, beta):
+    """A product with one row or one column of out as BLAS's matrix-vector product: OpenBLAS's gemm takes
+    about twice as long at one row (a batch of 1 through 784 x 100 weights: 24 us, gemv 5-6 us).  A row
+    of out is op(b).T times a's row; a column, op(a) times op(b)'s column; both vectors have unit stride.
+    With beta 0, out is zeroed first: BLAS may scale it by beta, and NaN times 0 is NaN."""
+    if beta == 0.0:
+        for i in range(out.shape[0]):
+            for j in range(out.shape[1]):
+                out[i, j] = 0.0
+    if out.shape[0] == 1:
+        cblas_gemv_at(out, not trans_b, b.shape[0], b.shape[1], alpha, b.ctypes.data, b.shape[1], a.ctypes.data, 1,
+                      beta, out.ctypes.data, 1)
+    else:
+        cblas_gemv_at(out, trans_a, a.shape[0], a.shape[1], alpha, a.ctypes.data, a.shape[1], b.ctypes.data, 1,
+                      beta, out.ctypes.data, 1)
 
 
 SERIAL, BY_COLUMNS, BY_ROWS, BY_DEPTH = 0, 1, 2, 3  # how split_mode shares a product out
@@ -96,7 +86,8 @@ def split_mode(m, n, k, trans_a, parts):
 @njit(cache=True, nogil=True, error_model="numpy")
 def gemm_chunk(a, b, out, trans_a, trans_b, alpha, beta, mode, chunk, chunks, partials):
     """The chunk-th of `chunks` shares of out = alpha op(a) @ op(b) + beta out cut by `mode`; a BY_DEPTH
-    chunk writes its product over its part of k to partials[chunk] (add_partials sums them).  A share is
+    chunk writes its product over its part of k to partials (m x n values per chunk, one chunk after
+    another; add_partials sums them).  A share is
     an offset into each array, read with the array's own row stride.  SERIAL: the whole product, one chunk."""
     if mode == SERIAL:
         gemm(a, b, out, trans_a, trans_b, alpha, beta)
@@ -128,11 +119,13 @@ def gemm_chunk(a, b, out, trans_a, trans_b, alpha, beta, mode, chunk, chunks, pa
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def add_partials(partials, out, alpha, beta):
-    """out = alpha (the sum of the BY_DEPTH chunks' products, in chunk order) + beta out."""
+    """out = alpha (the sum of the BY_DEPTH chunks' products, in chunk order) + beta out; partials holds the
+    chunks' m x n products one after another."""
     m, n = out.shape
+    chunks = partials.shape[0] // (m * n)
     for i in range(m):
         for j in range(n):
-            total = partials[0, i, j]
-            for chunk in range(1, partials.shape[0]):
-                total += partials[chunk, i, j]
+            total = partials[i * n + j]
+            for chunk in range(1, chunks):
+                total += partials[(chunk * m + i) * n + j]
             out[i, j] = alpha * total + (beta * out[i, j] if beta != 0.0 else 0.0)

@@ -30,7 +30,7 @@ from .passes import optimize, rewrite_forward
 from .passes.strip_dropout import strip_dropout
 from .program import Program
 from .progress import Progress
-from .runtime import Generated, Workspace, kernels_called, leaf_argument
+from .runtime import Generated, Workspace, kernels_called, leaf_argument, part_addresses
 
 
 class History:
@@ -175,6 +175,9 @@ class Model:
         for kernels in self.generated.kernels_of.values():
             for kernel in kernels:
                 visit(kernel)
+        for driver in self.steps.values():
+            for part in driver.lazy_parts.values():
+                visit(part)
         return list(found.values())
 
     def warm_up(self, batch_size: int = 32, loops=("train", "eval", "predict")) -> tuple[float, bool]:
@@ -214,7 +217,8 @@ class Model:
     def _common_args(self, name, capacity):
         driver = self.steps[name]
         return ([leaf_argument(t) for t in driver.leaves] + [t.value.ctypes.data for t in driver.constants]
-                + self.workspaces[name].arguments(capacity) + driver.sizes.values)
+                + self.workspaces[name].arguments(capacity)
+                + part_addresses(driver, capacity, self.generated.report) + driver.sizes.values)
 
     def _data(self, data, nodes, what, check_values=False) -> list[np.ndarray]:
         """Arrays for `nodes` from a dict keyed by input name, or a tuple (x, y) / a bare x, checked before

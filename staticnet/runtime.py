@@ -148,6 +148,17 @@ class Generated:
         return self.module.run(function, *args)
 
 
+def part_addresses(driver, batch: int, report=None) -> list[int]:
+    """The addresses of RUN_PARTS and of `driver`'s parts compiled on demand, for a batch of `batch` rows:
+    compiled (once) when some product of the step is large enough to be cut among the threads at that batch,
+    else zeros (the products then run whole, as kernels/gemm.py's split_mode says they must)."""
+    from .codegen.parallel import threads_matter
+    if not driver.lazy_parts or not threads_matter(driver.plan, batch):
+        return [0] * (1 + len(driver.lazy_parts))
+    return [kernel_layer.load(kernel_layer.RUN_PARTS, report)] + [kernel_layer.load(part, report)
+                                                                  for part in driver.lazy_parts.values()]
+
+
 def kernels_called(*drivers) -> list:
     seen = {}
     for driver in drivers:
@@ -180,7 +191,8 @@ class CompiledFunction(FunctionBase):
         args = [n] + [a.ctypes.data for a in arrays]
         args += [leaf_argument(t) for t in self.driver.leaves]
         args += [t.value.ctypes.data for t in self.driver.constants]
-        args += self.workspace.arguments(n) + self.driver.sizes.values
+        args += self.workspace.arguments(n) + part_addresses(self.driver, n, self.generated.report)
+        args += self.driver.sizes.values
         self.generated.prepare("step")
         return args, arrays, n
 

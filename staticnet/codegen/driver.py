@@ -78,6 +78,7 @@ class Driver:
         self.leaves = [n for n in self.order if n.op == "param"]
         self.constants = [n for n in self.order if n.op == "constant" and n.value.size > 1]
         self.kernels: dict[str, Kernel] = {}  # what the step calls, by local name
+        self.lazy_parts: dict[str, Kernel] = {}  # parts compiled only for batches that need them, by local name
         self.batch = "n"
         self.lines: list[str] = []
         self.depth = 1
@@ -166,6 +167,12 @@ class Driver:
         self.kernels[kernel.local_name] = kernel
         text = f"{kernel.local_name}({', '.join(arguments)})"
         self.line(f"{result} = {text}" if result else text)
+
+    def lazy_part(self, part: Kernel) -> str:
+        """The name of the argument holding `part`'s address: the runtime compiles the part and RUN_PARTS only
+        for batches large enough to need them, and passes 0 otherwise (runtime.part_addresses)."""
+        self.lazy_parts[part.local_name] = part
+        return f"{part.local_name}_at"
 
     def library(self, function: str, items, returns: str = "void", result: str | None = None,
                 parallel: bool = False):
@@ -317,9 +324,11 @@ class Driver:
     def shared_args(self) -> list[str]:
         """The arguments after the data, the same for the step and every loop around it: parameters and
         optimizer state, array constants, buffers, the thread count, the number of parts a large product
-        is cut into (the threads the process may use: results do not depend on how many run) and the sizes."""
+        is cut into (the threads the process may use: results do not depend on how many run), the addresses
+        of RUN_PARTS and of the parts compiled on demand (lazy_part), and the sizes."""
         return ([self.leaf_name(t) for t in self.leaves] + [self.leaf_name(t) for t in self.constants]
-                + [f"b{b.slot}" for b in self.plan.buffers] + ["threads", "parts"] + self.sizes.arguments)
+                + [f"b{b.slot}" for b in self.plan.buffers] + ["threads", "parts", "runner_at"]
+                + [f"{name}_at" for name in self.lazy_parts] + self.sizes.arguments)
 
     def row_bytes(self, t: Tensor) -> str:
         """Bytes of one row (one example) of a batch-first array."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .kernel_layer import ABI_POINTER, Kernel, split_kernel
+from .kernel_layer import ABI_POINTER, Kernel
 
 RETURNS = {"void": None, "f64": "np.float64", "i64": "np.int64"}
 
@@ -89,23 +89,41 @@ def _matrix_view(name: str, dtype: str) -> str:
     return f"carray(abi.pointer_{ABI_POINTER[dtype][:3]}({name}), ({name}0, {name}1))"
 
 
-def split_gemm(dtype: str) -> Kernel:
-    """out = alpha op(a) @ op(b) + beta out, cut among the threads when it is large (kernels/gemm.py's
-    split_mode); arguments: a, b, out as (address, rows, columns), the flags, alpha, beta, parts, threads."""
+def split_gemm(dtype: str) -> tuple[Kernel, Kernel]:
+    """(the product kernel, its part): out = alpha op(a) @ op(b) + beta out, cut among the threads when it is
+    large (kernels/gemm.py's split_mode).  The product kernel's arguments: a, b, out as (address, rows,
+    columns), the flags, alpha, beta, parts, threads, and the addresses of RUN_PARTS and of the part, which
+    the runtime compiles and passes only for batches whose products are split (0 otherwise: the product
+    runs whole, as split_mode then says it must)."""
     params = [(f"{m}{suffix}", "i64") for m in ("a", "b", "out") for suffix in ("", "0", "1")]
     params += [("ta", "i64"), ("tb", "i64"), ("alpha", "f64"), ("beta", "f64"), ("parts", "i64"), ("threads", "i64")]
     views = [f"{m.upper()} = {_matrix_view(m, dtype)}" for m in ("a", "b", "out")]
-    before = ["k = a0 if ta else a1",
-              "mode = K.split_mode(out0, out1, k, ta != 0, parts)",
-              "chunks = 1 if mode == 0 else parts  # mode 0: one chunk, the whole product, on this thread",
-              "by_depth = mode == 3  # partial products over parts of k, added after",
-              f"partials = np.empty((parts if by_depth else 1, out0 if by_depth else 1, out1 if by_depth else 1), "
-              f"np.{dtype})",
-              "partials_at = partials.ctypes.data",
-              "p0, p1, p2 = partials.shape"]
-    part = views + [f"P = carray(abi.pointer_{ABI_POINTER[dtype][:3]}(partials_at), (p0, p1, p2))",
-                    "K.gemm_chunk(A, B, OUT, ta != 0, tb != 0, alpha, beta, mode, chunk, chunks, P)"]
-    after = ["if by_depth:", f"    K.add_partials(partials, {_matrix_view('out', dtype)}, alpha, beta)"]
-    shared = [("mode", "i64"), ("partials_at", "i64"), ("p0", "i64"), ("p1", "i64"), ("p2", "i64")]
-    return split_kernel("gemm", params, shared, part, "A matrix product, large ones cut among the threads",
-                        before=before, after=after)
+    shared = [("mode", "i64"), ("partials_at", "i64"), ("partials_size", "i64")]
+    values = params + shared
+    loads = [f"{name} = abi.load_{'f64' if kind == 'f64' else 'i64'}(block + {8 * k})"
+             for k, (name, kind) in enumerate(values)]
+    partials = f"carray(abi.pointer_{ABI_POINTER[dtype][:3]}(partials_at), (partials_size,))"
+    part = Kernel("gemm_part", (("block", "i64"), ("chunk", "i64"), ("chunks", "i64")), tuple(loads + views + [
+        "if chunk < chunks:",
+        f"    K.gemm_chunk(A, B, OUT, ta != 0, tb != 0, alpha, beta, mode, chunk, chunks, {partials})",
+        "elif mode == 3:  # after every chunk: the partial products over parts of k added up",
+        f"    K.add_partials({partials}, OUT, alpha, beta)"]),
+        "One chunk of a matrix product cut among the threads (chunk `chunks`: the chunks' sum)")
+    stores = [f"abi.store_{'f64' if kind == 'f64' else 'i64'}(slots + {8 * k}, {name})"
+              for k, (name, kind) in enumerate(values)]
+    body = ["k = a0 if ta else a1",
+            "mode = K.split_mode(out0, out1, k, ta != 0, parts)",
+            "if mode == 0 or part_at == 0:  # small: the whole product on this thread",
+            *("    " + v for v in views),
+            "    K.gemm(A, B, OUT, ta != 0, tb != 0, alpha, beta)",
+            "    return",
+            f"partials = np.empty(parts * out0 * out1 if mode == 3 else 1, np.{dtype})  # BY_DEPTH: a product per chunk",
+            "partials_at, partials_size = partials.ctypes.data, partials.size",
+            f"block = np.empty({len(values)}, np.int64)",
+            "slots = block.ctypes.data",
+            *stores,
+            "abi.call_runner(runner_at, part_at, slots, parts, threads)",
+            "abi.call_part(part_at, slots, parts, parts)"]
+    kernel = Kernel("gemm", tuple(params + [("runner_at", "i64"), ("part_at", "i64")]), tuple(body),
+                    "A matrix product, large ones cut among the threads")
+    return kernel, part

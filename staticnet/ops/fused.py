@@ -100,8 +100,9 @@ def gemm_call(d, a, b, out, trans_a, trans_b, alpha: str, beta: str):
     segment are cut among the threads (codegen/library.py split_gemm), inside one each thread works alone."""
     flags = [str(int(trans_a)), str(int(trans_b))]  # values, not constants: one compiled product for every layout
     if d.batch == "n":
+        kernel, part = split_gemm(out.dtype)
         arguments = [x for m in (a, b, out) for x in [m.address, *m.dims]] + flags + [alpha, beta, "parts", "threads"]
-        d.call(split_gemm(out.dtype), arguments)
+        d.call(kernel, arguments + ["runner_at", d.lazy_part(part)])
     else:
         d.library("gemm", [a, b, out, Integer(flags[0]), Integer(flags[1]), Real(alpha), Real(beta)])
 

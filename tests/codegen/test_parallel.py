@@ -127,3 +127,27 @@ def test_segments_are_kernels_and_only_one_kernel_is_parallel(tmp_path, monkeypa
     net.fit(data, epochs=1, batch_size=10, verbose=False, seed=0)
     reference = sn.function([x, g], out, backend="numpy")(data["x"], data["g"])
     np.testing.assert_allclose(net.predict({"x": data["x"]}), reference, rtol=1e-10)
+
+
+@pytest.mark.parametrize("m,k,n", [(300, 100, 101), (7, 40_000, 10), (7, 100, 3_000)])  # by rows, by k, by columns
+def test_products_cut_among_the_threads_match_the_reference_on_any_thread_count(m, k, n):
+    rng = np.random.default_rng(m + k + n)
+    x, g = sn.input("x", (None, k), dtype="float64"), sn.input("g", (None, n), dtype="float64")
+    W = sn.param("W", value=rng.normal(size=(k, n)))
+    out = x @ W
+    outputs = [out, *sn.grad(sn.sum(out * g), [W, x])]  # a b, a^T g and g b^T: every layout
+    feed = rng.normal(size=(m, k)), rng.normal(size=(m, n))
+    assert threads_matter(plan_memory(optimize(Program(outputs=tuple(outputs)))), m)
+    compiled = sn.function([x, g], outputs)
+    reference = sn.function([x, g], outputs, backend="numpy")(*feed)
+    previous = numba.get_num_threads()
+    try:
+        results = []
+        for count in (2, 1):
+            numba.set_num_threads(count)
+            results.append(compiled(*feed))
+    finally:
+        numba.set_num_threads(previous)
+    for r, two, one in zip(reference, *results):
+        np.testing.assert_allclose(two, r, rtol=1e-10, atol=1e-9)
+        np.testing.assert_array_equal(two, one)

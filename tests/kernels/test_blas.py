@@ -35,5 +35,23 @@ def test_the_fallback_shim_is_a_row_major_gemm(dtype, trans_a, trans_b):
     np.testing.assert_allclose(c, expected, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("trans", [False, True])
+def test_the_fallback_gemv_shim_is_a_row_major_gemv(dtype, trans):
+    rng = np.random.default_rng(4)
+    a = rng.normal(size=(5, 7)).astype(dtype)
+    x = rng.normal(size=5 if trans else 7).astype(dtype)
+    y = rng.normal(size=7 if trans else 5).astype(dtype)
+    expected = 2.0 * (a.T if trans else a).astype(np.float64) @ x - 0.5 * y
+    shim = blas._gemv_shim(types.float32 if dtype == np.float32 else types.float64)
+    pointer = ctypes.POINTER(ctypes.c_float if dtype == np.float32 else ctypes.c_double)
+    scalar = ctypes.c_float if dtype == np.float32 else ctypes.c_double
+    function = ctypes.CFUNCTYPE(None, ctypes.c_int32, ctypes.c_int32, ctypes.c_int64, ctypes.c_int64, scalar, pointer,
+                                ctypes.c_int64, pointer, ctypes.c_int64, scalar, pointer, ctypes.c_int64)(shim.address)
+    function(blas.ROW_MAJOR, blas.TRANS if trans else blas.NO_TRANS, 5, 7, 2.0, a.ctypes.data_as(pointer), 7,
+             x.ctypes.data_as(pointer), 1, -0.5, y.ctypes.data_as(pointer), 1)
+    np.testing.assert_allclose(y, expected, rtol=1e-5, atol=1e-5)
+
+
 def test_numpy_openblas_is_found_in_the_pypi_wheels():
     assert blas.SOURCE == "NumPy's OpenBLAS"

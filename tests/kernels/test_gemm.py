@@ -8,7 +8,7 @@ from staticnet.kernels.gemm import BY_COLUMNS, BY_DEPTH, BY_ROWS, ROWS_PER_THREA
 @pytest.mark.parametrize("dtype,tol", [(np.float32, 1e-5), (np.float64, 1e-12)])
 @pytest.mark.parametrize("trans_a", [False, True])
 @pytest.mark.parametrize("trans_b", [False, True])
-@pytest.mark.parametrize("m,k,n", [(1, 1, 1), (10, 784, 30), (3, 5, 7), (64, 17, 1)])
+@pytest.mark.parametrize("m,k,n", [(1, 1, 1), (10, 784, 30), (3, 5, 7), (64, 17, 1), (1, 784, 100), (1, 9, 4)])
 def test_gemm_matches_numpy(dtype, tol, trans_a, trans_b, m, k, n):
     check_against_numpy(lambda *args: gemm(*args), dtype, tol, trans_a, trans_b, m, k, n)
 
@@ -31,7 +31,7 @@ def split_product(a, b, out, trans_a, trans_b, alpha, beta, parts):
     if mode == SERIAL:
         gemm(a, b, out, trans_a, trans_b, alpha, beta)
         return mode
-    partials = np.empty((parts, m, n), out.dtype) if mode == BY_DEPTH else np.empty((1, 1, 1), out.dtype)
+    partials = np.empty(parts * m * n if mode == BY_DEPTH else 1, out.dtype)
     for chunk in range(parts):
         gemm_chunk(a, b, out, trans_a, trans_b, alpha, beta, mode, chunk, parts, partials)
     if mode == BY_DEPTH:
@@ -61,7 +61,17 @@ def test_a_chunk_rejects_non_contiguous_operands():
     a = np.ones((3000, 2000), np.float32)
     with pytest.raises(ValueError, match="C-contiguous"):
         gemm_chunk(a.T, np.ones((3000, 2), np.float32), np.empty((2000, 2), np.float32), False, False, 1.0, 0.0,
-                   BY_ROWS, 0, 2, np.empty((1, 1, 1), np.float32))
+                   BY_ROWS, 0, 2, np.empty(1, np.float32))
+
+
+@pytest.mark.parametrize("shape", [(1, 4), (4, 1), (1, 1), (3, 4)])
+def test_beta_zero_overwrites_nan_in_out_whatever_the_shape(shape):
+    """As BLAS's gemm does: out is not read when beta is 0, even where a matrix-vector product does the work."""
+    rng = np.random.default_rng(5)
+    a, b = rng.normal(size=(shape[0], 6)).astype(np.float32), rng.normal(size=(6, shape[1])).astype(np.float32)
+    out = np.full(shape, np.nan, np.float32)
+    gemm(a, b, out, False, False, 1.0, 0.0)
+    np.testing.assert_allclose(out, a.astype(np.float64) @ b, rtol=1e-5)
 
 
 def test_gemm_default_overwrites_and_empty_batch_is_a_no_op():
