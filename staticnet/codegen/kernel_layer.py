@@ -127,19 +127,25 @@ RUN_PARTS = Kernel(
     parallel=True)
 
 
-def split_kernel(stem: str, params, shared, part_body, doc: str, before=(), after=(), chunks="chunks",
+def split_kernel(stem: str, params, shared, part_body, doc: str, before=(), finish=(), chunks="chunks",
                  calls=()) -> Kernel:
     """A kernel whose work RUN_PARTS cuts into chunks.  `params` are its (int64 or f64) arguments; `before`
     runs first (and may return, or define the extra `shared` (name, type) values); the part kernel gets
     every param and shared value from a block, then runs `part_body` with `chunk` and `chunks` in scope;
-    `after` runs once every chunk is done."""
+    `finish` runs in the part too, once every chunk is done (as chunk number `chunks`), so that what it
+    calls is compiled with the part."""
     values = list(params) + list(shared)
     loads = [f"{name} = abi.load_{'f64' if kind == 'f64' else 'i64'}(block + {8 * k})"
              for k, (name, kind) in enumerate(values)]
+    body = list(part_body)
+    if finish:
+        body = ["if chunk < chunks:", *("    " + line for line in body), "else:", *("    " + line for line in finish)]
     part = Kernel(f"{stem}_part", (("block", "i64"), ("chunk", "i64"), ("chunks", "i64")),
-                  tuple(loads) + tuple(part_body), f"One chunk of: {doc}", calls=tuple(calls))
+                  tuple(loads) + tuple(body), f"One chunk of: {doc}", calls=tuple(calls))
     stores = [f"abi.store_{'f64' if kind == 'f64' else 'i64'}(slots + {8 * k}, {name})"
               for k, (name, kind) in enumerate(values)]
-    body = (list(before) + [f"block = np.empty({len(values)}, np.int64)", "slots = block.ctypes.data"] + stores
-            + [f"{RUN_PARTS.local_name}(abi.address_of({part.symbol!r}), slots, {chunks}, threads)"] + list(after))
-    return Kernel(stem, tuple(params), tuple(body), doc, calls=(RUN_PARTS, part) + tuple(calls))
+    run = [f"{RUN_PARTS.local_name}(abi.address_of({part.symbol!r}), slots, {chunks}, threads)"]
+    if finish:
+        run.append(f"abi.call_part(abi.address_of({part.symbol!r}), slots, {chunks}, {chunks})")
+    entry = list(before) + [f"block = np.empty({len(values)}, np.int64)", "slots = block.ctypes.data"] + stores + run
+    return Kernel(stem, tuple(params), tuple(entry), doc, calls=(RUN_PARTS, part) + tuple(calls))

@@ -6,7 +6,7 @@ im2col, the convolution product, max-pooling and its gradient took 9-12 ms per s
 thread and 4.3 ms split in two (more than 2x: each thread's rows also stay in cache), 0.45 vs
 0.30 ms at batch 10.  Splitting inside each kernel instead gained nothing (kernels/conv.py).
 Reductions over the batch (weight gradients, bias sums, the loss) end a segment; outside
-segments, large matrix products are shared among the threads by kernels.gemm_split.
+segments, large matrix products are cut among the threads (kernels/gemm.py, split_mode).
 """
 from __future__ import annotations
 
@@ -15,16 +15,13 @@ import math
 from ..graph import Tensor
 from ..ops import registry
 
-PARALLEL_ROWS = 8  # smaller batches run a segment as one chunk.  The book's CNN at batch 10, s per epoch on 2
-#                    cores: 5.0-5.5 whole; split, 3.7-4.5 with the two cores close and 6.5-7.0 with them far apart
-#                    (staticnet/threads.py), then, with its dense weights out of the segment (SHARED_WEIGHTS),
-#                    3.1-3.4 and 4.4-4.7.
 SEGMENT_TILE = 8  # each thread runs the segment on this many of its rows at a time, so that what one node writes
 #                   is still in cache when the next reads it.  The book's CNN's forward segment at batch 128 (im2col,
 #                   convolution product, max-pooling, bias and sigmoid; 2 threads): 12.7 vs 13.9 and 16.7 vs 18.1
 #                   us per image against whole halves of the batch (4: 12.6-16.9, 16: 13.1-16.8, 32: 13.6-17.0).
+PARALLEL_ROWS = SEGMENT_TILE + 1  # from this many rows a batch has two tiles, which the threads share
 SHARED_WEIGHTS = 65_536  # a product with weights this large stays out of segments: there each thread would read
-#                         all of them; kernels.gemm_split gives each thread its own rows of them instead.
+#                         all of them; a product cut among the threads gives each its own rows of them instead.
 
 
 def batch_leading(t: Tensor) -> bool:
@@ -70,12 +67,16 @@ def parallel_segments(order, views) -> list[list[Tensor]]:
 
 
 def threads_matter(plan, batch: int) -> bool:
-    """Whether a step of this batch size gives the threads any work: a segment split by rows, or
-    a product outside segments large enough for kernels.gemm_split to share."""
+    """Whether a step of this batch size gives the threads any work: a segment of more than one tile, or a
+    product outside segments large enough to be cut among them."""
+    return bool(plan.segments and batch >= PARALLEL_ROWS) or products_split(plan, batch)
+
+
+def products_split(plan, batch: int) -> bool:
+    """Whether some product outside the segments is large enough, at this batch size, for kernels/gemm.py's
+    split_mode to cut it among the threads."""
     from ..kernels.gemm import SPLIT_WORK  # not at import: loading the kernels finds and binds BLAS
 
-    if plan.segments and batch >= PARALLEL_ROWS:
-        return True
     in_segments = {n.id for segment in plan.segments for n in segment}
     for node in plan.order:
         if node.op in ("gemm", "gemm_update") and node.id not in in_segments:

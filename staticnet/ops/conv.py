@@ -91,22 +91,30 @@ def _col2im_shape(cols, kh, kw, sh, sw, pads, height, width):
     return (cols.shape[0], height, width, cols.shape[3] // (kh * kw)), cols.dtype
 
 
-def _geometry_literals(attrs):
-    """Window, stride and the padding before each axis, as constants of the kernel (kernels/conv.py)."""
-    return [Literal(attrs[k]) for k in ("kh", "kw", "sh", "sw")] + [Literal(attrs["pads"][0]), Literal(attrs["pads"][2])]
+def _geometry_literals(attrs, padded):
+    """Window and stride (and the padding before each axis) as constants of the kernel (kernels/conv.py)."""
+    window = [Literal(attrs[k]) for k in ("kh", "kw", "sh", "sw")]
+    return window + [Literal(attrs["pads"][0]), Literal(attrs["pads"][2])] if padded else window
 
 
-def _patch_lowering(kernel):
-    def lower(node, d):
-        d.library(kernel, [d.array(node.inputs[0]), d.array(node)] + _geometry_literals(node.attrs))
-    return lower
+def _lower_im2col(node, d):
+    """Without padding, the kernel for one channel or for several alone: only the code a layer runs compiles."""
+    x, padded = node.inputs[0], any(node.attrs["pads"])
+    kernel = "im2col" if padded else ("im2col_one_channel" if x.shape[3] == 1 else "im2col_channels")
+    d.library(kernel, [d.array(x), d.array(node)] + _geometry_literals(node.attrs, padded))
+
+
+def _lower_col2im(node, d):
+    padded = any(node.attrs["pads"])
+    d.library("col2im" if padded else "col2im_inside",
+              [d.array(node.inputs[0]), d.array(node)] + _geometry_literals(node.attrs, padded))
 
 
 register("im2col", shape=_im2col_shape, numpy=_im2col_ref, grad=_im2col_grad, kind="opaque", row_wise=True,
-         lower=_patch_lowering("im2col"))
+         lower=_lower_im2col)
 register("col2im", shape=_col2im_shape, numpy=_col2im_ref, kind="opaque", row_wise=True,
          grad=lambda node, g: (make_node("im2col", (g,), {k: v for k, v in node.attrs.items() if k not in ("height", "width")}),),
-         lower=_patch_lowering("col2im"))
+         lower=_lower_col2im)
 
 
 def conv2d(x, filters: int, kernel_size, stride=1, padding="valid", activation=None, init=None, bias_init=None,

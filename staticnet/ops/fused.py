@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..codegen.library import Integer, Real, split_gemm
+from ..codegen.library import split_gemm
 from . import register, registry
 
 
@@ -97,14 +97,15 @@ def _gemm_ref(a, b, *extra, trans_a, trans_b, epilogue, shape, dtype):
 
 def gemm_call(d, a, b, out, trans_a, trans_b, alpha: str, beta: str):
     """out = alpha op(a) @ op(b) + beta out for library.Array operands: large products outside a batch
-    segment are cut among the threads (codegen/library.py split_gemm), inside one each thread works alone."""
+    segment are cut among the threads (codegen/library.py split_gemm); inside one, where each thread works
+    on its own rows, the same kernel runs whole (one part, no runner)."""
+    kernel, part = split_gemm(out.dtype)
     flags = [str(int(trans_a)), str(int(trans_b))]  # values, not constants: one compiled product for every layout
+    arguments = [x for m in (a, b, out) for x in [m.address, *m.dims]] + flags + [alpha, beta]
     if d.batch == "n":
-        kernel, part = split_gemm(out.dtype)
-        arguments = [x for m in (a, b, out) for x in [m.address, *m.dims]] + flags + [alpha, beta, "parts", "threads"]
-        d.call(kernel, arguments + ["runner_at", d.lazy_part(part)])
+        d.call(kernel, arguments + ["parts", "threads", "runner_at", d.lazy_part(part)])
     else:
-        d.library("gemm", [a, b, out, Integer(flags[0]), Integer(flags[1]), Real(alpha), Real(beta)])
+        d.call(kernel, arguments + ["1", "1", "0", "0"])
 
 
 def _lower_gemm(node, d):

@@ -72,12 +72,12 @@ def _lower_max_contract(node, d):
     geometry = ", ".join(str(node.attrs[k]) for k in ("ph", "pw", "sh", "sw")) + f", {node.inputs[0].shape[-1]}"
     before = ["blocks = K.contract_blocks(a1_0)", f"parts = np.empty((blocks, a1_3 * a0_3), np.{node.dtype.name})",
               "parts_at, width = parts.ctypes.data, parts.shape[1]"]
-    part = [f"P = carray(abi.pointer_{ABI_POINTER[node.dtype.name][:3]}(parts_at), (blocks, width))",
-            f"K.max_pool_contract_block({patches}, {x}, {pooled}, {g}, P, {geometry}, chunk)"]
+    parts_view = f"P = carray(abi.pointer_{ABI_POINTER[node.dtype.name][:3]}(parts_at), (blocks, width))"
+    part = [parts_view, f"K.max_pool_contract_block({patches}, {x}, {pooled}, {g}, P, {geometry}, chunk)"]
     kernel = split_kernel("max_pool_contract", params + [("threads", "i64")],
                           [("blocks", "i64"), ("parts_at", "i64"), ("width", "i64")], part,
                           f"The filter gradient of a max-pooled convolution, window {geometry}", before=before,
-                          after=[f"K.sum_blocks(parts, {out})"], chunks="blocks")
+                          finish=[parts_view, f"K.sum_blocks(P, {out})"], chunks="blocks")
     d.call(kernel, arguments + ["threads"])
 
 
