@@ -22,7 +22,6 @@ import shutil
 import sys
 import tempfile
 
-import numba
 import numpy as np
 
 _fallback: dict[str, str] = {}  # configured path -> the temporary directory used instead
@@ -72,6 +71,8 @@ def kernel_library_fingerprint() -> str:
 
 
 def key_of(code: str) -> str:
+    import numba
+
     from .. import __version__
     stamp = (f"staticnet {__version__}; kernels {kernel_library_fingerprint()}; numba {numba.__version__}; "
              f"numpy {np.__version__}\n")
