@@ -114,6 +114,18 @@ class Builder:
                 self.leaf_names[t.id] = self.constant(t.value)
         return self.leaf_names[t.id]
 
+    def drop_unread(self, outputs) -> None:
+        """Remove the nodes and initializers nothing reads: the NHWC copy of a convolution whose only reader,
+        a pooling, took the NCHW value instead."""
+        read = set(outputs)
+        kept = []
+        for node in reversed(self.nodes):
+            if any(name in read for name in node.output):
+                kept.append(node)
+                read.update(node.input)
+        self.nodes = kept[::-1]
+        self.initializers = [t for t in self.initializers if t.name in read]
+
     def reduce(self, op_type: str, x: str, axes, keepdims: bool, out=None) -> str:
         if self.takes_axes_input(op_type):
             return self.node(op_type, [x, self.ints(axes)], out, keepdims=int(keepdims))
@@ -509,6 +521,7 @@ def to_model(outputs, inputs=None, opset=None, output_names=None):
         if names[t.id] != name:  # an input, a leaf, an output listed twice, or a value dropout left unchanged
             b.node("Identity", [names[t.id]], name)
 
+    b.drop_unread(output_names)
     graph = onnx.helper.make_graph(
         b.nodes, "staticnet", [_value_info(onnx, t.name, t) for t in inputs],
         [_value_info(onnx, name, t) for t, name in zip(exported, output_names)], initializer=b.initializers)
