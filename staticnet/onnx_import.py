@@ -69,7 +69,7 @@ class Importer:
         self.arrays = {t.name: onnx.numpy_helper.to_array(t) for t in graph.initializer}
         self.values: dict[str, Tensor] = {}
         self.param_names: set[str] = set()
-        self.undone: dict[int, tuple] = {}  # id of a transpose or reshape made here -> (its input, the undoing axes or shape)
+        self.made: dict[int, tuple] = {}  # a transpose or reshape made here: its id -> (its input, op, axes or shape)
 
     # ------------------------------------------------------------ operands
     def tensor(self, name: str) -> Tensor:
@@ -102,24 +102,25 @@ class Importer:
 
     # ------------------------------------------------------------ layout moves that cancel
     def transpose(self, x: Tensor, axes) -> Tensor:
+        """x transposed; a transposition that only moves axes of size 1 is a reshape (the same order in memory)."""
         axes = tuple(int(a) for a in axes)
-        if axes == tuple(range(x.ndim)):
-            return x
-        source = self.undone.get(x.id)
-        if source is not None and source[1] == axes:
-            return source[0]
+        if [a for a in axes if x.shape[a] != 1] == [a for a in range(x.ndim) if x.shape[a] != 1]:
+            return self.reshape(x, [x.shape[a] for a in axes])
+        made = self.made.get(x.id)
+        if made is not None and made[1] == "transpose" and made[2] == tuple(np.argsort(axes).tolist()):
+            return made[0]
         out = shape_ops.transpose(x, axes)
-        self.undone[out.id] = (x, tuple(np.argsort(axes).tolist()))
+        self.made[out.id] = (x, "transpose", axes)
         return out
 
     def reshape(self, x: Tensor, target) -> Tensor:
         target = tuple(target)
-        source = self.undone.get(x.id)
-        if source is not None and source[1] == target:
-            return source[0]
+        made = self.made.get(x.id)
+        if made is not None and made[1] == "reshape" and made[0].shape == target:
+            return made[0]
         out = shape_ops.reshape(x, target)
         if out is not x:
-            self.undone[out.id] = (x, x.shape)
+            self.made[out.id] = (x, "reshape", target)
         return out
 
     def to_nhwc(self, x: Tensor, op: str) -> Tensor:
@@ -323,8 +324,12 @@ def _conv(imp, node, xs, attrs):
         raise Unsupported(f"kernel_shape {list(shape)} differs from the kernel's {[kh, kw]}")
     sh, sw = attrs.take("strides", [1, 1])
     pads = _pads(attrs, x, (kh, kw), (sh, sw))
-    patches = make_node("im2col", (imp.to_nhwc(x, "conv2d"),), {"kh": kh, "kw": kw, "sh": sh, "sw": sw, "pads": pads},
-                        called="conv2d")
+    images = imp.to_nhwc(x, "conv2d")
+    if images.op == "transpose":
+        # a copy in NHWC order (a cast to its own dtype): the compiled im2col kernel does not compile for the
+        # strided view a transpose is (reported with this change)
+        images = elementwise.cast(images, images.dtype)
+    patches = make_node("im2col", (images,), {"kh": kh, "kw": kw, "sh": sh, "sw": sw, "pads": pads}, called="conv2d")
     weights = imp.parameter(xs[1], kernel.transpose(2, 3, 1, 0).reshape(kh * kw * channels, filters))
     y = matmul(patches, weights)
     bias = imp.maybe_known(xs, 2)
@@ -513,7 +518,10 @@ def _graph_input(onnx, value_info, path) -> Tensor:
 
 
 def _label(node, index: int) -> str:
-    return f"{node.name!r}" if node.name else f"#{index} (output {node.output[0]!r})"
+    """How messages name an ONNX node: by its name, or (unnamed) by its position and first output."""
+    if node.name:
+        return f"node {node.name!r} ({node.op_type})"
+    return f"node #{index} ({node.op_type}, output {node.output[0]!r})"
 
 
 def import_model(path) -> ImportedGraph:
@@ -529,7 +537,7 @@ def import_model(path) -> ImportedGraph:
     read_later = {name for node in graph.node for name in node.input} | {o.name for o in graph.output}
     base = os.path.basename(os.fspath(path))
     for index, node in enumerate(graph.node):
-        label = f"node {_label(node, index)} ({node.op_type})"
+        label = _label(node, index)
         translate = IMPORTS.get(node.op_type) if node.domain in ONNX_DOMAINS else None
         if translate is None:
             domain = f" of domain {node.domain!r}" if node.domain not in ONNX_DOMAINS else ""
