@@ -20,7 +20,6 @@ in a subprocess where importing numba fails, to keep it so.
 from __future__ import annotations
 
 import os
-import zipfile
 
 import numpy as np
 
@@ -83,11 +82,16 @@ class Predictor:
         return run(self.outputs, {t.id: a for t, a in zip(self.inputs, arrays)})
 
 
+ZIP_MAGIC = b"PK\x03\x04"  # how a .snet file (a zip archive) begins; an ONNX file is a protobuf message
+
+
 def load(path) -> Predictor:
-    """A Predictor for a model file: a staticnet .snet (told by its zip header) or an ONNX model."""
+    """A Predictor for a model file: a staticnet .snet (told by its first bytes) or an ONNX model."""
     if not os.path.isfile(path):
         raise DataError(f"{path}: no such model file")
-    if zipfile.is_zipfile(path):
+    with open(path, "rb") as f:
+        start = f.read(len(ZIP_MAGIC))
+    if start == ZIP_MAGIC:
         from .serialize import read_forward_graph
         features, outputs, single_output = read_forward_graph(path)
         return Predictor(features, outputs, single_output)
