@@ -147,9 +147,9 @@ class Builder:
 
 # ---------------------------------------------------------------- translations of single ops
 
-def _same(op_type: str, **attrs):
+def _same(op_type: str):
     """The ONNX op of the same meaning, on the node's own operands."""
-    return lambda node, b: Plan(node.inputs, lambda b, xs, out: b.node(op_type, xs, out, **attrs))
+    return lambda node, b: Plan(node.inputs, lambda b, xs, out: b.node(op_type, xs, out))
 
 
 BINARY = {"add": "Add", "sub": "Sub", "mul": "Mul", "div": "Div", "maximum": "Max", "minimum": "Min"}
@@ -333,7 +333,7 @@ def _leaky_relu_or_prelu(node, b):
         return None
     z = branch[0]
     if _is_constant(slope):
-        alpha = float(slope.value)
+        alpha = slope.value.item()
         return Plan((z,), lambda b, xs, out: b.node("LeakyRelu", xs, out, alpha=alpha))
     if len(slope.shape) <= len(z.shape) and all(s in (1, d) for s, d in zip(slope.shape[::-1], z.shape[::-1])):
         return Plan((z, slope), lambda b, xs, out: b.node("PRelu", xs, out))
@@ -346,7 +346,7 @@ def _elu(node, b):
     if branch is None:
         return None
     z, elsewhere = branch
-    alpha = next((float(c.value) for c in elsewhere.inputs if _is_constant(c)), None) if elsewhere.op == "mul" else 1.0
+    alpha = next((c.value.item() for c in elsewhere.inputs if _is_constant(c)), None) if elsewhere.op == "mul" else 1.0
     expm1 = _constant_factor(elsewhere, alpha) if elsewhere.op == "mul" else elsewhere
     if expm1 is None or expm1.op != "sub" or not _is_constant(expm1.inputs[1], 1.0):
         return None
@@ -397,7 +397,7 @@ def _swish(node, b):
         scaled = gate.inputs[0]
         if scaled is z:
             return Plan((z,), lambda b, xs, out: b.node("Swish", xs, out, alpha=1.0))
-        beta = next((float(c.value) for c in scaled.inputs if _is_constant(c)), None) if scaled.op == "mul" else None
+        beta = next((c.value.item() for c in scaled.inputs if _is_constant(c)), None) if scaled.op == "mul" else None
         if beta is not None and _constant_factor(scaled, beta) is z:
             return Plan((z,), lambda b, xs, out: b.node("Swish", xs, out, alpha=beta))
     return None

@@ -8,8 +8,9 @@ line ("model.onnx node 'fc1' (Gemm)"), so any later error names the ONNX node.
 
 Layout: the imported graph takes and computes the same arrays as the ONNX model, NCHW images included.
 ONNX's Conv and pools become staticnet's NHWC im2col products and pools between two explicit
-transposes; a transpose that undoes the one just made is skipped, so conv -> pool stays NHWC inside.
-ONNX booleans (comparisons) are staticnet masks of 0 and 1 in the compared dtype.
+transposes; a transpose that undoes the one just made is skipped (a pool feeding a conv stays NHWC
+between them), and one that only moves axes of size 1 (single-channel images) is a reshape.  ONNX
+booleans (comparisons) are staticnet masks of 0 and 1 in the compared dtype.
 
 Anything without a translation, and any attribute a translation does not read, is a DataError naming the
 file, the ONNX node and its op type.
@@ -97,7 +98,9 @@ class Importer:
         raise Unsupported(f"its {what} ({name!r}) must be an initializer or a Constant; computed {what}s are "
                           "not supported")
 
-    def maybe_known(self, inputs, index):
+    @staticmethod
+    def optional(inputs, index):
+        """The name given for optional input `index`, or None where it is left out (absent or empty)."""
         return inputs[index] if len(inputs) > index and inputs[index] else None
 
     # ------------------------------------------------------------ layout moves that cancel
@@ -162,7 +165,7 @@ def _gemm(imp, node, xs, attrs):
     y = matmul(a, b)
     if alpha != 1.0:
         y = y * alpha
-    c = imp.maybe_known(xs, 2)
+    c = imp.optional(xs, 2)
     if c is not None:
         c = imp.tensor(c)
         y = y + (c * beta if beta != 1.0 else c)
@@ -171,10 +174,10 @@ def _gemm(imp, node, xs, attrs):
 
 def _pow(imp, node, xs, attrs):
     exponent = imp.known(xs[1], "exponent")
-    if exponent.size != 1 or float(exponent) not in (2.0, 0.5):
+    if exponent.size != 1 or exponent.item() not in (2.0, 0.5):
         raise Unsupported(f"exponent {exponent.tolist()!r}: staticnet imports x**2 and x**0.5")
     x = imp.tensor(xs[0])
-    return [elementwise.square(x) if float(exponent) == 2.0 else elementwise.sqrt(x)]
+    return [elementwise.square(x) if exponent.item() == 2.0 else elementwise.sqrt(x)]
 
 
 def _with_alpha(build, default):
@@ -223,7 +226,7 @@ def _transpose(imp, node, xs, attrs):
 def _axes(imp, xs, attrs, index=1):
     """Axes from the attribute (older opsets) or the input (newer), or None for all."""
     axes = attrs.take("axes")
-    given = imp.maybe_known(xs, index)
+    given = imp.optional(xs, index)
     if given is not None:
         axes = imp.known(given, "axes").tolist()
     return axes
@@ -269,7 +272,7 @@ def _not(imp, node, xs, attrs):
 
 def _dropout(imp, node, xs, attrs):
     attrs.take("seed")
-    training = imp.maybe_known(xs, 2)
+    training = imp.optional(xs, 2)
     if training is not None and bool(imp.known(training, "training_mode")):
         raise Unsupported("training_mode is true; staticnet imports the inference graph (dropout the identity)")
     return [imp.tensor(xs[0])]
@@ -332,7 +335,7 @@ def _conv(imp, node, xs, attrs):
     patches = make_node("im2col", (images,), {"kh": kh, "kw": kw, "sh": sh, "sw": sw, "pads": pads}, called="conv2d")
     weights = imp.parameter(xs[1], kernel.transpose(2, 3, 1, 0).reshape(kh * kw * channels, filters))
     y = matmul(patches, weights)
-    bias = imp.maybe_known(xs, 2)
+    bias = imp.optional(xs, 2)
     if bias is not None:
         y = y + imp.tensor(bias)
     return [imp.to_nchw(y)]
@@ -378,14 +381,14 @@ def _rnn(imp, node, xs, attrs):
             raise Unsupported(f"attribute {unsupported} is not supported")
     hidden = attrs.take("hidden_size")
     w, r = imp.known(xs[1], "W"), imp.known(xs[2], "R")
-    biases = imp.known(xs[3], "B") if imp.maybe_known(xs, 3) else np.zeros((1, 2 * hidden), w.dtype)
-    if imp.maybe_known(xs, 4):
+    biases = imp.known(xs[3], "B") if imp.optional(xs, 3) else np.zeros((1, 2 * hidden), w.dtype)
+    if imp.optional(xs, 4):
         raise Unsupported("sequence_lens is not supported (staticnet runs every sequence to its full length)")
-    initial = imp.maybe_known(xs, 5)
+    initial = imp.optional(xs, 5)
     if initial is not None and np.any(imp.known(initial, "initial_h")):
         raise Unsupported("a nonzero initial_h is not supported (staticnet's rnn starts from zeros)")
     x = imp.transpose(imp.tensor(xs[0]), (1, 0, 2))
-    bias_name = imp.maybe_known(xs, 3) or f"{xs[1]}_bias"
+    bias_name = imp.optional(xs, 3) or f"{xs[1]}_bias"
     states = make_node("rnn", (x, imp.parameter(xs[1], w[0].T), imp.parameter(xs[2], r[0].T),
                                imp.parameter(bias_name, biases[0, :hidden] + biases[0, hidden:])),
                        {"activation": activation[0].lower()})
