@@ -1,4 +1,9 @@
-"""staticnet: a static-graph compiler for neural networks on the CPU."""
+"""staticnet: a static-graph compiler for neural networks on the CPU.
+
+Importing the package does not import Numba: building graphs, the NumPy reference executor, model files
+and `staticnet.inference` work without it.  The names that compile (sn.compile, sn.Model, sn.History)
+are loaded on first use, from staticnet.model, which brings in the code generator and Numba.
+"""
 from .errors import DataError, DTypeError, GraphError, ShapeError
 from .graph import Graph, Tensor, constant, describe, input, param, to_dot
 from . import init
@@ -17,13 +22,43 @@ from .ops.pool import avg_pool2d, l2_pool2d, max_pool2d
 from .ops.rnn import rnn
 from .autodiff import grad
 from .interpreter import NumpyFunction
-from .model import History, Model, compile
 from .optim import SGD, AdaGrad, Adam, AdamW, RMSProp, constant as constant_lr, exponential_decay, step_decay
 from .ops.nn import dropout
 from . import data
 from .serialize import load
 
 __version__ = "0.1.0"
+
+_COMPILING = ("History", "Model", "compile")  # defined in staticnet.model, which imports Numba
+
+
+def __getattr__(name):
+    if name in _COMPILING:
+        from . import model
+        return getattr(model, name)
+    raise AttributeError(f"module 'staticnet' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(list(globals()) + list(_COMPILING))
+
+
+def export_onnx(outputs, path, inputs=None, opset=None, output_names=None):
+    """Write the graph computing `outputs` from `inputs` (default: every input they read) as an ONNX model.
+
+    Dropout is removed (the inference graph); parameters become initializers holding their current values;
+    the batch dimension is symbolic.  opset defaults to staticnet.onnx_support.DEFAULT_OPSET (17).  Needs the
+    `onnx` extra: pip install 'staticnet[onnx]'."""
+    from .onnx_export import export
+    export(outputs, path, inputs=inputs, opset=opset, output_names=output_names)
+
+
+def import_onnx(path):
+    """An ONNX model as a staticnet graph (staticnet.onnx_import.ImportedGraph): its inputs and outputs
+    as tensors to compile and fine-tune, .compile() for a Model ready to predict, and .predict() to run
+    it with NumPy.  Needs the `onnx` extra: pip install 'staticnet[onnx]'."""
+    from .onnx_import import import_model
+    return import_model(path)
 
 
 def function(inputs, outputs, updates=None, training=False, backend="numba"):

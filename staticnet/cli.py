@@ -1,4 +1,4 @@
-"""The `staticnet` command line: check, compile, train, bench.
+"""The `staticnet` command line: check, compile, train, export, bench.
 
 A model file is a Python file that defines its graph; MODEL_FILE_HELP below lists every
 key it may set.  Everything a command needs is checked before the work starts (the
@@ -14,8 +14,8 @@ import os
 import runpy
 import sys
 
-from .errors import DataError, GraphError
-from .plot import MissingDependency
+from .errors import DataError, GraphError, MissingDependency
+from .onnx_support import DEFAULT_OPSET, MIN_OPSET
 
 MODEL_FILE_HELP = """\
 A model file is Python that sets these keys at module level, or returns them in a dict from a
@@ -307,6 +307,28 @@ def cmd_train(args) -> int:
     return 0
 
 
+def cmd_export(args) -> int:
+    """A saved model's prediction graph as ONNX, read without compiling it (so it needs no Numba)."""
+    from .onnx_export import export
+    from .onnx_support import checked_opset, require_onnx
+    from .serialize import read_forward_graph
+    _output_file("output", args.output)
+    if not os.path.isfile(args.model):
+        raise UsageError(f"no such model file: {args.model}")
+    try:
+        opset = checked_opset(require_onnx("staticnet export"), args.opset)
+    except ValueError as e:
+        raise UsageError(f"--opset: {e}") from None
+    features, outputs, _ = read_forward_graph(args.model)
+    try:
+        export(outputs, args.output, inputs=features, opset=opset)
+    except GraphError as e:
+        raise ModelFileError(f"{args.model}: cannot export: {e}") from None
+    print(f"exported: {args.output} (inputs {', '.join(f'{t.name} {t.shape}' for t in features)}; "
+          f"opset {opset})")
+    return 0
+
+
 def _integer_at_least(least: int, what: str):
     def parse(text):
         try:
@@ -376,6 +398,13 @@ def build_parser() -> argparse.ArgumentParser:
     cached = sub.add_parser("cache", help="show where compiled code is cached, its size and entry count")
     cached.add_argument("--clear", action="store_true", help="remove every entry and its compiled code")
     cached.set_defaults(run=cmd_cache)
+
+    export = sub.add_parser("export", help="write a saved model (.snet) as ONNX, for onnxruntime and other tools")
+    export.add_argument("model", help="the saved model (.snet)")
+    export.add_argument("output", help="the ONNX file to write")
+    export.add_argument("--opset", type=_integer_at_least(MIN_OPSET, f"an ONNX opset (at least {MIN_OPSET})"),
+                        help=f"the ONNX opset to write (default: {DEFAULT_OPSET}; 20 adds a native Gelu, 24 Swish)")
+    export.set_defaults(run=cmd_export)
 
     sub.add_parser("bench", help="run the benchmark suite (see `staticnet bench --help`)", add_help=False)
     return parser

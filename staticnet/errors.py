@@ -19,3 +19,7 @@ class DTypeError(GraphError):
 
 class DataError(ValueError):
     """A data file or array that cannot be used (names the file and the problem)."""
+
+
+class MissingDependency(RuntimeError):
+    """An optional extra that a feature needs is not installed (the message names the pip command)."""

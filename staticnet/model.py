@@ -467,6 +467,12 @@ class Model:
         from .serialize import save_model
         save_model(self, path)
 
+    def export_onnx(self, path: str, opset: int | None = None) -> None:
+        """Write the prediction graph (the outputs from the features, dropout removed, the current weights) as
+        an ONNX model; see sn.export_onnx.  Needs the `onnx` extra: pip install 'staticnet[onnx]'."""
+        from .onnx_export import export
+        export(self.outputs, path, inputs=self.features, opset=opset)
+
     def summary(self) -> str:
         lines = [f"{'parameter':<24} {'shape':<14} {'count':>10}"]
         for t in self.trainable:

@@ -1,9 +1,7 @@
 """Plots people would rather see than read (matplotlib is an optional extra)."""
 from __future__ import annotations
 
-
-class MissingDependency(RuntimeError):
-    """An optional extra that a feature needs is not installed."""
+from .errors import MissingDependency
 
 
 def _pyplot():

@@ -110,17 +110,28 @@ def save_model(model, path: str) -> None:
     run must not destroy the last good save."""
     manifest, arrays = _contents(model)
     _refuse_non_finite_over_finite(model, path)
+
+    def write(raw):
+        with zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr(MANIFEST, json.dumps(manifest, indent=1))
+            for i, arr in enumerate(arrays):
+                buffer = io.BytesIO()
+                np.save(buffer, np.asarray(arr, order="C"), allow_pickle=False)
+                archive.writestr(f"arrays/{i}.npy", buffer.getvalue())
+
+    write_durably(path, write)
+
+
+def write_durably(path: str, write) -> None:
+    """Create or replace the file `path` with what `write(binary_file)` writes, so that a crash at any
+    moment leaves either the old file or the whole new one: a temporary beside the target, fsynced,
+    renamed over it, and the directory fsynced.  Model files and ONNX exports are both written so."""
     directory, name = os.path.split(os.path.abspath(path))
     _remove_stale_temporaries(directory, name)
     fd, tmp = _create_temporary(directory, name, path)
     try:
         with os.fdopen(fd, "wb") as raw:
-            with zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED) as archive:
-                archive.writestr(MANIFEST, json.dumps(manifest, indent=1))
-                for i, arr in enumerate(arrays):
-                    buffer = io.BytesIO()
-                    np.save(buffer, np.asarray(arr, order="C"), allow_pickle=False)
-                    archive.writestr(f"arrays/{i}.npy", buffer.getvalue())
+            write(raw)
             raw.flush()
             os.fsync(raw.fileno())  # the data is on disk before the name points at it
         os.replace(tmp, path)
@@ -503,6 +514,19 @@ def _rebuild(file: _ModelFile) -> list[Tensor]:
                           f"{node.dtype} {node.shape})")
         nodes.append(node)
     return nodes
+
+
+def read_forward_graph(path: str):
+    """(features, outputs, single_output) of a saved model: its prediction graph, rebuilt and checked as
+    `load` does, without compiling anything (so without Numba): for export and NumPy-only inference.
+    The features are the inputs the outputs read, in the order Model.features gives them."""
+    with _ModelFile(path) as file:
+        nodes = _rebuild(file)
+        outputs = [nodes[i] for i in file.manifest["outputs"]]
+        single_output = file.manifest["single_output"]
+    needed = {t.id for t in topological(outputs)}
+    features = [n for n in nodes if n.op == "input" and n.id in needed]
+    return features, outputs, single_output
 
 
 def load(path: str):

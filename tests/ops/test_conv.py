@@ -87,3 +87,16 @@ def test_conv_shape_errors_name_the_shapes():
         sn.conv2d(sn.input("flat", (None, 784)), 2, 5)
     with pytest.raises(sn.GraphError, match="padding must be 'valid', 'same'"):
         sn.conv2d(x, 2, 3, padding="full")
+
+
+def test_a_convolution_of_a_transposed_input_compiles_and_matches_the_reference():
+    """An NCHW input transposed to NHWC (as an imported ONNX model has it) reaches im2col as a copy."""
+    rng = np.random.default_rng(9)
+    x = sn.input("x", (None, 2, 6, 6), dtype="float64")
+    sn.seed(0)
+    out = sn.conv2d(sn.transpose(x, (0, 2, 3, 1)), 3, 3, activation="tanh")
+    outputs = [out] + sn.grad(sn.sum(out), [x])
+    images = rng.normal(size=(4, 2, 6, 6))
+    reference = sn.function([x], outputs, backend="numpy")(images)
+    for r, c in zip(reference, sn.function([x], outputs)(images)):
+        np.testing.assert_allclose(c, r, rtol=1e-10, atol=1e-12)

@@ -1,0 +1,31 @@
+"""What ONNX export and import share: the optional `onnx` package and the opsets staticnet writes.
+
+The onnx package is imported only when a model is exported or imported, so that staticnet itself (and
+NumPy-only inference of .snet files) works without it; its absence is one message naming the extra.
+"""
+from __future__ import annotations
+
+from .errors import MissingDependency
+
+DEFAULT_OPSET = 17  # read by every current ONNX runtime; newer opsets add native Gelu (20) and Swish (24)
+MIN_OPSET = 13  # Softmax's single-axis meaning and ReduceSum's axes input, which the export relies on
+
+
+def require_onnx(purpose: str):
+    """The onnx module, or MissingDependency saying what needs it and how to install it."""
+    try:
+        import onnx
+    except ImportError:
+        raise MissingDependency(f"{purpose} needs the onnx package: pip install 'staticnet[onnx]'") from None
+    return onnx
+
+
+def checked_opset(onnx, opset) -> int:
+    """The opset to write: DEFAULT_OPSET for None, else an int the installed onnx package knows."""
+    if opset is None:
+        return DEFAULT_OPSET
+    newest = onnx.defs.onnx_opset_version()
+    if isinstance(opset, bool) or not isinstance(opset, int) or not MIN_OPSET <= opset <= newest:
+        raise ValueError(f"opset must be an integer from {MIN_OPSET} to {newest} (the newest this onnx package "
+                         f"knows), got {opset!r}")
+    return opset

@@ -1,0 +1,260 @@
+"""ONNX import of models staticnet did not write: built here with onnx.helper in NCHW, as other tools write
+them (and by torch.onnx where torch is installed); staticnet's predictions are compared with onnxruntime's."""
+import warnings
+
+import numpy as np
+import pytest
+
+import staticnet as sn
+from staticnet.errors import DataError
+
+onnx = pytest.importorskip("onnx", reason="the onnx extra is part of .[dev]: pip install -e '.[dev]'")
+ort = pytest.importorskip("onnxruntime", reason="the onnx extra is part of .[dev]: pip install -e '.[dev]'")
+from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+
+RNG = np.random.default_rng(21)
+
+
+def weights(name, *shape, scale=0.5):
+    return numpy_helper.from_array(RNG.normal(scale=scale, size=shape).astype(np.float32), name)
+
+
+def ints(name, values):
+    return numpy_helper.from_array(np.asarray(values, np.int64), name)
+
+
+def save(tmp_path, nodes, inputs, outputs, initializers, opset=17, name="model.onnx"):
+    """A checked ONNX file of these nodes; inputs and outputs as (name, shape[, element type]) with "N" the batch
+    (a shape of None leaves it to shape inference)."""
+    value = lambda n, shape, kind=TensorProto.FLOAT: helper.make_tensor_value_info(n, kind, shape)  # noqa: E731
+    graph = helper.make_graph(nodes, "foreign", [value(*i) for i in inputs], [value(*o) for o in outputs],
+                              initializer=initializers)
+    opsets = [helper.make_opsetid("", opset)]
+    model = helper.make_model(graph, opset_imports=opsets, ir_version=helper.find_min_ir_version_for(opsets))
+    model = onnx.shape_inference.infer_shapes(model, strict_mode=True)
+    onnx.checker.check_model(model, full_check=True)
+    path = str(tmp_path / name)
+    onnx.save(model, path)
+    return path
+
+
+def onnxruntime(path, feeds):
+    return ort.InferenceSession(path, providers=["CPUExecutionProvider"]).run(None, feeds)
+
+
+def mlp(tmp_path):
+    """784-style MLP as torch writes nn.Linear: Gemm with transB=1 and weights (out, in)."""
+    nodes = [helper.make_node("Gemm", ["input", "fc1.weight", "fc1.bias"], ["h"], name="fc1", transB=1),
+             helper.make_node("Relu", ["h"], ["a"], name="relu1"),
+             helper.make_node("Gemm", ["a", "fc2.weight", "fc2.bias"], ["z"], name="fc2", transB=1, alpha=0.5,
+                              beta=2.0),
+             helper.make_node("Softmax", ["z"], ["probabilities"], name="softmax", axis=1)]
+    inits = [weights("fc1.weight", 16, 20), weights("fc1.bias", 16), weights("fc2.weight", 4, 16),
+             weights("fc2.bias", 4)]
+    return save(tmp_path, nodes, [("input", ("N", 20))], [("probabilities", ("N", 4))], inits)
+
+
+def cnn(tmp_path):
+    """A small NCHW CNN: conv (padded) -> relu -> max pool -> conv (strided) -> sigmoid -> average pool ->
+    flatten (in C, H, W order) -> Gemm -> log-softmax."""
+    nodes = [helper.make_node("Conv", ["image", "conv1.w", "conv1.b"], ["c1"], name="conv1", kernel_shape=[3, 3],
+                              pads=[1, 1, 1, 1]),
+             helper.make_node("Relu", ["c1"], ["r1"], name="relu1"),
+             helper.make_node("MaxPool", ["r1"], ["p1"], name="pool1", kernel_shape=[2, 2], strides=[2, 2]),
+             helper.make_node("Conv", ["p1", "conv2.w"], ["c2"], name="conv2", strides=[2, 1]),
+             helper.make_node("Sigmoid", ["c2"], ["s2"], name="sigmoid2"),
+             helper.make_node("AveragePool", ["s2"], ["p2"], name="pool2", kernel_shape=[2, 2]),
+             helper.make_node("Flatten", ["p2"], ["f"], name="flatten"),
+             helper.make_node("Gemm", ["f", "fc.w", "fc.b"], ["z"], name="fc"),
+             helper.make_node("LogSoftmax", ["z"], ["log_probabilities"], name="log_softmax")]
+    # (2, 12, 10) -> conv1 (4, 12, 10) -> pool1 (4, 6, 5) -> conv2 (6, 3, 4) -> pool2 (6, 2, 3): 36 features
+    inits = [weights("conv1.w", 4, 2, 3, 3), weights("conv1.b", 4), weights("conv2.w", 6, 4, 2, 2),
+             weights("fc.w", 36, 5), weights("fc.b", 5)]
+    return save(tmp_path, nodes, [("image", ("N", 2, 12, 10))], [("log_probabilities", ("N", 5))], inits)
+
+
+def test_an_mlp_written_by_onnx_helper_predicts_as_onnxruntime_does(tmp_path):
+    path = mlp(tmp_path)
+    rows = RNG.normal(size=(33, 20)).astype(np.float32)
+    (expected,) = onnxruntime(path, {"input": rows})
+    imported = sn.import_onnx(path)
+    assert [t.name for t in imported.inputs] == ["input"] and imported.output_names == ["probabilities"]
+    assert sorted(t.name for t in imported.params) == ["fc1.bias", "fc1.weight", "fc2.bias", "fc2.weight"]
+    np.testing.assert_allclose(imported.predict(rows), expected, rtol=1e-5, atol=1e-6)  # NumPy reference
+    net = imported.compile()  # the same graph through the compiler
+    np.testing.assert_allclose(net.predict({"input": rows}), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_a_cnn_written_in_nchw_predicts_as_onnxruntime_does(tmp_path):
+    path = cnn(tmp_path)
+    images = RNG.normal(size=(7, 2, 12, 10)).astype(np.float32)
+    (expected,) = onnxruntime(path, {"image": images})
+    imported = sn.import_onnx(path)
+    assert imported.inputs[0].shape == (None, 2, 12, 10)  # it takes the arrays onnxruntime takes
+    np.testing.assert_allclose(imported.predict(images), expected, rtol=1e-5, atol=1e-5)
+    ops = [n.op for n in sn.Graph(imported.outputs).nodes]
+    # NCHW <-> NHWC around each conv and pool, but none between pool1 and conv2, which read NHWC values
+    assert ops.count("transpose") == 6 and ops.count("im2col") == 2
+    net = imported.compile()
+    np.testing.assert_allclose(net.predict(images), expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("conv_attrs", [{"auto_pad": "SAME_UPPER", "strides": [2, 2]},
+                                        {"auto_pad": "SAME_LOWER", "strides": [2, 2]},
+                                        {"auto_pad": "VALID"}, {"pads": [2, 0, 1, 1]}])
+def test_conv_padding_as_onnx_defines_it(tmp_path, conv_attrs):
+    nodes = [helper.make_node("Conv", ["image", "w", "b"], ["y"], name="conv", kernel_shape=[3, 3], **conv_attrs)]
+    path = save(tmp_path, nodes, [("image", ("N", 2, 9, 8))], [("y", None)], [weights("w", 3, 2, 3, 3), weights("b", 3)])
+    images = RNG.normal(size=(3, 2, 9, 8)).astype(np.float32)
+    (expected,) = onnxruntime(path, {"image": images})
+    got = sn.import_onnx(path).predict(images)
+    assert got.shape == expected.shape
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+
+
+ELEMENTWISE_GRAPHS = {  # name: (nodes from "x" to "y", initializers, opset)
+    "activations": ([helper.make_node("LeakyRelu", ["x"], ["a"], alpha=0.2),
+                     helper.make_node("Elu", ["a"], ["b"], alpha=0.7),
+                     helper.make_node("Softplus", ["b"], ["c"]),
+                     helper.make_node("Tanh", ["c"], ["d"]),
+                     helper.make_node("PRelu", ["x", "slope"], ["e"]),
+                     helper.make_node("Add", ["d", "e"], ["y"])], [weights("slope", 6)], 17),
+    "gelu": ([helper.make_node("Gelu", ["x"], ["a"]), helper.make_node("Gelu", ["x"], ["b"], approximate="tanh"),
+              helper.make_node("Sub", ["a", "b"], ["c"]), helper.make_node("Mul", ["c", "x"], ["y"])], [], 20),
+    "arithmetic": ([helper.make_node("Div", ["x", "d"], ["a"]), helper.make_node("Max", ["a", "x", "d"], ["b"]),
+                    helper.make_node("Min", ["b", "d"], ["c"]), helper.make_node("Neg", ["c"], ["e"]),
+                    helper.make_node("Abs", ["e"], ["f"]), helper.make_node("Sqrt", ["f"], ["g"]),
+                    helper.make_node("Exp", ["g"], ["h"]), helper.make_node("Log", ["h"], ["i"]),
+                    helper.make_node("Pow", ["i", "two"], ["j"]), helper.make_node("Erf", ["j"], ["y"])],
+                   [numpy_helper.from_array(np.full(6, 1.5, np.float32), "d"),
+                    numpy_helper.from_array(np.float32(2.0), "two")], 17),
+    "masks": ([helper.make_node("Greater", ["x", "zero"], ["positive"]),
+               helper.make_node("Not", ["positive"], ["negative"]),
+               helper.make_node("Where", ["negative", "x", "zero"], ["a"]),
+               helper.make_node("Cast", ["positive"], ["b"], to=TensorProto.FLOAT),
+               helper.make_node("Add", ["a", "b"], ["y"])], [numpy_helper.from_array(np.float32(0.0), "zero")], 17),
+    "shapes": ([helper.make_node("Reshape", ["x", "shape"], ["a"]),
+                helper.make_node("Transpose", ["a"], ["b"], perm=[0, 2, 1]),
+                helper.make_node("ReduceMean", ["b"], ["c"], axes=[2], keepdims=1),
+                helper.make_node("Unsqueeze", ["c", "axes"], ["d"]),
+                helper.make_node("Squeeze", ["d", "axes"], ["e"]),
+                helper.make_node("Softmax", ["e"], ["f"], axis=1),
+                helper.make_node("Sigmoid", ["b"], ["g"]),
+                helper.make_node("ReduceSum", ["g", "axes"], ["h"], keepdims=0),
+                helper.make_node("Identity", ["h"], ["i"]),
+                helper.make_node("Dropout", ["i"], ["j"]),
+                helper.make_node("Reshape", ["f", "flat"], ["k"]),
+                helper.make_node("Mul", ["j", "k"], ["y"])],
+               [ints("shape", [0, 2, 3]), ints("axes", [2]), ints("flat", [-1, 3])], 17),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ELEMENTWISE_GRAPHS))
+def test_activations_arithmetic_masks_and_shape_ops_import_as_onnxruntime_computes_them(tmp_path, name):
+    nodes, inits, opset = ELEMENTWISE_GRAPHS[name]
+    path = save(tmp_path, nodes, [("x", ("N", 6))], [("y", None)], inits, opset=opset)
+    rows = RNG.normal(scale=2.0, size=(9, 6)).astype(np.float32)
+    (expected,) = onnxruntime(path, {"x": rows})
+    got = sn.import_onnx(path).predict(rows)
+    assert got.shape == expected.shape
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_global_pooling_imports(tmp_path):
+    nodes = [helper.make_node("GlobalAveragePool", ["x"], ["a"]), helper.make_node("GlobalMaxPool", ["x"], ["b"]),
+             helper.make_node("Sub", ["b", "a"], ["y"])]
+    path = save(tmp_path, nodes, [("x", ("N", 3, 5, 4))], [("y", None)], [])
+    images = RNG.normal(size=(2, 3, 5, 4)).astype(np.float32)
+    np.testing.assert_allclose(sn.import_onnx(path).predict(images), onnxruntime(path, {"x": images})[0], rtol=1e-5,
+                               atol=1e-6)
+
+
+def test_a_model_exported_by_torch_onnx_imports(tmp_path):
+    torch = pytest.importorskip("torch", reason="torch is not installed (the onnx.helper models above still run)")
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 4, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+        torch.nn.Conv2d(4, 6, 3), torch.nn.Tanh(), torch.nn.Flatten(), torch.nn.Linear(6 * 5 * 5, 10),
+        torch.nn.LeakyReLU(0.1), torch.nn.Linear(10, 3), torch.nn.Softmax(dim=1)).eval()
+    images = RNG.normal(size=(6, 1, 14, 14)).astype(np.float32)
+    path = str(tmp_path / "torch.onnx")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice
+        torch.onnx.export(model, (torch.from_numpy(images),), path, dynamo=False, input_names=["image"],
+                          output_names=["p"], dynamic_axes={"image": {0: "batch"}, "p": {0: "batch"}})
+    with torch.no_grad():
+        expected = model(torch.from_numpy(images)).numpy()
+    np.testing.assert_allclose(onnxruntime(path, {"image": images})[0], expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(sn.import_onnx(path).predict(images), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_an_imported_model_fine_tunes_with_sn_compile(tmp_path):
+    imported = sn.import_onnx(mlp(tmp_path))
+    before = {t.name: t.value.copy() for t in imported.params}
+    rows = RNG.normal(size=(200, 20)).astype(np.float32)
+    labels = np.eye(4, dtype=np.float32)[(rows[:, 0] > 0) + 2 * (rows[:, 1] > 0)]
+    y = sn.input("y", (None, 4))
+    net = sn.compile(sn.cross_entropy(imported.output, y), outputs=imported.output, optimizer=sn.SGD(lr=0.5))
+    start = net.evaluate({"input": rows, "y": labels})
+    net.fit({"input": rows, "y": labels}, epochs=20, batch_size=20, verbose=0, seed=0)
+    end = net.evaluate({"input": rows, "y": labels})
+    assert end["loss"] < 0.5 * start["loss"] and end["accuracy"] > 0.9, (start, end)
+    assert all(not np.array_equal(before[t.name], t.value) for t in imported.params)
+
+
+def one_node(tmp_path, node, inits=(), shape=("N", 2, 6, 6)):
+    return save(tmp_path, [node], [("x", shape)], [("y", None)], list(inits))
+
+
+@pytest.mark.parametrize("node, inits, message", [
+    (helper.make_node("LRN", ["x"], ["y"], name="norm", size=3), [],
+     r"node 'norm' \(LRN\): op type LRN is not supported; staticnet imports Abs, Add, AveragePool, .*Conv"),
+    (helper.make_node("Conv", ["x", "w"], ["y"], name="grouped", group=2), [weights("w", 4, 1, 3, 3)],
+     r"node 'grouped' \(Conv\): attribute group=2 is not supported"),
+    (helper.make_node("Conv", ["x", "w"], ["y"], name="dilated", dilations=[2, 2]), [weights("w", 4, 2, 3, 3)],
+     r"node 'dilated' \(Conv\): attribute dilations=\[2, 2\] is not supported"),
+    (helper.make_node("MaxPool", ["x"], ["y"], name="padded", kernel_shape=[2, 2], pads=[1, 1, 1, 1]), [],
+     r"node 'padded' \(MaxPool\): padding is not supported"),
+    (helper.make_node("Flatten", ["x"], ["y"], name="flat2", axis=2), [],
+     r"node 'flat2' \(Flatten\): axis=2: staticnet flattens everything after the batch axis"),
+    (helper.make_node("Relu", ["x"], ["y"]), [], None),  # a control: this one imports
+])
+def test_an_unsupported_op_or_attribute_names_the_node_and_its_op_type(tmp_path, node, inits, message):
+    path = one_node(tmp_path, node, inits)
+    if message is None:
+        images = RNG.normal(size=(1, 2, 6, 6)).astype(np.float32)
+        np.testing.assert_array_equal(sn.import_onnx(path).predict(images), np.maximum(images, 0))
+        return
+    with pytest.raises(DataError, match=message):
+        sn.import_onnx(path)
+
+
+def test_a_computed_reshape_target_is_refused_naming_the_node(tmp_path):
+    nodes = [helper.make_node("Shape", ["x"], ["s"], name="shape_of_x"),
+             helper.make_node("Reshape", ["x", "s"], ["y"], name="reshape")]
+    path = save(tmp_path, nodes, [("x", ("N", 6))], [("y", None)], [])
+    with pytest.raises(DataError, match=r"node 'shape_of_x' \(Shape\): op type Shape is not supported"):
+        sn.import_onnx(path)
+    nodes = [helper.make_node("Reshape", ["x", "s"], ["y"], name="reshape")]
+    path = save(tmp_path, nodes, [("x", ("N", 6)), ("s", (2,), TensorProto.INT64)], [("y", None)], [])
+    with pytest.raises(DataError, match=r"node 'reshape' \(Reshape\): its shape \('s'\) must be an initializer"):
+        sn.import_onnx(path)
+
+
+def test_a_builder_error_names_the_onnx_node(tmp_path):
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["y"], name="stacked")]  # ONNX broadcasts a stack of matrices
+    path = save(tmp_path, nodes, [("x", ("N", 6))], [("y", None)], [weights("w", 3, 6, 2)], name="m.onnx")
+    with pytest.raises(DataError, match=r"m.onnx: matmul at m.onnx node 'stacked' \(MatMul\): \(None, 6\) @ \(3, 6, 2\)"):
+        sn.import_onnx(path)
+
+
+def test_files_that_are_not_onnx_models_are_refused(tmp_path):
+    with pytest.raises(DataError, match="no such ONNX model file"):
+        sn.import_onnx(str(tmp_path / "absent.onnx"))
+    garbage = tmp_path / "garbage.onnx"
+    garbage.write_bytes(b"\xff\x00 not protobuf " * 10)
+    with pytest.raises(DataError, match="not an ONNX model|not a valid ONNX model"):
+        sn.import_onnx(str(garbage))
+    two_batches = save(tmp_path, [helper.make_node("Relu", ["x"], ["y"])], [("x", ("N", "M"))], [("y", None)], [])
+    with pytest.raises(DataError, match="input 'x' has 2 symbolic sizes"):
+        sn.import_onnx(two_batches)
