@@ -317,11 +317,11 @@ class Model:
                 loss_sum, correct, rows_on = self._train_epoch(arrays, order, epoch_seed, batch_size, chunk_steps,
                                                                chooser, guard, epoch, progress)
             except KeyboardInterrupt:
-                progress.finish("interrupted: keeping the weights trained so far")
+                progress.finish(["interrupted: keeping the weights trained so far"])
                 self.history.interrupted = True
                 break
             except NumericalError as error:
-                progress.finish("diverged: the NaN guard stopped training")
+                progress.finish(["diverged: the NaN guard stopped training"])
                 self.history.numerical_error = error
                 raise
             record = {"epoch": epoch + 1, "loss": loss_sum / total, "lr": float(self.optimizer.lr_leaf.value)}
@@ -335,7 +335,7 @@ class Model:
                 record["threads"] = max(rows_on, key=rows_on.get)  # the count that trained most rows
             self.history.epochs.append(record)
             self.epochs_done = epoch + 1
-            progress.finish(self._record_text(record))
+            progress.finish(*self._record_fields(record))
             hooks.call("on_epoch_end", epoch, record)
             if self.stop_training:
                 self.history.stopped_early_at = epoch + 1
@@ -395,12 +395,13 @@ class Model:
         return f"loss {loss:.4f}" + (f"  acc {accuracy:.4f}" if self.has_accuracy else "")
 
     @staticmethod
-    def _record_text(record):
-        keys = ["loss", "accuracy", "val_loss", "val_accuracy", "val_mse", "val_mae"]
-        shown = "  ".join(f"{k} {record[k]:.4f}" for k in keys if k in record)
+    def _record_fields(record) -> tuple[list[str], list[str]]:
+        """An epoch line's fields: the scores and seconds, then the thread count, shown where it fits."""
+        shown = {"loss": "loss", "accuracy": "acc", "val_loss": "val_loss", "val_accuracy": "val_acc",
+                 "val_mse": "val_mse", "val_mae": "val_mae"}
+        fields = [f"{name} {record[key]:.4f}" for key, name in shown.items() if key in record]
         threads = record.get("threads")
-        on = f", {threads} thread{'s' if threads > 1 else ''}" if threads else ""
-        return f"{shown}  ({record['seconds']:.2f} s{on})"
+        return fields + [f"{record['seconds']:.2f} s"], [f"{threads} thread{'s' if threads > 1 else ''}"] if threads else []
 
     def _snapshot(self):
         return {t.name: t.value.copy() for t in self.trainable + self.state}
