@@ -456,6 +456,17 @@ class Model:
         from .serialize import save_model
         save_model(self, path)
 
+    def gradcheck(self, batch, eps: float = 1e-6, rtol: float = 1e-5, atol: float = 1e-7, max_elements: int | None = 100,
+                  print_fn=print):
+        """Check the model's gradient on `batch` (a dict keyed by input name, or (x, y)) in float64: the
+        gradient compiled on the Numba backend, and the reference's, against central differences of the
+        loss (staticnet/gradcheck.py).  max_elements: how many elements of each parameter, chosen at random
+        (None: all); print_fn: where the table goes (None: nowhere).  Returns the report (report.ok)."""
+        from .gradcheck import check_model, check_tolerances
+        check_tolerances("gradcheck", eps, rtol, atol, max_elements)
+        arrays = self._data(batch, self.inputs, "gradcheck batch", check_values=True)
+        return check_model(self, arrays, eps, rtol, atol, max_elements, print_fn)
+
     def summary(self) -> str:
         lines = [f"{'parameter':<24} {'shape':<14} {'count':>10}"]
         for t in self.trainable:
