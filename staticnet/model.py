@@ -94,6 +94,7 @@ class Model:
         _check_compile_arguments(loss, outputs, optimizer, loc)
         self.single_output = isinstance(outputs, Tensor)
         user_loss, user_output = loss, as_list(outputs)[0]
+        self.as_built = (loss, as_list(outputs))  # before the forward rewrites: the layers summary() lists
         self.loss, *self.outputs = rewrite_forward(Program(outputs=(loss, *as_list(outputs)))).outputs
         loss = self.loss
         self.optimizer = optimizer
@@ -467,12 +468,19 @@ class Model:
         arrays = self._data(batch, self.inputs, "gradcheck batch", check_values=True)
         return check_model(self, arrays, eps, rtol, atol, max_elements, print_fn)
 
-    def summary(self) -> str:
-        lines = [f"{'parameter':<24} {'shape':<14} {'count':>10}"]
-        for t in self.trainable:
-            lines.append(f"{t.name:<24} {str(t.shape):<14} {t.value.size:>10,}")
-        lines.append(f"{'total':<24} {'':<14} {sum(t.value.size for t in self.trainable):>10,}")
-        return "\n".join(lines)
+    def summary(self, batch_size: int = 32, print_fn=print) -> str | None:
+        """A Keras-like table: each layer's name, ops, output shape, parameter count and the fused kernels of
+        the training step its work ended up in, then the totals (parameters, FLOPs per example, workspace
+        bytes at `batch_size`); staticnet/summary.py says how layers and kernels are matched.  Printed with
+        print_fn, line by line; with print_fn=None, returned as a string instead."""
+        from .summary import summary_text
+        batch_size = checks.count("summary", "batch_size", batch_size, error=ValueError)
+        text = summary_text(self, batch_size)
+        if print_fn is None:
+            return text
+        for line in text.splitlines():
+            print_fn(line)
+        return None
 
 
 class ParamView:
