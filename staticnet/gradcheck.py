@@ -164,8 +164,8 @@ def _compare(loss64, wrt64, feed, analytic: dict, eps, rtol, atol, max_elements)
         indices = _chosen(target.size, max_elements)
         numeric = _central_differences(loss64, feed, target, indices, eps)
         for kind, grads in analytic.items():
-            rows.append(Checked(leaf.name, target.shape, kind, indices, np.asarray(grads[i], FLOAT64).reshape(target.shape),
-                                numeric, rtol, atol))
+            whole = np.asarray(grads[i], FLOAT64).reshape(target.shape)
+            rows.append(Checked(leaf.name, target.shape, kind, indices, whole, numeric, rtol, atol))
     return rows
 
 
@@ -193,7 +193,8 @@ def _chosen(size: int, max_elements: int | None) -> np.ndarray:
 
 def _check_arguments(loss, wrt, eps, rtol, atol, max_elements):
     if not isinstance(loss, Tensor) or loss.shape != () or not loss.is_float:
-        got = f"a tensor of shape {fmt_shape(loss.shape)} {loss.dtype}" if isinstance(loss, Tensor) else checks.shown(loss)
+        got = (f"a tensor of shape {fmt_shape(loss.shape)} {loss.dtype}" if isinstance(loss, Tensor)
+               else checks.shown(loss))
         checks.refuse("gradcheck", f"loss must be a scalar float tensor, got {got}")
     needed = {n.id for n in topological(loss)}
     for t in wrt:

@@ -7,7 +7,6 @@ compiled epoch loop once per chunk of steps, so Python never runs per minibatch.
 from __future__ import annotations
 
 import math
-import os
 import sys
 import time
 
@@ -402,7 +401,8 @@ class Model:
                  "val_mse": "val_mse", "val_mae": "val_mae"}
         fields = [f"{name} {record[key]:.4f}" for key, name in shown.items() if key in record]
         threads = record.get("threads")
-        return fields + [f"{record['seconds']:.2f} s"], [f"{threads} thread{'s' if threads > 1 else ''}"] if threads else []
+        optional = [f"{threads} thread{'s' if threads > 1 else ''}"] if threads else []
+        return fields + [f"{record['seconds']:.2f} s"], optional
 
     def _snapshot(self):
         return {t.name: t.value.copy() for t in self.trainable + self.state}
@@ -457,8 +457,8 @@ class Model:
         from .serialize import save_model
         save_model(self, path)
 
-    def gradcheck(self, batch, eps: float = 1e-6, rtol: float = 1e-5, atol: float = 1e-7, max_elements: int | None = 100,
-                  print_fn=print):
+    def gradcheck(self, batch, eps: float = 1e-6, rtol: float = 1e-5, atol: float = 1e-7,
+                  max_elements: int | None = 100, print_fn=print):
         """Check the model's gradient on `batch` (a dict keyed by input name, or (x, y)) in float64: the
         gradient compiled on the Numba backend, and the reference's, against central differences of the
         loss (staticnet/gradcheck.py).  max_elements: how many elements of each parameter, chosen at random

@@ -2,8 +2,8 @@
 
 A layer is the group of forward nodes made by one builder call: the nodes that read a layer's parameters
 (`dense1/W`, `dense1/b`) together with data, and the elementwise ops and softmax made on the same source
-line from them (its activation).  Other nodes (pooling, flatten, dropout) form a group per call, and what only the loss needs
-(the cost, its regularisers) is one last row.
+line from them (its activation).  Other nodes (pooling, flatten, dropout) form a group per call, and what
+only the loss needs (the cost, its regularisers) is one last row.
 
 The kernels come from the optimized training step (`model.programs["train"]`), where the passes have
 rebuilt every node.  A kernel of its forward part is a layer's when it carries the layer's source line
@@ -159,7 +159,8 @@ def summary_text(model, batch_size: int) -> str:
         op_lines = _packed(ops, widths[1], ", ")
         kernel_lines = _packed(kernel_list, kernel_width, "; ")
         for i in range(max(len(op_lines), len(kernel_lines))):
-            cells = (name, op_lines[0], shape, count) if i == 0 else ("", op_lines[i] if i < len(op_lines) else "", "", "")
+            op = op_lines[i] if i < len(op_lines) else ""
+            cells = (name, op, shape, count) if i == 0 else ("", op, "", "")
             lines.append(_row(cells, kernel_lines[i:i + 1], widths))
     params = sum(t.value.size for t in model.trainable)
     state = sum(t.value.size for t in model.state)

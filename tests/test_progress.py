@@ -4,7 +4,6 @@ import sys
 
 import pytest
 
-import staticnet as sn
 from staticnet.progress import wrapped
 from tests.test_model import some_rows, spiral_model
 
