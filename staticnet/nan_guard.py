@@ -78,9 +78,9 @@ class NanGuard:
         """Weights that are already not finite (set by hand, loaded) would be blamed on the first step."""
         bad = non_finite_leaves(self.leaves)
         if bad:
-            raise NumericalError(f"fit: {_listed(bad)} not finite before training starts (each holds NaN or "
-                                 "infinite values); set finite values, or fit(nan_guard=False) trains regardless",
-                                 parameters=bad)
+            raise NumericalError(f"fit: {_names(bad)} {'holds' if len(bad) == 1 else 'hold'} NaN or infinite "
+                                 "values before training starts; set finite values, or fit(nan_guard=False) "
+                                 "trains regardless", parameters=bad)
 
     def start_epoch(self, epoch: int, order, seed) -> None:
         self.epoch, self.order, self.seed = epoch, order, seed
@@ -127,8 +127,8 @@ class NanGuard:
         head = (f"fit: training diverged in epoch {self.epoch + 1}, step {step} of {steps} (rows {start}-{stop - 1} "
                 f"of the epoch's order): {outcome}.")
         if found is None:
-            cause = ("The NumPy reference executor computes every value of this step finite from the same weights, "
-                     "so the compiled step's rounding tipped it over.")
+            cause = ("The NumPy reference executor computes every value of this step finite from the same weights "
+                     "(its rounding, and any dropout masks, differ from the compiled step's).")
             node = None
         else:
             node, value, inputs = found
