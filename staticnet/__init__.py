@@ -4,7 +4,7 @@ Importing the package does not import Numba: building graphs, the NumPy referenc
 and `staticnet.inference` work without it.  The names that compile (sn.compile, sn.Model, sn.History)
 are loaded on first use, from staticnet.model, which brings in the code generator and Numba.
 """
-from .errors import DataError, DTypeError, GraphError, ShapeError
+from .errors import DataError, DTypeError, GraphError, NumericalError, ShapeError
 from .graph import Graph, Tensor, constant, describe, input, param, to_dot
 from . import init
 from .init import seed
@@ -22,9 +22,10 @@ from .ops.pool import avg_pool2d, l2_pool2d, max_pool2d
 from .ops.rnn import rnn
 from .autodiff import grad
 from .interpreter import NumpyFunction
+from .gradcheck import gradcheck
 from .optim import SGD, AdaGrad, Adam, AdamW, RMSProp, constant as constant_lr, exponential_decay, step_decay
 from .ops.nn import dropout
-from . import data
+from . import callbacks, data
 from .serialize import load
 
 __version__ = "0.1.0"
@@ -61,7 +62,7 @@ def import_onnx(path):
     return import_model(path)
 
 
-def function(inputs, outputs, updates=None, training=False, backend="numba"):
+def function(inputs, outputs, updates=None, training=False, backend="numba", check_finite=False):
     """Compile `outputs` as a function of `inputs`; `updates` are (param, new value) pairs applied after each call.
 
     training=False (the default) makes an inference function: sn.dropout is the identity, so two calls on the
@@ -69,10 +70,21 @@ def function(inputs, outputs, updates=None, training=False, backend="numba"):
     each call then draws new masks.
     backend="numba" (the default) fuses the graph and runs it as generated Numba code;
     backend="numpy" runs it node by node with each op's NumPy reference.
+    check_finite=True: a call whose outputs or updated parameters are not finite raises sn.NumericalError
+    naming the first node (found with the NumPy reference) that produced such a value, and leaves the
+    parameters as they were (staticnet/nan_guard.py); it costs a copy of the updated parameters per call.
     """
+    if not isinstance(check_finite, bool):
+        from .checks import refuse, shown
+        refuse("function", f"check_finite must be True or False, got {shown(check_finite)}", ValueError)
     if backend == "numba":
         from .runtime import CompiledFunction
-        return CompiledFunction(inputs, outputs, updates, training)
-    if backend == "numpy":
-        return NumpyFunction(inputs, outputs, updates, training)
-    raise ValueError(f"unknown backend {backend!r}; use 'numba' or 'numpy'")
+        compiled = CompiledFunction(inputs, outputs, updates, training)
+    elif backend == "numpy":
+        compiled = NumpyFunction(inputs, outputs, updates, training)
+    else:
+        raise ValueError(f"unknown backend {backend!r}; use 'numba' or 'numpy'")
+    if check_finite:
+        from .nan_guard import FiniteChecked
+        return FiniteChecked(compiled)
+    return compiled

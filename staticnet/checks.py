@@ -9,6 +9,7 @@ layer width or a learning rate).
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -93,3 +94,15 @@ def numeric(op: str, value) -> None:
         kind = "O"
     if kind not in "fiub":
         refuse(op, f"operands must be tensors, numbers or arrays of numbers, got {shown(value)}")
+
+
+def output_file(op: str, argument: str, path) -> None:
+    """A file written after each epoch: a path that could not be written is refused now, before training,
+    not after the first epoch."""
+    if not isinstance(path, (str, os.PathLike)):
+        refuse(op, f"{argument} must be a file path, got {shown(path)}", ValueError)
+    if os.path.isdir(path):
+        refuse(op, f"{argument}={str(path)!r} is a directory; name a file in it", ValueError)
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        refuse(op, f"{argument}={str(path)!r}: the directory {directory} does not exist", ValueError)

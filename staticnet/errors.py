@@ -23,3 +23,16 @@ class DataError(ValueError):
 
 class MissingDependency(RuntimeError):
     """An optional extra that a feature needs is not installed (the message names the pip command)."""
+
+
+class NumericalError(FloatingPointError):
+    """A value that is not finite (NaN or infinity) appeared while training or running a function.
+
+    The message names where: the epoch and step, and the first node that produced such a value, with
+    its op, shape and the user's file:line.  `epoch` and `step` (1-based; None outside fit), `node` (the
+    graph node, or None when it could not be found) and `parameters` (names of the leaves that held
+    non-finite values) are kept for a program to read."""
+
+    def __init__(self, message: str, *, epoch=None, step=None, node=None, parameters=()):
+        super().__init__(message)
+        self.epoch, self.step, self.node, self.parameters = epoch, step, node, tuple(parameters)

@@ -13,6 +13,13 @@ from .ops import registry
 
 def run(outputs, feed: dict[int, np.ndarray]) -> list[np.ndarray]:
     """Values of `outputs` given arrays for the inputs, keyed by input node id."""
+    values = {node.id: value for node, value in evaluate_nodes(outputs, feed)}
+    return [values[t.id] for t in as_list(outputs)]
+
+
+def evaluate_nodes(outputs, feed: dict[int, np.ndarray]):
+    """Yield (node, value) for every node the outputs need, in topological order, one node at a time:
+    a caller watching the values (the NaN guard) can stop at the first it is looking for."""
     values: dict[int, np.ndarray] = {}
     for node in topological(outputs):
         if node.op == "input":
@@ -25,7 +32,7 @@ def run(outputs, feed: dict[int, np.ndarray]) -> list[np.ndarray]:
             opdef = registry[node.op]
             out = opdef.numpy(*(values[t.id] for t in node.inputs), **node.attrs)
             values[node.id] = out if opdef.kind in ("multi", "effect") else np.asarray(out, dtype=node.dtype)
-    return [values[t.id] for t in as_list(outputs)]
+        yield node, values[node.id]
 
 
 def run_program(program, feed: dict[int, np.ndarray]):

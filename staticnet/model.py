@@ -7,7 +7,6 @@ compiled epoch loop once per chunk of steps, so Python never runs per minibatch.
 from __future__ import annotations
 
 import math
-import os
 import sys
 import time
 
@@ -22,10 +21,12 @@ from .codegen.parallel import threads_matter
 from .checks import shown
 from .data_checks import check_finite, check_labels
 from .denormals import flushed_to_zero
-from .early_stopping import EarlyStopping
-from .errors import DataError, GraphError
+from . import callbacks as callback_rules
+from .callbacks import EarlyStopping, ModelCheckpoint
+from .errors import DataError, GraphError, NumericalError
 from .graph import Graph, Tensor, as_list, located, user_location
 from .interpreter import conform
+from .nan_guard import NanGuard
 from .passes import optimize, rewrite_forward
 from .passes.strip_dropout import strip_dropout
 from .program import Program
@@ -39,11 +40,19 @@ class History:
     def __init__(self, epochs=None):
         self.epochs: list[dict] = list(epochs or [])
         self.interrupted = False
-        self.stopped_early_at: int | None = None
+        self.stopped_early_at: int | None = None  # the last epoch trained, when a callback stopped training
         self.best_epoch: int | None = None  # with early stopping: the epoch whose weights the model keeps
+        self.numerical_error: NumericalError | None = None  # what the NaN guard stopped the last fit with
 
     def __getitem__(self, key):
         return [e.get(key) for e in self.epochs]
+
+    @property
+    def history(self) -> dict[str, list]:
+        """Keras's form: each score's list over the epochs ({"loss": [...], "val_loss": [...], ...});
+        `epochs` keeps the records themselves, numbers included."""
+        keys = dict.fromkeys(k for e in self.epochs for k in e if k != "epoch")
+        return {k: self[k] for k in keys}
 
     def __len__(self):
         return len(self.epochs)
@@ -79,23 +88,13 @@ def _check_compile_arguments(loss, outputs, optimizer, loc):
         raise located(GraphError, "compile", loc, f"optimizer must be an optimizer object, got {shown(optimizer)}: {hint}")
 
 
-def _check_output_file(argument: str, path) -> None:
-    """A file fit writes after each epoch: a path it could not write is refused now, not after the first epoch."""
-    if not isinstance(path, (str, os.PathLike)):
-        checks.refuse("fit", f"{argument} must be a file path, got {shown(path)}", ValueError)
-    if os.path.isdir(path):
-        checks.refuse("fit", f"{argument}={str(path)!r} is a directory; name a file in it", ValueError)
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        checks.refuse("fit", f"{argument}={str(path)!r}: the directory {directory} does not exist", ValueError)
-
-
 class Model:
     def __init__(self, loss: Tensor, outputs, optimizer, metrics=None):
         loc = user_location()
         _check_compile_arguments(loss, outputs, optimizer, loc)
         self.single_output = isinstance(outputs, Tensor)
         user_loss, user_output = loss, as_list(outputs)[0]
+        self.as_built = (loss, as_list(outputs))  # before the forward rewrites: the layers summary() lists
         self.loss, *self.outputs = rewrite_forward(Program(outputs=(loss, *as_list(outputs)))).outputs
         loss = self.loss
         self.optimizer = optimizer
@@ -113,12 +112,14 @@ class Model:
         self._check_unique_names(self.trainable, "parameter", loc)
         if not self.trainable:
             raise located(GraphError, "compile", loc, "the loss depends on no parameters: nothing to train")
-        self.update_pairs = tuple(optimizer.updates(self.trainable, grad(loss, self.trainable)))
+        self.gradients = grad(loss, self.trainable)
+        self.update_pairs = tuple(optimizer.updates(self.trainable, self.gradients))
         self.state = [optimizer.lr_leaf] + optimizer.state
         self.history = History()
         self.epochs_done = 0
         self.seed = None  # of the shuffle and dropout: epoch e uses seed + e
         self.stopping = None  # the EarlyStopping of the last fit, saved with checkpoints
+        self.stop_training = False  # a callback sets it to stop fit after the current epoch
         self._compile()
 
     @staticmethod
@@ -255,7 +256,8 @@ class Model:
     # ------------------------------------------------------------ training
     def fit(self, data, epochs: int = 1, batch_size: int = 32, validation=None, early_stopping=None,
             shuffle: bool = True, seed: int | None = None, verbose: int = 1, checkpoint: str | None = None,
-            resume: str | None = None, initial_epoch: int | None = None, check_data: bool = True) -> History:
+            resume: str | None = None, initial_epoch: int | None = None, check_data: bool = True,
+            callbacks=None, nan_guard: bool = True) -> History:
         """Train `epochs` more epochs (Keras's meaning) and return the history of every epoch so far.
 
         Epochs are numbered across calls, and the learning-rate schedule and the shuffle follow the number:
@@ -266,13 +268,19 @@ class Model:
 
         seed: of the shuffle and dropout (epoch e uses seed + e); by default drawn from the generator that
             sn.seed resets, on the first fit, then kept (and saved with the model).
-        early_stopping: a patience, or {"patience": 5, "monitor": "val_loss", "min_delta": 0.0}; it watches
-            val_accuracy by default (val_loss where the model reports no accuracy) and, at the end, restores
-            the weights of the best epoch.
-        checkpoint: a model file written after every epoch whose weights are all finite; resume: a checkpoint
-            of this same model and optimizer to continue from, exactly (early stopping's state included).
+        early_stopping: a patience, or {"patience": 5, "monitor": "val_loss", "min_delta": 0.0}, the same as
+            callbacks=[sn.callbacks.EarlyStopping(5)]; it watches val_accuracy by default (val_loss where the
+            model reports no accuracy) and, at the end, restores the weights of the best epoch.
+        checkpoint: a model file written after every epoch whose weights are all finite (the same as
+            callbacks=[sn.callbacks.ModelCheckpoint(path)]); resume: a checkpoint of this same model and
+            optimizer to continue from, exactly (early stopping's state included).
         check_data: scan the training and validation data for NaN and infinities first (False skips the scan,
             for speed); labels are always checked against their one_hot classes.
+        callbacks: sn.callbacks.Callback objects, run between epochs (staticnet/callbacks.py); early stopping
+            runs first, so that a checkpoint of the same epoch holds its state.
+        nan_guard: stop at the first step whose loss or weights are not finite with a NumericalError naming
+            the epoch, the step and the first node that produced such a value (its op, shape and line), and
+            keep the weights from before that step (staticnet/nan_guard.py); False trains regardless.
         """
         epochs = checks.count("fit", "epochs", epochs, minimum=0, error=ValueError)
         batch_size = checks.count("fit", "batch_size", batch_size, error=ValueError)
@@ -283,13 +291,25 @@ class Model:
                 checks.refuse("fit", "give resume= or initial_epoch=, not both (resume starts at the checkpoint's "
                                      "epoch)", ValueError)
             initial_epoch = checks.count("fit", "initial_epoch", initial_epoch, minimum=0, error=ValueError)
+        if not isinstance(nan_guard, bool):
+            checks.refuse("fit", f"nan_guard must be True or False, got {shown(nan_guard)}", ValueError)
         arrays = self._data(data, self.inputs, "training data", check_values=check_data)
         val_arrays = (self._data(validation, self.inputs, "validation data", check_values=check_data)
                       if validation is not None else None)
-        stopping = EarlyStopping.from_spec(early_stopping, self._monitors(val_arrays is not None),
-                                           "val_accuracy" if "accuracy" in self.metrics else "val_loss")
+        monitors = self._monitors(val_arrays is not None)
+        default_monitor = "val_accuracy" if "accuracy" in self.metrics else "val_loss"
+        given = callback_rules.checked(callbacks)
+        stopping = self._early_stopping(EarlyStopping.from_spec(early_stopping, monitors, default_monitor), given)
         if checkpoint is not None:
-            _check_output_file("checkpoint", checkpoint)
+            checks.output_file("fit", "checkpoint", checkpoint)
+            given.append(ModelCheckpoint(checkpoint))
+        hooks = callback_rules.CallbackList(([stopping] if stopping else []) + [c for c in given if c is not stopping])
+        total = arrays[0].shape[0]
+        steps = math.ceil(total / batch_size)
+        for callback in hooks.callbacks:
+            callback.set_model(self)
+            callback.set_params({"epochs": epochs, "batch_size": batch_size, "steps": steps, "verbose": verbose,
+                                 "monitors": monitors, "default_monitor": default_monitor})
         if resume is not None:
             from .serialize import restore_checkpoint
             saved_stopping = restore_checkpoint(self, resume)
@@ -297,6 +317,7 @@ class Model:
                 stopping.resume_from(*saved_stopping)
         self.stopping = stopping
         self.history.interrupted, self.history.stopped_early_at, self.history.best_epoch = False, None, None
+        self.history.numerical_error = None
         first, final = self._epoch_span(epochs, initial_epoch, resumed=resume is not None)
         if stopping and stopping.exhausted:  # resumed from the checkpoint of the epoch where the run stopped
             self.history.stopped_early_at, final = first, first
@@ -304,9 +325,9 @@ class Model:
             self.seed = seed
         elif self.seed is None:
             self.seed = int(init.generator().integers(2**31))
-        total = arrays[0].shape[0]
-        addresses = [a.ctypes.data for a in arrays]
-        steps = math.ceil(total / batch_size)
+        guard = NanGuard(self, arrays, batch_size) if nan_guard else None
+        if guard:
+            guard.check_before_training()
         chooser = (threads.chooser_for((self.generated.path, batch_size))
                    if threads_matter(self.steps["train"].plan, batch_size) else None)
         chunk_steps = max(1, math.ceil(steps / 50)) if verbose or chooser else steps
@@ -315,34 +336,29 @@ class Model:
             # compile now, so that neither the first epoch's time nor the thread chooser's first timing includes
             # it; the evaluation loop is compiled when first used, after the first epoch's training
             self._prepare("train", batch_size, "training loop", verbose)
-        lr_leaf = self.optimizer.lr_leaf
-        warned_non_finite = False
+        self.stop_training = False
+        hooks.call("on_train_begin", {})
         for epoch in range(first, final):
-            lr_leaf.value[...] = self.optimizer.lr_at(epoch)
+            if self.stop_training:
+                break
+            self.optimizer.lr_leaf.value[...] = self.optimizer.lr_at(epoch)
+            hooks.call("on_epoch_begin", epoch, {})
             epoch_seed = (self.seed + epoch) % 2**32
             order = shuffled(total, epoch_seed) if shuffle else np.arange(total, dtype=np.int64)
             started = time.perf_counter()
-            loss_sum, correct, done, rows_on = 0.0, 0, 0, {}
             progress.start(f"epoch {epoch + 1}/{final}", total)
             try:
-                while done < total:
-                    count = chooser.choose() if chooser else None
-                    stop = min(total, done + (chooser.steps(count, chunk_steps) if chooser else chunk_steps) * batch_size)
-                    chunk_started = time.perf_counter()
-                    with flushed_to_zero(), threads.using(count):
-                        part_loss, part_correct = self.generated(
-                            "train_epoch", *addresses, total, order.ctypes.data, epoch_seed, done, stop, batch_size,
-                            *self._common_args("train", batch_size))
-                    if chooser:
-                        chooser.record(count, time.perf_counter() - chunk_started, stop - done)
-                        rows_on[count] = rows_on.get(count, 0) + stop - done
-                    loss_sum, correct, done = loss_sum + part_loss, correct + part_correct, stop
-                    progress.update(done, self._metrics_text(loss_sum / done, correct / done))
+                loss_sum, correct, rows_on = self._train_epoch(arrays, order, epoch_seed, batch_size, chunk_steps,
+                                                               chooser, guard, epoch, progress)
             except KeyboardInterrupt:
-                progress.finish("interrupted: keeping the weights trained so far")
+                progress.finish(["interrupted: keeping the weights trained so far"])
                 self.history.interrupted = True
                 break
-            record = {"epoch": epoch + 1, "loss": loss_sum / total, "lr": float(lr_leaf.value)}
+            except NumericalError as error:
+                progress.finish(["diverged: the NaN guard stopped training"])
+                self.history.numerical_error = error
+                raise
+            record = {"epoch": epoch + 1, "loss": loss_sum / total, "lr": float(self.optimizer.lr_leaf.value)}
             if self.has_accuracy:
                 record["accuracy"] = correct / total
             if val_arrays is not None:
@@ -355,17 +371,51 @@ class Model:
                 record["threads"] = max(rows_on, key=rows_on.get)  # the count that trained most rows
             self.history.epochs.append(record)
             self.epochs_done = epoch + 1
-            progress.finish(self._record_text(record))
-            if stopping:
-                stopping.update(record, epoch + 1, self._snapshot)
-            if checkpoint:
-                warned_non_finite = self._write_checkpoint(checkpoint, warned_non_finite)
-            if stopping and stopping.exhausted:
+            progress.finish(*self._record_fields(record))
+            hooks.call("on_epoch_end", epoch, record)
+            if self.stop_training:
                 self.history.stopped_early_at = epoch + 1
-                break
-        if stopping:
-            self._keep_best_epoch(stopping, verbose)
+        hooks.call("on_train_end", {})
         return self.history
+
+    def _early_stopping(self, from_spec, callbacks):
+        """The one early stopping of a fit: from early_stopping=, or an EarlyStopping among the callbacks."""
+        found = [c for c in callbacks if isinstance(c, EarlyStopping)] + ([from_spec] if from_spec else [])
+        if len(found) > 1:
+            checks.refuse("fit", "give one early stopping: early_stopping= or one EarlyStopping in callbacks=, "
+                                 f"not {len(found)}", ValueError)
+        return found[0] if found else None
+
+    def _train_epoch(self, arrays, order, epoch_seed, batch_size, chunk_steps, chooser, guard, epoch, progress):
+        """One epoch in compiled chunks of steps: (loss sum, number correct, rows trained per thread count).
+        Between chunks: the thread chooser's timing, the NaN guard's check, the progress bar."""
+        total = arrays[0].shape[0]
+        loss_sum, correct, done, rows_on = 0.0, 0, 0, {}
+        if guard:
+            guard.start_epoch(epoch, order, epoch_seed)
+        while done < total:
+            count = chooser.choose() if chooser else None
+            stop = min(total, done + (chooser.steps(count, chunk_steps) if chooser else chunk_steps) * batch_size)
+            chunk_started = time.perf_counter()
+            part_loss, part_correct = self._train_rows(arrays, order, epoch_seed, done, stop, batch_size, count)
+            if chooser:
+                chooser.record(count, time.perf_counter() - chunk_started, stop - done)
+                rows_on[count] = rows_on.get(count, 0) + stop - done
+            if guard:
+                guard.after_chunk(done, stop, count, part_loss)
+            loss_sum, correct, done = loss_sum + part_loss, correct + part_correct, stop
+            progress.update(done, self._metrics_text(loss_sum / done, correct / done))
+        if guard:
+            guard.end_epoch()
+        return loss_sum, correct, rows_on
+
+    def _train_rows(self, arrays, order, epoch_seed, start, stop, batch_size, count):
+        """The compiled training loop over rows [start, stop) of the epoch's order, on `count` threads (None:
+        as set): (loss sum, number correct).  The one place fit and the NaN guard's replay run it."""
+        with flushed_to_zero(), threads.using(count):
+            return self.generated("train_epoch", *[a.ctypes.data for a in arrays], arrays[0].shape[0],
+                                  order.ctypes.data, epoch_seed, start, stop, batch_size,
+                                  *self._common_args("train", batch_size))
 
     def _epoch_span(self, epochs, initial_epoch, resumed) -> tuple[int, int]:
         """(epochs done before this fit, the last epoch it trains): `epochs` more after those done, or, with
@@ -378,39 +428,18 @@ class Model:
                                  f"(as in Keras), but training would start after epoch {first}", ValueError)
         return first, epochs
 
-    def _write_checkpoint(self, path: str, warned: bool) -> bool:
-        """Save the model to `path` unless a weight or optimizer state is NaN or infinite: an epoch that diverged
-        must not replace the last good checkpoint.  Says so once per fit (returns whether it has)."""
-        if all(np.isfinite(t.value).all() for t in self.trainable + self.state):
-            from .serialize import save_model
-            save_model(self, path)
-            return warned
-        if not warned:
-            print(f"warning: epoch {self.epochs_done} left weights that are not finite; the checkpoint {path} keeps "
-                  "the last finite ones", file=sys.stderr)
-        return True
-
-    def _keep_best_epoch(self, stopping: EarlyStopping, verbose: int) -> None:
-        """End of a fit with early stopping: the weights of the best epoch, if they are not the last ones."""
-        if stopping.best_epoch is None:
-            return
-        self.history.best_epoch = stopping.best_epoch
-        message = stopping.report(self.epochs_done, self.history.interrupted)
-        if stopping.best_epoch != self.epochs_done or self.history.interrupted:
-            self._restore(stopping.best_weights)
-        if message and verbose:
-            print(message, file=sys.stderr)
-
     def _metrics_text(self, loss, accuracy):
         return f"loss {loss:.4f}" + (f"  acc {accuracy:.4f}" if self.has_accuracy else "")
 
     @staticmethod
-    def _record_text(record):
-        keys = ["loss", "accuracy", "val_loss", "val_accuracy", "val_mse", "val_mae"]
-        shown = "  ".join(f"{k} {record[k]:.4f}" for k in keys if k in record)
+    def _record_fields(record) -> tuple[list[str], list[str]]:
+        """An epoch line's fields: the scores and seconds, then the thread count, shown where it fits."""
+        shown = {"loss": "loss", "accuracy": "acc", "val_loss": "val_loss", "val_accuracy": "val_acc",
+                 "val_mse": "val_mse", "val_mae": "val_mae"}
+        fields = [f"{name} {record[key]:.4f}" for key, name in shown.items() if key in record]
         threads = record.get("threads")
-        on = f", {threads} thread{'s' if threads > 1 else ''}" if threads else ""
-        return f"{shown}  ({record['seconds']:.2f} s{on})"
+        optional = [f"{threads} thread{'s' if threads > 1 else ''}"] if threads else []
+        return fields + [f"{record['seconds']:.2f} s"], optional
 
     def _snapshot(self):
         return {t.name: t.value.copy() for t in self.trainable + self.state}
@@ -473,12 +502,30 @@ class Model:
         from .onnx_export import export
         export(self.outputs, path, inputs=self.features, opset=opset)
 
-    def summary(self) -> str:
-        lines = [f"{'parameter':<24} {'shape':<14} {'count':>10}"]
-        for t in self.trainable:
-            lines.append(f"{t.name:<24} {str(t.shape):<14} {t.value.size:>10,}")
-        lines.append(f"{'total':<24} {'':<14} {sum(t.value.size for t in self.trainable):>10,}")
-        return "\n".join(lines)
+    def gradcheck(self, batch, eps: float = 1e-6, rtol: float = 1e-5, atol: float = 1e-7,
+                  max_elements: int | None = 100, print_fn=print):
+        """Check the model's gradient on `batch` (a dict keyed by input name, or (x, y)) in float64: the
+        gradient compiled on the Numba backend, and the reference's, against central differences of the
+        loss (staticnet/gradcheck.py).  max_elements: how many elements of each parameter, chosen at random
+        (None: all); print_fn: where the table goes (None: nowhere).  Returns the report (report.ok)."""
+        from .gradcheck import check_model, check_tolerances
+        check_tolerances("gradcheck", eps, rtol, atol, max_elements)
+        arrays = self._data(batch, self.inputs, "gradcheck batch", check_values=True)
+        return check_model(self, arrays, eps, rtol, atol, max_elements, print_fn)
+
+    def summary(self, batch_size: int = 32, print_fn=print) -> str | None:
+        """A Keras-like table: each layer's name, ops, output shape, parameter count and the fused kernels of
+        the training step its work ended up in, then the totals (parameters, FLOPs per example, workspace
+        bytes at `batch_size`); staticnet/summary.py says how layers and kernels are matched.  Printed with
+        print_fn, line by line; with print_fn=None, returned as a string instead."""
+        from .summary import summary_text
+        batch_size = checks.count("summary", "batch_size", batch_size, error=ValueError)
+        text = summary_text(self, batch_size)
+        if print_fn is None:
+            return text
+        for line in text.splitlines():
+            print_fn(line)
+        return None
 
 
 class ParamView:

@@ -1,14 +1,61 @@
-"""A per-epoch progress bar on stderr, redrawn between compiled chunks.
+"""The progress of each epoch on stderr: a tqdm bar redrawn between compiled chunks, then one line.
 
-The bar is drawn only on a terminal; the closing line of each epoch is printed
-whenever progress is enabled, so logs keep one line per epoch.
+On a terminal the bar fits the terminal's width, read again at every redraw (a resized window is
+followed), and shows the share done, the time left and the rate in examples per second, then the loss so
+far where there is room; when the epoch ends the bar is cleared and the epoch's line printed in its place.
+Anywhere else (a file, a pipe, a captured stream) nothing but the epoch lines is written.  No line is
+longer than the width less one column (a line filling the last column makes some terminals wrap), so at
+the default width of 80 every line is under 80 columns; an epoch line too long for a narrow terminal
+goes on indented lines below.
+
+tqdm is a dependency, not an option: the bar then behaves alike on every install and is tested as it
+runs, and tqdm brings no dependencies of its own.
 """
 from __future__ import annotations
 
+import os
 import sys
-import time
 
-WIDTH = 30
+from tqdm import tqdm
+
+DEFAULT_COLUMNS = 80
+MIN_BAR = 10  # columns: narrower than this, the bar gives up its other fields first
+SEPARATOR = "  "
+
+
+def terminal_columns(stream) -> int:
+    """$COLUMNS if set (as shutil reads it), else the width of the stream's terminal, else 80."""
+    try:
+        columns = int(os.environ.get("COLUMNS", ""))
+        if columns > 0:
+            return columns
+    except ValueError:
+        pass
+    try:
+        return os.get_terminal_size(stream.fileno()).columns or DEFAULT_COLUMNS
+    except (AttributeError, OSError, ValueError):
+        return DEFAULT_COLUMNS
+
+
+def wrapped(head: str, fields, optional, width: int) -> list[str]:
+    """`head` then the fields, SEPARATOR between, in lines of at most `width` (those after the first
+    indented); the optional fields only where they fit on the last line."""
+    lines = [head]
+    for field in fields:
+        if len(lines[-1]) + len(SEPARATOR) + len(field) > width:
+            lines.append(SEPARATOR + field)
+        else:
+            lines[-1] += SEPARATOR + field
+    for field in optional:
+        if len(lines[-1]) + len(SEPARATOR) + len(field) <= width:
+            lines[-1] += SEPARATOR + field
+    return [line[:width] for line in lines]
+
+
+class _EpochBar(tqdm):
+    """Redrawn at every update: fit updates it once per chunk (a fiftieth of an epoch), so even an epoch
+    of a fifth of a second shows its bar moving; no monitor thread."""
+    monitor_interval = 0
 
 
 class Progress:
@@ -16,23 +63,42 @@ class Progress:
         self.enabled = enabled
         self.stream = stream or sys.stderr
         self.live = enabled and hasattr(self.stream, "isatty") and self.stream.isatty()
-        self.label, self.total, self.started = "", 1, 0.0
+        self.label, self.bar = "", None
+
+    def width(self) -> int:
+        return terminal_columns(self.stream) - 1
 
     def start(self, label: str, total: int):
-        self.label, self.total, self.started = label, max(total, 1), time.perf_counter()
+        self.label = label
+        if self.live:
+            self.bar = _EpochBar(total=max(total, 1), file=self.stream, leave=False, unit=" ex", unit_scale=True,
+                                 ncols=self.width(), bar_format=self._format(()), mininterval=0, miniters=1)
+
+    def _format(self, fields) -> str:
+        return SEPARATOR.join([f"{self.label} {{percentage:3.0f}}%|{{bar}}|", *fields])
 
     def update(self, done: int, text: str):
-        if not self.live:
+        """`done` examples of the epoch trained; `text` the scores so far (shown where they fit)."""
+        if self.bar is None:
             return
-        filled = int(WIDTH * done / self.total)
-        bar = "#" * filled + "-" * (WIDTH - filled)
-        elapsed = time.perf_counter() - self.started
-        self.stream.write(f"\r{self.label} [{bar}] {done}/{self.total}  {text}  {elapsed:.1f}s")
-        self.stream.flush()
+        width = self.width()
+        stats = self.bar.format_dict
+        ladder = (["ETA {remaining}", "{rate_fmt}", text], ["ETA {remaining}", "{rate_fmt}"], ["ETA {remaining}"], [])
+        for fields in ladder:
+            without_bar = self._format(fields).replace("{bar}", "")
+            shown = tqdm.format_meter(**{**stats, "n": done, "bar_format": without_bar, "ncols": None})
+            if len(shown) + MIN_BAR <= width:
+                break
+        self.bar.bar_format, self.bar.ncols = self._format(fields), width
+        self.bar.update(done - self.bar.n)
 
-    def finish(self, text: str):
+    def finish(self, fields, optional=()):
+        """End the epoch's display with one line: the label, then `fields` (and `optional` ones where
+        they fit in the width)."""
         if not self.enabled:
             return
-        prefix = "\r\033[K" if self.live else ""
-        self.stream.write(f"{prefix}{self.label}: {text}\n")
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+        self.stream.write("\n".join(wrapped(self.label, fields, optional, self.width())) + "\n")
         self.stream.flush()

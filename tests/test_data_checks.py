@@ -61,8 +61,13 @@ def test_non_finite_data_is_named_before_training_unless_check_data_is_false(spi
     with pytest.raises(sn.DataError, match=rf"^validation data: input 'x' row 7 holds {bad!r}"):
         spirals_net.fit(data, validation={"x": x, "y": data["y"]}, epochs=1, verbose=0)
     assert_same_weights(weights_of(spirals_net), before)
-    spirals_net.fit({"x": x, "y": data["y"]}, epochs=1, verbose=0, check_data=False)  # trains, on the user's word
-    assert spirals_net.epochs_done > 0
+    unchecked = spiral_model()  # its weights may end up NaN: not the module's model
+    start = weights_of(unchecked)
+    with pytest.raises(sn.NumericalError, match=r"step 1 of 2 .*\nThe first value that is not finite: input 'x' at "):
+        unchecked.fit({"x": x, "y": data["y"]}, epochs=1, verbose=0, check_data=False)  # the NaN guard sees it
+    assert_same_weights(weights_of(unchecked), start)
+    unchecked.fit({"x": x, "y": data["y"]}, epochs=1, verbose=0, check_data=False, nan_guard=False)  # trains
+    assert unchecked.epochs_done == 1
 
 
 def test_a_value_that_overflows_float32_is_named_as_given(spirals_net):

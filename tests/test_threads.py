@@ -116,7 +116,7 @@ def test_fit_times_both_counts_and_gives_the_thread_count_back(monkeypatch, caps
     assert all(record["threads"] in chooser.options for record in history.epochs)
     assert history["loss"][-1] < history["loss"][0]
     shown = capsys.readouterr().err
-    assert all(f"s, {record['threads']} thread" in shown for record in history.epochs)  # on each epoch's line
+    assert all(f" s  {record['threads']} thread" in shown for record in history.epochs)  # on each epoch's line
 
 
 @pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs two threads to compare with one")

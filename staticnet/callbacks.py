@@ -1,0 +1,316 @@
+"""Callbacks: the user's code that `fit` runs between epochs, as in Keras, and the ones staticnet ships.
+
+fit calls `on_train_begin`, then for each epoch `on_epoch_begin(epoch)` and `on_epoch_end(epoch, logs)`,
+then `on_train_end`; `epoch` counts from 0, as in Keras (the records and the epoch lines count from 1),
+and `logs` is the epoch's record (loss, accuracy, val_loss, ..., lr, seconds).  They run between compiled
+chunks of steps, never per step, so a callback costs nothing while an epoch trains.  A callback stops
+training with `self.model.stop_training = True`.
+
+Before the first step fit gives each callback the model (`set_model`) and what the epochs will record
+(`set_params`); a setting that cannot work (a score that is never recorded, a file that cannot be written)
+is refused there, before any weight changes.
+
+Early stopping's whole state (the best score, its epoch and weights, the epochs waited since) goes into
+every checkpoint, so a run resumed from one stops at the same epoch and restores the same weights as the
+run that was never interrupted; for that, fit runs it before the other callbacks.
+"""
+from __future__ import annotations
+
+import csv
+import inspect
+import math
+import os
+import sys
+
+import numpy as np
+
+from . import checks
+
+LOWER_IS_BETTER = ("loss", "mse", "mae")  # monitors are these or accuracy, maybe prefixed by val_
+
+
+def _refuse(message):
+    checks.refuse("fit", message, ValueError)
+
+
+class Callback:
+    """The base: every hook does nothing, so a callback overrides only those it needs."""
+
+    model = None
+    params: dict = {}
+
+    def set_model(self, model) -> None:
+        self.model = model
+
+    def set_params(self, params: dict) -> None:
+        """What this fit will do: epochs, batch_size, steps, verbose, monitors (the scores each epoch
+        records) and default_monitor.  Called before training starts: a subclass checks its settings here."""
+        self.params = params
+
+    def on_train_begin(self, logs=None) -> None:
+        pass
+
+    def on_train_end(self, logs=None) -> None:
+        pass
+
+    def on_epoch_begin(self, epoch: int, logs=None) -> None:
+        pass
+
+    def on_epoch_end(self, epoch: int, logs=None) -> None:
+        pass
+
+
+def check_monitor(label: str, monitor, monitors) -> None:
+    """`monitor` must be one of the scores the epochs record; the message lists them."""
+    if monitor in monitors:
+        return
+    if isinstance(monitor, str) and monitor.startswith("val_") and monitor[4:] in monitors:
+        _refuse(f"{label} monitors {monitor}, a validation score: pass validation=... "
+                f"(or monitor one of {', '.join(monitors)})")
+    _refuse(f"{label} cannot monitor {monitor!r}; the epochs record {', '.join(monitors)}")
+
+
+class Monitor:
+    """One recorded score and which way is better (lower for losses and errors, higher for accuracy).
+    Scores are kept signed so that greater is always better."""
+
+    def __init__(self, name: str, min_delta: float = 0.0):
+        self.name, self.min_delta = name, min_delta
+        self.sign = -1.0 if name.removeprefix("val_") in LOWER_IS_BETTER else 1.0
+
+    def score(self, logs: dict) -> float:
+        return self.sign * logs[self.name]
+
+    def improves(self, score: float, best: float | None) -> bool:
+        return best is None or score > best + self.min_delta
+
+    def value(self, score: float) -> float:
+        """A signed score as the records show it."""
+        return self.sign * score
+
+
+class EarlyStopping(Callback):
+    """Stop when `monitor` has not improved by more than `min_delta` for `patience` epochs, and at the end
+    restore the weights of the best epoch (saying so when they are not the last epoch's).
+
+    monitor: by default val_accuracy where the model reports accuracy, val_loss otherwise.  Its state
+    carries over to a later fit of the same model, as fit(epochs=5) twice continues one run."""
+
+    def __init__(self, patience: int, monitor: str | None = None, min_delta: float = 0.0, *, label="EarlyStopping"):
+        self.label = label  # how messages name it: the class, or fit's early_stopping= argument
+        op, prefix = ("fit", "early_stopping ") if label == "early_stopping" else (label, "")
+        self.patience = checks.count(op, f"{prefix}patience", patience, error=ValueError)
+        self.min_delta = checks.real(op, f"{prefix}min_delta", min_delta, checks.NON_NEGATIVE, error=ValueError)
+        self.monitor = monitor
+        self.best_score: float | None = None  # the monitored value, negated where lower is better
+        self.best_epoch: int | None = None
+        self.best_weights: dict | None = None  # leaf name -> array
+        self.waited = 0  # epochs since the best one
+
+    @classmethod
+    def from_spec(cls, spec, monitors, default_monitor):
+        """From fit's `early_stopping` (a patience, or a dict of patience, monitor, min_delta), checked against
+        the scores the epochs will record (`monitors`); None when not asked for."""
+        if spec is None or spec is False:
+            return None
+        if not isinstance(spec, dict):
+            spec = {"patience": spec}
+        unknown = sorted(set(spec) - {"patience", "monitor", "min_delta"})
+        if unknown:
+            _refuse(f"early_stopping has no setting {unknown[0]!r}; it takes patience, monitor, min_delta")
+        monitor = spec.get("monitor", default_monitor)
+        check_monitor("early_stopping", monitor, monitors)
+        if "patience" not in spec:
+            _refuse("early_stopping needs a patience (epochs without improvement)")
+        return cls(spec["patience"], monitor, spec.get("min_delta", 0.0), label="early_stopping")
+
+    def set_params(self, params):
+        super().set_params(params)
+        self.monitor = self.monitor or params["default_monitor"]
+        check_monitor(self.label, self.monitor, params["monitors"])
+
+    @property
+    def _watched(self) -> Monitor:
+        return Monitor(self.monitor, self.min_delta)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.update(logs, epoch + 1, self.model._snapshot)
+        if self.exhausted:
+            self.model.stop_training = True
+
+    def update(self, record: dict, epoch: int, snapshot) -> None:
+        """Take this epoch's record; `snapshot()` gives the weights to keep when the epoch is the best so far."""
+        score = self._watched.score(record)
+        if self._watched.improves(score, self.best_score):
+            self.best_score, self.best_epoch, self.best_weights, self.waited = score, epoch, snapshot(), 0
+        else:
+            self.waited += 1
+
+    def on_train_end(self, logs=None):
+        """The weights of the best epoch, if they are not the last ones."""
+        if self.best_epoch is None:
+            return
+        model = self.model
+        model.history.best_epoch = self.best_epoch
+        message = self.report(model.epochs_done, model.history.interrupted)
+        if self.best_epoch != model.epochs_done or model.history.interrupted:
+            model._restore(self.best_weights)
+        if message and self.params.get("verbose"):
+            print(message, file=sys.stderr)
+
+    @property
+    def exhausted(self) -> bool:
+        return self.waited >= self.patience
+
+    @property
+    def best_value(self) -> float:
+        """The best monitored value as the records show it."""
+        return self._watched.value(self.best_score)
+
+    def state(self) -> dict:
+        """What a checkpoint keeps (the weights apart, as arrays)."""
+        return {"monitor": self.monitor, "best_score": self.best_score, "best_epoch": self.best_epoch,
+                "waited": self.waited}
+
+    def resume_from(self, state: dict, weights: dict) -> None:
+        """Continue from a checkpoint's state, if it watched the same score (otherwise start afresh)."""
+        if state["monitor"] == self.monitor:
+            self.best_score, self.best_epoch, self.waited = state["best_score"], state["best_epoch"], state["waited"]
+            self.best_weights = weights
+
+    def report(self, last_epoch: int, interrupted: bool) -> str | None:
+        """What happened, for the user; None when the weights kept are simply the last epoch's."""
+        best = f"the weights of epoch {self.best_epoch} ({self.monitor} {self.best_value:.4f})"
+        if self.exhausted:
+            return (f"early stopping: {self.monitor} did not improve for {self.waited} epochs after epoch "
+                    f"{self.best_epoch}; stopped after epoch {last_epoch} and restored {best}")
+        if interrupted:
+            return f"early stopping: training was interrupted; restored {best}, the best"
+        if self.best_epoch != last_epoch:
+            return (f"early stopping: did not stop early (epochs up to {last_epoch} trained); restored {best}, the "
+                    f"best, instead of epoch {last_epoch}'s")
+        return None
+
+
+def _formatted(path: str, epoch: int, logs: dict) -> str:
+    return path.format(**{**logs, "epoch": epoch})
+
+
+class ModelCheckpoint(Callback):
+    """Save the model (a .snet file: graph, weights, optimizer state, history) after every epoch whose
+    weights are all finite, so a diverged epoch never replaces a good file; with save_best_only, only after
+    the epochs that improve `monitor` (by default val_accuracy where there is accuracy, else val_loss).
+
+    The path may name the epoch and the scores, as in Keras: "ckpt-{epoch:02d}-{val_loss:.3f}.snet"."""
+
+    def __init__(self, path, monitor: str | None = None, save_best_only: bool = False):
+        checks.output_file("ModelCheckpoint", "path", path)
+        if not isinstance(save_best_only, bool):
+            checks.refuse("ModelCheckpoint", f"save_best_only must be True or False, got "
+                                             f"{checks.shown(save_best_only)}", ValueError)
+        self.path, self.monitor, self.save_best_only = os.fspath(path), monitor, save_best_only
+        self.best_score: float | None = None
+        self.warned = False  # about weights that were not finite, once per fit
+
+    def set_params(self, params):
+        super().set_params(params)
+        if self.save_best_only:
+            self.monitor = self.monitor or params["default_monitor"]
+            check_monitor("ModelCheckpoint", self.monitor, params["monitors"])
+        try:
+            example = _formatted(self.path, 1, {name: 0.0 for name in params["monitors"]})
+        except (KeyError, IndexError, ValueError) as e:
+            _refuse(f"ModelCheckpoint path {self.path!r} cannot be filled in ({type(e).__name__}: {e}); it may name "
+                    f"{{epoch}} and the scores the epochs record: {', '.join(params['monitors'])}")
+        checks.output_file("fit", "ModelCheckpoint path", example)
+
+    def on_train_begin(self, logs=None):
+        self.warned = False
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.save_best_only:
+            watched = Monitor(self.monitor)
+            score = watched.score(logs)
+            if not watched.improves(score, self.best_score):
+                return
+        path = _formatted(self.path, epoch + 1, logs)
+        leaves = self.model.trainable + self.model.state
+        if all(np.isfinite(t.value).all() for t in leaves):
+            self.model.save(path)
+            if self.save_best_only:
+                self.best_score = score
+        elif not self.warned:
+            self.warned = True
+            print(f"warning: epoch {epoch + 1} left weights that are not finite; the checkpoint {path} keeps the "
+                  "last finite ones", file=sys.stderr)
+
+
+class CSVLogger(Callback):
+    """One row per epoch in a CSV file: epoch, the scores, lr, seconds, threads.  The file is opened and
+    closed at each epoch, so it is complete after every epoch even if training is killed.  append=True
+    continues an existing file (as a resumed run would), writing the header only into an empty one."""
+
+    def __init__(self, path, separator: str = ",", append: bool = False):
+        checks.output_file("CSVLogger", "path", path)
+        if not isinstance(separator, str) or len(separator) != 1:
+            checks.refuse("CSVLogger", f"separator must be one character, got {checks.shown(separator)}", ValueError)
+        self.path, self.separator, self.append = os.fspath(path), separator, bool(append)
+
+    def on_train_begin(self, logs=None):
+        self.columns = ["epoch", *self.params["monitors"], "lr", "seconds", "threads"]
+        if self.append and os.path.exists(self.path) and os.path.getsize(self.path) > 0:
+            return
+        with open(self.path, "w", newline="") as f:
+            csv.writer(f, delimiter=self.separator).writerow(self.columns)
+
+    def on_epoch_end(self, epoch, logs=None):
+        with open(self.path, "a", newline="") as f:
+            csv.writer(f, delimiter=self.separator).writerow([logs.get(k, "") for k in self.columns])
+
+
+class LearningRateScheduler(Callback):
+    """Set each epoch's learning rate to `schedule(epoch, lr)`, as in Keras: epoch counts from 0 and lr is
+    the rate the previous epoch trained with (for the very first epoch, the optimizer's own), so
+    `lambda epoch, lr: lr * 0.9` compounds.  It overrides the optimizer's schedule=."""
+
+    def __init__(self, schedule):
+        try:
+            inspect.signature(schedule).bind(0, 0.1)
+        except TypeError:
+            checks.refuse("LearningRateScheduler", f"schedule must be a function of (epoch, lr), got "
+                                                   f"{checks.shown(schedule)}", ValueError)
+        except ValueError:  # a builtin without a signature: called as it is
+            pass
+        self.schedule = schedule
+
+    def on_epoch_begin(self, epoch, logs=None):
+        model = self.model
+        previous = model.history.epochs[-1]["lr"] if model.history.epochs else model.optimizer.lr_at(epoch)
+        lr = self.schedule(epoch, previous)
+        if not (checks.is_real(lr) and math.isfinite(lr) and lr > 0):
+            _refuse(f"LearningRateScheduler: schedule({epoch}, {previous:g}) returned {checks.shown(lr)}; a learning "
+                    "rate is a finite number > 0")
+        model.optimizer.lr_leaf.value[...] = lr
+
+
+class CallbackList:
+    """The callbacks of one fit, each hook called on all of them in order."""
+
+    def __init__(self, callbacks):
+        self.callbacks = list(callbacks)
+
+    def call(self, hook: str, *args) -> None:
+        for callback in self.callbacks:
+            getattr(callback, hook)(*args)
+
+
+def checked(callbacks) -> list[Callback]:
+    """fit's `callbacks=`: a list of Callback objects (Keras's own are not these)."""
+    if callbacks is None:
+        return []
+    if not isinstance(callbacks, (list, tuple)):
+        _refuse(f"callbacks must be a list of sn.callbacks.Callback objects, got {checks.shown(callbacks)}")
+    for c in callbacks:
+        if not isinstance(c, Callback):
+            _refuse(f"callbacks must be sn.callbacks.Callback objects (subclass it), got {checks.shown(c)}")
+    return list(callbacks)

@@ -1,0 +1,197 @@
+"""Model.summary: the layers as Keras lists them, and the fused kernel each one's work ended up in.
+
+A layer is the group of forward nodes made by one builder call: the nodes that read a layer's parameters
+(`dense1/W`, `dense1/b`) together with data, and the elementwise ops and softmax made on the same source
+line from them (its activation).  Other nodes (pooling, flatten, dropout) form a group per call, and what
+only the loss needs (the cost, its regularisers) is one last row.
+
+The kernels come from the optimized training step (`model.programs["train"]`), where the passes have
+rebuilt every node.  A kernel of its forward part is a layer's when it carries the layer's source line
+and computes a value of the shape of one of the layer's nodes; a model output's kernel is also found
+through the step's outputs, which keep the order of the model's (softmax fused into the cost's kernel
+shows on the output layer).  Two layers made on one line with the same output shape both list the
+kernels of either.
+"""
+from __future__ import annotations
+
+import math
+import textwrap
+from dataclasses import dataclass, field
+
+from .graph import fmt_shape, topological
+from .ops import registry
+from .program import consumers
+from .report import describe_kernel, flops
+
+WIDTH = 79  # the table fits an 80-column terminal unless names or shapes are very long
+MIN_KERNEL_WIDTH = 20
+ACTIVATIONS = ("softmax", "log_softmax")  # with the elementwise ops, what joins the layer made on its line
+PREPARATIONS = ("im2col",)  # what a layer's builder computes from its input before the product
+
+
+@dataclass
+class Layer:
+    name: str
+    nodes: list = field(default_factory=list)
+    params: dict = field(default_factory=dict)  # id -> param leaf
+
+    @property
+    def ops(self) -> list[str]:
+        return list(dict.fromkeys(n.op for n in self.nodes))
+
+    @property
+    def shape(self):
+        return self.nodes[-1].shape
+
+
+def layers(model) -> tuple[list[Layer], Layer]:
+    """(the layers of the model's outputs as the user built them, in order; the row of what only the loss
+    needs)."""
+    loss_node, outputs = model.as_built
+    in_outputs = {n.id for n in topological(outputs)}
+    trainable = {t.id for t in model.trainable}
+    fed: set[int] = set()  # nodes that depend on data
+    groups: dict[str, Layer] = {}
+    group_of: dict[int, Layer] = {}
+    loss = Layer("(loss)")
+    for node in topological(outputs + [loss_node]):
+        if node.op == "input":
+            fed.add(node.id)
+        if node.is_leaf:
+            continue
+        data = any(t.id in fed for t in node.inputs)
+        if data:
+            fed.add(node.id)
+        params = [t for t in node.inputs if t.id in trainable]
+        if node.id not in in_outputs:
+            loss.nodes.append(node)
+            continue
+        if params and data:
+            name = params[0].name.rsplit("/", 1)[0]
+            layer = groups.setdefault(name, Layer(name))
+        else:
+            same_line = [group_of[t.id] for t in node.inputs if t.id in group_of and t.loc == node.loc]
+            joins = registry[node.op].kind == "elementwise" or node.op in ACTIVATIONS
+            layer = same_line[0] if same_line and joins else _new_group(groups, node.op)
+        layer.nodes.append(node)
+        layer.params.update({t.id: t for t in params})
+        group_of[node.id] = layer
+    return _merged_into_layers(list(groups.values()), group_of), loss
+
+
+def _merged_into_layers(groups: list[Layer], group_of) -> list[Layer]:
+    """A group of PREPARATIONS (conv2d's im2col) belongs to the layer that reads it."""
+    kept = []
+    for group in groups:
+        readers = [g for g in groups if g is not group and g.params
+                   and any(group_of.get(t.id) is group for n in g.nodes for t in n.inputs)]
+        if set(group.ops) <= set(PREPARATIONS) and readers:
+            readers[0].nodes[:0] = group.nodes
+        else:
+            kept.append(group)
+    return kept
+
+
+def _new_group(groups, op) -> Layer:
+    name, count = op, 1
+    while name in groups:
+        count += 1
+        name = f"{op}_{count}"
+    groups[name] = Layer(name)
+    return groups[name]
+
+
+def _does_work(node) -> bool:
+    return not node.is_leaf and node.op != "part" and registry[node.op].kind not in ("part", "shape")
+
+
+def kernel_ops(kernel) -> set[str]:
+    """The ops of the original graph whose work a kernel of the optimized step does."""
+    if kernel.op in ("fused", "fused_multi", "fused_update"):
+        return {op for op, _, _ in kernel.attrs["program"]}
+    if kernel.op in ("gemm", "gemm_update"):
+        return {"matmul"} | {op for op, _, _ in kernel.attrs.get("epilogue", ())}
+    return {kernel.op}
+
+
+def forward_kernels(model, layer_list: list[Layer], loss: Layer) -> dict[str, list[str]]:
+    """Layer name -> descriptions of the forward kernels of the training step holding its work: each
+    kernel goes to the layer made on its line that has one of its ops (by its shape where several do;
+    by its line alone where none does), and a model output's kernel to the output's layer too."""
+    train = model.programs["train"]
+    readers = consumers(train)
+    rows = layer_list + [loss]
+
+    def shapes(kernel):  # a multi-output kernel's values are its parts
+        return {kernel.shape} | {r.shape for r in readers.get(kernel.id, []) if r is not None and r.op == "part"}
+
+    found = {layer.name: [] for layer in rows}
+    for kernel in (n for n in topological(list(train.outputs)) if _does_work(n)):
+        on_line = [layer for layer in rows if kernel.loc in {n.loc for n in layer.nodes}]
+        with_op = [layer for layer in on_line if kernel_ops(kernel) & set(layer.ops)] or on_line
+        by_shape = [layer for layer in with_op if shapes(kernel) & {n.shape for n in layer.nodes}]
+        if with_op:
+            found[(by_shape or with_op)[0].name].append(kernel)
+    for original, optimized in zip(model.as_built[1], train.outputs[1:]):
+        producer = optimized.inputs[0] if optimized.op == "part" else optimized
+        owner = next((layer for layer in layer_list if original in layer.nodes), None)
+        if owner is not None and _does_work(producer) and producer not in found[owner.name]:
+            found[owner.name].append(producer)
+    return {name: list(dict.fromkeys(describe_kernel(k) for k in kernels)) for name, kernels in found.items()}
+
+
+def summary_text(model, batch_size: int) -> str:
+    layer_list, loss = layers(model)
+    kernels = forward_kernels(model, layer_list, loss)
+    rows = [(t.name, ["input"], fmt_shape(t.shape), "", []) for t in model.inputs]
+    for layer in layer_list + ([loss] if loss.nodes else []):
+        count = sum(t.value.size for t in layer.params.values())
+        rows.append((layer.name, layer.ops, fmt_shape(layer.shape), f"{count:,}", kernels[layer.name]))
+    head = ("layer", "op", "output shape", "params", "kernel (train step)")
+    widths = [max(len(head[i]), *(len(", ".join(r[i]) if i == 1 else r[i]) for r in rows)) for i in range(4)]
+    others = widths[0] + widths[2] + widths[3] + 2 * 4
+    widest_kernel = max(len(head[4]), *(len(k) + 1 for r in rows for k in r[4]))  # with its ";"
+    longest_op = max(len(op) for r in rows for op in r[1]) + 1  # an op and its comma are never cut
+    widths[1] = min(widths[1], max(longest_op, WIDTH - others - widest_kernel))  # ops wrap before kernels
+    kernel_width = max(MIN_KERNEL_WIDTH, WIDTH - others - widths[1])
+    lines = [_row(head[:4], [head[4]], widths), _row(["-" * w for w in widths], ["-" * kernel_width], widths)]
+    for name, ops, shape, count, kernel_list in rows:
+        op_lines = _packed(ops, widths[1], ", ")
+        kernel_lines = _packed(kernel_list, kernel_width, "; ")
+        for i in range(max(len(op_lines), len(kernel_lines))):
+            op = op_lines[i] if i < len(op_lines) else ""
+            cells = (name, op, shape, count) if i == 0 else ("", op, "", "")
+            lines.append(_row(cells, kernel_lines[i:i + 1], widths))
+    params = sum(t.value.size for t in model.trainable)
+    state = sum(t.value.size for t in model.state)
+    per_example = {name: sum(flops(n, batch_size) for n in model.programs[name].nodes() if _does_work(n)) / batch_size
+                   for name in ("forward", "train")}
+    workspace = model.steps["train"].plan.peak_bytes(batch_size)
+    lines += ["=" * min(WIDTH, sum(widths) + 2 * 4 + kernel_width),
+              f"parameters: {params:,} trainable, {state:,} optimizer state",
+              f"FLOPs per example: {math.ceil(per_example['forward']):,} forward, "
+              f"{math.ceil(per_example['train']):,} in a training step at batch {batch_size}",
+              f"workspace: {workspace:,} bytes (training step, batch {batch_size})"]
+    return "\n".join(lines)
+
+
+def _row(cells, kernel_lines, widths) -> str:
+    name, ops, shape, count = cells
+    text = f"{name:<{widths[0]}}  {ops:<{widths[1]}}  {shape:<{widths[2]}}  {count:>{widths[3]}}  "
+    return (text + (kernel_lines[0] if kernel_lines else "")).rstrip()
+
+
+def _packed(items, width, separator) -> list[str]:
+    """The items, `separator` between, in lines of at most `width`, each line but the last ending in the
+    separator's mark; an item longer than a line on lines of its own."""
+    mark = separator.rstrip()
+    lines = []
+    for k, item in enumerate(items):
+        room = width - (len(mark) if k < len(items) - 1 else 0)
+        if lines and len(lines[-1]) + len(separator) + len(item) <= room:
+            lines[-1] += separator + item
+        else:
+            if lines:
+                lines[-1] += mark
+            lines += textwrap.wrap(item, room)
+    return lines
