@@ -1,7 +1,7 @@
 """staticnet: a static-graph compiler for neural networks on the CPU.
 
 Importing the package does not import Numba: building graphs, the NumPy reference executor, model files
-and `staticnet.inference` work without it.  The names that compile (sn.compile, sn.Model, sn.History)
+and `staticnet.inference` work without it.  The names that compile (sn.compile, sn.Model, sn.load)
 are loaded on first use, from staticnet.model, which brings in the code generator and Numba.
 """
 from .errors import DataError, DTypeError, GraphError, NumericalError, ShapeError
@@ -11,8 +11,8 @@ from .init import seed
 from .ops.elementwise import (abs, add, cast, div, equal, erf, exp, greater, greater_equal, less, less_equal, log,
                               maximum, minimum, mul, neg, sign, sqrt, square, sub, where)
 from .ops.linalg import matmul
-from .ops.reduce import max, mean, sum
-from .ops.shape import broadcast_like, flatten, reshape, transpose
+from .ops.reduce import broadcast_like, max, mean, sum
+from .ops.shape import flatten, reshape, transpose
 from .ops.activations import (elu, gelu, leaky_relu, log_softmax, prelu, relu, sigmoid, softmax, softplus, step,
                               swish, tanh)
 from .ops.loss import cross_entropy, l1, l2, mse, one_hot, perceptron_loss, softmax_cross_entropy
@@ -23,14 +23,13 @@ from .ops.rnn import rnn
 from .autodiff import grad
 from .interpreter import NumpyFunction
 from .gradcheck import gradcheck
+from .history import History
 from .optim import SGD, AdaGrad, Adam, AdamW, RMSProp, constant as constant_lr, exponential_decay, step_decay
 from .ops.nn import dropout
 from . import callbacks, data
-from .serialize import load
+from .version import __version__
 
-__version__ = "0.1.0"
-
-_COMPILING = ("History", "Model", "compile")  # defined in staticnet.model, which imports Numba
+_COMPILING = ("Model", "compile", "load")  # defined in staticnet.model, which imports Numba
 
 
 def __getattr__(name):

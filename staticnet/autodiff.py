@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from .errors import DTypeError, GraphError
 from .graph import Tensor, as_list, derived_from, fmt_shape, located, topological, user_location
-from .ops import registry
+from .registry import registry
 
 
 def grad(y: Tensor, wrt):
@@ -72,6 +72,6 @@ def _on_path(nodes, target_ids) -> set[int]:
 
 
 def _zeros_like(x: Tensor) -> Tensor:
-    from .ops.shape import broadcast_like
+    from .ops.reduce import broadcast_like
     from .graph import lift
     return broadcast_like(lift(0.0, x), x)

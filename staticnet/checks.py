@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import GraphError
+from .locations import fail
 
 
 def is_integer(value) -> bool:
@@ -34,7 +35,6 @@ def shown(value) -> str:
 
 def refuse(op: str, message: str, error: type[Exception] = GraphError):
     """Raise `error` naming `op` and the user's file:line."""
-    from .graph import fail  # graph imports this module
     fail(error, op, message)
 
 

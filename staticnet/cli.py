@@ -419,7 +419,7 @@ def main(argv=None) -> int:
     try:
         args = parser.parse_args(argv)
         if args.version:
-            from . import __version__
+            from .version import __version__
             print(f"staticnet {__version__}")
             return 0
         if not getattr(args, "run", None):

@@ -141,14 +141,14 @@ def gradcheck(loss: Tensor, wrt, feeds: dict, eps: float = 1e-6, rtol: float = 1
 def check_model(model, arrays, eps, rtol, atol, max_elements, print_fn) -> GradCheckReport:
     """Model.gradcheck: the model's loss and parameters, the gradient compiled on the Numba backend and
     the reference's, each against central differences."""
-    from . import function
+    from .runtime import CompiledFunction  # the Numba backend: imported only when a model is checked
 
     copies = as_float64([model.loss])
     loss64, wrt64 = copies[model.loss.id], [copies[t.id] for t in model.trainable]
     feed = _feed(model.loss, {t.name: a for t, a in zip(model.inputs, arrays)}, copies)
     inputs64 = [n for n in topological(loss64) if n.op == "input"]
     gradients = grad(loss64, wrt64)
-    compiled = function(inputs64, gradients, backend="numba")(*[feed[t.id] for t in inputs64])
+    compiled = CompiledFunction(inputs64, gradients)(*[feed[t.id] for t in inputs64])
     analytic = {"reference": run(gradients, feed), "compiled": compiled}
     report = GradCheckReport(_compare(loss64, wrt64, feed, analytic, eps, rtol, atol, max_elements))
     if print_fn is not None:

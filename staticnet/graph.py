@@ -8,19 +8,18 @@ a dtype and the user's file:line where it was made.  Leaves are inputs, paramete
 from __future__ import annotations
 
 import itertools
-import os
-import sys
 
 import numpy as np
 
 from . import checks
 from .errors import DTypeError, GraphError, ShapeError
+from .locations import derived_from, fail, located, user_location  # noqa: F401  (part of the graph API)
+from .registry import registry
 
 FLOAT_DTYPES = (np.dtype("float32"), np.dtype("float64"))
 INT_DTYPES = (np.dtype("int32"), np.dtype("int64"))
 DEFAULT_FLOAT = np.dtype("float32")
 
-_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 _ids = itertools.count()
 
 
@@ -32,54 +31,6 @@ def as_dtype(dtype) -> np.dtype:
     if dt not in FLOAT_DTYPES + INT_DTYPES:
         raise DTypeError(f"unsupported dtype {dtype!r}: use one of float32, float64, int32, int64")
     return dt
-
-
-_location_override: list[str] = []
-
-
-class derived_from:
-    """Nodes made inside this block (gradients, optimizer steps) report `loc`, the user line they derive from."""
-
-    def __init__(self, loc: str):
-        self.loc = loc
-
-    def __enter__(self):
-        _location_override.append(self.loc)
-
-    def __exit__(self, *exc):
-        _location_override.pop()
-
-
-def user_location() -> str:
-    """file:line of the first stack frame outside the staticnet package."""
-    if _location_override:
-        return _location_override[-1]
-    frame = sys._getframe(1)
-    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE_DIR + os.sep):
-        frame = frame.f_back
-    if frame is None:
-        return "<unknown>:0"
-    filename = frame.f_code.co_filename
-    if os.path.isabs(filename):
-        try:
-            rel = os.path.relpath(filename)
-            if not rel.startswith(".."):
-                filename = rel
-        except ValueError:
-            pass
-    return f"{filename}:{frame.f_lineno}"
-
-
-def located(error_type: type[GraphError], op: str, loc: str, message: str) -> GraphError:
-    return error_type(f"{op} at {loc}: {message}")
-
-
-def fail(error_type: type[GraphError], op: str, message: str):
-    """Raise a build-time error for a composite op, located at the user's call.
-
-    Callers often translate an error caught inside staticnet; `from None` keeps that internal error out of the
-    traceback, so the user sees the one line that names the op, the values and their own file:line."""
-    raise located(error_type, op, user_location(), message) from None
 
 
 def require_tensor(op: str, value, loc: str | None = None):
@@ -145,51 +96,14 @@ class Tensor:
 
     __hash__ = object.__hash__
 
-    # Python operators build nodes; the ops live in staticnet.ops.
-    def __add__(self, other): return _ops().add(self, other)
-    def __radd__(self, other): return _ops().add(other, self)
-    def __sub__(self, other): return _ops().sub(self, other)
-    def __rsub__(self, other): return _ops().sub(other, self)
-    def __mul__(self, other): return _ops().mul(self, other)
-    def __rmul__(self, other): return _ops().mul(other, self)
-    def __truediv__(self, other): return _ops().div(self, other)
-    def __rtruediv__(self, other): return _ops().div(other, self)
-    def __matmul__(self, other): return _ops().matmul(self, other)
-    def __rmatmul__(self, other): return _ops().matmul(other, self)
-    def __neg__(self): return _ops().neg(self)
-    def __gt__(self, other): return _ops().greater(self, other)
-    def __ge__(self, other): return _ops().greater_equal(self, other)
-    def __lt__(self, other): return _ops().less(self, other)
-    def __le__(self, other): return _ops().less_equal(self, other)
-
-    def __pow__(self, exponent):
-        if exponent == 2:
-            return _ops().square(self)
-        if exponent == 0.5:
-            return _ops().sqrt(self)
-        fail(GraphError, "pow", f"only x**2 and x**0.5 are supported, got exponent {exponent!r}")
-
-    @property
-    def T(self):
-        return _ops().transpose(self)
-
-    def sum(self, axis=None, keepdims=False): return _ops().sum(self, axis, keepdims)
-    def mean(self, axis=None, keepdims=False): return _ops().mean(self, axis, keepdims)
-    def max(self, axis=None, keepdims=False): return _ops().max(self, axis, keepdims)
-    def reshape(self, *shape): return _ops().reshape(self, shape[0] if len(shape) == 1 else shape)
-
-
-def _ops():
-    import staticnet as sn
-    return sn
+    # Python's operators (+ - * / @, comparisons, x.T, x.sum() ...) are given to Tensor by staticnet.ops
+    # (ops/operators.py), where the ops they build live.
 
 
 def make_node(op: str, inputs, attrs=None, *, loc: str | None = None, called: str | None = None) -> Tensor:
     """Create a node after checking its operands with the op's shape rule.
 
     `called` is the op the user called when a composite makes this node: errors name it (conv2d, not im2col)."""
-    from .ops import registry
-
     attrs = attrs or {}
     loc = loc or user_location()
     opdef = registry[op]

@@ -8,7 +8,7 @@ import numpy as np
 
 from .errors import DataError, GraphError
 from .graph import Tensor, as_list, fmt_shape, located, topological, user_location
-from .ops import registry
+from .registry import registry
 
 
 def run(outputs, feed: dict[int, np.ndarray]) -> list[np.ndarray]:

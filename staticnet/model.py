@@ -24,6 +24,7 @@ from .denormals import flushed_to_zero
 from . import callbacks as callback_rules
 from .callbacks import EarlyStopping, ModelCheckpoint
 from .errors import DataError, GraphError, NumericalError
+from .history import History
 from .graph import Graph, Tensor, as_list, located, user_location
 from .interpreter import conform
 from .nan_guard import NanGuard
@@ -32,35 +33,6 @@ from .passes.strip_dropout import strip_dropout
 from .program import Program
 from .progress import Progress
 from .runtime import Generated, Workspace, kernels_called, leaf_argument, part_addresses
-
-
-class History:
-    """Per-epoch records: loss, accuracy, val_loss, val_accuracy, val_mse, val_mae, lr, seconds."""
-
-    def __init__(self, epochs=None):
-        self.epochs: list[dict] = list(epochs or [])
-        self.interrupted = False
-        self.stopped_early_at: int | None = None  # the last epoch trained, when a callback stopped training
-        self.best_epoch: int | None = None  # with early stopping: the epoch whose weights the model keeps
-        self.numerical_error: NumericalError | None = None  # what the NaN guard stopped the last fit with
-
-    def __getitem__(self, key):
-        return [e.get(key) for e in self.epochs]
-
-    @property
-    def history(self) -> dict[str, list]:
-        """Keras's form: each score's list over the epochs ({"loss": [...], "val_loss": [...], ...});
-        `epochs` keeps the records themselves, numbers included."""
-        keys = dict.fromkeys(k for e in self.epochs for k in e if k != "epoch")
-        return {k: self[k] for k in keys}
-
-    def __len__(self):
-        return len(self.epochs)
-
-    def __repr__(self):
-        last = self.epochs[-1] if self.epochs else {}
-        shown = ", ".join(f"{k}={v:.4f}" for k, v in last.items() if isinstance(v, float))
-        return f"<History {len(self.epochs)} epochs; last: {shown}>"
 
 
 def shuffled(total: int, seed: int) -> np.ndarray:
@@ -564,3 +536,9 @@ def compile(loss, outputs=None, optimizer=None, metrics=None) -> Model:  # noqa:
     sigmoid, softmax or step unit, or logits trained by a cross-entropy), and none otherwise."""
     from .optim import SGD
     return Model(loss, outputs if outputs is not None else loss, optimizer or SGD(lr=0.1), metrics)
+
+
+def load(path: str) -> Model:
+    """A model saved with `model.save(path)`, ready to predict or to train on."""
+    from .serialize import load_with
+    return load_with(path, Model)

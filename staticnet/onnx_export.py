@@ -33,7 +33,7 @@ import numpy as np
 
 from .errors import GraphError
 from .graph import Tensor, located, output_list, topological, user_location
-from .inference import inference_outputs
+from .predictor import inference_outputs
 from .onnx_support import checked_opset, require_onnx
 
 BATCH = "batch"  # the name of the symbolic batch dimension in the exported model
@@ -480,7 +480,7 @@ def _value_info(onnx, name: str, t: Tensor):
 
 def to_model(outputs, inputs=None, opset=None, output_names=None):
     """The ONNX ModelProto of the graph computing `outputs` (checked with onnx.checker)."""
-    from . import __version__
+    from .version import __version__
 
     loc = user_location()
     onnx = require_onnx("ONNX export")

@@ -457,7 +457,7 @@ class ImportedGraph:
         return Graph(self.outputs).params
 
     def predictor(self):
-        from .inference import Predictor
+        from .predictor import Predictor
         return Predictor(self.inputs, self.outputs, single_output=len(self.outputs) == 1,
                          output_names=self.output_names)
 

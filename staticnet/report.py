@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 
 from .graph import fmt_shape
-from .ops import registry
+from .registry import registry
 
 
 def flops(node, batch: int) -> int:

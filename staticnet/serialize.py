@@ -78,7 +78,7 @@ def _node_entry(n: Tensor, index: dict) -> dict:
 
 def _contents(model):
     """(manifest, arrays) of a model: the JSON-ready description and the arrays it indexes."""
-    from . import __version__
+    from .version import __version__
 
     nodes = topological([model.loss] + model.outputs)
     index = {n.id: i for i, n in enumerate(nodes)}
@@ -370,7 +370,7 @@ class _ModelFile:
                    default=None)
 
     def _check_node(self, i: int, entry) -> None:
-        from .ops import registry
+        from .registry import registry
         where = f"nodes[{i}]"
         if not isinstance(entry, dict):
             self.fail(f"field {where} must be an object, got {_found(entry)}")
@@ -529,16 +529,15 @@ def read_forward_graph(path: str):
     return features, outputs, single_output
 
 
-def load(path: str):
-    """A model saved with `model.save(path)`, ready to predict or to train on."""
-    from .model import Model
-
+def load_with(path: str, build):
+    """The model saved in `path`, made by build(loss, outputs, optimizer, metrics) (Model: the model module
+    passes itself, so that this one need not import it), its optimizer state and history restored."""
     with _ModelFile(path) as file:
         manifest = file.manifest
         nodes = _rebuild(file)
         outputs = [nodes[i] for i in manifest["outputs"]]
         try:
-            model = Model(nodes[manifest["loss"]], outputs[0] if manifest["single_output"] else outputs,
+            model = build(nodes[manifest["loss"]], outputs[0] if manifest["single_output"] else outputs,
                           _optimizer(manifest["optimizer"]), manifest.get("metrics", []))
         except GraphError as e:
             file.fail(f"the graph does not make a model ({e})")
@@ -549,7 +548,7 @@ def load(path: str):
 
 
 def _restore_state(model, file: _ModelFile) -> None:
-    from .model import History
+    from .history import History
     manifest = file.manifest
     state = {leaf.name: leaf for leaf in model.state}
     for name, index in manifest["state"].items():

@@ -19,7 +19,7 @@ import textwrap
 from dataclasses import dataclass, field
 
 from .graph import fmt_shape, topological
-from .ops import registry
+from .registry import registry
 from .program import consumers
 from .report import describe_kernel, flops
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import staticnet as sn
-from staticnet.ops import registry
+from staticnet.registry import registry
 from tests.test_model import some_rows, spiral_model
 
 HERE = re.escape(os.path.relpath(__file__))

@@ -73,7 +73,7 @@ def kernel_library_fingerprint() -> str:
 def key_of(code: str) -> str:
     import numba
 
-    from .. import __version__
+    from ..version import __version__
     stamp = (f"staticnet {__version__}; kernels {kernel_library_fingerprint()}; numba {numba.__version__}; "
              f"numpy {np.__version__}\n")
     return hashlib.sha256((stamp + code).encode()).hexdigest()[:20]

@@ -21,7 +21,7 @@ import textwrap
 import numpy as np
 
 from ..graph import Tensor, fmt_shape
-from ..ops import registry
+from ..registry import registry
 from ..program import Program
 from . import library as lib
 from .elementwise import Operand, loop_kernel, program_lines, typed_literal

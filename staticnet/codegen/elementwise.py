@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..ops import registry
+from ..registry import registry
 from .kernel_layer import ABI_POINTER, ABI_VALUE, Kernel
 
 VECTOR_RUN = 64

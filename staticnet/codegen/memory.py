@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..graph import Tensor
-from ..ops import registry
+from ..registry import registry
 from ..program import Program
 from .parallel import parallel_segments
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 
 from ..graph import Tensor
-from ..ops import registry
+from ..registry import registry
 
 SEGMENT_TILE = 8  # each thread runs the segment on this many of its rows at a time, so that what one node writes
 #                   is still in cache when the next reads it.  The book's CNN's forward segment at batch 128 (im2col,

@@ -12,7 +12,8 @@ import numpy as np
 
 from ..errors import GraphError, ShapeError
 from ..graph import fail, make_node, param, require_tensor
-from . import no_gradient, normalize_axes, register, require_float
+from .rules import normalize_axes, require_float
+from ..registry import no_gradient, register
 from .elementwise import exp, greater, minimum, mul, square, where, erf
 from .reduce import sum as reduce_sum
 

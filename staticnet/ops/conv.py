@@ -15,7 +15,8 @@ from ..errors import GraphError, ShapeError
 from ..graph import fail, fmt_shape, make_node, param, require_tensor
 from .. import init as initializers
 from ..codegen.library import Literal
-from . import register, require_float
+from .rules import require_float
+from ..registry import register
 from .activations import activation as apply_activation
 from .linalg import matmul
 

@@ -8,21 +8,9 @@ import numpy as np
 from .. import checks
 from ..errors import DTypeError, GraphError
 from ..graph import Tensor, as_dtype, fail, lift, make_node
-from . import broadcast_shapes, no_gradient, register, require_float
-
-
-def unbroadcast(g: Tensor, shape) -> Tensor:
-    """Sum g over the axes that broadcasting stretched, giving it `shape` again."""
-    from .reduce import sum as reduce_sum
-    from .shape import reshape
-
-    lead = g.ndim - len(shape)
-    stretched = tuple(i for i, d in enumerate(shape) if d == 1 and g.shape[lead + i] != 1)
-    if lead:
-        g = reduce_sum(g, tuple(range(lead)))
-    if stretched:
-        g = reduce_sum(g, stretched, keepdims=True)
-    return g if g.shape == tuple(shape) else reshape(g, shape)
+from .rules import broadcast_shapes, require_float
+from ..registry import no_gradient, register
+from .reduce import unbroadcast
 
 
 def _elementwise_shape(*inputs, **attrs):

@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..codegen.library import split_gemm
-from . import register, registry
+from ..registry import register, registry
 
 
 def run_program(program, arrays):

@@ -11,7 +11,8 @@ import numpy as np
 
 from ..errors import ShapeError
 from ..graph import fail, fmt_shape, make_node
-from . import register, require_float
+from .rules import require_float
+from ..registry import register
 
 
 def _matmul_shape(a, b):

@@ -14,7 +14,8 @@ from ..graph import Tensor, fail, fmt_shape, make_node, topological
 from ..graph import INT_DTYPES
 from ..codegen.driver import cast_to
 from ..codegen.library import Literal
-from . import register, require_float
+from .rules import require_float
+from ..registry import register
 from .activations import _softmax_ref, _stable_sigmoid, log_softmax, sigmoid, softmax
 from .elementwise import greater_equal, log, square, where
 from .reduce import batch_count, sum as reduce_sum

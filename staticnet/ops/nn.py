@@ -6,7 +6,7 @@ import re
 from .. import checks
 from ..errors import DTypeError, GraphError, ShapeError
 from ..graph import fail, fmt_shape, make_node, param, require_tensor, topological
-from . import no_gradient, register
+from ..registry import no_gradient, register
 from .. import init as initializers
 from .activations import activation as apply_activation, prelu
 from .linalg import matmul

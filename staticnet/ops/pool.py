@@ -7,7 +7,8 @@ from ..errors import ShapeError
 from ..graph import fmt_shape, make_node, require_tensor
 from ..codegen.kernel_layer import ABI_POINTER, split_kernel
 from ..codegen.library import Literal, by_address
-from . import register, require_float
+from .rules import require_float
+from ..registry import register
 
 
 def _pool_shape(x, ph, pw, sh, sw):

@@ -1,11 +1,14 @@
-"""Reductions over axes: sum, mean, max, and the element count they divide by."""
+"""Reductions over axes: sum, mean, max, the element count they divide by, and broadcasting, whose gradient
+is a sum as a sum's gradient is a broadcast."""
 from __future__ import annotations
 
 import numpy as np
 
 from ..errors import ShapeError
 from ..graph import fail, lift, make_node, require_tensor
-from . import no_gradient, normalize_axes, register, require_float
+from ..registry import no_gradient, register
+from .rules import broadcast_shapes, normalize_axes, require_float
+from .shape import reshape
 
 
 def _reduced_shape(shape, axes, keepdims):
@@ -20,7 +23,6 @@ def _reduce_shape(x, axes, keepdims):
 
 def _restore(g, node):
     """The incoming gradient broadcast back over the reduced axes of node's input."""
-    from .shape import broadcast_like, reshape
 
     x = node.inputs[0]
     axes, keepdims = node.attrs["axes"], node.attrs["keepdims"]
@@ -115,3 +117,35 @@ def count(x, axes):
 def batch_count(x):
     """The number of examples in a batch-first tensor (its first dimension)."""
     return count(x, (0,)) if x.ndim else lift(1.0, x)
+
+
+# ---------------------------------------------------------------- broadcasting: the adjoint of a sum
+
+def _broadcast_like_shape(a, ref):
+    if broadcast_shapes(a.shape, ref.shape) != ref.shape:
+        raise ShapeError(f"{fmt_shape(a.shape)} does not broadcast to {fmt_shape(ref.shape)}")
+    return ref.shape, a.dtype
+
+
+def _broadcast_like_grad(node, g):
+    return unbroadcast(g, node.inputs[0].shape), None
+
+
+register("broadcast_like", shape=_broadcast_like_shape, numpy=lambda a, ref: np.broadcast_to(a, ref.shape),
+         grad=_broadcast_like_grad, kind="broadcast")
+
+
+def broadcast_like(a, ref):
+    """a stretched to ref's shape (which may hold the batch dimension)."""
+    return make_node("broadcast_like", (a, ref))
+
+
+def unbroadcast(g: Tensor, shape) -> Tensor:
+    """Sum g over the axes that broadcasting stretched, giving it `shape` again."""
+    lead = g.ndim - len(shape)
+    stretched = tuple(i for i, d in enumerate(shape) if d == 1 and g.shape[lead + i] != 1)
+    if lead:
+        g = sum(g, tuple(range(lead)))
+    if stretched:
+        g = sum(g, stretched, keepdims=True)
+    return g if g.shape == tuple(shape) else reshape(g, shape)

@@ -13,7 +13,8 @@ from ..errors import GraphError, ShapeError
 from ..graph import fail, fmt_shape, make_node, param, require_tensor
 from .. import init as initializers
 from ..codegen.library import Array, Integer, Literal
-from . import register, require_float
+from .rules import require_float
+from ..registry import register
 
 ACTIVATION_CODES = {"tanh": 0, "relu": 1, "sigmoid": 2}
 

@@ -8,7 +8,7 @@ import numpy as np
 from ..checks import is_integer
 from ..errors import ShapeError
 from ..graph import fail, fmt_shape, make_node, require_tensor
-from . import broadcast_shapes, register
+from ..registry import register
 
 
 def _runtime_shape(shape):
@@ -89,22 +89,3 @@ def transpose(x, axes=None):
         fail(ShapeError, "transpose", f"axes {axes} are not a permutation of the {x.ndim} axes of shape {fmt_shape(x.shape)}")
     return make_node("transpose", (x,), {"axes": axes})
 
-
-def _broadcast_like_shape(a, ref):
-    if broadcast_shapes(a.shape, ref.shape) != ref.shape:
-        raise ShapeError(f"{fmt_shape(a.shape)} does not broadcast to {fmt_shape(ref.shape)}")
-    return ref.shape, a.dtype
-
-
-def _broadcast_like_grad(node, g):
-    from .elementwise import unbroadcast
-    return unbroadcast(g, node.inputs[0].shape), None
-
-
-register("broadcast_like", shape=_broadcast_like_shape, numpy=lambda a, ref: np.broadcast_to(a, ref.shape),
-         grad=_broadcast_like_grad, kind="broadcast")
-
-
-def broadcast_like(a, ref):
-    """a stretched to ref's shape (which may hold the batch dimension)."""
-    return make_node("broadcast_like", (a, ref))

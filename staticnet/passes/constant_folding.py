@@ -2,7 +2,7 @@
 import numpy as np
 
 from ..graph import Tensor
-from ..ops import registry
+from ..registry import registry
 from ..program import Program, rebuild
 
 FOLDABLE_KINDS = ("elementwise", "broadcast", "reduce", "shape", "gemm")

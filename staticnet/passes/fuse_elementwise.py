@@ -8,7 +8,7 @@ and its buffer disappears.
 from __future__ import annotations
 
 from ..graph import Tensor, make_node
-from ..ops import registry
+from ..registry import registry
 from ..program import Program, consumers, rebuild
 
 
