@@ -21,7 +21,7 @@ from .ops.conv import conv2d
 from .ops.pool import avg_pool2d, l2_pool2d, max_pool2d
 from .ops.rnn import rnn
 from .autodiff import grad
-from .interpreter import NumpyFunction
+from .function import NumpyFunction
 from .gradcheck import gradcheck
 from .history import History
 from .optim import SGD, AdaGrad, Adam, AdamW, RMSProp, constant as constant_lr, exponential_decay, step_decay

@@ -14,7 +14,7 @@ import numpy as np
 
 from . import checks, init, metrics as metric_rules, threads
 from .autodiff import grad
-from .codegen.driver import Driver, Sizes, module_source
+from .codegen.driver import Driver, Sizes
 from .codegen.loops import epoch_loop, metric_kind, predict_loop
 from .codegen.memory import plan_memory
 from .codegen.parallel import threads_matter
@@ -26,13 +26,13 @@ from .callbacks import EarlyStopping, ModelCheckpoint
 from .errors import DataError, GraphError, NumericalError
 from .history import History
 from .graph import Graph, Tensor, as_list, located, user_location
-from .interpreter import conform
+from .feeds import conform
 from .nan_guard import NanGuard
 from .passes import optimize, rewrite_forward
 from .passes.strip_dropout import strip_dropout
 from .program import Program
 from .progress import Progress
-from .runtime import Generated, Workspace, kernels_called, leaf_argument, part_addresses
+from .runtime import Generated, Workspace, kernels_called, shared_arguments
 
 
 def shuffled(total: int, seed: int) -> np.ndarray:
@@ -127,15 +127,15 @@ class Model:
             functions = [epoch_loop("train_epoch", self.steps["train"], train=True, loss_index=0, metric=metric),
                          epoch_loop("eval_epoch", self.steps["eval"], train=False, loss_index=0, metric=metric),
                          predict_loop("predict_all", self.steps["forward"])]
-        source = module_source("a model: train_epoch, eval_epoch and predict_all", list(self.steps.values()), functions)
-        self.generated = Generated("staticnet_model", source, {
-            "train_epoch": kernels_called(self.steps["train"]), "eval_epoch": kernels_called(self.steps["eval"]),
-            "predict_all": kernels_called(self.steps["forward"])})
-        self.source, self.from_cache = source, self.generated.module.found
+        self.generated = Generated("staticnet_model", functions, "a model: train_epoch, eval_epoch and predict_all",
+                                   list(self.steps.values()),
+                                   {function: kernels_called(self.steps[step]) for function, step in self.STEP_OF.items()})
+        self.source, self.from_cache = self.generated.source, self.generated.module.found
         self.workspaces = {name: Workspace(e.plan) for name, e in self.steps.items()}
         self.compile_seconds = time.perf_counter() - started
 
     LOOPS = {"train": "train_epoch", "eval": "eval_epoch", "predict": "predict_all"}
+    STEP_OF = {"train_epoch": "train", "eval_epoch": "eval", "predict_all": "forward"}  # the step each loop runs
 
     def kernels(self) -> list:
         """Every kernel of the kernel layer the loops call (directly or through a segment), each once."""
@@ -162,13 +162,13 @@ class Model:
         features = [a for a, t in zip(addresses, self.inputs) if t in self.features]
         results = [np.empty((1,) + tuple(t.shape[1:]), t.dtype) for t in self.outputs]
         order = np.zeros(1, np.int64)
-        calls = {
-            "train": lambda: self.generated("train_epoch", *addresses, 0, order.ctypes.data, 0, 0, 0, batch_size,
-                                            *self._common_args("train", batch_size)),
-            "eval": lambda: self.generated("eval_epoch", *addresses, 0, 0, 0, batch_size,
-                                           *self._common_args("eval", batch_size)),
-            "predict": lambda: self.generated("predict_all", *features, *[r.ctypes.data for r in results], 0,
-                                              batch_size, *self._common_args("forward", batch_size)),
+        calls = {  # no rows: total, start and stop 0
+            "train": lambda: self._run("train_epoch", batch_size, data=addresses, total=0, order=order.ctypes.data,
+                                       seed=0, start=0, stop=0, batch=batch_size),
+            "eval": lambda: self._run("eval_epoch", batch_size, data=addresses, total=0, start=0, stop=0,
+                                      batch=batch_size),
+            "predict": lambda: self._run("predict_all", batch_size, data=features,
+                                         results=[r.ctypes.data for r in results], total=0, batch=batch_size),
         }
         for loop in loops:
             calls[loop]()
@@ -186,12 +186,12 @@ class Model:
                   file=sys.stderr)
         return seconds
 
-    # ------------------------------------------------------------ arguments of the generated functions
-    def _common_args(self, name, capacity):
-        driver = self.steps[name]
-        return ([leaf_argument(t) for t in driver.leaves] + [t.value.ctypes.data for t in driver.constants]
-                + self.workspaces[name].arguments(capacity)
-                + part_addresses(driver, capacity, self.generated.report) + driver.sizes.values)
+    def _run(self, function: str, capacity: int, **groups):
+        """Call a generated loop with these parameter groups (its data and bounds) and the shared ones of its
+        step (parameters, buffers for batches of up to `capacity` rows, threads, sizes)."""
+        step = self.STEP_OF[function]
+        shared = shared_arguments(self.steps[step], self.workspaces[step], capacity, self.generated.report)
+        return self.generated(function, **groups, **shared)
 
     def _data(self, data, nodes, what, check_values=False) -> list[np.ndarray]:
         """Arrays for `nodes` from a dict keyed by input name, or a tuple (x, y) / a bare x, checked before
@@ -385,9 +385,8 @@ class Model:
         """The compiled training loop over rows [start, stop) of the epoch's order, on `count` threads (None:
         as set): (loss sum, number correct).  The one place fit and the NaN guard's replay run it."""
         with flushed_to_zero(), threads.using(count):
-            return self.generated("train_epoch", *[a.ctypes.data for a in arrays], arrays[0].shape[0],
-                                  order.ctypes.data, epoch_seed, start, stop, batch_size,
-                                  *self._common_args("train", batch_size))
+            return self._run("train_epoch", batch_size, data=[a.ctypes.data for a in arrays], total=arrays[0].shape[0],
+                             order=order.ctypes.data, seed=epoch_seed, start=start, stop=stop, batch=batch_size)
 
     def _epoch_span(self, epochs, initial_epoch, resumed) -> tuple[int, int]:
         """(epochs done before this fit, the last epoch it trains): `epochs` more after those done, or, with
@@ -431,8 +430,8 @@ class Model:
         total = arrays[0].shape[0]
         batch = min(batch_size, total)
         with flushed_to_zero():
-            loss_sum, correct = self.generated("eval_epoch", *[a.ctypes.data for a in arrays], total, 0, total, batch,
-                                               *self._common_args("eval", batch))
+            loss_sum, correct = self._run("eval_epoch", batch, data=[a.ctypes.data for a in arrays], total=total,
+                                          start=0, stop=total, batch=batch)
         scores = {"loss": loss_sum / total}
         if self.has_accuracy:
             scores["accuracy"] = correct / total
@@ -455,8 +454,8 @@ class Model:
         batch = min(batch_size, total)
         results = [np.empty(tuple(total if d is None else d for d in t.shape), t.dtype) for t in self.outputs]
         with flushed_to_zero():
-            self.generated("predict_all", *[a.ctypes.data for a in arrays], *[r.ctypes.data for r in results], total,
-                           batch, *self._common_args("forward", batch))
+            self._run("predict_all", batch, data=[a.ctypes.data for a in arrays], results=[r.ctypes.data for r in results],
+                      total=total, batch=batch)
         return results
 
     # ------------------------------------------------------------ parameters

@@ -6,7 +6,8 @@ import numpy as np
 
 from .errors import DataError
 from .graph import Tensor, as_list
-from .interpreter import batch_size_of, conform, run
+from .feeds import batch_size_of, conform
+from .interpreter import run
 
 
 def inference_outputs(outputs) -> list[Tensor]:

@@ -42,8 +42,11 @@ def clone(node: Tensor, inputs) -> Tensor:
 
 
 def rebuild(program: Program, rule) -> Program:
-    """Apply `rule(node, new_inputs) -> Tensor | None` bottom-up; None keeps the node (re-linked)."""
+    """Apply `rule(node, new_inputs) -> Tensor | None` bottom-up; None keeps the node (re-linked).
+
+    Returns `program` itself when no node changed, so a pass says whether it fired by identity."""
     mapped: dict[int, Tensor] = {}
+    changed = False
     for node in program.nodes():
         if node.is_leaf:
             mapped[node.id] = node
@@ -51,6 +54,9 @@ def rebuild(program: Program, rule) -> Program:
         inputs = [mapped[t.id] for t in node.inputs]
         replacement = rule(node, inputs)
         mapped[node.id] = replacement if replacement is not None else clone(node, inputs)
+        changed = changed or mapped[node.id] is not node
+    if not changed:
+        return program
     return program.replace(
         outputs=tuple(mapped[t.id] for t in program.outputs),
         updates=tuple((p, mapped[v.id]) for p, v in program.updates),

@@ -17,18 +17,36 @@ class OpDef:
     grad: Callable | None  # (node, g) -> one gradient tensor (or None) per input
     kind: str  # fusion pattern: elementwise, broadcast, reduce, gemm, shape, opaque, multi, part, effect
     scalar: str | None = None  # elementwise only: one element's Python expression, inputs as {0}, {1}, ...
-    lower: Callable | None = None  # opaque ops: (node, emitter) -> emits the statements computing node
-    row_wise: bool = False  # each batch row of the output depends only on the same rows of the inputs, and the
-    #                         op is heavy enough that the step splits runs of such ops across threads by rows
+    lower: Callable | None = None  # opaque ops: (node, driver) -> emits the statements computing node
+    row_wise: bool | Callable = False  # each batch row of the output depends only on the same rows of the
+    #                                    inputs; a callable (node, views) -> bool decides node by node
+    parallel_rows: bool = False  # heavy enough that a step splits the run of row-wise ops holding it across
+    #                              threads by batch rows (codegen/parallel.py)
+    flops: Callable | None = None  # (node, size) -> floating-point operations, size(shape) counting the
+    #                                elements of a shape at the report's batch size; default one per input element
+    describe: Callable | None = None  # node -> the kernel's name in reports; default the op's name
+    source_ops: Callable | None = None  # node -> the user-level ops whose work a fused node does
+
+    @property
+    def does_work(self) -> bool:
+        """Whether a node of this op computes anything (parts and reshapes only name other values)."""
+        return self.kind not in ("part", "shape")
+
+    @property
+    def returns_many(self) -> bool:
+        """Whether the reference definition returns a tuple of arrays rather than one array."""
+        return self.kind in ("multi", "effect")
 
 
 registry: dict[str, OpDef] = {}
 
 
-def register(name, *, shape, numpy, grad, kind="opaque", scalar=None, lower=None, row_wise=False) -> OpDef:
+def register(name, *, shape, numpy, grad, kind="opaque", **rules) -> OpDef:
+    """Register op `name`: its shape rule, NumPy reference, gradient and fusion kind, and any of OpDef's
+    other rules by keyword."""
     if name in registry:
         raise RuntimeError(f"op {name!r} registered twice")
-    registry[name] = OpDef(name, shape, numpy, grad, kind, scalar, lower, row_wise)
+    registry[name] = OpDef(name, shape, numpy, grad, kind, **rules)
     return registry[name]
 
 

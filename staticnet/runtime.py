@@ -13,7 +13,7 @@ from .codegen.memory import plan_memory
 from .denormals import flushed_to_zero
 from .errors import DataError
 from .graph import Tensor
-from .interpreter import FunctionBase
+from .function import FunctionBase
 from .passes import optimize
 from .program import Program
 
@@ -91,11 +91,10 @@ class Workspace:
             self.by_capacity[cap] = (views, [v.ctypes.data for v in views])
         return self.by_capacity[cap][0]
 
-    def arguments(self, n: int) -> list:
-        """What the generated code takes after the parameters and constants: the buffers' addresses, the
-        number of threads to use (read per call: it can be changed) and of parts to cut work into."""
+    def addresses(self, n: int) -> list[int]:
+        """The address of each buffer (by slot), in arenas sized for batches of up to n."""
         self.get(n)
-        return self.by_capacity[capacity_for(n)][1] + [numba.get_num_threads(), threads.configured()]
+        return self.by_capacity[capacity_for(n)][1]
 
     def array(self, node: Tensor, n: int) -> np.ndarray:
         """The buffer holding `node`'s value for a batch of n, seen with the node's shape."""
@@ -114,13 +113,23 @@ def leaf_argument(leaf: Tensor) -> int:
     return value.ctypes.data
 
 
-class Generated:
-    """A generated module of driver functions and, per function, the kernels it calls: they are
-    compiled (or loaded from the cache) and their symbols registered before its first call."""
+def shared_arguments(driver, workspace: Workspace, capacity: int, report=None) -> dict:
+    """The values of a driver's shared parameter groups (Driver.shared_groups) for batches of up to
+    `capacity` rows; the thread count is read per call, since it can be changed between calls."""
+    return dict(params=[leaf_argument(t) for t in driver.leaves], constants=[t.value.ctypes.data for t in driver.constants],
+                buffers=workspace.addresses(capacity), threads=numba.get_num_threads(), parts=threads.configured(),
+                part_addresses=part_addresses(driver, capacity, report), sizes=driver.sizes.values)
 
-    def __init__(self, prefix: str, source: str, kernels_of: dict[str, list]):
-        self.source = source  # with the reader's comments
-        self.code = code_only(source)
+
+class Generated:
+    """A generated module of driver functions and, per function, its signature and the kernels it calls:
+    they are compiled (or loaded from the cache) and their symbols registered before its first call."""
+
+    def __init__(self, prefix: str, functions: list, title: str, drivers: list, kernels_of: dict[str, list]):
+        """`functions`: (signature, source) pairs."""
+        self.signatures = {signature.function: signature for signature, _ in functions}
+        self.source = module_source(title, drivers, [source for _, source in functions])  # with the reader's comments
+        self.code = code_only(self.source)
         self.kernels_of = kernels_of
         self.report = kernel_layer.LoadReport()
         self._ready: set[str] = set()
@@ -143,9 +152,17 @@ class Generated:
     def from_cache(self, function: str) -> bool:
         return sum(getattr(self.module.module, function).stats.cache_hits.values()) > 0
 
-    def __call__(self, function: str, *args):
+    def arguments(self, function: str, **groups) -> list:
+        """The positional arguments of `function` for these values of its parameter groups."""
+        return self.signatures[function].bind(**groups)
+
+    def run(self, function: str, arguments: list):
+        """Call `function` with positional arguments made by `arguments`."""
         self.prepare(function)
-        return self.module.run(function, *args)
+        return self.module.run(function, *arguments)
+
+    def __call__(self, function: str, **groups):
+        return self.run(function, self.arguments(function, **groups))
 
 
 def part_addresses(driver, batch: int, report=None) -> list[int]:
@@ -177,9 +194,8 @@ class CompiledFunction(FunctionBase):
         self.program = optimize(Program(outputs=tuple(self.outputs), updates=tuple(self.updates)), self.report)
         self.plan = plan_memory(self.program)
         self.driver = Driver(self.program, self.inputs, self.plan, Sizes())
-        step = self.driver.source("step")
-        source = module_source("a compiled function", [self.driver], [step])
-        self.generated = Generated("staticnet_function", source, {"step": kernels_called(self.driver)})
+        self.generated = Generated("staticnet_function", [self.driver.source("step")], "a compiled function",
+                                   [self.driver], {"step": kernels_called(self.driver)})
         self.source, self.path = self.generated.source, self.generated.path
         self.workspace = Workspace(self.plan)
         self.compile_seconds = time.perf_counter() - started
@@ -188,11 +204,8 @@ class CompiledFunction(FunctionBase):
         """(the step's arguments, the conformed arrays whose addresses they hold, the batch size)."""
         arrays, n = self.checked(arrays)
         n = n or 1
-        args = [n] + [a.ctypes.data for a in arrays]
-        args += [leaf_argument(t) for t in self.driver.leaves]
-        args += [t.value.ctypes.data for t in self.driver.constants]
-        args += self.workspace.arguments(n) + part_addresses(self.driver, n, self.generated.report)
-        args += self.driver.sizes.values
+        args = self.generated.arguments("step", n=n, inputs=[a.ctypes.data for a in arrays],
+                                        **shared_arguments(self.driver, self.workspace, n, self.generated.report))
         self.generated.prepare("step")
         return args, arrays, n
 
@@ -212,7 +225,7 @@ class CompiledFunction(FunctionBase):
         args, arrays, n = self._arguments(arrays)
         try:
             with flushed_to_zero():
-                scalars = list(self.generated("step", *args))
+                scalars = list(self.generated.run("step", args))
         except ValueError as e:  # raised inside the compiled code: a label out of range
             raise DataError(str(e)) from None
         fed = {t.id: a for t, a in zip(self.inputs, arrays)}

@@ -102,16 +102,13 @@ def _new_group(groups, op) -> Layer:
 
 
 def _does_work(node) -> bool:
-    return not node.is_leaf and node.op != "part" and registry[node.op].kind not in ("part", "shape")
+    return not node.is_leaf and registry[node.op].does_work
 
 
 def kernel_ops(kernel) -> set[str]:
     """The ops of the original graph whose work a kernel of the optimized step does."""
-    if kernel.op in ("fused", "fused_multi", "fused_update"):
-        return {op for op, _, _ in kernel.attrs["program"]}
-    if kernel.op in ("gemm", "gemm_update"):
-        return {"matmul"} | {op for op, _, _ in kernel.attrs.get("epilogue", ())}
-    return {kernel.op}
+    rule = registry[kernel.op].source_ops
+    return {kernel.op} if rule is None else rule(kernel)
 
 
 def forward_kernels(model, layer_list: list[Layer], loss: Layer) -> dict[str, list[str]]:

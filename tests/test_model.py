@@ -46,10 +46,10 @@ def test_fit_compiles_the_training_loop_before_it_times_any_rows(monkeypatch, ca
         def __getattr__(self, name):
             return getattr(generated, name)
 
-        def __call__(self, function, *args):
-            if function == "train_epoch":  # (x, y, total, order, seed, start, stop, ...)
-                calls.append((args[6] - args[5], generated.compiled("train_epoch")))
-            return generated(function, *args)
+        def __call__(self, function, **groups):
+            if function == "train_epoch":
+                calls.append((groups["stop"] - groups["start"], generated.compiled("train_epoch")))
+            return generated(function, **groups)
 
     monkeypatch.setattr(net, "generated", Spy())
     rng = np.random.default_rng(0)

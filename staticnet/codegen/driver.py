@@ -21,13 +21,15 @@ import textwrap
 import numpy as np
 
 from ..graph import Tensor, fmt_shape
-from ..registry import registry
+from ..loop_body import loop_body_of
 from ..program import Program
+from ..registry import registry
 from . import library as lib
-from .elementwise import Operand, loop_kernel, program_lines, typed_literal
+from .elementwise import Operand, body_lines, loop_kernel, typed_literal
 from .kernel_layer import Kernel, split_kernel
 from .memory import MemoryPlan, plan_memory
 from .parallel import SEGMENT_TILE
+from .signature import Group, Signature, one
 
 JIT = "@njit(cache=True, nogil=True, error_model='numpy', fastmath={'contract', 'arcp', 'afn', 'reassoc', 'nsz'})"
 ABI_DTYPE = {"float32": "f32", "float64": "f64"}
@@ -180,8 +182,8 @@ class Driver:
         kernel, arguments = lib.wrapper(function, items, returns, parallel)
         self.call(kernel, arguments, result)
 
-    def loop(self, shape, inputs, program, results, outputs, dtypes):
-        """A loop kernel running `program` over `shape`; `results` are (instruction, mode) pairs
+    def loop(self, shape, inputs, body, results, outputs, dtypes):
+        """A loop kernel running the loop body `body` over `shape`; `results` are (instruction, mode) pairs
         (elementwise.loop_kernel) and `outputs` the addresses they are written to (None for in-place
         writes).  Scalar inputs are passed by value, single-value constants as literals."""
         operands = []
@@ -192,7 +194,7 @@ class Driver:
                 operands.append(Operand("value", t.dtype.name))
             else:
                 operands.append(Operand("array", t.dtype.name, tuple(t.shape)))
-        plan = loop_kernel(tuple(shape), operands, program, results, [np.dtype(d).name for d in dtypes])
+        plan = loop_kernel(tuple(shape), operands, body, results, [np.dtype(d).name for d in dtypes])
         self.run(plan, shape, inputs, outputs)
 
     def run(self, plan, shape, inputs, outputs, result: str | None = None):
@@ -211,22 +213,22 @@ class Driver:
                 arguments.append(product(dims[a] for a in what))
         self.call(plan.kernel, arguments, result)
 
-    def scalar_program(self, node: Tensor, inputs, program):
-        """A program over scalars runs in the step itself."""
-        statements, names = program_lines(program, [self.value(t) for t in inputs], node.dtype,
+    def scalar_body(self, node: Tensor, inputs, body):
+        """A loop body over scalars runs in the step itself."""
+        statements, names = body_lines(body, [self.value(t) for t in inputs], node.dtype,
                                           lambda: self.temp())
         for statement in statements:
             self.line(statement)
         self.assign(node, cast_to(names[-1], node.dtype))
 
-    def elementwise(self, node: Tensor, inputs=None, program=None):
-        """An elementwise node (or a fused program) written to its buffer, or computed here if scalar."""
-        if program is None:
-            inputs, program = single_program(node)
+    def elementwise(self, node: Tensor, inputs=None, body=None):
+        """An elementwise node (or a fused one) written to its buffer, or computed here if scalar."""
+        if body is None:
+            inputs, body = loop_body_of(node)
         if node.shape == ():
-            self.scalar_program(node, inputs, program)
+            self.scalar_body(node, inputs, body)
             return
-        self.loop(node.shape, inputs, program, [(len(program) - 1, "map")], [self.address(node)], [node.dtype])
+        self.loop(node.shape, inputs, body, [(len(body) - 1, "map")], [self.address(node)], [node.dtype])
 
     def raise_unless(self, condition: str, message: str):
         self.line(f"if not ({condition}):")
@@ -321,32 +323,30 @@ class Driver:
                 self.loop(leaf.shape, [new], (("broadcast_like", (0,), ()),), [(0, "map")], [self.address(leaf)],
                           [leaf.dtype])
 
-    def shared_args(self) -> list[str]:
-        """The arguments after the data, the same for the step and every loop around it: parameters and
+    def shared_groups(self) -> tuple[Group, ...]:
+        """The parameters after the data, the same for the step and every loop around it: parameters and
         optimizer state, array constants, buffers, the thread count, the number of parts a large product
         is cut into (the threads the process may use: results do not depend on how many run), the addresses
         of RUN_PARTS and of the parts compiled on demand (lazy_part), and the sizes."""
-        return ([self.leaf_name(t) for t in self.leaves] + [self.leaf_name(t) for t in self.constants]
-                + [f"b{b.slot}" for b in self.plan.buffers] + ["threads", "parts", "runner_at"]
-                + [f"{name}_at" for name in self.lazy_parts] + self.sizes.arguments)
+        return (Group("params", tuple(self.leaf_name(t) for t in self.leaves), many=True),
+                Group("constants", tuple(self.leaf_name(t) for t in self.constants), many=True),
+                Group("buffers", tuple(f"b{b.slot}" for b in self.plan.buffers), many=True),
+                one("threads"), one("parts"),
+                Group("part_addresses", ("runner_at", *(f"{name}_at" for name in self.lazy_parts)), many=True),
+                Group("sizes", tuple(self.sizes.arguments), many=True))
 
     def row_bytes(self, t: Tensor) -> str:
         """Bytes of one row (one example) of a batch-first array."""
         return product(self.dims(t)[1:] + [str(t.dtype.itemsize)])
 
-    def source(self, name: str) -> str:
+    def source(self, name: str) -> tuple[Signature, str]:
         """A @njit function running the step once on a batch of n: `name(n, inputs..., shared...)`."""
         body, results = self.body(), self.results()  # first: they name the sizes the signature lists
-        head = [JIT, f"def {name}({', '.join(['n'] + [self.leaf_name(t) for t in self.inputs] + self.shared_args())}):"]
+        signature = Signature(name, (one("n"), Group("inputs", tuple(self.leaf_name(t) for t in self.inputs), many=True),
+                                     *self.shared_groups()))
+        head = [JIT, f"def {name}({', '.join(signature.parameters)}):"]
         tail = [f"    return ({', '.join(results)}{',' if results else ''})"]
-        return "\n".join(head + body + tail) + "\n"
-
-
-def single_program(node: Tensor):
-    """(inputs, program) of an elementwise node: its fused program, or itself as one instruction."""
-    if node.op == "fused":
-        return list(node.inputs), node.attrs["program"]
-    return list(node.inputs), ((node.op, tuple(range(len(node.inputs))), tuple(sorted(node.attrs.items()))),)
+        return signature, "\n".join(head + body + tail) + "\n"
 
 
 def cast_to(expression: str, dtype) -> str:

@@ -1,10 +1,10 @@
-"""Elementwise programs as kernels: one loop nest over a node's elements, whatever its sizes.
+"""Loop bodies as kernels: one loop nest over a node's elements, whatever its sizes.
 
-A program (ops/fused.py) is a list of instructions over the node's inputs; each instruction's
+A loop body (staticnet/loop_body.py) is a list of instructions over the node's inputs; each instruction's
 scalar form comes from the op's registration.  The output's axes are grouped: neighbouring axes
-along which every array is read the same way (spanned, or broadcast) become one loop, so a program
+along which every array is read the same way (spanned, or broadcast) become one loop, so a body
 over equal shapes is one flat loop and a bias add over (n, 24, 24, 20) a loop over positions and one
-over channels.  The kernel's text depends only on that grouping, the program and the dtypes; the
+over channels.  The kernel's text depends only on that grouping, the body and the dtypes; the
 sizes are arguments.
 
 A short innermost loop does not vectorise: LLVM takes 32 float32 values per vector iteration (8
@@ -61,10 +61,10 @@ def scalar_expression(op: str, args: list[str], attrs: dict, dtype) -> str:
     return template.format(*args, **attrs)
 
 
-def program_lines(program, values: list[str], dtype, temp) -> tuple[list[str], list[str]]:
+def body_lines(body, values: list[str], dtype, temp) -> tuple[list[str], list[str]]:
     """Statements computing each instruction from `values` (the inputs' expressions); their names."""
     values, lines, names = list(values), [], []
-    for op, args, attrs in program:
+    for op, args, attrs in body:
         name = temp()
         lines.append(f"{name} = {scalar_expression(op, [values[a] for a in args], dict(attrs), dtype)}")
         values.append(name)
@@ -97,8 +97,8 @@ def _groups(axes, columns):
     return groups
 
 
-def loop_kernel(out_shape, operands, program, results, dtype) -> LoopKernel:
-    """The kernel running `program` over out_shape.  `results`: (instruction, mode) pairs, mode "map"
+def loop_kernel(out_shape, operands, body, results, dtype) -> LoopKernel:
+    """The kernel running the loop body `body` over out_shape.  `results`: (instruction, mode) pairs, mode "map"
     (an array shaped like the loop), "colsum" (summed over every axis but the last) or ("write", k)
     (into operand k's array, in place); `dtype` is the result dtype of each result, one per result."""
     results = list(results)
@@ -114,7 +114,7 @@ def loop_kernel(out_shape, operands, program, results, dtype) -> LoopKernel:
     groups = _groups(axes, list(columns.values())) or [[]]
     sums = {("result", r) for r, (_, mode) in enumerate(results) if mode == "colsum"}
     run = _run_layout(out_shape, groups, columns, sums)
-    return _LoopWriter(out_shape, operands, program, results, dtype, columns, groups, run).kernel()
+    return _LoopWriter(out_shape, operands, body, results, dtype, columns, groups, run).kernel()
 
 
 # A run layout is (the groups looped over before the run, the run's axes, the channel axes: the last group).
@@ -145,8 +145,8 @@ def _run_layout(out_shape, groups, columns, sums):
 
 
 class _LoopWriter:
-    def __init__(self, out_shape, operands, program, results, dtypes, columns, groups, run):
-        self.out_shape, self.operands, self.program, self.results = out_shape, operands, program, results
+    def __init__(self, out_shape, operands, body, results, dtypes, columns, groups, run):
+        self.out_shape, self.operands, self.body, self.results = out_shape, operands, body, results
         self.dtypes, self.columns, self.groups, self.run = dtypes, columns, groups, run
         self.params, self.arguments, self.lines = [], [], []
         self._temps = 0
@@ -201,7 +201,7 @@ class _LoopWriter:
         inner = "    " * len(indices)
         element = [v.replace("[@]", "[" + ", ".join(self._index(v, indices)) + "]") if v and "[@" in v else v
                    for v in values]
-        statements, names = program_lines(self.program, element, self.float_dtype, self.temp)
+        statements, names = body_lines(self.body, element, self.float_dtype, self.temp)
         body += [inner + s for s in statements]
         for instruction, target in writes:
             if "[@]" in target:
@@ -214,7 +214,7 @@ class _LoopWriter:
         for _, r, _ in sums:
             if self.run:
                 after += ["for j in range(run):", f"    r{r}[j % c] += r{r}_run[j]"]
-        ops = ", ".join(op for op, _, _ in self.program)
+        ops = ", ".join(op for op, _, _ in self.body)
         doc = f"Elementwise loop: {ops}" + (" (the last axes as one run)" if self.run else "")
         kernel = Kernel("loop", tuple(self.params), tuple(setup + body + after), doc)
         return LoopKernel(kernel, tuple(self.arguments))

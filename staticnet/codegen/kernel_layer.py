@@ -1,6 +1,6 @@
 """The kernel layer: shape-generic kernels, each compiled once per machine and shared by every model.
 
-A kernel is the source of one Numba `cfunc`: a loop nest of a fused elementwise program, a call of a
+A kernel is the source of one Numba `cfunc`: a loop nest of a fused node's loop body, a call of a
 hand-written kernel (staticnet.kernels) on arrays given by address, or a batch-parallel segment.  Its
 text names no sizes (they are arguments) and no user file or layer, so a model whose layers only
 change size, or another model with the same fused groups, finds it compiled.  Each lives in the

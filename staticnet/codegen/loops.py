@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from .driver import JIT, Driver, product
 from .library import Array, Integer
+from .signature import Group, Signature, one
 
 METRIC_KERNELS = {"one_hot": "correct_one_hot", "index": "correct_index", "binary": "correct_binary"}
 
@@ -29,11 +30,14 @@ def _data_name(step: Driver, t) -> str:
     return f"data_{step.leaf_name(t)}"
 
 
-def epoch_loop(name: str, step: Driver, *, train: bool, loss_index: int | None, metric: tuple | None) -> str:
-    """Source of a loop over minibatches of the data arrays (`total` rows), calling the step for each."""
+def epoch_loop(name: str, step: Driver, *, train: bool, loss_index: int | None,
+               metric: tuple | None) -> tuple[Signature, str]:
+    """A loop over minibatches of the data arrays (`total` rows), calling the step for each: rows [start, stop)
+    of the data (train: of `order`, the epoch's shuffled row indices), in batches of `batch`."""
     data = [_data_name(step, t) for t in step.inputs]
     head = ["total", "order", "seed", "start", "stop", "batch"] if train else ["total", "start", "stop", "batch"]
-    lines = [JIT, f"def {name}({', '.join(data + head + step.shared_args())}):"]
+    signature = Signature(name, (Group("data", tuple(data), many=True), *map(one, head), *step.shared_groups()))
+    lines = [JIT, f"def {name}({', '.join(signature.parameters)}):"]
     body = []
     if train and any(n.op == "dropout_mask" for n in step.order):
         body += ["if start == 0:", "    np.random.seed(seed)  # seeds every random mask of the epoch"]
@@ -63,14 +67,16 @@ def epoch_loop(name: str, step: Driver, *, train: bool, loss_index: int | None, 
     body += [line[4:] for line in step.lines]
     step.lines, step.depth = tail, 1
     body.append("return loss_sum, correct")
-    return "\n".join(lines + ["    " + b if b else "" for b in body]) + "\n"
+    return signature, "\n".join(lines + ["    " + b if b else "" for b in body]) + "\n"
 
 
-def predict_loop(name: str, step: Driver) -> str:
-    """Source of a loop writing every output of `step` for all `total` rows into result arrays."""
+def predict_loop(name: str, step: Driver) -> tuple[Signature, str]:
+    """A loop writing every output of `step` for all `total` rows into result arrays."""
     data = [_data_name(step, t) for t in step.inputs]
     results = [f"result{i}" for i in range(len(step.program.outputs))]
-    lines = [JIT, f"def {name}({', '.join(data + results + ['total', 'batch'] + step.shared_args())}):",
+    signature = Signature(name, (Group("data", tuple(data), many=True), Group("results", tuple(results), many=True),
+                                 one("total"), one("batch"), *step.shared_groups()))
+    lines = [JIT, f"def {name}({', '.join(signature.parameters)}):",
              "    for s in range(0, total, batch):", "        n = min(batch, total - s)"]
     for t, d in zip(step.inputs, data):
         lines.append(f"        {step.leaf_name(t)} = {d} + s * {step.row_bytes(t)}")
@@ -83,4 +89,4 @@ def predict_loop(name: str, step: Driver) -> str:
     lines += step.lines
     step.lines, step.depth = saved, 1
     lines.append("    return 0")
-    return "\n".join(lines) + "\n"
+    return signature, "\n".join(lines) + "\n"

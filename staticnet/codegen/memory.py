@@ -91,7 +91,7 @@ class MemoryPlan:
 
 
 def owns_buffer(node: Tensor) -> bool:
-    return not node.is_leaf and node.shape != () and registry[node.op].kind not in ("multi", "effect")
+    return not node.is_leaf and node.shape != () and not registry[node.op].returns_many
 
 
 def plan_memory(program: Program, extra_live=()) -> MemoryPlan:

@@ -20,8 +20,8 @@ SEGMENT_TILE = 8  # each thread runs the segment on this many of its rows at a t
 #                   convolution product, max-pooling, bias and sigmoid; 2 threads): 12.7 vs 13.9 and 16.7 vs 18.1
 #                   us per image against whole halves of the batch (4: 12.6-16.9, 16: 13.1-16.8, 32: 13.6-17.0).
 PARALLEL_ROWS = SEGMENT_TILE + 1  # from this many rows a batch has two tiles, which the threads share
-SHARED_WEIGHTS = 65_536  # a product with weights this large stays out of segments: there each thread would read
-#                         all of them; a product cut among the threads gives each its own rows of them instead.
+SHARED_WEIGHTS = 65_536  # a node with weights (inputs without a batch) this large stays out of segments: there each
+#                         thread would read all of them; a product cut among the threads gives each its own rows.
 
 
 def batch_leading(t: Tensor) -> bool:
@@ -29,21 +29,18 @@ def batch_leading(t: Tensor) -> bool:
 
 
 def row_wise(node: Tensor, views) -> bool:
-    """Whether each batch row of node depends only on the same rows of its batch-shaped inputs."""
+    """Whether each batch row of node depends only on the same rows of its batch-shaped inputs (the op's
+    row_wise rule), and its weights are few enough for every thread to read them all."""
     batched = [t for t in node.inputs if None in t.shape]
     if not batch_leading(node) or not batched or not all(batch_leading(t) for t in batched):
         return False
-    opdef = registry[node.op]
-    if opdef.row_wise:
-        return True
-    if node.op == "reshape":
-        return node.id in views
-    if node.op == "gemm":
-        a, b, *extra = node.inputs
-        return (not node.attrs["trans_a"] and None in a.shape and None not in b.shape
-                and math.prod(b.shape) < SHARED_WEIGHTS
-                and all(t.ndim == node.ndim for t in extra if None in t.shape))
-    return opdef.kind in ("elementwise", "broadcast") and all(t.ndim == node.ndim for t in batched)
+    if any(math.prod(t.shape) >= SHARED_WEIGHTS for t in node.inputs if None not in t.shape):
+        return False
+    rule = registry[node.op].row_wise
+    if callable(rule):
+        return rule(node, views)
+    return rule or (registry[node.op].kind in ("elementwise", "broadcast")
+                    and all(t.ndim == node.ndim for t in batched))
 
 
 def parallel_segments(order, views) -> list[list[Tensor]]:
@@ -51,7 +48,7 @@ def parallel_segments(order, views) -> list[list[Tensor]]:
     segments, run = [], []
 
     def close():
-        if any(registry[n.op].row_wise for n in run):
+        if any(registry[n.op].parallel_rows for n in run):
             segments.append(list(run))
         run.clear()
 

@@ -111,9 +111,9 @@ def _lower_col2im(node, d):
               [d.array(node.inputs[0]), d.array(node)] + _geometry_literals(node.attrs, padded))
 
 
-register("im2col", shape=_im2col_shape, numpy=_im2col_ref, grad=_im2col_grad, kind="opaque", row_wise=True,
-         lower=_lower_im2col)
-register("col2im", shape=_col2im_shape, numpy=_col2im_ref, kind="opaque", row_wise=True,
+register("im2col", shape=_im2col_shape, numpy=_im2col_ref, grad=_im2col_grad, kind="opaque",
+         row_wise=True, parallel_rows=True, lower=_lower_im2col)
+register("col2im", shape=_col2im_shape, numpy=_col2im_ref, kind="opaque", row_wise=True, parallel_rows=True,
          grad=lambda node, g: (make_node("im2col", (g,), {k: v for k, v in node.attrs.items() if k not in ("height", "width")}),),
          lower=_lower_col2im)
 

@@ -1,16 +1,15 @@
 """Ops made by the fusion passes, never by users.
 
-An elementwise *program* is a tuple of instructions ``(op, args, attrs)``; an arg
-below the number of node inputs names an input, and arg ``k + j`` the result of
-instruction j.  A program runs as one loop over the output's elements.
+Each but the products runs a loop body (staticnet/loop_body.py) as one loop over
+its elements:
 
-- ``fused``: one program, one output.
-- ``fused_multi``: a program with several results, some summed over every axis but
+- ``fused``: one body, one output.
+- ``fused_multi``: a body with several results, some summed over every axis but
   the last in the same loop (a bias gradient beside its delta); read through ``part``.
-- ``fused_update``: a program whose results overwrite some of its inputs in place
+- ``fused_update``: a body whose results overwrite some of its inputs in place
   (an optimizer step: parameter and state in one pass).
 - ``gemm``: a matrix product (operands possibly transposed views) followed by an
-  elementwise epilogue program whose input 0 is the product.
+  elementwise epilogue body whose input 0 is the product.
 - ``gemm_update``: target <- alpha op(a) @ op(b) + beta target in place, alpha and
   beta scalars: an SGD step (with weight decay) as a single BLAS call.
 """
@@ -19,47 +18,50 @@ from __future__ import annotations
 import numpy as np
 
 from ..codegen.library import split_gemm
-from ..registry import register, registry
-
-
-def run_program(program, arrays):
-    """The reference value of every instruction of an elementwise program."""
-    values = list(arrays)
-    for op, args, attrs in program:
-        values.append(np.asarray(registry[op].numpy(*(values[a] for a in args), **dict(attrs))))
-    return values[len(arrays):]
+from ..loop_body import evaluate_body
+from ..registry import register
 
 
 def _declared(*inputs, shape, dtype, **attrs):
     return shape, np.dtype(dtype)
 
 
+def _body_rules(name, loop_shape, extra=""):
+    """The report's rules of an op running one loop body over `loop_shape(node)`: one FLOP per
+    instruction and element, named by its instructions' ops."""
+    return dict(flops=lambda node, size: len(node.attrs["body"]) * size(loop_shape(node)),
+                describe=lambda node: f"{name}[{', '.join(op for op, _, _ in node.attrs['body'])}]{extra}",
+                source_ops=lambda node: {op for op, _, _ in node.attrs["body"]})
+
+
 register("fused", shape=_declared, grad=None, kind="elementwise",
-         numpy=lambda *arrays, program, shape, dtype: run_program(program, arrays)[-1])
+         numpy=lambda *arrays, body, shape, dtype: evaluate_body(body, arrays)[-1],
+         **_body_rules("fused", lambda node: node.shape))
 
 
-def _multi_ref(*arrays, program, results, parts, **_):
-    values = run_program(program, arrays)
+def _multi_ref(*arrays, body, results, parts, **_):
+    values = evaluate_body(body, arrays)
     leading = tuple(range(len(parts[0][0]) - 1))
     return tuple(np.sum(values[index], axis=leading) if mode == "colsum" else values[index] for index, mode in results)
 
 
 def _lower_multi(node, d):
-    """One loop computing the results of the program that are read; "colsum" ones summed over every axis
+    """One loop computing the results of the body that are read; "colsum" ones summed over every axis
     but the last."""
     parts = d.parts(node)
     wanted = [i for i in range(len(node.attrs["results"])) if i in parts]
-    d.loop(node.attrs["parts"][0][0], list(node.inputs), node.attrs["program"],
+    d.loop(node.attrs["parts"][0][0], list(node.inputs), node.attrs["body"],
            [node.attrs["results"][i] for i in wanted], [d.address(parts[i]) for i in wanted],
            [parts[i].dtype for i in wanted])
 
 
 register("fused_multi", shape=lambda *inputs, **attrs: ((), np.dtype(attrs["parts"][0][1])), grad=None,
-         kind="multi", numpy=_multi_ref, lower=_lower_multi)
+         kind="multi", numpy=_multi_ref, lower=_lower_multi,
+         **_body_rules("fused_multi", lambda node: node.attrs["parts"][0][0], " + column sums"))
 
 
-def _update_ref(*arrays, program, writes, **_):
-    values = run_program(program, arrays)
+def _update_ref(*arrays, body, writes, **_):
+    values = evaluate_body(body, arrays)
     return tuple(np.broadcast_to(values[index], arrays[target].shape) for index, target in writes)
 
 
@@ -67,13 +69,14 @@ def _lower_update(node, d):
     """The optimizer step of one parameter: one loop, parameter and state overwritten in place."""
     writes = node.attrs["writes"]
     target = node.inputs[writes[0][1]]
-    d.loop(target.shape, list(node.inputs), node.attrs["program"],
+    d.loop(target.shape, list(node.inputs), node.attrs["body"],
            [(instruction, ("write", k)) for instruction, k in writes], [None] * len(writes),
            [node.inputs[k].dtype for _, k in writes])
 
 
 register("fused_update", shape=lambda *inputs, **attrs: ((), inputs[0].dtype), grad=None, kind="effect",
-         numpy=_update_ref, lower=_lower_update)
+         numpy=_update_ref, lower=_lower_update,
+         **_body_rules("fused_update", lambda node: node.inputs[node.attrs["writes"][0][1]].shape, " in place"))
 
 register("part", shape=_declared, grad=None, kind="part", numpy=lambda multi, index, shape, dtype: multi[index],
          lower=lambda node, d: None)  # parts are written by the node they are part of
@@ -92,7 +95,7 @@ def product_of(a, b, trans_a, trans_b, out_shape):
 
 def _gemm_ref(a, b, *extra, trans_a, trans_b, epilogue, shape, dtype):
     product = product_of(a, b, trans_a, trans_b, shape)
-    return run_program(epilogue, (product,) + extra)[-1] if epilogue else product
+    return evaluate_body(epilogue, (product,) + extra)[-1] if epilogue else product
 
 
 def gemm_call(d, a, b, out, trans_a, trans_b, alpha: str, beta: str):
@@ -117,7 +120,34 @@ def _lower_gemm(node, d):
                [node.dtype])
 
 
-register("gemm", shape=_declared, grad=None, kind="gemm", numpy=_gemm_ref, lower=_lower_gemm)
+def _product_flops(node, size):
+    """2 m k n for the product, plus one per element and epilogue instruction."""
+    a, b = node.inputs[:2]
+    matrix = lambda t: (size(t.shape[:-1]), t.shape[-1])  # noqa: E731  rows of a stack, then K
+    rows, inner = matrix(a)[::-1] if node.attrs["trans_a"] else matrix(a)
+    cols = matrix(b)[0] if node.attrs["trans_b"] else matrix(b)[1]
+    return 2 * rows * inner * cols + len(node.attrs.get("epilogue", ())) * rows * cols
+
+
+def _gemm_source_ops(node):
+    return {"matmul"} | {op for op, _, _ in node.attrs.get("epilogue", ())}
+
+
+def _describe_gemm(node):
+    ops = [op for op, _, _ in node.attrs["epilogue"]]
+    return "gemm" + (f" + epilogue[{', '.join(ops)}]" if ops else "")
+
+
+def _gemm_row_wise(node, views):
+    """Row by row when the rows of a (untransposed) are the batch and the weights b and the epilogue's
+    batched inputs line up with the product's rows."""
+    a, b, *extra = node.inputs
+    return (not node.attrs["trans_a"] and None in a.shape and None not in b.shape
+            and all(t.ndim == node.ndim for t in extra if None in t.shape))
+
+
+register("gemm", shape=_declared, grad=None, kind="gemm", numpy=_gemm_ref, lower=_lower_gemm,
+         row_wise=_gemm_row_wise, flops=_product_flops, describe=_describe_gemm, source_ops=_gemm_source_ops)
 
 
 def _gemm_update_ref(a, b, target, alpha, beta, *, trans_a, trans_b, writes):
@@ -133,4 +163,5 @@ def _lower_gemm_update(node, d):
 
 
 register("gemm_update", shape=lambda *inputs, **attrs: ((), inputs[2].dtype), grad=None, kind="effect",
-         numpy=_gemm_update_ref, lower=_lower_gemm_update)
+         numpy=_gemm_update_ref, lower=_lower_gemm_update, flops=_product_flops, source_ops=_gemm_source_ops,
+         describe=lambda node: "gemm_update (W <- beta W + alpha a@b, in place)")

@@ -82,11 +82,11 @@ def _lower_max_contract(node, d):
     d.call(kernel, arguments + ["threads"])
 
 
-register("max_pool2d", shape=_pool_shape, numpy=_max_ref, kind="opaque", row_wise=True,
+register("max_pool2d", shape=_pool_shape, numpy=_max_ref, kind="opaque", row_wise=True, parallel_rows=True,
          grad=lambda n, g: (make_node("max_pool2d_grad", (n.inputs[0], n, g), n.attrs),),
          lower=_pool_lowering("max_pool"))
 register("max_pool2d_grad", shape=lambda x, pooled, g, **a: (x.shape, x.dtype), numpy=_max_grad_ref, grad=None,
-         kind="opaque", row_wise=True,
+         kind="opaque", row_wise=True, parallel_rows=True,
          lower=_pool_lowering("max_pool_grad"))
 
 
@@ -109,12 +109,12 @@ def _avg_grad_lowering(node, d):
     d.library("avg_pool_grad", [d.array(node.inputs[0]), d.array(node)] + _window(node.attrs))
 
 
-register("avg_pool2d", shape=_pool_shape, numpy=_avg_ref, kind="opaque", row_wise=True,
+register("avg_pool2d", shape=_pool_shape, numpy=_avg_ref, kind="opaque", row_wise=True, parallel_rows=True,
          grad=lambda n, g: (make_node("avg_pool2d_grad", (g, n.inputs[0]), n.attrs),),
          lower=_pool_lowering("avg_pool"))
 register("avg_pool2d_grad", shape=lambda g, like, **a: (like.shape, like.dtype), numpy=_avg_grad_ref,
-         grad=lambda n, d: (make_node("avg_pool2d", (d,), n.attrs), None), kind="opaque", row_wise=True,
-         lower=_avg_grad_lowering)
+         grad=lambda n, d: (make_node("avg_pool2d", (d,), n.attrs), None), kind="opaque",
+         row_wise=True, parallel_rows=True, lower=_avg_grad_lowering)
 
 
 def _attrs(op, window, stride):

@@ -32,7 +32,8 @@ def _lower_reshape(node, d):
 
 
 register("reshape", shape=_reshape_shape, numpy=lambda x, shape: np.reshape(x, _runtime_shape(shape)),
-         grad=lambda n, g: (reshape(g, n.inputs[0].shape),), kind="shape", lower=_lower_reshape)
+         grad=lambda n, g: (reshape(g, n.inputs[0].shape),), kind="shape", lower=_lower_reshape,
+         row_wise=lambda node, views: node.id in views)  # a view of the same rows; a copy is not split
 
 
 def reshape(x, shape):

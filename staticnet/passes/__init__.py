@@ -1,4 +1,8 @@
-"""The rewrite pipeline: small Program -> Program functions, run in named phases.
+"""The rewrite pipeline: Program -> Program passes, run in named phases.
+
+A pass is either a rule set (passes/rules.py: local rewrites, each registered for the ops it
+rewrites) or a function over the whole program (dead code, common subexpressions, the fusions that
+group several nodes). Every pass returns its input itself when it changes nothing.
 
 BEFORE_DIFFERENTIATION rewrites the forward graph, so that the gradient is derived from the
 cheaper form.  Then canonicalize runs to a fixed point; the fusion passes run once, in this order.

@@ -13,5 +13,4 @@ def eliminate_common_subexpressions(program: Program) -> Program:
         candidate = clone(node, [canonical(t) for t in inputs])
         return seen.setdefault(candidate.key(), candidate)
 
-    out = rebuild(program, rule)
-    return program if out.count_ops() == program.count_ops() else out
+    return rebuild(program, rule)

@@ -5,8 +5,9 @@ of a dense layer's delta; batch, height and width of a convolution's) become one
 from __future__ import annotations
 
 from ..graph import make_node
+from ..loop_body import loop_body_of
 from ..program import Program, consumers, rebuild
-from .fuse_elementwise import as_program, loopable
+from .fuse_elementwise import loopable
 
 
 def fuse_bias_grad(program: Program) -> Program:
@@ -25,11 +26,11 @@ def fuse_bias_grad(program: Program) -> Program:
                 return None  # the delta was not rebuilt into a multi: nothing to do
             return multis[delta.id][1]
         if loopable(node) and node.ndim >= 2 and any(is_column_sum(r) for r in readers.get(node.id, []) if r is not None):
-            fused_inputs, program_ = as_program(node, inputs)
-            last = len(program_) - 1
+            fused_inputs, body = loop_body_of(node, inputs)
+            last = len(body) - 1
             column_shape = (node.shape[-1],)
             multi = make_node("fused_multi", fused_inputs, {
-                "program": program_, "results": ((last, "map"), (last, "colsum")),
+                "body": body, "results": ((last, "map"), (last, "colsum")),
                 "parts": ((node.shape, node.dtype.name), (column_shape, node.dtype.name))}, loc=node.loc)
             delta_part = make_node("part", (multi,), {"index": 0, "shape": node.shape, "dtype": node.dtype.name},
                                    loc=node.loc)
@@ -39,5 +40,4 @@ def fuse_bias_grad(program: Program) -> Program:
             return delta_part
         return None
 
-    out = rebuild(program, rule)
-    return out if multis else program
+    return rebuild(program, rule)

@@ -8,6 +8,7 @@ and its buffer disappears.
 from __future__ import annotations
 
 from ..graph import Tensor, make_node
+from ..loop_body import loop_body_of
 from ..registry import registry
 from ..program import Program, consumers, rebuild
 
@@ -21,15 +22,8 @@ def loopable(node: Tensor) -> bool:
                                   (opdef.scalar is not None or node.op == "broadcast_like"))
 
 
-def as_program(node: Tensor, inputs) -> tuple[list, tuple]:
-    """(inputs, program) of a loopable node, given its (possibly rebuilt) inputs."""
-    if node.op == "fused":
-        return list(inputs), node.attrs["program"]
-    return list(inputs), ((node.op, tuple(range(len(inputs))), tuple(sorted(node.attrs.items()))),)
-
-
-class ProgramBuilder:
-    """Concatenates programs, numbering shared inputs once."""
+class LoopBodyBuilder:
+    """Concatenates loop bodies, numbering shared inputs once."""
 
     def __init__(self):
         self.inputs: list[Tensor] = []
@@ -42,14 +36,14 @@ class ProgramBuilder:
         self.inputs.append(t)
         return ("in", len(self.inputs) - 1)
 
-    def add(self, inputs, program, bound=None):
-        """Append a program; `bound` maps some of its input positions to refs already here.
+    def add(self, inputs, body, bound=None):
+        """Append a loop body; `bound` maps some of its input positions to refs already here.
 
-        Returns the ref of the program's last instruction (its result)."""
+        Returns the ref of the body's last instruction (its result)."""
         bound = bound or {}
         refs = [bound[i] if i in bound else self.input_ref(t) for i, t in enumerate(inputs)]
         local = []
-        for op, args, attrs in program:
+        for op, args, attrs in body:
             mapped = tuple(refs[a] if a < len(inputs) else local[a - len(inputs)] for a in args)
             self.instructions.append((op, mapped, attrs))
             local.append(("op", len(self.instructions) - 1))
@@ -57,14 +51,13 @@ class ProgramBuilder:
 
     def finish(self) -> tuple[list, tuple]:
         k = len(self.inputs)
-        program = tuple((op, tuple(ref if kind == "in" else k + ref for kind, ref in args), attrs)
-                        for op, args, attrs in self.instructions)
-        return list(self.inputs), program
+        body = tuple((op, tuple(ref if kind == "in" else k + ref for kind, ref in args), attrs)
+                     for op, args, attrs in self.instructions)
+        return list(self.inputs), body
 
 
 def fuse_elementwise(program: Program) -> Program:
     readers = consumers(program)
-    fired = []
 
     def absorbable(original: Tensor, reader: Tensor) -> bool:
         return (not original.is_leaf and loopable(original) and original.shape == reader.shape and original.shape != ()
@@ -73,14 +66,12 @@ def fuse_elementwise(program: Program) -> Program:
     def rule(node, inputs):
         if not loopable(node) or not any(absorbable(o, node) for o in node.inputs):
             return None
-        builder = ProgramBuilder()
-        bound = {i: builder.add(*as_program(new, new.inputs))
+        builder = LoopBodyBuilder()
+        bound = {i: builder.add(*loop_body_of(new, new.inputs))
                  for i, (original, new) in enumerate(zip(node.inputs, inputs)) if absorbable(original, node)}
-        builder.add(*as_program(node, inputs), bound)
-        fused_inputs, fused_program = builder.finish()
-        fired.append(node)
-        return make_node("fused", fused_inputs, {"program": fused_program, "shape": node.shape,
+        builder.add(*loop_body_of(node, inputs), bound)
+        fused_inputs, fused_body = builder.finish()
+        return make_node("fused", fused_inputs, {"body": fused_body, "shape": node.shape,
                                                  "dtype": node.dtype.name}, loc=node.loc)
 
-    out = rebuild(program, rule)
-    return out if fired else program
+    return rebuild(program, rule)

@@ -4,8 +4,9 @@ derivative times the incoming gradient) becomes the product's epilogue."""
 from __future__ import annotations
 
 from ..graph import Tensor, make_node
+from ..loop_body import loop_body_of
 from ..program import Program, consumers, rebuild
-from .fuse_elementwise import ProgramBuilder, as_program, loopable
+from .fuse_elementwise import LoopBodyBuilder, loopable
 
 
 PRODUCTS = ("matmul", "contract")
@@ -30,7 +31,6 @@ def _gemm(product: Tensor, extra_inputs, epilogue, shape, dtype, loc):
 def fuse_gemm(program: Program) -> Program:
     """matmul(a, b) -> gemm(a, b); f(matmul(a, b), c...) -> gemm(a, b, c...; epilogue=f) for elementwise f."""
     readers = consumers(program)
-    fired = []
 
     def epilogue_slot(node: Tensor):
         """Which input product an elementwise node absorbs (the first that only it reads), if any."""
@@ -48,17 +48,14 @@ def fuse_gemm(program: Program) -> Program:
     def rule(node, inputs):
         slot = epilogue_slot(node)
         if slot is not None:
-            builder = ProgramBuilder()
+            builder = LoopBodyBuilder()
             product = inputs[slot]
             builder.input_ref(product)  # the product is input 0 of the epilogue
-            builder.add(*as_program(node, inputs))
+            builder.add(*loop_body_of(node, inputs))
             epilogue_inputs, epilogue = builder.finish()
-            fired.append(node)
             return _gemm(product, epilogue_inputs[1:], epilogue, node.shape, node.dtype, node.loc)
         if node.op in PRODUCTS and not absorbed(node):
-            fired.append(node)
             return _gemm(make_node(node.op, inputs, loc=node.loc), (), (), node.shape, node.dtype, node.loc)
         return None
 
-    out = rebuild(program, rule)
-    return out if fired else program
+    return rebuild(program, rule)

@@ -6,20 +6,15 @@ time in each thread's cache instead of written out for the whole batch and read 
 from __future__ import annotations
 
 from ..graph import make_node
-from ..program import Program, consumers, rebuild
+from .rules import RuleSet
+
+fuse_pool_contract = RuleSet("fuse_pool_contract")
 
 
-def fuse_pool_contract(program: Program) -> Program:
+@fuse_pool_contract.rule("contract")
+def pooled_filter_gradient(node, inputs, context):
     """contract(patches, max_pool2d_grad(z, pooled, g)) -> max_pool_contract(patches, z, pooled, g)."""
-    readers = consumers(program)
-    fired = []
-
-    def rule(node, inputs):
-        delta = node.inputs[1] if node.op == "contract" else None
-        if delta is None or delta.op != "max_pool2d_grad" or len(readers[delta.id]) != 1:
-            return None
-        fired.append(node)
-        return make_node("max_pool_contract", (inputs[0], *inputs[1].inputs), delta.attrs, loc=node.loc)
-
-    out = rebuild(program, rule)
-    return out if fired else program
+    delta = node.inputs[1]
+    if delta.op != "max_pool2d_grad" or len(context.readers(delta)) != 1:
+        return None
+    return make_node("max_pool_contract", (inputs[0], *inputs[1].inputs), delta.attrs, loc=node.loc)

@@ -7,8 +7,9 @@ loop reads the gradient once and writes parameter and state in place.
 from __future__ import annotations
 
 from ..graph import make_node
+from ..loop_body import loop_body_of
 from ..program import Program
-from .fuse_elementwise import ProgramBuilder, as_program, loopable
+from .fuse_elementwise import LoopBodyBuilder, loopable
 
 
 def _groups(updates):
@@ -47,16 +48,16 @@ def fuse_updates(program: Program) -> Program:
         if len(group) == 1 and _reads_a_product(group[0][1]):
             kept.append(group[0])  # a lone W <- f(W, a @ b) is better done in place by BLAS (fuse_gemm_update)
             continue
-        builder = ProgramBuilder()
+        builder = LoopBodyBuilder()
         result_of = {}
         for leaf, value in group:
-            inputs, body = as_program(value, value.inputs)
+            inputs, body = loop_body_of(value)
             bound = {k: result_of[t.id] for k, t in enumerate(inputs) if t.id in result_of}
             result_of[value.id] = builder.add(inputs, body, bound)
         leaf_refs = [builder.input_ref(leaf) for leaf, _ in group]
         inputs, body = builder.finish()
         writes = tuple((result_of[value.id][1], ref[1]) for (_, value), ref in zip(group, leaf_refs))
-        effects.append(make_node("fused_update", inputs, {"program": body, "writes": writes}, loc=group[-1][1].loc))
+        effects.append(make_node("fused_update", inputs, {"body": body, "writes": writes}, loc=group[-1][1].loc))
     if len(effects) == fused_count:
         return program
     return program.replace(updates=tuple(kept), effects=tuple(effects))

@@ -12,10 +12,12 @@ backward pass, the bias gradient's sum over it.  Where a moved node's output has
 the rewrite still holds; the unpooled value is then computed as well, for them.
 """
 from ..graph import make_node
-from ..program import Program, rebuild
+from .rules import RuleSet
 
 NON_DECREASING = {"sigmoid", "tanh", "relu", "softplus"}
 POOLS = ("max_pool2d", "avg_pool2d")
+
+pool_early = RuleSet("pool_early")
 
 
 def per_channel_bias(node):
@@ -39,16 +41,10 @@ def pooled(pool, x):
     return make_node(pool.op, (x,), pool.attrs, loc=pool.loc)
 
 
-def pool_early(program: Program) -> Program:
+@pool_early.rule(*POOLS)
+def pool_before_bias_and_activation(node, inputs, context):
     """pool(f(z + b)) -> f(pool(z) + b), as far as each pooling's input allows."""
-    moved = []
-
-    def rule(node, inputs):
-        (x,) = inputs if node.op in POOLS else (None,)
-        if x is None or not (per_channel_bias(x) or (node.op == "max_pool2d" and x.op in NON_DECREASING)):
-            return None
-        moved.append(node)
-        return pooled(node, x)
-
-    out = rebuild(program, rule)
-    return out if moved else program
+    (x,) = inputs
+    if not (per_channel_bias(x) or (node.op == "max_pool2d" and x.op in NON_DECREASING)):
+        return None
+    return pooled(node, x)

@@ -1,17 +1,11 @@
 """For evaluation and prediction: dropout is the identity."""
 from ..graph import lift
-from ..program import Program, rebuild
+from .rules import RuleSet
+
+strip_dropout = RuleSet("strip_dropout", keep_shape=False)  # the mask becomes a scalar 1 that broadcasts
 
 
-def strip_dropout(program: Program) -> Program:
+@strip_dropout.rule("dropout_mask")
+def mask_of_ones(node, inputs, context):
     """x * dropout_mask(x) -> x * 1 (which simplification then removes)."""
-    stripped = []
-
-    def rule(node, inputs):
-        if node.op == "dropout_mask":
-            stripped.append(node)
-            return lift(1.0, node)
-        return None
-
-    out = rebuild(program, rule)
-    return out if stripped else program
+    return lift(1.0, node)

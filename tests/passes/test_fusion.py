@@ -18,7 +18,7 @@ def test_elementwise_chains_become_single_loops():
     program, feed = mlp_training_program()
     out = fuse_elementwise(program)
     fused = [n for n in out.nodes() if n.op == "fused"]
-    assert fused and max(len(n.attrs["program"]) for n in fused) >= 3
+    assert fused and max(len(n.attrs["body"]) for n in fused) >= 3
     assert out.count_ops() < program.count_ops()
     assert_same_program_values(program, out, feed)
 

@@ -1,0 +1,81 @@
+"""What `sn.function` makes: a graph as a callable of its inputs, with Theano-style updates of its
+parameters after each call; the NumPy reference backend here, the compiled one in staticnet/runtime.py."""
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import GraphError
+from .feeds import batch_size_of, conform
+from .graph import Tensor, as_list, fmt_shape, located, topological, user_location
+from .interpreter import run
+from .passes.strip_dropout import strip_dropout
+from .program import Program
+
+
+class FunctionBase:
+    """What both backends of `sn.function` share: checking the signature and the arrays fed to it,
+    and the mode: unless `training`, dropout is the identity, as in Model.evaluate and predict."""
+
+    def __init__(self, inputs, outputs, updates=None, training=False):
+        loc = user_location()
+        self.inputs = as_list(inputs)
+        self.single = isinstance(outputs, Tensor)
+        self.outputs = as_list(outputs)
+        self.updates = check_updates(list(updates or []), loc)
+        if not training:
+            inference = strip_dropout(Program(outputs=tuple(self.outputs), updates=tuple(self.updates)))
+            self.outputs, self.updates = list(inference.outputs), list(inference.updates)
+        for node in self.inputs:
+            if not isinstance(node, Tensor) or node.op != "input":
+                raise located(GraphError, "function", loc, f"inputs must be sn.input tensors, got {node!r}")
+        missing = [n for n in topological(self.outputs + [v for _, v in self.updates])
+                   if n.op == "input" and n not in self.inputs]
+        if missing:
+            raise located(GraphError, "function", loc, f"the outputs need input {missing[0].name!r} "
+                                                       f"(created at {missing[0].loc}), which is not in `inputs`")
+
+    def checked(self, arrays):
+        """(arrays fit for the inputs, their batch size or None)."""
+        if len(arrays) != len(self.inputs):
+            names = ", ".join(repr(n.name) for n in self.inputs)
+            raise TypeError(f"this function takes {len(self.inputs)} arrays ({names}), got {len(arrays)}")
+        arrays = [conform(n, a) for n, a in zip(self.inputs, arrays)]
+        return arrays, batch_size_of(self.inputs, arrays)
+
+    def result(self, outs):
+        return outs[0] if self.single else outs
+
+
+class NumpyFunction(FunctionBase):
+    """A callable running the graph with the reference executor (Theano's `function`)."""
+
+    def __call__(self, *arrays):
+        arrays, _ = self.checked(arrays)
+        feed = {n.id: a for n, a in zip(self.inputs, arrays)}
+        values = run(self.outputs + [v for _, v in self.updates], feed)
+        for (p, _), new in zip(self.updates, values[len(self.outputs):]):
+            p.value = np.array(new, dtype=p.dtype)
+        return self.result(values[: len(self.outputs)])
+
+
+def check_updates(updates, loc):
+    """Updates as (param, new value) pairs of matching shape and dtype, at most one per parameter
+    (two would each read the old value, and which one is kept would be the backend's choice)."""
+    first_update = {}
+    for pair in updates:
+        if len(pair) != 2:
+            raise located(GraphError, "function", loc, "updates must be (param, new_value) pairs")
+        p, new = pair
+        if not isinstance(p, Tensor) or p.op != "param":
+            raise located(GraphError, "function", loc, f"an update must target a parameter, got {p!r}")
+        if not isinstance(new, Tensor) or new.shape != p.shape or new.dtype != p.dtype:
+            got = fmt_shape(new.shape) + f" {new.dtype}" if isinstance(new, Tensor) else type(new).__name__
+            raise located(GraphError, "function", loc, f"the update of {p.name!r} {fmt_shape(p.shape)} {p.dtype} "
+                                                       f"has the wrong shape or dtype: {got}")
+        if p.id in first_update:
+            earlier = first_update[p.id]
+            raise located(GraphError, "function", loc, f"parameter {p.name!r} is updated twice: to {earlier.op} at "
+                                                       f"{earlier.loc} and to {new.op} at {new.loc}; give one update "
+                                                       "per parameter")
+        first_update[p.id] = new
+    return updates
