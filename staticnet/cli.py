@@ -297,6 +297,11 @@ def cmd_train(args) -> int:
     optimizer, lr_source = _optimizer(spec, args.optimizer, args.lr)
     print(f"training {args.model} with {type(optimizer).__name__}, lr {optimizer.lr:g} ({lr_source})", flush=True)
     model = _build_model(spec, optimizer, args.model)
+    if args.track_speed:
+        from .learning_speed import bias_layers
+        if not bias_layers(model):
+            raise UsageError(f"--track-speed: {args.model} has no layer with a bias (a parameter named "
+                             "'<layer>/b', as sn.dense makes), so there is no speed of learning to track")
     if spec.get("data", "mnist") == "mnist":
         _check_mnist_layout(model, spec, args.model)
     train, val, test = _datasets(spec, args)

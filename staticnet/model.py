@@ -450,8 +450,9 @@ class Model:
     def learning_speed(self, data, batch: int | None = None) -> dict[str, float]:
         """Each layer's speed of learning on `data` (a dict keyed by input name, or (x, y)), as the book's
         chapter 5 measures it: the length of the average over the examples of dC/db, layer name -> float in
-        order from the input, for every layer with a bias.  It runs the compiled backward pass, `batch` rows
-        per call (None: all rows in one), and changes no weight (staticnet/learning_speed.py)."""
+        order from the input, for every layer with a bias.  It runs the compiled backward pass with dropout off
+        (as evaluate does), `batch` rows per call (None: all rows in one), and changes no weight
+        (staticnet/learning_speed.py)."""
         if batch is not None:
             batch = checks.count("learning_speed", "batch", batch, error=ValueError)
         return speeds(self, self._data(data, self.inputs, "learning_speed data", check_values=True), batch)

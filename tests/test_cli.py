@@ -176,6 +176,9 @@ def run_main(capsys, *argv):
      "{tmp}/afile: not a staticnet model file, or truncated or corrupted (not a readable zip archive: File is not "
      "a zip file)"),
     (TINY, ["train", "{model}", "--seed", "-5"], 2, "argument --seed: expected an integer >= 0, got '-5'"),
+    (TINY.replace('p = sn.dense(x, 2, activation="softmax")', 'p = sn.softmax(x @ sn.param("W", (3, 2)))'),
+     ["train", "{model}", "--track-speed"], 2, "--track-speed: {model} has no layer with a bias (a parameter named "
+     "'<layer>/b', as sn.dense makes), so there is no speed of learning to track"),
     (TINY, ["train", "{model}", "--lr", "inf"], 2, "argument --lr: expected a positive number, got 'inf'"),
 ])
 def test_each_mistake_is_one_line_and_an_exit_code(tmp_path, capsys, text, argv, code, message):
