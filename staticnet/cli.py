@@ -275,6 +275,16 @@ def _datasets(spec, args):
     return sets
 
 
+SPEED_EXAMPLES = 1000  # the book's chapter 5 measures the speed of learning on the first 1,000 training images
+
+
+def _first_rows(data, count: int):
+    """The first `count` examples of a data set given as a dict of arrays, a tuple of arrays or one array."""
+    if isinstance(data, dict):
+        return {name: values[:count] for name, values in data.items()}
+    return [values[:count] for values in data] if isinstance(data, (tuple, list)) else data[:count]
+
+
 def cmd_train(args) -> int:
     _output_file("--save", args.save)
     _output_file("--plot", args.plot)
@@ -287,13 +297,20 @@ def cmd_train(args) -> int:
     optimizer, lr_source = _optimizer(spec, args.optimizer, args.lr)
     print(f"training {args.model} with {type(optimizer).__name__}, lr {optimizer.lr:g} ({lr_source})", flush=True)
     model = _build_model(spec, optimizer, args.model)
+    if args.track_speed:
+        from .learning_speed import bias_layers
+        if not bias_layers(model):
+            raise UsageError(f"--track-speed: {args.model} has no layer with a bias (a parameter named "
+                             "'<layer>/b', as sn.dense makes), so there is no speed of learning to track")
     if spec.get("data", "mnist") == "mnist":
         _check_mnist_layout(model, spec, args.model)
     train, val, test = _datasets(spec, args)
     epochs = args.epochs or spec.get("epochs", 10)
     batch = args.batch_size or spec.get("batch_size", 10)
+    tracked = _first_rows(train, SPEED_EXAMPLES) if args.track_speed else None
     history = model.fit(train, epochs=epochs, batch_size=batch, validation=val, seed=args.seed,
-                        checkpoint=args.save, resume=args.resume)
+                        checkpoint=args.save, resume=args.resume, track=["learning_speed"] if tracked else None,
+                        track_data=tracked)
     scores = model.evaluate(test)
     shown = ", ".join(f"{k} {v:.4f}" for k, v in scores.items())
     print(f"test: {shown}")
@@ -391,6 +408,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--resume", metavar="FILE", help="continue training from a model saved by --save "
                        "(its weights, optimizer state and history)")
     train.add_argument("--plot", metavar="FILE.png", help="draw the training curves (needs matplotlib)")
+    train.add_argument("--track-speed", action="store_true",
+                       help="record each layer's speed of learning after every epoch, on the first "
+                            f"{SPEED_EXAMPLES:,} training examples (the plot then shows the hidden layers')")
     train.add_argument("--seed", type=_non_negative_int, default=0,
                        help="seed of the weights, the shuffling and dropout (default: 0)")
     train.set_defaults(run=cmd_train)

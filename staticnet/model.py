@@ -27,6 +27,7 @@ from .errors import DataError, GraphError, NumericalError
 from .history import History
 from .graph import Graph, Tensor, as_list, located, user_location
 from .feeds import conform
+from .learning_speed import check_tracking, speeds
 from .nan_guard import NanGuard
 from .passes import optimize, rewrite_forward
 from .passes.strip_dropout import strip_dropout
@@ -92,6 +93,7 @@ class Model:
         self.seed = None  # of the shuffle and dropout: epoch e uses seed + e
         self.stopping = None  # the EarlyStopping of the last fit, saved with checkpoints
         self.stop_training = False  # a callback sets it to stop fit after the current epoch
+        self._bias_gradients = None  # (layer names, compiled function) of learning_speed, made on first use
         self._compile()
 
     @staticmethod
@@ -229,7 +231,7 @@ class Model:
     def fit(self, data, epochs: int = 1, batch_size: int = 32, validation=None, early_stopping=None,
             shuffle: bool = True, seed: int | None = None, verbose: int = 1, checkpoint: str | None = None,
             resume: str | None = None, initial_epoch: int | None = None, check_data: bool = True,
-            callbacks=None, nan_guard: bool = True) -> History:
+            callbacks=None, nan_guard: bool = True, track=None, track_data=None) -> History:
         """Train `epochs` more epochs (Keras's meaning) and return the history of every epoch so far.
 
         Epochs are numbered across calls, and the learning-rate schedule and the shuffle follow the number:
@@ -253,6 +255,8 @@ class Model:
         nan_guard: stop at the first step whose loss or weights are not finite with a NumericalError naming
             the epoch, the step and the first node that produced such a value (its op, shape and line), and
             keep the weights from before that step (staticnet/nan_guard.py); False trains regardless.
+        track: ["learning_speed"] records each layer's learning_speed(track_data) after every epoch, as
+            history["learning_speed/<layer>"] (staticnet/learning_speed.py).
         """
         epochs = checks.count("fit", "epochs", epochs, minimum=0, error=ValueError)
         batch_size = checks.count("fit", "batch_size", batch_size, error=ValueError)
@@ -271,11 +275,13 @@ class Model:
         monitors = self._monitors(val_arrays is not None)
         default_monitor = "val_accuracy" if "accuracy" in self.metrics else "val_loss"
         given = callback_rules.checked(callbacks)
+        tracker = check_tracking(self, track, track_data, check_data)
         stopping = self._early_stopping(EarlyStopping.from_spec(early_stopping, monitors, default_monitor), given)
         if checkpoint is not None:
             checks.output_file("fit", "checkpoint", checkpoint)
             given.append(ModelCheckpoint(checkpoint))
-        hooks = callback_rules.CallbackList(([stopping] if stopping else []) + [c for c in given if c is not stopping])
+        hooks = callback_rules.CallbackList(([tracker] if tracker else []) + ([stopping] if stopping else [])
+                                            + [c for c in given if c is not stopping])
         total = arrays[0].shape[0]
         steps = math.ceil(total / batch_size)
         for callback in hooks.callbacks:
@@ -411,6 +417,16 @@ class Model:
         threads = record.get("threads")
         optional = [f"{threads} thread{'s' if threads > 1 else ''}"] if threads else []
         return fields + [f"{record['seconds']:.2f} s"], optional
+
+    def learning_speed(self, data, batch: int | None = None) -> dict[str, float]:
+        """Each layer's speed of learning on `data` (a dict keyed by input name, or (x, y)), as the book's
+        chapter 5 measures it: the length of the average over the examples of dC/db, layer name -> float in
+        order from the input, for every layer with a bias.  It runs the compiled backward pass with dropout off
+        (as evaluate does), `batch` rows per call (None: all rows in one), and changes no weight
+        (staticnet/learning_speed.py)."""
+        if batch is not None:
+            batch = checks.count("learning_speed", "batch", batch, error=ValueError)
+        return speeds(self, self._data(data, self.inputs, "learning_speed data", check_values=True), batch)
 
     def _snapshot(self):
         return {t.name: t.value.copy() for t in self.trainable + self.state}

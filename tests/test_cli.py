@@ -176,6 +176,9 @@ def run_main(capsys, *argv):
      "{tmp}/afile: not a staticnet model file, or truncated or corrupted (not a readable zip archive: File is not "
      "a zip file)"),
     (TINY, ["train", "{model}", "--seed", "-5"], 2, "argument --seed: expected an integer >= 0, got '-5'"),
+    (TINY.replace('p = sn.dense(x, 2, activation="softmax")', 'p = sn.softmax(x @ sn.param("W", (3, 2)))'),
+     ["train", "{model}", "--track-speed"], 2, "--track-speed: {model} has no layer with a bias (a parameter named "
+     "'<layer>/b', as sn.dense makes), so there is no speed of learning to track"),
     (TINY, ["train", "{model}", "--lr", "inf"], 2, "argument --lr: expected a positive number, got 'inf'"),
 ])
 def test_each_mistake_is_one_line_and_an_exit_code(tmp_path, capsys, text, argv, code, message):
@@ -285,3 +288,21 @@ def test_every_model_file_key_and_the_data_shapes_are_documented(capsys):
     for text in (help_text, readme):
         for key in MODEL_FILE_KEYS + ("build()", "(n, 784) float32", "(n, 28, 28, 1)", "one-hot (n, 10)", "(n,) int64"):
             assert key in text, key
+
+
+def test_track_speed_records_the_speeds_and_widens_the_plot_by_their_panel(tmp_path, capsys):
+    pytest.importorskip("matplotlib", reason="matplotlib is an optional extra")
+    import struct
+
+    import staticnet as sn
+    model = write(tmp_path, TINY.replace("p = sn.dense(x, 2,", "p = sn.dense(sn.dense(x, 4), 2,"))
+    widths = {}
+    for flags in ([], ["--track-speed"]):
+        plot, saved = str(tmp_path / f"curves{len(flags)}.png"), str(tmp_path / f"net{len(flags)}.snet")
+        code, _, err = run_main(capsys, "train", model, "--epochs", "2", "--plot", plot, "--save", saved, *flags)
+        assert code == 0, err
+        with open(plot, "rb") as f:
+            widths[bool(flags)] = struct.unpack(">I", f.read(24)[16:20])[0]  # the PNG header's width
+        tracked = [k for k in sn.load(saved).history.history if k.startswith("learning_speed/")]
+        assert tracked == (["learning_speed/dense1", "learning_speed/dense2"] if flags else [])
+    assert (widths[False], widths[True]) == (1100, 1650)  # two panels of 5 inches at 110 dpi, then three
