@@ -34,6 +34,7 @@ import numpy as np
 from .errors import GraphError
 from .graph import Tensor, located, output_list, topological, user_location
 from .predictor import inference_outputs
+from .registry import registry
 from .onnx_support import checked_opset, require_onnx
 
 BATCH = "batch"  # the name of the symbolic batch dimension in the exported model
@@ -152,9 +153,12 @@ def _same(op_type: str):
     return lambda node, b: Plan(node.inputs, lambda b, xs, out: b.node(op_type, xs, out))
 
 
-BINARY = {"add": "Add", "sub": "Sub", "mul": "Mul", "div": "Div", "maximum": "Max", "minimum": "Min"}
-UNARY = {"neg": "Neg", "exp": "Exp", "log": "Log", "sqrt": "Sqrt", "abs": "Abs", "sign": "Sign", "erf": "Erf",
-         "sigmoid": "Sigmoid", "tanh": "Tanh", "relu": "Relu", "softplus": "Softplus"}
+def _registered(op_type: str, attributes: dict):
+    """The ONNX op an op's registration names (its `onnx` rule), with the node's attributes of those names."""
+    return lambda node, b: Plan(node.inputs, lambda b, xs, out: b.node(
+        op_type, xs, out, **{name: node.attrs[name] for name in attributes}))
+
+
 COMPARISONS = {"greater": "Greater", "greater_equal": "GreaterOrEqual", "less": "Less", "less_equal": "LessOrEqual",
                "equal": "Equal"}
 
@@ -275,8 +279,7 @@ def _step_at(node, b):
 
 
 TRANSLATIONS: dict[str, Callable] = {
-    **{op: _same(op_type) for op, op_type in BINARY.items()},
-    **{op: _same(op_type) for op, op_type in UNARY.items()},
+    **{name: _registered(*opdef.onnx) for name, opdef in registry.items() if opdef.onnx},
     **{op: _mask for op in COMPARISONS},
     "where": _where, "step": _step, "square": _square, "cast": _cast,
     "softmax": _softmax("Softmax"), "log_softmax": _softmax("LogSoftmax"),

@@ -27,6 +27,7 @@ from .graph import Graph, Tensor, constant, derived_from, input as graph_input, 
 from .onnx_support import require_onnx
 from .ops import activations, elementwise, reduce, shape as shape_ops
 from .ops.linalg import matmul
+from .registry import registry
 
 ONNX_DOMAINS = ("", "ai.onnx")
 
@@ -405,19 +406,23 @@ def _gather(imp, node, xs, attrs):
     return [make_node("step_at", (x,), {"index": int(index) % x.shape[1]})]
 
 
+def _registered(op: str, attributes: dict):
+    """The staticnet op whose registration names this ONNX op (its `onnx` rule): the same operands, and the
+    attributes of those names (ONNX's defaults where the node has none)."""
+    def translate(imp, node, xs, attrs):
+        values = {name: type(default)(attrs.take(name, default)) for name, default in attributes.items()}
+        return [make_node(op, tuple(imp.tensor(x) for x in xs), values)]
+    return translate
+
+
 IMPORTS = {
-    "Gemm": _gemm, "MatMul": _same(matmul),
-    "Add": _same(elementwise.add), "Sub": _same(elementwise.sub), "Mul": _same(elementwise.mul),
-    "Div": _same(elementwise.div), "Pow": _pow, "Max": _variadic(elementwise.maximum),
-    "Min": _variadic(elementwise.minimum),
-    "Neg": _same(elementwise.neg), "Exp": _same(elementwise.exp), "Log": _same(elementwise.log),
-    "Sqrt": _same(elementwise.sqrt), "Abs": _same(elementwise.abs), "Sign": _same(elementwise.sign),
-    "Erf": _same(elementwise.erf),
+    **{opdef.onnx[0]: _registered(name, opdef.onnx[1]) for name, opdef in registry.items() if opdef.onnx},
+    "Gemm": _gemm, "MatMul": _same(matmul), "Pow": _pow,
+    "Max": _variadic(elementwise.maximum), "Min": _variadic(elementwise.minimum),
     "Greater": _same(elementwise.greater), "GreaterOrEqual": _same(elementwise.greater_equal),
     "Less": _same(elementwise.less), "LessOrEqual": _same(elementwise.less_equal),
     "Equal": _same(elementwise.equal), "Not": _not, "Where": _same(elementwise.where), "Cast": _cast,
-    "Relu": _same(activations.relu), "Sigmoid": _same(activations.sigmoid), "Tanh": _same(activations.tanh),
-    "Softplus": _same(activations.softplus), "LeakyRelu": _with_alpha(activations.leaky_relu, 0.01),
+    "LeakyRelu": _with_alpha(activations.leaky_relu, 0.01),
     "Elu": _with_alpha(activations.elu, 1.0), "PRelu": _same(activations.prelu), "Gelu": _gelu,
     "Swish": _with_alpha(activations.swish, 1.0),
     "Softmax": _softmax(activations.softmax), "LogSoftmax": _softmax(activations.log_softmax),

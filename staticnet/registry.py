@@ -26,6 +26,9 @@ class OpDef:
     #                                elements of a shape at the report's batch size; default one per input element
     describe: Callable | None = None  # node -> the kernel's name in reports; default the op's name
     source_ops: Callable | None = None  # node -> the user-level ops whose work a fused node does
+    onnx: tuple | None = None  # (ONNX op type, {attribute: ONNX's default}): the ONNX operator of the same
+    #                            meaning on the same operands, whose attributes are the node's of those names;
+    #                            onnx_export.py and onnx_import.py translate the op as it says
 
     @property
     def does_work(self) -> bool:
@@ -46,6 +49,8 @@ def register(name, *, shape, numpy, grad, kind="opaque", **rules) -> OpDef:
     other rules by keyword."""
     if name in registry:
         raise RuntimeError(f"op {name!r} registered twice")
+    if isinstance(rules.get("onnx"), str):  # an ONNX op without attributes
+        rules["onnx"] = (rules["onnx"], {})
     registry[name] = OpDef(name, shape, numpy, grad, kind, **rules)
     return registry[name]
 

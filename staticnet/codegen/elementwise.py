@@ -58,6 +58,8 @@ def scalar_expression(op: str, args: list[str], attrs: dict, dtype) -> str:
         raise RuntimeError(f"internal error: op {op!r} was fused into a loop but has no scalar form")
     if np.dtype(dtype) == np.float32:  # typed literals, and the vectorisable exp (kernels/fastmath.py)
         template = FLOAT_LITERAL.sub(lambda m: f"f32({m.group(1)})", template).replace("math.exp(", "K.exp32(")
+    # a float attribute is a literal of the loop's dtype, as NumPy computes float32 arrays with Python floats
+    attrs = {k: typed_literal(v, dtype) if isinstance(v, float) else v for k, v in attrs.items()}
     return template.format(*args, **attrs)
 
 

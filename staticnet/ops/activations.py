@@ -29,13 +29,14 @@ def _stable_sigmoid(x):
 
 register("sigmoid", shape=_same_shape, numpy=_stable_sigmoid, grad=lambda n, g: (g * (n * (1.0 - n)),),
          # one exp of -|x| and a choice of numerator: no overflow, and the loop still vectorises
-         kind="elementwise", scalar="((1.0 if {0} >= 0 else math.exp(-abs({0}))) / (1.0 + math.exp(-abs({0}))))")
+         kind="elementwise", scalar="((1.0 if {0} >= 0 else math.exp(-abs({0}))) / (1.0 + math.exp(-abs({0}))))",
+         onnx="Sigmoid")
 register("tanh", shape=_same_shape, numpy=np.tanh, grad=lambda n, g: (g * (1.0 - square(n)),),
-         kind="elementwise", scalar="math.tanh({0})")
+         kind="elementwise", scalar="math.tanh({0})", onnx="Tanh")
 register("relu", shape=_same_shape, numpy=lambda x: np.maximum(x, 0), grad=lambda n, g: (g * greater(n.inputs[0], 0.0),),
-         kind="elementwise", scalar="({0} if {0} > 0.0 or {0} != {0} else 0.0)")  # NaN stays NaN, as in NumPy
+         kind="elementwise", scalar="({0} if {0} > 0.0 or {0} != {0} else 0.0)", onnx="Relu")  # NaN stays NaN
 register("softplus", shape=_same_shape, numpy=lambda x: np.logaddexp(0, x).astype(x.dtype),
-         grad=lambda n, g: (g * sigmoid(n.inputs[0]),),
+         grad=lambda n, g: (g * sigmoid(n.inputs[0]),), onnx="Softplus",
          kind="elementwise", scalar="(({0} if {0} > 0.0 or {0} != {0} else 0.0) + math.log1p(math.exp(-abs({0}))))")
 register("step", shape=_same_shape, numpy=lambda x: (x > 0).astype(x.dtype), grad=no_gradient,
          kind="elementwise", scalar="(1.0 if {0} > 0 else 0.0)")

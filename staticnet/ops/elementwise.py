@@ -29,8 +29,8 @@ def lifted(op, values):
     return tuple(lift(v, like) for v in values)
 
 
-def _binary(name, reference, grad, scalar):
-    register(name, shape=_elementwise_shape, numpy=reference, grad=grad, kind="elementwise", scalar=scalar)
+def _binary(name, reference, grad, scalar, onnx=None):
+    register(name, shape=_elementwise_shape, numpy=reference, grad=grad, kind="elementwise", scalar=scalar, onnx=onnx)
 
     def build(a, b):
         return make_node(name, lifted(name, (a, b)))
@@ -39,8 +39,8 @@ def _binary(name, reference, grad, scalar):
     return build
 
 
-def _unary(name, reference, grad, scalar, doc):
-    register(name, shape=_elementwise_shape, numpy=reference, grad=grad, kind="elementwise", scalar=scalar)
+def _unary(name, reference, grad, scalar, doc, onnx=None):
+    register(name, shape=_elementwise_shape, numpy=reference, grad=grad, kind="elementwise", scalar=scalar, onnx=onnx)
 
     def build(x):
         return make_node(name, (x,))
@@ -54,17 +54,18 @@ def _sides(node, ga, gb):
     return (None if ga is None else unbroadcast(ga, a.shape), None if gb is None else unbroadcast(gb, b.shape))
 
 
-add = _binary("add", np.add, lambda n, g: _sides(n, g, g), "({0} + {1})")
-sub = _binary("sub", np.subtract, lambda n, g: _sides(n, g, neg(g)), "({0} - {1})")
-mul = _binary("mul", np.multiply, lambda n, g: _sides(n, g * n.inputs[1], g * n.inputs[0]), "({0} * {1})")
-div = _binary("div", np.divide, lambda n, g: _sides(n, g / n.inputs[1], neg(g * n) / n.inputs[1]), "({0} / {1})")
+add = _binary("add", np.add, lambda n, g: _sides(n, g, g), "({0} + {1})", "Add")
+sub = _binary("sub", np.subtract, lambda n, g: _sides(n, g, neg(g)), "({0} - {1})", "Sub")
+mul = _binary("mul", np.multiply, lambda n, g: _sides(n, g * n.inputs[1], g * n.inputs[0]), "({0} * {1})", "Mul")
+div = _binary("div", np.divide, lambda n, g: _sides(n, g / n.inputs[1], neg(g * n) / n.inputs[1]), "({0} / {1})",
+              "Div")
 # NaN on either side gives NaN, as np.maximum / np.minimum do (Python's max would keep whichever came first)
 maximum = _binary("maximum", np.maximum,
                   lambda n, g: _sides(n, g * greater_equal(*n.inputs), g * less(*n.inputs)),
-                  "({0} if {0} >= {1} or {0} != {0} else {1})")
+                  "({0} if {0} >= {1} or {0} != {0} else {1})", "Max")
 minimum = _binary("minimum", np.minimum,
                   lambda n, g: _sides(n, g * less_equal(*n.inputs), g * greater(*n.inputs)),
-                  "({0} if {0} <= {1} or {0} != {0} else {1})")
+                  "({0} if {0} <= {1} or {0} != {0} else {1})", "Min")
 
 
 def _mask(name, compare, symbol):
@@ -78,14 +79,14 @@ less = _mask("less", np.less, "<")
 less_equal = _mask("less_equal", np.less_equal, "<=")
 equal = _mask("equal", np.equal, "==")
 
-neg = _unary("neg", np.negative, lambda n, g: (neg(g),), "(-{0})", "-x")
-exp = _unary("exp", np.exp, lambda n, g: (g * n,), "math.exp({0})", "e**x")
-log = _unary("log", np.log, lambda n, g: (g / n.inputs[0],), "math.log({0})", "natural logarithm")
-sqrt = _unary("sqrt", np.sqrt, lambda n, g: (g / (2.0 * n),), "math.sqrt({0})", "square root")
+neg = _unary("neg", np.negative, lambda n, g: (neg(g),), "(-{0})", "-x", "Neg")
+exp = _unary("exp", np.exp, lambda n, g: (g * n,), "math.exp({0})", "e**x", "Exp")
+log = _unary("log", np.log, lambda n, g: (g / n.inputs[0],), "math.log({0})", "natural logarithm", "Log")
+sqrt = _unary("sqrt", np.sqrt, lambda n, g: (g / (2.0 * n),), "math.sqrt({0})", "square root", "Sqrt")
 square = _unary("square", np.square, lambda n, g: (g * (2.0 * n.inputs[0]),), "({0} * {0})", "x**2")
-abs = _unary("abs", np.abs, lambda n, g: (g * sign(n.inputs[0]),), "abs({0})", "|x|")  # noqa: A001
+abs = _unary("abs", np.abs, lambda n, g: (g * sign(n.inputs[0]),), "abs({0})", "|x|", "Abs")  # noqa: A001
 sign = _unary("sign", np.sign, no_gradient, "(1.0 if {0} > 0 else (-1.0 if {0} < 0 else {0} * 0.0))",
-              "-1, 0 or 1 (NaN for NaN)")
+              "-1, 0 or 1 (NaN for NaN)", "Sign")
 
 
 def _erf(x):
@@ -93,7 +94,7 @@ def _erf(x):
 
 
 erf = _unary("erf", _erf, lambda n, g: (g * ((2 / math.sqrt(math.pi)) * exp(neg(square(n.inputs[0])))),),
-             "math.erf({0})", "the error function")
+             "math.erf({0})", "the error function", "Erf")
 
 
 def _where_shape(cond, a, b):
