@@ -43,7 +43,7 @@ def compare(tmp_path, outputs, inputs, arrays, rtol=1e-5, atol=1e-5, **options):
 # the ONNX op each activation should become, and the first opset that has it
 NATIVE = {"sigmoid": ("Sigmoid", 13), "tanh": ("Tanh", 13), "relu": ("Relu", 13), "softplus": ("Softplus", 13),
           "leaky_relu": ("LeakyRelu", 13), "prelu": ("PRelu", 13), "elu": ("Elu", 13), "softmax": ("Softmax", 13),
-          "log_softmax": ("LogSoftmax", 13), "gelu": ("Gelu", 20), "gelu_tanh": ("Gelu", 20),
+          "log_softmax": ("LogSoftmax", 13), "hard_sigmoid": ("HardSigmoid", 13), "gelu": ("Gelu", 20), "gelu_tanh": ("Gelu", 20),
           "swish": ("Swish", 24), "gelu_sigmoid": ("Swish", 24)}
 COMPOSED = {"gelu": "Erf", "gelu_tanh": "Tanh", "swish": "Sigmoid", "gelu_sigmoid": "Sigmoid", "step": "Greater"}
 

@@ -121,6 +121,9 @@ ELEMENTWISE_GRAPHS = {  # name: (nodes from "x" to "y", initializers, opset)
                      helper.make_node("Add", ["d", "e"], ["y"])], [weights("slope", 6)], 17),
     "gelu": ([helper.make_node("Gelu", ["x"], ["a"]), helper.make_node("Gelu", ["x"], ["b"], approximate="tanh"),
               helper.make_node("Sub", ["a", "b"], ["c"]), helper.make_node("Mul", ["c", "x"], ["y"])], [], 20),
+    "hard_sigmoid": ([helper.make_node("HardSigmoid", ["x"], ["a"]),  # ONNX's defaults, alpha 0.2 and beta 0.5
+                      helper.make_node("HardSigmoid", ["x"], ["b"], alpha=1 / 6, beta=0.25),
+                      helper.make_node("Sub", ["a", "b"], ["y"])], [], 17),
     "arithmetic": ([helper.make_node("Div", ["x", "d"], ["a"]), helper.make_node("Max", ["a", "x", "d"], ["b"]),
                     helper.make_node("Min", ["b", "d"], ["c"]), helper.make_node("Neg", ["c"], ["e"]),
                     helper.make_node("Abs", ["e"], ["f"]), helper.make_node("Sqrt", ["f"], ["g"]),

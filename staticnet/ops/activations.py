@@ -10,11 +10,12 @@ import math
 
 import numpy as np
 
+from .. import checks
 from ..errors import GraphError, ShapeError
 from ..graph import fail, make_node, param, require_tensor
 from .rules import normalize_axes, require_float
 from ..registry import no_gradient, register
-from .elementwise import exp, greater, minimum, mul, square, where, erf
+from .elementwise import exp, greater, less, minimum, mul, square, where, erf
 from .reduce import sum as reduce_sum
 
 
@@ -40,6 +41,29 @@ register("softplus", shape=_same_shape, numpy=lambda x: np.logaddexp(0, x).astyp
          kind="elementwise", scalar="(({0} if {0} > 0.0 or {0} != {0} else 0.0) + math.log1p(math.exp(-abs({0}))))")
 register("step", shape=_same_shape, numpy=lambda x: (x > 0).astype(x.dtype), grad=no_gradient,
          kind="elementwise", scalar="(1.0 if {0} > 0 else 0.0)")
+
+
+def _hard_sigmoid_grad(node, g):
+    """alpha where the line is inside (0, 1), else 0."""
+    line = node.inputs[0] * node.attrs["alpha"] + node.attrs["beta"]
+    return (g * (greater(line, 0.0) * less(line, 1.0)) * node.attrs["alpha"],)
+
+
+register("hard_sigmoid", shape=_same_shape, grad=_hard_sigmoid_grad, kind="elementwise",
+         numpy=lambda x, alpha, beta: np.clip(x * alpha + beta, 0, 1).astype(x.dtype),
+         # NaN fails both tests and stays NaN, as in np.clip
+         scalar="(0.0 if {alpha} * {0} + {beta} <= 0.0 else (1.0 if {alpha} * {0} + {beta} >= 1.0 "
+                "else {alpha} * {0} + {beta}))",
+         onnx=("HardSigmoid", {"alpha": 0.2, "beta": 0.5}))
+
+
+def hard_sigmoid(z, alpha=0.2, beta=0.5):
+    """max(0, min(1, alpha z + beta)): a sigmoid made of three lines, cheap and saturating at 0 and 1
+    (ONNX's HardSigmoid; alpha=1/6, beta=0.5 is PyTorch's hardsigmoid)."""
+    require_tensor("hard_sigmoid", z)
+    alpha = checks.real("hard_sigmoid", "alpha", alpha, checks.POSITIVE)
+    beta = checks.real("hard_sigmoid", "beta", beta, checks.Interval(-math.inf))
+    return make_node("hard_sigmoid", (z,), {"alpha": alpha, "beta": beta})
 
 
 def sigmoid(z):
@@ -162,6 +186,7 @@ def log_softmax(z, axis=-1):
 ACTIVATIONS = {
     "linear": lambda z: z, "step": step, "sigmoid": sigmoid, "tanh": tanh, "relu": relu,
     "leaky_relu": leaky_relu, "elu": elu, "softplus": softplus, "swish": swish, "gelu": gelu,
+    "hard_sigmoid": hard_sigmoid,
     "gelu_tanh": lambda z: gelu(z, "tanh"), "gelu_sigmoid": lambda z: gelu(z, "sigmoid"),
     "softmax": softmax, "log_softmax": log_softmax,
 }

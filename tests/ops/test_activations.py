@@ -23,6 +23,7 @@ DEFINITIONS = {
     "leaky_relu": (lambda z: sn.leaky_relu(z, 0.1), lambda z: np.where(z > 0, z, 0.1 * z)),
     "elu": (lambda z: sn.elu(z, 0.7), lambda z: np.where(z > 0, z, 0.7 * (np.exp(z) - 1))),
     "softplus": (sn.softplus, lambda z: np.log(1 + np.exp(z))),
+    "hard_sigmoid": (lambda z: sn.hard_sigmoid(z, 0.3, 0.4), lambda z: np.minimum(1.0, np.maximum(0.0, 0.3 * z + 0.4))),
     "swish": (lambda z: sn.swish(z, 1.5), lambda z: z * sigmoid(1.5 * z)),
     "gelu": (sn.gelu, lambda z: z * phi(z)),
     "gelu_tanh": (lambda z: sn.gelu(z, "tanh"),
