@@ -13,7 +13,14 @@ from .registry import registry
 
 def grad(y: Tensor, wrt):
     """dy/dx for each x in `wrt` (one tensor or a list); y must be a scalar."""
-    loc = user_location()
+    result, _ = gradients(y, wrt, user_location())
+    return result if isinstance(wrt, (list, tuple)) else result[0]
+
+
+def gradients(y: Tensor, wrt, loc=None) -> tuple[list[Tensor], dict[int, Tensor]]:
+    """(dy/dx for each x in `wrt`, the gradient of every node between them and y by node id): the second
+    tells staticnet/explain.py which node of the backward pass is whose gradient (a delta, dC/dW)."""
+    loc = loc or user_location()
     if not isinstance(y, Tensor):
         raise located(GraphError, "grad", loc, f"y must be a tensor, got {type(y).__name__}")
     if y.shape != ():
@@ -29,8 +36,7 @@ def grad(y: Tensor, wrt):
             raise located(DTypeError, "grad", loc, f"cannot differentiate with respect to {x!r}: "
                                                    f"it has integer dtype {x.dtype}")
     grads = backprop(y, targets)
-    result = [grads.get(x.id) if x.id in grads else _zeros_like(x) for x in targets]
-    return result if isinstance(wrt, (list, tuple)) else result[0]
+    return [grads.get(x.id) if x.id in grads else _zeros_like(x) for x in targets], grads
 
 
 def backprop(y: Tensor, targets) -> dict[int, Tensor]:

@@ -199,6 +199,14 @@ def cmd_check(args) -> int:
     return 0
 
 
+def cmd_explain(args) -> int:
+    from .explain import explain_source
+    spec = load_model_file(args.model)
+    model = _build_model(spec, _optimizer(spec)[0], args.model)
+    print(explain_source(model), end="")
+    return 0
+
+
 def cmd_compile(args) -> int:
     from .graph import to_dot
     from .report import format_report
@@ -386,6 +394,11 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="build and shape-check a model file, then list its graph")
     check.add_argument("model", help="the model file (Python)")
     check.set_defaults(run=cmd_check)
+
+    explain = sub.add_parser("explain", help="print the training graph and the generated training loop, each "
+                                             "kernel annotated with what it computes (the book's BP1-BP4)")
+    explain.add_argument("model", help="the model file (Python)")
+    explain.set_defaults(run=cmd_explain)
 
     comp = sub.add_parser("compile", help="check, differentiate, fuse and compile a model file; print a report")
     comp.add_argument("model", help="the model file (Python)")

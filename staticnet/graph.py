@@ -48,7 +48,7 @@ def fmt_shape(shape) -> str:
 class Tensor:
     """A node of the graph; also the symbolic value it computes."""
 
-    __slots__ = ("op", "inputs", "attrs", "shape", "dtype", "loc", "id", "value", "name", "regularize")
+    __slots__ = ("op", "inputs", "attrs", "shape", "dtype", "loc", "id", "value", "name", "regularize", "origin")
     __array_priority__ = 1000  # so ndarray + Tensor defers to Tensor.__radd__
 
     def __init__(self, op, inputs, attrs, shape, dtype, loc, *, value=None, name=None, regularize=False):
@@ -62,6 +62,7 @@ class Tensor:
         self.value = value
         self.name = name
         self.regularize = regularize
+        self.origin = None  # set by the passes: the ids of the nodes of the graph as built that this one computes
 
     @property
     def ndim(self) -> int:

@@ -13,7 +13,7 @@ import time
 import numpy as np
 
 from . import checks, init, metrics as metric_rules, threads
-from .autodiff import grad
+from .autodiff import gradients
 from .codegen.driver import Driver, Sizes
 from .codegen.loops import epoch_loop, metric_kind, predict_loop
 from .codegen.memory import plan_memory
@@ -26,6 +26,7 @@ from .callbacks import EarlyStopping, ModelCheckpoint
 from .errors import DataError, GraphError, NumericalError
 from .history import History
 from .graph import Graph, Tensor, as_list, located, user_location
+from .explain import StepNotes
 from .feeds import conform
 from .learning_speed import check_tracking, speeds
 from .nan_guard import NanGuard
@@ -70,6 +71,8 @@ class Model:
         self.as_built = (loss, as_list(outputs))  # before the forward rewrites: the layers summary() lists
         self.loss, *self.outputs = rewrite_forward(Program(outputs=(loss, *as_list(outputs)))).outputs
         loss = self.loss
+        for node in Graph([loss] + self.outputs).nodes:
+            node.origin = None  # this forward graph, not the one the rewrites started from, is what explain lists
         self.optimizer = optimizer
         graph = Graph([loss] + self.outputs)
         self.inputs = graph.inputs
@@ -85,8 +88,10 @@ class Model:
         self._check_unique_names(self.trainable, "parameter", loc)
         if not self.trainable:
             raise located(GraphError, "compile", loc, "the loss depends on no parameters: nothing to train")
-        self.gradients = grad(loss, self.trainable)
+        self.gradients, gradient_of = gradients(loss, self.trainable, loc)
         self.update_pairs = tuple(optimizer.updates(self.trainable, self.gradients))
+        self.training_roots = (loss, *self.outputs) + tuple(value for _, value in self.update_pairs)
+        self.notes = StepNotes(self.training_roots, gradient_of, self.update_pairs, optimizer, loss)
         self.state = [optimizer.lr_leaf] + optimizer.state
         self.history = History()
         self.epochs_done = 0
@@ -117,9 +122,9 @@ class Model:
         self.programs = {"train": train, "eval": evaluate, "forward": forward}
         sizes = Sizes()
         self.steps = {
-            "train": Driver(train, self.inputs, plan_memory(train, extra_live=self.inputs), sizes),
-            "eval": Driver(evaluate, self.inputs, sizes=sizes),
-            "forward": Driver(forward, self.features, sizes=sizes),
+            "train": Driver(train, self.inputs, plan_memory(train, extra_live=self.inputs), sizes, self.notes),
+            "eval": Driver(evaluate, self.inputs, sizes=sizes, notes=self.notes),
+            "forward": Driver(forward, self.features, sizes=sizes, notes=self.notes),
         }
         kind = metric_kind(self.outputs[0], self.labels[0] if self.labels else None) if "accuracy" in self.metrics else None
         label = self.labels[0] if kind else None

@@ -44,6 +44,10 @@ class Optimizer:
     def lr_at(self, epoch: int) -> float:
         return self.lr * self.schedule(epoch)
 
+    def formula(self) -> list[str]:
+        """The update of one parameter {w} with gradient {g}, as comment lines (eta the learning rate)."""
+        return [f"{type(self).__name__}  {{w}} <- its update from {{g}}"]
+
     def updates(self, params, grads):
         """The (leaf, new value) pairs of one step; creates the state leaves."""
         dtype = params[0].dtype
@@ -81,6 +85,13 @@ class SGD(Optimizer):
             checks.refuse("SGD", f"nesterov must be True or False, got {checks.shown(nesterov)}")
         self.nesterov = bool(nesterov)
 
+    def formula(self):
+        if not self.momentum:
+            return ["SGD  {w} <- {w} - eta {g}"]
+        step = "{w} + mu v - eta {g}" if self.nesterov else "{w} + v"
+        return [f"SGD with {'Nesterov ' if self.nesterov else ''}momentum (mu = {self.momentum:g})  "
+                "v <- mu v - eta {g};  {w} <- " + step]
+
     def rule(self, p, g, lr):
         if not self.momentum:
             return [(p, p - lr * g)]
@@ -100,6 +111,9 @@ class AdaGrad(Optimizer):
         super().__init__(lr, schedule)
         self.eps = self.checked("eps", eps, POSITIVE)
 
+    def formula(self):
+        return [f"AdaGrad (eps = {self.eps:g})  G <- G + ({{g}})^2;  {{w}} <- {{w}} - eta {{g}} / (sqrt(G) + eps)"]
+
     def rule(self, p, g, lr):
         acc = _state(p, "sum_squares")
         self.state.append(acc)
@@ -115,6 +129,10 @@ class RMSProp(Optimizer):
     def __init__(self, lr: float = 0.001, rho: float = 0.9, eps: float = 1e-8, schedule=None):
         super().__init__(lr, schedule)
         self.rho, self.eps = self.checked("rho", rho, FRACTION), self.checked("eps", eps, POSITIVE)
+
+    def formula(self):
+        return [f"RMSProp (rho = {self.rho:g}, eps = {self.eps:g})  s <- rho s + (1 - rho) ({{g}})^2;  "
+                "{w} <- {w} - eta {g} / (sqrt(s) + eps)"]
 
     def rule(self, p, g, lr):
         s = _state(p, "mean_square")
@@ -155,6 +173,11 @@ class Adam(Optimizer):
         c1, c2 = self.corrections
         return [(m, m_new), (v, v_new)], (m_new / c1) / (sqrt(v_new / c2) + self.eps)
 
+    def formula(self):
+        return [f"Adam (b1 = {self.beta1:g}, b2 = {self.beta2:g}, eps = {self.eps:g})  m <- b1 m + (1 - b1) {{g}};  "
+                "v <- b2 v + (1 - b2) ({g})^2",
+                "  {w} <- {w} - eta m_hat / (sqrt(v_hat) + eps),  m_hat = m / (1 - b1^t), v_hat = v / (1 - b2^t)"]
+
     def rule(self, p, g, lr):
         state_updates, step = self.direction(p, g)
         return state_updates + [(p, p - lr * step)]
@@ -174,6 +197,12 @@ class AdamW(Adam):
                  weight_decay: float = 0.01, schedule=None):
         super().__init__(lr, beta1, beta2, eps, schedule)
         self.weight_decay = self.checked("weight_decay", weight_decay, NON_NEGATIVE)
+
+    def formula(self):
+        first, _ = super().formula()
+        return [first.replace("Adam (", "AdamW (weight decay lambda = {:g}, ".format(self.weight_decay)),
+                "  {w} <- {w} - eta (m_hat / (sqrt(v_hat) + eps) + lambda {w}),  m_hat = m / (1 - b1^t), "
+                "v_hat = v / (1 - b2^t)"]
 
     def rule(self, p, g, lr):
         state_updates, step = self.direction(p, g)

@@ -33,12 +33,38 @@ class Program:
         return Program(**fields)
 
 
+def origins(node: Tensor) -> frozenset:
+    """The ids of the nodes, as the graph was built, whose values `node` computes (itself, if it was built so)."""
+    return node.origin if node.origin is not None else frozenset((node.id,))
+
+
 def clone(node: Tensor, inputs) -> Tensor:
     """node with new inputs (same op, attrs and source line); node itself if nothing changed."""
     inputs = tuple(inputs)
     if all(a is b for a, b in zip(inputs, node.inputs)):
         return node
-    return make_node(node.op, inputs, node.attrs, loc=node.loc)
+    copy = make_node(node.op, inputs, node.attrs, loc=node.loc)
+    copy.origin = origins(node)
+    return copy
+
+
+def _absorbed_origins(node: Tensor, replacement: Tensor, mapped: dict, known: set) -> frozenset:
+    """What a rule's new node computes: the node it replaces, and the inputs of that node which the new node
+    no longer reads (a fused loop took them in), looking through the other nodes the rule made."""
+    read, stack, made = set(), [replacement], set()
+    while stack:
+        for t in stack.pop().inputs:
+            if t.id in read or t.id in made:
+                continue
+            if t.origin is None and t.id not in known and not t.is_leaf:
+                made.add(t.id)  # made by the rule too
+                stack.append(t)
+            else:
+                read.add(t.id)
+
+    def taken(t):  # a part of a node the rule made is read with it (the sibling of a column sum)
+        return not t.is_leaf and t.id not in read and not (t.op == "part" and t.inputs[0].id in made)
+    return origins(node).union(*(origins(mapped[x.id]) for x in node.inputs if taken(mapped[x.id])))
 
 
 def rebuild(program: Program, rule) -> Program:
@@ -47,13 +73,18 @@ def rebuild(program: Program, rule) -> Program:
     Returns `program` itself when no node changed, so a pass says whether it fired by identity."""
     mapped: dict[int, Tensor] = {}
     changed = False
-    for node in program.nodes():
+    nodes = program.nodes()
+    known = {n.id for n in nodes}  # the program's nodes, then the rebuilt ones: what a rule did not make
+    for node in nodes:
         if node.is_leaf:
             mapped[node.id] = node
             continue
         inputs = [mapped[t.id] for t in node.inputs]
         replacement = rule(node, inputs)
+        if replacement is not None and replacement.origin is None and replacement.id not in known:
+            replacement.origin = _absorbed_origins(node, replacement, mapped, known)
         mapped[node.id] = replacement if replacement is not None else clone(node, inputs)
+        known.add(mapped[node.id].id)
         changed = changed or mapped[node.id] is not node
     if not changed:
         return program

@@ -26,6 +26,8 @@ class OpDef:
     #                                elements of a shape at the report's batch size; default one per input element
     describe: Callable | None = None  # node -> the kernel's name in reports; default the op's name
     source_ops: Callable | None = None  # node -> the user-level ops whose work a fused node does
+    note: str | None = None  # how the op is computed where that is not its formula, and why (a stable form):
+    #                          the generated code's comments say it once per step (staticnet/explain.py)
     onnx: tuple | None = None  # (ONNX op type, {attribute: ONNX's default}): the ONNX operator of the same
     #                            meaning on the same operands, whose attributes are the node's of those names;
     #                            onnx_export.py and onnx_import.py translate the op as it says

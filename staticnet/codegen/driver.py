@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import keyword
 import re
 import textwrap
 
@@ -67,12 +68,35 @@ def identifier(name: str) -> str:
     return "".join(c if c.isalnum() else "_" for c in name)
 
 
+RESERVED = {"n", "s", "total", "order", "seed", "start", "stop", "batch", "loss_sum", "correct", "right", "first",
+            "rows", "chunk", "chunks", "tiles", "threads", "parts", "runner_at"}  # the loops' and segments' locals
+GENERATED = re.compile(r"^([a-z]+\d+|.*_at|.*_rows|data_.*|result\d+|.*_[0-9a-f]{8})$")  # names the generator makes
+
+
+def readable(name: str, prefix: str, used: set, generated: bool = False) -> str:
+    """`name` as an identifier of the generated code that means what it says, `prefix` put before it where
+    it would clash with Python's or the generator's own names (unless it is one the generator chose:
+    `generated`), numbered where it is taken already."""
+    base = identifier(name)
+    if (not base.isidentifier() or keyword.iskeyword(base) or base in RESERVED or base in MODULE_NAMES
+            or base in dir(builtins) or (GENERATED.match(base) and not generated)):
+        base = prefix + base
+    candidate, k = base, 2
+    while candidate in used:
+        candidate, k = f"{base}_{k}", k + 1
+    used.add(candidate)
+    return candidate
+
+
 class Driver:
     """Writes the statements of one step, and answers the lowerings' questions about names and sizes."""
 
     def __init__(self, program: Program, inputs: list[Tensor], plan: MemoryPlan | None = None,
-                 sizes: Sizes | None = None):
-        self.program, self.inputs = program, list(inputs)
+                 sizes: Sizes | None = None, notes=None):
+        """`notes` (staticnet/explain.py's StepNotes), where given, comments each node's code in terms of the
+        training graph and names the values by their role (dense1_a, delta_dense2); else the comments list
+        the optimized program's nodes."""
+        self.program, self.inputs, self.notes = program, list(inputs), notes
         self.plan = plan or plan_memory(program)
         self.sizes = sizes if sizes is not None else Sizes()
         self.order = self.plan.order
@@ -85,6 +109,9 @@ class Driver:
         self.lines: list[str] = []
         self.depth = 1
         self.scalars: dict[int, str] = {}
+        self._used: set[str] = set()  # the readable names given so far
+        self._aliases: dict[int, str] = {}  # node id -> the name its buffer has in the step
+        self._explained: set[str] = set()  # the ops whose stable form the comments have explained
         self._leaf_names = self._name_leaves()
         self._rows: dict[int, str] = {}  # inside a segment: the address of each batch array's current rows
         self._temp = 0
@@ -92,17 +119,11 @@ class Driver:
 
     # ------------------------------------------------------------ names
     def _name_leaves(self):
-        """in_<name> and p_<name>, numbered when two different leaves share a name."""
-        names, used = {}, set()
+        """Inputs and parameters by their names (dense1/W as dense1_W), numbered when two leaves share one."""
+        names = {}
         for leaf in self.inputs + [n for n in self.order if n.op in ("input", "param")]:
-            if leaf.id in names:
-                continue
-            base = ("in_" if leaf.op == "input" else "p_") + identifier(leaf.name)
-            name, k = base, 2
-            while name in used:
-                name, k = f"{base}_{k}", k + 1
-            names[leaf.id] = name
-            used.add(name)
+            if leaf.id not in names:
+                names[leaf.id] = readable(leaf.name, "in_" if leaf.op == "input" else "p_", self._used)
         for k, constant in enumerate(self.constants):
             names[constant.id] = f"c{k}"
         return names
@@ -122,7 +143,7 @@ class Driver:
         owner = self.plan.view_of.get(t.id, t)
         if owner.is_leaf:
             return self._leaf_names[owner.id]
-        return f"b{self.plan.slot_of[owner.id]}"
+        return self._aliases.get(owner.id, f"b{self.plan.slot_of[owner.id]}")
 
     def value(self, t: Tensor) -> str:
         """The expression of a scalar: a literal, a local of the step, or a 0-d leaf read at its address."""
@@ -160,7 +181,8 @@ class Driver:
 
     def assign(self, node: Tensor, expression: str):
         """Make `expression` the value of the scalar node."""
-        name = f"v{self.index[node.id]}"
+        named = self.notes.name(node) if self.notes else None
+        name = readable(named, "v_", self._used, generated=True) if named else f"v{self.index[node.id]}"
         self.scalars[node.id] = name
         self.line(f"{name} = {expression}")
 
@@ -217,6 +239,9 @@ class Driver:
         """A loop body over scalars runs in the step itself."""
         statements, names = body_lines(body, [self.value(t) for t in inputs], node.dtype,
                                           lambda: self.temp())
+        if len(statements) == 1:  # one instruction: its expression is the value
+            self.assign(node, cast_to(unwrapped(statements[0].split(" = ", 1)[1]), node.dtype))
+            return
         for statement in statements:
             self.line(statement)
         self.assign(node, cast_to(names[-1], node.dtype))
@@ -236,8 +261,18 @@ class Driver:
 
     # ------------------------------------------------------------ the step
     def emit_node(self, node: Tensor):
-        args = ", ".join(self.describe_input(t) for t in node.inputs)
-        self.note(f"%{self.index[node.id]} {node.op}({args}) -> {fmt_shape(node.shape)} {node.dtype}   {node.loc}")
+        if node.op == "part":
+            return  # written by the node it is part of
+        parts = [p for _, p in sorted(self.parts(node).items())] if registry[node.op].kind == "multi" else []
+        before = len(self.lines)
+        if self.notes is not None:
+            for line in self.notes.comments(node, parts, self._explained):
+                self.note(line)
+        else:
+            args = ", ".join(self.describe_input(t) for t in node.inputs)
+            self.note(f"%{self.index[node.id]} {node.op}({args}) -> {fmt_shape(node.shape)} {node.dtype}   {node.loc}")
+        for value in parts or [node]:
+            self._name_buffer(value)
         opdef = registry[node.op]
         if opdef.lower is not None:
             opdef.lower(node, self)
@@ -245,6 +280,15 @@ class Driver:
             self.elementwise(node)
         else:
             raise RuntimeError(f"internal error: op {node.op!r} has no lowering")
+        if all(line.lstrip().startswith("#") for line in self.lines[before:]):
+            del self.lines[before:]  # no code (a view of another buffer): nothing to say either
+
+    def _name_buffer(self, node: Tensor):
+        """Give the buffer a node writes the name of the value it now holds, for the statements below."""
+        name = self.notes.name(node) if self.notes is not None and self.batch == "n" else None
+        if name and node.id in self.plan.slot_of and node.shape != ():
+            self._aliases[node.id] = readable(name, "v_", self._used, generated=True)
+            self.line(f"{self._aliases[node.id]} = b{self.plan.slot_of[node.id]}")
 
     def describe_input(self, t: Tensor) -> str:
         if t.is_leaf and t.op != "constant":
@@ -271,8 +315,9 @@ class Driver:
     def emit_segment(self, segment: list[Tensor]):
         """The segment's nodes run on tiles of SEGMENT_TILE batch rows, the tiles shared among the threads
         (parallel.py says when this pays): one kernel of the kernel layer whose part runs one tile."""
-        first, last = self.index[segment[0].id], self.index[segment[-1].id]
-        self.note(f"%{first} to %{last}: each tile of {SEGMENT_TILE} rows of the batch runs these, tiles shared among the threads")
+        span = (self.notes.span(segment) if self.notes is not None
+                else f"%{self.index[segment[0].id]} to %{self.index[segment[-1].id]}")
+        self.note(f"{span}: each tile of {SEGMENT_TILE} rows of the batch runs these, tiles shared among the threads")
         saved = (self.lines, self.depth, self.kernels, self.batch, self.scalars)
         self.lines, self.depth, self.kernels, self.batch = [], 0, {}, "rows"
         self.scalars = dict(self.scalars)
@@ -308,6 +353,9 @@ class Driver:
         self.call(kernel, arguments)
         for line in part_body:
             self.note(("    " + line) if not line.lstrip().startswith("#") else "    " + line.lstrip()[2:])
+        for node in segment:  # what the segment wrote, by name, for the statements below
+            for value in [p for p in self.order if p.op == "part" and p.inputs[0] is node] or [node]:
+                self._name_buffer(value)
 
     def results(self) -> list[str]:
         """The step's scalar outputs' values, in output order (array outputs are read from their buffers)."""
@@ -347,6 +395,18 @@ class Driver:
         head = [JIT, f"def {name}({', '.join(signature.parameters)}):"]
         tail = [f"    return ({', '.join(results)}{',' if results else ''})"]
         return signature, "\n".join(head + body + tail) + "\n"
+
+
+def unwrapped(expression: str) -> str:
+    """The expression without the parentheses around all of it, if it has them."""
+    if not (expression.startswith("(") and expression.endswith(")")):
+        return expression
+    depth = 0
+    for k, c in enumerate(expression):
+        depth += {"(": 1, ")": -1}.get(c, 0)
+        if depth == 0 and k < len(expression) - 1:
+            return expression  # (a) * (b): the first group closes before the end
+    return expression[1:-1]
 
 
 def cast_to(expression: str, dtype) -> str:

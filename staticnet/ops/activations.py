@@ -31,13 +31,15 @@ def _stable_sigmoid(x):
 register("sigmoid", shape=_same_shape, numpy=_stable_sigmoid, grad=lambda n, g: (g * (n * (1.0 - n)),),
          # one exp of -|x| and a choice of numerator: no overflow, and the loop still vectorises
          kind="elementwise", scalar="((1.0 if {0} >= 0 else math.exp(-abs({0}))) / (1.0 + math.exp(-abs({0}))))",
-         onnx="Sigmoid")
+         onnx="Sigmoid", note="sigma(z) = 1 / (1 + e^-|z|) for z >= 0, e^-|z| / (1 + e^-|z|) below: e^-|z| <= 1 never "
+                              "overflows")
 register("tanh", shape=_same_shape, numpy=np.tanh, grad=lambda n, g: (g * (1.0 - square(n)),),
          kind="elementwise", scalar="math.tanh({0})", onnx="Tanh")
 register("relu", shape=_same_shape, numpy=lambda x: np.maximum(x, 0), grad=lambda n, g: (g * greater(n.inputs[0], 0.0),),
          kind="elementwise", scalar="({0} if {0} > 0.0 or {0} != {0} else 0.0)", onnx="Relu")  # NaN stays NaN
 register("softplus", shape=_same_shape, numpy=lambda x: np.logaddexp(0, x).astype(x.dtype),
          grad=lambda n, g: (g * sigmoid(n.inputs[0]),), onnx="Softplus",
+         note="softplus(z) = max(z, 0) + log1p(e^-|z|): no overflow for large z",
          kind="elementwise", scalar="(({0} if {0} > 0.0 or {0} != {0} else 0.0) + math.log1p(math.exp(-abs({0}))))")
 register("step", shape=_same_shape, numpy=lambda x: (x > 0).astype(x.dtype), grad=no_gradient,
          kind="elementwise", scalar="(1.0 if {0} > 0 else 0.0)")
@@ -157,10 +159,12 @@ def _rowwise_lowering(kernel):
 
 register("softmax", shape=_softmax_shape, numpy=_softmax_ref,
          grad=lambda n, g: (n * (g - reduce_sum(g * n, n.attrs["axis"], keepdims=True)),), kind="opaque",
-         lower=_rowwise_lowering("softmax_rows"))
+         lower=_rowwise_lowering("softmax_rows"), note="e^(z - max z) / sum e^(z - max z) per row: the largest power is "
+                                                         "e^0, so none overflows")
 register("log_softmax", shape=_softmax_shape, numpy=_log_softmax_ref,
          grad=lambda n, g: (g - exp(n) * reduce_sum(g, n.attrs["axis"], keepdims=True),), kind="opaque",
-         lower=_rowwise_lowering("log_softmax_rows"))
+         lower=_rowwise_lowering("log_softmax_rows"), note="z - max z - log sum e^(z - max z) per row: no overflow, no "
+                                                             "log of 0")
 
 
 def _axis(op, z, axis):

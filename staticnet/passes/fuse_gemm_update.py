@@ -7,7 +7,7 @@ is formed, so the gradient is never stored.
 from __future__ import annotations
 
 from ..graph import Tensor, derived_from, lift, make_node
-from ..program import Program
+from ..program import Program, origins
 
 
 def _affine(update_leaf: Tensor, gemm: Tensor):
@@ -73,8 +73,10 @@ def fuse_gemm_update(program: Program) -> Program:
             kept.append((leaf, value))
             continue
         alpha, beta = form
-        effects.append(make_node("gemm_update", (value.inputs[0], value.inputs[1], leaf, alpha, beta), {
-            "trans_a": value.attrs["trans_a"], "trans_b": value.attrs["trans_b"], "writes": ((0, 2),)}, loc=value.loc))
+        effect = make_node("gemm_update", (value.inputs[0], value.inputs[1], leaf, alpha, beta), {
+            "trans_a": value.attrs["trans_a"], "trans_b": value.attrs["trans_b"], "writes": ((0, 2),)}, loc=value.loc)
+        effect.origin = origins(value)
+        effects.append(effect)
     if len(kept) == len(program.updates):
         return program
     return program.replace(updates=tuple(kept), effects=tuple(effects))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ..graph import make_node
 from ..loop_body import loop_body_of
-from ..program import Program
+from ..program import Program, origins
 from .fuse_elementwise import LoopBodyBuilder, loopable
 
 
@@ -57,7 +57,9 @@ def fuse_updates(program: Program) -> Program:
         leaf_refs = [builder.input_ref(leaf) for leaf, _ in group]
         inputs, body = builder.finish()
         writes = tuple((result_of[value.id][1], ref[1]) for (_, value), ref in zip(group, leaf_refs))
-        effects.append(make_node("fused_update", inputs, {"body": body, "writes": writes}, loc=group[-1][1].loc))
+        effect = make_node("fused_update", inputs, {"body": body, "writes": writes}, loc=group[-1][1].loc)
+        effect.origin = frozenset().union(*(origins(value) for _, value in group))
+        effects.append(effect)
     if len(effects) == fused_count:
         return program
     return program.replace(updates=tuple(kept), effects=tuple(effects))

@@ -1,0 +1,117 @@
+"""staticnet explain: the generated training loop annotated in the book's notation.
+
+The annotated loop of the book's 784-30-10 network is pinned in tests/golden/ (kernel hashes masked); to
+change it deliberately, run with STATICNET_UPDATE_GOLDEN=1 and review the diff."""
+import os
+import re
+
+import pytest
+
+import staticnet as sn
+from staticnet.explain import explain_source
+
+GOLDEN = os.path.join(os.path.dirname(__file__), "golden", "mnist_mlp_explain.txt")
+EXAMPLE = os.path.join(os.path.dirname(__file__), "..", "examples", "mnist_mlp.py")
+
+
+def masked(text: str) -> str:
+    return re.sub(r"_[0-9a-f]{8}(?=\b|_)", "_########", text)
+
+
+def blocks(source: str) -> list[tuple[list[str], list[str]]]:
+    """(comment lines, code lines) of each node of the step, in order."""
+    found, comments, code = [], [], []
+    for line in source.split("# ---- the step ----", 1)[1].splitlines():
+        text = line.strip()
+        if text.startswith("#"):
+            if code:
+                found.append((comments, code))
+                comments, code = [], []
+            comments.append(text[2:])
+        elif text:
+            code.append(text)
+    found.append((comments, code))
+    return found
+
+
+def book_network(optimizer=None):
+    sn.seed(0)
+    x, y = sn.input("x", (None, 784)), sn.input("y", (None, 10))
+    h = sn.dense(x, 30, activation="sigmoid")
+    p = sn.dense(h, 10, activation="sigmoid")
+    return sn.compile(sn.mse(p, y), outputs=p, optimizer=optimizer or sn.SGD(lr=3.0))
+
+
+def test_the_books_network_explains_as_the_golden_file_says(capsys):
+    from staticnet.cli import main
+    assert main(["explain", os.path.relpath(EXAMPLE)]) == 0
+    text = masked(capsys.readouterr().out)
+    if os.environ.get("STATICNET_UPDATE_GOLDEN"):
+        with open(GOLDEN, "w") as f:
+            f.write(text)
+    with open(GOLDEN) as f:
+        assert text == f.read()
+
+
+def test_each_equation_stands_above_the_code_that_computes_it():
+    source = explain_source(book_network())
+    where = {}  # equation -> the code lines under it
+    for comments, code in blocks(source):
+        for comment in comments:
+            if comment.startswith(("BP", "SGD", "z^", "a^")):
+                where.setdefault(comment.split("   ")[0], []).append(" ".join(code))
+    expected = {
+        "z^1 = a^0 @ W^1 + b^1": "dense1_a = b", "a^1 = sigmoid(z^1)": "dense1_a = b",
+        "BP1  delta^2 = dC/da^2 * sigmoid'(z^2)": "delta_dense2 = b",
+        "BP2, its product: dC/da^1 = delta^2 @ W^2.T": "grad_dense1_a = b",
+        "BP2  delta^1 = (delta^2 @ W^2.T) * sigmoid'(z^1)": "delta_dense1 = b",
+        "BP3  dC/db^2 = sum over the batch of delta^2": "grad_dense2_b = b",
+        "BP3  dC/db^1 = sum over the batch of delta^1": "grad_dense1_b = b",
+        "BP4  dC/dW^1 = a^0.T @ delta^1": "(x, n, s0, delta_dense1,",
+        "BP4  dC/dW^2 = a^1.T @ delta^2": "(dense1_a, n, s2, delta_dense2,",
+        "SGD  W^1 <- W^1 - eta dC/dW^1": ", dense1_W, s0, s2, 1, 0,",
+        "SGD  b^2 <- b^2 - eta dC/db^2": "grad_dense2_b, dense2_b)",
+    }
+    for equation, code in expected.items():
+        assert len(where.get(equation, [])) == 1, (equation, sorted(where))
+        assert code in where[equation][0], (equation, where[equation][0])
+
+
+def test_every_node_number_is_the_training_graphs_and_names_its_values():
+    model = book_network()
+    listing = sn.describe(list(model.training_roots)).splitlines()
+    source = explain_source(model)
+    numbered = re.findall(r"# (%\d+) (?:(\w+) = )?(.+?)   \((?:None, )?[\d, ]*\) float32", source)
+    assert len(numbered) >= 15
+    for number, name, _ in numbered:
+        row = next(r for r in listing if r.split()[0] == number)  # the number exists in the graph listing
+        if name == "delta_dense2":
+            assert " mul(" in row  # the last factor of delta^L = ... * sigma'(z^L)
+    assert "v27" not in source and "np.float64(" not in source and "part(" not in source
+
+
+def test_optimizer_updates_carry_their_formulas_and_a_cnn_its_convolutions():
+    source = explain_source(book_network(sn.Adam(lr=0.001)))
+    assert "Adam (b1 = 0.9, b2 = 0.999, eps = 1e-08)  m <- b1 m + (1 - b1) dC/dW^1" in source
+    assert source.count("W^2 <- W^2 - eta m_hat / (sqrt(v_hat) + eps)") == 1
+    sn.seed(0)
+    x, y = sn.input("x", (None, 12, 12, 1)), sn.input("y", (None, 3))
+    h = sn.max_pool2d(sn.conv2d(x, 4, 5, activation="relu"), 2)
+    p = sn.dense(sn.flatten(h), 3, activation="softmax")
+    source = explain_source(sn.compile(sn.cross_entropy(p, y), outputs=p, optimizer=sn.SGD(lr=0.1)))
+    assert "z^1 = conv(a^0, W^1) + b^1" in source
+    assert "BP1  delta^2 = (a^2 - y) / n: softmax with its cross-entropy" in source
+    assert "BP4  dC/dW^1 = im2col(a^0).T @ delta^1" in source and "BP3  dC/db^1" in source
+    assert "z^2 = a^1 @ W^2 + b^2" in source and "%1 to %12: each tile" in source
+    assert "softmax_xent: from the logits" in source
+
+
+@pytest.mark.parametrize("name", ["n", "total", "b3", "v2", "range", "data_x", "x_deadbeef"])
+def test_a_layer_named_like_the_generators_own_names_still_compiles(name):
+    sn.seed(0)
+    x, y = sn.input(name, (None, 3)), sn.input("y", (None, 2))  # an input of that name too
+    p = sn.dense(x, 2, activation="sigmoid", name=name)
+    model = sn.compile(sn.mse(p, y), outputs=p, optimizer=sn.SGD(lr=0.1))
+    data = {name: [[1.0, 2.0, 3.0]] * 4, "y": [[0.0, 1.0]] * 4}
+    reference = sn.function([x, y], sn.mse(p, y), backend="numpy")(data[name], data["y"])
+    assert model.evaluate(data)["loss"] == pytest.approx(float(reference), rel=1e-6)
