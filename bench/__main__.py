@@ -6,8 +6,10 @@ the machine's SGEMM roofline; prints a Markdown table, and writes JSON and a cha
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import os
+import shlex
 import sys
 
 from . import compile_time, epochs, kernel_timings, machine, peers, report
@@ -27,6 +29,7 @@ def parse(argv):
     parser.add_argument("--markdown", metavar="FILE", help="write the tables")
     parser.add_argument("--plot", metavar="FILE.png", help="draw epoch time per batch size (log scale)")
     args = parser.parse_args(argv)
+    args.command = shlex.join(["staticnet", "bench", *(sys.argv[1:] if argv is None else argv)])
     args.workloads = [w.strip() for w in args.workloads.split(",") if w.strip()]
     unknown = [w for w in args.workloads if w not in WORKLOADS]
     if unknown:
@@ -51,7 +54,8 @@ def run(args) -> dict:
     from staticnet import threads
     thread_count = threads.apply()
     x, y, source = load_data()
-    results = {"machine": machine.describe(thread_count), "data": source, "quick": args.quick,
+    results = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d"), "command": args.command,
+               "machine": machine.describe(thread_count), "data": source, "quick": args.quick,
                "peers": {p: reason or "measured" for p, reason in peers.available().items()}}
     print("measuring the SGEMM roofline", file=sys.stderr)
     results["roofline"] = {"one_thread_gflops": machine.sgemm_gflops(1),
@@ -73,10 +77,18 @@ def run(args) -> dict:
 
 
 def write_atomically(path, text):
+    """The file whole or not at all: written beside its place, flushed to disk, renamed over it."""
     temporary = f"{path}.tmp{os.getpid()}"
     with open(temporary, "w") as f:
         f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
     os.replace(temporary, path)
+    directory = os.open(os.path.dirname(os.path.abspath(path)), os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
 
 
 def main(argv=None) -> int:

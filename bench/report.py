@@ -36,7 +36,11 @@ def epoch_table(results) -> list[str]:
 def markdown(results) -> str:
     machine, roofline = results["machine"], results["roofline"]
     scaled = sorted({(r["workload"], r["rows_timed"]) for r in results["epochs"] if r["rows_timed"] < 60_000})
-    lines = [f"Machine: {machine['cpu']}, {machine['cores']} cores, {machine['threads']} threads; BLAS: "
+    lines = ["# Benchmarks", "",
+             f"Written by `{results.get('command', 'staticnet bench')}` on {results.get('date', 'an unrecorded date')} "
+             "(do not edit: run it again). Peers: " + ", ".join(f"{p} {state}" for p, state in
+                                                                 sorted(results.get("peers", {}).items())) + ".", "",
+             f"Machine: {machine['cpu']}, {machine['cores']} cores, {machine['threads']} threads; BLAS: "
              f"{machine['blas']}; NumPy {machine['numpy']}, Numba {machine['numba']}.",
              f"Roofline (float32 2048x2048 matrix product): {roofline['one_thread_gflops']:.0f} GFLOP/s on one "
              f"thread, {roofline['all_threads_gflops']:.0f} on {machine['threads']}.", "",
