@@ -48,10 +48,12 @@ class StepNotes:
     """Answers the code generator's questions about the nodes of a model's optimized programs: the comment
     lines above a node's code and a readable name for the value it computes."""
 
-    def __init__(self, training_roots, gradients: dict, updates, optimizer, cost: Tensor):
-        """`training_roots`: the outputs and update values of the training program as autodiff and the
-        optimizer made it (before the passes); `gradients`: forward node id -> its gradient node."""
-        self.nodes = topological(list(training_roots))
+    def __init__(self, forward_roots, gradients: dict, updates, optimizer):
+        """`forward_roots`: the cost, then the model's outputs; `updates`: the optimizer's (leaf, new value)
+        pairs, built from `gradients` (forward node id -> its gradient node, as autodiff made them). Together
+        they are the training program before the passes."""
+        cost = forward_roots[0]
+        self.nodes = topological(list(forward_roots) + [value for _, value in updates])
         self.by_id = {n.id: n for n in self.nodes}
         self.number = {n.id: i for i, n in enumerate(self.nodes)}
         self.readers: dict[int, list[Tensor]] = {}
@@ -59,7 +61,7 @@ class StepNotes:
             for t in n.inputs:
                 self.readers.setdefault(t.id, []).append(n)
         self.optimizer = optimizer
-        self.layers = self._layers(cost)
+        self.layers = self._layers(forward_roots)
         self.roles: dict[int, tuple] = {cost.id: ("cost", None)}  # node id -> (role, layer)
         for layer in self.layers:
             self.roles.setdefault(layer.z.id, ("z", layer))
@@ -75,8 +77,8 @@ class StepNotes:
         self.updated = {value.id: leaf for leaf, value in updates}
 
     # ------------------------------------------------------------ the training graph's layers
-    def _layers(self, cost) -> list[Layer]:
-        forward = set(n.id for n in topological([cost]))
+    def _layers(self, forward_roots) -> list[Layer]:
+        forward = set(n.id for n in topological(list(forward_roots)))
         params = [n for n in self.nodes if n.op == "param" and n.id in forward]
         by_prefix: dict[str, dict[str, Tensor]] = {}
         for p in params:

@@ -91,7 +91,7 @@ class Model:
         self.gradients, gradient_of = gradients(loss, self.trainable, loc)
         self.update_pairs = tuple(optimizer.updates(self.trainable, self.gradients))
         self.training_roots = (loss, *self.outputs) + tuple(value for _, value in self.update_pairs)
-        self.notes = StepNotes(self.training_roots, gradient_of, self.update_pairs, optimizer, loss)
+        self.notes = StepNotes((loss, *self.outputs), gradient_of, self.update_pairs, optimizer)
         self.state = [optimizer.lr_leaf] + optimizer.state
         self.history = History()
         self.epochs_done = 0
