@@ -6,9 +6,9 @@ thread each) and that of every OpenBLAS loaded in the process (NumPy's and SciPy
 NumPy's own products, in the reference interpreter and the baselines, follow it too.
 
 While training, unless $STATICNET_NUM_THREADS fixes the count, a ThreadChooser times chunks of
-the epoch on all threads and on one and runs the faster (why: its docstring).  Results can then
-differ in the last bits from run to run, as OpenBLAS rounds a product split by rows differently;
-fixing the count makes a seeded run repeat exactly.
+the epoch on all threads and on one and runs the faster (why: its docstring).  The choice does
+not change the results: work is cut by the threads the process may use, never by how many run it
+(kernels/gemm.py, split_mode; codegen/parallel.py), so a seeded run repeats exactly on any count.
 """
 from __future__ import annotations
 
