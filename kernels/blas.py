@@ -2,8 +2,8 @@
 compiled (and cached) code links against in every process.
 
 Why not Numba's BLAS helper: it calls SciPy's OpenBLAS, and at this project's shapes the
-OpenBLAS bundled with NumPy was about twice as fast (measured here with both at one thread,
-784 x 100 weights: 44 vs 86 us at 10 rows, 298 vs 550 us at 128 rows; equal at 1024 rows).
+OpenBLAS bundled with NumPy is about twice as fast (both on one thread, 10 to 128 rows through
+784 x 100 weights; they are equal from about 1024 rows).
 
 At import this module registers `staticnet_cblas_?gemm64` and `staticnet_cblas_?gemv64` (row-major
 cblas gemm and gemv with 64-bit sizes, float32 and float64) with llvmlite: NumPy's `scipy_cblas_*64_`

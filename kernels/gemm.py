@@ -3,18 +3,17 @@
 All three arrays are row-major (C-contiguous); a transpose is a flag, not a view.
 Calling cblas gemm directly (blas.py says which library) gives what np.dot inside njit
 cannot: alpha and beta, so an SGD step W <- W - lr x.T @ delta is one BLAS call with no
-temporary, and a much smaller function to compile (np.dot's several layout paths took
-seconds of compile time per call site, measured here).
+temporary, and a much smaller function to compile (np.dot's several layout paths cost
+seconds of compile time per call site).
 """
 from numba import njit
 
 from .blas import blas_threads_local, cblas_gemm, cblas_gemm_at, cblas_gemv_at
 
-SPLIT_WORK = 2_000_000  # gemm_split runs products with fewer multiply-adds (m n k) on the calling thread alone.
-#                         Measured on 2 cores, seconds per MNIST epoch, threshold 16M -> 4M: the book's CNN at
-#                         batch 16 (4.6M) 5.7/4.8 -> 4.7/4.5, batch 32 (9.2M) 4.3/3.7 -> 3.5/2.9; W1 and W2
-#                         at batch 128 (10M) 0.34-0.40 -> 0.29-0.32; 4M -> 2M: the CNN at batch 10 (2.9M)
-#                         with its segments split, 3.7-4.5 (at times 6.5-7.0: staticnet/threads.py) against 5.4.
+SPLIT_WORK = 2_000_000  # split_mode runs products with fewer multiply-adds (m n k) on the calling thread alone.
+#                         Products this large already gain from being split on 2 cores: lowering the threshold
+#                         from 16M to 2M made epochs of the book's CNN at batch 10-32 and of W1 and W2 at batch
+#                         128 up to 30% faster (epoch times as bench/epochs.py measures them).
 ROWS_PER_THREAD = 64  # with fewer output rows per thread than this, the columns or the sum over k are split
 
 
@@ -42,8 +41,8 @@ def gemm(a, b, out, trans_a, trans_b, alpha=1.0, beta=0.0):
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def _matrix_vector(a, b, out, trans_a, trans_b, alpha, beta):
-    """A product with one row or one column of out as BLAS's matrix-vector product: OpenBLAS's gemm takes
-    about twice as long at one row (a batch of 1 through 784 x 100 weights: 24 us, gemv 5-6 us).  A row
+    """A product with one row or one column of out as BLAS's matrix-vector product: at one row OpenBLAS's
+    gemm is several times slower than its gemv (about 4x for a batch of 1 through 784 x 100 weights).  A row
     of out is op(b).T times a's row; a column, op(a) times op(b)'s column; both vectors have unit stride.
     With beta 0, out is zeroed first: BLAS may scale it by beta, and NaN times 0 is NaN."""
     if beta == 0.0:
@@ -64,14 +63,14 @@ SERIAL, BY_COLUMNS, BY_ROWS, BY_DEPTH = 0, 1, 2, 3  # how split_mode shares a pr
 @njit(cache=True, nogil=True, error_model="numpy")
 def split_mode(m, n, k, trans_a, parts):
     """How a product with out m x n and depth k is cut into `parts` chunks, each one BLAS call on one
-    thread.  Why not OpenBLAS's own threads: on this project's products they gained nothing (2 cores,
-    the book's CNN at batch 128: a 73728 x 25 x 20 filter gradient 2.85 ms with two BLAS threads, 1.24
-    ms split here; a 128 x 2880 x 100 dense layer 1.17 vs 0.62 ms).  Rows of out are split; with few rows,
-    its columns or, when the sum is longer than a row (a^T b always: a filter gradient; a b through tall
-    weights), the sum over k, the parts added after.  Each chunk then packs only its part of b (a
-    batch-10 input gradient through 2880 x 100 weights took 143-168 us split by rows, 155 on one thread,
-    78-102 by columns), and the parts of a weight matrix follow its rows the same way in a forward
-    product (k), its input gradient (columns) and its update (rows).
+    thread.  Why not OpenBLAS's own threads: on this project's products they gained nothing, and the
+    same products split here ran about twice as fast on 2 cores (the book's CNN's filter gradient and
+    dense layer at batch 128).  Rows of out are split; with few rows, its columns or, when the sum is
+    longer than a row (a^T b always: a filter gradient; a b through tall weights), the sum over k, the
+    parts added after.  Each chunk then packs only its part of b (a batch-10 input gradient through
+    2880 x 100 weights gained nothing split by rows and was about 1.7x faster split by columns), and the
+    parts of a weight matrix follow its rows the same way in a forward product (k), its input gradient
+    (columns) and its update (rows).
 
     The cut depends on the shapes and on `parts` (the threads the process may use), never on how many
     threads run the chunks, so a product gives the same bits on one thread or several."""

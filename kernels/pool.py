@@ -4,8 +4,7 @@ The window and stride are compile-time constants (`literally`: one specialisatio
 shape; the generated code passes them as literals), so the window loops unroll inside the
 channel loop, which runs innermost over contiguous memory and vectorises: one load per tap
 and one store per output.  With the window as a run-time argument the compiler could do
-neither: 2x2 max-pooling of 10 x 24 x 24 x 20 floats took 116-166 us that way and 29 us
-this way (1.9 ms and 0.32 ms at batch 128).
+neither, and 2x2 max-pooling was 4-6x slower.
 
 When windows tile the input (stride equal to the window), each input position belongs to
 one window, so the gradients are written, not accumulated, and only the positions no window
@@ -56,7 +55,7 @@ def max_pool_grad(x, pooled, g, dx, ph, pw, sh, sw):
     """Each window's gradient goes to the first tap (row by row) holding its maximum: tap t hits
     where it equals the maximum and no earlier tap does.  One tap at a time, each channel loop
     storing to one place only, vectorises; one loop over the window per channel, keeping a
-    "taken" flag across taps, did not (96 vs 177 us on 10 x 24 x 24 x 20, 1.9 vs 3.1 ms at 128)."""
+    "taken" flag across taps, did not and was 1.6-1.8x slower."""
     literally(ph)
     literally(pw)
     literally(sh)
@@ -93,9 +92,8 @@ def max_pool_contract_block(patches, x, pooled, g, parts, ph, pw, sh, sw, taps, 
     max_pool_grad(x, pooled, g)), channel-major (sum_blocks adds the blocks and transposes).  Only each
     window's winner (the first tap holding the maximum, as in max_pool_grad) has a gradient, so per window
     and channel the winner's patch row (taps values, a literal) times the gradient is added to that
-    channel's row, one vector operation (runs.axpy_run).  On the book's CNN, per image, single thread:
-    14-15 us warm, 22-23 us with caches flushed, against 21-24 and 27-28 us for the pooling gradient
-    written out a block at a time and multiplied by the patches in BLAS (the kernel before)."""
+    channel's row, one vector operation (runs.axpy_run).  Writing the pooling gradient out a block at a
+    time and multiplying it by the patches in BLAS instead was 1.2-1.7x slower on the book's CNN."""
     literally(ph)
     literally(pw)
     literally(sh)

@@ -6,9 +6,9 @@ thread each) and that of every OpenBLAS loaded in the process (NumPy's and SciPy
 NumPy's own products, in the reference interpreter and the baselines, follow it too.
 
 While training, unless $STATICNET_NUM_THREADS fixes the count, a ThreadChooser times chunks of
-the epoch on all threads and on one and runs the faster (why: its docstring).  Results can then
-differ in the last bits from run to run, as OpenBLAS rounds a product split by rows differently;
-fixing the count makes a seeded run repeat exactly.
+the epoch on all threads and on one and runs the faster (why: its docstring).  The choice does
+not change the results: work is cut by the threads the process may use, never by how many run it
+(kernels/gemm.py, split_mode; codegen/parallel.py), so a seeded run repeats exactly on any count.
 """
 from __future__ import annotations
 
@@ -95,10 +95,11 @@ LONGEST_WAIT = 32  # the wait doubles each time the other count loses, up to thi
 MARGIN = 0.05  # the other count must be this much faster per row to be chosen
 CLEAR_LOSS = 1.25  # one thread timed this much slower than all on its first chunk is not timed a second time
 PROBE_COST = 0.02  # a probe that lost by a factor r waits at least (r - 1) / PROBE_COST chunks (then up to
-#                    LONGEST_WAIT): one thread ran the book's CNN at batch 128 at half speed, so doubling from
-#                    FIRST_PROBE spent 5 of a 40-chunk epoch on it (+11%); now 2, the first timing included.
-PROBE_SHARE = 4  # the count not in use is timed on a quarter of a chunk: those two probes at half speed then
-#                  cost half a chunk of that epoch instead of two (+1% instead of +4%)
+#                    LONGEST_WAIT), so a count that lost clearly is seldom timed again: doubling the wait from
+#                    FIRST_PROBE alone re-timed a count running at half speed often enough to slow an epoch by
+#                    about a tenth (the book's CNN at batch 128 on one thread).
+PROBE_SHARE = 4  # the count not in use is timed on a quarter of a chunk, so a probe of a slower count costs a
+#                  quarter of what a whole chunk on it would
 
 
 def _wait(at_least: int, lost_by: float) -> int:
@@ -110,12 +111,12 @@ class ThreadChooser:
     """Chooses, chunk by chunk of a training run, between all threads and one, by measured speed.
 
     Why measure: on 2-core cloud machines like this project's, the hypervisor places the two
-    virtual cores on one core complex at some times and on two at others (a cache line's round trip
-    between them: 80 vs 330 ns, measured here), and moves them while a process runs.  Apart, a
-    step split between threads hands its data across slowly: the book's CNN at batch 10 took
-    6.5-7.0 s per epoch on two threads against 5.0-5.5 s on one (3.7-4.0 s on two together), until
-    its weights were cut by rows between the threads (kernels/gemm.py); two threads now win there
-    either way, but not everywhere (the Adam MLP at batch 32 trains faster on one).
+    virtual cores on one core complex at some times and on two at others (apart, a cache line's
+    round trip between them takes about 4x as long), and moves them while a process runs.  Apart, a
+    step split between threads hands its data across slowly, so which count trains faster depends
+    on the model and on where the cores are at the time: the book's CNN at batch 10 trains faster on
+    two threads, the Adam MLP at batch 32 (W2) on one.  bench/epochs.py shows it, run with
+    $STATICNET_NUM_THREADS set to 1 and to 2.
     Each count is timed twice (one that lost by far, once), then the faster runs and the other is
     timed again now and then, on a share of a chunk (PROBE_SHARE): the more it lost by, the later (PROBE_COST)."""
 

@@ -3,7 +3,7 @@
 Each call site becomes a small wrapper kernel that views its arrays from their addresses and sizes
 and calls the @njit function; the wrapper's text depends on the function, the dtypes and ranks, and
 the literal arguments (window and stride of convolution and pooling: those loops unroll when their
-bounds are constants, kernels/pool.py and kernels/conv.py measure it), never on sizes.
+bounds are constants, kernels/pool.py and kernels/conv.py say what that gains), never on sizes.
 """
 from __future__ import annotations
 

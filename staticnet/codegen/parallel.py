@@ -1,12 +1,12 @@
 """Batch-parallel segments: runs of consecutive row-wise nodes in a step, split by batch rows
 across threads, each thread running the whole run on its rows.
 
-Only runs holding a convolution or pooling op become segments; on the book's CNN at batch 128,
-im2col, the convolution product, max-pooling and its gradient took 9-12 ms per step on one
-thread and 4.3 ms split in two (more than 2x: each thread's rows also stay in cache), 0.45 vs
-0.30 ms at batch 10.  Splitting inside each kernel instead gained nothing (kernels/conv.py).
-Reductions over the batch (weight gradients, bias sums, the loss) end a segment; outside
-segments, large matrix products are cut among the threads (kernels/gemm.py, split_mode).
+Only runs holding a convolution or pooling op become segments.  Split in two, such a run (on the
+book's CNN: im2col, the convolution product, max-pooling and its gradient) runs more than twice as
+fast as on one thread at batch 128, as each thread's rows also stay in its cache.  Splitting inside
+each kernel instead gained nothing (kernels/conv.py).  Reductions over the batch (weight gradients,
+bias sums, the loss) end a segment; outside segments, large matrix products are cut among the
+threads (kernels/gemm.py, split_mode).
 """
 from __future__ import annotations
 
@@ -16,9 +16,8 @@ from ..graph import Tensor
 from ..registry import registry
 
 SEGMENT_TILE = 8  # each thread runs the segment on this many of its rows at a time, so that what one node writes
-#                   is still in cache when the next reads it.  The book's CNN's forward segment at batch 128 (im2col,
-#                   convolution product, max-pooling, bias and sigmoid; 2 threads): 12.7 vs 13.9 and 16.7 vs 18.1
-#                   us per image against whole halves of the batch (4: 12.6-16.9, 16: 13.1-16.8, 32: 13.6-17.0).
+#                   is still in cache when the next reads it: on the book's CNN's forward segment (2 threads) tiles
+#                   of 8 rows were about 8% faster than whole halves of the batch, and tiles of 4 to 32 rows alike.
 PARALLEL_ROWS = SEGMENT_TILE + 1  # from this many rows a batch has two tiles, which the threads share
 SHARED_WEIGHTS = 65_536  # a node with weights (inputs without a batch) this large stays out of segments: there each
 #                         thread would read all of them; a product cut among the threads gives each its own rows.

@@ -2,7 +2,7 @@
 pooled, g)) becomes max_pool_contract(patches, z, pooled, g) when nothing else reads the pooling gradient
 (a first layer, whose input needs none).  The full-resolution gradient is then made a few images at a
 time in each thread's cache instead of written out for the whole batch and read back by the product
-(kernels/pool.py says what that gained)."""
+(kernels/pool.py, max_pool_contract_block, says what that gains)."""
 from __future__ import annotations
 
 from ..graph import make_node

@@ -5,11 +5,11 @@ max(z + b) = max(z) + b and mean(z + b) = mean(z) + b when b is the same over th
 value per channel); max(f(z)) = f(max(z)) for non-decreasing f.  Runs on the forward graph,
 before differentiation, so that the backward pass follows: the bias, the activation and their
 gradients then touch a quarter of the values (2x2 windows), and the pooling gradient lands
-directly on the convolution's output.  On the book's CNN moving the activation removed two
-full-resolution passes per step (the exp of 11,520 sigmoids per image and the derivative loop
-over them); moving the bias removed the bias pass over the convolution's output and, in the
-backward pass, the bias gradient's sum over it.  Where a moved node's output has other readers
-the rewrite still holds; the unpooled value is then computed as well, for them.
+directly on the convolution's output.  Moving the activation removes two full-resolution passes
+per step (the activation, a sigmoid's exp included, and its derivative loop); moving the bias removes the bias
+pass over the convolution's output and, in the backward pass, the bias gradient's sum over it.
+Where a moved node's output has other readers the rewrite still holds; the unpooled value is then
+computed as well, for them.
 """
 from ..graph import make_node
 from .rules import RuleSet
