@@ -25,7 +25,7 @@ from .interpreter import NumpyFunction
 from .gradcheck import gradcheck
 from .optim import SGD, AdaGrad, Adam, AdamW, RMSProp, constant as constant_lr, exponential_decay, step_decay
 from .ops.nn import dropout
-from . import callbacks, data
+from . import callbacks, data, search
 from .serialize import load
 
 __version__ = "0.1.0"

@@ -8,6 +8,7 @@ message and not a traceback after an hour of training.
 from __future__ import annotations
 
 import argparse
+import functools
 import inspect
 import math
 import os
@@ -45,7 +46,7 @@ class ModelFileError(Exception):
     """A mistake in the user's model file: one line, exit code 1."""
 
 
-def _run_user_code(path: str, function, *args):
+def run_user_code(path: str, function, *args):
     """function(*args), where a failure inside the user's code becomes a ModelFileError naming their line."""
     try:
         return function(*args)
@@ -61,24 +62,38 @@ def _run_user_code(path: str, function, *args):
         raise ModelFileError(f"{where}: {type(e).__name__}: {e}") from None
 
 
-def load_model_file(path: str, seed: int | None = None) -> dict:
-    """Run a model file and collect the keys it sets, each checked (MODEL_FILE_HELP)."""
+def load_model_file(path: str, seed: int | None = None, params: dict | None = None) -> dict:
+    """Run a model file and collect the keys it sets, each checked (MODEL_FILE_HELP); `params` are
+    passed to its build() as keyword arguments (`--param NAME=VALUE`, and each trial of a search)."""
     if not os.path.isfile(path):
         raise UsageError(f"no such model file: {path}")
     if seed is not None:
         from .init import seed as set_seed
         set_seed(seed)
-    namespace = _run_user_code(path, runpy.run_path, path, None, "__staticnet_model__")
+    namespace = run_user_code(path, runpy.run_path, path, None, "__staticnet_model__")
     spec = {key: namespace[key] for key in MODEL_FILE_KEYS if key in namespace}
     if callable(namespace.get("build")):
-        built = _run_user_code(path, namespace["build"])
-        if not isinstance(built, dict):
-            raise ModelFileError(f"{path}: build() must return a dict of model-file keys, got {_kind(built)}")
-        unknown = sorted(set(built) - set(MODEL_FILE_KEYS))
-        if unknown:
-            raise ModelFileError(f"{path}: build() returned unknown key {unknown[0]!r}; a model file may set "
-                                 f"{', '.join(MODEL_FILE_KEYS)}")
-        spec.update(built)
+        spec.update(built_spec(path, namespace["build"], params or {}))
+    elif params:
+        raise ModelFileError(f"{path}: defines no build() function to take the parameter {sorted(params)[0]!r}")
+    return finished_spec(spec, path)
+
+
+def built_spec(path: str, build, params: dict) -> dict:
+    """What build(**params) returns, checked to be a dict of model-file keys; `path` is the file the
+    function is in, which messages name with the line of the user's code that failed."""
+    built = run_user_code(path, functools.partial(build, **params))
+    if not isinstance(built, dict):
+        raise ModelFileError(f"{path}: build() must return a dict of model-file keys, got {_kind(built)}")
+    unknown = sorted(set(built) - set(MODEL_FILE_KEYS))
+    if unknown:
+        raise ModelFileError(f"{path}: build() returned unknown key {unknown[0]!r}; a model file may set "
+                             f"{', '.join(MODEL_FILE_KEYS)}")
+    return built
+
+
+def finished_spec(spec: dict, path: str) -> dict:
+    """A model file's keys with `outputs` defaulted to the loss, each checked."""
     if "loss" not in spec:
         raise ModelFileError(f"{path}: defines no `loss` (a model file sets `loss` and `outputs` at module level, "
                              "or a build() function returning a dict with them)")
@@ -135,7 +150,7 @@ def _default_lr(cls):
     return None if default is inspect.Parameter.empty else default
 
 
-def _optimizer(spec, name: str | None = None, lr: float | None = None):
+def chosen_optimizer(spec, name: str | None = None, lr: float | None = None):
     """(optimizer, where its learning rate came from): the model file's, unless --optimizer `name`s another
     one, which then gets its own default learning rate (a file's SGD rate of 3.0 would wreck Adam)."""
     from .optim import OPTIMIZERS, SGD
@@ -159,7 +174,7 @@ def _optimizer(spec, name: str | None = None, lr: float | None = None):
     return optimizer, source
 
 
-def _build_model(spec, optimizer, path):
+def model_from_spec(spec, optimizer, path):
     from .graph import derived_from
     from .model import Model
     try:
@@ -206,7 +221,7 @@ def cmd_compile(args) -> int:
         raise UsageError(f"--emit {args.emit}: is a file, not a directory")
     _output_file("--dot", args.dot)
     spec = load_model_file(args.model)
-    model = _build_model(spec, _optimizer(spec)[0], args.model)
+    model = model_from_spec(spec, chosen_optimizer(spec)[0], args.model)
     batch = args.batch_size or spec.get("batch_size", 10)
     seconds, cached = model.warm_up(batch)
     print(format_report(model, batch, model.compile_seconds + seconds, cached))
@@ -265,7 +280,7 @@ def _datasets(spec, args):
     source = spec.get("data", "mnist")
     if source == "mnist":
         return data.mnist(args.data, flatten=spec.get("flatten", True))
-    sets = _run_user_code(args.model, source)
+    sets = run_user_code(args.model, source)
     if not isinstance(sets, (tuple, list)) or len(sets) != 3:
         count = f" of {len(sets)}" if isinstance(sets, (tuple, list)) else ""
         raise ModelFileError(f"{args.model}: data() must return (train, validation, test), got a "
@@ -284,9 +299,9 @@ def cmd_train(args) -> int:
     if args.resume is not None and not os.path.isfile(args.resume):
         raise UsageError(f"--resume {args.resume}: no such file")
     spec = load_model_file(args.model, seed=args.seed)
-    optimizer, lr_source = _optimizer(spec, args.optimizer, args.lr)
+    optimizer, lr_source = chosen_optimizer(spec, args.optimizer, args.lr)
     print(f"training {args.model} with {type(optimizer).__name__}, lr {optimizer.lr:g} ({lr_source})", flush=True)
-    model = _build_model(spec, optimizer, args.model)
+    model = model_from_spec(spec, optimizer, args.model)
     if spec.get("data", "mnist") == "mnist":
         _check_mnist_layout(model, spec, args.model)
     train, val, test = _datasets(spec, args)
