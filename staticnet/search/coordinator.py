@@ -212,33 +212,29 @@ class Search:
             if executor not in (None, "local"):
                 _refuse("workers= sizes the local pool; a Dask cluster has its own workers, and 'inline' runs in "
                         "this process")
-        self.plan, self.executor, self.workers, self.verbose = plan, executor, workers, verbose
-        if directory is None:
-            directory = tempfile.mkdtemp(prefix="staticnet-search-")
-        self.store = SearchDirectory(directory, plan.identity)
-        self.store.open(force)
-        names = [t.name for t in plan.tasks]
-        self.records = self.store.records(names)
+        self.plan, self.verbose = plan, verbose
+        self.engine = engine_for(executor, workers, plan.data)  # a scheduler that cannot be reached: refused now
+        try:
+            self.engine.check(plan.tasks[0])
+            self.store = SearchDirectory(directory or tempfile.mkdtemp(prefix="staticnet-search-"), plan.identity)
+            self.store.open(force)
+        except BaseException:
+            self.engine.close()
+            raise
+        self.records = self.store.records([t.name for t in plan.tasks])
         self.trained: list[str] = []
-        self.engine = None
 
     def say(self, text: str) -> None:
         if self.verbose:
             print(text, flush=True)
 
-    def _engine(self):
-        if self.engine is None:
-            self.engine = engine_for(self.executor, self.workers, self.plan.data)
-        return self.engine
-
     def train(self, tasks: list[TrialTask], total: int) -> None:
         """Run these trials, saving each outcome as it comes."""
         if not tasks:
             return
-        engine = self._engine()
-        self.say(f"training {len(tasks)} trial{'s' if len(tasks) > 1 else ''} {engine.description}")
+        self.say(f"training {len(tasks)} trial{'s' if len(tasks) > 1 else ''} {self.engine.description}")
         done = total - len(tasks)
-        for outcome in engine.run(tasks):
+        for outcome in self.engine.run(tasks):
             name = outcome["record"]["trial"]
             record = self.store.save(outcome, merged_with=self.records.get(name))
             self.records[name] = record
@@ -262,8 +258,7 @@ class Search:
                   "search again to train the rest", file=sys.stderr, flush=True)
             raise
         finally:
-            if self.engine is not None:
-                self.engine.close()
+            self.engine.close()
         names = [t.name for t in plan.tasks]
         records = [dict(self.records[n], command=plan.command(self.records[n])) for n in names]
         result = SearchResult(self.store.path, list(plan.space.names), records, self.trained)

@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import pickle
 import re
 import signal
+import sys
 import threading
 import uuid
 from collections import deque
@@ -49,6 +51,9 @@ class Inline:
 
     def __init__(self, data):
         self.data = data
+
+    def check(self, task: TrialTask) -> None:
+        """Nothing to check: the task never leaves this process."""
 
     def run(self, tasks):
         for task in tasks:
@@ -100,6 +105,20 @@ class LocalPool:
         self.workers, self.data = workers, data
         self.description = f"on {workers} local worker process{'es' if workers > 1 else ''}"
         self.started = 0
+
+    def check(self, task: TrialTask) -> None:
+        """A task reaches the worker processes pickled, its build function by name."""
+        function = getattr(task.builder, "function", None)
+        main = sys.modules.get("__main__")
+        if function is not None and function.__module__ == "__main__" and not getattr(main, "__file__", None):
+            raise SearchError("build was defined in an interactive session, where the local worker processes cannot "
+                              "import it: put it in a file, or pass executor='inline'")
+        try:
+            pickle.dumps(task)
+        except Exception as e:
+            raise SearchError(f"the local pool sends each trial to its processes pickled, and this one cannot be "
+                              f"({type(e).__name__}: {e}): define build at the top level of a module, or pass "
+                              "executor='inline'") from None
 
     def _start(self, context) -> _Worker:
         self.started += 1
@@ -200,6 +219,9 @@ class Dask:
             raise SearchError(f"the Dask scheduler at {self.client.scheduler.address} has no workers")
         self.description = f"on the Dask scheduler at {self.client.scheduler.address} ({len(workers)} workers)"
         self.data = data
+
+    def check(self, task: TrialTask) -> None:
+        """Nothing to check here: Dask's cloudpickle sends functions by value where it must."""
 
     def run(self, tasks):
         from distributed import as_completed
