@@ -102,7 +102,7 @@ def _split_names(builder, space: Space, halving: bool) -> tuple[set[str], bool]:
                                                             inspect.Parameter.KEYWORD_ONLY)}
     needed = [n for n in named if parameters[n].default is inspect.Parameter.empty and n not in space.names]
     if needed:
-        _refuse(f"build() of {builder.describe()} needs {needed[0]!r}, which the search space does not give")
+        _refuse(f"{builder.describe()} needs {needed[0]!r}, which the search space does not give")
     strangers = [n for n in space.names if n not in named and not takes_any and n not in TRAINING_OPTIONS]
     if strangers:
         takes = f"build() takes {', '.join(sorted(named))}" if named else "build() takes no parameters"

@@ -52,7 +52,7 @@ class FunctionBuilder:
         return cli.finished_spec(cli.built_spec(self.path, self.function, params), self.path)
 
     def describe(self) -> str:
-        return f"{self.function.__qualname__}() of {self.path}"
+        return f"{self.function.__qualname__}() in {self.path}"
 
 
 class ModelFileBuilder:
@@ -102,7 +102,7 @@ class ModelFileBuilder:
         return cli.load_model_file(self.local_path(), seed=seed, params=params)
 
     def describe(self) -> str:
-        return self.path
+        return f"build() of {self.path}"
 
 
 class ArrayData:
@@ -206,9 +206,12 @@ def default_monitor(model, has_validation: bool) -> str:
 
 
 def _error_text(error: BaseException) -> str:
+    from ..cli import ModelFileError
     from ..errors import NumericalError
     if isinstance(error, NumericalError):
         return f"diverged: {error}"
+    if isinstance(error, ModelFileError):  # it names the file, the line and the user's exception already
+        return str(error)
     return f"{type(error).__name__}: {error}"
 
 
