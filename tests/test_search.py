@@ -145,9 +145,11 @@ def test_a_local_pool_of_two_gives_the_same_trials(reference, tmp_path):
 
 
 def test_a_dask_cluster_gives_the_same_trials(reference, dask_client, tmp_path):
-    result = search(tmp_path, executor=dask_client)
+    result = search(tmp_path / "client", executor=dask_client)
     assert_same_trials(result, reference)
     assert all(r["worker"].startswith("tcp://127.0.0.1:") for r in result.records)
+    by_address = search(tmp_path / "address", executor=dask_client.scheduler.address)  # a client of its own
+    assert_same_trials(by_address, reference)
 
 
 def test_a_dask_worker_killed_mid_trial_is_replaced_and_its_trial_rerun(reference, dask_client, tmp_path):
@@ -345,3 +347,34 @@ def test_random_search_draws_distinct_configurations_from_its_seed():
     assert space.configurations == sn.search.random(lr=sn.search.loguniform(1e-3, 1.0),
                                                     hidden=sn.search.randint(10, 12), act=["a", "b"],
                                                     trials=6, seed=7).configurations
+
+
+def synthetic(index, params, value, status="ok"):
+    """A trial record as a search writes it, for the table and plot rules alone."""
+    return {"trial": f"trial-{index:03d}", "index": index, "params": params, "seed": index, "status": status,
+            "monitor": "val_loss", "best_value": value if status == "ok" else None, "best_epoch": 1, "epochs": 1,
+            "seconds": 0.1, "compile_seconds": 0.01, "worker": "w", "error": None if status == "ok" else "Boom: x",
+            "model": f"trial-{index:03d}.snet"}
+
+
+def test_a_loss_ranks_lowest_first_and_three_parameters_plot_as_one_panel_each(tmp_path):
+    from staticnet.search import SearchResult
+    space = sn.search.grid(hidden=[30, 100], lr=[0.1, 3.0], lam=[0.0, 5.0])
+    values = [0.5, 0.2, 0.9, 0.4, 0.3, 0.7, 0.6, 0.8]
+    records = [synthetic(i, params, v) for i, (params, v) in enumerate(zip(space, values))]
+    records[2] = synthetic(2, records[2]["params"], None, status="failed")
+    result = SearchResult(str(tmp_path), space.names, records, trained=[])
+    assert [r["trial"] for r in result.ranked()] == ["trial-001", "trial-004", "trial-003", "trial-000", "trial-006",
+                                                     "trial-005", "trial-007", "trial-002"]
+    assert result.best == {"trial": "trial-001", "params": {"hidden": 30, "lr": 0.1, "lam": 5.0}, "val_loss": 0.2,
+                           "epoch": 1, "seed": 1, "model": os.path.join(str(tmp_path), "trial-001.snet")}
+    assert result.table().splitlines()[-1].endswith("| failed: Boom: x |")
+    pytest.importorskip("matplotlib", reason="matplotlib is an optional extra")
+    figure = result.figure()
+    assert [ax.get_xlabel() for ax in figure.axes] == ["hidden", "lr", "lam"]
+    for ax, name in zip(figure.axes, space.names):
+        finished = [r for r in records if r["status"] == "ok"]
+        column = {30: 0, 100: 1, 0.1: 0, 3.0: 1, 0.0: 0, 5.0: 1}
+        np.testing.assert_array_equal(ax.collections[0].get_offsets(),
+                                      [[column[r["params"][name]], r["best_value"]] for r in finished])
+        assert ax.get_title() == f"val_loss against {name} (1 failed)"
