@@ -99,12 +99,16 @@ def _exit_description(process) -> str:
 
 
 class LocalPool:
-    """Trials on `workers` processes of this machine (see the module's docstring for why these)."""
+    """Trials on `workers` processes of this machine (see the module's docstring for why these).  The
+    processes outlive one run() (successive halving runs one per rung) and stop at close()."""
 
     def __init__(self, workers: int, data):
         self.workers, self.data = workers, data
         self.description = f"on {workers} local worker process{'es' if workers > 1 else ''}"
+        self.context = multiprocessing.get_context("spawn")
         self.started = 0
+        self.idle: list[_Worker] = []
+        self.busy: list[_Worker] = []
 
     def check(self, task: TrialTask) -> None:
         """A task reaches the worker processes pickled, its build function by name."""
@@ -120,63 +124,74 @@ class LocalPool:
                               f"({type(e).__name__}: {e}): define build at the top level of a module, or pass "
                               "executor='inline'") from None
 
-    def _start(self, context) -> _Worker:
+    def _start(self) -> _Worker:
         self.started += 1
-        return _Worker(context, self.data, self.started)
+        return _Worker(self.context, self.data, self.started)
 
-    def run(self, tasks):
-        context = multiprocessing.get_context("spawn")
-        pending = deque(tasks)
-        idle = [self._start(context) for _ in range(min(self.workers, len(pending)))]
-        busy: list[_Worker] = []
-        try:
-            while pending or busy:
-                while idle and pending:
-                    worker = idle.pop()
-                    worker.task = pending.popleft()
-                    worker.connection.send(worker.task)
-                    busy.append(worker)
-                ready = set(wait([w.connection for w in busy] + [w.process.sentinel for w in busy]))
-                for worker in [w for w in busy if w.connection in ready or w.process.sentinel in ready]:
-                    busy.remove(worker)
-                    outcome = None
-                    if worker.connection.poll():
-                        try:
-                            outcome = worker.connection.recv()
-                        except (EOFError, OSError):  # it died while sending
-                            pass
-                    if outcome is not None:
-                        idle.append(worker)
-                        yield outcome
-                        continue
-                    worker.process.join()
-                    task = worker.task
-                    yield killed(task, f"its worker process (pid {worker.process.pid}) "
-                                       f"{_exit_description(worker.process)} during the trial")
-                    if pending:
-                        idle.append(self._start(context))
-        finally:
-            self._stop(idle, busy)
+    def _dispatch(self, pending: deque) -> None:
+        """Give each idle worker a task; one that died while idle is replaced, and its task given again."""
+        while self.idle and pending:
+            worker = self.idle.pop()
+            try:
+                worker.connection.send(pending[0])
+            except OSError:
+                self._reap(worker)
+                self.idle.append(self._start())
+                continue
+            worker.task = pending.popleft()
+            self.busy.append(worker)
 
     @staticmethod
-    def _stop(idle, busy):
-        """Idle workers are told to stop; busy ones (only on an interruption) are terminated."""
-        for worker in idle:
+    def _receive(worker: _Worker) -> dict | None:
+        """The outcome a worker sent, or None if it died first (or while sending)."""
+        if worker.connection.poll():
+            try:
+                return worker.connection.recv()
+            except (EOFError, OSError):
+                pass
+        return None
+
+    @staticmethod
+    def _reap(worker: _Worker) -> None:
+        worker.process.join()
+        worker.connection.close()
+
+    def run(self, tasks):
+        pending = deque(tasks)
+        while len(self.idle) < min(self.workers, len(pending)):
+            self.idle.append(self._start())
+        while pending or self.busy:
+            self._dispatch(pending)
+            ready = set(wait([w.connection for w in self.busy] + [w.process.sentinel for w in self.busy]))
+            for worker in [w for w in self.busy if w.connection in ready or w.process.sentinel in ready]:
+                self.busy.remove(worker)
+                outcome = self._receive(worker)
+                if outcome is not None:
+                    self.idle.append(worker)
+                    yield outcome
+                    continue
+                self._reap(worker)
+                yield killed(worker.task, f"its worker process (pid {worker.process.pid}) "
+                                          f"{_exit_description(worker.process)} during the trial")
+                if pending:
+                    self.idle.append(self._start())
+
+    def close(self) -> None:
+        """Idle workers are told to stop; busy ones (there are some only after an interruption) are terminated."""
+        for worker in self.idle:
             try:
                 worker.connection.send(None)
             except OSError:
                 pass
-        for worker in busy:
+        for worker in self.busy:
             worker.process.terminate()
-        for worker in idle + busy:
+        for worker in self.idle + self.busy:
             worker.process.join(STOP_GRACE_SECONDS)
             if worker.process.is_alive():
                 worker.process.kill()
                 worker.process.join()
             worker.connection.close()
-
-    def close(self):
-        pass
+        self.idle, self.busy = [], []
 
 
 _one_trial_at_a_time = threading.Lock()
@@ -213,12 +228,12 @@ class Dask:
                 raise SearchError(f"cannot reach the Dask scheduler at {executor}: {e}") from None
         else:
             self.client = executor
-        workers = self.client.scheduler_info().get("workers", {})
+        self.data, self.scattered = data, None
+        workers = len(self.client.nthreads())
         if not workers:
             self.close()
             raise SearchError(f"the Dask scheduler at {self.client.scheduler.address} has no workers")
-        self.description = f"on the Dask scheduler at {self.client.scheduler.address} ({len(workers)} workers)"
-        self.data = data
+        self.description = f"on the Dask scheduler at {self.client.scheduler.address} ({workers} workers)"
 
     def check(self, task: TrialTask) -> None:
         """Nothing to check here: Dask's cloudpickle sends functions by value where it must."""
@@ -226,7 +241,10 @@ class Dask:
     def run(self, tasks):
         from distributed import as_completed
         from distributed.scheduler import KilledWorker
-        data = self.client.scatter([self.data], broadcast=True)[0] if isinstance(self.data, ArrayData) else self.data
+        if self.scattered is None:  # once for the whole search, successive halving's rungs included
+            self.scattered = (self.client.scatter([self.data], broadcast=True)[0] if isinstance(self.data, ArrayData)
+                              else self.data)
+        data = self.scattered
         token = uuid.uuid4().hex[:8]
         futures = {}
         for task in tasks:
@@ -246,10 +264,10 @@ class Dask:
         finally:
             if futures:
                 self.client.cancel([f for f, _ in futures.values()])
-            if data is not self.data:
-                self.client.cancel([data])
 
     def close(self):
+        if self.scattered is not None and self.scattered is not self.data:
+            self.client.cancel([self.scattered])
         if self.own_client:
             self.client.close()
 
