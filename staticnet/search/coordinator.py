@@ -70,7 +70,7 @@ def _arrays(what: str, data) -> dict:
 
 
 def _data(train, validation):
-    if isinstance(train, MnistData) or train == "mnist":
+    if isinstance(train, MnistData) or (isinstance(train, str) and train == "mnist"):
         if validation is not None:
             _refuse("with MNIST as the training data, the validation data are MNIST's 10,000 held-out images: "
                     "leave validation out")
