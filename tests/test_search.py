@@ -119,7 +119,9 @@ def test_each_trial_is_fit_with_the_seed_of_its_parameters(reference, monkeypatc
     monkeypatch.setenv("STATICNET_NUM_THREADS", "1")
     assert len(reference) == 4
     for record in reference.records:
-        text = json.dumps({"params": record["params"], "search_seed": 0}, sort_keys=True)
+        lr = record["params"]["lr"]
+        spelled = {"hidden": record["params"]["hidden"], "lr": 2 if lr == 2.0 else lr}  # a whole float as an int
+        text = json.dumps({"params": spelled, "search_seed": 0}, sort_keys=True)
         assert record["seed"] == int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "big") % 2**31
         sn.seed(record["seed"])
         spec = build(record["params"]["hidden"])
@@ -136,6 +138,8 @@ def test_each_trial_is_fit_with_the_seed_of_its_parameters(reference, monkeypatc
         for name, array in net.params.items():
             np.testing.assert_array_equal(saved[name], array)
     assert len({r["seed"] for r in reference.records}) == 4
+    assert sn.search.trial_seed(0, {"lr": 2}) == sn.search.trial_seed(0, {"lr": 2.0}) != \
+        sn.search.trial_seed(1, {"lr": 2.0})
 
 
 def test_a_local_pool_of_two_gives_the_same_trials(reference, tmp_path):

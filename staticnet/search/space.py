@@ -54,10 +54,12 @@ def checked_name(where: str, name) -> str:
 
 def trial_seed(search_seed: int, params: dict) -> int:
     """The seed of the trial with these parameters: the first four bytes of the SHA-256 of
-    {"params": ..., "search_seed": ...} as sorted JSON, modulo 2**31.  From the values alone, not the
-    trial's place in the space or the worker that runs it, so a trial gives the same weights however
-    the space is ordered, extended or split among workers."""
-    text = json.dumps({"params": params, "search_seed": search_seed}, sort_keys=True)
+    {"params": ..., "search_seed": ...} as sorted JSON, modulo 2**31, with whole floats written as ints
+    (lr=2 and lr=2.0 are one value, as the command line and Python spell it).  From the values alone, not
+    the trial's place in the space or the worker that runs it, so a trial gives the same weights however the
+    space is ordered, extended or split among workers."""
+    values = {k: int(v) if isinstance(v, float) and v.is_integer() else v for k, v in params.items()}
+    text = json.dumps({"params": values, "search_seed": search_seed}, sort_keys=True)
     return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "big") % 2**31
 
 
