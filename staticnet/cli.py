@@ -353,7 +353,9 @@ def _search_space(args):
     if ranges and args.random is None:
         raise UsageError(f"--grid {ranges[0]}: a range is drawn from by --random N; a grid needs a list of values")
     dimensions = dict(args.grid)
-    return search.random(trials=args.random, seed=args.seed, **dimensions) if args.random else search.grid(**dimensions)
+    if args.random:
+        return search.random(trials=args.random, seed=args.seed, **dimensions)
+    return search.grid(**dimensions)
 
 
 def cmd_search(args) -> int:

@@ -302,9 +302,10 @@ def test_the_plot_of_a_two_parameter_grid_is_a_heat_map(reference, tmp_path):
 
 
 @pytest.mark.parametrize("call, message", [
-    (lambda d: search(d, space=sn.search.grid(hidden=[3], units=[3])), r"the space's 'units' is neither a parameter of build\(\) "
-                                                           r"\(build\(\) takes hidden\) nor a training option"),
-    (lambda d: search(d, space=sn.search.grid(lr=[0.1])), r"build\(\) in .*test_search.py needs 'hidden', which the search space does not give"),
+    (lambda d: search(d, space=sn.search.grid(hidden=[3], units=[3])),
+     r"the space's 'units' is neither a parameter of build\(\) \(build\(\) takes hidden\) nor a training option"),
+    (lambda d: search(d, space=sn.search.grid(lr=[0.1])),
+     r"build\(\) in .*test_search.py needs 'hidden', which the search space does not give"),
     (lambda d: search(d, space=sn.search.grid(hidden=[3], lr=[-1.0])), r"lr=-1.0: a learning rate must be"),
     (lambda d: search(d, space=sn.search.grid(hidden=[3], epochs=[0])), r"epochs must be a positive int, got 0"),
     (lambda d: search(d, monitor="val_f1"), r"monitor must be one of loss, accuracy"),

@@ -323,9 +323,9 @@ def halving(build, space, train, validation=None, *, epochs, eta=2, min_epochs=1
             verbose=True) -> SearchResult:
     """Successive halving over `space`: every configuration trains the first rung's epochs, the best 1/eta of
     them train on to the next rung's, and so on until the survivors reach `epochs`.  The rungs' epochs run
-    from `epochs` down by factors of eta to no fewer than min_epochs (epochs=9, eta=3: 1, 3, 9).  A trial continues from the
-    checkpoint of its last rung, so its result equals an uninterrupted run of as many epochs.  The other
-    arguments are run()'s."""
+    from `epochs` down by factors of eta to no fewer than min_epochs (epochs=9, eta=3: 1, 3, 9).  A trial
+    continues from the checkpoint of its last rung, so its result equals an uninterrupted run of as many
+    epochs.  The other arguments are run()'s."""
     epochs = _count("epochs", epochs)
     eta, min_epochs = _count("eta", eta, minimum=2), _count("min_epochs", min_epochs)
     if min_epochs > epochs:
