@@ -18,7 +18,7 @@ def shown_value(value) -> str:
 
 
 def first_line(text: str | None, width: int | None = None) -> str:
-    line = (text or "").splitlines()[0] if text else ""
+    line = text.splitlines()[0] if text else ""
     return line if width is None or len(line) <= width else line[:width - 3] + "..."
 
 
