@@ -1,4 +1,4 @@
-"""The `staticnet` command line: check, compile, train, export, bench.
+"""The `staticnet` command line: check, compile, train, search, export, bench.
 
 A model file is a Python file that defines its graph; MODEL_FILE_HELP below lists every
 key it may set.  Everything a command needs is checked before the work starts (the
@@ -8,13 +8,14 @@ message and not a traceback after an hour of training.
 from __future__ import annotations
 
 import argparse
+import functools
 import inspect
 import math
 import os
 import runpy
 import sys
 
-from .errors import DataError, GraphError, MissingDependency
+from .errors import DataError, GraphError, MissingDependency, SearchError
 from .onnx_support import DEFAULT_OPSET, MIN_OPSET
 
 MODEL_FILE_HELP = """\
@@ -33,6 +34,13 @@ MNIST feeds the inputs by name: "x" as above (values in [0, 1]), "y" one-hot (n,
 "labels" (n,) int64. --epochs, --batch-size, --optimizer and --lr override the file's values; with
 --optimizer and no --lr, the learning rate is that optimizer's default (SGD's: the file's, or 0.1)."""
 
+SEARCH_HELP = """\
+Each trial runs the model file as `staticnet train` does, with build(**params) given the searched
+values; lr, batch_size and epochs, when build() does not take them, set the training instead. Its
+seed comes from --seed and its parameters, and the table's command trains the same weights again.
+The search directory keeps one result per trial: running the same command again trains only the
+trials that have none (after Ctrl-C, say); a different search there is refused without --force."""
+
 MODEL_FILE_KEYS = ("loss", "outputs", "optimizer", "epochs", "batch_size", "metrics", "data", "flatten")
 DEFAULT_LR = 0.1  # SGD's learning rate when neither the model file nor --lr gives one
 
@@ -45,7 +53,7 @@ class ModelFileError(Exception):
     """A mistake in the user's model file: one line, exit code 1."""
 
 
-def _run_user_code(path: str, function, *args):
+def run_user_code(path: str, function, *args):
     """function(*args), where a failure inside the user's code becomes a ModelFileError naming their line."""
     try:
         return function(*args)
@@ -61,24 +69,38 @@ def _run_user_code(path: str, function, *args):
         raise ModelFileError(f"{where}: {type(e).__name__}: {e}") from None
 
 
-def load_model_file(path: str, seed: int | None = None) -> dict:
-    """Run a model file and collect the keys it sets, each checked (MODEL_FILE_HELP)."""
+def load_model_file(path: str, seed: int | None = None, params: dict | None = None) -> dict:
+    """Run a model file and collect the keys it sets, each checked (MODEL_FILE_HELP); `params` are
+    passed to its build() as keyword arguments (`--param NAME=VALUE`, and each trial of a search)."""
     if not os.path.isfile(path):
         raise UsageError(f"no such model file: {path}")
     if seed is not None:
         from .init import seed as set_seed
         set_seed(seed)
-    namespace = _run_user_code(path, runpy.run_path, path, None, "__staticnet_model__")
+    namespace = run_user_code(path, runpy.run_path, path, None, "__staticnet_model__")
     spec = {key: namespace[key] for key in MODEL_FILE_KEYS if key in namespace}
     if callable(namespace.get("build")):
-        built = _run_user_code(path, namespace["build"])
-        if not isinstance(built, dict):
-            raise ModelFileError(f"{path}: build() must return a dict of model-file keys, got {_kind(built)}")
-        unknown = sorted(set(built) - set(MODEL_FILE_KEYS))
-        if unknown:
-            raise ModelFileError(f"{path}: build() returned unknown key {unknown[0]!r}; a model file may set "
-                                 f"{', '.join(MODEL_FILE_KEYS)}")
-        spec.update(built)
+        spec.update(built_spec(path, namespace["build"], params or {}))
+    elif params:
+        raise ModelFileError(f"{path}: defines no build() function to take the parameter {sorted(params)[0]!r}")
+    return finished_spec(spec, path)
+
+
+def built_spec(path: str, build, params: dict) -> dict:
+    """What build(**params) returns, checked to be a dict of model-file keys; `path` is the file the
+    function is in, which messages name with the line of the user's code that failed."""
+    built = run_user_code(path, functools.partial(build, **params))
+    if not isinstance(built, dict):
+        raise ModelFileError(f"{path}: build() must return a dict of model-file keys, got {_kind(built)}")
+    unknown = sorted(set(built) - set(MODEL_FILE_KEYS))
+    if unknown:
+        raise ModelFileError(f"{path}: build() returned unknown key {unknown[0]!r}; a model file may set "
+                             f"{', '.join(MODEL_FILE_KEYS)}")
+    return built
+
+
+def finished_spec(spec: dict, path: str) -> dict:
+    """A model file's keys with `outputs` defaulted to the loss, each checked."""
     if "loss" not in spec:
         raise ModelFileError(f"{path}: defines no `loss` (a model file sets `loss` and `outputs` at module level, "
                              "or a build() function returning a dict with them)")
@@ -135,7 +157,7 @@ def _default_lr(cls):
     return None if default is inspect.Parameter.empty else default
 
 
-def _optimizer(spec, name: str | None = None, lr: float | None = None):
+def chosen_optimizer(spec, name: str | None = None, lr: float | None = None):
     """(optimizer, where its learning rate came from): the model file's, unless --optimizer `name`s another
     one, which then gets its own default learning rate (a file's SGD rate of 3.0 would wreck Adam)."""
     from .optim import OPTIMIZERS, SGD
@@ -159,7 +181,7 @@ def _optimizer(spec, name: str | None = None, lr: float | None = None):
     return optimizer, source
 
 
-def _build_model(spec, optimizer, path):
+def model_from_spec(spec, optimizer, path):
     from .graph import derived_from
     from .model import Model
     try:
@@ -202,7 +224,7 @@ def cmd_check(args) -> int:
 def cmd_explain(args) -> int:
     from .explain import explain_source
     spec = load_model_file(args.model)
-    model = _build_model(spec, _optimizer(spec)[0], args.model)
+    model = model_from_spec(spec, chosen_optimizer(spec)[0], args.model)
     print(explain_source(model), end="")
     return 0
 
@@ -214,7 +236,7 @@ def cmd_compile(args) -> int:
         raise UsageError(f"--emit {args.emit}: is a file, not a directory")
     _output_file("--dot", args.dot)
     spec = load_model_file(args.model)
-    model = _build_model(spec, _optimizer(spec)[0], args.model)
+    model = model_from_spec(spec, chosen_optimizer(spec)[0], args.model)
     batch = args.batch_size or spec.get("batch_size", 10)
     seconds, cached = model.warm_up(batch)
     print(format_report(model, batch, model.compile_seconds + seconds, cached))
@@ -273,7 +295,7 @@ def _datasets(spec, args):
     source = spec.get("data", "mnist")
     if source == "mnist":
         return data.mnist(args.data, flatten=spec.get("flatten", True))
-    sets = _run_user_code(args.model, source)
+    sets = run_user_code(args.model, source)
     if not isinstance(sets, (tuple, list)) or len(sets) != 3:
         count = f" of {len(sets)}" if isinstance(sets, (tuple, list)) else ""
         raise ModelFileError(f"{args.model}: data() must return (train, validation, test), got a "
@@ -301,10 +323,10 @@ def cmd_train(args) -> int:
         require_matplotlib()
     if args.resume is not None and not os.path.isfile(args.resume):
         raise UsageError(f"--resume {args.resume}: no such file")
-    spec = load_model_file(args.model, seed=args.seed)
-    optimizer, lr_source = _optimizer(spec, args.optimizer, args.lr)
+    spec = load_model_file(args.model, seed=args.seed, params=_build_parameters(args.param))
+    optimizer, lr_source = chosen_optimizer(spec, args.optimizer, args.lr)
     print(f"training {args.model} with {type(optimizer).__name__}, lr {optimizer.lr:g} ({lr_source})", flush=True)
-    model = _build_model(spec, optimizer, args.model)
+    model = model_from_spec(spec, optimizer, args.model)
     if args.track_speed:
         from .learning_speed import bias_layers
         if not bias_layers(model):
@@ -329,6 +351,96 @@ def cmd_train(args) -> int:
         from .plot import training_curves
         training_curves(history, args.plot)
         print(f"training curves: {args.plot}")
+    return 0
+
+
+def _build_parameters(assignments) -> dict:
+    """--param NAME=VALUE options as build()'s keyword arguments, each name once."""
+    params = {}
+    for name, values in assignments or []:
+        if len(values) != 1:
+            raise UsageError(f"--param {name}: one value, got {len(values)}")
+        if name in params:
+            raise UsageError(f"--param {name} is given twice")
+        params[name] = values[0]
+    return params
+
+
+def _search_space(args):
+    from . import search
+    if not args.grid:
+        raise UsageError("give the search space with --grid NAME=V1,V2,... (once per parameter)")
+    names = [name for name, _ in args.grid]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise UsageError(f"--grid {twice[0]} is given twice")
+    ranges = [name for name, values in args.grid if isinstance(values, search.Distribution)]
+    if ranges and args.random is None:
+        raise UsageError(f"--grid {ranges[0]}: a range is drawn from by --random N; a grid needs a list of values")
+    dimensions = dict(args.grid)
+    if args.random:
+        return search.random(trials=args.random, seed=args.seed, **dimensions)
+    return search.grid(**dimensions)
+
+
+def cmd_search(args) -> int:
+    """Train the model file once per configuration, print a line per finished trial, then the table."""
+    import importlib.util
+
+    from . import search
+    from .search.trial import MnistData, ModelFileBuilder
+    if args.halving is None and args.min_epochs is not None:
+        raise UsageError("--min-epochs is the first rung of --halving ETA")
+    if args.halving is not None and args.epochs is None:
+        raise UsageError("--halving needs --epochs: the epochs of its last rung")
+    space = _search_space(args)
+    if not os.path.isfile(args.model):
+        raise UsageError(f"no such model file: {args.model}")
+    namespace = ModelFileBuilder(args.model).namespace()
+    spec = {key: namespace[key] for key in ("data", "flatten") if key in namespace}
+    if spec.get("data", "mnist") == "mnist":
+        flatten = spec.get("flatten", True)
+        if not isinstance(flatten, bool):
+            raise ModelFileError(f"{args.model}: `flatten` must be True or False, got {_kind(flatten)}")
+        train, validation, test = MnistData(args.data, flatten), None, None
+    elif callable(spec["data"]):
+        train, validation, test = _datasets(spec, args)
+    else:
+        raise ModelFileError(f"{args.model}: `data` must be \"mnist\" or a function returning (train, validation, "
+                             f"test), got {_kind(spec['data'])}")
+    directory = args.dir or os.path.join("runs", os.path.splitext(os.path.basename(args.model))[0])
+    options = dict(epochs=args.epochs, batch_size=args.batch_size, monitor=args.monitor, patience=args.patience,
+                   workers=args.workers, executor=args.scheduler, directory=directory, seed=args.seed,
+                   force=args.force)
+    if args.halving is not None:
+        result = search.halving(args.model, space, train, validation, eta=args.halving,
+                                min_epochs=args.min_epochs or 1, **options)
+    else:
+        result = search.run(args.model, space, train, validation, **options)
+    print()
+    print(result.table(), end="")
+    written = ["results.md", "results.csv", "results.json"]
+    if importlib.util.find_spec("matplotlib") is not None:
+        result.plot(os.path.join(result.directory, "search.png"))
+        written.append("search.png")
+    else:
+        print("no plot: it needs matplotlib (pip install 'staticnet[plot]')")
+    print(f"written in {result.directory}: {', '.join(written)} and each trial's .json and .snet")
+    best = result.best
+    if best is None:
+        print("staticnet: error: no trial finished; the table gives each one's error", file=sys.stderr)
+        return 1
+    from .model import load
+    if test is None:
+        from . import data
+        test = data.mnist(args.data, flatten=train.flatten)[2]
+    scores = load(best["model"]).evaluate(test)
+    shown = ", ".join(f"{k} {v:.4f}" for k, v in scores.items())
+    params = " ".join(f"{k}={v}" for k, v in best["params"].items())
+    print(f"best: {best['trial']} ({params}): {result.monitor} {best[result.monitor]:.4f} at epoch {best['epoch']}; "
+          f"test: {shown}; model {best['model']}")
+    record = next(r for r in result.records if r["trial"] == best["trial"])
+    print(f"the same weights again: {record['command']}")
     return 0
 
 
@@ -367,6 +479,17 @@ def _integer_at_least(least: int, what: str):
 
 
 _positive_int = _integer_at_least(1, "a positive integer")
+
+
+def _assignment(ranges: bool):
+    """NAME=V1,V2,... (with `ranges`, also NAME=loguniform(A,B) and the like) as (name, values)."""
+    def parse(text):
+        from .search.space import parse_assignment
+        try:
+            return parse_assignment(text, allow_ranges=ranges)
+        except ValueError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+    return parse
 _non_negative_int = _integer_at_least(0, "an integer >= 0")
 
 
@@ -426,7 +549,43 @@ def build_parser() -> argparse.ArgumentParser:
                             f"{SPEED_EXAMPLES:,} training examples (the plot then shows the hidden layers')")
     train.add_argument("--seed", type=_non_negative_int, default=0,
                        help="seed of the weights, the shuffling and dropout (default: 0)")
+    train.add_argument("--param", action="append", metavar="NAME=VALUE", type=_assignment(ranges=False),
+                       help="pass NAME=VALUE to the model file's build() (repeat for each; values are read as "
+                       "numbers, True/False/None, or else text)")
     train.set_defaults(run=cmd_train)
+
+    found = sub.add_parser("search", help="train a model file once per configuration of a search space (grid or "
+                           "random), on local processes or a Dask cluster", epilog=SEARCH_HELP,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+    found.add_argument("model", help="the model file (Python); its build() takes the searched parameters")
+    found.add_argument("--grid", action="append", metavar="NAME=V1,V2,...", type=_assignment(ranges=True),
+                       help="a parameter and its values (repeat per parameter); with --random also "
+                       "NAME=uniform(A,B), loguniform(A,B) or randint(A,B)")
+    found.add_argument("--random", type=_positive_int, metavar="N",
+                       help="train N configurations drawn at random from the --grid values instead of all")
+    found.add_argument("--seed", type=_non_negative_int, default=0,
+                       help="the search seed: of the random draws and, with each trial's parameters, of its weights, "
+                       "shuffle and dropout (default: 0)")
+    found.add_argument("--epochs", type=_positive_int, help="epochs per trial (default: the file's, or 10)")
+    found.add_argument("--batch-size", type=_positive_int, help="minibatch size (default: the file's, or 10)")
+    found.add_argument("--monitor", help="the score to rank by (default: val_accuracy where the model reports "
+                       "accuracy, else val_loss)")
+    found.add_argument("--patience", type=_positive_int,
+                       help="stop a trial after this many epochs without improvement")
+    found.add_argument("--halving", type=_integer_at_least(2, "an integer >= 2"), metavar="ETA",
+                       help="successive halving: keep the best 1/ETA of the trials at each rung")
+    found.add_argument("--min-epochs", type=_positive_int, help="with --halving: the first rung's epochs at least "
+                       "(default: 1)")
+    where = found.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=_positive_int, help="local worker processes (default: one per core)")
+    where.add_argument("--scheduler", metavar="ADDRESS", help="run the trials on the Dask scheduler at ADDRESS, "
+                       "e.g. tcp://host:8786 (needs pip install 'staticnet[distributed]')")
+    found.add_argument("--dir", metavar="DIR", help="the search directory: results, models, resumption "
+                       "(default: runs/MODEL)")
+    found.add_argument("--force", action="store_true", help="replace the results of a different search in --dir")
+    found.add_argument("--data", metavar="DIR", help="directory holding the MNIST files (default: $STATICNET_DATA, "
+                       "or downloaded once into ~/.cache/staticnet/mnist)")
+    found.set_defaults(run=cmd_search)
 
     cached = sub.add_parser("cache", help="show where compiled code is cached, its size and entry count")
     cached.add_argument("--clear", action="store_true", help="remove every entry and its compiled code")
@@ -460,6 +619,9 @@ def main(argv=None) -> int:
         _check_thread_count()
         return args.run(args)
     except UsageError as e:
+        print(f"staticnet: error: {e}", file=sys.stderr)
+        return 2
+    except SearchError as e:  # raised before any trial trains: the space, the options, the directory
         print(f"staticnet: error: {e}", file=sys.stderr)
         return 2
     except (ModelFileError, DataError, MissingDependency) as e:

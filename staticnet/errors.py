@@ -36,3 +36,8 @@ class NumericalError(FloatingPointError):
     def __init__(self, message: str, *, epoch=None, step=None, node=None, parameters=()):
         super().__init__(message)
         self.epoch, self.step, self.node, self.parameters = epoch, step, node, tuple(parameters)
+
+
+class SearchError(ValueError):
+    """A hyperparameter search that cannot start: a bad space or option, or a directory holding another
+    search.  Raised before any trial trains."""

@@ -238,16 +238,16 @@ def test_module_level_keys_reach_a_build_function_model():
 ])
 def test_each_optimizer_gets_its_own_default_learning_rate(in_file, option, lr, expected, rate, source):
     import staticnet as sn
-    from staticnet.cli import _optimizer
-    optimizer, said = _optimizer({"optimizer": eval(in_file, {"sn": sn})}, option, lr)
+    from staticnet.cli import chosen_optimizer
+    optimizer, said = chosen_optimizer({"optimizer": eval(in_file, {"sn": sn})}, option, lr)
     assert (type(optimizer).__name__, optimizer.lr, said) == (expected, rate, source)
 
 
 def test_the_file_s_own_optimizer_keeps_its_hyperparameters():
     import staticnet as sn
-    from staticnet.cli import _optimizer
+    from staticnet.cli import chosen_optimizer
     given = sn.SGD(lr=3.0, momentum=0.9)
-    optimizer, _ = _optimizer({"optimizer": given}, "sgd")
+    optimizer, _ = chosen_optimizer({"optimizer": given}, "sgd")
     assert optimizer is given and optimizer.momentum == 0.9
 
 

@@ -1,0 +1,287 @@
+"""Where a search's trials run: in this process, on worker processes of this machine, or on a Dask cluster.
+
+Each engine takes the data once (a worker process gets it when it starts; a Dask cluster has it scattered
+to every worker) and then only TrialTasks, and yields each trial's outcome as it finishes, in whatever
+order they finish.  A trial whose worker dies is an outcome too, with status "killed": the search goes
+on, and a later run of the same search trains it again.
+
+The local pool is processes started with the spawn method (a forked child would share the parent's
+Numba and OpenBLAS state, and compile caches shared between forked processes have crashed), each running
+one trial at a time on one thread.  It is written here on multiprocessing rather than taken from
+concurrent.futures: when a ProcessPoolExecutor's worker dies, the executor marks itself broken, fails
+every trial in flight without saying which one was in the dead worker, and must be rebuilt; this pool
+knows which trial each process holds, records only that one as killed, and starts one process in its
+place.  It is also the default whether or not Dask is installed (a LocalCluster would add a scheduler
+and a nanny per worker on the same cores, and make results depend on an optional package).
+"""
+from __future__ import annotations
+
+import multiprocessing
+import os
+import pickle
+import re
+import signal
+import sys
+import threading
+import uuid
+from collections import deque
+from multiprocessing.connection import wait
+
+from ..errors import MissingDependency, SearchError
+from .trial import ArrayData, TrialTask, run_trial
+
+DISTRIBUTED_MISSING = "running trials on Dask needs dask.distributed: pip install 'staticnet[distributed]'"
+SCHEDULER_ADDRESS = re.compile(r"([a-z]+://)?[\w.\-\[\]:]+:\d+\Z")
+CONNECT_TIMEOUT = "10s"  # to reach a scheduler given by address before the search is refused
+STOP_GRACE_SECONDS = 5.0  # a worker told to stop is terminated after this long
+
+
+def killed(task: TrialTask, error: str) -> dict:
+    """The outcome of a trial whose worker died under it."""
+    record = {"trial": task.name, "index": task.index, "params": task.params, "seed": task.seed,
+              "status": "killed", "error": error, "worker": None, "compile_seconds": None, "seconds": None,
+              "epochs_target": task.epochs}
+    return {"record": record, "model": None, "checkpoint": None}
+
+
+class Inline:
+    """Every trial in the calling process, one after another (for debugging: breakpoints work)."""
+
+    description = "in this process"
+
+    def __init__(self, data):
+        self.data = data
+
+    def check(self, task: TrialTask) -> None:
+        """Nothing to check: the task never leaves this process."""
+
+    def run(self, tasks):
+        for task in tasks:
+            yield run_trial(task, self.data)
+
+    def close(self):
+        pass
+
+
+def _worker_main(connection, data):
+    """A local worker process: receive a task, send back its outcome, until told to stop (None)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the coordinator's to handle: a trial must not
+    #                                               save the weights of a fit it interrupted
+    os.environ["STATICNET_NUM_THREADS"] = os.environ["NUMBA_NUM_THREADS"] = "1"  # before Numba is imported
+    while True:
+        try:
+            task = connection.recv()
+        except EOFError:  # the coordinator is gone
+            return
+        if task is None:
+            return
+        connection.send(run_trial(task, data))
+
+
+class _Worker:
+    def __init__(self, context, data, number: int):
+        self.connection, child = context.Pipe()
+        self.process = context.Process(target=_worker_main, args=(child, data), daemon=True,
+                                       name=f"staticnet-search-worker-{number}")
+        self.process.start()
+        child.close()
+        self.task: TrialTask | None = None
+
+
+def _exit_description(process) -> str:
+    code = process.exitcode
+    if code is not None and code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exited with code {code}"
+
+
+class LocalPool:
+    """Trials on `workers` processes of this machine (see the module's docstring for why these).  The
+    processes outlive one run() (successive halving runs one per rung) and stop at close()."""
+
+    def __init__(self, workers: int, data):
+        self.workers, self.data = workers, data
+        self.description = f"on {workers} local worker process{'es' if workers > 1 else ''}"
+        self.context = multiprocessing.get_context("spawn")
+        self.started = 0
+        self.idle: list[_Worker] = []
+        self.busy: list[_Worker] = []
+
+    def check(self, task: TrialTask) -> None:
+        """A task reaches the worker processes pickled, its build function by name."""
+        function = getattr(task.builder, "function", None)
+        main = sys.modules.get("__main__")
+        if function is not None and function.__module__ == "__main__" and not getattr(main, "__file__", None):
+            raise SearchError("build was defined in an interactive session, where the local worker processes cannot "
+                              "import it: put it in a file, or pass executor='inline'")
+        try:
+            pickle.dumps(task)
+        except Exception as e:
+            raise SearchError(f"the local pool sends each trial to its processes pickled, and this one cannot be "
+                              f"({type(e).__name__}: {e}): define build at the top level of a module, or pass "
+                              "executor='inline'") from None
+
+    def _start(self) -> _Worker:
+        self.started += 1
+        return _Worker(self.context, self.data, self.started)
+
+    def _dispatch(self, pending: deque) -> None:
+        """Give each idle worker a task; one that died while idle is replaced, and its task given again."""
+        while self.idle and pending:
+            worker = self.idle.pop()
+            try:
+                worker.connection.send(pending[0])
+            except OSError:
+                self._reap(worker)
+                self.idle.append(self._start())
+                continue
+            worker.task = pending.popleft()
+            self.busy.append(worker)
+
+    @staticmethod
+    def _receive(worker: _Worker) -> dict | None:
+        """The outcome a worker sent, or None if it died first (or while sending)."""
+        if worker.connection.poll():
+            try:
+                return worker.connection.recv()
+            except (EOFError, OSError):
+                pass
+        return None
+
+    @staticmethod
+    def _reap(worker: _Worker) -> None:
+        worker.process.join()
+        worker.connection.close()
+
+    def run(self, tasks):
+        pending = deque(tasks)
+        while len(self.idle) < min(self.workers, len(pending)):
+            self.idle.append(self._start())
+        while pending or self.busy:
+            self._dispatch(pending)
+            ready = set(wait([w.connection for w in self.busy] + [w.process.sentinel for w in self.busy]))
+            for worker in [w for w in self.busy if w.connection in ready or w.process.sentinel in ready]:
+                self.busy.remove(worker)
+                outcome = self._receive(worker)
+                if outcome is not None:
+                    self.idle.append(worker)
+                    yield outcome
+                    continue
+                self._reap(worker)
+                yield killed(worker.task, f"its worker process (pid {worker.process.pid}) "
+                                          f"{_exit_description(worker.process)} during the trial")
+                if pending:
+                    self.idle.append(self._start())
+
+    def close(self) -> None:
+        """Idle workers are told to stop; busy ones (there are some only after an interruption) are terminated."""
+        for worker in self.idle:
+            try:
+                worker.connection.send(None)
+            except OSError:
+                pass
+        for worker in self.busy:
+            worker.process.terminate()
+        for worker in self.idle + self.busy:
+            worker.process.join(STOP_GRACE_SECONDS)
+            if worker.process.is_alive():
+                worker.process.kill()
+                worker.process.join()
+            worker.connection.close()
+        self.idle, self.busy = [], []
+
+
+_one_trial_at_a_time = threading.Lock()
+
+
+def _trial_on_dask(task: TrialTask, data) -> dict:
+    """run_trial, one at a time per worker process: a Dask worker with several threads would otherwise run
+    trials side by side in one process, where Numba's compiler is not thread-safe and the one-thread
+    setting of a trial is the process's.  Start workers with `--nthreads 1` and one per core instead."""
+    with _one_trial_at_a_time:
+        return run_trial(task, data)
+
+
+def _distributed():
+    try:
+        import distributed
+    except ImportError:
+        raise MissingDependency(DISTRIBUTED_MISSING) from None
+    return distributed
+
+
+class Dask:
+    """Trials as tasks on a Dask cluster.  The data is scattered to every worker once (MNIST is not sent:
+    each worker loads its own); a worker that dies has its trial rerun elsewhere by the scheduler, up to
+    its allowed-failures setting, after which the trial is recorded as killed."""
+
+    def __init__(self, executor, data):
+        distributed = _distributed()
+        self.own_client = not isinstance(executor, distributed.Client)
+        if self.own_client:
+            try:
+                self.client = distributed.Client(executor, timeout=CONNECT_TIMEOUT)
+            except (OSError, TimeoutError) as e:
+                raise SearchError(f"cannot reach the Dask scheduler at {executor}: {e}") from None
+        else:
+            self.client = executor
+        self.data, self.scattered = data, None
+        workers = len(self.client.nthreads())
+        if not workers:
+            self.close()
+            raise SearchError(f"the Dask scheduler at {self.client.scheduler.address} has no workers")
+        self.description = f"on the Dask scheduler at {self.client.scheduler.address} ({workers} workers)"
+
+    def check(self, task: TrialTask) -> None:
+        """Nothing to check here: Dask's cloudpickle sends functions by value where it must."""
+
+    def run(self, tasks):
+        from distributed import as_completed
+        from distributed.scheduler import KilledWorker
+        if self.scattered is None:  # once for the whole search, successive halving's rungs included
+            self.scattered = (self.client.scatter([self.data], broadcast=True)[0] if isinstance(self.data, ArrayData)
+                              else self.data)
+        data = self.scattered
+        token = uuid.uuid4().hex[:8]
+        futures = {}
+        for task in tasks:
+            future = self.client.submit(_trial_on_dask, task, data, key=f"staticnet-{task.name}-{token}", pure=False)
+            futures[future.key] = (future, task)
+        try:
+            for future in as_completed([f for f, _ in futures.values()]):
+                task = futures.pop(future.key)[1]
+                try:
+                    outcome = future.result()
+                except KilledWorker as e:
+                    outcome = killed(task, f"KilledWorker: {e}")
+                except Exception as e:  # the task could not run at all (it could not be unpickled on the worker)
+                    outcome = killed(task, f"{type(e).__name__}: {e}")
+                future.release()
+                yield outcome
+        finally:
+            if futures:
+                self.client.cancel([f for f, _ in futures.values()])
+
+    def close(self):
+        if self.scattered is not None and self.scattered is not self.data:
+            self.client.cancel([self.scattered])
+        if self.own_client:
+            self.client.close()
+
+
+def engine_for(executor, workers: int | None, data):
+    """The engine an `executor` names: "local" (the default), "inline", a scheduler address, or a Client."""
+    if executor is None or executor == "local":
+        return LocalPool(workers or os.cpu_count() or 1, data)
+    if executor == "inline":
+        return Inline(data)
+    if isinstance(executor, str) and SCHEDULER_ADDRESS.match(executor):
+        return Dask(executor, data)
+    if type(executor).__module__.startswith("distributed"):
+        return Dask(executor, data)
+    raise SearchError(f"executor must be 'local', 'inline', a Dask scheduler address such as tcp://host:8786 or a "
+                      f"dask.distributed.Client, got {executor!r}")
+

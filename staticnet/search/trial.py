@@ -1,0 +1,294 @@
+"""One trial of a search, as a worker runs it: build the model for a configuration, train it, score it.
+
+This is the only code that runs on the workers (local processes, Dask workers, or the calling process),
+so everything it needs travels in a TrialTask (a few hundred bytes: the parameters, the seed, the
+builder) plus the data, which each engine moves to a worker once.  Whatever a trial raises becomes a
+failed result with its error; only KeyboardInterrupt gets through.
+
+A trial trains exactly as `staticnet train` does: sn.seed(seed), then build(**params), then fit with
+seed=seed, all on one thread, so the same command with the same parameters and seed gives the same bits.
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import inspect
+import os
+import socket
+import sys
+import tempfile
+import time
+import traceback
+from dataclasses import dataclass
+
+TRAINING_OPTIONS = ("lr", "batch_size", "epochs")  # searched names that go to training when build() lacks them
+DEFAULT_EPOCHS = DEFAULT_BATCH_SIZE = 10  # as for `staticnet train` when neither the search nor build() sets them
+
+
+class FunctionBuilder:
+    """build(**params) as a Python function: pickled by reference for local processes (define it at
+    module level), by value where Dask's cloudpickle must."""
+
+    def __init__(self, function):
+        self.function = function
+        self.path = inspect.getsourcefile(function) or "<build>"
+
+    def signature(self) -> inspect.Signature:
+        return inspect.signature(self.function)
+
+    def fingerprint(self) -> str:
+        """The function's name and source: what a change to the model is seen by."""
+        try:
+            source = inspect.getsource(self.function)
+        except (OSError, TypeError):  # defined where no source is kept (an interactive session)
+            code = self.function.__code__
+            source = repr((code.co_code, code.co_consts, code.co_names))
+        return f"{self.function.__module__}.{self.function.__qualname__}\n{source}"
+
+    def spec(self, params: dict, seed: int) -> dict:
+        from .. import cli
+        from ..init import seed as set_seed
+        set_seed(seed)
+        return cli.finished_spec(cli.built_spec(self.path, self.function, params), self.path)
+
+    def describe(self) -> str:
+        return f"{self.function.__qualname__}() in {self.path}"
+
+
+class ModelFileBuilder:
+    """A model file (as `staticnet train` takes) whose build() takes the parameters; its text travels with
+    the task, so a worker on another machine runs the same file."""
+
+    def __init__(self, path: str):
+        self.path = path
+        with open(path, encoding="utf-8") as f:
+            self.source = f.read()
+        self._local: str | None = None
+
+    def __getstate__(self):
+        return {"path": self.path, "source": self.source, "_local": None}
+
+    def namespace(self) -> dict:
+        """The file's module-level names (running its top level once, as `staticnet train` does)."""
+        import runpy
+        from .. import cli
+        return cli.run_user_code(self.path, runpy.run_path, self.path, None, "__staticnet_model__")
+
+    def signature(self) -> inspect.Signature | None:
+        build = self.namespace().get("build")
+        return inspect.signature(build) if callable(build) else None
+
+    def fingerprint(self) -> str:
+        return f"model file {os.path.basename(self.path)}\n{self.source}"
+
+    def local_path(self) -> str:
+        """The file itself where this machine has it unchanged, else a copy of the text the search started with."""
+        if self._local is None:
+            here = None
+            if os.path.isfile(self.path):
+                with open(self.path, encoding="utf-8") as f:
+                    here = f.read()
+            if here == self.source:
+                self._local = self.path
+            else:
+                copy = os.path.join(tempfile.mkdtemp(prefix="staticnet-trial-"), os.path.basename(self.path))
+                with open(copy, "w", encoding="utf-8") as f:
+                    f.write(self.source)
+                self._local = copy
+        return self._local
+
+    def spec(self, params: dict, seed: int) -> dict:
+        from .. import cli
+        return cli.load_model_file(self.local_path(), seed=seed, params=params)
+
+    def describe(self) -> str:
+        return f"build() of {self.path}"
+
+
+class ArrayData:
+    """Training and validation arrays given by the caller: dicts keyed by input name."""
+
+    def __init__(self, train: dict, validation: dict | None):
+        self.train, self.validation = train, validation
+
+    def arrays(self):
+        return self.train, self.validation
+
+    def has_validation(self) -> bool:
+        return self.validation is not None
+
+    def fingerprint(self) -> str:
+        import numpy as np
+        digest = hashlib.sha256()
+        for part, arrays in (("train", self.train), ("validation", self.validation or {})):
+            for name in sorted(arrays):
+                array = np.ascontiguousarray(arrays[name])
+                digest.update(f"{part}/{name} {array.dtype} {array.shape}".encode())
+                digest.update(array.data)
+        return digest.hexdigest()
+
+
+_mnist_loaded: dict = {}  # (path, flatten) -> (train, validation), once per worker process
+
+
+class MnistData:
+    """MNIST's 50,000 training and 10,000 validation images, which each worker loads from its own
+    $STATICNET_DATA (or the download cache), once per process: nothing is sent to it."""
+
+    def __init__(self, path: str | None = None, flatten: bool = True):
+        self.path, self.flatten = path, flatten
+
+    def arrays(self):
+        key = (self.path, self.flatten)
+        if key not in _mnist_loaded:
+            from .. import data
+            train, validation, _ = data.mnist(self.path, flatten=self.flatten)
+            _mnist_loaded[key] = (train, validation)
+        return _mnist_loaded[key]
+
+    def has_validation(self) -> bool:
+        return True
+
+    def fingerprint(self) -> str:
+        return f"mnist flatten={self.flatten}"
+
+
+@dataclass(frozen=True)
+class TrialTask:
+    """What a worker needs to run one trial, the data apart."""
+    index: int
+    name: str  # trial-003: its files in the search directory
+    params: dict  # the configuration, as the space gave it
+    build_params: dict  # the part of it build() takes
+    lr: float | None  # a searched learning rate that build() does not take
+    epochs: int | None  # to train (a searched value or the search's); None: build()'s, or 10
+    batch_size: int | None  # likewise
+    seed: int
+    builder: object  # FunctionBuilder or ModelFileBuilder
+    monitor: str | None  # None: val_accuracy where the model has accuracy, else val_loss (without validation data:
+    #                      accuracy, else loss)
+    patience: int | None  # epochs without improvement before stopping; None: train every epoch
+    resume: bytes | None = None  # successive halving: the checkpoint of the last rung, to continue from
+    keep_checkpoint: bool = False  # successive halving: send back the last epoch's state as well
+
+
+def worker_name() -> str:
+    """The Dask worker's address where a Dask worker runs the trial, else host:pid."""
+    if "distributed" in sys.modules:
+        try:
+            from distributed import get_worker
+            return get_worker().address
+        except ValueError:  # not inside a Dask task
+            pass
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+@contextlib.contextmanager
+def one_thread():
+    """Run the trial's compiled code as one thread: how products are cut into parts follows the number of
+    threads the process may use (docs/architecture.md), so pinning it to one makes a trial's bits the same
+    in this process, in a worker and in `staticnet train` (run with STATICNET_NUM_THREADS=1); a search
+    gets its parallelism from running trials side by side instead."""
+    previous = os.environ.get("STATICNET_NUM_THREADS")
+    os.environ["STATICNET_NUM_THREADS"] = "1"
+    try:
+        yield
+    finally:
+        if previous is None:
+            del os.environ["STATICNET_NUM_THREADS"]
+        else:
+            os.environ["STATICNET_NUM_THREADS"] = previous
+
+
+def default_monitor(model, has_validation: bool) -> str:
+    score = "accuracy" if "accuracy" in model.metrics else "loss"
+    return f"val_{score}" if has_validation else score
+
+
+def _error_text(error: BaseException) -> str:
+    from ..cli import ModelFileError
+    from ..errors import NumericalError
+    if isinstance(error, NumericalError):
+        return f"diverged: {error}"
+    if isinstance(error, ModelFileError):  # it names the file, the line and the user's exception already
+        return str(error)
+    return f"{type(error).__name__}: {error}"
+
+
+def run_trial(task: TrialTask, data) -> dict:
+    """Train one configuration: {"record": the result file's contents, "model": the .snet bytes of the
+    best epoch's weights or None, "checkpoint": the last epoch's state (successive halving) or None}."""
+    started = time.perf_counter()
+    record = {"trial": task.name, "index": task.index, "params": task.params, "seed": task.seed,
+              "status": "ok", "worker": worker_name(), "error": None, "compile_seconds": None}
+    outcome = {"record": record, "model": None, "checkpoint": None}
+    from .. import threads
+    threads.apply_once()  # the process's own thread count, before one_thread() narrows the trial's
+    try:
+        with one_thread(), tempfile.TemporaryDirectory(prefix="staticnet-trial-") as scratch:
+            _train(task, data, record, outcome, scratch)
+    except KeyboardInterrupt:
+        raise
+    except Exception as error:
+        from ..cli import ModelFileError
+        from ..errors import DataError, GraphError, NumericalError
+        record.update(status="failed", error=_error_text(error))
+        if not isinstance(error, (ModelFileError, DataError, GraphError, NumericalError)):
+            record["traceback"] = "".join(traceback.format_exception(error))
+    record["seconds"] = time.perf_counter() - started
+    return outcome
+
+
+def _train(task: TrialTask, data, record: dict, outcome: dict, scratch: str) -> None:
+    import math
+
+    from .. import cli
+    from ..callbacks import EarlyStopping
+    from ..errors import NumericalError
+    spec = task.builder.spec(task.build_params, task.seed)
+    for key in ("data", "flatten"):
+        if key in spec and isinstance(task.builder, FunctionBuilder):
+            raise cli.ModelFileError(f"{task.builder.path}: build() returned `{key}`: a search's data is given "
+                                     "to sn.search.run, once, not by build()")
+    optimizer, _ = cli.chosen_optimizer(spec, None, task.lr)
+    epochs = task.epochs or spec.get("epochs", DEFAULT_EPOCHS)
+    batch_size = task.batch_size or spec.get("batch_size", DEFAULT_BATCH_SIZE)
+    record.update(epochs_target=int(epochs), batch_size=int(batch_size), lr=float(optimizer.lr))
+    model = cli.model_from_spec(spec, optimizer, task.builder.path)
+    train, validation = data.arrays()
+    loops = ("train", "eval") if validation is not None else ("train",)
+    seconds, cached = model.warm_up(batch_size, loops=loops)
+    record.update(compile_seconds=model.compile_seconds + seconds, compile_cached=bool(model.from_cache and cached))
+    monitor = task.monitor or default_monitor(model, validation is not None)
+    record["monitor"] = monitor
+    stopping = EarlyStopping(task.patience or epochs, monitor)  # without patience it only keeps the best epoch
+    resume = checkpoint = None
+    if task.resume is not None:
+        resume = os.path.join(scratch, "resume.snet")
+        with open(resume, "wb") as f:
+            f.write(task.resume)
+    if task.keep_checkpoint:
+        checkpoint = os.path.join(scratch, "checkpoint.snet")
+    try:
+        history = model.fit(train, epochs=epochs, batch_size=batch_size, validation=validation, seed=task.seed,
+                            verbose=0, callbacks=[stopping], checkpoint=checkpoint, resume=resume)
+    finally:
+        record["history"] = [dict(e) for e in model.history.epochs]
+    if history.interrupted:
+        raise KeyboardInterrupt
+    record.update(epochs=model.epochs_done, best_epoch=stopping.best_epoch, stopped_early=history.stopped_early_at
+                  is not None)
+    best = stopping.best_value if stopping.best_epoch is not None else math.nan
+    record["best_value"] = best
+    if not math.isfinite(best):
+        raise NumericalError(f"{monitor} was {best} at its best epoch")
+    best_model = os.path.join(scratch, "best.snet")
+    model.save(best_model)
+    with open(best_model, "rb") as f:
+        outcome["model"] = f.read()
+    if checkpoint is not None:
+        if os.path.exists(checkpoint):
+            with open(checkpoint, "rb") as f:
+                outcome["checkpoint"] = f.read()
+        else:  # resumed where early stopping had already stopped it: nothing trained, the state is the same
+            outcome["checkpoint"] = task.resume
