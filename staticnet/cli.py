@@ -8,14 +8,12 @@ message and not a traceback after an hour of training.
 from __future__ import annotations
 
 import argparse
-import functools
-import inspect
 import math
 import os
-import runpy
 import sys
 
-from .errors import DataError, GraphError, MissingDependency, SearchError
+from .errors import DataError, GraphError, MissingDependency, ModelFileError, SearchError, UsageError
+from .model_file import chosen_optimizer, kind_of, load_model_file, model_from_spec, run_user_code
 from .onnx_support import DEFAULT_OPSET, MIN_OPSET
 
 MODEL_FILE_HELP = """\
@@ -40,156 +38,6 @@ values; lr, batch_size and epochs, when build() does not take them, set the trai
 seed comes from --seed and its parameters, and the table's command trains the same weights again.
 The search directory keeps one result per trial: running the same command again trains only the
 trials that have none (after Ctrl-C, say); a different search there is refused without --force."""
-
-MODEL_FILE_KEYS = ("loss", "outputs", "optimizer", "epochs", "batch_size", "metrics", "data", "flatten")
-DEFAULT_LR = 0.1  # SGD's learning rate when neither the model file nor --lr gives one
-
-
-class UsageError(Exception):
-    """A bad command line: one line, exit code 2."""
-
-
-class ModelFileError(Exception):
-    """A mistake in the user's model file: one line, exit code 1."""
-
-
-def run_user_code(path: str, function, *args):
-    """function(*args), where a failure inside the user's code becomes a ModelFileError naming their line."""
-    try:
-        return function(*args)
-    except GraphError as e:
-        raise ModelFileError(f"{type(e).__name__}: {e}") from None
-    except Exception as e:
-        tb, line = e.__traceback__, None
-        while tb is not None:
-            if os.path.abspath(tb.tb_frame.f_code.co_filename) == os.path.abspath(path):
-                line = tb.tb_lineno
-            tb = tb.tb_next
-        where = f"{path}:{line}" if line else path
-        raise ModelFileError(f"{where}: {type(e).__name__}: {e}") from None
-
-
-def load_model_file(path: str, seed: int | None = None, params: dict | None = None) -> dict:
-    """Run a model file and collect the keys it sets, each checked (MODEL_FILE_HELP); `params` are
-    passed to its build() as keyword arguments (`--param NAME=VALUE`, and each trial of a search)."""
-    if not os.path.isfile(path):
-        raise UsageError(f"no such model file: {path}")
-    if seed is not None:
-        from .init import seed as set_seed
-        set_seed(seed)
-    namespace = run_user_code(path, runpy.run_path, path, None, "__staticnet_model__")
-    spec = {key: namespace[key] for key in MODEL_FILE_KEYS if key in namespace}
-    if callable(namespace.get("build")):
-        spec.update(built_spec(path, namespace["build"], params or {}))
-    elif params:
-        raise ModelFileError(f"{path}: defines no build() function to take the parameter {sorted(params)[0]!r}")
-    return finished_spec(spec, path)
-
-
-def built_spec(path: str, build, params: dict) -> dict:
-    """What build(**params) returns, checked to be a dict of model-file keys; `path` is the file the
-    function is in, which messages name with the line of the user's code that failed."""
-    built = run_user_code(path, functools.partial(build, **params))
-    if not isinstance(built, dict):
-        raise ModelFileError(f"{path}: build() must return a dict of model-file keys, got {_kind(built)}")
-    unknown = sorted(set(built) - set(MODEL_FILE_KEYS))
-    if unknown:
-        raise ModelFileError(f"{path}: build() returned unknown key {unknown[0]!r}; a model file may set "
-                             f"{', '.join(MODEL_FILE_KEYS)}")
-    return built
-
-
-def finished_spec(spec: dict, path: str) -> dict:
-    """A model file's keys with `outputs` defaulted to the loss, each checked."""
-    if "loss" not in spec:
-        raise ModelFileError(f"{path}: defines no `loss` (a model file sets `loss` and `outputs` at module level, "
-                             "or a build() function returning a dict with them)")
-    spec.setdefault("outputs", spec["loss"])
-    _check_spec(spec, path)
-    return spec
-
-
-def _kind(value) -> str:
-    """A short description of a value the user gave, for a message."""
-    from .graph import Tensor, fmt_shape
-    if isinstance(value, Tensor):
-        return f"a tensor of shape {fmt_shape(value.shape)}"
-    shown = repr(value)
-    return f"{type(value).__name__} {shown if len(shown) <= 40 else shown[:37] + '...'}"
-
-
-def _positive_integer(value) -> bool:
-    import numpy as np
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value > 0
-
-
-def _check_spec(spec: dict, path: str) -> None:
-    """Each key of the model file has the type it must have, or a ModelFileError naming the key."""
-    from .graph import Tensor
-    from .optim import Optimizer
-
-    def refuse(key, expected):
-        raise ModelFileError(f"{path}: `{key}` must be {expected}, got {_kind(spec[key])}")
-
-    loss, outputs = spec["loss"], spec["outputs"]
-    if not isinstance(loss, Tensor) or loss.shape != ():
-        refuse("loss", "a scalar tensor (a cost such as sn.mse(p, y))")
-    if not (isinstance(outputs, Tensor) or (isinstance(outputs, (list, tuple)) and outputs
-                                            and all(isinstance(t, Tensor) for t in outputs))):
-        refuse("outputs", "a tensor or a non-empty list of tensors")
-    if spec.get("optimizer") is not None and not isinstance(spec["optimizer"], Optimizer):
-        refuse("optimizer", "an optimizer object such as sn.SGD(lr=0.1) or sn.Adam()")
-    for key in ("epochs", "batch_size"):
-        if key in spec and not _positive_integer(spec[key]):
-            refuse(key, "a positive integer")
-    if "metrics" in spec and not (isinstance(spec["metrics"], (list, tuple))
-                                  and all(isinstance(m, str) for m in spec["metrics"])):
-        refuse("metrics", 'a list of metric names such as ["accuracy"]')
-    if "data" in spec and not (spec["data"] == "mnist" or callable(spec["data"])):
-        refuse("data", '"mnist" or a function returning (train, validation, test)')
-    if "flatten" in spec and not isinstance(spec["flatten"], bool):
-        refuse("flatten", "True or False")
-
-
-def _default_lr(cls):
-    """The learning rate an optimizer class declares as its default, or None (SGD declares none)."""
-    default = inspect.signature(cls.__init__).parameters["lr"].default
-    return None if default is inspect.Parameter.empty else default
-
-
-def chosen_optimizer(spec, name: str | None = None, lr: float | None = None):
-    """(optimizer, where its learning rate came from): the model file's, unless --optimizer `name`s another
-    one, which then gets its own default learning rate (a file's SGD rate of 3.0 would wreck Adam)."""
-    from .optim import OPTIMIZERS, SGD
-    given = spec.get("optimizer")
-    if name:
-        if name.lower() not in OPTIMIZERS:
-            raise UsageError(f"unknown optimizer {name!r}; choose from {', '.join(sorted(OPTIMIZERS))}")
-        cls = OPTIMIZERS[name.lower()]
-        if type(given) is cls:
-            optimizer, source = given, "the model file's"
-        elif _default_lr(cls) is not None:
-            optimizer, source = cls(lr=_default_lr(cls)), f"{cls.__name__}'s default"
-        else:
-            optimizer, source = cls(lr=DEFAULT_LR), "the default"
-    elif given is not None:
-        optimizer, source = given, "the model file's"
-    else:
-        optimizer, source = SGD(lr=DEFAULT_LR), "the default"
-    if lr is not None:
-        optimizer.lr, source = lr, "--lr"
-    return optimizer, source
-
-
-def model_from_spec(spec, optimizer, path):
-    from .graph import derived_from
-    from .model import Model
-    try:
-        with derived_from(path):  # errors found while compiling name the model file, not the staticnet script
-            return Model(spec["loss"], spec["outputs"], optimizer, spec.get("metrics"))
-    except GraphError as e:
-        raise ModelFileError(f"{type(e).__name__}: {e}") from None
-
 
 def _output_file(option: str, path: str | None) -> None:
     """A file the command will write must be writable before any work starts: no directory there, and
@@ -401,13 +249,13 @@ def cmd_search(args) -> int:
     if spec.get("data", "mnist") == "mnist":
         flatten = spec.get("flatten", True)
         if not isinstance(flatten, bool):
-            raise ModelFileError(f"{args.model}: `flatten` must be True or False, got {_kind(flatten)}")
+            raise ModelFileError(f"{args.model}: `flatten` must be True or False, got {kind_of(flatten)}")
         train, validation, test = MnistData(args.data, flatten), None, None
     elif callable(spec["data"]):
         train, validation, test = _datasets(spec, args)
     else:
         raise ModelFileError(f"{args.model}: `data` must be \"mnist\" or a function returning (train, validation, "
-                             f"test), got {_kind(spec['data'])}")
+                             f"test), got {kind_of(spec['data'])}")
     directory = args.dir or os.path.join("runs", os.path.splitext(os.path.basename(args.model))[0])
     options = dict(epochs=args.epochs, batch_size=args.batch_size, monitor=args.monitor, patience=args.patience,
                    workers=args.workers, executor=args.scheduler, directory=directory, seed=args.seed,

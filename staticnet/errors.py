@@ -41,3 +41,11 @@ class NumericalError(FloatingPointError):
 class SearchError(ValueError):
     """A hyperparameter search that cannot start: a bad space or option, or a directory holding another
     search.  Raised before any trial trains."""
+
+
+class UsageError(Exception):
+    """A bad command line: one line, exit code 2."""
+
+
+class ModelFileError(Exception):
+    """A mistake in the user's model file: one line, exit code 1."""

@@ -46,10 +46,10 @@ class FunctionBuilder:
         return f"{self.function.__module__}.{self.function.__qualname__}\n{source}"
 
     def spec(self, params: dict, seed: int) -> dict:
-        from .. import cli
+        from .. import model_file
         from ..init import seed as set_seed
         set_seed(seed)
-        return cli.finished_spec(cli.built_spec(self.path, self.function, params), self.path)
+        return model_file.finished_spec(model_file.built_spec(self.path, self.function, params), self.path)
 
     def describe(self) -> str:
         return f"{self.function.__qualname__}() in {self.path}"
@@ -71,8 +71,8 @@ class ModelFileBuilder:
     def namespace(self) -> dict:
         """The file's module-level names (running its top level once, as `staticnet train` does)."""
         import runpy
-        from .. import cli
-        return cli.run_user_code(self.path, runpy.run_path, self.path, None, "__staticnet_model__")
+        from .. import model_file
+        return model_file.run_user_code(self.path, runpy.run_path, self.path, None, "__staticnet_model__")
 
     def signature(self) -> inspect.Signature | None:
         build = self.namespace().get("build")
@@ -98,8 +98,8 @@ class ModelFileBuilder:
         return self._local
 
     def spec(self, params: dict, seed: int) -> dict:
-        from .. import cli
-        return cli.load_model_file(self.local_path(), seed=seed, params=params)
+        from .. import model_file
+        return model_file.load_model_file(self.local_path(), seed=seed, params=params)
 
     def describe(self) -> str:
         return f"build() of {self.path}"
@@ -206,7 +206,7 @@ def default_monitor(model, has_validation: bool) -> str:
 
 
 def _error_text(error: BaseException) -> str:
-    from ..cli import ModelFileError
+    from ..errors import ModelFileError
     from ..errors import NumericalError
     if isinstance(error, NumericalError):
         return f"diverged: {error}"
@@ -230,7 +230,7 @@ def run_trial(task: TrialTask, data) -> dict:
     except KeyboardInterrupt:
         raise
     except Exception as error:
-        from ..cli import ModelFileError
+        from ..errors import ModelFileError
         from ..errors import DataError, GraphError, NumericalError
         record.update(status="failed", error=_error_text(error))
         if not isinstance(error, (ModelFileError, DataError, GraphError, NumericalError)):
@@ -242,19 +242,19 @@ def run_trial(task: TrialTask, data) -> dict:
 def _train(task: TrialTask, data, record: dict, outcome: dict, scratch: str) -> None:
     import math
 
-    from .. import cli
+    from .. import model_file
     from ..callbacks import EarlyStopping
     from ..errors import NumericalError
     spec = task.builder.spec(task.build_params, task.seed)
     for key in ("data", "flatten"):
         if key in spec and isinstance(task.builder, FunctionBuilder):
-            raise cli.ModelFileError(f"{task.builder.path}: build() returned `{key}`: a search's data is given "
+            raise model_file.ModelFileError(f"{task.builder.path}: build() returned `{key}`: a search's data is given "
                                      "to sn.search.run, once, not by build()")
-    optimizer, _ = cli.chosen_optimizer(spec, None, task.lr)
+    optimizer, _ = model_file.chosen_optimizer(spec, None, task.lr)
     epochs = task.epochs or spec.get("epochs", DEFAULT_EPOCHS)
     batch_size = task.batch_size or spec.get("batch_size", DEFAULT_BATCH_SIZE)
     record.update(epochs_target=int(epochs), batch_size=int(batch_size), lr=float(optimizer.lr))
-    model = cli.model_from_spec(spec, optimizer, task.builder.path)
+    model = model_file.model_from_spec(spec, optimizer, task.builder.path)
     train, validation = data.arrays()
     loops = ("train", "eval") if validation is not None else ("train",)
     seconds, cached = model.warm_up(batch_size, loops=loops)
