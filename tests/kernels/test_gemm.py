@@ -8,7 +8,8 @@ from staticnet.kernels.gemm import BY_COLUMNS, BY_DEPTH, BY_ROWS, ROWS_PER_THREA
 @pytest.mark.parametrize("dtype,tol", [(np.float32, 1e-5), (np.float64, 1e-12)])
 @pytest.mark.parametrize("trans_a", [False, True])
 @pytest.mark.parametrize("trans_b", [False, True])
-@pytest.mark.parametrize("m,k,n", [(1, 1, 1), (10, 784, 30), (3, 5, 7), (64, 17, 1), (1, 784, 100), (1, 9, 4)])
+@pytest.mark.parametrize("m,k,n", [(1, 1, 1), (10, 784, 30), (3, 5, 7), (64, 17, 1), (1, 784, 100), (1, 9, 4),
+                                   (200, 100, 10), (30, 200, 10), (10, 100, 300)])  # each float32 route of product_at
 def test_gemm_matches_numpy(dtype, tol, trans_a, trans_b, m, k, n):
     check_against_numpy(lambda *args: gemm(*args), dtype, tol, trans_a, trans_b, m, k, n)
 
