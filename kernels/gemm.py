@@ -10,8 +10,12 @@ import numpy as np
 from numba import njit, types
 from numba.extending import overload
 
+from . import abi
 from .blas import blas_threads_local, cblas_gemm_at, cblas_gemv_at
-from .microkernel import axpy_gemm, dot_gemm
+from .microkernel import AXPY_PARAMS, AXPY_SYMBOL, DOT_PARAMS, DOT_SYMBOL, LANES
+
+axpy_gemm = abi.external(AXPY_SYMBOL, "void", AXPY_PARAMS)  # kernels/microkernel.py's, linked as machine code
+dot_gemm = abi.external(DOT_SYMBOL, "void", DOT_PARAMS)
 
 SPLIT_WORK = 2_000_000  # split_mode runs products with fewer multiply-adds (m n k) on the calling thread alone.
 #                         Products this large already gain from being split on 2 cores: lowering the threshold
@@ -20,8 +24,8 @@ SPLIT_WORK = 2_000_000  # split_mode runs products with fewer multiply-adds (m n
 ROWS_PER_THREAD = 64  # with fewer output rows per thread than this, the columns or the sum over k are split
 # Which float32 products run on kernels/microkernel.py rather than BLAS (one thread each), by what won at the
 # workloads' shapes (bench/kernel_timings.py, `products`): a @ b with fewer rows or columns than these, and
-# a.T @ b with few columns and a sum of at least LONG_SUM terms, on axpy_gemm; a @ b.T with fewer rows than
-# DOT_ROWS_BELOW and at least DOT_DEPTH_FROM terms on dot_gemm.  The rest were slower on them than on BLAS:
+# a.T @ b with few columns and a sum of at least LONG_SUM terms, on axpy_gemm (which needs LANES columns);
+# a @ b.T with fewer rows than DOT_ROWS_BELOW and at least DOT_DEPTH_FROM terms on dot_gemm.  The rest were slower on them than on BLAS:
 # weight gradients through 784 x 100 or 100 x 10 at batches up to 64, an input gradient through 10 x 100.
 MICRO_ROWS_BELOW, MICRO_COLUMNS_BELOW, LONG_SUM = 64, 32, 128
 DOT_ROWS_BELOW, DOT_DEPTH_FROM = 16, 32
@@ -68,11 +72,12 @@ def product_at(like, trans_a, trans_b, m, n, k, alpha, a_at, lda, b_at, ldb, bet
     (MICRO_ROWS_BELOW ...), the rest on BLAS, on the calling thread (blas_threads_local)."""
     if is_float32(like):
         if trans_b and not trans_a and m < DOT_ROWS_BELOW and k >= DOT_DEPTH_FROM:
-            dot_gemm(m, n, k, a_at, lda, b_at, ldb, c_at, ldc, alpha, beta)
+            dot_gemm(m, n, k, a_at, lda, b_at, ldb, c_at, ldc, np.float32(alpha), np.float32(beta))
             return
-        if not trans_b and (n < MICRO_COLUMNS_BELOW and k >= LONG_SUM if trans_a else
-                            m < MICRO_ROWS_BELOW or n < MICRO_COLUMNS_BELOW):
-            axpy_gemm(m, n, k, a_at, 1 if trans_a else lda, lda if trans_a else 1, b_at, ldb, c_at, ldc, alpha, beta)
+        if not trans_b and n >= LANES and (n < MICRO_COLUMNS_BELOW and k >= LONG_SUM if trans_a else
+                                           m < MICRO_ROWS_BELOW or n < MICRO_COLUMNS_BELOW):
+            axpy_gemm(m, n, k, a_at, 1 if trans_a else lda, lda if trans_a else 1, b_at, ldb, c_at, ldc,
+                      np.float32(alpha), np.float32(beta))
             return
     cblas_gemm_at(like, trans_a, trans_b, m, n, k, alpha, a_at, lda, b_at, ldb, beta, c_at, ldc)
 

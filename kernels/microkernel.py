@@ -4,23 +4,30 @@ Two forms, each a loop over tiles of out whose values stay in vector registers (
 whole sum over k; a tile is emitted as LLVM IR (numba's @intrinsic), its sizes constants, one copy per
 size picked by a switch at run time:
 
-- `axpy` (op(b) = b, rows contiguous): a tile of up to AXPY_ROWS rows by AXPY_VECTORS * 8 columns; each
-  step of the sum adds one element of op(a) per row (broadcast) times one row of b.  op(a) is read by
-  its two strides, so a transposed a costs nothing.  The columns left at the right edge are a tile of
-  masked loads and stores.
+- `axpy` (op(b) = b, rows contiguous, at least 8 columns): a tile of up to AXPY_ROWS rows by
+  AXPY_VECTORS * 8 columns; each step of the sum adds one element of op(a) per row (broadcast) times one
+  row of b.  op(a) is read by its two strides, so a transposed a costs nothing.  The columns left at the
+  right edge are a tile overlapping the one before.  No masked form for fewer than 8 columns: its code
+  took as long to compile as all the others together (such products are small, and BLAS's).
 - `dot` (op(b) = b.T, a untransposed): a tile of DOT_ROWS x DOT_COLUMNS sums, each 8 running sums of
   a row of a times a row of b (the last k % 8 terms read masked) added up in a fixed tree at the end.
 
 Every sum runs in an order fixed by the shapes, so the result never depends on the thread count; NaN
 and infinities propagate as in any product; with beta 0, out is not read (as in BLAS: NaN there is
 overwritten).  Where each form beats BLAS, and by how much: bench/kernel_timings.py (`products`).
+
+Callers reach both through symbols registered at import (AXPY_SYMBOL, DOT_SYMBOL; kernels/abi.py), as they
+reach BLAS: the tiles' code took about 4 s to compile, and a caller linking it as a jitted function
+optimised it again, about 2 s in every kernel of the kernel layer that multiplies matrices.
 """
 from __future__ import annotations
 
 from llvmlite import ir
-from numba import njit, types
+from numba import cfunc, njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
+
+from . import abi
 
 LANES = 8  # float32 lanes of a 256-bit vector register
 AXPY_ROWS = 6  # 6 rows x 2 vectors: 12 accumulators + 2 loads of b + 1 broadcast, 15 of AVX2's 16 registers
@@ -39,7 +46,7 @@ _I1V = ir.VectorType(ir.IntType(1), LANES)
 
 
 class _Emitter:
-    """What both forms' code needs: the intrinsics, vector loads and stores (masked or not), splats."""
+    """What both forms' code needs: the intrinsics, vector loads (masked or not) and stores, splats."""
 
     def __init__(self, builder):
         self.builder = builder
@@ -48,9 +55,6 @@ class _Emitter:
             module, ir.FunctionType(_VEC, [_VEC, _VEC, _VEC]), "llvm.fmuladd.v8f32")
         self.masked_load = cgutils.get_or_insert_function(
             module, ir.FunctionType(_VEC, [_VEC.as_pointer(), _I32, _I1V, _VEC]), "llvm.masked.load.v8f32.p0")
-        self.masked_store = cgutils.get_or_insert_function(
-            module, ir.FunctionType(ir.VoidType(), [_VEC, _VEC.as_pointer(), _I32, _I1V]),
-            "llvm.masked.store.v8f32.p0")
         self.zero = ir.Constant(_VEC, None)
 
     def splat(self, value, vector=_VEC):
@@ -90,12 +94,8 @@ class _Emitter:
             return self.builder.load(pointer, align=4)
         return self.builder.call(self.masked_load, [pointer, _I32(4), mask, self.zero])
 
-    def store(self, value, base, offset, mask=None):
-        pointer = self.at(base, offset)
-        if mask is None:
-            self.builder.store(value, pointer, align=4)
-        else:
-            self.builder.call(self.masked_store, [value, pointer, _I32(4), mask])
+    def store(self, value, base, offset):
+        self.builder.store(value, self.at(base, offset), align=4)
 
     def fma(self, x, y, z):
         return self.builder.call(self.fmuladd, [x, y, z])
@@ -129,32 +129,28 @@ def _arguments(context, builder, signature, args, kinds):
     return values
 
 
-FULL, OVERLAP, MASKED = 0, 1, 2  # the kinds of axpy tile
+FULL, OVERLAP = 0, 1  # the kinds of axpy tile
 
 
-def _axpy_tile(e, n_rows, n_vec, kind, k, a_p, rsa, csa, b_p, ldb, c_p, ldc, second, skip0, skip1, alpha, beta):
+def _axpy_tile(e, n_rows, kind, k, a_p, rsa, csa, b_p, ldb, c_p, ldc, second, skip0, skip1, alpha, beta):
     """Vector 0 at column 0 of the tile, vector 1 at column `second`.  FULL: every lane is new.  OVERLAP:
     the first skip0 lanes of vector 0 and skip1 of vector 1 are columns already computed (by the tile
-    before, or by vector 0), which keep the value they have.  MASKED: one vector, its first skip0 lanes
-    read and written."""
+    before, or by vector 0), which keep the value they have."""
     b = e.builder
-    offsets = [_I64(0), second][:n_vec]
-    masks = [e.lanes_below(skip0)] if kind == MASKED else [None] * n_vec
+    n_vec = AXPY_VECTORS
+    offsets = [_I64(0), second]
     acc = [[cgutils.alloca_once_value(b, e.zero) for _ in range(n_vec)] for _ in range(n_rows)]
     a_rows = [b.gep(a_p, [b.mul(_I64(i), rsa)]) for i in range(n_rows)]
     with cgutils.for_range(b, k) as loop:
         p = loop.index
         b_row = b.gep(b_p, [b.mul(p, ldb)])
-        b_vecs = [e.load(b_row, offsets[v], masks[v]) for v in range(n_vec)]
+        b_vecs = [e.load(b_row, offsets[v]) for v in range(n_vec)]
         a_at = b.mul(p, csa)
         for i in range(n_rows):
             a_s = e.splat(b.load(b.gep(a_rows[i], [a_at])))
             for v in range(n_vec):
                 b.store(e.fma(a_s, b_vecs[v], b.load(acc[i][v])), acc[i][v])
     values = [[b.load(x) for x in row] for row in acc]
-    if kind == MASKED:
-        _store_lanes(e, values, c_p, ldc, alpha, beta, skip0)
-        return
     alpha_s, beta_s = e.splat(alpha), e.splat(beta)
     keep = [e.first_lanes(skip0), e.first_lanes(skip1)] if kind == OVERLAP else None
 
@@ -211,21 +207,18 @@ def _store_lanes(e, values, c_p, ldc, alpha, beta, cols):
 
 
 @intrinsic
-def axpy_tile(typingctx, rows, vectors, kind, k, a, rsa, csa, b, ldb, c, ldc, second, skip0, skip1, alpha, beta):
-    """One tile of out (rows <= AXPY_ROWS x vectors <= AXPY_VECTORS vectors, at address c, row stride ldc):
+def axpy_tile(typingctx, rows, kind, k, a, rsa, csa, b, ldb, c, ldc, second, skip0, skip1, alpha, beta):
+    """One tile of out (rows <= AXPY_ROWS x AXPY_VECTORS vectors, at address c, row stride ldc):
     alpha sum_p op(a)[i, p] b[p, j] + beta c[i, j], where op(a)[i, p] is at a + (i rsa + p csa) floats and
     b[p, j] at b + p ldb + j floats; `kind`, `second`, `skip0`, `skip1`: _axpy_tile."""
-    sig = types.void(rows, vectors, kind, k, a, rsa, csa, b, ldb, c, ldc, second, skip0, skip1, alpha, beta)
+    sig = types.void(rows, kind, k, a, rsa, csa, b, ldb, c, ldc, second, skip0, skip1, alpha, beta)
 
     def codegen(context, builder, signature, args):
-        rows_v, vectors_v, kind_v, *rest = _arguments(context, builder, signature, args, "iiiipiipipiiiiff")
+        rows_v, kind_v, *rest = _arguments(context, builder, signature, args, "iiipiipipiiiiff")
         e = _Emitter(builder)
-        key = builder.add(builder.mul(builder.add(builder.mul(builder.sub(rows_v, _I64(1)), _I64(AXPY_VECTORS)),
-                                                  builder.sub(vectors_v, _I64(1))), _I64(3)), kind_v)
-        cases = [(((r - 1) * AXPY_VECTORS + v - 1) * 3 + kind, (r, v, kind)) for r in range(1, AXPY_ROWS + 1)
-                 for v in range(1, AXPY_VECTORS + 1) for kind in (FULL, OVERLAP, MASKED)
-                 if (kind == MASKED) == (v == 1)]
-        e.switch(key, cases, lambda r, v, kind: _axpy_tile(e, r, v, kind, *rest))
+        key = builder.add(builder.mul(builder.sub(rows_v, _I64(1)), _I64(2)), kind_v)
+        cases = [((r - 1) * 2 + kind, (r, kind)) for r in range(1, AXPY_ROWS + 1) for kind in (FULL, OVERLAP)]
+        e.switch(key, cases, lambda r, kind: _axpy_tile(e, r, kind, *rest))
         return context.get_dummy_value()
 
     return sig, codegen
@@ -234,15 +227,13 @@ def axpy_tile(typingctx, rows, vectors, kind, k, a, rsa, csa, b, ldb, c, ldc, se
 @njit(nogil=True, cache=True, error_model="numpy")
 def _axpy_full_tiles(rows, n, depth, a, rsa, csa, b, ldb, c, ldc, alpha, beta):
     """The tiles of `rows` rows of out left to right, all but the columns left over at the right edge;
-    with fewer than 16 columns in all, one tile: masked with fewer than 8, else its two vectors overlapping."""
+    with 8 to 15 columns in all, one tile of two overlapping vectors."""
     width = AXPY_VECTORS * LANES
-    if n < LANES:
-        axpy_tile(rows, 1, MASKED, depth, a, rsa, csa, b, ldb, c, ldc, 0, n, 0, alpha, beta)
-    elif n < width:
-        axpy_tile(rows, 2, OVERLAP, depth, a, rsa, csa, b, ldb, c, ldc, n - LANES, 0, width - n, alpha, beta)
+    if n < width:
+        axpy_tile(rows, OVERLAP, depth, a, rsa, csa, b, ldb, c, ldc, n - LANES, 0, width - n, alpha, beta)
     else:
         for t in range(n // width):
-            axpy_tile(rows, 2, FULL, depth, a, rsa, csa, b + 4 * t * width, ldb, c + 4 * t * width, ldc, LANES, 0, 0,
+            axpy_tile(rows, FULL, depth, a, rsa, csa, b + 4 * t * width, ldb, c + 4 * t * width, ldc, LANES, 0, 0,
                       alpha, beta)
 
 
@@ -255,14 +246,14 @@ def _axpy_edge_tile(rows, n, depth, a, rsa, csa, b, ldb, c, ldc, alpha, beta):
     width = AXPY_VECTORS * LANES
     done = width - (n - n // width * width)  # columns of the tile already computed
     if n >= width and done < width:
-        axpy_tile(rows, 2, OVERLAP, depth, a, rsa, csa, b + 4 * (n - width), ldb, c + 4 * (n - width), ldc, LANES,
+        axpy_tile(rows, OVERLAP, depth, a, rsa, csa, b + 4 * (n - width), ldb, c + 4 * (n - width), ldc, LANES,
                   min(done, LANES), max(done - LANES, 0), alpha, beta)
 
 
 @njit(nogil=True, cache=True, error_model="numpy")
 def axpy_gemm(m, n, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta):
     """out (m x n at address c, row stride ldc) = alpha op(a) @ b + beta out, float32, op(a)[i, p] at
-    a + 4 (i rsa + p csa), b (k x n) row-major with row stride ldb; k > 0.  The rows are shared among
+    a + 4 (i rsa + p csa), b (k x n) row-major with row stride ldb; k > 0, n >= LANES.  The rows are shared among
     blocks of near-equal size (at most AXPY_ROWS), so that no block has far fewer accumulators."""
     blocks = (m + AXPY_ROWS - 1) // AXPY_ROWS
     for p0 in range(0, k, DEPTH_BLOCK):
@@ -352,3 +343,22 @@ def dot_gemm(m, n, k, a, lda, b, ldb, c, ldc, alpha, beta):
         for i0 in range(0, m, DOT_ROWS):
             dot_tile(min(DOT_ROWS, m - i0), min(DOT_COLUMNS, n - j0), k, a + 4 * i0 * lda, lda, b + 4 * j0 * ldb,
                      ldb, c + 4 * (i0 * ldc + j0), ldc, alpha, beta)
+
+
+AXPY_SYMBOL, DOT_SYMBOL = "staticnet_sgemm_axpy", "staticnet_sgemm_dot"
+AXPY_PARAMS = ("i64",) * 10 + ("f32", "f32")  # axpy_gemm's: sizes, strides and addresses, then alpha and beta
+DOT_PARAMS = ("i64",) * 9 + ("f32", "f32")
+
+
+@cfunc(abi.caller_signature("void", AXPY_PARAMS), cache=True, error_model="numpy")
+def _axpy_entry(m, n, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta):
+    axpy_gemm(m, n, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta)
+
+
+@cfunc(abi.caller_signature("void", DOT_PARAMS), cache=True, error_model="numpy")
+def _dot_entry(m, n, k, a, lda, b, ldb, c, ldc, alpha, beta):
+    dot_gemm(m, n, k, a, lda, b, ldb, c, ldc, alpha, beta)
+
+
+abi.register(AXPY_SYMBOL, _axpy_entry.address)
+abi.register(DOT_SYMBOL, _dot_entry.address)
