@@ -25,8 +25,9 @@ ROWS_PER_THREAD = 64  # with fewer output rows per thread than this, the columns
 # Which float32 products run on kernels/microkernel.py rather than BLAS (one thread each), by what won at the
 # workloads' shapes (bench/kernel_timings.py, `products`): a @ b with fewer rows or columns than these, and
 # a.T @ b with few columns and a sum of at least LONG_SUM terms, on axpy_gemm (which needs LANES columns);
-# a @ b.T with fewer rows than DOT_ROWS_BELOW and at least DOT_DEPTH_FROM terms on dot_gemm.  The rest were slower on them than on BLAS:
-# weight gradients through 784 x 100 or 100 x 10 at batches up to 64, an input gradient through 10 x 100.
+# a @ b.T with fewer rows than DOT_ROWS_BELOW and at least DOT_DEPTH_FROM terms on dot_gemm.  The rest were
+# slower on them than on BLAS: weight gradients through 784 x 100 or 100 x 10 at batches up to 64, an input
+# gradient through 10 x 100.
 MICRO_ROWS_BELOW, MICRO_COLUMNS_BELOW, LONG_SUM = 64, 32, 128
 DOT_ROWS_BELOW, DOT_DEPTH_FROM = 16, 32
 

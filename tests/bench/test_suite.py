@@ -38,8 +38,9 @@ def test_quick_run_writes_table_json_and_chart(tmp_path):
     kernels = {k["kernel"] for k in results["kernels"]}
     assert "Adam update of 1,000,000 parameters" in kernels and any("max-pool" in k for k in kernels)
     assert all(k["staticnet_us"] > 0 and k["numpy_us"] > 0 for k in results["kernels"])
-    assert {p["batch"] for p in results["products"]} == {10} and any("784x100" in p["product"] for p in results["products"])
-    assert all(p[f"{name}_gflops"] > 0 for p in results["products"] for name in ("staticnet", "blas", "numpy"))
+    products = results["products"]
+    assert {p["batch"] for p in products} == {10} and any("784x100" in p["product"] for p in products)
+    assert all(p[f"{name}_gflops"] > 0 for p in products for name in ("staticnet", "blas", "numpy"))
     assert results["roofline"]["rounds"] == 2 * machine.ROOFLINE_ROUNDS  # at the start and at the end
     [compiled] = results["compile"]
     for situation in ("first", "new", "resized", "warm", "copied"):
