@@ -164,12 +164,14 @@ def time_kernels(batches, repeats, budget_s=0.05):
 
 # The dense products of a training step at the workloads' shapes (W1 and W2: 784-100-10; W3: 2880-100-10),
 # for a batch of n: (label, op(a) is a.T, op(b) is b.T, m, n, k, beta); beta 1 is the SGD step fused into a
-# weight gradient (W += alpha x.T @ delta).
+# weight gradient (W += alpha x.T @ delta), beta 0 a weight gradient written out for another optimizer.
 def product_shapes(batch):
     return [(f"x @ W, {batch}x784 @ 784x100", False, False, batch, 100, 784, 0.0),
             (f"h @ W, {batch}x100 @ 100x10", False, False, batch, 10, 100, 0.0),
             (f"W += x.T @ d, 784x{batch} @ {batch}x100", True, False, 784, 100, batch, 1.0),
             (f"W += h.T @ d, 100x{batch} @ {batch}x10", True, False, 100, 10, batch, 1.0),
+            (f"dW = x.T @ d (Adam), 784x{batch} @ {batch}x100", True, False, 784, 100, batch, 0.0),
+            (f"dW = h.T @ d (Adam), 100x{batch} @ {batch}x10", True, False, 100, 10, batch, 0.0),
             (f"d @ W.T, {batch}x10 @ 10x100", False, True, batch, 100, 10, 0.0),
             (f"W3: x @ W, {batch}x2880 @ 2880x100", False, False, batch, 100, 2880, 0.0),
             (f"W3: W += x.T @ d, 2880x{batch} @ {batch}x100", True, False, 2880, 100, batch, 1.0),

@@ -23,12 +23,14 @@ SPLIT_WORK = 2_000_000  # split_mode runs products with fewer multiply-adds (m n
 #                         128 up to 30% faster (epoch times as bench/epochs.py measures them).
 ROWS_PER_THREAD = 64  # with fewer output rows per thread than this, the columns or the sum over k are split
 # Which float32 products run on kernels/microkernel.py rather than BLAS (one thread each), by what won at the
-# workloads' shapes (bench/kernel_timings.py, `products`): a @ b with fewer rows or columns than these, and
-# a.T @ b with few columns and a sum of at least LONG_SUM terms, on axpy_gemm (which needs LANES columns);
-# a @ b.T with fewer rows than DOT_ROWS_BELOW and at least DOT_DEPTH_FROM terms on dot_gemm.  The rest were
-# slower on them than on BLAS: weight gradients through 784 x 100 or 100 x 10 at batches up to 64, an input
-# gradient through 10 x 100.
-MICRO_ROWS_BELOW, MICRO_COLUMNS_BELOW, LONG_SUM = 64, 32, 128
+# workloads' shapes (bench/kernel_timings.py, `products`), on axpy_gemm (which needs LANES columns): a @ b with
+# fewer rows or columns than these; a.T @ b written over out (beta 0: a weight gradient) with few columns or a
+# sum of at most SHORT_SUM terms, and one added to out with few columns and at least LONG_SUM terms.  On
+# dot_gemm: a @ b.T with fewer rows than DOT_ROWS_BELOW and at least DOT_DEPTH_FROM terms.  The rest were
+# slower on them than on BLAS: an SGD step fused into a weight gradient through 784 x 100 or 100 x 10 at
+# batches up to 64, a weight gradient summed over 64 rows or more through 784 x 100 weights, an input gradient
+# through 10 x 100.
+MICRO_ROWS_BELOW, MICRO_COLUMNS_BELOW, SHORT_SUM, LONG_SUM = 64, 32, 32, 128
 DOT_ROWS_BELOW, DOT_DEPTH_FROM = 16, 32
 
 
@@ -75,8 +77,12 @@ def product_at(like, trans_a, trans_b, m, n, k, alpha, a_at, lda, b_at, ldb, bet
         if trans_b and not trans_a and m < DOT_ROWS_BELOW and k >= DOT_DEPTH_FROM:
             dot_gemm(m, n, k, a_at, lda, b_at, ldb, c_at, ldc, np.float32(alpha), np.float32(beta))
             return
-        if not trans_b and n >= LANES and (n < MICRO_COLUMNS_BELOW and k >= LONG_SUM if trans_a else
-                                           m < MICRO_ROWS_BELOW or n < MICRO_COLUMNS_BELOW):
+        if trans_a:
+            micro = n < MICRO_COLUMNS_BELOW and k >= LONG_SUM if beta != 0.0 else \
+                k <= SHORT_SUM or n < MICRO_COLUMNS_BELOW
+        else:
+            micro = m < MICRO_ROWS_BELOW or n < MICRO_COLUMNS_BELOW
+        if not trans_b and n >= LANES and micro:
             axpy_gemm(m, n, k, a_at, 1 if trans_a else lda, lda if trans_a else 1, b_at, ldb, c_at, ldc,
                       np.float32(alpha), np.float32(beta))
             return
