@@ -58,8 +58,7 @@ def run(args) -> dict:
                "machine": machine.describe(thread_count), "data": source, "quick": args.quick,
                "peers": {p: reason or "measured" for p, reason in peers.available().items()}}
     print("measuring the SGEMM roofline", file=sys.stderr)
-    results["roofline"] = {"one_thread_gflops": machine.sgemm_gflops(1),
-                           "all_threads_gflops": machine.sgemm_gflops(thread_count)}
+    before = machine.sgemm_rounds(thread_count)
     results["epochs"] = []
     for name in args.workloads:
         workload = WORKLOADS[name]
@@ -68,11 +67,15 @@ def run(args) -> dict:
                                                         args.repeats, thread_count, peers.available()))
     results["kernels"] = [] if args.skip_kernels else kernel_timings.time_kernels(
         [10] if args.quick else [10, 128], args.repeats)
+    results["products"] = [] if args.skip_kernels else kernel_timings.time_products(
+        [10] if args.quick else [10, 128, 1024], max(args.repeats, 5))
     if not args.skip_compile:
         print("measuring compile times in fresh processes", file=sys.stderr)
     results["compile"] = [] if args.skip_compile else [
         compile_time.compile_times(w, 1 if args.quick else args.repeats, jax=results["peers"]["jax"] == "measured")
         for w in args.workloads]
+    print("measuring the SGEMM roofline again", file=sys.stderr)
+    results["roofline"] = machine.roofline(before, machine.sgemm_rounds(thread_count))
     return results
 
 

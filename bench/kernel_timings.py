@@ -1,8 +1,9 @@
 """Single kernels at the workloads' shapes: staticnet's compiled code against the NumPy a user writes.
 
 Each staticnet kernel is a small graph compiled with `sn.function`; the timed call is the
-generated step on ready buffers (`CompiledFunction.bind`), so both columns include one call's
-dispatch (a few microseconds) and nothing else.  Median over repeats of the mean over a loop.
+generated step on ready buffers (`CompiledFunction.bind`, its thread count chosen call by call as
+sn.function's is), so both columns include one call's dispatch (a few microseconds) and nothing else.
+Median over repeats of the mean over a loop.  `time_products` times the dense products alone.
 """
 from __future__ import annotations
 
@@ -135,13 +136,17 @@ def kernel_cases(batches):
     yield adam_update(rng)
 
 
+WARM_CALLS = 8  # untimed calls first: a user's loop of calls runs on the thread count sn.function has chosen by then
+
+
 def time_kernels(batches, repeats, budget_s=0.05):
     """One row per kernel: microseconds per call of staticnet and NumPy, and their ratio."""
     from staticnet.denormals import flushed_to_zero
     rows = []
     for label, compiled, numpy in kernel_cases(batches):
         with flushed_to_zero():
-            compiled()
+            for _ in range(WARM_CALLS):
+                compiled()
         numpy()
         once = max(_per_call(compiled, 1), _per_call(numpy, 1), 1e-6)
         calls = max(1, int(budget_s / once))
@@ -154,4 +159,77 @@ def time_kernels(batches, repeats, budget_s=0.05):
                "numpy_us": statistics.median(times["numpy"]) * 1e6, "calls": calls}
         row["ratio"] = row["numpy_us"] / row["staticnet_us"]
         rows.append(row)
+    return rows
+
+
+# The dense products of a training step at the workloads' shapes (W1 and W2: 784-100-10; W3: 2880-100-10),
+# for a batch of n: (label, op(a) is a.T, op(b) is b.T, m, n, k, beta); beta 1 is the SGD step fused into a
+# weight gradient (W += alpha x.T @ delta), beta 0 a weight gradient written out for another optimizer.
+def product_shapes(batch):
+    return [(f"x @ W, {batch}x784 @ 784x100", False, False, batch, 100, 784, 0.0),
+            (f"h @ W, {batch}x100 @ 100x10", False, False, batch, 10, 100, 0.0),
+            (f"W += x.T @ d, 784x{batch} @ {batch}x100", True, False, 784, 100, batch, 1.0),
+            (f"W += h.T @ d, 100x{batch} @ {batch}x10", True, False, 100, 10, batch, 1.0),
+            (f"dW = x.T @ d (Adam), 784x{batch} @ {batch}x100", True, False, 784, 100, batch, 0.0),
+            (f"dW = h.T @ d (Adam), 100x{batch} @ {batch}x10", True, False, 100, 10, batch, 0.0),
+            (f"d @ W.T, {batch}x10 @ 10x100", False, True, batch, 100, 10, 0.0),
+            (f"W3: x @ W, {batch}x2880 @ 2880x100", False, False, batch, 100, 2880, 0.0),
+            (f"W3: W += x.T @ d, 2880x{batch} @ {batch}x100", True, False, 2880, 100, batch, 1.0),
+            (f"W3: d @ W.T, {batch}x100 @ 100x2880", False, True, batch, 2880, 100, 0.0)]
+
+
+def _product_loops():
+    """Jitted loops of `calls` products on one thread: staticnet's (kernels/gemm.py as a step calls it:
+    its microkernels where they win, else BLAS) and the BLAS call alone, so no dispatch is timed."""
+    from numba import njit
+    from staticnet.kernels.blas import blas_threads_local, cblas_gemm_at
+    from staticnet.kernels.gemm import product_at
+
+    @njit(nogil=True)
+    def staticnet_loop(calls, a, b, out, trans_a, trans_b, m, n, k, alpha, beta):
+        previous = blas_threads_local(1)
+        for _ in range(calls):
+            product_at(out, trans_a, trans_b, m, n, k, alpha, a.ctypes.data, a.shape[1], b.ctypes.data, b.shape[1],
+                       beta, out.ctypes.data, n)
+        blas_threads_local(previous)
+
+    @njit(nogil=True)
+    def blas_loop(calls, a, b, out, trans_a, trans_b, m, n, k, alpha, beta):
+        previous = blas_threads_local(1)
+        for _ in range(calls):
+            cblas_gemm_at(out, trans_a, trans_b, m, n, k, alpha, a.ctypes.data, a.shape[1], b.ctypes.data,
+                          b.shape[1], beta, out.ctypes.data, n)
+        blas_threads_local(previous)
+    return staticnet_loop, blas_loop
+
+
+def time_products(batches, repeats, budget_s=0.02):
+    """One row per product: GFLOP/s of staticnet's product and of one BLAS call, both on one thread, and of
+    NumPy's `np.matmul(a, b, out=)` (BLAS on all threads, as a user's product runs), each the median over
+    repeats of a loop's mean, the three taken in turn."""
+    staticnet_loop, blas_loop = _product_loops()
+    rng = np.random.default_rng(0)
+    rows = []
+    for batch in batches:
+        for label, trans_a, trans_b, m, n, k, beta in product_shapes(batch):
+            a = rng.random((k, m) if trans_a else (m, k), np.float32)
+            b = rng.random((n, k) if trans_b else (k, n), np.float32)
+            out = np.zeros((m, n), np.float32)
+            op_a, op_b = (a.T if trans_a else a), (b.T if trans_b else b)
+            numpy_out = np.zeros_like(out)
+            args = (a, b, out, trans_a, trans_b, m, n, k, 1e-3, beta)
+            runs = {"staticnet": lambda c: staticnet_loop(c, *args), "blas": lambda c: blas_loop(c, *args),
+                    "numpy": lambda c: [np.matmul(op_a, op_b, out=numpy_out) for _ in range(c)]}
+            for run in runs.values():
+                run(1)
+            calls = max(1, int(budget_s / max(_per_call(lambda: runs["blas"](1), 1), 1e-7)))
+            times = {name: [] for name in runs}
+            for _ in range(repeats):
+                for name, run in runs.items():
+                    start = time.perf_counter()
+                    run(calls)
+                    times[name].append((time.perf_counter() - start) / calls)
+            flop = 2 * m * n * k
+            rows.append({"product": label, "batch": batch, "calls": calls,
+                         **{f"{name}_gflops": flop / statistics.median(t) / 1e9 for name, t in times.items()}})
     return rows

@@ -36,20 +36,35 @@ def describe(threads: int) -> dict:
             **{name: _version(name) for name in ("staticnet", "numpy", "numba", "llvmlite", "scipy", "torch", "jax")}}
 
 
-def sgemm_gflops(threads: int, size: int = 2048, repeats: int = 3) -> float:
-    """Sustained float32 matrix-product speed at `threads` BLAS threads (NumPy's BLAS, which
-    staticnet's kernels call), the median of `repeats` products of two size x size matrices."""
+ROOFLINE_ROUNDS = 5  # products timed at each thread count, taken in turn, each time the roofline is measured
+
+
+def sgemm_rounds(threads: int, rounds: int = ROOFLINE_ROUNDS, size: int = 2048) -> dict:
+    """Float32 matrix-product speeds (GFLOP/s, NumPy's BLAS, which staticnet's kernels call) of `rounds`
+    products of two size x size matrices on one thread and on `threads`, one of each in turn, so that a busy
+    moment of a shared machine slows both counts alike: {"one_thread": [...], "all_threads": [...]}."""
     from staticnet import threads as thread_control
     rng = np.random.default_rng(0)
     a, b = rng.random((size, size), np.float32), rng.random((size, size), np.float32)
-    thread_control.apply(threads)
+    speeds = {"one_thread": [], "all_threads": []}
     try:
-        a @ b
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
+        for count in (1, threads):  # untimed, the first product at each count
+            thread_control.apply(count)
             a @ b
-            times.append(time.perf_counter() - start)
+        for _ in range(rounds):
+            for key, count in (("one_thread", 1), ("all_threads", threads)):
+                thread_control.apply(count)
+                start = time.perf_counter()
+                a @ b
+                speeds[key].append(2 * size ** 3 / (time.perf_counter() - start) / 1e9)
     finally:
         thread_control.apply()
-    return 2 * size ** 3 / statistics.median(times) / 1e9
+    return speeds
+
+
+def roofline(*measurements: dict) -> dict:
+    """The sustained speed the hardware reaches: the best product of all `measurements` (sgemm_rounds, taken
+    at several times of one run), as noise on a shared machine only ever slows a product down.  A median
+    taken in a busy moment once read below what the workloads themselves reached (above 100% of it)."""
+    return {f"{key}_gflops": max(speed for m in measurements for speed in m[key])
+            for key in ("one_thread", "all_threads")} | {"rounds": sum(len(m["one_thread"]) for m in measurements)}

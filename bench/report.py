@@ -42,8 +42,10 @@ def markdown(results) -> str:
                                                                  sorted(results.get("peers", {}).items())) + ".", "",
              f"Machine: {machine['cpu']}, {machine['cores']} cores, {machine['threads']} threads; BLAS: "
              f"{machine['blas']}; NumPy {machine['numpy']}, Numba {machine['numba']}.",
-             f"Roofline (float32 2048x2048 matrix product): {roofline['one_thread_gflops']:.0f} GFLOP/s on one "
-             f"thread, {roofline['all_threads_gflops']:.0f} on {machine['threads']}.", "",
+             f"Roofline (float32 2048x2048 matrix product, the fastest of "
+             f"{roofline.get('rounds', 1)} at each thread count, taken in turn at the start and the end of the run): "
+             f"{roofline['one_thread_gflops']:.0f} GFLOP/s on one thread, {roofline['all_threads_gflops']:.0f} on "
+             f"{machine['threads']}.", "",
              f"Seconds per training epoch of 60,000 images ({results['data']}), median of "
              f"{results['epochs'][0]['repeats'] if results['epochs'] else 0} repeats taken in turn; "
              "ratios above 1 mean staticnet is faster." +
@@ -57,7 +59,23 @@ def markdown(results) -> str:
         lines += [f"| {k['kernel']} | {k['staticnet_us']:.1f} | {k['numpy_us']:.1f} | {k['ratio']:.2f}x |"
                   for k in results["kernels"]]
         lines.append("")
+    if results.get("products"):
+        lines += product_table(results["products"], roofline["one_thread_gflops"]) + [""]
     return "\n".join(lines)
+
+
+def product_table(rows, one_thread_peak) -> list[str]:
+    """The dense products of a step at the workloads' shapes, each on one thread, beside one BLAS call."""
+    lines = ["Dense products of a training step, GFLOP/s on one thread (medians): staticnet's product as a step calls "
+             "it (kernels/gemm.py: its own microkernels where they win, else BLAS), the same BLAS call alone, and "
+             "NumPy's `np.matmul(a, b, out=)` on all threads with its per-call overhead.", "",
+             "| product | staticnet | BLAS | NumPy | staticnet / BLAS | staticnet, % of one thread's SGEMM |",
+             "| --- | --- | --- | --- | --- | --- |"]
+    for r in rows:
+        ours = r["staticnet_gflops"]
+        lines.append(f"| {r['product']} | {ours:.1f} | {r['blas_gflops']:.1f} | {r['numpy_gflops']:.1f} | "
+                     f"{ours / r['blas_gflops']:.2f}x | {100 * ours / one_thread_peak:.0f}% |")
+    return lines
 
 
 SITUATIONS = [("first", "first model (empty caches)"), ("new", "new model, kernel layer cached"),

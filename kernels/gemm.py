@@ -6,15 +6,32 @@ cannot: alpha and beta, so an SGD step W <- W - lr x.T @ delta is one BLAS call 
 temporary, and a much smaller function to compile (np.dot's several layout paths cost
 seconds of compile time per call site).
 """
-from numba import njit
+import numpy as np
+from numba import njit, types
+from numba.extending import overload
 
-from .blas import blas_threads_local, cblas_gemm, cblas_gemm_at, cblas_gemv_at
+from . import abi
+from .blas import blas_threads_local, cblas_gemm_at, cblas_gemv_at
+from .microkernel import AXPY_PARAMS, AXPY_SYMBOL, DOT_PARAMS, DOT_SYMBOL, LANES
+
+axpy_gemm = abi.external(AXPY_SYMBOL, "void", AXPY_PARAMS)  # kernels/microkernel.py's, linked as machine code
+dot_gemm = abi.external(DOT_SYMBOL, "void", DOT_PARAMS)
 
 SPLIT_WORK = 2_000_000  # split_mode runs products with fewer multiply-adds (m n k) on the calling thread alone.
 #                         Products this large already gain from being split on 2 cores: lowering the threshold
 #                         from 16M to 2M made epochs of the book's CNN at batch 10-32 and of W1 and W2 at batch
 #                         128 up to 30% faster (epoch times as bench/epochs.py measures them).
 ROWS_PER_THREAD = 64  # with fewer output rows per thread than this, the columns or the sum over k are split
+# Which float32 products run on kernels/microkernel.py rather than BLAS (one thread each), by what won at the
+# workloads' shapes (bench/kernel_timings.py, `products`), on axpy_gemm (which needs LANES columns): a @ b with
+# fewer rows or columns than these; a.T @ b written over out (beta 0: a weight gradient) with few columns or a
+# sum of at most SHORT_SUM terms, and one added to out with few columns and at least LONG_SUM terms.  On
+# dot_gemm: a @ b.T with fewer rows than DOT_ROWS_BELOW and at least DOT_DEPTH_FROM terms.  The rest were
+# slower on them than on BLAS: an SGD step fused into a weight gradient through 784 x 100 or 100 x 10 at
+# batches up to 64, a weight gradient summed over 64 rows or more through 784 x 100 weights, an input gradient
+# through 10 x 100.
+MICRO_ROWS_BELOW, MICRO_COLUMNS_BELOW, SHORT_SUM, LONG_SUM = 64, 32, 32, 128
+DOT_ROWS_BELOW, DOT_DEPTH_FROM = 16, 32
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -35,8 +52,41 @@ def gemm(a, b, out, trans_a, trans_b, alpha=1.0, beta=0.0):
     if m == 1 or n == 1:
         _matrix_vector(a, b, out, trans_a, trans_b, alpha, beta)
     else:
-        cblas_gemm(trans_a, trans_b, m, n, k, alpha, a, a.shape[1], b, b.shape[1], beta, out, n)
+        product_at(out, trans_a, trans_b, m, n, k, alpha, a.ctypes.data, a.shape[1], b.ctypes.data, b.shape[1], beta,
+                   out.ctypes.data, n)
     blas_threads_local(previous)
+
+
+def is_float32(array):
+    """Whether `array` holds float32 (in jitted code: a constant, so the other branch is not compiled in)."""
+    return array.dtype == np.float32
+
+
+@overload(is_float32)
+def _is_float32(array):
+    answer = array.dtype == types.float32
+    return lambda array: answer
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def product_at(like, trans_a, trans_b, m, n, k, alpha, a_at, lda, b_at, ldb, beta, c_at, ldc):
+    """out = alpha op(a) @ op(b) + beta out on operands given by address (row strides lda, ldb, ldc) of
+    `like`'s dtype, k > 0: the float32 shapes BLAS serves badly on this project's microkernels
+    (MICRO_ROWS_BELOW ...), the rest on BLAS, on the calling thread (blas_threads_local)."""
+    if is_float32(like):
+        if trans_b and not trans_a and m < DOT_ROWS_BELOW and k >= DOT_DEPTH_FROM:
+            dot_gemm(m, n, k, a_at, lda, b_at, ldb, c_at, ldc, np.float32(alpha), np.float32(beta))
+            return
+        if trans_a:
+            micro = n < MICRO_COLUMNS_BELOW and k >= LONG_SUM if beta != 0.0 else \
+                k <= SHORT_SUM or n < MICRO_COLUMNS_BELOW
+        else:
+            micro = m < MICRO_ROWS_BELOW or n < MICRO_COLUMNS_BELOW
+        if not trans_b and n >= LANES and micro:
+            axpy_gemm(m, n, k, a_at, 1 if trans_a else lda, lda if trans_a else 1, b_at, ldb, c_at, ldc,
+                      np.float32(alpha), np.float32(beta))
+            return
+    cblas_gemm_at(like, trans_a, trans_b, m, n, k, alpha, a_at, lda, b_at, ldb, beta, c_at, ldc)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -101,18 +151,22 @@ def gemm_chunk(a, b, out, trans_a, trans_b, alpha, beta, mode, chunk, chunks, pa
     if mode == BY_COLUMNS:  # op(b)'s columns lo:hi (rows of b when transposed), out's columns lo:hi
         lo, hi = n * chunk // chunks, n * (chunk + 1) // chunks
         if hi > lo:
-            cblas_gemm_at(out, trans_a, trans_b, m, hi - lo, k, alpha, a_at, lda,
-                          b_at + (lo * ldb if trans_b else lo) * size, ldb, beta, out_at + lo * size, n)
+            product_at(out, trans_a, trans_b, m, hi - lo, k, alpha, a_at, lda,
+                       b_at + (lo * ldb if trans_b else lo) * size, ldb, beta, out_at + lo * size, n)
     elif mode == BY_ROWS:  # op(a)'s rows lo:hi (columns of a when transposed), out's rows lo:hi
         lo, hi = m * chunk // chunks, m * (chunk + 1) // chunks
         if hi > lo:
-            cblas_gemm_at(out, trans_a, trans_b, hi - lo, n, k, alpha, a_at + (lo if trans_a else lo * lda) * size,
-                          lda, b_at, ldb, beta, out_at + lo * n * size, n)
+            product_at(out, trans_a, trans_b, hi - lo, n, k, alpha, a_at + (lo if trans_a else lo * lda) * size,
+                       lda, b_at, ldb, beta, out_at + lo * n * size, n)
     else:  # op(a)'s columns and op(b)'s rows lo:hi, into this chunk's partial product
         lo, hi = k * chunk // chunks, k * (chunk + 1) // chunks
         part_at = partials.ctypes.data + chunk * m * n * size
-        cblas_gemm_at(out, trans_a, trans_b, m, n, hi - lo, 1.0, a_at + (lo * lda if trans_a else lo) * size, lda,
-                      b_at + (lo if trans_b else lo * ldb) * size, ldb, 0.0, part_at, n)
+        if hi > lo:
+            product_at(out, trans_a, trans_b, m, n, hi - lo, 1.0, a_at + (lo * lda if trans_a else lo) * size, lda,
+                       b_at + (lo if trans_b else lo * ldb) * size, ldb, 0.0, part_at, n)
+        else:  # no terms: a zero partial product
+            for e in range(chunk * m * n, (chunk + 1) * m * n):
+                partials[e] = 0.0
     blas_threads_local(previous)
 
 

@@ -198,34 +198,74 @@ class CompiledFunction(FunctionBase):
                                    [self.driver], {"step": kernels_called(self.driver)})
         self.source, self.path = self.generated.source, self.generated.path
         self.workspace = Workspace(self.plan)
+        self._choosers, self._warm = {}, set()
         self.compile_seconds = time.perf_counter() - started
 
-    def _arguments(self, arrays):
-        """(the step's arguments, the conformed arrays whose addresses they hold, the batch size)."""
+    def _arguments(self, arrays, count=None):
+        """(the step's arguments on `count` threads (None: as set), the conformed arrays whose addresses they
+        hold, the batch size)."""
         arrays, n = self.checked(arrays)
         n = n or 1
-        args = self.generated.arguments("step", n=n, inputs=[a.ctypes.data for a in arrays],
-                                        **shared_arguments(self.driver, self.workspace, n, self.generated.report))
+        shared = shared_arguments(self.driver, self.workspace, n, self.generated.report)
+        if count is not None:
+            shared["threads"] = count
+        args = self.generated.arguments("step", n=n, inputs=[a.ctypes.data for a in arrays], **shared)
         self.generated.prepare("step")
         return args, arrays, n
 
+    def _chooser(self, n: int):
+        """The thread chooser for calls on batches of n, as fit has one per batch size (None: the count is fixed,
+        or a step of n rows gives the threads no work).  A call is its chunk: sn.function's users call it in
+        loops too, and a step split between threads can be many times slower than on one while the other core
+        is busy (threads.ThreadChooser)."""
+        from .codegen.parallel import threads_matter
+        if n not in self._choosers:
+            self._choosers[n] = (threads.chooser_for((self.generated.path, n), threads.LONGEST_WAIT_CALLS)
+                                 if threads_matter(self.plan, n) else None)
+        return self._choosers[n]
+
+    def _run_chosen(self, chooser, n, run_on):
+        """run_on(count) on the count the chooser picks, timed for it, except the first call on each count:
+        the first parallel call of a process starts Numba's threads (70 ms against 0.6 ms after, a dense
+        forward at batch 128), and a chooser that timed it would not try that count again for many calls."""
+        count = chooser.choose()
+        if (n, count) not in self._warm:
+            self._warm.add((n, count))
+            return run_on(count)
+        started = time.perf_counter()
+        result = run_on(count)
+        chooser.record(count, time.perf_counter() - started, n)
+        return result
+
     def bind(self, *arrays):
         """A no-argument callable running the step on these arrays with its buffers ready, returning
-        the scalar outputs: what a benchmark times, free of the per-call checks and conversions."""
-        args, conformed, _ = self._arguments(arrays)
+        the scalar outputs: what a benchmark times, free of the per-call checks and conversions (the thread
+        count is chosen as in a call)."""
+        args, conformed, n = self._arguments(arrays)
         run = self.generated.module.run
+        chooser = self._chooser(n)
+        if chooser is None:
+            def step():
+                return run("step", *args)
+        else:
+            on = {count: self._arguments(arrays, count)[0] for count in chooser.options}
 
-        def step():
-            return run("step", *args)
+            def step():
+                return self._run_chosen(chooser, n, lambda count: run("step", *on[count]))
         # what owns the memory at the addresses it passes (arrays, workspace, parameters) lives as long as it
         step.arrays, step.function = conformed, self
         return step
 
     def __call__(self, *arrays):
         args, arrays, n = self._arguments(arrays)
+        chooser = self._chooser(n)
         try:
             with flushed_to_zero():
-                scalars = list(self.generated.run("step", args))
+                if chooser is None:
+                    scalars = list(self.generated.run("step", args))
+                else:
+                    scalars = list(self._run_chosen(chooser, n, lambda count: self.generated.run(
+                        "step", self._arguments(arrays, count)[0])))
         except ValueError as e:  # raised inside the compiled code: a label out of range
             raise DataError(str(e)) from None
         fed = {t.id: a for t, a in zip(self.inputs, arrays)}

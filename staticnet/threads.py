@@ -92,6 +92,9 @@ def using(count: int | None):
 
 FIRST_PROBE = 4  # chunks run on the chosen count before the other one is timed again
 LONGEST_WAIT = 32  # the wait doubles each time the other count loses, up to this many chunks
+LONGEST_WAIT_CALLS = 1024  # the same for sn.function, whose chunk is one call: a probe cannot be a share of a
+#                            call, so a probe of a count 40 times slower (a conv step split while the other
+#                            core is busy) would cost more than the calls between probes save at 32
 MARGIN = 0.05  # the other count must be this much faster per row to be chosen
 CLEAR_LOSS = 1.25  # one thread timed this much slower than all on its first chunk is not timed a second time
 PROBE_COST = 0.02  # a probe that lost by a factor r waits at least (r - 1) / PROBE_COST chunks (then up to
@@ -102,9 +105,9 @@ PROBE_SHARE = 4  # the count not in use is timed on a quarter of a chunk, so a p
 #                  quarter of what a whole chunk on it would
 
 
-def _wait(at_least: int, lost_by: float) -> int:
+def _wait(at_least: int, lost_by: float, longest: int = LONGEST_WAIT) -> int:
     """Chunks to run before timing again a count that was lost_by times slower per row."""
-    return min(max(at_least, math.ceil((lost_by - 1) / PROBE_COST)), LONGEST_WAIT)
+    return min(max(at_least, math.ceil((lost_by - 1) / PROBE_COST)), longest)
 
 
 class ThreadChooser:
@@ -120,8 +123,9 @@ class ThreadChooser:
     Each count is timed twice (one that lost by far, once), then the faster runs and the other is
     timed again now and then, on a share of a chunk (PROBE_SHARE): the more it lost by, the later (PROBE_COST)."""
 
-    def __init__(self, most: int):
+    def __init__(self, most: int, longest_wait: int = LONGEST_WAIT):
         self.options = (most, 1)
+        self.longest_wait = longest_wait
         self.recent = {option: [] for option in self.options}  # seconds per row of the last chunks
         self.current = most
         self.wait = self.countdown = FIRST_PROBE
@@ -160,7 +164,7 @@ class ThreadChooser:
             if self._untimed() is None:
                 self.current = min(self.options, key=self._estimate)
                 lost_by = max(map(self._estimate, self.options)) / self._estimate(self.current)
-                self.wait = self.countdown = _wait(FIRST_PROBE, lost_by)
+                self.wait = self.countdown = _wait(FIRST_PROBE, lost_by, self.longest_wait)
             return
         if option == self.current:
             self.countdown -= 1
@@ -168,19 +172,19 @@ class ThreadChooser:
         if self.recent[option][-1] < self._estimate(self.current) * (1 - MARGIN):
             self.current, self.wait = option, FIRST_PROBE
         else:
-            self.wait = _wait(2 * self.wait, self.recent[option][-1] / self._estimate(self.current))
+            self.wait = _wait(2 * self.wait, self.recent[option][-1] / self._estimate(self.current), self.longest_wait)
         self.countdown = self.wait
 
 
 _choosers: dict = {}
 
 
-def chooser_for(key) -> ThreadChooser | None:
+def chooser_for(key, longest_wait: int = LONGEST_WAIT) -> ThreadChooser | None:
     """The process's chooser for `key` (a compiled model and batch size), or None when the thread
     count is fixed: $STATICNET_NUM_THREADS is set, or there is one core."""
     most = configured()
     if os.environ.get("STATICNET_NUM_THREADS") or most == 1:
         return None
     if (key, most) not in _choosers:
-        _choosers[key, most] = ThreadChooser(most)
+        _choosers[key, most] = ThreadChooser(most, longest_wait)
     return _choosers[key, most]

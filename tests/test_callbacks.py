@@ -83,10 +83,10 @@ def test_early_stopping_as_a_callback_stops_and_restores_as_fit_early_stopping_d
     recorder = Recorder()
     hist = net.fit(data, epochs=40, batch_size=10, validation=val, seed=0, verbose=1,
                    callbacks=[recorder, EarlyStopping(patience=3)])
-    assert (hist.stopped_early_at, hist.best_epoch) == (8, 5)  # as tests/test_early_stopping.py finds
-    assert_same_weights(weights_of(net), recorder.weights[4])  # epoch 5's weights, restored
+    assert (hist.stopped_early_at, hist.best_epoch) == (11, 8)  # as tests/test_early_stopping.py finds
+    assert_same_weights(weights_of(net), recorder.weights[7])  # epoch 8's weights, restored
     assert_same_weights(weights_of(net), weights_of(by_argument))
-    assert "early stopping: val_accuracy did not improve for 3 epochs after epoch 5" in capsys.readouterr().err
+    assert "early stopping: val_accuracy did not improve for 3 epochs after epoch 8" in capsys.readouterr().err
 
 
 def test_model_checkpoint_saves_the_best_epoch_only_when_asked(tmp_path):

@@ -20,14 +20,14 @@ def test_the_early_stopping_message_says_what_happened(capsys):
     val = sn.data.two_spirals(300, seed=9)
     stopped = spiral_model(optimizer=sn.SGD(lr=2.0))
     hist = stopped.fit(data, epochs=40, batch_size=10, validation=val, early_stopping=3, seed=0, verbose=1)
-    assert (hist.stopped_early_at, hist.best_epoch) == (8, 5)
-    assert ("early stopping: val_accuracy did not improve for 3 epochs after epoch 5; stopped after epoch 8 and "
-            f"restored the weights of epoch 5 (val_accuracy {hist['val_accuracy'][4]:.4f})") in capsys.readouterr().err
+    assert (hist.stopped_early_at, hist.best_epoch) == (11, 8)
+    assert ("early stopping: val_accuracy did not improve for 3 epochs after epoch 8; stopped after epoch 11 and "
+            f"restored the weights of epoch 8 (val_accuracy {hist['val_accuracy'][7]:.4f})") in capsys.readouterr().err
     patient = spiral_model(optimizer=sn.SGD(lr=2.0))  # the same run, with patience to spare
-    hist = patient.fit(data, epochs=8, batch_size=10, validation=val, early_stopping=10, seed=0, verbose=1)
-    assert (hist.stopped_early_at, hist.best_epoch) == (None, 5)
-    assert (f"early stopping: did not stop early (epochs up to 8 trained); restored the weights of epoch 5 "
-            f"(val_accuracy {hist['val_accuracy'][4]:.4f}), the best, instead of epoch 8's") in capsys.readouterr().err
+    hist = patient.fit(data, epochs=11, batch_size=10, validation=val, early_stopping=10, seed=0, verbose=1)
+    assert (hist.stopped_early_at, hist.best_epoch) == (None, 8)
+    assert (f"early stopping: did not stop early (epochs up to 11 trained); restored the weights of epoch 8 "
+            f"(val_accuracy {hist['val_accuracy'][7]:.4f}), the best, instead of epoch 11's") in capsys.readouterr().err
     assert_same_weights(weights_of(patient), weights_of(stopped))
     steady = spiral_model(optimizer=sn.Adam(lr=0.005))
     hist = steady.fit(data, epochs=3, batch_size=10, validation=val, seed=0, verbose=1,
@@ -65,9 +65,9 @@ def test_resume_with_early_stopping_stops_and_restores_as_the_uninterrupted_run(
     settings = dict(batch_size=10, validation=val, early_stopping=3, verbose=0)
     whole = spiral_model(optimizer=sn.SGD(lr=2.0))
     whole.fit(data, epochs=40, seed=0, **settings)
-    assert whole.history.best_epoch < 6 < whole.history.stopped_early_at  # the cut below falls between the two
+    assert whole.history.best_epoch < 9 < whole.history.stopped_early_at  # the cut below falls between the two
     path = str(tmp_path / "ckpt.snet")
-    spiral_model(optimizer=sn.SGD(lr=2.0)).fit(data, epochs=6, seed=0, checkpoint=path, **settings)
+    spiral_model(optimizer=sn.SGD(lr=2.0)).fit(data, epochs=9, seed=0, checkpoint=path, **settings)
     resumed = spiral_model(optimizer=sn.SGD(lr=2.0), seed=99)
     resumed.fit(data, epochs=40, resume=path, checkpoint=path, **settings)
     assert resumed.history.stopped_early_at == whole.history.stopped_early_at

@@ -9,7 +9,7 @@ import pytest
 
 import staticnet as sn
 from staticnet.codegen.parallel import PARALLEL_ROWS
-from staticnet.threads import FIRST_PROBE, LONGEST_WAIT, PROBE_SHARE, ThreadChooser, chooser_for
+from staticnet.threads import FIRST_PROBE, LONGEST_WAIT, LONGEST_WAIT_CALLS, PROBE_SHARE, ThreadChooser, chooser_for
 
 SCRIPT = textwrap.dedent("""
     import numpy as np, numba, staticnet as sn
@@ -145,3 +145,40 @@ def test_results_do_not_depend_on_how_many_threads_run_them(monkeypatch):
         results.append({name: w.copy() for name, w in net.params.items()})
     for name in results[0]:
         np.testing.assert_array_equal(results[0][name], results[1][name], err_msg=name)
+
+
+def test_a_chooser_of_calls_waits_longer_before_probing_a_count_that_lost_by_far():
+    calls = ThreadChooser(2, longest_wait=LONGEST_WAIT_CALLS)
+    ran = run_chooser(calls, {2: 1.0, 1: 40.0}, 2000)  # a split step while the other core is busy
+    assert ran[:4] == [2, 2, 1, 2] and ran[3:].index(1) == LONGEST_WAIT_CALLS
+
+
+@pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="choosing between thread counts needs two cores")
+def test_a_function_chooses_its_thread_count_call_by_call_as_fit_does(monkeypatch):
+    """sn.function's products large enough to be cut among the threads run on the count its chooser finds
+    faster; the cut, and so every bit of the result, is the same on either count."""
+    monkeypatch.delenv("STATICNET_NUM_THREADS", raising=False)
+    rng = np.random.default_rng(0)
+    x = sn.input("x", (None, 784))
+    w = sn.param("w", value=rng.normal(0, 0.03, (784, 400)).astype(np.float32))
+    fn = sn.function([x], sn.sigmoid(x @ w))
+    xs = rng.random((16, 784), np.float32)  # 16 x 784 x 400 multiply-adds: the product is cut in two
+    results = [fn(xs) for _ in range(6)]
+    chooser = chooser_for((fn.generated.path, 16), LONGEST_WAIT_CALLS)
+    assert chooser is not None and all(len(times) >= 1 for times in chooser.recent.values())  # both were timed
+    for result in results[1:]:
+        np.testing.assert_array_equal(result, results[0])
+    expected = 1 / (1 + np.exp(-(xs.astype(np.float64) @ w.value)))
+    np.testing.assert_allclose(results[0], expected, rtol=1e-5, atol=1e-6)
+    step = fn.bind(xs)
+    for _ in range(4):
+        step()
+    np.testing.assert_array_equal(fn.workspace.array(fn.program.outputs[0], 16), results[0])
+    assert fn._chooser(1) is None  # a batch of one row gives the threads no work
+
+
+def test_a_function_with_the_thread_count_fixed_has_no_chooser(monkeypatch):
+    monkeypatch.setenv("STATICNET_NUM_THREADS", "1")
+    x = sn.input("x", (None, 784))
+    fn = sn.function([x], sn.dense(x, 400))
+    assert fn._chooser(16) is None

@@ -216,6 +216,16 @@ class Driver:
                 operands.append(Operand("value", t.dtype.name))
             else:
                 operands.append(Operand("array", t.dtype.name, tuple(t.shape)))
+        results, outputs = list(results), list(outputs)
+        for r, (instruction, mode) in enumerate(results):
+            # a result written over an input of its shape (the memory plan's in-place loops, a product's
+            # epilogue) is written through that input's array: through two pointers to the same memory,
+            # LLVM's overlap check sends the loop to its scalar version (a sigmoid 4-5x slower)
+            same = [k for k, t in enumerate(inputs) if mode == "map" and outputs[r] is not None
+                    and operands[k].kind == "array" and tuple(t.shape) == tuple(shape)
+                    and np.dtype(dtypes[r]) == t.dtype and self.address(t) == outputs[r]]
+            if same:
+                results[r], outputs[r] = (instruction, ("write", same[0])), None
         plan = loop_kernel(tuple(shape), operands, body, results, [np.dtype(d).name for d in dtypes])
         self.run(plan, shape, inputs, outputs)
 

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from staticnet.bench import peers, report
+from staticnet.bench import machine, peers, report
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -38,6 +38,10 @@ def test_quick_run_writes_table_json_and_chart(tmp_path):
     kernels = {k["kernel"] for k in results["kernels"]}
     assert "Adam update of 1,000,000 parameters" in kernels and any("max-pool" in k for k in kernels)
     assert all(k["staticnet_us"] > 0 and k["numpy_us"] > 0 for k in results["kernels"])
+    products = results["products"]
+    assert {p["batch"] for p in products} == {10} and any("784x100" in p["product"] for p in products)
+    assert all(p[f"{name}_gflops"] > 0 for p in products for name in ("staticnet", "blas", "numpy"))
+    assert results["roofline"]["rounds"] == 2 * machine.ROOFLINE_ROUNDS  # at the start and at the end
     [compiled] = results["compile"]
     for situation in ("first", "new", "resized", "warm", "copied"):
         assert 0 < compiled[f"{situation}_train_s"] <= compiled[f"{situation}_all_s"]
@@ -47,6 +51,7 @@ def test_quick_run_writes_table_json_and_chart(tmp_path):
     table = files["md"].read_text()
     assert table in result.stdout and "| W1 | 10 |" in table and "GFLOP/s" in table
     assert "| same architecture, layers resized |" in table
+    assert "| x @ W, 10x784 @ 784x100 |" in table
     assert files["png"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -81,3 +86,10 @@ def test_table_shows_missing_peers_and_targets():
     row["staticnet_threads"] = [None, None, None]  # steps that give the threads no work: nothing was chosen
     line = next(l for l in report.markdown(results).splitlines() if l.startswith("| W2"))
     assert line.startswith("| W2 | 10 | 0.500 | - | 0.350 |")
+
+
+def test_the_roofline_is_the_fastest_product_of_every_round():
+    """Noise only slows a product down, so the best of all rounds is the machine's speed."""
+    start = {"one_thread": [50.0, 90.0], "all_threads": [120.0, 80.0]}
+    end = {"one_thread": [95.0, 60.0], "all_threads": [100.0, 70.0]}
+    assert machine.roofline(start, end) == {"one_thread_gflops": 95.0, "all_threads_gflops": 120.0, "rounds": 4}

@@ -8,7 +8,8 @@ from staticnet.kernels.gemm import BY_COLUMNS, BY_DEPTH, BY_ROWS, ROWS_PER_THREA
 @pytest.mark.parametrize("dtype,tol", [(np.float32, 1e-5), (np.float64, 1e-12)])
 @pytest.mark.parametrize("trans_a", [False, True])
 @pytest.mark.parametrize("trans_b", [False, True])
-@pytest.mark.parametrize("m,k,n", [(1, 1, 1), (10, 784, 30), (3, 5, 7), (64, 17, 1), (1, 784, 100), (1, 9, 4)])
+@pytest.mark.parametrize("m,k,n", [(1, 1, 1), (10, 784, 30), (3, 5, 7), (64, 17, 1), (1, 784, 100), (1, 9, 4),
+                                   (200, 100, 10), (30, 200, 10), (10, 100, 300)])  # each float32 route of product_at
 def test_gemm_matches_numpy(dtype, tol, trans_a, trans_b, m, k, n):
     check_against_numpy(lambda *args: gemm(*args), dtype, tol, trans_a, trans_b, m, k, n)
 
@@ -72,6 +73,16 @@ def test_beta_zero_overwrites_nan_in_out_whatever_the_shape(shape):
     out = np.full(shape, np.nan, np.float32)
     gemm(a, b, out, False, False, 1.0, 0.0)
     np.testing.assert_allclose(out, a.astype(np.float64) @ b, rtol=1e-5)
+
+
+@pytest.mark.parametrize("m,k,n", [(784, 10, 100), (100, 300, 10), (784, 64, 100), (50, 10, 10)])
+def test_a_weight_gradient_over_out_is_the_product_whichever_kernel_computes_it(m, k, n):
+    """a.T @ b with beta 0 (a short sum, few columns, neither): out is written, NaN there never read."""
+    rng = np.random.default_rng(m + k + n)
+    a, b = rng.normal(size=(k, m)).astype(np.float32), rng.normal(size=(k, n)).astype(np.float32)
+    out = np.full((m, n), np.nan, np.float32)
+    gemm(a, b, out, True, False, 0.5, 0.0)
+    np.testing.assert_allclose(out, 0.5 * (a.T.astype(np.float64) @ b), rtol=1e-5, atol=1e-5 * np.sqrt(k))
 
 
 def test_gemm_default_overwrites_and_empty_batch_is_a_no_op():
