@@ -163,31 +163,10 @@ def _gemm_call(context, builder, dtype, flags, sizes, operands):
 
 
 @intrinsic
-def cblas_gemm(typingctx, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc):
-    """Row-major out = alpha op(a) @ op(b) + beta out, through the registered symbol."""
-    dtype = c.dtype
-    sig = types.void(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
-
-    def codegen(context, builder, signature, args):
-        t = signature.args
-        (ta, tb, m_v, n_v, k_v, alpha_v, a_v, lda_v, b_v, ldb_v, beta_v, c_v, ldc_v) = args
-
-        def data(value, ty):
-            return builder.bitcast(context.make_array(ty)(context, builder, value).data, cgutils.voidptr_t)
-
-        _gemm_call(context, builder, dtype, [(ta, t[0]), (tb, t[1])],
-                   [(m_v, t[2]), (n_v, t[3]), (k_v, t[4]), (lda_v, t[7]), (ldb_v, t[9]), (ldc_v, t[12])],
-                   [context.cast(builder, alpha_v, t[5], dtype), data(a_v, t[6]), data(b_v, t[8]),
-                    context.cast(builder, beta_v, t[10], dtype), data(c_v, t[11])])
-        return context.get_dummy_value()
-
-    return sig, codegen
-
-
-@intrinsic
 def cblas_gemm_at(typingctx, like, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc):
-    """cblas_gemm on operands given by address (int64), of `like`'s dtype: a part of an array is an offset
-    from its address, not a slice (slicing takes far longer to compile)."""
+    """Row-major out = alpha op(a) @ op(b) + beta out through the registered symbol, on operands given by address
+    (int64) of `like`'s dtype: a part of an array is an offset from its address, not a slice (slicing takes far
+    longer to compile)."""
     dtype = like.dtype
     sig = types.void(like, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 
