@@ -201,17 +201,20 @@ class CompiledFunction(FunctionBase):
         self._choosers, self._warm = {}, set()
         self.compile_seconds = time.perf_counter() - started
 
-    def _arguments(self, arrays, count=None):
-        """(the step's arguments on `count` threads (None: as set), the conformed arrays whose addresses they
-        hold, the batch size)."""
+    def _conformed(self, arrays):
+        """(the arrays checked and conformed to the inputs, the batch size)."""
         arrays, n = self.checked(arrays)
-        n = n or 1
+        return arrays, n or 1
+
+    def _arguments(self, arrays, n, count=None):
+        """The step's arguments on conformed `arrays` of batch n, on `count` threads (None: as set); they hold
+        the arrays' addresses, so the arrays must outlive them."""
         shared = shared_arguments(self.driver, self.workspace, n, self.generated.report)
         if count is not None:
             shared["threads"] = count
         args = self.generated.arguments("step", n=n, inputs=[a.ctypes.data for a in arrays], **shared)
         self.generated.prepare("step")
-        return args, arrays, n
+        return args
 
     def _chooser(self, n: int):
         """The thread chooser for calls on batches of n, as fit has one per batch size (None: the count is fixed,
@@ -241,14 +244,16 @@ class CompiledFunction(FunctionBase):
         """A no-argument callable running the step on these arrays with its buffers ready, returning
         the scalar outputs: what a benchmark times, free of the per-call checks and conversions (the thread
         count is chosen as in a call)."""
-        args, conformed, n = self._arguments(arrays)
+        conformed, n = self._conformed(arrays)
         run = self.generated.module.run
         chooser = self._chooser(n)
         if chooser is None:
+            args = self._arguments(conformed, n)
+
             def step():
                 return run("step", *args)
         else:
-            on = {count: self._arguments(arrays, count)[0] for count in chooser.options}
+            on = {count: self._arguments(conformed, n, count) for count in chooser.options}
 
             def step():
                 return self._run_chosen(chooser, n, lambda count: run("step", *on[count]))
@@ -257,15 +262,16 @@ class CompiledFunction(FunctionBase):
         return step
 
     def __call__(self, *arrays):
-        args, arrays, n = self._arguments(arrays)
+        arrays, n = self._conformed(arrays)
         chooser = self._chooser(n)
+        args = self._arguments(arrays, n) if chooser is None else None
         try:
             with flushed_to_zero():
                 if chooser is None:
                     scalars = list(self.generated.run("step", args))
                 else:
                     scalars = list(self._run_chosen(chooser, n, lambda count: self.generated.run(
-                        "step", self._arguments(arrays, count)[0])))
+                        "step", self._arguments(arrays, n, count))))
         except ValueError as e:  # raised inside the compiled code: a label out of range
             raise DataError(str(e)) from None
         fed = {t.id: a for t, a in zip(self.inputs, arrays)}
