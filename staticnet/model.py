@@ -277,7 +277,9 @@ class Model:
         check_data: scan the training and validation data for NaN and infinities first (False skips the scan,
             for speed); labels are always checked against their one_hot classes.
         callbacks: sn.callbacks.Callback objects, run between epochs (staticnet/callbacks.py); early stopping
-            runs first, so that a checkpoint of the same epoch holds its state.
+            runs first, so that a checkpoint of the same epoch holds its state.  A Ctrl-C during the training
+            or the validation stops fit keeping the weights (history.interrupted); one while the epoch's
+            callbacks run waits for them (a checkpoint's save) to finish, then stops the same way.
         nan_guard: stop at the first step whose loss or weights are not finite with a NumericalError naming
             the epoch, the step and the first node that produced such a value (its op, shape and line), and
             keep the weights from before that step (staticnet/nan_guard.py); False trains regardless.
