@@ -276,7 +276,7 @@ def cmd_search(args) -> int:
     print(f"written in {result.directory}: {', '.join(written)} and each trial's .json and .snet")
     best = result.best
     if best is None:
-        print("staticnet: error: no trial finished; the table gives each one's error", file=sys.stderr)
+        print(f"staticnet: error: {result.why_no_best()}; the table gives each one's error", file=sys.stderr)
         return 1
     from .model import load
     if test is None:

@@ -6,6 +6,7 @@ compiled epoch loop once per chunk of steps, so Python never runs per minibatch.
 """
 from __future__ import annotations
 
+import functools
 import math
 import sys
 import time
@@ -25,6 +26,7 @@ from . import callbacks as callback_rules
 from .callbacks import EarlyStopping, ModelCheckpoint
 from .errors import DataError, GraphError, NumericalError
 from .history import History
+from .interrupts import interrupts_held
 from .graph import Graph, Tensor, as_list, located, user_location
 from .explain import StepNotes
 from .feeds import conform
@@ -60,6 +62,23 @@ def _check_compile_arguments(loss, outputs, optimizer, loc):
         hint = (f"write optimizer=sn.{named.__name__}(lr=...)" if named else
                 "pass one of sn.SGD(lr=...), sn.AdaGrad(), sn.RMSProp(), sn.Adam(), sn.AdamW()")
         raise located(GraphError, "compile", loc, f"optimizer must be an optimizer object, got {shown(optimizer)}: {hint}")
+
+
+def _one_fit_at_a_time(fit):
+    """fit refuses to start while the same model's fit runs (called from one of its callbacks, or from another
+    thread): the two would train the same weights and number their epochs alike."""
+    @functools.wraps(fit)
+    def guarded(self, *args, **kwargs):
+        if self._fitting:
+            checks.refuse("fit", "this model's fit is already running (fit was called from one of its callbacks, or "
+                                 "from another thread); to stop training from a callback, set "
+                                 "self.model.stop_training = True, and call fit again after it returns", RuntimeError)
+        self._fitting = True
+        try:
+            return fit(self, *args, **kwargs)
+        finally:
+            self._fitting = False
+    return guarded
 
 
 class Model:
@@ -98,6 +117,7 @@ class Model:
         self.seed = None  # of the shuffle and dropout: epoch e uses seed + e
         self.stopping = None  # the EarlyStopping of the last fit, saved with checkpoints
         self.stop_training = False  # a callback sets it to stop fit after the current epoch
+        self._fitting = False  # while fit runs: a second fit is refused
         self._bias_gradients = None  # (layer names, compiled function) of learning_speed, made on first use
         self._compile()
 
@@ -233,6 +253,7 @@ class Model:
         return scores + (["val_loss"] + [f"val_{m}" for m in self.metrics] if has_validation else [])
 
     # ------------------------------------------------------------ training
+    @_one_fit_at_a_time
     def fit(self, data, epochs: int = 1, batch_size: int = 32, validation=None, early_stopping=None,
             shuffle: bool = True, seed: int | None = None, verbose: int = 1, checkpoint: str | None = None,
             resume: str | None = None, initial_epoch: int | None = None, check_data: bool = True,
@@ -256,7 +277,9 @@ class Model:
         check_data: scan the training and validation data for NaN and infinities first (False skips the scan,
             for speed); labels are always checked against their one_hot classes.
         callbacks: sn.callbacks.Callback objects, run between epochs (staticnet/callbacks.py); early stopping
-            runs first, so that a checkpoint of the same epoch holds its state.
+            runs first, so that a checkpoint of the same epoch holds its state.  A Ctrl-C during the training
+            or the validation stops fit keeping the weights (history.interrupted); one while the epoch's
+            callbacks run waits for them (a checkpoint's save) to finish, then stops the same way.
         nan_guard: stop at the first step whose loss or weights are not finite with a NumericalError naming
             the epoch, the step and the first node that produced such a value (its op, shape and line), and
             keep the weights from before that step (staticnet/nan_guard.py); False trains regardless.
@@ -333,6 +356,10 @@ class Model:
             try:
                 loss_sum, correct, rows_on = self._train_epoch(arrays, order, epoch_seed, batch_size, chunk_steps,
                                                                chooser, guard, epoch, progress)
+                if val_arrays is not None:
+                    if not self.generated.compiled("eval_epoch"):
+                        started += self._prepare("eval", batch_size, "evaluation loop", verbose)  # not the epoch's
+                    val_scores = self._evaluate_arrays(val_arrays)
             except KeyboardInterrupt:
                 progress.finish(["interrupted: keeping the weights trained so far"])
                 self.history.interrupted = True
@@ -345,21 +372,34 @@ class Model:
             if self.has_accuracy:
                 record["accuracy"] = correct / total
             if val_arrays is not None:
-                if not self.generated.compiled("eval_epoch"):
-                    started += self._prepare("eval", batch_size, "evaluation loop", verbose)  # not the epoch's time
-                scores = self._evaluate_arrays(val_arrays)
-                record.update({f"val_{k}": v for k, v in scores.items()})
+                record.update({f"val_{k}": v for k, v in val_scores.items()})
             record["seconds"] = time.perf_counter() - started
             if rows_on:
                 record["threads"] = max(rows_on, key=rows_on.get)  # the count that trained most rows
             self.history.epochs.append(record)
             self.epochs_done = epoch + 1
             progress.finish(*self._record_fields(record))
-            hooks.call("on_epoch_end", epoch, record)
+            if self._end_epoch(hooks, epoch, record, progress):
+                self.history.interrupted = True
+                break
             if self.stop_training:
                 self.history.stopped_early_at = epoch + 1
         hooks.call("on_train_end", {})
         return self.history
+
+    @staticmethod
+    def _end_epoch(hooks, epoch, record, progress) -> bool:
+        """Run the callbacks that end an epoch (a checkpoint's save among them) with Ctrl-C held until they are
+        done (staticnet/interrupts.py); whether a Ctrl-C came, which stops fit as one during the epoch does."""
+        try:
+            with interrupts_held() as held:
+                hooks.call("on_epoch_end", epoch, record)
+        except KeyboardInterrupt:  # a second Ctrl-C, or one that could not be held: a save under way was abandoned
+            progress.finish(["interrupted during its callbacks: a checkpoint being written keeps its last contents"])
+            return True
+        if held.interrupted:
+            progress.finish(["interrupted: stopped once its callbacks were done"])
+        return held.interrupted
 
     def _early_stopping(self, from_spec, callbacks):
         """The one early stopping of a fit: from early_stopping=, or an EarlyStopping among the callbacks."""

@@ -55,6 +55,8 @@ NPY_HEADER_LIMIT = 10_000 + 12  # NumPy's own limit on an .npy header (max_heade
 
 
 def _jsonable(value):
+    if isinstance(value, dict):
+        return {key: _jsonable(v) for key, v in value.items()}
     if isinstance(value, (tuple, list)):
         return [_jsonable(v) for v in value]
     if isinstance(value, np.dtype):
@@ -580,17 +582,38 @@ def restore_checkpoint(model, path: str):
 
 # ---------------------------------------------------------------- what resuming needs beyond the weights
 
-def _graph_signature(entries) -> list[tuple]:
-    """The structure of a listed graph: each node's op, operands, attributes, shape, dtype and name (its source
-    line and values left out: a model built again from the same code has the same signature)."""
-    return [(e["op"], list(e["inputs"]), e["attrs"], list(e["shape"]), e["dtype"], e["name"]) for e in entries]
+def _canonical(value) -> str:
+    """The one form in which a node's field is compared, whether it comes from the live graph (tuples, NumPy
+    scalars) or was read back from a file (lists, plain numbers): its JSON text, so that equal values compare
+    equal however they are held (NaN included) and the two sides cannot drift apart."""
+    return json.dumps(_jsonable(value), sort_keys=True)
 
 
-def _node_text(signature: list, at: int) -> str:
-    if at >= len(signature):
+def _graph_signature(entries) -> list[dict]:
+    """The structure of a listed graph: each node's op, operands, attributes (one by one), shape, dtype and
+    name in canonical form, its source line left out, so a model built again from the same code has the same
+    signature."""
+    return [{**{field: _canonical(entry[field]) for field in ("op", "inputs", "shape", "dtype", "name")},
+             "attrs": {key: _canonical(value) for key, value in entry["attrs"].items()}} for entry in entries]
+
+
+def _node_text(entries: list, at: int) -> str:
+    if at >= len(entries):
         return "absent"
-    op, _, _, shape, dtype, name = signature[at]
+    op, name, shape, dtype = (entries[at][field] for field in ("op", "name", "shape", "dtype"))
     return f"{op}{f' {name!r}' if name else ''} {tuple(shape)} {dtype}"
+
+
+def _difference(theirs: dict, ours: dict) -> str:
+    """How a node of the checkpoint differs from this model's where its op, shape, dtype and name do not show
+    it: its operands or an attribute, with both values."""
+    if theirs["inputs"] != ours["inputs"]:
+        return f"its operands are nodes {theirs['inputs']} in the checkpoint, {ours['inputs']} here"
+    for key in sorted(set(theirs["attrs"]) | set(ours["attrs"])):
+        saved, live = theirs["attrs"].get(key, "absent"), ours["attrs"].get(key, "absent")
+        if saved != live:
+            return f"its attribute {key} is {saved} in the checkpoint, {live} here"
+    return ""
 
 
 def _optimizer_text(config: dict) -> str:
@@ -608,12 +631,15 @@ def _check_same_training(model, manifest, path) -> None:
         raise DataError(f"{path}: corrupted checkpoint ({type(e).__name__}: {e})") from None
     nodes = topological([model.loss] + model.outputs)
     index = {n.id: i for i, n in enumerate(nodes)}
-    ours = _graph_signature(_node_entry(n, index) for n in nodes)
+    their_entries, our_entries = manifest["nodes"], [_node_entry(n, index) for n in nodes]
+    ours = _graph_signature(our_entries)
     if theirs != ours:
         at = next((i for i, (a, b) in enumerate(zip(theirs, ours)) if a != b), min(len(theirs), len(ours)))
+        saved, live = _node_text(their_entries, at), _node_text(our_entries, at)
+        detail = _difference(theirs[at], ours[at]) if saved == live else ""
         raise DataError(f"{path}: the checkpoint was saved from another model: its graph has {len(theirs)} nodes, "
-                        f"this model's {len(ours)}; node {at} is {_node_text(theirs, at)} in the checkpoint, "
-                        f"{_node_text(ours, at)} here")
+                        f"this model's {len(ours)}; node {at} is {saved} in the checkpoint, {live} here"
+                        + (f": {detail}" if detail else ""))
     our_optimizer, our_state = model.optimizer.config(), {leaf.name for leaf in model.state}
     if their_optimizer.get("name") != our_optimizer["name"] or their_state != our_state:
         raise DataError(f"{path}: the checkpoint was trained with {_optimizer_text(their_optimizer)}, this model "

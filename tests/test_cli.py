@@ -223,18 +223,28 @@ def test_train_says_which_optimizer_and_rate_in_its_first_line(tmp_path, capsys)
     assert out.splitlines()[0] == f"training {model} with Adam, lr 0.001 (Adam's default)"
 
 
-def test_resume_continues_a_saved_run_exactly(tmp_path, capsys, monkeypatch):
+MSE_L2 = TINY.replace("loss = sn.cross_entropy(p, y)", "loss = sn.mse(p, y) + sn.l2(0.1, 16)")
+
+
+@pytest.mark.parametrize("text", [TINY, MSE_L2], ids=["cross_entropy", "mse + l2"])
+def test_resume_continues_a_saved_run_exactly(tmp_path, capsys, monkeypatch, text):
     import staticnet as sn
     monkeypatch.setenv("STATICNET_NUM_THREADS", "1")
-    model = write(tmp_path, TINY)
+    model = write(tmp_path, text)
     straight, first, resumed = (str(tmp_path / name) for name in ("straight.snet", "first.snet", "resumed.snet"))
     assert run_main(capsys, "train", model, "--epochs", "3", "--save", straight)[0] == 0
     assert run_main(capsys, "train", model, "--epochs", "1", "--save", first)[0] == 0
-    assert run_main(capsys, "train", model, "--epochs", "3", "--resume", first, "--save", resumed)[0] == 0
+    code, _, err = run_main(capsys, "train", model, "--epochs", "3", "--resume", first, "--save", resumed)
+    assert code == 0, err
     a, b = sn.load(straight), sn.load(resumed)
     assert b.epochs_done == 3 and b.history["loss"] == a.history["loss"]
     for name in a.params:
         np.testing.assert_array_equal(b.params[name], a.params[name])
+
+
+def test_resume_refuses_the_checkpoint_of_another_model(tmp_path, capsys):
+    model, first = write(tmp_path, TINY), str(tmp_path / "first.snet")
+    assert run_main(capsys, "train", model, "--epochs", "1", "--save", first)[0] == 0
     other = write(tmp_path, TINY.replace("sn.dense(x, 2,", "sn.dense(x, 2, name='out',"), name="other.py")
     code, _, err = run_main(capsys, "train", other, "--resume", first)
     assert (code, err) == (1, f"staticnet: error: {first}: the checkpoint was saved from another model: its graph has "

@@ -137,6 +137,92 @@ def test_ctrl_c_stops_between_chunks_and_keeps_the_weights(monkeypatch):
     assert any(not np.array_equal(before[k], net.params[k]) for k in before)
 
 
+def checkpoint_saves_interrupted(monkeypatch, at_save: int, signals: int) -> None:
+    """Send this process `signals` real SIGINTs (Ctrl-C) from inside the write of checkpoint save number
+    `at_save`, while the file is being written."""
+    import signal
+
+    from staticnet import serialize
+    durable, saves = serialize.write_durably, []
+
+    def write_durably(path, write):
+        saves.append(path)
+
+        def write_with_ctrl_c(raw):
+            write(raw)
+            for _ in range(signals if len(saves) == at_save else 0):
+                os.kill(os.getpid(), signal.SIGINT)
+            raw.write(b"")  # a bytecode boundary inside the write, where Python runs the signal's handler
+        durable(path, write_with_ctrl_c)
+    monkeypatch.setattr(serialize, "write_durably", write_durably)
+
+
+def fit_stopped_by_ctrl_c(net, data, **settings):
+    """net.fit, which a Ctrl-C must stop, not escape from (that would end the test session)."""
+    try:
+        return net.fit(data, **settings)
+    except KeyboardInterrupt:
+        pytest.fail("KeyboardInterrupt escaped from fit")
+
+
+def test_ctrl_c_during_the_checkpoint_save_finishes_the_save_then_stops_fit(tmp_path, monkeypatch):
+    import signal
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # as in a plain Python program
+    data, path = sn.data.two_spirals(100, seed=0), str(tmp_path / "ckpt.snet")
+    net = spiral_model()
+    checkpoint_saves_interrupted(monkeypatch, at_save=2, signals=1)
+    history = fit_stopped_by_ctrl_c(net, data, epochs=5, batch_size=10, seed=0, verbose=0, checkpoint=path)
+    assert history.interrupted and net.epochs_done == 2 and [e["epoch"] for e in history.epochs] == [1, 2]
+    saved = sn.load(path)
+    assert saved.epochs_done == 2
+    for name in net.params:
+        np.testing.assert_array_equal(saved.params[name], net.params[name])
+    assert os.listdir(tmp_path) == ["ckpt.snet"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_a_second_ctrl_c_abandons_the_checkpoint_save_keeping_the_last_one(tmp_path, monkeypatch):
+    data, path = sn.data.two_spirals(100, seed=0), str(tmp_path / "ckpt.snet")
+    net = spiral_model()
+    checkpoint_saves_interrupted(monkeypatch, at_save=2, signals=2)
+    history = fit_stopped_by_ctrl_c(net, data, epochs=5, batch_size=10, seed=0, verbose=0, checkpoint=path)
+    assert history.interrupted and net.epochs_done == 2
+    assert sn.load(path).epochs_done == 1  # the save of epoch 2 was abandoned whole
+    assert os.listdir(tmp_path) == ["ckpt.snet"]
+
+
+def test_ctrl_c_during_validation_stops_fit_as_during_training(monkeypatch):
+    data = sn.data.two_spirals(100, seed=0)
+    net = spiral_model()
+    evaluate = sn.Model._evaluate_arrays
+    calls = []
+
+    def interrupted_on_the_second(self, arrays, batch_size=1000):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return evaluate(self, arrays, batch_size)
+    monkeypatch.setattr(sn.Model, "_evaluate_arrays", interrupted_on_the_second)
+    history = fit_stopped_by_ctrl_c(net, data, epochs=5, batch_size=10, validation=data, seed=0, verbose=0)
+    assert history.interrupted and [e["epoch"] for e in history.epochs] == [1] and net.epochs_done == 1
+
+
+def test_fit_called_from_a_callback_is_refused(tmp_path):
+    data = sn.data.two_spirals(100, seed=0)
+    net = spiral_model()
+
+    class FitAgain(sn.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            self.model.fit(data, epochs=1, verbose=0)
+
+    with pytest.raises(RuntimeError, match=rf"^fit at {HERE}:\d+: this model's fit is already running \(fit was "
+                                           r"called from one of its callbacks"):
+        net.fit(data, epochs=3, batch_size=10, verbose=0, callbacks=[FitAgain()])
+    assert [e["epoch"] for e in net.history.epochs] == [1]
+    net.fit(data, epochs=1, batch_size=10, verbose=0)  # the refusal leaves the model free to train again
+    assert [e["epoch"] for e in net.history.epochs] == [1, 2]
+
+
 def test_dropout_scales_kept_units_in_training_only():
     x = sn.input("x", (None, 1000))
     w = sn.param("w", value=np.ones(1000, np.float32))

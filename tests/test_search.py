@@ -270,6 +270,46 @@ def test_successive_halving_continues_the_best_half_to_the_last_rung(reference, 
     assert again.trained == []
 
 
+def build_l2(hidden):
+    """build, its cost with an L2 term (a graph with tuple attributes, which resuming once refused)."""
+    spec = build(hidden)
+    return dict(spec, loss=spec["loss"] + sn.l2(0.01, len(TRAIN["x"])))
+
+
+def test_successive_halving_of_an_l2_model_continues_its_survivors_to_the_last_rung(tmp_path):
+    result = sn.search.halving(build_l2, SPACE, TRAIN, validation=VALIDATION, epochs=EPOCHS, eta=2, batch_size=10,
+                               directory=str(tmp_path), executor="inline", verbose=False)
+    finalists = [r for r in result.records if r["epochs_target"] == EPOCHS]
+    assert len(finalists) == 2 and sum(r["epochs_target"] == 1 for r in result.records) == 2
+    for record in finalists:
+        assert record["status"] == "ok", record.get("error")
+        assert [e["epoch"] for e in record["history"]] == list(range(1, EPOCHS + 1))
+    assert result.best["trial"] in {r["trial"] for r in finalists}
+
+
+BUILT = set()  # the configurations build_once has built
+
+
+def build_once(hidden):
+    """build, except that building a configuration again (for successive halving's next rung) fails."""
+    if hidden in BUILT:
+        raise RuntimeError(f"hidden={hidden} was built before")
+    BUILT.add(hidden)
+    return build(hidden)
+
+
+def test_successive_halving_whose_last_rung_all_failed_names_no_best_and_says_why(tmp_path, capsys):
+    BUILT.clear()
+    result = sn.search.halving(build_once, sn.search.grid(hidden=[3, 4, 5, 6]), TRAIN, validation=VALIDATION,
+                               epochs=2, eta=2, batch_size=10, directory=str(tmp_path), executor="inline")
+    finalists = [r for r in result.records if r["status"] == "failed"]
+    assert len(finalists) == 2 and all("was built before" in r["error"] for r in finalists)
+    assert [r["epochs"] for r in result.records if r["status"] == "ok"] == [1, 1]  # the first rung's others
+    assert result.best is None
+    assert "rung 2/2: none of its 2 trials finished; no trial reached 2 epochs" in capsys.readouterr().out
+    assert repr(result).endswith("no trial finished the last rung (2 epochs)>")
+
+
 def test_the_table_ranks_by_the_monitored_score_in_three_formats(reference):
     scores = sorted(((-r["best_value"], r["index"]) for r in reference.records))
     expected_order = [f"trial-{i:03d}" for _, i in scores]

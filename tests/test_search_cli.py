@@ -108,6 +108,26 @@ def test_ctrl_c_stops_the_search_and_the_same_command_finishes_it(tmp_path):
     assert len(live_lines(rerun.stdout)) == 4 - len(finished)
 
 
+def test_halving_whose_last_rung_all_failed_exits_1_and_names_no_best(tmp_path):
+    """build() fails when it builds a configuration again, as the second rung does: the first rung's losers,
+    trained one epoch, are no answer to a search of two."""
+    once = ("    import os\n"
+            f"    marker = os.path.join({str(tmp_path)!r}, f'built-{{hidden}}')\n"
+            "    if os.path.exists(marker):\n"
+            "        raise RuntimeError(f'hidden={hidden} was built before')\n"
+            "    open(marker, 'w').close()\n")
+    model = tmp_path / "model.py"
+    model.write_text(MODEL.replace("SLEEP", "0.0").replace("    time.sleep(0.0)\n", "    time.sleep(0.0)\n" + once))
+    result = staticnet("search", str(model), "--grid", "hidden=3,4,5,6", "--epochs", "2", "--halving", "2",
+                       "--workers", "1", "--dir", str(tmp_path / "runs"))
+    assert result.returncode == 1, result.stderr
+    assert "rung 2/2: none of its 2 trials finished; no trial reached 2 epochs" in result.stdout
+    assert result.stderr == ("staticnet: error: no trial finished the last rung (2 epochs); the table gives each one's "
+                             "error\n")
+    assert [line.split("  ")[-1].split(":")[0] for line in live_lines(result.stdout)[4:]] == ["failed", "failed"]
+    assert not [line for line in result.stdout.splitlines() if line.startswith("best: ")]
+
+
 @pytest.mark.parametrize("args, message", [
     (["--grid", "lr"], "argument --grid: expected NAME=VALUE[,VALUE...], got 'lr'"),
     (["--grid", "lr=0.1,,0.5"], "argument --grid: lr=0.1,,0.5: an empty value"),

@@ -128,6 +128,116 @@ def test_a_checkpoint_of_another_model_is_refused_naming_both_graphs(tmp_path):
         net.fit(data, epochs=2, verbose=0, resume=path)
 
 
+def test_a_checkpoint_differing_only_in_an_attribute_is_refused_naming_it_and_both_values(tmp_path):
+    def build(rate):
+        sn.seed(0)
+        x, y = sn.input("x", (None, 3)), sn.input("y", (None, 2))
+        p = sn.dense(sn.dropout(sn.dense(x, 4, activation="relu"), rate), 2, activation="softmax")
+        return sn.compile(sn.cross_entropy(p, y), outputs=p, optimizer=sn.SGD(lr=0.1))
+    data, path = checkpoint_of(build(rate=0.25), tmp_path)
+    with pytest.raises(sn.DataError, match=r"node \d+ is dropout_mask \(None, 4\) float32 in the checkpoint, dropout_mask "
+                                           r"\(None, 4\) float32 here: its attribute rate is 0.25 in the checkpoint, 0.5 "
+                                           r"here$"):
+        build(rate=0.5).fit(data, epochs=2, verbose=0, resume=path)
+
+
+# ------------------------------------------------------------------ resuming continues every kind of model exactly
+
+def _features(*shape):
+    return np.random.default_rng(1).normal(size=(12,) + shape).astype(np.float32)
+
+
+def _one_hot(classes):
+    return np.eye(classes, dtype=np.float32)[np.random.default_rng(2).integers(0, classes, 12)]
+
+
+def _dense_cost(cost, classes=2, activation=None, targets=None, penalty=None):
+    """x -> dense(4, tanh) -> dense(classes, activation), trained on `cost`(output, y) (+ penalty)."""
+    def build():
+        x, y = sn.input("x", (None, 3)), sn.input("y", (None, classes))
+        p = sn.dense(sn.dense(x, 4, activation="tanh"), classes, activation=activation)
+        loss = cost(p, y)
+        return (loss + penalty if penalty is not None else loss), p, {"x": _features(3), "y": targets(classes)}
+    return build
+
+
+def _images(layers):
+    """6x6 one-channel images through `layers`, then a softmax over 2 classes."""
+    def build():
+        x, y = sn.input("x", (None, 6, 6, 1)), sn.input("y", (None, 2))
+        p = sn.dense(sn.flatten(layers(x)), 2, activation="softmax")
+        return sn.cross_entropy(p, y), p, {"x": _features(6, 6, 1), "y": _one_hot(2)}
+    return build
+
+
+def _integer_labels():
+    x, y = sn.input("x", (None, 3)), sn.input("y", (None,), dtype="int32")
+    z = sn.dense(sn.dense(x, 4, activation="tanh"), 3)
+    labels = np.random.default_rng(2).integers(0, 3, 12).astype(np.int32)
+    return sn.softmax_cross_entropy(z, y), sn.softmax(z), {"x": _features(3), "y": labels}
+
+
+def _recurrent():
+    x, y = sn.input("x", (None, 4, 3)), sn.input("y", (None, 2))
+    p = sn.dense(sn.rnn(x, 5), 2, activation="softmax")
+    return sn.cross_entropy(p, y), p, {"x": _features(4, 3), "y": _one_hot(2)}
+
+
+def _dropout():
+    x, y = sn.input("x", (None, 3)), sn.input("y", (None, 2))
+    p = sn.dense(sn.dropout(sn.dense(x, 8, activation="relu"), 0.3), 2, activation="softmax")
+    return sn.cross_entropy(p, y), p, {"x": _features(3), "y": _one_hot(2)}
+
+
+def _signs(classes):
+    return np.where(np.random.default_rng(2).integers(0, 2, (12, classes)) > 0, 1.0, -1.0).astype(np.float32)
+
+
+def _regression(classes):
+    return np.random.default_rng(3).normal(size=(12, classes)).astype(np.float32)
+
+
+RESUMABLE = {  # every cost and kind of layer: a model built from it, its outputs and its data
+    "mse": _dense_cost(sn.mse, targets=_regression),
+    "cross_entropy of a sigmoid": _dense_cost(sn.cross_entropy, activation="sigmoid", targets=_one_hot),
+    "cross_entropy of a softmax": _dense_cost(sn.cross_entropy, classes=3, activation="softmax", targets=_one_hot),
+    "softmax_cross_entropy, one-hot": _dense_cost(sn.softmax_cross_entropy, classes=3, targets=_one_hot),
+    "softmax_cross_entropy, integer labels": _integer_labels,
+    "perceptron_loss": _dense_cost(sn.perceptron_loss, classes=1, targets=_signs),
+    "mse + l2": _dense_cost(sn.mse, targets=_regression, penalty=sn.l2(0.5, 12)),
+    "cross_entropy + l1": _dense_cost(sn.cross_entropy, activation="sigmoid", targets=_one_hot,
+                                      penalty=sn.l1(0.5, 12)),
+    "conv2d": _images(lambda x: sn.conv2d(x, 2, 3, activation="relu")),
+    "max_pool2d": _images(lambda x: sn.max_pool2d(sn.conv2d(x, 2, 3, padding="same", activation="relu"))),
+    "avg_pool2d": _images(lambda x: sn.avg_pool2d(sn.conv2d(x, 2, 3, padding="same", activation="relu"))),
+    "rnn": _recurrent,
+    "dropout": _dropout,
+}
+
+
+def _compiled(build, seed):
+    sn.seed(seed)
+    loss, outputs, data = build()
+    return sn.compile(loss, outputs=outputs, optimizer=sn.Adam(lr=0.05)), data
+
+
+@pytest.mark.parametrize("build", RESUMABLE.values(), ids=RESUMABLE.keys())
+def test_resume_from_a_checkpoint_equals_the_uninterrupted_run_bit_for_bit(tmp_path, build):
+    settings = dict(batch_size=5, verbose=0)
+    whole, data = _compiled(build, seed=0)
+    whole.fit(data, epochs=3, seed=7, **settings)
+    stopped, _ = _compiled(build, seed=0)
+    path = str(tmp_path / "ckpt.snet")
+    stopped.fit(data, epochs=2, seed=7, checkpoint=path, **settings)
+    resumed, _ = _compiled(build, seed=1)  # other initial weights: the checkpoint must replace them all
+    resumed.fit(data, epochs=3, resume=path, **settings)
+    assert [e["epoch"] for e in resumed.history.epochs] == [1, 2, 3]
+    assert [e["loss"] for e in resumed.history.epochs] == [e["loss"] for e in whole.history.epochs]
+    for a, b in zip(whole.trainable + whole.state, resumed.trainable + resumed.state):
+        assert a.name == b.name
+        np.testing.assert_array_equal(b.value, a.value, err_msg=a.name)
+
+
 # ------------------------------------------------------------------ every failure to read names the file
 
 def saved_model(path, epochs=1):

@@ -261,7 +261,8 @@ class Search:
             self.engine.close()
         names = [t.name for t in plan.tasks]
         records = [dict(self.records[n], command=plan.command(self.records[n])) for n in names]
-        result = SearchResult(self.store.path, list(plan.space.names), records, self.trained)
+        result = SearchResult(self.store.path, list(plan.space.names), records, self.trained,
+                              last_rung=plan.rungs[-1] if plan.rungs else None)
         result.write_tables()
         return result
 
@@ -280,9 +281,11 @@ class Search:
             standing = [(score, t) for t in participants
                         if (score := _score_at(self.records.get(t.name), epochs)) is not None]
             standing.sort(key=lambda st: (-st[0], st[1].index))
-            participants = [t for _, t in standing[:max(1, len(participants) // plan.eta)]]
-            if not participants:
+            if not standing:
+                self.say(f"rung {rung + 1}/{len(plan.rungs)}: none of its {len(participants)} trial"
+                         f"{'s' if len(participants) > 1 else ''} finished; no trial reached {plan.rungs[-1]} epochs")
                 return
+            participants = [t for _, t in standing[:max(1, len(participants) // plan.eta)]]
 
 
 def rungs_for(epochs: int, min_epochs: int, eta: int) -> list[int]:
@@ -325,7 +328,8 @@ def halving(build, space, train, validation=None, *, epochs, eta=2, min_epochs=1
     them train on to the next rung's, and so on until the survivors reach `epochs`.  The rungs' epochs run
     from `epochs` down by factors of eta to no fewer than min_epochs (epochs=9, eta=3: 1, 3, 9).  A trial
     continues from the checkpoint of its last rung, so its result equals an uninterrupted run of as many
-    epochs.  The other arguments are run()'s."""
+    epochs.  The best is a trial that finished the last rung: if none did, result.best is None and the result
+    says why.  The other arguments are run()'s."""
     epochs = _count("epochs", epochs)
     eta, min_epochs = _count("eta", eta, minimum=2), _count("min_epochs", min_epochs)
     if min_epochs > epochs:

@@ -26,11 +26,15 @@ class SearchResult:
     """The records of a search's trials (each the dict its JSON file holds), in the space's order.
 
     best: the finished trial with the best monitored value (ties: the earlier trial), as {"trial", "params",
-    <monitor>, "epoch", "seed", "model"}, or None when no trial finished; trained: the trials this run
-    trained (the others were in the directory already)."""
+    <monitor>, "epoch", "seed", "model"}, or None when no trial finished; for successive halving, only a
+    trial that finished the last rung (`last_rung` epochs) can be best: one the first rung left behind,
+    trained fewer epochs, is no answer to the search.  trained: the trials this run trained (the others were
+    in the directory already)."""
 
-    def __init__(self, directory: str, names: list[str], records: list[dict], trained: list[str]):
+    def __init__(self, directory: str, names: list[str], records: list[dict], trained: list[str],
+                 last_rung: int | None = None):
         self.directory, self.names, self.records, self.trained = directory, names, records, trained
+        self.last_rung = last_rung
         finished = [r for r in records if r["status"] == FINISHED]
         self.monitor = finished[0]["monitor"] if finished else None
 
@@ -43,12 +47,15 @@ class SearchResult:
         finished.sort(key=lambda r: (-self._score(r), r["index"]))
         return finished + [r for r in self.records if r["status"] != FINISHED]
 
+    def _contends(self, record) -> bool:
+        return record["status"] == FINISHED and (self.last_rung is None
+                                                 or (record.get("epochs_target") or 0) >= self.last_rung)
+
     @property
     def best(self) -> dict | None:
-        ranked = self.ranked()
-        if not ranked or ranked[0]["status"] != FINISHED:
+        top = next((r for r in self.ranked() if self._contends(r)), None)
+        if top is None:
             return None
-        top = ranked[0]
         return {"trial": top["trial"], "params": top["params"], top["monitor"]: top["best_value"],
                 "epoch": top["best_epoch"], "seed": top["seed"], "model": os.path.join(self.directory, top["model"])}
 
@@ -58,8 +65,14 @@ class SearchResult:
     def __repr__(self):
         best = self.best
         shown = (f"best {best['trial']} {best['params']} {self.monitor} {best[self.monitor]:.4f}" if best
-                 else "no trial finished")
+                 else self.why_no_best())
         return f"<SearchResult {len(self.records)} trials in {self.directory}: {shown}>"
+
+    def why_no_best(self) -> str:
+        """Why `best` is None, for a message."""
+        if self.last_rung is not None and any(r["status"] == FINISHED for r in self.records):
+            return f"no trial finished the last rung ({self.last_rung} epochs)"
+        return "no trial finished"
 
     # ------------------------------------------------------------ tables
     def _columns(self) -> list[str]:
