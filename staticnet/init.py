@@ -11,6 +11,8 @@ import math
 
 import numpy as np
 
+from . import checks
+
 _rng = np.random.default_rng(0)
 
 
@@ -44,8 +46,21 @@ def normal(std: float = 1.0, mean: float = 0.0):
     return lambda shape: _rng.normal(mean, std, shape)
 
 
-def uniform(limit: float):
-    return lambda shape: _rng.uniform(-limit, limit, shape)
+def uniform(low: float, high: float | None = None):
+    """U(-low, low) given one bound (a limit), U(low, high) given two, as sn.search.uniform takes them.
+
+    The bounds are checked here, where they are written: NumPy refuses a range wider than the largest float64
+    only when the values are drawn, with a message that names neither the bounds nor the parameter."""
+    if high is None:
+        limit = checks.real("init.uniform", "limit", low, checks.POSITIVE)
+        low, high = -limit, limit
+    else:
+        low = checks.real("init.uniform", "low", low, checks.FINITE)
+        high = checks.real("init.uniform", "high", high, checks.Interval(low, low_closed=False))
+    if not math.isfinite(high - low):
+        checks.refuse("init.uniform", f"the range [{low:g}, {high:g}) is wider than the largest float64 "
+                                      f"({np.finfo(np.float64).max:.4g}): no draw can cover it")
+    return lambda shape: _rng.uniform(low, high, shape)
 
 
 def glorot_uniform():
