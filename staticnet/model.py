@@ -6,6 +6,7 @@ compiled epoch loop once per chunk of steps, so Python never runs per minibatch.
 """
 from __future__ import annotations
 
+import difflib
 import math
 import sys
 import time
@@ -23,7 +24,7 @@ from .data_checks import check_finite, check_labels
 from .denormals import flushed_to_zero
 from . import callbacks as callback_rules
 from .callbacks import EarlyStopping, ModelCheckpoint
-from .errors import DataError, GraphError, NumericalError
+from .errors import DataError, GraphError, NumericalError, UnknownName
 from .history import History
 from .graph import Graph, Tensor, as_list, located, user_location
 from .explain import StepNotes
@@ -527,14 +528,26 @@ class ParamView:
         self._leaves = {t.name: t for t in leaves}
 
     def __getitem__(self, name):
-        return self._leaves[name].value
+        return self._leaf(name).value
 
     def __setitem__(self, name, value):
-        leaf = self._leaves[name]
+        leaf = self._leaf(name)
         value = np.asarray(value, dtype=leaf.dtype)
         if value.shape != leaf.shape:
             raise ValueError(f"parameter {name!r} has shape {leaf.shape}, got an array of shape {value.shape}")
         leaf.value[...] = value
+
+    def _leaf(self, name):
+        """The parameter called `name`, or UnknownName listing the names closest to it (or all of them)."""
+        if name in self._leaves:
+            return self._leaves[name]
+        names = list(self._leaves)
+        by_lower = {n.lower(): n for n in reversed(names)}  # a name differing only in case comes first
+        close = ([by_lower[n] for n in difflib.get_close_matches(name.lower(), by_lower, n=3, cutoff=0.5)]
+                 if isinstance(name, str) else [])
+        listed = (f"did you mean {' or '.join(repr(n) for n in close)}?" if close else
+                  f"the parameters are {', '.join(repr(n) for n in names)}")
+        raise UnknownName(f"the model has no parameter {name!r}; {listed}")
 
     def __iter__(self):
         return iter(self._leaves)

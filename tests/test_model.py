@@ -310,3 +310,17 @@ def test_a_diverged_epoch_does_not_overwrite_the_last_finite_checkpoint(tmp_path
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith(f"warning: epoch 2 left weights that are not finite; the checkpoint "
                                                    f"{path} keeps the last finite ones")
+
+
+@pytest.mark.parametrize("name, message", [
+    ("dense1/w", r"the model has no parameter 'dense1/w'; did you mean 'dense1/W'( or '[^']+')*\?"),
+    ("A/Wx", r"the model has no parameter 'A/Wx'; the parameters are 'dense1/W', 'dense1/b', 'dense2/W', 'dense2/b', "
+             r"'dense3/W', 'dense3/b'"),
+])
+def test_a_parameter_name_that_is_not_there_is_named_with_the_names_that_are(spirals_net, name, message):
+    before = weights_of(spirals_net)
+    for access in (lambda: spirals_net.params[name], lambda: spirals_net.params.__setitem__(name, np.zeros(2))):
+        with pytest.raises(KeyError) as raised:
+            access()
+        assert re.fullmatch(message, str(raised.value)), str(raised.value)
+    assert_same_weights(before, weights_of(spirals_net))
