@@ -491,7 +491,7 @@ class Model:
 
     def export_onnx(self, path: str, opset: int | None = None) -> None:
         """Write the prediction graph (the outputs from the features, dropout removed, the current weights) as
-        an ONNX model; see sn.export_onnx.  Needs the `onnx` extra: pip install 'staticnet[onnx]'."""
+        an ONNX model; see sn.export_onnx.  Needs the onnx package: pip install onnx."""
         from .onnx_export import export
         export(self.outputs, path, inputs=self.features, opset=opset)
 
