@@ -100,6 +100,7 @@ class Model:
         self.stopping = None  # the EarlyStopping of the last fit, saved with checkpoints
         self.stop_training = False  # a callback sets it to stop fit after the current epoch
         self._bias_gradients = None  # (layer names, compiled function) of learning_speed, made on first use
+        self._ran = set()  # (loop, batch capacity) pairs run at least once: compiled, with the parts they need
         self._compile()
 
     @staticmethod
@@ -161,9 +162,16 @@ class Model:
                 visit(part)
         return list(found.values())
 
-    def warm_up(self, batch_size: int = 32, loops=("train", "eval", "predict")) -> tuple[float, bool]:
+    def warm_up(self, batch_size: int = 32, loops=("train", "eval", "predict"),
+                eval_batch: int | None = None) -> tuple[float, bool]:
         """Compile these loops now (each is compiled on its first call, with the kernels it calls), on
-        empty data; returns (seconds, whether every one came from the on-disk cache)."""
+        empty data; returns (seconds, whether every one came from the on-disk cache).
+
+        The training loop is made ready for batches of `batch_size` rows, the evaluation and prediction loops
+        for `eval_batch` (default: batch_size): a product that is cut among the threads needs parts that are
+        compiled only for the batch sizes large enough to cut it (runtime.part_addresses), and evaluate and
+        predict run 1000 rows at a time where training runs a few."""
+        eval_batch = eval_batch or batch_size
         started = time.perf_counter()
         empty = [np.empty((1,) + tuple(t.shape[1:]), t.dtype) for t in self.inputs]
         addresses = [a.ctypes.data for a in empty]
@@ -173,33 +181,55 @@ class Model:
         calls = {  # no rows: total, start and stop 0
             "train": lambda: self._run("train_epoch", batch_size, data=addresses, total=0, order=order.ctypes.data,
                                        seed=0, start=0, stop=0, batch=batch_size),
-            "eval": lambda: self._run("eval_epoch", batch_size, data=addresses, total=0, start=0, stop=0,
-                                      batch=batch_size),
-            "predict": lambda: self._run("predict_all", batch_size, data=features,
-                                         results=[r.ctypes.data for r in results], total=0, batch=batch_size),
+            "eval": lambda: self._run("eval_epoch", eval_batch, data=addresses, total=0, start=0, stop=0,
+                                      batch=eval_batch),
+            "predict": lambda: self._run("predict_all", eval_batch, data=features,
+                                         results=[r.ctypes.data for r in results], total=0, batch=eval_batch),
         }
         for loop in loops:
             calls[loop]()
         cached = all(self.generated.from_cache(self.LOOPS[loop]) for loop in loops)
         return time.perf_counter() - started, cached
 
-    def _prepare(self, loop: str, batch_size: int, what: str, verbose) -> float:
-        """Compile (or load) one loop, saying so on stderr first: on a first run this is the wait."""
+    LOOP_NAMES = {"train": "training", "eval": "evaluation", "predict": "prediction"}
+
+    def _prepare(self, batch_size: int, validation_rows: int | None, verbose) -> None:
+        """Compile (or load) every loop the epochs of a fit will run, at the batch sizes they will run at,
+        saying so on stderr first: on a first run this is the wait, and none of it then falls into the first
+        epoch's time (the evaluation of the validation data, 1000 rows at a time, needed parts of products
+        that training's small batches did not)."""
+        loops = {"train": batch_size}
+        if validation_rows is not None:
+            loops["eval"] = self.evaluation_batch(validation_rows)
+            if any(m in metric_rules.REGRESSION_METRICS for m in self.metrics):
+                loops["predict"] = loops["eval"]
+        missing = [loop for loop, batch in loops.items() if (self.LOOPS[loop], batch) not in self._ran]
+        if not missing:
+            return
+        names = [self.LOOP_NAMES[loop] for loop in missing]
+        what = f"{' and '.join(names)} loop{'s' if len(names) > 1 else ''}"
         if verbose:
             print(f"compiling the {what}...", end="\r" if sys.stderr.isatty() else "\n", file=sys.stderr, flush=True)
-        seconds, cached = self.warm_up(batch_size, loops=(loop,))
+        seconds, cached = self.warm_up(batch_size, loops=missing, eval_batch=loops.get("eval"))
         if verbose:
+            them = "them" if len(names) > 1 else "it"
             print(f"{what} ready in {seconds:.1f} s "
-                  f"({'loaded from the cache' if cached else 'compiled; later runs load it from the cache'})",
+                  f"({'loaded from the cache' if cached else f'compiled; later runs load {them} from the cache'})",
                   file=sys.stderr)
-        return seconds
+
+    @staticmethod
+    def evaluation_batch(rows: int, batch_size: int = 1000) -> int:
+        """The batch evaluate and predict run `rows` rows in."""
+        return min(batch_size, rows)
 
     def _run(self, function: str, capacity: int, **groups):
         """Call a generated loop with these parameter groups (its data and bounds) and the shared ones of its
         step (parameters, buffers for batches of up to `capacity` rows, threads, sizes)."""
         step = self.STEP_OF[function]
         shared = shared_arguments(self.steps[step], self.workspaces[step], capacity, self.generated.report)
-        return self.generated(function, **groups, **shared)
+        result = self.generated(function, **groups, **shared)
+        self._ran.add((function, capacity))  # compiled, with the parts this capacity needs
+        return result
 
     def _data(self, data, nodes, what, check_values=False) -> list[np.ndarray]:
         """Arrays for `nodes` from a dict keyed by input name, or a tuple (x, y) / a bare x, checked before
@@ -316,10 +346,8 @@ class Model:
                    if threads_matter(self.steps["train"].plan, batch_size) else None)
         chunk_steps = max(1, math.ceil(steps / 50)) if verbose or chooser else steps
         progress = Progress(enabled=verbose > 0)
-        if not self.generated.compiled("train_epoch") and final > first:
-            # compile now, so that neither the first epoch's time nor the thread chooser's first timing includes
-            # it; the evaluation loop is compiled when first used, after the first epoch's training
-            self._prepare("train", batch_size, "training loop", verbose)
+        if final > first:  # compile now, so that neither an epoch's time nor the thread chooser's timings include it
+            self._prepare(batch_size, None if val_arrays is None else val_arrays[0].shape[0], verbose)
         self.stop_training = False
         hooks.call("on_train_begin", {})
         for epoch in range(first, final):
@@ -346,8 +374,6 @@ class Model:
             if self.has_accuracy:
                 record["accuracy"] = correct / total
             if val_arrays is not None:
-                if not self.generated.compiled("eval_epoch"):
-                    started += self._prepare("eval", batch_size, "evaluation loop", verbose)  # not the epoch's time
                 scores = self._evaluate_arrays(val_arrays)
                 record.update({f"val_{k}": v for k, v in scores.items()})
             record["seconds"] = time.perf_counter() - started
@@ -450,7 +476,7 @@ class Model:
 
     def _evaluate_arrays(self, arrays, batch_size=1000):
         total = arrays[0].shape[0]
-        batch = min(batch_size, total)
+        batch = self.evaluation_batch(total, batch_size)
         with flushed_to_zero():
             loss_sum, correct = self._run("eval_epoch", batch, data=[a.ctypes.data for a in arrays], total=total,
                                           start=0, stop=total, batch=batch)
@@ -473,7 +499,7 @@ class Model:
 
     def _predict_arrays(self, arrays, batch_size):
         total = arrays[0].shape[0]
-        batch = min(batch_size, total)
+        batch = self.evaluation_batch(total, batch_size)
         results = [np.empty(tuple(total if d is None else d for d in t.shape), t.dtype) for t in self.outputs]
         with flushed_to_zero():
             self._run("predict_all", batch, data=[a.ctypes.data for a in arrays], results=[r.ctypes.data for r in results],
