@@ -201,8 +201,8 @@ def _initial_value(name: str, shape: tuple, dtype: np.dtype, init, loc: str) -> 
         bad = np.flatnonzero(~np.isfinite(value))
         first = tuple(int(i) for i in np.unravel_index(bad[0], shape))
         raise located(GraphError, "param", loc, f"{name!r}: its init gave {bad.size} values of {size} that are not "
-                                                f"finite in {dtype} (the first at {first}: {float(drawn[first]):.4g} became "
-                                                f"{float(value[first])}); give an init whose values fit {dtype}")
+                                                f"finite in {dtype} (the first at {first}: {float(drawn[first]):.4g} "
+                                                f"became {float(value[first])}); give an init whose values fit {dtype}")
     return value
 
 

@@ -568,7 +568,7 @@ class ParamView:
         if name in self._leaves:
             return self._leaves[name]
         names = list(self._leaves)
-        by_lower = {n.lower(): n for n in reversed(names)}  # a name differing only in case comes first
+        by_lower = {n.lower(): n for n in reversed(names)}  # matched regardless of case: 'dense1/w' finds 'dense1/W'
         close = ([by_lower[n] for n in difflib.get_close_matches(name.lower(), by_lower, n=3, cutoff=0.5)]
                  if isinstance(name, str) else [])
         listed = (f"did you mean {' or '.join(repr(n) for n in close)}?" if close else

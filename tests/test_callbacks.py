@@ -188,9 +188,9 @@ def test_numpy_scalars_a_callback_logs_become_python_numbers_and_the_model_saves
 def test_a_value_no_record_can_hold_is_refused_naming_the_key_and_the_callback(tmp_path, key, value, shown):
     net = spiral_model()
     line = inspect.currentframe().f_lineno + 3
-    with pytest.raises(ValueError, match=rf"^fit at {HERE}:{line}: the callback Bad put logs\[{re.escape(repr(key))}\] = "
-                                         rf"{shown} into the record of epoch 1: a record holds numbers, strings and None"):
-        net.fit(some_rows(40), epochs=3, batch_size=10, verbose=0, callbacks=[Logs(**{"ok": 1.0}), Bad(key, value)],
+    put = rf"the callback Bad put logs\[{re.escape(repr(key))}\] = {shown} into the record of epoch 1"
+    with pytest.raises(ValueError, match=rf"^fit at {HERE}:{line}: {put}: a record holds numbers, strings and None"):
+        net.fit(some_rows(40), epochs=3, batch_size=10, verbose=0, callbacks=[Logs(ok=1.0), Bad(key, value)],
                 checkpoint=tmp_path / "ckpt.snet")
     assert net.epochs_done == 1 and net.history["ok"] == [1.0]
     net.save(tmp_path / "model.snet")  # the record without the refused value, as the checkpoint holds it

@@ -355,7 +355,8 @@ def test_fit_compiles_every_loop_its_epochs_run_before_the_first_step(monkeypatc
     rng = np.random.default_rng(0)
 
     def rows(n):
-        return {"x": rng.normal(size=(n, 300)).astype(np.float32), "y": np.eye(3, dtype=np.float32)[rng.integers(0, 3, n)]}
+        labels = np.eye(3, dtype=np.float32)[rng.integers(0, 3, n)]
+        return {"x": rng.normal(size=(n, 300)).astype(np.float32), "y": labels}
     net.fit(rows(40), epochs=2, batch_size=4, validation=rows(1500), verbose=1)
     assert training_started and all(training_started)  # the evaluation loop was compiled before the first step
     assert ("run_parts", False) in loaded  # the parts were loaded, before training ...
