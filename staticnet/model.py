@@ -15,6 +15,7 @@ import numpy as np
 
 from . import checks, init, metrics as metric_rules, threads
 from .autodiff import gradients
+from .codegen import kernel_layer
 from .codegen.driver import Driver, Sizes
 from .codegen.loops import epoch_loop, metric_kind, predict_loop
 from .codegen.memory import plan_memory
@@ -35,7 +36,7 @@ from .passes import optimize, rewrite_forward
 from .passes.strip_dropout import strip_dropout
 from .program import Program
 from .progress import Progress
-from .runtime import Generated, Workspace, kernels_called, shared_arguments
+from .runtime import Generated, Workspace, kernels_called, parts_needed, shared_arguments
 
 
 def shuffled(total: int, seed: int) -> np.ndarray:
@@ -100,7 +101,6 @@ class Model:
         self.stopping = None  # the EarlyStopping of the last fit, saved with checkpoints
         self.stop_training = False  # a callback sets it to stop fit after the current epoch
         self._bias_gradients = None  # (layer names, compiled function) of learning_speed, made on first use
-        self._ran = set()  # (loop, batch capacity) pairs run at least once: compiled, with the parts they need
         self._compile()
 
     @staticmethod
@@ -203,7 +203,7 @@ class Model:
             loops["eval"] = self.evaluation_batch(validation_rows)
             if any(m in metric_rules.REGRESSION_METRICS for m in self.metrics):
                 loops["predict"] = loops["eval"]
-        missing = [loop for loop, batch in loops.items() if (self.LOOPS[loop], batch) not in self._ran]
+        missing = [loop for loop, batch in loops.items() if not self._ready(loop, batch)]
         if not missing:
             return
         names = [self.LOOP_NAMES[loop] for loop in missing]
@@ -217,6 +217,13 @@ class Model:
                   f"({'loaded from the cache' if cached else f'compiled; later runs load {them} from the cache'})",
                   file=sys.stderr)
 
+    def _ready(self, loop: str, batch: int) -> bool:
+        """Whether running `loop` on batches of `batch` rows would compile nothing: the loop is compiled, and so
+        are the parts of products that this batch size cuts among the threads (shared by every model)."""
+        function = self.LOOPS[loop]
+        parts = parts_needed(self.steps[self.STEP_OF[function]], batch)
+        return self.generated.compiled(function) and all(kernel_layer.loaded(part) for part in parts)
+
     @staticmethod
     def evaluation_batch(rows: int, batch_size: int = 1000) -> int:
         """The batch evaluate and predict run `rows` rows in."""
@@ -227,9 +234,7 @@ class Model:
         step (parameters, buffers for batches of up to `capacity` rows, threads, sizes)."""
         step = self.STEP_OF[function]
         shared = shared_arguments(self.steps[step], self.workspaces[step], capacity, self.generated.report)
-        result = self.generated(function, **groups, **shared)
-        self._ran.add((function, capacity))  # compiled, with the parts this capacity needs
-        return result
+        return self.generated(function, **groups, **shared)
 
     def _data(self, data, nodes, what, check_values=False) -> list[np.ndarray]:
         """Arrays for `nodes` from a dict keyed by input name, or a tuple (x, y) / a bare x, checked before

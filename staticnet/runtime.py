@@ -151,11 +151,18 @@ def part_addresses(driver, batch: int, report=None) -> list[int]:
     """The addresses of RUN_PARTS and of `driver`'s parts compiled on demand, for a batch of `batch` rows:
     compiled (once) when some product of the step is large enough to be cut among the threads at that batch,
     else zeros (the products then run whole, as kernels/gemm.py's split_mode says they must)."""
+    needed = parts_needed(driver, batch)
+    if not needed:
+        return [0] * (1 + len(driver.lazy_parts))
+    return [kernel_layer.load(kernel, report) for kernel in needed]
+
+
+def parts_needed(driver, batch: int) -> list:
+    """RUN_PARTS and `driver`'s parts compiled on demand, if a batch of `batch` rows needs them; else none."""
     from .codegen.parallel import products_split
     if not driver.lazy_parts or not products_split(driver.plan, batch):
-        return [0] * (1 + len(driver.lazy_parts))
-    return [kernel_layer.load(kernel_layer.RUN_PARTS, report)] + [kernel_layer.load(part, report)
-                                                                  for part in driver.lazy_parts.values()]
+        return []
+    return [kernel_layer.RUN_PARTS, *driver.lazy_parts.values()]
 
 
 def kernels_called(*drivers) -> list:
