@@ -38,7 +38,7 @@ def load(path) -> Predictor:
         from .serialize import read_forward_graph
         features, outputs, single_output = read_forward_graph(path)
         return Predictor(features, outputs, single_output)
-    from .onnx_import import import_model
     from .onnx_support import require_onnx
     require_onnx(f"inference.load({os.fspath(path)!r}) of an ONNX file")
+    from .onnx_import import import_model
     return import_model(path).predictor()
