@@ -48,7 +48,7 @@ def export_onnx(outputs, path, inputs=None, opset=None, output_names=None):
 
     Dropout is removed (the inference graph); parameters become initializers holding their current values;
     the batch dimension is symbolic.  opset defaults to staticnet.onnx_support.DEFAULT_OPSET (17).  Needs the
-    `onnx` extra: pip install 'staticnet[onnx]'."""
+    onnx package: pip install onnx."""
     from .onnx_export import export
     export(outputs, path, inputs=inputs, opset=opset, output_names=output_names)
 
@@ -56,7 +56,7 @@ def export_onnx(outputs, path, inputs=None, opset=None, output_names=None):
 def import_onnx(path):
     """An ONNX model as a staticnet graph (staticnet.onnx_import.ImportedGraph): its inputs and outputs
     as tensors to compile and fine-tune, .compile() for a Model ready to predict, and .predict() to run
-    it with NumPy.  Needs the `onnx` extra: pip install 'staticnet[onnx]'."""
+    it with NumPy.  Needs the onnx package: pip install onnx."""
     from .onnx_import import import_model
     return import_model(path)
 

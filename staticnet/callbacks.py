@@ -302,6 +302,26 @@ class CallbackList:
     def call(self, hook: str, *args) -> None:
         for callback in self.callbacks:
             getattr(callback, hook)(*args)
+            if hook == "on_epoch_end":
+                keep_recordable(args[1], callback, epoch=args[0] + 1)
+
+
+def keep_recordable(logs: dict, callback, epoch: int) -> None:
+    """What a callback put into an epoch's `logs`, made fit for the history, which model files keep as JSON:
+    a NumPy scalar (np.float32(0.5), an array of no dimensions) becomes the Python number it holds; anything
+    else that is not a number, a string or None is taken out and refused naming the key and the callback.
+    Checked after each callback, so that the error names the one that put it there and not a model save
+    failing later (json's "Object of type float32 is not JSON serializable" named neither)."""
+    for key, value in list(logs.items()):
+        if isinstance(value, np.generic) or isinstance(value, np.ndarray) and value.ndim == 0:
+            value = logs[key] = value.item()
+        if isinstance(key, str) and (value is None or isinstance(value, (int, float, str))):
+            continue
+        del logs[key]  # the history keeps the epoch's record, and must stay savable
+        what = f"logs[{key!r}] = {checks.shown(value)}"
+        _refuse(f"the callback {type(callback).__name__} put {what} into the record of epoch {epoch}: "
+                "a record holds numbers, strings and None under string keys (the history and the model files "
+                "keep it as JSON)")
 
 
 def checked(callbacks) -> list[Callback]:

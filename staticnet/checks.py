@@ -60,12 +60,15 @@ class Interval:
         return math.isfinite(value) and above and below
 
     def __str__(self):
+        if self.low == -math.inf and self.high == math.inf:
+            return "a finite number"
         if self.high == math.inf:
             return f"a finite number {'>=' if self.low_closed else '>'} {self.low:g}"
         return (f"a number in {'[' if self.low_closed else '('}{self.low:g}, "
                 f"{self.high:g}{']' if self.high_closed else ')'}")
 
 
+FINITE = Interval(-math.inf, low_closed=False)
 POSITIVE = Interval(0.0, low_closed=False)
 NON_NEGATIVE = Interval(0.0)
 FRACTION = Interval(0.0, 1.0)  # [0, 1): momentum, decay rates of moving averages, dropout rates
@@ -94,6 +97,28 @@ def numeric(op: str, value) -> None:
         kind = "O"
     if kind not in "fiub":
         refuse(op, f"operands must be tensors, numbers or arrays of numbers, got {shown(value)}")
+
+
+def memory_available() -> int | None:
+    """Bytes of memory the system can still give (Linux's MemAvailable), or None where unknown: what a large
+    allocation is checked against before it is made (NumPy's own error names no parameter or node, and Linux
+    may grant an allocation that the first write then cannot use)."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def byte_size(count: int) -> str:
+    """A number of bytes as a message shows it: 74.5 GiB, 3.0 MiB, 12 bytes."""
+    for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if count >= size:
+            return f"{count / size:.1f} {unit}"
+    return f"{count} bytes"
 
 
 def output_file(op: str, argument: str, path) -> None:

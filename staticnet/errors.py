@@ -21,6 +21,15 @@ class DataError(ValueError):
     """A data file or array that cannot be used (names the file and the problem)."""
 
 
+class UnknownName(KeyError):
+    """A key that names nothing there (a parameter of net.params): the message says what is there.  A KeyError,
+    so `except KeyError` and Mapping-style code keep working, but printed as its message (KeyError's own str
+    shows the repr of its argument)."""
+
+    def __str__(self):
+        return str(self.args[0]) if self.args else ""
+
+
 class MissingDependency(RuntimeError):
     """An optional extra that a feature needs is not installed (the message names the pip command)."""
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .checks import shown
 from .errors import GraphError
 from .feeds import batch_size_of, conform
 from .graph import Tensor, as_list, fmt_shape, located, topological, user_location
@@ -19,8 +20,7 @@ class FunctionBase:
     def __init__(self, inputs, outputs, updates=None, training=False):
         loc = user_location()
         self.inputs = as_list(inputs)
-        self.single = isinstance(outputs, Tensor)
-        self.outputs = as_list(outputs)
+        self.outputs, self.layout = flattened_outputs(outputs, loc)
         self.updates = check_updates(list(updates or []), loc)
         if not training:
             inference = strip_dropout(Program(outputs=tuple(self.outputs), updates=tuple(self.updates)))
@@ -43,7 +43,14 @@ class FunctionBase:
         return arrays, batch_size_of(self.inputs, arrays)
 
     def result(self, outs):
-        return outs[0] if self.single else outs
+        """The values of the flat outputs in the nesting the outputs were given in."""
+        return filled(self.layout, outs)
+
+    def flat(self, result) -> list:
+        """A call's result as the flat list of output values (the inverse of `result`)."""
+        found = []
+        walk(self.layout, result, found.append)
+        return found
 
 
 class NumpyFunction(FunctionBase):
@@ -56,6 +63,39 @@ class NumpyFunction(FunctionBase):
         for (p, _), new in zip(self.updates, values[len(self.outputs):]):
             p.value = np.array(new, dtype=p.dtype)
         return self.result(values[: len(self.outputs)])
+
+
+def flattened_outputs(outputs, loc) -> tuple[list[Tensor], object]:
+    """(the output tensors in order, their layout): `outputs` is a tensor or a list or tuple of outputs, nested
+    as deep as the user likes (`[loss, [g1, g2]]` returns `[loss_value, [g1_value, g2_value]]`); the layout is
+    that nesting with each tensor replaced by its index in the flat list."""
+    flat = []
+
+    def visit(item, position):
+        if isinstance(item, Tensor):
+            flat.append(item)
+            return len(flat) - 1
+        if isinstance(item, (list, tuple)):
+            return type(item)(visit(inner, f"{position}[{i}]") for i, inner in enumerate(item))
+        raise located(GraphError, "function", loc, f"{position} must be a tensor, or a list or tuple of outputs, "
+                                                   f"got {shown(item)}")
+    return flat, visit(outputs, "outputs")
+
+
+def filled(layout, values):
+    """`layout` with each index replaced by values[index]."""
+    if isinstance(layout, int):
+        return values[layout]
+    return type(layout)(filled(inner, values) for inner in layout)
+
+
+def walk(layout, result, visit) -> None:
+    """visit(value) for each output value of `result`, a result nested as `layout`, in flat order."""
+    if isinstance(layout, int):
+        visit(result)
+    else:
+        for inner_layout, inner in zip(layout, result):
+            walk(inner_layout, inner, visit)
 
 
 def check_updates(updates, loc):

@@ -197,6 +197,9 @@ def _check_arguments(loss, wrt, eps, rtol, atol, max_elements):
         got = (f"a tensor of shape {fmt_shape(loss.shape)} {loss.dtype}" if isinstance(loss, Tensor)
                else checks.shown(loss))
         checks.refuse("gradcheck", f"loss must be a scalar float tensor, got {got}")
+    if not wrt:  # a report of no rows would say ok having checked nothing
+        checks.refuse("gradcheck", "wrt is empty: nothing would be checked; pass the parameters (or inputs) to "
+                                   "check, e.g. sn.Graph(loss).params for all of them")
     needed = {n.id for n in topological(loss)}
     for t in wrt:
         if not isinstance(t, Tensor) or t.op not in ("param", "input") or not t.is_float:

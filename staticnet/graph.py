@@ -8,6 +8,7 @@ a dtype and the user's file:line where it was made.  Leaves are inputs, paramete
 from __future__ import annotations
 
 import itertools
+import math
 
 import numpy as np
 
@@ -161,7 +162,7 @@ def param(name: str, shape=None, init=None, *, value=None, dtype=None, regulariz
             raise located(ShapeError, "param", loc, f"{name!r} has shape {fmt_shape(shape)}: parameters have no batch dimension")
         dt = _checked_dtype("param", dtype or DEFAULT_FLOAT)
         init = init or (initializers.normal_scaled() if len(shape) >= 2 else initializers.zeros())
-        value = np.asarray(init(shape), dtype=dt)
+        value = _initial_value(name, shape, dt, init, loc)
     if value.dtype not in FLOAT_DTYPES:
         raise located(DTypeError, "param", loc, f"{name!r} has dtype {value.dtype}: parameters are float32 or float64")
     if value.size == 0:
@@ -170,6 +171,39 @@ def param(name: str, shape=None, init=None, *, value=None, dtype=None, regulariz
     if regularize is None:
         regularize = value.ndim >= 2
     return Tensor("param", (), {}, value.shape, value.dtype, loc, value=value, name=name, regularize=regularize)
+
+
+def _initial_value(name: str, shape: tuple, dtype: np.dtype, init, loc: str) -> np.ndarray:
+    """A parameter's first value drawn by `init`, checked before and after the draw.
+
+    Before: the memory it needs (the initialisers draw in float64, then the value is cast), so that a shape
+    too large for the machine is refused naming the parameter instead of failing in NumPy, or being granted
+    by Linux and killing the process when written.  After: every value finite in `dtype`, since an
+    initialiser's range can hold numbers that overflow float32 (uniform(1e39) gives infinities)."""
+    size = math.prod(shape)
+    needed = size * (8 + dtype.itemsize)
+    available = checks.memory_available()
+    described = (f"{name!r} of shape {fmt_shape(shape)} {dtype} holds {checks.byte_size(size * dtype.itemsize)} "
+                 f"({checks.byte_size(needed)} while its initial values are drawn in float64)")
+    if available is not None and needed > available:
+        raise located(MemoryError, "param", loc, f"{described}, more than the {checks.byte_size(available)} of "
+                                                 "memory available")
+    try:
+        drawn = np.asarray(init(shape))
+        with np.errstate(over="ignore", invalid="ignore"):
+            value = drawn.astype(dtype)
+    except MemoryError:
+        raise located(MemoryError, "param", loc, f"{described}, which could not be allocated") from None
+    if value.shape != shape:
+        raise located(ShapeError, "param", loc, f"{name!r}: its init returned an array of shape "
+                                                f"{fmt_shape(value.shape)} for the shape {fmt_shape(shape)}")
+    if not np.isfinite(value).all():
+        bad = np.flatnonzero(~np.isfinite(value))
+        first = tuple(int(i) for i in np.unravel_index(bad[0], shape))
+        raise located(GraphError, "param", loc, f"{name!r}: its init gave {bad.size} values of {size} that are not "
+                                                f"finite in {dtype} (the first at {first}: {float(drawn[first]):.4g} "
+                                                f"became {float(value[first])}); give an init whose values fit {dtype}")
+    return value
 
 
 def constant(value, dtype=None) -> Tensor:

@@ -1,7 +1,7 @@
 """Prediction with NumPy only: a saved .snet model or an ONNX model, where Numba is not available.
 
     from staticnet import inference
-    model = inference.load("mnist.snet")        # or "model.onnx" (needs the onnx extra)
+    model = inference.load("mnist.snet")        # or "model.onnx" (needs the onnx package too)
     probabilities = model.predict({"x": images})
 
 How it avoids Numba: importing staticnet no longer imports it (the compiling names, sn.compile and
@@ -38,5 +38,7 @@ def load(path) -> Predictor:
         from .serialize import read_forward_graph
         features, outputs, single_output = read_forward_graph(path)
         return Predictor(features, outputs, single_output)
+    from .onnx_support import require_onnx
+    require_onnx(f"inference.load({os.fspath(path)!r}) of an ONNX file")
     from .onnx_import import import_model
     return import_model(path).predictor()

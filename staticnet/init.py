@@ -11,6 +11,8 @@ import math
 
 import numpy as np
 
+from . import checks
+
 _rng = np.random.default_rng(0)
 
 
@@ -44,8 +46,21 @@ def normal(std: float = 1.0, mean: float = 0.0):
     return lambda shape: _rng.normal(mean, std, shape)
 
 
-def uniform(limit: float):
-    return lambda shape: _rng.uniform(-limit, limit, shape)
+def uniform(limit: float, high: float | None = None):
+    """uniform(limit) is U(-limit, limit); uniform(low, high) is U(low, high), as sn.search.uniform takes it.
+
+    The bounds are checked here, where they are written: NumPy refuses a range wider than the largest float64
+    only when the values are drawn, with a message that names neither the bounds nor the parameter."""
+    if high is None:
+        limit = checks.real("init.uniform", "limit", limit, checks.POSITIVE)
+        low, high = -limit, limit
+    else:
+        low = checks.real("init.uniform", "low", limit, checks.FINITE)
+        high = checks.real("init.uniform", "high", high, checks.Interval(low, low_closed=False))
+    if not math.isfinite(high - low):
+        checks.refuse("init.uniform", f"the range [{low:g}, {high:g}) is wider than the largest float64 "
+                                      f"({np.finfo(np.float64).max:.4g}): no draw can cover it")
+    return lambda shape: _rng.uniform(low, high, shape)
 
 
 def glorot_uniform():

@@ -6,6 +6,7 @@ compiled epoch loop once per chunk of steps, so Python never runs per minibatch.
 """
 from __future__ import annotations
 
+import difflib
 import functools
 import math
 import sys
@@ -15,6 +16,7 @@ import numpy as np
 
 from . import checks, init, metrics as metric_rules, threads
 from .autodiff import gradients
+from .codegen import kernel_layer
 from .codegen.driver import Driver, Sizes
 from .codegen.loops import epoch_loop, metric_kind, predict_loop
 from .codegen.memory import plan_memory
@@ -24,7 +26,7 @@ from .data_checks import check_finite, check_labels
 from .denormals import flushed_to_zero
 from . import callbacks as callback_rules
 from .callbacks import EarlyStopping, ModelCheckpoint
-from .errors import DataError, GraphError, NumericalError
+from .errors import DataError, GraphError, NumericalError, UnknownName
 from .history import History
 from .interrupts import interrupts_held
 from .graph import Graph, Tensor, as_list, located, user_location
@@ -36,7 +38,7 @@ from .passes import optimize, rewrite_forward
 from .passes.strip_dropout import strip_dropout
 from .program import Program
 from .progress import Progress
-from .runtime import Generated, Workspace, kernels_called, shared_arguments
+from .runtime import Generated, Workspace, kernels_called, parts_needed, shared_arguments
 
 
 def shuffled(total: int, seed: int) -> np.ndarray:
@@ -180,9 +182,16 @@ class Model:
                 visit(part)
         return list(found.values())
 
-    def warm_up(self, batch_size: int = 32, loops=("train", "eval", "predict")) -> tuple[float, bool]:
+    def warm_up(self, batch_size: int = 32, loops=("train", "eval", "predict"),
+                eval_batch: int | None = None) -> tuple[float, bool]:
         """Compile these loops now (each is compiled on its first call, with the kernels it calls), on
-        empty data; returns (seconds, whether every one came from the on-disk cache)."""
+        empty data; returns (seconds, whether every one came from the on-disk cache).
+
+        The training loop is made ready for batches of `batch_size` rows, the evaluation and prediction loops
+        for `eval_batch` (default: batch_size): a product that is cut among the threads needs parts that are
+        compiled only for the batch sizes large enough to cut it (runtime.part_addresses), and evaluate and
+        predict run 1000 rows at a time where training runs a few."""
+        eval_batch = eval_batch or batch_size
         started = time.perf_counter()
         empty = [np.empty((1,) + tuple(t.shape[1:]), t.dtype) for t in self.inputs]
         addresses = [a.ctypes.data for a in empty]
@@ -192,26 +201,53 @@ class Model:
         calls = {  # no rows: total, start and stop 0
             "train": lambda: self._run("train_epoch", batch_size, data=addresses, total=0, order=order.ctypes.data,
                                        seed=0, start=0, stop=0, batch=batch_size),
-            "eval": lambda: self._run("eval_epoch", batch_size, data=addresses, total=0, start=0, stop=0,
-                                      batch=batch_size),
-            "predict": lambda: self._run("predict_all", batch_size, data=features,
-                                         results=[r.ctypes.data for r in results], total=0, batch=batch_size),
+            "eval": lambda: self._run("eval_epoch", eval_batch, data=addresses, total=0, start=0, stop=0,
+                                      batch=eval_batch),
+            "predict": lambda: self._run("predict_all", eval_batch, data=features,
+                                         results=[r.ctypes.data for r in results], total=0, batch=eval_batch),
         }
         for loop in loops:
             calls[loop]()
         cached = all(self.generated.from_cache(self.LOOPS[loop]) for loop in loops)
         return time.perf_counter() - started, cached
 
-    def _prepare(self, loop: str, batch_size: int, what: str, verbose) -> float:
-        """Compile (or load) one loop, saying so on stderr first: on a first run this is the wait."""
+    LOOP_NAMES = {"train": "training", "eval": "evaluation", "predict": "prediction"}
+
+    def _prepare(self, batch_size: int, validation_rows: int | None, verbose) -> None:
+        """Compile (or load) every loop the epochs of a fit will run, at the batch sizes they will run at,
+        saying so on stderr first: on a first run this is the wait, and none of it then falls into the first
+        epoch's time (the evaluation of the validation data, 1000 rows at a time, needed parts of products
+        that training's small batches did not)."""
+        loops = {"train": batch_size}
+        if validation_rows is not None:
+            loops["eval"] = self.evaluation_batch(validation_rows)
+            if any(m in metric_rules.REGRESSION_METRICS for m in self.metrics):
+                loops["predict"] = loops["eval"]
+        missing = [loop for loop, batch in loops.items() if not self._ready(loop, batch)]
+        if not missing:
+            return
+        names = [self.LOOP_NAMES[loop] for loop in missing]
+        what = f"{' and '.join(names)} loop{'s' if len(names) > 1 else ''}"
         if verbose:
             print(f"compiling the {what}...", end="\r" if sys.stderr.isatty() else "\n", file=sys.stderr, flush=True)
-        seconds, cached = self.warm_up(batch_size, loops=(loop,))
+        seconds, cached = self.warm_up(batch_size, loops=missing, eval_batch=loops.get("eval"))
         if verbose:
+            them = "them" if len(names) > 1 else "it"
             print(f"{what} ready in {seconds:.1f} s "
-                  f"({'loaded from the cache' if cached else 'compiled; later runs load it from the cache'})",
+                  f"({'loaded from the cache' if cached else f'compiled; later runs load {them} from the cache'})",
                   file=sys.stderr)
-        return seconds
+
+    def _ready(self, loop: str, batch: int) -> bool:
+        """Whether running `loop` on batches of `batch` rows would compile nothing: the loop is compiled, and so
+        are the parts of products that this batch size cuts among the threads (shared by every model)."""
+        function = self.LOOPS[loop]
+        parts = parts_needed(self.steps[self.STEP_OF[function]], batch)
+        return self.generated.compiled(function) and all(kernel_layer.loaded(part) for part in parts)
+
+    @staticmethod
+    def evaluation_batch(rows: int, batch_size: int = 1000) -> int:
+        """The batch evaluate and predict run `rows` rows in."""
+        return min(batch_size, rows)
 
     def _run(self, function: str, capacity: int, **groups):
         """Call a generated loop with these parameter groups (its data and bounds) and the shared ones of its
@@ -338,10 +374,8 @@ class Model:
                    if threads_matter(self.steps["train"].plan, batch_size) else None)
         chunk_steps = max(1, math.ceil(steps / 50)) if verbose or chooser else steps
         progress = Progress(enabled=verbose > 0)
-        if not self.generated.compiled("train_epoch") and final > first:
-            # compile now, so that neither the first epoch's time nor the thread chooser's first timing includes
-            # it; the evaluation loop is compiled when first used, after the first epoch's training
-            self._prepare("train", batch_size, "training loop", verbose)
+        if final > first:  # compile now, so that neither an epoch's time nor the thread chooser's timings include it
+            self._prepare(batch_size, None if val_arrays is None else val_arrays[0].shape[0], verbose)
         self.stop_training = False
         hooks.call("on_train_begin", {})
         for epoch in range(first, final):
@@ -357,8 +391,6 @@ class Model:
                 loss_sum, correct, rows_on = self._train_epoch(arrays, order, epoch_seed, batch_size, chunk_steps,
                                                                chooser, guard, epoch, progress)
                 if val_arrays is not None:
-                    if not self.generated.compiled("eval_epoch"):
-                        started += self._prepare("eval", batch_size, "evaluation loop", verbose)  # not the epoch's
                     val_scores = self._evaluate_arrays(val_arrays)
             except KeyboardInterrupt:
                 progress.finish(["interrupted: keeping the weights trained so far"])
@@ -489,7 +521,7 @@ class Model:
 
     def _evaluate_arrays(self, arrays, batch_size=1000):
         total = arrays[0].shape[0]
-        batch = min(batch_size, total)
+        batch = self.evaluation_batch(total, batch_size)
         with flushed_to_zero():
             loss_sum, correct = self._run("eval_epoch", batch, data=[a.ctypes.data for a in arrays], total=total,
                                           start=0, stop=total, batch=batch)
@@ -512,7 +544,7 @@ class Model:
 
     def _predict_arrays(self, arrays, batch_size):
         total = arrays[0].shape[0]
-        batch = min(batch_size, total)
+        batch = self.evaluation_batch(total, batch_size)
         results = [np.empty(tuple(total if d is None else d for d in t.shape), t.dtype) for t in self.outputs]
         with flushed_to_zero():
             self._run("predict_all", batch, data=[a.ctypes.data for a in arrays], results=[r.ctypes.data for r in results],
@@ -530,7 +562,7 @@ class Model:
 
     def export_onnx(self, path: str, opset: int | None = None) -> None:
         """Write the prediction graph (the outputs from the features, dropout removed, the current weights) as
-        an ONNX model; see sn.export_onnx.  Needs the `onnx` extra: pip install 'staticnet[onnx]'."""
+        an ONNX model; see sn.export_onnx.  Needs the onnx package: pip install onnx."""
         from .onnx_export import export
         export(self.outputs, path, inputs=self.features, opset=opset)
 
@@ -567,14 +599,26 @@ class ParamView:
         self._leaves = {t.name: t for t in leaves}
 
     def __getitem__(self, name):
-        return self._leaves[name].value
+        return self._leaf(name).value
 
     def __setitem__(self, name, value):
-        leaf = self._leaves[name]
+        leaf = self._leaf(name)
         value = np.asarray(value, dtype=leaf.dtype)
         if value.shape != leaf.shape:
             raise ValueError(f"parameter {name!r} has shape {leaf.shape}, got an array of shape {value.shape}")
         leaf.value[...] = value
+
+    def _leaf(self, name):
+        """The parameter called `name`, or UnknownName listing the names closest to it (or all of them)."""
+        if name in self._leaves:
+            return self._leaves[name]
+        names = list(self._leaves)
+        by_lower = {n.lower(): n for n in reversed(names)}  # matched regardless of case: 'dense1/w' finds 'dense1/W'
+        close = ([by_lower[n] for n in difflib.get_close_matches(name.lower(), by_lower, n=3, cutoff=0.5)]
+                 if isinstance(name, str) else [])
+        listed = (f"did you mean {' or '.join(repr(n) for n in close)}?" if close else
+                  f"the parameters are {', '.join(repr(n) for n in names)}")
+        raise UnknownName(f"the model has no parameter {name!r}; {listed}")
 
     def __iter__(self):
         return iter(self._leaves)

@@ -20,7 +20,7 @@ import math
 import numpy as np
 
 from .errors import NumericalError
-from .graph import as_list, topological
+from .graph import topological
 from .interpreter import evaluate_nodes
 
 
@@ -175,8 +175,7 @@ class FiniteChecked:
         before = [leaf.value.copy() for leaf in updated]
         with np.errstate(all="ignore"):  # a value that is not finite is reported below, by the error
             result = self.function(*arrays)
-        bad_outputs = [i for i, v in enumerate(as_list(result) if not self.function.single else [result])
-                       if not _is_finite(v)]
+        bad_outputs = [i for i, v in enumerate(self.function.flat(result)) if not _is_finite(v)]
         bad_leaves = non_finite_leaves(updated)
         if not bad_outputs and not bad_leaves:
             return result

@@ -1,7 +1,8 @@
 """What ONNX export and import share: the optional `onnx` package and the opsets staticnet writes.
 
 The onnx package is imported only when a model is exported or imported, so that staticnet itself (and
-NumPy-only inference of .snet files) works without it; its absence is one message naming the extra.
+NumPy-only inference of .snet files) works without it; its absence is one message naming that one package
+(the `onnx` extra also installs onnxruntime, which only the tests use, to check the files written).
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ def require_onnx(purpose: str):
     try:
         import onnx
     except ImportError:
-        raise MissingDependency(f"{purpose} needs the onnx package: pip install 'staticnet[onnx]'") from None
+        raise MissingDependency(f"{purpose} needs the onnx package: pip install onnx") from None
     return onnx
 
 

@@ -6,7 +6,7 @@ import time
 import numba
 import numpy as np
 
-from . import threads
+from . import checks, threads
 from .codegen import cache, kernel_layer
 from .codegen.driver import Driver, Sizes, code_only, module_source
 from .codegen.memory import plan_memory
@@ -30,10 +30,10 @@ def allocate_arenas(plan, capacity: int, sizes: dict) -> dict:
     first step then cannot use)."""
     arena_bytes = {name: max(sizes.get(name, 0), 1) * np.dtype(name).itemsize
                    for name in sorted({b.dtype.name for b in plan.buffers})}
-    total, available = sum(arena_bytes.values()), _memory_available()
+    total, available = sum(arena_bytes.values()), checks.memory_available()
     if available is not None and total > available:
-        raise MemoryError(_workspace_report(plan, capacity, total, f"more than the {_bytes(available)} of memory "
-                                                                   "available"))
+        raise MemoryError(_workspace_report(plan, capacity, total,
+                                            f"more than the {checks.byte_size(available)} of memory available"))
     try:
         return {name: np.zeros(size // np.dtype(name).itemsize, np.dtype(name)) for name, size in arena_bytes.items()}
     except MemoryError:
@@ -48,28 +48,10 @@ def _workspace_report(plan, capacity, total, why, shown=3) -> str:
     largest = sorted(plan.buffers, key=lambda b: -b.elements(capacity) * b.dtype.itemsize)[:shown]
     listed = "; ".join(
         f"{made_by[b.slot].op} at {made_by[b.slot].loc} {tuple(capacity if d is None else d for d in b.shape)} "
-        f"{b.dtype.name} {_bytes(b.elements(capacity) * b.dtype.itemsize)}" for b in largest if b.slot in made_by)
-    return (f"the workspace for batches of up to {capacity} rows needs {_bytes(total)}, {why}; its largest "
+        f"{b.dtype.name} {checks.byte_size(b.elements(capacity) * b.dtype.itemsize)}"
+        for b in largest if b.slot in made_by)
+    return (f"the workspace for batches of up to {capacity} rows needs {checks.byte_size(total)}, {why}; its largest "
             f"buffers: {listed}. Use smaller batches or smaller layers")
-
-
-def _memory_available() -> int | None:
-    """Bytes of memory the system can still give (Linux's MemAvailable), or None where unknown."""
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
-
-
-def _bytes(count: int) -> str:
-    for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
-        if count >= size:
-            return f"{count / size:.1f} {unit}"
-    return f"{count} bytes"
 
 
 class Workspace:
@@ -169,11 +151,18 @@ def part_addresses(driver, batch: int, report=None) -> list[int]:
     """The addresses of RUN_PARTS and of `driver`'s parts compiled on demand, for a batch of `batch` rows:
     compiled (once) when some product of the step is large enough to be cut among the threads at that batch,
     else zeros (the products then run whole, as kernels/gemm.py's split_mode says they must)."""
+    needed = parts_needed(driver, batch)
+    if not needed:
+        return [0] * (1 + len(driver.lazy_parts))
+    return [kernel_layer.load(kernel, report) for kernel in needed]
+
+
+def parts_needed(driver, batch: int) -> list:
+    """RUN_PARTS and `driver`'s parts compiled on demand, if a batch of `batch` rows needs them; else none."""
     from .codegen.parallel import products_split
     if not driver.lazy_parts or not products_split(driver.plan, batch):
-        return [0] * (1 + len(driver.lazy_parts))
-    return [kernel_layer.load(kernel_layer.RUN_PARTS, report)] + [kernel_layer.load(part, report)
-                                                                  for part in driver.lazy_parts.values()]
+        return []
+    return [kernel_layer.RUN_PARTS, *driver.lazy_parts.values()]
 
 
 def kernels_called(*drivers) -> list:

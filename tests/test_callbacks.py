@@ -1,5 +1,6 @@
 """fit's callbacks: the hooks and their order, stopping, History.history, and the callbacks staticnet ships."""
 import csv
+import inspect
 import os
 import re
 
@@ -150,3 +151,55 @@ def test_callback_settings_are_checked_before_training(spirals_net, tmp_path):
 @pytest.fixture(scope="module")
 def spirals_net():
     return spiral_model()
+
+
+class Logs(Callback):
+    """Puts `values` into every epoch's logs, as a user's callback computing its own scores would."""
+
+    def __init__(self, **values):
+        self.values = values
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs.update(self.values)
+
+
+def test_numpy_scalars_a_callback_logs_become_python_numbers_and_the_model_saves(tmp_path):
+    net = spiral_model()
+    logger = Logs(norm=np.float32(1.5), count=np.int64(3), flag=np.bool_(True), mean=np.array(0.25), name=np.str_("a"))
+    later = Recorder()  # the callbacks after it see the numbers too
+    hist = net.fit(some_rows(40), epochs=2, batch_size=10, verbose=0, callbacks=[logger, later],
+                   checkpoint=tmp_path / "ckpt.snet")
+    expected = {"norm": 1.5, "count": 3, "flag": True, "mean": 0.25, "name": "a"}
+    for key, value in expected.items():
+        assert hist[key] == [value, value] and all(type(v) is type(value) for v in hist[key]), key
+        assert later.logs[1][key] == value and type(later.logs[1][key]) is type(value)
+    net.save(tmp_path / "model.snet")
+    for path in ("ckpt.snet", "model.snet"):
+        assert {k: v for k, v in sn.load(tmp_path / path).history.epochs[-1].items() if k in expected} == expected
+
+
+@pytest.mark.parametrize("key, value, shown", [
+    ("grads", np.array([1.0, 2.0]), r"array\(\[1\., 2\.\]\)"),
+    ("seen", {1, 2}, r"\{1, 2\} \(set\)"),
+    ("norms", [1.0, 2.0], r"\[1\.0, 2\.0\] \(list\)"),
+    ("z", np.complex64(1j), r"1j \(complex\)"),
+    (3, 1.0, "1.0"),
+])
+def test_a_value_no_record_can_hold_is_refused_naming_the_key_and_the_callback(tmp_path, key, value, shown):
+    net = spiral_model()
+    line = inspect.currentframe().f_lineno + 3
+    put = rf"the callback Bad put logs\[{re.escape(repr(key))}\] = {shown} into the record of epoch 1"
+    with pytest.raises(ValueError, match=rf"^fit at {HERE}:{line}: {put}: a record holds numbers, strings and None"):
+        net.fit(some_rows(40), epochs=3, batch_size=10, verbose=0, callbacks=[Logs(ok=1.0), Bad(key, value)],
+                checkpoint=tmp_path / "ckpt.snet")
+    assert net.epochs_done == 1 and net.history["ok"] == [1.0]
+    net.save(tmp_path / "model.snet")  # the record without the refused value, as the checkpoint holds it
+    assert sn.load(tmp_path / "model.snet").history.epochs == net.history.epochs
+
+
+class Bad(Callback):
+    def __init__(self, key, value):
+        self.key, self.value = key, value
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs[self.key] = self.value

@@ -81,6 +81,9 @@ def test_gradcheck_names_a_mistake_in_its_arguments():
         (lambda: sn.gradcheck(f, [other], {"x": np.ones((1, 1))}), r"the loss does not depend on param 'other' \(made at "),
         (lambda: sn.gradcheck(f, [w], {"z": np.ones((1, 1))}), r"feeds has no array for input 'x' \(the loss needs \['x'\]\)"),
         (lambda: sn.gradcheck(f, [w], {"x": np.ones((1, 1))}, eps=0), r"eps must be a finite number > 0, got 0"),
+        (lambda: sn.gradcheck(f, [], {"x": np.ones((1, 1))}), r"wrt is empty: nothing would be checked; pass the "
+                                                              r"parameters \(or inputs\) to check"),
+        (lambda: sn.gradcheck(f, (), {"x": np.ones((1, 1))}), r"wrt is empty"),
     ]
     for call, message in mistakes:
         with pytest.raises((sn.GraphError, ValueError), match=f"^gradcheck at {HERE}:{call.__code__.co_firstlineno}: "

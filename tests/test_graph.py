@@ -1,4 +1,6 @@
+import inspect
 import os
+import re
 
 import numpy as np
 import pytest
@@ -66,3 +68,43 @@ def test_graph_collects_inputs_and_params_once():
     with pytest.raises(sn.GraphError):
         if y:
             pass
+
+
+def test_a_parameter_too_large_for_memory_is_refused_naming_it_before_anything_is_allocated(monkeypatch):
+    from staticnet import checks
+    monkeypatch.setattr(checks, "memory_available", lambda: 2**30)
+    drawn = []
+    line = inspect.currentframe().f_lineno + 4
+    with pytest.raises(MemoryError, match=rf"^param at {re.escape(HERE)}:{line}: 'A/Wx' of shape \(100000, 200000\) "
+                                          r"float32 holds 74\.5 GiB \(223\.5 GiB while its initial values are drawn in "
+                                          r"float64\), more than the 1\.0 GiB of memory available$"):
+        sn.param("A/Wx", (100000, 200000), init=lambda shape: drawn.append(shape))
+    assert drawn == []  # the initialiser never ran
+
+
+def test_a_parameter_whose_allocation_fails_names_it(monkeypatch):
+    from staticnet import checks
+    monkeypatch.setattr(checks, "memory_available", lambda: None)  # a system that does not say
+
+    def init_out_of_memory(shape):
+        raise MemoryError("Unable to allocate 74.5 GiB for an array with shape (100000, 200000)")
+    with pytest.raises(MemoryError, match=r"^param at .*: 'W' of shape \(100000, 200000\) float64 holds 149\.0 GiB "
+                                          r"\(298\.0 GiB while .*\), which could not be allocated$"):
+        sn.param("W", (100000, 200000), init=init_out_of_memory, dtype="float64")
+
+
+@pytest.mark.parametrize("init, dtype, first", [
+    (sn.init.uniform(1e39), "float32", "inf"),              # inside float64, beyond float32
+    (sn.init.normal(std=1e300), "float32", "inf"),
+    (lambda shape: np.full(shape, np.nan), "float64", "nan"),
+])
+def test_an_initialiser_whose_values_do_not_fit_the_dtype_is_refused_naming_the_parameter(init, dtype, first):
+    with pytest.raises(sn.GraphError, match=rf"^param at .*: 'W': its init gave \d+ values of 6 that are not finite in "
+                                            rf"{dtype} \(the first at \(\d, \d\): .* became -?{first}\); give an init "
+                                            rf"whose values fit {dtype}$"):
+        sn.param("W", (2, 3), init=init, dtype=dtype)
+
+
+def test_an_initialiser_that_returns_another_shape_is_refused():
+    with pytest.raises(sn.ShapeError, match=r"'W': its init returned an array of shape \(\) for the shape \(2, 3\)"):
+        sn.param("W", (2, 3), init=lambda shape: 0.5)

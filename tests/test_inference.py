@@ -1,5 +1,6 @@
 """staticnet.inference: saved models and ONNX models predicted with NumPy only, where Numba is absent."""
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -9,7 +10,7 @@ import pytest
 
 import staticnet as sn
 from staticnet import inference
-from staticnet.errors import DataError
+from staticnet.errors import DataError, MissingDependency
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -92,3 +93,12 @@ def test_bad_inputs_and_files_are_named(saved, tmp_path):
     truncated.write_bytes(open(snet, "rb").read()[:300])
     with pytest.raises(DataError, match="truncated.snet"):
         inference.load(str(truncated))
+
+
+def test_without_onnx_a_saved_model_predicts_and_an_onnx_file_names_the_one_package_needed(saved, monkeypatch):
+    snet, onnx_file, _, rows, expected = saved
+    monkeypatch.setitem(sys.modules, "onnx", None)  # import onnx now fails, as where it is not installed
+    np.testing.assert_allclose(inference.load(snet).predict(rows), expected, rtol=1e-5, atol=1e-6)
+    with pytest.raises(MissingDependency, match=rf"^inference\.load\({re.escape(repr(onnx_file))}\) of an ONNX file "
+                                                r"needs the onnx package: pip install onnx$"):
+        inference.load(onnx_file)

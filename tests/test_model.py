@@ -396,3 +396,57 @@ def test_a_diverged_epoch_does_not_overwrite_the_last_finite_checkpoint(tmp_path
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith(f"warning: epoch 2 left weights that are not finite; the checkpoint "
                                                    f"{path} keeps the last finite ones")
+
+
+@pytest.mark.parametrize("name, message", [
+    ("dense1/w", r"the model has no parameter 'dense1/w'; did you mean 'dense1/W'( or '[^']+')*\?"),
+    ("A/Wx", r"the model has no parameter 'A/Wx'; the parameters are 'dense1/W', 'dense1/b', 'dense2/W', 'dense2/b', "
+             r"'dense3/W', 'dense3/b'"),
+])
+def test_a_parameter_name_that_is_not_there_is_named_with_the_names_that_are(spirals_net, name, message):
+    before = weights_of(spirals_net)
+    for access in (lambda: spirals_net.params[name], lambda: spirals_net.params.__setitem__(name, np.zeros(2))):
+        with pytest.raises(KeyError) as raised:
+            access()
+        assert re.fullmatch(message, str(raised.value)), str(raised.value)
+    assert_same_weights(before, weights_of(spirals_net))
+
+
+def test_fit_compiles_every_loop_its_epochs_run_before_the_first_step(monkeypatch, capsys):
+    """The validation data is evaluated 1000 rows at a time, where a product is large enough to be cut among the
+    threads; training's 4-row batches are not: the parts that cut it, and the evaluation loop itself, are
+    compiled before the first step, so that the first epoch's time holds no compilation."""
+    from staticnet.codegen import kernel_layer
+    from staticnet.codegen.parallel import products_split
+    sn.seed(0)
+    x, y = sn.input("x", (None, 300)), sn.input("y", (None, 3))
+    p = sn.dense(sn.dense(x, 11, activation="tanh"), 3, activation="softmax")  # a graph no other test compiles
+    net = sn.compile(sn.cross_entropy(p, y), outputs=p, optimizer=sn.SGD(lr=0.1))
+    assert products_split(net.steps["eval"].plan, 1000) and not products_split(net.steps["train"].plan, 4)
+    monkeypatch.setattr(kernel_layer, "_addresses", {})  # as in a fresh process: every kernel is loaded anew
+    loaded, training_started = [], []
+    load = kernel_layer.load
+
+    def recording_load(kernel, report=None):
+        if kernel.symbol not in kernel_layer._addresses:
+            loaded.append((kernel.stem, bool(training_started)))
+        return load(kernel, report)
+    monkeypatch.setattr(kernel_layer, "load", recording_load)
+    train_rows = net._train_rows
+
+    def recording_train_rows(*args):
+        training_started.append(net.generated.compiled("eval_epoch"))
+        return train_rows(*args)
+    monkeypatch.setattr(net, "_train_rows", recording_train_rows)
+    rng = np.random.default_rng(0)
+
+    def rows(n):
+        labels = np.eye(3, dtype=np.float32)[rng.integers(0, 3, n)]
+        return {"x": rng.normal(size=(n, 300)).astype(np.float32), "y": labels}
+    net.fit(rows(40), epochs=2, batch_size=4, validation=rows(1500), verbose=1)
+    assert training_started and all(training_started)  # the evaluation loop was compiled before the first step
+    assert ("run_parts", False) in loaded  # the parts were loaded, before training ...
+    assert [stem for stem, after in loaded if after] == []  # ... and nothing was loaded once it had started
+    assert "training and evaluation loops ready in" in capsys.readouterr().err
+    net.fit(rows(40), epochs=1, batch_size=8, validation=rows(300), verbose=1)
+    assert "ready in" not in capsys.readouterr().err  # other batch sizes, nothing left to compile: nothing said

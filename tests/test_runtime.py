@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import staticnet as sn
-from staticnet import runtime
+from staticnet import checks, runtime
 
 HERE = re.escape(os.path.relpath(__file__))
 
@@ -22,7 +22,7 @@ def huge_one_hot():
 
 def test_a_workspace_larger_than_the_memory_available_is_refused_before_allocating(huge_one_hot, monkeypatch):
     f, line = huge_one_hot
-    monkeypatch.setattr(runtime, "_memory_available", lambda: 2**30)
+    monkeypatch.setattr(checks, "memory_available", lambda: 2**30)
     with pytest.raises(MemoryError, match=rf"^the workspace for batches of up to 2 rows needs 74\.5 GiB, more than the "
                                           rf"1\.0 GiB of memory available; its largest buffers: one_hot at {HERE}:{line} "
                                           r"\(2, 10000000000\) float32 74\.5 GiB\. Use smaller batches or smaller layers$"):
@@ -31,7 +31,7 @@ def test_a_workspace_larger_than_the_memory_available_is_refused_before_allocati
 
 def test_an_allocation_that_fails_names_the_largest_buffers(huge_one_hot, monkeypatch):
     f, line = huge_one_hot
-    monkeypatch.setattr(runtime, "_memory_available", lambda: None)  # a system that does not say
+    monkeypatch.setattr(checks, "memory_available", lambda: None)  # a system that does not say
 
     class NumpyWithoutMemory:
         def __getattr__(self, name):

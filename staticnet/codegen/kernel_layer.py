@@ -89,6 +89,11 @@ class LoadReport:
 _addresses: dict[str, int] = {}  # symbol -> address, for the kernels registered in this process
 
 
+def loaded(kernel: Kernel) -> bool:
+    """Whether `kernel` is registered in this process already (load would compile or read nothing)."""
+    return kernel.symbol in _addresses
+
+
 def load(kernel: Kernel, report: LoadReport | None = None) -> int:
     """Compile (or load from the cache) `kernel` and register its symbol; returns its address."""
     from ..kernels import abi
