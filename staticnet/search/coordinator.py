@@ -158,6 +158,13 @@ class Plan:
             "training": {"epochs": epochs, "batch_size": batch_size, "monitor": monitor, "patience": patience,
                          "halving": None if rungs is None else {"rungs": rungs, "eta": eta}}}
 
+    def stored_epochs(self, task: TrialTask) -> list[int] | None:
+        """The epochs a stored result of this task may have been trained to: the task's (each rung's, for
+        successive halving), or None when build() decides them (the fingerprint holds its source)."""
+        if self.rungs is not None:
+            return list(self.rungs)
+        return None if task.epochs is None else [task.epochs]
+
     def command(self, record: dict) -> str | None:
         """The `staticnet train` command that gives a finished trial's saved weights bit for bit."""
         if not isinstance(self.builder, ModelFileBuilder) or record.get("best_epoch") is None:
@@ -221,8 +228,20 @@ class Search:
         except BaseException:
             self.engine.close()
             raise
-        self.records = self.store.records([t.name for t in plan.tasks])
+        try:
+            self.records = self.store.records({t.name: {"index": t.index, "params": t.params, "seed": t.seed,
+                                                        "epochs": plan.stored_epochs(t)} for t in plan.tasks})
+        except BaseException:
+            self.close()
+            raise
         self.trained: list[str] = []
+
+    def close(self) -> None:
+        """Stop the workers and unlock the directory."""
+        try:
+            self.engine.close()
+        finally:
+            self.store.close()
 
     def say(self, text: str) -> None:
         if self.verbose:
@@ -248,21 +267,23 @@ class Search:
         self.say(f"search: {len(plan.tasks)} trials in {self.store.path}"
                  + (f" ({finished} finished before)" if finished else ""))
         try:
-            if plan.rungs is None:
-                self.train([t for t in plan.tasks if not _finished(self.records.get(t.name), None)], len(plan.tasks))
-            else:
-                self._halving()
-        except KeyboardInterrupt:
-            done = sum(_finished(self.records.get(t.name), None) for t in plan.tasks)
-            print(f"interrupted: {done} of {len(plan.tasks)} trials have results in {self.store.path}; run the same "
-                  "search again to train the rest", file=sys.stderr, flush=True)
-            raise
+            try:
+                if plan.rungs is None:
+                    self.train([t for t in plan.tasks if not _finished(self.records.get(t.name), None)],
+                               len(plan.tasks))
+                else:
+                    self._halving()
+            except KeyboardInterrupt:
+                done = sum(_finished(self.records.get(t.name), None) for t in plan.tasks)
+                print(f"interrupted: {done} of {len(plan.tasks)} trials have results in {self.store.path}; run the "
+                      "same search again to train the rest", file=sys.stderr, flush=True)
+                raise
+            names = [t.name for t in plan.tasks]
+            records = [dict(self.records[n], command=plan.command(self.records[n])) for n in names]
+            result = SearchResult(self.store.path, list(plan.space.names), records, self.trained)
+            result.write_tables()
         finally:
-            self.engine.close()
-        names = [t.name for t in plan.tasks]
-        records = [dict(self.records[n], command=plan.command(self.records[n])) for n in names]
-        result = SearchResult(self.store.path, list(plan.space.names), records, self.trained)
-        result.write_tables()
+            self.close()
         return result
 
     def _halving(self) -> None:

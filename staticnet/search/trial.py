@@ -220,7 +220,7 @@ def run_trial(task: TrialTask, data) -> dict:
     best epoch's weights or None, "checkpoint": the last epoch's state (successive halving) or None}."""
     started = time.perf_counter()
     record = {"trial": task.name, "index": task.index, "params": task.params, "seed": task.seed,
-              "status": "ok", "worker": worker_name(), "error": None, "compile_seconds": None}
+              "status": "ok", "worker": worker_name(), "error": None, "compile_seconds": None, "epochs_target": None}
     outcome = {"record": record, "model": None, "checkpoint": None}
     from .. import threads
     threads.apply_once()  # the process's own thread count, before one_thread() narrows the trial's
