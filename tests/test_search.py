@@ -60,11 +60,13 @@ def build_killed_once(hidden, lr):
 
 
 def build_faulty(mode):
-    """A trial that works, raises in build(), diverges in training, or kills its own process."""
+    """A trial that works, raises in build(), diverges in training, kills its own process, or calls sys.exit."""
     if mode == "raises":
         raise ValueError("no such layer")
     if mode == "killed":
         os.kill(os.getpid(), signal.SIGKILL)
+    if mode == "exits":
+        sys.exit(3)
     x = sn.input("x", (None, 6))
     y = sn.input("y", (None, 3))
     p = sn.dense(x, 3)

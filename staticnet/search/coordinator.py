@@ -18,7 +18,7 @@ import numpy as np
 
 from ..callbacks import Monitor
 from ..errors import SearchError
-from .engines import engine_for
+from .engines import engine_for, refuse_unguarded_main
 from .result import SearchResult, first_line, shown_value
 from .space import Space, trial_seed
 from .store import SearchDirectory, digest
@@ -335,6 +335,7 @@ def run(build, space, train, validation=None, *, epochs=None, batch_size=None, m
         trains only what is missing; a different search there is refused unless force=True.
     seed: the search seed; each trial's seed derives from it and the trial's parameters (space.trial_seed).
     """
+    refuse_unguarded_main(executor)
     plan = Plan(build, space, train, validation, epochs, batch_size, monitor, patience, seed)
     return Search(plan, executor, workers, directory, force, verbose).run()
 
@@ -347,6 +348,7 @@ def halving(build, space, train, validation=None, *, epochs, eta=2, min_epochs=1
     from `epochs` down by factors of eta to no fewer than min_epochs (epochs=9, eta=3: 1, 3, 9).  A trial
     continues from the checkpoint of its last rung, so its result equals an uninterrupted run of as many
     epochs.  The other arguments are run()'s."""
+    refuse_unguarded_main(executor)
     epochs = _count("epochs", epochs)
     eta, min_epochs = _count("eta", eta, minimum=2), _count("min_epochs", min_epochs)
     if min_epochs > epochs:
