@@ -62,11 +62,24 @@ def _arrays(what: str, data) -> dict:
             _refuse(f"{what}[{name!r}] is not an array: {e}")
         if arrays[name].ndim == 0:
             _refuse(f"{what}[{name!r}] is a scalar; give one row per example")
+        _refuse_non_finite(what, name, arrays[name])
     rows = {a.shape[0] for a in arrays.values()}
     if len(rows) > 1:
         _refuse(f"{what}: arrays have different numbers of rows: "
                 + ", ".join(f"{n} {a.shape[0]}" for n, a in arrays.items()))
     return arrays
+
+
+def _refuse_non_finite(what: str, name: str, array: np.ndarray) -> None:
+    """Data holding NaN or an infinity would fail every trial, each on its own: refused once, here."""
+    if array.dtype.kind not in "fc":
+        return
+    rows = array.reshape(len(array), -1)
+    bad = np.flatnonzero(~np.isfinite(rows).all(axis=1))
+    if bad.size:
+        row = int(bad[0])
+        value = rows[row][~np.isfinite(rows[row])][0].item()
+        _refuse(f"{what}[{name!r}] row {row} holds {value!r}; the data must be finite (every trial would fail on it)")
 
 
 def _data(train, validation):
@@ -104,6 +117,9 @@ def _split_names(builder, space: Space, halving: bool) -> tuple[set[str], bool]:
     if needed:
         _refuse(f"{builder.describe()} needs {needed[0]!r}, which the search space does not give")
     strangers = [n for n in space.names if n not in named and not takes_any and n not in TRAINING_OPTIONS]
+    if strangers and signature is None:
+        _refuse(f"the space's {strangers[0]!r} is not a training option ({', '.join(TRAINING_OPTIONS)}), and "
+                f"{builder.path} defines no build() function to take it")
     if strangers:
         takes = f"build() takes {', '.join(sorted(named))}" if named else "build() takes no parameters"
         _refuse(f"the space's {strangers[0]!r} is neither a parameter of build() ({takes}) nor a training option "
