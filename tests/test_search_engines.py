@@ -6,14 +6,16 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 import pytest
 
 import staticnet as sn
-from tests.test_search import build_faulty, search
+from tests.test_search import build, build_faulty, search
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MARKERS = "STATICNET_TEST_LOST_MARKERS"  # where build_waiting_once says which Dask worker process trains
 
 SCRIPT = """import os
 import sys
@@ -114,3 +116,44 @@ def test_build_calling_sys_exit_is_a_failed_trial_that_says_so(tmp_path, executo
     assert exited["error"].endswith("SystemExit: sys.exit(3) was called during the trial (a trial cannot end the "
                                     "search's process)")
     assert exited["error"].startswith(f"{os.path.join(REPO, 'tests', 'test_search.py')}:")
+
+
+def build_waiting_once(hidden):
+    """build, except that until the test has killed the workers, each trial says which process runs it and waits."""
+    markers = os.environ[MARKERS]
+    if not os.path.exists(os.path.join(markers, "killed")):
+        with open(os.path.join(markers, str(os.getpid())), "w"):
+            pass
+        time.sleep(120)
+    return build(hidden)
+
+
+def test_dask_trials_lost_with_every_worker_are_recorded_as_lost_and_trained_by_the_next_run(tmp_path, monkeypatch):
+    from distributed import Client, LocalCluster  # a dev dependency: missing, this test fails, never skips
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    monkeypatch.setenv(MARKERS, str(markers))  # before the workers start, which inherit it
+
+    def kill_both_workers():
+        deadline = time.monotonic() + 120
+        while len(os.listdir(markers)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        (markers / "killed").touch()
+        for name in os.listdir(markers):
+            if name.isdigit():
+                os.kill(int(name), signal.SIGKILL)
+    space = sn.search.grid(hidden=[3, 5])
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=None) as cluster, Client(cluster) as client:
+        killer = threading.Thread(target=kill_both_workers, daemon=True)
+        killer.start()
+        lost = search(tmp_path / "search", build=build_waiting_once, space=space, executor=client)
+        killer.join(5)
+        assert (markers / "killed").exists(), "the trials never started waiting to be killed"
+        for record in lost.records:
+            assert record["status"] == "killed"
+            assert record["error"] == ("lost: every Dask worker holding the search's data died, and the scheduler "
+                                       "dropped the trials that needed it; run the same search again to train it")
+        client.wait_for_workers(2, timeout=60)  # their nannies start them again
+        again = search(tmp_path / "search", build=build_waiting_once, space=space, executor=client)
+    assert sorted(again.trained) == ["trial-000", "trial-001"] and [r["status"] for r in again.records] == ["ok", "ok"]

@@ -25,6 +25,7 @@ import sys
 import threading
 import uuid
 from collections import deque
+from concurrent.futures import CancelledError
 from multiprocessing.connection import wait
 
 from ..errors import MissingDependency, SearchError
@@ -319,6 +320,8 @@ class Dask:
                     outcome = future.result()
                 except KilledWorker as e:
                     outcome = killed(task, f"KilledWorker: {e}")
+                except CancelledError as e:
+                    outcome = killed(task, self._lost(e))
                 except Exception as e:  # the task could not run at all (it could not be unpickled on the worker)
                     outcome = killed(task, f"{type(e).__name__}: {e}")
                 future.release()
@@ -326,6 +329,17 @@ class Dask:
         finally:
             if futures:
                 self.client.cancel([f for f, _ in futures.values()])
+
+    def _lost(self, error) -> str:
+        """Why the scheduler dropped a trial.  When every worker holding the scattered data has died, the data
+        is gone and the scheduler forgets the trials that need it: say so (the next run scatters it again)."""
+        if self.scattered is not None and self.scattered is not self.data and self.scattered.status != "finished":
+            self.client.cancel([self.scattered])
+            self.scattered = None
+        if self.scattered is None and isinstance(self.data, ArrayData):
+            return ("lost: every Dask worker holding the search's data died, and the scheduler dropped the trials "
+                    "that needed it; run the same search again to train it")
+        return f"lost: the Dask scheduler dropped it ({getattr(error, 'reason', None) or error})"
 
     def close(self):
         if self.scattered is not None and self.scattered is not self.data:
