@@ -18,7 +18,6 @@ any other is trained again.
 """
 from __future__ import annotations
 
-import errno
 import fcntl
 import glob
 import hashlib
@@ -133,8 +132,8 @@ class DirectoryLock:
                   f"({_describe(previous)}); this search takes it over", file=sys.stderr, flush=True)
 
     def release(self) -> None:
-        """Remove the file while still holding it, then let go (a search that opened it meanwhile sees the
-        file gone and locks a new one)."""
+        """Remove the file while still holding it, then let go: a search that opened the file before and
+        locks it after finds it gone from the directory, and locks a new one (see acquire)."""
         if self.fd is None:
             return
         try:
