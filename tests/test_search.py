@@ -60,16 +60,25 @@ def build_killed_once(hidden, lr):
 
 
 def build_faulty(mode):
-    """A trial that works, raises in build(), diverges in training, or kills its own process."""
+    """A trial that works, raises in build(), diverges in training, kills its own process, or calls sys.exit."""
     if mode == "raises":
         raise ValueError("no such layer")
     if mode == "killed":
         os.kill(os.getpid(), signal.SIGKILL)
+    if mode == "exits":
+        sys.exit(3)
     x = sn.input("x", (None, 6))
     y = sn.input("y", (None, 3))
     p = sn.dense(x, 3)
     lr = 1e6 if mode == "diverges" else 0.1
     return {"loss": sn.mse(p, y), "outputs": p, "optimizer": sn.SGD(lr=lr)}
+
+
+def with_value(data: dict, name: str, row: int, column: int, value) -> dict:
+    """A copy of a data set with one value replaced."""
+    copy = {k: v.copy() for k, v in data.items()}
+    copy[name][row, column] = value
+    return copy
 
 
 def search(directory, **options):
@@ -362,6 +371,14 @@ def test_the_plot_of_a_two_parameter_grid_is_a_heat_map(reference, tmp_path):
     (lambda d: sn.search.random(hidden=[3, 5], lr=[0.1], trials=3), r"the space holds only 2 distinct"),
     (lambda d: sn.search.halving(build, SPACE, TRAIN, epochs=2, min_epochs=3, directory=str(d)),
      r"min_epochs=3 is more than epochs=2"),
+    (lambda d: sn.search.run(build, SPACE, with_value(TRAIN, "x", 7, 2, np.nan), directory=str(d)),
+     r"^train\['x'\] row 7 holds nan; the data must be finite \(every trial would fail on it\)$"),
+    (lambda d: sn.search.run(build, SPACE, TRAIN, with_value(VALIDATION, "y", 59, 0, -np.inf), directory=str(d)),
+     r"^validation\['y'\] row 59 holds -inf; the data must be finite"),
+    (lambda d: sn.search.grid(hidden=[3], lr=[0.5, 2, 2.0]),
+     r"^grid: lr lists one value twice: 2 and 2.0 \(a whole float is the int it equals\)$"),
+    (lambda d: sn.search.random(hidden=[3, 5], lr=[1.0, 0.5, 1], trials=2), r"^random: lr lists one value twice: "
+                                                                            r"1.0 and 1 \(a whole float"),
 ])
 def test_a_search_that_cannot_work_is_refused_before_any_trial(call, message, tmp_path):
     directory = tmp_path / "never"

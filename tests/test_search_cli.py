@@ -152,6 +152,17 @@ def test_an_argument_that_cannot_work_is_one_line_exit_2_before_any_trial(args, 
     assert result.stderr.count("\n") == 1 and not directory.exists()
 
 
+def test_a_model_file_without_build_is_named_as_such(tmp_path):
+    path = tmp_path / "no_build.py"
+    path.write_text(MODEL.replace("def build(hidden=4):", "def other(hidden=4):"))
+    directory = tmp_path / "runs"
+    result = staticnet("search", str(path), "--grid", "hidden=3,5", "--dir", str(directory))
+    assert result.returncode == 2 and result.stderr.count("\n") == 1
+    assert result.stderr.endswith(f"the space's 'hidden' is not a training option (lr, batch_size, epochs), and {path} "
+                                  "defines no build() function to take it\n"), result.stderr
+    assert not directory.exists()
+
+
 def test_train_takes_one_value_per_build_parameter(tmp_path):
     result = staticnet("train", model_file(tmp_path), "--param", "hidden=3,5")
     assert result.returncode == 2 and "--param hidden: one value, got 2" in result.stderr

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..callbacks import Monitor
 from ..errors import SearchError
-from .engines import engine_for
+from .engines import engine_for, refuse_unguarded_main
 from .result import SearchResult, first_line, shown_value
 from .space import Space, trial_seed
 from .store import SearchDirectory, digest
@@ -62,11 +62,24 @@ def _arrays(what: str, data) -> dict:
             _refuse(f"{what}[{name!r}] is not an array: {e}")
         if arrays[name].ndim == 0:
             _refuse(f"{what}[{name!r}] is a scalar; give one row per example")
+        _refuse_non_finite(what, name, arrays[name])
     rows = {a.shape[0] for a in arrays.values()}
     if len(rows) > 1:
         _refuse(f"{what}: arrays have different numbers of rows: "
                 + ", ".join(f"{n} {a.shape[0]}" for n, a in arrays.items()))
     return arrays
+
+
+def _refuse_non_finite(what: str, name: str, array: np.ndarray) -> None:
+    """Data holding NaN or an infinity would fail every trial, each on its own: refused once, here."""
+    if array.dtype.kind not in "fc":
+        return
+    rows = array.reshape(len(array), -1)
+    bad = np.flatnonzero(~np.isfinite(rows).all(axis=1))
+    if bad.size:
+        row = int(bad[0])
+        value = rows[row][~np.isfinite(rows[row])][0].item()
+        _refuse(f"{what}[{name!r}] row {row} holds {value!r}; the data must be finite (every trial would fail on it)")
 
 
 def _data(train, validation):
@@ -104,6 +117,9 @@ def _split_names(builder, space: Space, halving: bool) -> tuple[set[str], bool]:
     if needed:
         _refuse(f"{builder.describe()} needs {needed[0]!r}, which the search space does not give")
     strangers = [n for n in space.names if n not in named and not takes_any and n not in TRAINING_OPTIONS]
+    if strangers and signature is None:
+        _refuse(f"the space's {strangers[0]!r} is not a training option ({', '.join(TRAINING_OPTIONS)}), and "
+                f"{builder.path} defines no build() function to take it")
     if strangers:
         takes = f"build() takes {', '.join(sorted(named))}" if named else "build() takes no parameters"
         _refuse(f"the space's {strangers[0]!r} is neither a parameter of build() ({takes}) nor a training option "
@@ -157,6 +173,13 @@ class Plan:
             "build": digest(self.builder.fingerprint()), "data": digest(self.data.fingerprint()), "seed": seed,
             "training": {"epochs": epochs, "batch_size": batch_size, "monitor": monitor, "patience": patience,
                          "halving": None if rungs is None else {"rungs": rungs, "eta": eta}}}
+
+    def stored_epochs(self, task: TrialTask) -> list[int] | None:
+        """The epochs a stored result of this task may have been trained to: the task's (each rung's, for
+        successive halving), or None when build() decides them (the fingerprint holds its source)."""
+        if self.rungs is not None:
+            return list(self.rungs)
+        return None if task.epochs is None else [task.epochs]
 
     def command(self, record: dict) -> str | None:
         """The `staticnet train` command that gives a finished trial's saved weights bit for bit."""
@@ -221,8 +244,20 @@ class Search:
         except BaseException:
             self.engine.close()
             raise
-        self.records = self.store.records([t.name for t in plan.tasks])
+        try:
+            self.records = self.store.records({t.name: {"index": t.index, "params": t.params, "seed": t.seed,
+                                                        "epochs": plan.stored_epochs(t)} for t in plan.tasks})
+        except BaseException:
+            self.close()
+            raise
         self.trained: list[str] = []
+
+    def close(self) -> None:
+        """Stop the workers and unlock the directory."""
+        try:
+            self.engine.close()
+        finally:
+            self.store.close()
 
     def say(self, text: str) -> None:
         if self.verbose:
@@ -248,22 +283,24 @@ class Search:
         self.say(f"search: {len(plan.tasks)} trials in {self.store.path}"
                  + (f" ({finished} finished before)" if finished else ""))
         try:
-            if plan.rungs is None:
-                self.train([t for t in plan.tasks if not _finished(self.records.get(t.name), None)], len(plan.tasks))
-            else:
-                self._halving()
-        except KeyboardInterrupt:
-            done = sum(_finished(self.records.get(t.name), None) for t in plan.tasks)
-            print(f"interrupted: {done} of {len(plan.tasks)} trials have results in {self.store.path}; run the same "
-                  "search again to train the rest", file=sys.stderr, flush=True)
-            raise
+            try:
+                if plan.rungs is None:
+                    self.train([t for t in plan.tasks if not _finished(self.records.get(t.name), None)],
+                               len(plan.tasks))
+                else:
+                    self._halving()
+            except KeyboardInterrupt:
+                done = sum(_finished(self.records.get(t.name), None) for t in plan.tasks)
+                print(f"interrupted: {done} of {len(plan.tasks)} trials have results in {self.store.path}; run the "
+                      "same search again to train the rest", file=sys.stderr, flush=True)
+                raise
+            names = [t.name for t in plan.tasks]
+            records = [dict(self.records[n], command=plan.command(self.records[n])) for n in names]
+            result = SearchResult(self.store.path, list(plan.space.names), records, self.trained,
+                                  last_rung=plan.rungs[-1] if plan.rungs else None)
+            result.write_tables()
         finally:
-            self.engine.close()
-        names = [t.name for t in plan.tasks]
-        records = [dict(self.records[n], command=plan.command(self.records[n])) for n in names]
-        result = SearchResult(self.store.path, list(plan.space.names), records, self.trained,
-                              last_rung=plan.rungs[-1] if plan.rungs else None)
-        result.write_tables()
+            self.close()
         return result
 
     def _halving(self) -> None:
@@ -317,6 +354,7 @@ def run(build, space, train, validation=None, *, epochs=None, batch_size=None, m
         trains only what is missing; a different search there is refused unless force=True.
     seed: the search seed; each trial's seed derives from it and the trial's parameters (space.trial_seed).
     """
+    refuse_unguarded_main(executor)
     plan = Plan(build, space, train, validation, epochs, batch_size, monitor, patience, seed)
     return Search(plan, executor, workers, directory, force, verbose).run()
 
@@ -330,6 +368,7 @@ def halving(build, space, train, validation=None, *, epochs, eta=2, min_epochs=1
     continues from the checkpoint of its last rung, so its result equals an uninterrupted run of as many
     epochs.  The best is a trial that finished the last rung: if none did, result.best is None and the result
     says why.  The other arguments are run()'s."""
+    refuse_unguarded_main(executor)
     epochs = _count("epochs", epochs)
     eta, min_epochs = _count("eta", eta, minimum=2), _count("min_epochs", min_epochs)
     if min_epochs > epochs:

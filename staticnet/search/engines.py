@@ -25,15 +25,18 @@ import sys
 import threading
 import uuid
 from collections import deque
+from concurrent.futures import CancelledError
 from multiprocessing.connection import wait
 
 from ..errors import MissingDependency, SearchError
-from .trial import ArrayData, TrialTask, run_trial
+from .trial import ArrayData, TrialTask, remove_scratch, run_trial
 
 DISTRIBUTED_MISSING = "running trials on Dask needs dask.distributed: pip install 'staticnet[distributed]'"
 SCHEDULER_ADDRESS = re.compile(r"([a-z]+://)?[\w.\-\[\]:]+:\d+\Z")
 CONNECT_TIMEOUT = "10s"  # to reach a scheduler given by address before the search is refused
 STOP_GRACE_SECONDS = 5.0  # a worker told to stop is terminated after this long
+READY = "ready"  # what a worker process sends first, once it runs _worker_main
+UNGUARDED_MAIN_EXIT = 78  # a worker's exit code when the main script runs its search unguarded (EX_CONFIG)
 
 
 def killed(task: TrialTask, error: str) -> dict:
@@ -63,29 +66,73 @@ class Inline:
         pass
 
 
-def _worker_main(connection, data):
-    """A local worker process: receive a task, send back its outcome, until told to stop (None)."""
+def refuse_unguarded_main(executor) -> None:
+    """Called first by run() and halving(): in a process that spawn is still starting, a local search means
+    the script runs its search at its top level, which every worker process re-runs as it imports the script.
+    Such a worker exits at once with UNGUARDED_MAIN_EXIT, and the coordinator raises the error naming the guard
+    (multiprocessing itself would raise in the worker while the coordinator blocked writing the data to it)."""
+    if executor in (None, "local") and getattr(multiprocessing.current_process(), "_inheriting", False):
+        raise SystemExit(UNGUARDED_MAIN_EXIT)  # the flag multiprocessing's own check reads
+
+
+def _exit_with_parent() -> None:
+    """A worker whose coordinator is gone (killed) has no one to send its trial to: it removes its scratch
+    directories and exits at once, without the BrokenPipeError it would otherwise print at the trial's end."""
+    wait([multiprocessing.parent_process().sentinel])
+    remove_scratch(os.getpid())
+    os._exit(0)
+
+
+def _worker_main(connection):
+    """A local worker process: take the data, then receive a task and send back its outcome, until told to
+    stop (None)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the coordinator's to handle: a trial must not
     #                                               save the weights of a fit it interrupted
     os.environ["STATICNET_NUM_THREADS"] = os.environ["NUMBA_NUM_THREADS"] = "1"  # before Numba is imported
-    while True:
-        try:
+    threading.Thread(target=_exit_with_parent, daemon=True).start()
+    try:
+        connection.send(READY)
+        data = connection.recv()
+        while True:
             task = connection.recv()
-        except EOFError:  # the coordinator is gone
-            return
-        if task is None:
-            return
-        connection.send(run_trial(task, data))
+            if task is None:
+                return
+            connection.send(run_trial(task, data))
+    except (EOFError, OSError):  # the coordinator is gone
+        return
 
 
 class _Worker:
-    def __init__(self, context, data, number: int):
+    """A worker process and the pipe to it.  The data goes down the pipe once the process runs, not with the
+    process's arguments: spawn writes those while the process imports the main module, and a process that
+    dies there would leave that write blocked for good."""
+
+    def __init__(self, context, number: int):
         self.connection, child = context.Pipe()
-        self.process = context.Process(target=_worker_main, args=(child, data), daemon=True,
+        self.process = context.Process(target=_worker_main, args=(child,), daemon=True,
                                        name=f"staticnet-search-worker-{number}")
         self.process.start()
         child.close()
         self.task: TrialTask | None = None
+
+    def give(self, data) -> None:
+        """Send the data once the process says it runs; SearchError if it died before."""
+        try:
+            wait([self.connection, self.process.sentinel])
+            if self.connection.recv() != READY:
+                raise OSError("not a staticnet worker")
+            self.connection.send(data)
+        except (EOFError, OSError):
+            self.process.join()
+            self.connection.close()
+            remove_scratch(self.process.pid)
+            if self.process.exitcode == UNGUARDED_MAIN_EXIT:
+                main = getattr(sys.modules.get("__main__"), "__file__", None) or "the main script"
+                raise SearchError(f"{main} runs a search on the local pool at its top level, and each worker process "
+                                  "runs that top level again as it starts (processes are spawned): put the search "
+                                  'under `if __name__ == "__main__":` (or pass executor=\'inline\')') from None
+            raise SearchError(f"a local worker process (pid {self.process.pid}) {_exit_description(self.process)} "
+                              "while starting, before it took any trial") from None
 
 
 def _exit_description(process) -> str:
@@ -124,9 +171,23 @@ class LocalPool:
                               f"({type(e).__name__}: {e}): define build at the top level of a module, or pass "
                               "executor='inline'") from None
 
-    def _start(self) -> _Worker:
-        self.started += 1
-        return _Worker(self.context, self.data, self.started)
+    def _start(self, count: int = 1) -> list[_Worker]:
+        """`count` new workers, holding the data (all started before any is sent it, so they start side by
+        side)."""
+        workers = []
+        for _ in range(count):
+            self.started += 1
+            workers.append(_Worker(self.context, self.started))
+        try:
+            for worker in workers:
+                worker.give(self.data)
+        except BaseException:
+            for worker in workers:
+                worker.process.kill()
+                worker.process.join()
+                worker.connection.close()
+            raise
+        return workers
 
     def _dispatch(self, pending: deque) -> None:
         """Give each idle worker a task; one that died while idle is replaced, and its task given again."""
@@ -136,7 +197,7 @@ class LocalPool:
                 worker.connection.send(pending[0])
             except OSError:
                 self._reap(worker)
-                self.idle.append(self._start())
+                self.idle += self._start()
                 continue
             worker.task = pending.popleft()
             self.busy.append(worker)
@@ -153,13 +214,14 @@ class LocalPool:
 
     @staticmethod
     def _reap(worker: _Worker) -> None:
+        """Wait for a dead worker and remove the scratch directories it could not."""
         worker.process.join()
         worker.connection.close()
+        remove_scratch(worker.process.pid)
 
     def run(self, tasks):
         pending = deque(tasks)
-        while len(self.idle) < min(self.workers, len(pending)):
-            self.idle.append(self._start())
+        self.idle += self._start(max(0, min(self.workers, len(pending)) - len(self.idle)))
         while pending or self.busy:
             self._dispatch(pending)
             ready = set(wait([w.connection for w in self.busy] + [w.process.sentinel for w in self.busy]))
@@ -174,7 +236,7 @@ class LocalPool:
                 yield killed(worker.task, f"its worker process (pid {worker.process.pid}) "
                                           f"{_exit_description(worker.process)} during the trial")
                 if pending:
-                    self.idle.append(self._start())
+                    self.idle += self._start()
 
     def close(self) -> None:
         """Idle workers are told to stop; busy ones (there are some only after an interruption) are terminated."""
@@ -191,6 +253,7 @@ class LocalPool:
                 worker.process.kill()
                 worker.process.join()
             worker.connection.close()
+            remove_scratch(worker.process.pid)  # a model file's copy, or a terminated trial's directory
         self.idle, self.busy = [], []
 
 
@@ -257,6 +320,8 @@ class Dask:
                     outcome = future.result()
                 except KilledWorker as e:
                     outcome = killed(task, f"KilledWorker: {e}")
+                except CancelledError as e:
+                    outcome = killed(task, self._lost(e))
                 except Exception as e:  # the task could not run at all (it could not be unpickled on the worker)
                     outcome = killed(task, f"{type(e).__name__}: {e}")
                 future.release()
@@ -264,6 +329,17 @@ class Dask:
         finally:
             if futures:
                 self.client.cancel([f for f, _ in futures.values()])
+
+    def _lost(self, error) -> str:
+        """Why the scheduler dropped a trial.  When every worker holding the scattered data has died, the data
+        is gone and the scheduler forgets the trials that need it: say so (the next run scatters it again)."""
+        if self.scattered is not None and self.scattered is not self.data and self.scattered.status != "finished":
+            self.client.cancel([self.scattered])
+            self.scattered = None
+        if self.scattered is None and isinstance(self.data, ArrayData):
+            return ("lost: every Dask worker holding the search's data died, and the scheduler dropped the trials "
+                    "that needed it; run the same search again to train it")
+        return f"lost: the Dask scheduler dropped it ({getattr(error, 'reason', None) or error})"
 
     def close(self):
         if self.scattered is not None and self.scattered is not self.data:

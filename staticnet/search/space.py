@@ -52,13 +52,29 @@ def checked_name(where: str, name) -> str:
     return name
 
 
+def seed_value(value):
+    """A parameter value as a trial's seed sees it: a whole float is the int it equals (lr=2 and lr=2.0 are
+    one value, as the command line and Python spell it)."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+def _refuse_repeats(where: str, name: str, options: list) -> None:
+    """Two values of one parameter that are one value to the trial's seed would make two trials of one seed."""
+    first = {}
+    for value in options:
+        key = json.dumps(seed_value(value))
+        if key in first:
+            same = "" if repr(first[key]) == repr(value) else " (a whole float is the int it equals)"
+            _refuse(where, f"{name} lists one value twice: {first[key]!r} and {value!r}{same}")
+        first[key] = value
+
+
 def trial_seed(search_seed: int, params: dict) -> int:
     """The seed of the trial with these parameters: the first four bytes of the SHA-256 of
-    {"params": ..., "search_seed": ...} as sorted JSON, modulo 2**31, with whole floats written as ints
-    (lr=2 and lr=2.0 are one value, as the command line and Python spell it).  From the values alone, not
-    the trial's place in the space or the worker that runs it, so a trial gives the same weights however the
-    space is ordered, extended or split among workers."""
-    values = {k: int(v) if isinstance(v, float) and v.is_integer() else v for k, v in params.items()}
+    {"params": ..., "search_seed": ...} as sorted JSON, modulo 2**31, with each value as seed_value() gives
+    it.  From the values alone, not the trial's place in the space or the worker that runs it, so a trial
+    gives the same weights however the space is ordered, extended or split among workers."""
+    values = {k: seed_value(v) for k, v in params.items()}
     text = json.dumps({"params": values, "search_seed": search_seed}, sort_keys=True)
     return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "big") % 2**31
 
@@ -154,8 +170,7 @@ class Grid(Space):
             options = [checked_value("grid", name, v) for v in options]
             if not options:
                 _refuse("grid", f"{name} has no values")
-            if len({json.dumps(v) for v in options}) < len(options):
-                _refuse("grid", f"{name} lists a value twice: {options}")
+            _refuse_repeats("grid", name, options)
             checked[name] = options
         self.values = checked
         names = list(checked)
@@ -182,6 +197,7 @@ class Random(Space):
                 checked[name] = dimension
             elif isinstance(dimension, (list, tuple)) and dimension:
                 checked[name] = [checked_value("random", name, v) for v in dimension]
+                _refuse_repeats("random", name, checked[name])
             else:
                 _refuse("random", f"{name} must be a non-empty list of values or uniform(...), loguniform(...), "
                                   f"randint(...), got {_shown(dimension)}")
@@ -199,7 +215,7 @@ class Random(Space):
         for _ in range(self.trials * DRAWS_PER_TRIAL):
             configuration = {name: (d.draw(rng) if isinstance(d, Distribution) else d[int(rng.integers(len(d)))])
                              for name, d in self.dimensions.items()}
-            key = json.dumps(configuration, sort_keys=True)
+            key = json.dumps({k: seed_value(v) for k, v in configuration.items()}, sort_keys=True)
             if key not in seen:
                 seen.add(key)
                 drawn.append(configuration)

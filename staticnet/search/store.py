@@ -8,18 +8,25 @@ Files, all written atomically (a temporary beside the target, fsynced, renamed o
   trial-003.snet                its best epoch's model (written before the JSON, so a JSON means a model)
   trial-003.checkpoint.snet     successive halving only: its last epoch's state, to continue at the next rung
   results.md, results.csv, results.json   the table of every trial, rewritten at the end of each run
+  search.lock                   while a search runs: its pid and host (see DirectoryLock)
 
 A trial counts as finished when its JSON exists and it was not killed, so a run interrupted anywhere (even
 while writing) leaves a directory that the same search completes.  Non-finite scores are written as null.
+A trial's JSON carries the search's fingerprint, the SHA-256 of its model file and a checksum of itself,
+so a result is taken only from a file this search wrote for that trial, unchanged, with its model beside it;
+any other is trained again.
 """
 from __future__ import annotations
 
+import fcntl
 import glob
 import hashlib
 import json
 import math
 import os
+import socket
 import sys
+import time
 
 from ..errors import SearchError
 
@@ -28,6 +35,10 @@ FORMAT = 1
 WHAT_CHANGED = {"space": "the search space", "build": "the build function or model file", "data": "the data",
                 "seed": "the search seed", "training": "the training options", "format": "the directory's format"}
 OUTPUTS = ("results.md", "results.csv", "results.json", "search.png")
+LOCK = "search.lock"
+HOLDER_WAIT_SECONDS = 2.0  # how long a refused search waits for the lock's holder to have written its name
+RECORD_FIELDS = ("trial", "index", "params", "seed", "status", "epochs_target", "search", "checksum")
+FINISHED_FIELDS = ("monitor", "best_value", "best_epoch", "epochs", "history", "model", "model_sha256")
 
 
 def fingerprint(identity: dict) -> str:
@@ -58,16 +69,118 @@ def write_json(path: str, value) -> None:
     write_file(path, (json.dumps(finite_or_none(value), indent=1) + "\n").encode())
 
 
+def record_checksum(record: dict) -> str:
+    """The SHA-256 of a trial record's canonical JSON, its checksum field left out: a copied or edited
+    result file no longer matches it (a guard against accidents, not against forgery)."""
+    body = {k: v for k, v in record.items() if k != "checksum"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+def file_sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class DirectoryLock:
+    """One search at a time in a directory: an exclusive flock on search.lock, held from the directory's
+    check to the last table written.  The kernel releases a flock when its process ends however it ends,
+    so a lock left by a killed search is never mistaken for a live one: the next search takes it, and
+    says whose it was from the pid and host its holder wrote into the file.  The spawned worker processes
+    do not inherit the descriptor, so orphaned workers do not hold the directory either."""
+
+    def __init__(self, directory: str):
+        self.directory, self.path = directory, os.path.join(directory, LOCK)
+        self.fd: int | None = None
+
+    def acquire(self) -> None:
+        while True:
+            try:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError as e:
+                raise SearchError(f"search directory {self.directory}: cannot create its lock {self.path} "
+                                  f"({e.strerror or e})") from None
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = _holder(fd)
+                os.close(fd)
+                raise SearchError(f"search directory {self.directory}: another search is running there "
+                                  f"({holder}); wait for it to end, or choose another directory") from None
+            except OSError as e:
+                os.close(fd)
+                raise SearchError(f"search directory {self.directory}: cannot lock {self.path} "
+                                  f"({e.strerror or e})") from None
+            try:
+                same_file = os.path.samestat(os.fstat(fd), os.stat(self.path))
+            except FileNotFoundError:
+                same_file = False
+            if same_file:
+                break
+            os.close(fd)  # its holder ended and removed it between our open and our lock: lock the new one
+        self.fd = fd
+        previous = _read_holder(fd)
+        me = {"pid": os.getpid(), "host": socket.gethostname(),
+              "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())}
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, (json.dumps(me) + "\n").encode(), 0)
+        os.fsync(fd)
+        if previous is not None:
+            print(f"staticnet: warning: {self.path} was left by a search that ended without releasing it "
+                  f"({_describe(previous)}); this search takes it over", file=sys.stderr, flush=True)
+
+    def release(self) -> None:
+        """Remove the file while still holding it, then let go: a search that opened the file before and
+        locks it after finds it gone from the directory, and locks a new one (see acquire)."""
+        if self.fd is None:
+            return
+        try:
+            os.unlink(self.path)
+        except FileNotFoundError:
+            pass
+        os.close(self.fd)
+        self.fd = None
+
+
+def _read_holder(fd: int) -> dict | None:
+    try:
+        holder = json.loads(os.pread(fd, 4096, 0).decode() or "null")
+    except (OSError, ValueError):
+        return None
+    return holder if isinstance(holder, dict) else None
+
+
+def _describe(holder: dict | None) -> str:
+    if holder is None:
+        return "its holder has not written its pid yet"
+    return f"pid {holder.get('pid')} on host {holder.get('host')}, since {holder.get('started')}"
+
+
+def _holder(fd: int) -> str:
+    """Who holds the lock: the holder writes its pid and host just after locking, so wait for them a moment."""
+    deadline = time.monotonic() + HOLDER_WAIT_SECONDS
+    holder = _read_holder(fd)
+    while holder is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+        holder = _read_holder(fd)
+    return _describe(holder)
+
+
 class SearchDirectory:
     def __init__(self, path: str, identity: dict):
         self.path = os.fspath(path)
         self.identity = {"format": FORMAT, **identity}
+        self.fingerprint = fingerprint(self.identity)
+        self.lock = DirectoryLock(self.path)
 
     def file(self, name: str) -> str:
         return os.path.join(self.path, name)
 
     def open(self, force: bool) -> None:
-        """Make the directory, or check that it holds this same search (with force, empty it if not)."""
+        """Make the directory and lock it, then check that it holds this same search (with force, empty it if
+        not).  The lock is held until close()."""
         if os.path.exists(self.path) and not os.path.isdir(self.path):
             raise SearchError(f"search directory {self.path}: is a file")
         try:
@@ -76,17 +189,33 @@ class SearchDirectory:
             raise SearchError(f"search directory {self.path}: cannot create it ({e.strerror or e})") from None
         if not os.access(self.path, os.W_OK):
             raise SearchError(f"search directory {self.path}: cannot write in it")
-        stored = self._stored_identity()
-        new = {**self.identity, "fingerprint": fingerprint(self.identity)}
-        if stored is not None and stored.get("fingerprint") != new["fingerprint"]:
-            if not force:
-                changed = [WHAT_CHANGED[k] for k in WHAT_CHANGED if stored.get(k) != self.identity.get(k)]
-                what = ", ".join(changed) or "its fingerprint"
-                raise SearchError(f"{self.path} holds the results of another search ({what} changed); pass "
-                                  "force=True (--force) to replace them, or choose another directory")
-            self._clear()
-        if stored != new:
-            write_json(self.file(IDENTITY), new)
+        self.lock.acquire()
+        try:
+            self._check_files()
+            stored = self._stored_identity()
+            new = {**self.identity, "fingerprint": self.fingerprint}
+            if stored is not None and stored.get("fingerprint") != new["fingerprint"]:
+                if not force:
+                    changed = [WHAT_CHANGED[k] for k in WHAT_CHANGED if stored.get(k) != self.identity.get(k)]
+                    what = ", ".join(changed) or "its fingerprint"
+                    raise SearchError(f"{self.path} holds the results of another search ({what} changed); pass "
+                                      "force=True (--force) to replace them, or choose another directory")
+                self._clear()
+            if stored != new:
+                write_json(self.file(IDENTITY), new)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        self.lock.release()
+
+    def _check_files(self) -> None:
+        """Where the search writes a file there must not be a directory (found now, not after the trials)."""
+        for path in sorted(glob.glob(self.file("trial-*"))) + [self.file(n) for n in (IDENTITY,) + OUTPUTS]:
+            if os.path.isdir(path):
+                raise SearchError(f"{path}: is a directory, where the search keeps a file; remove it or choose "
+                                  "another directory")
 
     def _stored_identity(self) -> dict | None:
         path = self.file(IDENTITY)
@@ -107,39 +236,77 @@ class SearchDirectory:
             if os.path.isfile(path):
                 os.unlink(path)
 
-    def records(self, names) -> dict[str, dict]:
-        """The result of each of these trials that has one (a file that cannot be read is as good as
-        none: that trial trains again, with a warning)."""
-        found = {}
-        for name in names:
+    def records(self, expected: dict[str, dict]) -> dict[str, dict]:
+        """The result of each trial of `expected` (name: {"index", "params", "seed", "epochs": the epochs_target
+        values it may have been trained to, or None for any}) that has one this search can take.  A result that
+        cannot be read, lacks a field, was copied or edited, belongs to another search or trial, or lost its
+        model is as good as none: that trial trains again, and one warning lists them all."""
+        found, refused = {}, []
+        for name, wanted in expected.items():
             path = self.file(f"{name}.json")
             if not os.path.exists(path):
                 continue
             try:
                 with open(path, encoding="utf-8") as f:
                     record = json.load(f)
-                if not isinstance(record, dict) or record.get("trial") != name:
-                    raise ValueError("not a trial result")
+                problem = self._problem(record, name, wanted)
             except (OSError, ValueError) as e:
-                print(f"staticnet: warning: {path} cannot be read ({e}); training {name} again", file=sys.stderr)
-                continue
-            found[name] = record
+                problem = f"cannot be read ({e})"
+            if problem is None:
+                found[name] = record
+            else:
+                refused.append(f"  {path}: {problem}")
+        if refused:
+            print(f"staticnet: warning: {len(refused)} stored trial result{'s' if len(refused) > 1 else ''} "
+                  f"cannot be taken, {'those trials train' if len(refused) > 1 else 'that trial trains'} again:\n"
+                  + "\n".join(refused), file=sys.stderr, flush=True)
         return found
 
+    def _problem(self, record, name: str, wanted: dict) -> str | None:
+        """Why this stored record is not the result of trial `name` of this search, or None."""
+        if not isinstance(record, dict):
+            return f"not a trial result (a JSON {type(record).__name__})"
+        fields = RECORD_FIELDS + (FINISHED_FIELDS if record.get("status") == "ok" else ())
+        missing = [f for f in fields if f not in record]
+        if missing:
+            return f"lacks the field{'s' if len(missing) > 1 else ''} {', '.join(missing)}"
+        if record["checksum"] != record_checksum(record):
+            return "was changed after the search wrote it (its checksum does not match)"
+        if record["search"] != self.fingerprint:
+            return "is a result of another search (its fingerprint differs)"
+        if record["trial"] != name or record["index"] != wanted["index"]:
+            return f"is the result of {record['trial']}, not of {name}"
+        if record["params"] != wanted["params"]:
+            return f"was trained with {record['params']}, this trial's parameters are {wanted['params']}"
+        if record["seed"] != wanted["seed"]:
+            return f"was trained with seed {record['seed']}, this trial's is {wanted['seed']}"
+        target = record["epochs_target"]
+        if wanted["epochs"] is not None and target is not None and target not in wanted["epochs"]:
+            return f"was trained for {target} epochs, this search trains {' or '.join(map(str, wanted['epochs']))}"
+        if record["status"] == "ok":
+            model = self.file(f"{name}.snet")
+            if record["model"] != f"{name}.snet" or not os.path.isfile(model):
+                return f"its model {model} is missing"
+            if file_sha256(model) != record["model_sha256"]:
+                return f"its model {model} was changed after the search wrote it"
+        return None
+
     def save(self, outcome: dict, merged_with: dict | None = None) -> dict:
-        """Write a trial's model files, then its JSON; returns the record as written.  `merged_with`: the
-        record a killed trial had before (successive halving keeps its earlier rungs' history)."""
+        """Write a trial's model files, then its JSON (with this search's fingerprint, the model's SHA-256 and
+        its own checksum); returns the record as written.  `merged_with`: the record a killed trial had before
+        (successive halving keeps its earlier rungs' history)."""
         record = dict(outcome["record"])
         name = record["trial"]
         if outcome["model"] is not None:
             write_file(self.file(f"{name}.snet"), outcome["model"])
-            record["model"] = f"{name}.snet"
+            record.update(model=f"{name}.snet", model_sha256=hashlib.sha256(outcome["model"]).hexdigest())
         if outcome["checkpoint"] is not None:
             write_file(self.file(f"{name}.checkpoint.snet"), outcome["checkpoint"])
         if merged_with is not None and record["status"] == "killed":
             record = {**merged_with, "status": "killed", "error": record["error"],
                       "epochs_target": record.get("epochs_target")}
-        record = finite_or_none(record)
+        record = finite_or_none({**record, "search": self.fingerprint})
+        record["checksum"] = record_checksum(record)
         write_json(self.file(f"{name}.json"), record)
         return record
 

@@ -11,9 +11,12 @@ seed=seed, all on one thread, so the same command with the same parameters and s
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import inspect
 import os
+import re
+import shutil
 import socket
 import sys
 import tempfile
@@ -21,6 +24,7 @@ import time
 import traceback
 from dataclasses import dataclass
 
+SCRATCH_PREFIX = "staticnet-trial-"  # + pid-host-: the temporary directories a worker process makes
 TRAINING_OPTIONS = ("lr", "batch_size", "epochs")  # searched names that go to training when build() lacks them
 DEFAULT_EPOCHS = DEFAULT_BATCH_SIZE = 10  # as for `staticnet train` when neither the search nor build() sets them
 
@@ -91,7 +95,7 @@ class ModelFileBuilder:
             if here == self.source:
                 self._local = self.path
             else:
-                copy = os.path.join(tempfile.mkdtemp(prefix="staticnet-trial-"), os.path.basename(self.path))
+                copy = os.path.join(scratch_directory(), os.path.basename(self.path))
                 with open(copy, "w", encoding="utf-8") as f:
                     f.write(self.source)
                 self._local = copy
@@ -172,6 +176,34 @@ class TrialTask:
     keep_checkpoint: bool = False  # successive halving: send back the last epoch's state as well
 
 
+def scratch_directory() -> str:
+    """A new temporary directory named after this process and host, so that remove_scratch can tell, once
+    the process is gone, that no one uses it."""
+    return tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-{socket.gethostname()}-")
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's
+        return True
+    return True
+
+
+def remove_scratch(pid: int | None = None) -> None:
+    """Remove the scratch directories this host's process `pid` made, or (None) those of every process of
+    this host that no longer exists: a worker killed during a trial cannot remove its own.  The local pool
+    calls it for each worker it reaps, and each trial for the workers (Dask's, say) that died before it."""
+    host = socket.gethostname()
+    named = re.compile(rf"{re.escape(SCRATCH_PREFIX)}(\d+)-{re.escape(host)}-[^-]+\Z")
+    for path in glob.glob(os.path.join(tempfile.gettempdir(), f"{SCRATCH_PREFIX}*-{glob.escape(host)}-*")):
+        found = named.match(os.path.basename(path))
+        if found and (int(found[1]) == pid if pid is not None else not _process_exists(int(found[1]))):
+            shutil.rmtree(path, ignore_errors=True)
+
+
 def worker_name() -> str:
     """The Dask worker's address where a Dask worker runs the trial, else host:pid."""
     if "distributed" in sys.modules:
@@ -220,23 +252,36 @@ def run_trial(task: TrialTask, data) -> dict:
     best epoch's weights or None, "checkpoint": the last epoch's state (successive halving) or None}."""
     started = time.perf_counter()
     record = {"trial": task.name, "index": task.index, "params": task.params, "seed": task.seed,
-              "status": "ok", "worker": worker_name(), "error": None, "compile_seconds": None}
+              "status": "ok", "worker": worker_name(), "error": None, "compile_seconds": None, "epochs_target": None}
     outcome = {"record": record, "model": None, "checkpoint": None}
     from .. import threads
     threads.apply_once()  # the process's own thread count, before one_thread() narrows the trial's
+    remove_scratch()
+    scratch = scratch_directory()
     try:
-        with one_thread(), tempfile.TemporaryDirectory(prefix="staticnet-trial-") as scratch:
+        with one_thread():
             _train(task, data, record, outcome, scratch)
     except KeyboardInterrupt:
         raise
+    except SystemExit as error:  # sys.exit() in build(): under the inline executor it would end the caller
+        record.update(status="failed", error=_exit_text(error))
     except Exception as error:
         from ..errors import ModelFileError
         from ..errors import DataError, GraphError, NumericalError
         record.update(status="failed", error=_error_text(error))
         if not isinstance(error, (ModelFileError, DataError, GraphError, NumericalError)):
             record["traceback"] = "".join(traceback.format_exception(error))
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     record["seconds"] = time.perf_counter() - started
     return outcome
+
+
+def _exit_text(error: SystemExit) -> str:
+    """Where the trial called sys.exit (the innermost frame: sys.exit itself has none) and with what."""
+    frame = traceback.extract_tb(error.__traceback__)[-1]
+    return (f"{frame.filename}:{frame.lineno}: SystemExit: sys.exit({error.code!r}) was called during the trial "
+            "(a trial cannot end the search's process)")
 
 
 def _train(task: TrialTask, data, record: dict, outcome: dict, scratch: str) -> None:
