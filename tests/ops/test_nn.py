@@ -64,6 +64,10 @@ def test_the_books_dropout_in_a_model_predicts_with_scaled_units_and_survives_a_
     np.testing.assert_allclose(net.predict(rows), expected, rtol=1e-5, atol=1e-7)
     net.save(str(tmp_path / "book.snet"))
     np.testing.assert_array_equal(sn.load(str(tmp_path / "book.snet")).predict(rows), net.predict(rows))
+    onnxruntime = pytest.importorskip("onnxruntime")
+    net.export_onnx(str(tmp_path / "book.onnx"))
+    session = onnxruntime.InferenceSession(str(tmp_path / "book.onnx"), providers=["CPUExecutionProvider"])
+    np.testing.assert_allclose(session.run(None, {"x": rows})[0], expected, rtol=1e-5, atol=1e-7)
 
 
 def test_dropout_refuses_an_inverted_that_is_not_a_boolean():
