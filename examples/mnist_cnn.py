@@ -130,7 +130,8 @@ def main(argv=None):
     parser.add_argument("--ensemble", type=int, default=1, metavar="N",
                         help="net 3: train N seeds (--seed, --seed + 1, ...) one after another, then vote")
     parser.add_argument("--dir", default="runs/mnist_cnn3", help="net 3: where checkpoints and models go")
-    parser.add_argument("--resume", action="store_true", help="net 3: continue from the checkpoints in --dir")
+    parser.add_argument("--resume", action="store_true",
+                        help="net 3: continue each seed checkpointed in --dir (a seed without a checkpoint starts)")
     parser.add_argument("--subset", type=int, default=None, metavar="N",
                         help="use only the first N images of each set (a quick check, not a result)")
     args = parser.parse_args(argv)
