@@ -118,6 +118,7 @@ def test_expand_shifts_of_nhwc_images_in_each_direction(pixels):
 def test_expand_shifts_of_flat_rows_of_square_images():
     rng = np.random.default_rng(4)
     rows = rng.random((3, 784)).astype(np.float32) + 0.5
+    given = rows.copy()
     out = sn.data.expand_shifts({"x": rows, "labels": np.arange(3)})
     assert out["x"].shape == (15, 784)
     images = rows.reshape(3, 28, 28, 1)
@@ -129,7 +130,7 @@ def test_expand_shifts_of_flat_rows_of_square_images():
     book_down[0, :] = 0
     np.testing.assert_array_equal(out["x"][6].reshape(28, 28), book_down)
     np.testing.assert_array_equal(out["labels"], [0, 1, 2] * 5)
-    np.testing.assert_array_equal(rows, rows.copy())  # the input is left as it was
+    np.testing.assert_array_equal(rows, given)  # the input is left as it was
 
 
 @pytest.mark.parametrize("data, pixels, message", [
