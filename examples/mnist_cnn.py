@@ -18,7 +18,8 @@ As a script:      python examples/mnist_cnn.py [--net 1|2] [--epochs 20] [--seed
                   python examples/mnist_cnn.py --net 3 [--init book] [--dropout book] [--dir runs/mnist_cnn3]
                   python examples/mnist_cnn.py --net 3 --ensemble 5           (five seeds, then their votes)
 The script checkpoints net 3 after every epoch in --dir; after a stop, the same command with --resume goes
-on from the last epoch saved, and ends as an uninterrupted run would.
+on from the last epoch saved, and ends as an uninterrupted run would.  (`staticnet train` reports the test
+accuracy of the last epoch's weights, not of the best validation epoch's.)
 """
 import argparse
 import math
