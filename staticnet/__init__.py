@@ -26,6 +26,7 @@ from .gradcheck import gradcheck
 from .history import History
 from .optim import SGD, AdaGrad, Adam, AdamW, RMSProp, constant as constant_lr, exponential_decay, step_decay
 from .ops.nn import dropout
+from .ensemble import ensemble
 from . import callbacks, data, search
 from .version import __version__
 

@@ -1,4 +1,5 @@
-"""Data sets: MNIST from its IDX files, and small generated sets for examples.
+"""Data sets: MNIST from its IDX files, the book's expansion of a training set by shifted copies, and small
+generated sets for examples.
 
 `mnist()` looks for the four canonical files (gzipped or raw) in the `path`
 argument, then $STATICNET_DATA, then a per-user cache directory, downloading
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import math
 import os
 import urllib.request
 
@@ -154,6 +156,60 @@ def mnist(path: str | None = None, one_hot: bool = True, validation: int = 10_00
     return (_as_set(train_images[:cut], train_labels[:cut], one_hot, flatten),
             _as_set(train_images[cut:], train_labels[cut:], one_hot, flatten),
             _as_set(test_images, test_labels, one_hot, flatten))
+
+
+SHIFTS = ("up", "down", "left", "right")  # the order of the shifted copies expand_shifts appends
+
+
+def expand_shifts(data: dict, pixels: int = 1, images: str = "x") -> dict:
+    """The training set expanded with shifted copies of its images, as the book's expand_mnist.py does
+    (chapter 6): the original rows, then the images moved up, then down, left and right by `pixels`, the
+    vacated rows or columns zeroed; every other field of `data` (labels, one-hot targets) repeated in the
+    same order.  50,000 MNIST images become 250,000.
+
+    data: a dict of arrays with one row per example, such as a set of sn.data.mnist(); `images` names the
+    images: rows of a square image ((n, 784) is 28x28) or NHWC images (n, height, width, channels).  The
+    book shuffles the expanded set once; fit shuffles it every epoch, so the order of the copies does not
+    matter for training.  Returns a new dict; `data` is left unchanged."""
+    if not isinstance(data, dict):
+        raise ValueError(f"expand_shifts: data must be a dict of arrays keyed by name, got {type(data).__name__}")
+    if images not in data:
+        raise ValueError(f"expand_shifts: data has no field {images!r} (its fields: {sorted(data)})")
+    if isinstance(pixels, bool) or not isinstance(pixels, (int, np.integer)) or pixels < 1:
+        raise ValueError(f"expand_shifts: pixels must be a positive integer, got {pixels!r}")
+    x = np.asarray(data[images])
+    if x.ndim == 2:
+        side = math.isqrt(x.shape[1])
+        if side * side != x.shape[1]:
+            raise ValueError(f"expand_shifts: {images!r} of shape {x.shape} holds rows of {x.shape[1]} values, "
+                             "which are not square images; give rows of side*side values or NHWC images "
+                             "(n, height, width, channels)")
+        pictures = x.reshape(len(x), side, side, 1)
+    elif x.ndim == 4:
+        pictures = x
+    else:
+        raise ValueError(f"expand_shifts: {images!r} has shape {x.shape}; give rows of square images (n, side*side) "
+                         "or NHWC images (n, height, width, channels)")
+    height, width = pictures.shape[1:3]
+    if pixels >= min(height, width):
+        raise ValueError(f"expand_shifts: a shift of {pixels} pixels leaves nothing of {height}x{width} images")
+    rows = len(x)
+    for name, values in data.items():
+        if np.ndim(values) == 0 or len(values) != rows:
+            count = "a scalar" if np.ndim(values) == 0 else f"{len(values)} rows"
+            raise ValueError(f"expand_shifts: every field needs one row per image: {images!r} has {rows}, "
+                             f"{name!r} has {count}")
+    expanded = np.zeros((len(SHIFTS) + 1,) + pictures.shape, pictures.dtype)
+    expanded[0] = pictures
+    up, down, left, right = expanded[1:]
+    up[:, :-pixels] = pictures[:, pixels:]
+    down[:, pixels:] = pictures[:, :-pixels]
+    left[:, :, :-pixels] = pictures[:, :, pixels:]
+    right[:, :, pixels:] = pictures[:, :, :-pixels]
+    result = {name: np.concatenate([np.asarray(values)] * (len(SHIFTS) + 1)) for name, values in data.items()
+              if name != images}
+    result[images] = expanded.reshape(((len(SHIFTS) + 1) * rows,) + x.shape[1:])
+    return {name: result[name] for name in data}
 
 
 # ---------------------------------------------------------------- small generated sets

@@ -11,8 +11,8 @@ from .interpreter import run
 
 
 def inference_outputs(outputs) -> list[Tensor]:
-    """The graph a deployed model computes: dropout is the identity (as in Model.predict) and identities
-    such as x * 1 are dropped; the values are unchanged."""
+    """The graph a deployed model computes, as in Model.predict: dropout is the identity (the book's form, a
+    scaling by 1 - rate), and identities such as x * 1 are dropped; the values are unchanged."""
     from .passes.simplify import simplify
     from .passes.strip_dropout import strip_dropout
     from .program import Program

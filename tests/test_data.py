@@ -1,4 +1,5 @@
 import gzip
+import re
 import os
 
 import numpy as np
@@ -81,3 +82,65 @@ def test_generated_sets():
     assert spirals["y"].shape == (80, 2) and np.all(spirals["y"].sum(1) == 1)
     sine = sn.data.sine(30, seed=0)
     np.testing.assert_allclose(sine["y"], np.sin(sine["x"]), atol=1e-6)
+
+
+# ---------------------------------------------------------------- expand_shifts
+
+def shifted_by_index(images: np.ndarray, direction: str, pixels: int) -> np.ndarray:
+    """NHWC images moved by `pixels` in `direction`, pixel by pixel: out[i, j] = in[i + di, j + dj] where that
+    lies inside the image, else 0 (the independent reference of expand_shifts)."""
+    di, dj = {"up": (pixels, 0), "down": (-pixels, 0), "left": (0, pixels), "right": (0, -pixels)}[direction]
+    n, height, width, channels = images.shape
+    out = np.zeros_like(images)
+    for r in range(n):
+        for i in range(height):
+            for j in range(width):
+                if 0 <= i + di < height and 0 <= j + dj < width:
+                    out[r, i, j, :] = images[r, i + di, j + dj, :]
+    return out
+
+
+@pytest.mark.parametrize("pixels", [1, 2])
+def test_expand_shifts_of_nhwc_images_in_each_direction(pixels):
+    rng = np.random.default_rng(3)
+    images = rng.random((4, 6, 5, 2)).astype(np.float32) + 0.5  # no zeros, so a vacated row shows
+    labels = rng.integers(0, 10, 4)
+    out = sn.data.expand_shifts({"x": images, "labels": labels, "y": np.eye(10, dtype=np.float32)[labels]}, pixels)
+    assert list(out) == ["x", "labels", "y"] and out["x"].shape == (20, 6, 5, 2) and out["x"].dtype == np.float32
+    np.testing.assert_array_equal(out["x"][:4], images)
+    for k, direction in enumerate(["up", "down", "left", "right"], start=1):
+        np.testing.assert_array_equal(out["x"][4 * k: 4 * k + 4], shifted_by_index(images, direction, pixels),
+                                      err_msg=direction)
+    np.testing.assert_array_equal(out["labels"], np.tile(labels, 5))
+    np.testing.assert_array_equal(out["y"], np.eye(10)[np.tile(labels, 5)])
+
+
+def test_expand_shifts_of_flat_rows_of_square_images():
+    rng = np.random.default_rng(4)
+    rows = rng.random((3, 784)).astype(np.float32) + 0.5
+    given = rows.copy()
+    out = sn.data.expand_shifts({"x": rows, "labels": np.arange(3)})
+    assert out["x"].shape == (15, 784)
+    images = rows.reshape(3, 28, 28, 1)
+    for k, direction in enumerate(["up", "down", "left", "right"], start=1):
+        expected = shifted_by_index(images, direction, 1).reshape(3, 784)
+        np.testing.assert_array_equal(out["x"][3 * k: 3 * k + 3], expected, err_msg=direction)
+    # the book's expand_mnist.py: "down" is np.roll by +1 along the rows with the top row zeroed
+    book_down = np.roll(images[0, :, :, 0], 1, axis=0)
+    book_down[0, :] = 0
+    np.testing.assert_array_equal(out["x"][6].reshape(28, 28), book_down)
+    np.testing.assert_array_equal(out["labels"], [0, 1, 2] * 5)
+    np.testing.assert_array_equal(rows, given)  # the input is left as it was
+
+
+@pytest.mark.parametrize("data, pixels, message", [
+    ({"x": np.zeros((2, 785))}, 1, "rows of 785 values, which are not square images"),
+    ({"x": np.zeros((2, 28, 28))}, 1, "has shape (2, 28, 28); give rows of square images"),
+    ({"x": np.zeros((2, 4, 4, 1))}, 4, "a shift of 4 pixels leaves nothing of 4x4 images"),
+    ({"x": np.zeros((2, 784))}, 0, "pixels must be a positive integer, got 0"),
+    ({"x": np.zeros((2, 784)), "labels": np.zeros(3)}, 1, "'x' has 2, 'labels' has 3 rows"),
+    ({"images": np.zeros((2, 784))}, 1, "data has no field 'x'"),
+])
+def test_expand_shifts_refuses_what_it_cannot_shift(data, pixels, message):
+    with pytest.raises(ValueError, match="expand_shifts: .*" + re.escape(message)):
+        sn.data.expand_shifts(data, pixels)

@@ -42,35 +42,54 @@ def dense(x, units: int, activation=None, init=None, bias_init=None, name=None):
     return apply_activation(activation, z, op="dense")
 
 
-def _dropout_mask_ref(x, rate):
+def dropout_scales(attrs) -> tuple[float, float]:
+    """(what a kept unit is multiplied by in training, what every unit is multiplied by at evaluation) for a
+    dropout_mask's attributes.  Inverted dropout (the default) scales in training, the book's network3.py at
+    evaluation; both keep each unit's expected value.  A mask saved before the option existed has no
+    `inverted` attribute and is inverted."""
+    rate = attrs["rate"]
+    return (1.0 / (1.0 - rate), 1.0) if attrs.get("inverted", True) else (1.0, 1.0 - rate)
+
+
+def _dropout_mask_ref(x, rate, inverted=True):
     from ..init import generator
+    kept_scale, _ = dropout_scales({"rate": rate, "inverted": inverted})
     keep = generator().random(x.shape) >= rate
-    return (keep / (1.0 - rate)).astype(x.dtype)
+    return (keep * kept_scale).astype(x.dtype)
 
 
 def _lower_dropout_mask(node, d):
-    """Each element kept (scaled by 1/(1 - rate)) or zeroed by Numba's generator, seeded per epoch."""
+    """Each element kept (times dropout_scales' training factor) or zeroed by Numba's generator, seeded per
+    epoch."""
     from ..codegen.kernel_layer import ABI_POINTER, Kernel
     from ..codegen.driver import product
     from ..codegen.elementwise import typed_literal
     rate = node.attrs["rate"]
-    keep, zero = typed_literal(1.0 / (1.0 - rate), node.dtype), typed_literal(0.0, node.dtype)
+    kept_scale, _ = dropout_scales(node.attrs)
+    keep, zero = typed_literal(kept_scale, node.dtype), typed_literal(0.0, node.dtype)
     kernel = Kernel("dropout_mask", (("out_p", ABI_POINTER[node.dtype.name]), ("size", "i64")),
                     ("out = carray(out_p, (size,))", "for i in range(size):",
                      f"    out[i] = {keep} if np.random.random() >= {rate!r} else {zero}"),
-                    f"Inverted dropout mask, rate {rate!r}")
+                    f"Dropout mask, rate {rate!r}, kept units times {kept_scale!r}")
     d.call(kernel, [d.address(node), product(d.dims(node))])
 
 
-register("dropout_mask", shape=lambda x, rate: (x.shape, x.dtype), numpy=_dropout_mask_ref, grad=no_gradient,
-         kind="random", lower=_lower_dropout_mask)
+register("dropout_mask", shape=lambda x, rate, inverted=True: (x.shape, x.dtype), numpy=_dropout_mask_ref,
+         grad=no_gradient, kind="random", lower=_lower_dropout_mask)
 
 
-def dropout(x, rate: float):
-    """Inverted dropout: in training each unit is kept with probability 1 - rate and scaled by
-    1/(1 - rate); at evaluation and prediction it is the identity."""
+def dropout(x, rate: float, inverted: bool = True):
+    """Dropout: in training each unit is kept with probability 1 - rate and the others zeroed.
+
+    inverted=True (the default): a kept unit is scaled by 1/(1 - rate) in training, and at evaluation and
+    prediction dropout is the identity.  inverted=False is the book's form (network3.py): kept units are
+    unscaled in training and every unit is multiplied by 1 - rate at evaluation and prediction (the book
+    scales the next layer's weights, which is the same product).  Both keep each unit's expected value."""
     require_tensor("dropout", x)
     rate = checks.real("dropout", "rate", rate, checks.FRACTION)
+    if not isinstance(inverted, bool):
+        fail(GraphError, "dropout", f"inverted must be True or False, got {checks.shown(inverted)}")
     if rate == 0.0:
         return x
-    return x * make_node("dropout_mask", (x,), {"rate": float(rate)})
+    attrs = {"rate": float(rate)} if inverted else {"rate": float(rate), "inverted": False}
+    return x * make_node("dropout_mask", (x,), attrs)

@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 import staticnet as sn
 from tests.conftest import check_grads
@@ -32,3 +33,44 @@ def test_dense_initialisers_are_seeded_and_scaled():
 def test_dense_gradient_through_weights(rng):
     W, b = rng.normal(size=(4, 3)), rng.normal(size=(3,))
     check_grads(lambda x, w, bb: sn.sigmoid(x @ w + bb), [rng.normal(size=(5, 4)), W, b], batch=(True, False, False))
+
+
+def test_the_books_dropout_keeps_units_unscaled_and_scales_them_at_evaluation():
+    """inverted=False is network3.py's dropout: a mask of 0 and 1 in training, every unit times 1 - rate at
+    evaluation and prediction, on both backends."""
+    rng = np.random.default_rng(5)
+    x = sn.input("x", (None, 400), dtype="float64")
+    h = sn.dropout(x, 0.25, inverted=False)
+    X = rng.random((20, 400)) + 0.5
+    for backend in ("numpy", "numba"):
+        trained = sn.function([x], h, training=True, backend=backend)(X)
+        dropped = trained == 0
+        assert 0.2 < dropped.mean() < 0.3
+        np.testing.assert_array_equal(trained[~dropped], X[~dropped])  # kept units unscaled
+        np.testing.assert_array_equal(sn.function([x], h, backend=backend)(X), X * 0.75)
+
+
+def test_the_books_dropout_in_a_model_predicts_with_scaled_units_and_survives_a_save(tmp_path):
+    sn.seed(2)
+    x, y = sn.input("x", (None, 6)), sn.input("y", (None, 3))
+    h = sn.dense(x, 5, activation="relu")
+    p = sn.dense(sn.dropout(h, 0.5, inverted=False), 3, activation="softmax")
+    net = sn.compile(sn.cross_entropy(p, y), outputs=p, optimizer=sn.SGD(lr=0.1))
+    rows = np.random.default_rng(6).normal(size=(8, 6)).astype(np.float32)
+    W1, b1, W2, b2 = (net.params[k].astype(np.float64) for k in ("dense1/W", "dense1/b", "dense2/W", "dense2/b"))
+    z = 0.5 * np.maximum(rows @ W1 + b1, 0) @ W2 + b2  # the book: the next layer's weights times 1 - rate
+    expected = np.exp(z - z.max(1, keepdims=True))
+    expected /= expected.sum(1, keepdims=True)
+    np.testing.assert_allclose(net.predict(rows), expected, rtol=1e-5, atol=1e-7)
+    net.save(str(tmp_path / "book.snet"))
+    np.testing.assert_array_equal(sn.load(str(tmp_path / "book.snet")).predict(rows), net.predict(rows))
+    onnxruntime = pytest.importorskip("onnxruntime")
+    net.export_onnx(str(tmp_path / "book.onnx"))
+    session = onnxruntime.InferenceSession(str(tmp_path / "book.onnx"), providers=["CPUExecutionProvider"])
+    np.testing.assert_allclose(session.run(None, {"x": rows})[0], expected, rtol=1e-5, atol=1e-7)
+
+
+def test_dropout_refuses_an_inverted_that_is_not_a_boolean():
+    x = sn.input("x", (None, 4))
+    with pytest.raises(sn.GraphError, match=r"dropout at .*: inverted must be True or False, got 'no'"):
+        sn.dropout(x, 0.5, inverted="no")
