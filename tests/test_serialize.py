@@ -212,7 +212,9 @@ def load_fails(tmp_path, payload, name="bad.snet"):
     ("nodes.1.array", None, "field nodes[1].array must be an array index (>= 0), got null (None)"),
     ("nodes.13.attrs", [], "field nodes[13].attrs must be an object, got a list ([])"),
     ("nodes.13.attrs.axes", {"a": 1}, "field nodes[13].attrs.axes must be a number, string, boolean, null or a list"),
-    ("nodes.13.attrs.axes", "0,1", "corrupted graph (nodes[13], sum: "),
+    ("nodes.13.attrs.axes", "all", "corrupted graph (nodes[13], sum: "),
+    ("nodes.13.attrs.axes", "0,1", "field nodes[13].attrs.axes holds the string '0,1'; an attribute's strings are "
+                                   "words (at most 64 of A-Z, a-z, 0-9 and _)"),
     ("nodes.2.shape", [None, 5], "corrupted graph (nodes[2], matmul: the file says float32 (None, 5), its inputs give "
                                  "float32 (None, 4))"),
     ("loss", "19", "field loss must be a node index below 21, got a string ('19')"),
