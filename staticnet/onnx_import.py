@@ -22,6 +22,7 @@ import os
 
 import numpy as np
 
+from . import checks
 from .errors import DataError, GraphError
 from .graph import Graph, Tensor, constant, derived_from, input as graph_input, make_node, param
 from .onnx_support import require_onnx
@@ -521,6 +522,14 @@ def _graph_input(onnx, value_info, path) -> Tensor:
     return graph_input(value_info.name, tuple(dims), dtype)
 
 
+def _check_name(path, field: str, name: str) -> None:
+    """A name the graph takes for an input or a parameter follows staticnet's rule (checks.NAME_RULE), which
+    admits the names exporters write (PyTorch's input.1, onnx::Gemm_0, /fc1/Gemm_output_0)."""
+    problem = checks.name_problem(name)
+    if problem is not None:
+        raise DataError(f"{path}: field {field} {problem}")
+
+
 def _label(node, index: int) -> str:
     """How messages name an ONNX node: by its name, or (unnamed) by its position and first output."""
     if node.name:
@@ -534,6 +543,10 @@ def import_model(path) -> ImportedGraph:
     model = _read(onnx, path)
     opset = _opset(model, path)
     graph = model.graph
+    for i, t in enumerate(graph.initializer):  # a float one becomes a parameter of that name
+        _check_name(path, f"graph.initializer[{i}].name", t.name)
+    for i, v in enumerate(graph.input):
+        _check_name(path, f"graph.input[{i}].name", v.name)
     imp = Importer(onnx, graph, opset)
     inputs = [_graph_input(onnx, v, path) for v in graph.input if v.name not in imp.arrays]
     for t in inputs:

@@ -368,6 +368,8 @@ class _ModelFile:
                 self.fail(f"field metrics[{i}] must be a string, got {_found(name)}")
         state = self.field(m, "state", "state", lambda v: isinstance(v, dict), "an object")
         for name, index in state.items():
+            if checks.name_problem(name) is not None:
+                self.fail(f"field state: the key {checks.name_problem(name)}")
             if not _is_int(index) or index < 0:
                 self.fail(f"field state[{name!r}] must be an array index (an integer >= 0), got {_found(index)}")
         history = self.field(m, "history", "history", lambda v: isinstance(v, list), "a list", default=[])
