@@ -42,8 +42,15 @@ def identifier(text) -> str:
 
 def docstring(text) -> str:
     """`text` as lines inside a triple-quoted docstring: each line escaped, its backslashes and quotes too, so
-    nothing in it can end the string."""
-    return "\n".join(escaped(line).replace("\\", "\\\\").replace('"', '\\"') for line in str(text).split("\n"))
+    nothing in it can end the string, and a '#' starting a line written \\x23, so that driver.code_only,
+    which drops comment lines, keeps every line of it."""
+    lines = []
+    for line in str(text).split("\n"):
+        line = escaped(line).replace("\\", "\\\\").replace('"', '\\"')
+        if line.lstrip().startswith("#"):
+            line = line.replace("#", "\\x23", 1)
+        lines.append(line)
+    return "\n".join(lines)
 
 
 def literal(value) -> str:
