@@ -67,9 +67,9 @@ class Attributes:
 class Importer:
     """The values of one ONNX graph as staticnet tensors, built node by node."""
 
-    def __init__(self, onnx, graph, opset: int):
+    def __init__(self, onnx, graph, opset: int, arrays: dict):
         self.onnx, self.opset = onnx, opset
-        self.arrays = {t.name: onnx.numpy_helper.to_array(t) for t in graph.initializer}
+        self.arrays = arrays
         self.values: dict[str, Tensor] = {}
         self.param_names: set[str] = set()
         self.made: dict[int, tuple] = {}  # a transpose or reshape made here: its id -> (its input, op, axes or shape)
@@ -309,6 +309,14 @@ def _pads(attrs, x, kernel, strides):
     return tuple(sizes)
 
 
+def _positive_pair(attrs, name, default=(1, 1)) -> tuple[int, int]:
+    """A 2-D window's or stride's attribute: two positive integers (0 would divide by zero)."""
+    values = attrs.take(name, default)
+    if not (isinstance(values, (list, tuple)) and len(values) == 2 and all(isinstance(v, int) and v > 0 for v in values)):
+        raise Unsupported(f"attribute {name}={values!r} must be two positive integers (a 2-D window)")
+    return tuple(values)
+
+
 def _ones(attrs, name, op_type):
     values = attrs.take(name, [1, 1])
     if list(values) != [1, 1]:
@@ -327,7 +335,7 @@ def _conv(imp, node, xs, attrs):
     shape = attrs.take("kernel_shape", [kh, kw])
     if list(shape) != [kh, kw]:
         raise Unsupported(f"kernel_shape {list(shape)} differs from the kernel's {[kh, kw]}")
-    sh, sw = attrs.take("strides", [1, 1])
+    sh, sw = _positive_pair(attrs, "strides")
     pads = _pads(attrs, x, (kh, kw), (sh, sw))
     images = imp.to_nhwc(x, "conv2d")
     patches = make_node("im2col", (images,), {"kh": kh, "kw": kw, "sh": sh, "sw": sw, "pads": pads}, called="conv2d")
@@ -342,8 +350,8 @@ def _conv(imp, node, xs, attrs):
 def _pool(op):
     def translate(imp, node, xs, attrs):
         x = imp.tensor(xs[0])
-        ph, pw = attrs.take("kernel_shape")
-        sh, sw = attrs.take("strides", [1, 1])
+        ph, pw = _positive_pair(attrs, "kernel_shape", None)
+        sh, sw = _positive_pair(attrs, "strides")
         if any(_pads(attrs, x, (ph, pw), (sh, sw))):
             raise Unsupported("padding is not supported (staticnet pools unpadded windows)")
         if attrs.take("ceil_mode", 0) and ((x.shape[2] - ph) % sh or (x.shape[3] - pw) % sw):
@@ -404,7 +412,10 @@ def _gather(imp, node, xs, attrs):
     if axis % x.ndim != 1 or index.ndim != 0:
         raise Unsupported(f"staticnet imports Gather of one index (a scalar) along axis 1, got axis {axis} and "
                           f"indices of shape {index.shape}")
-    return [make_node("step_at", (x,), {"index": int(index) % x.shape[1]})]
+    size = x.shape[1]
+    if not -size <= int(index) < size:  # ONNX (and onnxruntime) refuse it; wrapped, it would pick another step
+        raise Unsupported(f"index {int(index)} is out of range for axis 1 of size {size} (from {-size} to {size - 1})")
+    return [make_node("step_at", (x,), {"index": int(index) % size})]
 
 
 def _registered(op: str, attributes: dict):
@@ -530,6 +541,20 @@ def _check_name(path, field: str, name: str) -> None:
         raise DataError(f"{path}: field {field} {problem}")
 
 
+def _initializers(onnx, graph, path) -> dict:
+    """The initializers' arrays by name, each name checked (a float one becomes a parameter's) and each array
+    read whole: data of the wrong length for its dims, or of a type NumPy has no array of, is refused here."""
+    arrays = {}
+    for i, t in enumerate(graph.initializer):
+        _check_name(path, f"graph.initializer[{i}].name", t.name)
+        try:
+            arrays[t.name] = onnx.numpy_helper.to_array(t)
+        except Exception as e:  # noqa: BLE001  onnx raises ValueError, TypeError or its own errors
+            raise DataError(f"{path}: initializer {t.name!r} (graph.initializer[{i}]) cannot be read: "
+                            f"{type(e).__name__}: {e}") from None
+    return arrays
+
+
 def _label(node, index: int) -> str:
     """How messages name an ONNX node: by its name, or (unnamed) by its position and first output."""
     if node.name:
@@ -543,11 +568,9 @@ def import_model(path) -> ImportedGraph:
     model = _read(onnx, path)
     opset = _opset(model, path)
     graph = model.graph
-    for i, t in enumerate(graph.initializer):  # a float one becomes a parameter of that name
-        _check_name(path, f"graph.initializer[{i}].name", t.name)
+    imp = Importer(onnx, graph, opset, _initializers(onnx, graph, path))
     for i, v in enumerate(graph.input):
         _check_name(path, f"graph.input[{i}].name", v.name)
-    imp = Importer(onnx, graph, opset)
     inputs = [_graph_input(onnx, v, path) for v in graph.input if v.name not in imp.arrays]
     for t in inputs:
         imp.values[t.name] = t
@@ -568,6 +591,8 @@ def import_model(path) -> ImportedGraph:
             raise DataError(f"{path}: {label}: {e}") from None
         except GraphError as e:  # a builder's message names the node: it is the tensors' source line
             raise DataError(f"{path}: {e}") from None
+        except (ValueError, TypeError, ArithmeticError, IndexError) as e:  # attributes of a kind no check foresaw
+            raise DataError(f"{path}: {label}: {type(e).__name__}: {e}") from None
         if attrs.left_over():
             raise DataError(f"{path}: {label}: attribute {attrs.left_over()[0]} is not supported")
         for k, name in enumerate(node.output):

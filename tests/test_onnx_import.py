@@ -344,3 +344,90 @@ def test_the_names_pytorch_and_tensorflow_write_import(tmp_path):
     assert {t.name for t in imported.params} == {"onnx::Gemm_0", "fc1.bias", "dense/kernel:0", "/fc2/Gemm_b"}
     np.testing.assert_allclose(imported.compile().predict({"input.1": FEATURES}),
                                onnxruntime(path, {"input.1": FEATURES})[0], rtol=1e-5, atol=1e-6)
+
+
+# ---------------------------------------------------------------- values and attributes out of range
+
+def unchecked(tmp_path, node, inits, x_shape, y_shape, name="model.onnx"):
+    """A file of one node that onnx's basic checker takes (as import_onnx runs it) but its shape inference
+    would not: what a hostile or broken writer makes."""
+    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, x_shape)],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, y_shape)], initializer=inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    onnx.checker.check_model(model)
+    path = str(tmp_path / name)
+    onnx.save(model, path)
+    return path
+
+
+@pytest.mark.parametrize("index", [99, 4, -5, -9])
+def test_a_gather_index_out_of_range_is_refused_naming_the_node_and_the_index_as_onnxruntime_does(tmp_path, index):
+    node = helper.make_node("Gather", ["x", "i"], ["y"], name="pick", axis=1)
+    path = unchecked(tmp_path, node, [ints("i", index)], ("N", 4, 3), ("N", 3))
+    with pytest.raises(Exception, match="indices element out of data bounds"):
+        onnxruntime(path, {"x": np.zeros((2, 4, 3), np.float32)})
+    with pytest.raises(DataError, match=rf"model.onnx: node 'pick' \(Gather\): index {index} is out of range for "
+                                        r"axis 1 of size 4 \(from -4 to 3\)"):
+        sn.import_onnx(path)
+
+
+@pytest.mark.parametrize("index", [0, 3, -1, -4])
+def test_a_gather_index_in_range_picks_what_onnxruntime_picks(tmp_path, index):
+    node = helper.make_node("Gather", ["x", "i"], ["y"], name="pick", axis=1)
+    path = unchecked(tmp_path, node, [ints("i", index)], ("N", 4, 3), ("N", 3))
+    sequences = RNG.normal(size=(2, 4, 3)).astype(np.float32)
+    np.testing.assert_array_equal(sn.import_onnx(path).predict(sequences), onnxruntime(path, {"x": sequences})[0])
+
+
+@pytest.mark.parametrize("node, message", [
+    (helper.make_node("MaxPool", ["x"], ["y"], name="pool", kernel_shape=[0, 2]),
+     r"node 'pool' \(MaxPool\): attribute kernel_shape=\[0, 2\] must be two positive integers"),
+    (helper.make_node("MaxPool", ["x"], ["y"], name="pool", kernel_shape=[2, 2], strides=[0, 1]),
+     r"node 'pool' \(MaxPool\): attribute strides=\[0, 1\] must be two positive integers"),
+    (helper.make_node("AveragePool", ["x"], ["y"], name="avg", kernel_shape=[2], strides=[1, 1]),
+     r"node 'avg' \(AveragePool\): attribute kernel_shape=\[2\] must be two positive integers"),
+])
+def test_a_pool_window_or_stride_of_zero_names_the_file_node_and_attribute(tmp_path, node, message):
+    path = unchecked(tmp_path, node, [], ("N", 2, 6, 6), ("N", 2, 3, 3))
+    with pytest.raises(DataError, match="model.onnx: " + message):
+        sn.import_onnx(path)
+
+
+def test_a_conv_stride_of_zero_names_the_file_node_and_attribute(tmp_path):
+    node = helper.make_node("Conv", ["x", "w"], ["y"], name="conv", strides=[0, 1])
+    path = unchecked(tmp_path, node, [weights("w", 3, 2, 3, 3)], ("N", 2, 6, 6), ("N", 3, 4, 4))
+    with pytest.raises(DataError, match=r"model.onnx: node 'conv' \(Conv\): attribute strides=\[0, 1\] must be two "
+                                        "positive integers"):
+        sn.import_onnx(path)
+
+
+def long_data(tensor):
+    tensor.raw_data += b"1234"
+    return tensor
+
+
+def long_list(tensor):
+    tensor.ClearField("raw_data")
+    tensor.float_data.extend([1.0] * 15)
+    return tensor
+
+
+def retyped(code):
+    def damage(tensor):
+        tensor.data_type = code
+        return tensor
+    return damage
+
+
+@pytest.mark.parametrize("damage, message", [  # what onnx's checker lets through
+    (long_data, r"cannot be read: ValueError: "),  # NumPy's words follow: cannot reshape array of size 13 ...
+    (long_list, r"cannot be read: ValueError: "),
+    (retyped(TensorProto.FLOAT16), r"cannot be read: ValueError: "),  # 48 bytes of float16 are 24 values
+    (retyped(999), r"cannot be read: KeyError: 999"),
+])
+def test_an_initializer_of_the_wrong_length_or_type_names_the_file_and_the_initializer(tmp_path, damage, message):
+    node = helper.make_node("MatMul", ["x", "w"], ["y"], name="mm")
+    path = unchecked(tmp_path, node, [damage(numpy_helper.from_array(np.ones((4, 3), np.float32), "w"))], ("N", 4),
+                     ("N", 3))
+    with pytest.raises(DataError, match=r"model.onnx: initializer 'w' \(graph.initializer\[0\]\) " + message):
+        sn.import_onnx(path)
