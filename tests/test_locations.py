@@ -16,7 +16,10 @@ net = sn.compile(sn.mse(p, sn.input("y", (None, 2))), outputs=p, optimizer=sn.SG
 def built_in_file(filename: str) -> dict:
     """The names BUILD makes, run as if from a script of that file name (its frames carry it)."""
     scope = {"sn": sn}
-    exec(compile(BUILD, "placeholder.py", "exec").replace(co_filename=filename), scope)  # compile() refuses NUL
+    try:
+        exec(compile(BUILD, "placeholder.py", "exec").replace(co_filename=filename), scope)  # compile() refuses NUL
+    except Exception as e:  # reported without the frames of that file: pytest cannot show a file named with a NUL
+        raise AssertionError(f"building in {filename[:200]!r} failed: {type(e).__name__}: {e}") from None
     return scope
 
 
