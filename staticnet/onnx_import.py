@@ -312,7 +312,8 @@ def _pads(attrs, x, kernel, strides):
 def _positive_pair(attrs, name, default=(1, 1)) -> tuple[int, int]:
     """A 2-D window's or stride's attribute: two positive integers (0 would divide by zero)."""
     values = attrs.take(name, default)
-    if not (isinstance(values, (list, tuple)) and len(values) == 2 and all(isinstance(v, int) and v > 0 for v in values)):
+    pair = isinstance(values, (list, tuple)) and len(values) == 2
+    if not (pair and all(isinstance(v, int) and v > 0 for v in values)):
         raise Unsupported(f"attribute {name}={values!r} must be two positive integers (a 2-D window)")
     return tuple(values)
 

@@ -90,7 +90,8 @@ def test_hostile_names_are_refused_by_input_param_and_layers(tmp_path, case):
     for make, op, what in [(lambda: sn.input(text, (None, 3)), "input", "name"),
                            (lambda: sn.param(text, (3, 2)), "param", "name"),
                            (lambda: sn.dense(sn.input("x", (None, 3)), 2, name=text), "dense", "layer name"),
-                           (lambda: sn.conv2d(sn.input("i", (None, 5, 5, 1)), 2, 3, name=text), "conv2d", "layer name")]:
+                           (lambda: sn.conv2d(sn.input("i", (None, 5, 5, 1)), 2, 3, name=text), "conv2d",
+                            "layer name")]:
         with pytest.raises(sn.GraphError) as caught:
             make()
         message = str(caught.value)

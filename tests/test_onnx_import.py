@@ -278,9 +278,9 @@ def named_mlp(directory, text="", file="model.onnx", rename=()):
     rng = np.random.default_rng(3)
     inits = [numpy_helper.from_array(rng.normal(size=shape).astype(np.float32), name(n))
              for n, shape in (("w1", (5, 4)), ("b1", (5,)), ("w2", (3, 5)), ("b2", (3,)))]
-    graph = helper.make_graph(nodes, text or "g", [helper.make_tensor_value_info(name("input"), TensorProto.FLOAT,
-                                                                                  ("N", 4))],
-                              [helper.make_tensor_value_info(text + "p", TensorProto.FLOAT, ("N", 3))], initializer=inits)
+    features = helper.make_tensor_value_info(name("input"), TensorProto.FLOAT, ("N", 4))
+    probabilities = helper.make_tensor_value_info(text + "p", TensorProto.FLOAT, ("N", 3))
+    graph = helper.make_graph(nodes, text or "g", [features], [probabilities], initializer=inits)
     opsets = [helper.make_opsetid("", 17)]
     model = helper.make_model(graph, opset_imports=opsets, ir_version=helper.find_min_ir_version_for(opsets))
     onnx.checker.check_model(model, full_check=True)
