@@ -67,10 +67,10 @@ def literal(value) -> str:
         return "math.nan" if math.isnan(value) else ("math.inf" if value > 0 else "-math.inf")
     if isinstance(value, str):
         return ascii(value)
-    if isinstance(value, (tuple, list)):
-        items = [literal(v) for v in value]
-        return f"({items[0]},)" if isinstance(value, tuple) and len(items) == 1 else \
-            ("(%s)" if isinstance(value, tuple) else "[%s]") % ", ".join(items)
+    if isinstance(value, list):
+        return f"[{', '.join(literal(v) for v in value)}]"
+    if isinstance(value, tuple):
+        return f"({literal(value[0])},)" if len(value) == 1 else f"({', '.join(literal(v) for v in value)})"
     raise TypeError(f"internal error: {type(value).__name__} is not a literal of generated code")
 
 

@@ -47,3 +47,13 @@ def test_identifiers_are_ascii_so_that_two_names_never_become_one_variable():
 def test_generated_code_holding_a_non_printable_character_is_refused(character):
     with pytest.raises(RuntimeError, match="internal error: generated code holds the character"):
         check_source(f"x = 1\n# a{character}b\n")
+
+
+@pytest.mark.parametrize("value", [None, True, 0, -7, 2.5, 1e-300, "a'b\"c", (), (1,), (1, 2.5), [1, [2, "x"]], []])
+def test_a_literal_evaluates_to_its_value(value):
+    assert eval(literal(value)) == value and type(eval(literal(value))) is type(value)
+
+
+def test_non_finite_floats_are_written_through_math():
+    import math
+    assert [literal(v) for v in (math.inf, -math.inf)] == ["math.inf", "-math.inf"] and literal(math.nan) == "math.nan"
