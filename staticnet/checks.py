@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import string
 from dataclasses import dataclass
 
 import numpy as np
@@ -82,10 +83,40 @@ def real(op: str, name: str, value, allowed: Interval, error: type[Exception] = 
     return float(value)
 
 
-def name(op: str, value, what: str = "name") -> str:
-    """A node's name: a non-empty str (it keys the data dicts, the parameters and the model file)."""
+NAME_PUNCTUATION = "_.:/-+@;[]"
+NAME_CHARACTERS = frozenset(string.ascii_letters + string.digits + NAME_PUNCTUATION)
+MAX_NAME_LENGTH = 1000
+NAME_RULE = (f"a name is 1 to {MAX_NAME_LENGTH} characters among A-Z, a-z, 0-9 and {' '.join(NAME_PUNCTUATION)} "
+             "(no spaces, quotes or line breaks)")
+
+
+def name_problem(value) -> str | None:
+    """What makes `value` no name for a node (an input, a parameter, a layer's prefix), or None.
+
+    A name keys the data dicts, the parameters and the model file, and becomes an identifier of generated
+    code; the characters allowed are the ones such names use, ONNX files' included (PyTorch's `input.1`,
+    `onnx::Gemm_0`, `/fc1/Gemm_output_0`, TensorFlow's `dense/kernel:0`)."""
     if not isinstance(value, str) or not value:
-        refuse(op, f"the {what} must be a non-empty str, got {shown(value)}")
+        return f"must be a non-empty str, got {shown(value)}"
+    if len(value) > MAX_NAME_LENGTH:
+        return f"{quoted(value)} has {len(value):,} characters: {NAME_RULE}"
+    bad = next((c for c in value if c not in NAME_CHARACTERS), None)
+    if bad is not None:
+        return f"{quoted(value)} holds {bad!r}: {NAME_RULE}"
+    return None
+
+
+def quoted(text: str, limit: int = 60) -> str:
+    """A string as a message quotes it: its repr (line breaks and control characters escaped), shortened."""
+    shown_text = repr(text)
+    return shown_text if len(shown_text) <= limit else shown_text[:limit - 4] + "..." + shown_text[-1]
+
+
+def name(op: str, value, what: str = "name") -> str:
+    """A node's name (name_problem says which); refused naming `op` and the user's line."""
+    problem = name_problem(value)
+    if problem is not None:
+        refuse(op, f"the {what} {problem}")
     return value
 
 

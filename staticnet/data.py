@@ -35,11 +35,13 @@ def parse_idx(raw: bytes, source: str) -> np.ndarray:
     zero, type_code, rank = int.from_bytes(raw[:2], "big"), raw[2], raw[3]
     if zero != 0 or type_code != 0x08:
         raise DataError(f"{source}: not an unsigned-byte IDX file (magic {raw[:4].hex()})")
+    if rank == 0:
+        raise DataError(f"{source}: its header gives rank 0; an IDX file's array has at least one axis")
     header = 4 + 4 * rank
     if len(raw) < header:
         raise DataError(f"{source}: truncated header")
     dims = [int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(rank)]
-    expected = int(np.prod(dims)) if dims else 0
+    expected = math.prod(dims)  # Python's ints: NumPy's int64 product wraps (4 sizes of 65536 make 0)
     if len(raw) - header != expected:
         raise DataError(f"{source}: header promises {dims} = {expected} bytes of data but the file holds "
                         f"{len(raw) - header} (truncated or corrupted)")

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .codegen.source_text import comment, identifier
 from .graph import Tensor, fmt_shape, topological
 from .program import origins
 from .registry import registry
@@ -38,10 +39,6 @@ class Layer:
     z: Tensor | None  # the pre-activation: the node adding the bias (or the product, without one)
     a: Tensor | None  # the activation
     activation: str  # the activation's op, "f" for one made of several ops, or "linear"
-
-
-def _identifier(text: str) -> str:
-    return "".join(c if c.isalnum() else "_" for c in text)
 
 
 class StepNotes:
@@ -200,9 +197,9 @@ class StepNotes:
         kind, layer = role
         if kind == "cost":
             return "cost"
-        return _identifier({"z": f"{layer.name}_z", "a": f"{layer.name}_a", "delta": f"delta_{layer.name}",
-                            "grad_a": f"grad_{layer.name}_a", "grad_W": f"grad_{layer.name}_W",
-                            "grad_b": f"grad_{layer.name}_b"}[kind])
+        return identifier({"z": f"{layer.name}_z", "a": f"{layer.name}_a", "delta": f"delta_{layer.name}",
+                           "grad_a": f"grad_{layer.name}_a", "grad_W": f"grad_{layer.name}_W",
+                           "grad_b": f"grad_{layer.name}_b"}[kind])
 
     def _expression(self, node: Tensor, inside: set[int]) -> str:
         text, _ = self._render(node, inside, top=True)
@@ -326,6 +323,6 @@ def explain_source(model) -> str:
     end = source.find("\n\n\n", start)
     loop = source[start:end if end >= 0 else len(source)].rstrip()
     return ("# the training graph: the forward pass, then the gradients autodiff made and the optimizer's updates\n"
-            + "\n".join("# " + line for line in listing.splitlines())
+            + "\n".join(comment(line) for line in listing.split("\n"))
             + "\n\n" + loop + "\n")
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import sys
 
+from .codegen.source_text import escaped
 from .errors import GraphError
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -19,7 +20,7 @@ class derived_from:
     """Nodes made inside this block (gradients, optimizer steps) report `loc`, the user line they derive from."""
 
     def __init__(self, loc: str):
-        self.loc = loc
+        self.loc = rendered(loc)
 
     def __enter__(self):
         _location_override.append(self.loc)
@@ -45,7 +46,31 @@ def user_location() -> str:
                 filename = rel
         except ValueError:
             pass
-    return f"{filename}:{frame.f_lineno}"
+    return rendered(f"{filename}:{frame.f_lineno}")
+
+
+MAX_LOCATION_LENGTH = 2000
+
+
+def rendered(location: str) -> str:
+    """A location as staticnet stores it: one line of printable characters (a path may hold anything: its
+    line breaks and control characters are escaped, source_text.escaped), at most MAX_LOCATION_LENGTH
+    long (the end kept: the file's name and line).  Generated code's comments carry it."""
+    text = escaped(location)
+    return text if len(text) <= MAX_LOCATION_LENGTH else "..." + text[3 - MAX_LOCATION_LENGTH:]
+
+
+def location_problem(value) -> str | None:
+    """What makes `value` (read from a file) no location, or None: a location is a string of printable
+    characters (as `rendered` makes them), at most MAX_LOCATION_LENGTH long."""
+    if not isinstance(value, str):
+        return "must be a string (file:line)"
+    if len(value) > MAX_LOCATION_LENGTH:
+        return f"has {len(value):,} characters; a location has at most {MAX_LOCATION_LENGTH:,}"
+    bad = next((c for c in value if not c.isprintable()), None)
+    if bad is not None:
+        return f"holds {bad!r}; a location is one line of printable characters"
+    return None
 
 
 def located(error_type: type[GraphError], op: str, loc: str, message: str) -> GraphError:

@@ -22,6 +22,7 @@ import os
 
 import numpy as np
 
+from . import checks
 from .errors import DataError, GraphError
 from .graph import Graph, Tensor, constant, derived_from, input as graph_input, make_node, param
 from .onnx_support import require_onnx
@@ -66,9 +67,9 @@ class Attributes:
 class Importer:
     """The values of one ONNX graph as staticnet tensors, built node by node."""
 
-    def __init__(self, onnx, graph, opset: int):
+    def __init__(self, onnx, graph, opset: int, arrays: dict):
         self.onnx, self.opset = onnx, opset
-        self.arrays = {t.name: onnx.numpy_helper.to_array(t) for t in graph.initializer}
+        self.arrays = arrays
         self.values: dict[str, Tensor] = {}
         self.param_names: set[str] = set()
         self.made: dict[int, tuple] = {}  # a transpose or reshape made here: its id -> (its input, op, axes or shape)
@@ -308,6 +309,15 @@ def _pads(attrs, x, kernel, strides):
     return tuple(sizes)
 
 
+def _positive_pair(attrs, name, default=(1, 1)) -> tuple[int, int]:
+    """A 2-D window's or stride's attribute: two positive integers (0 would divide by zero)."""
+    values = attrs.take(name, default)
+    pair = isinstance(values, (list, tuple)) and len(values) == 2
+    if not (pair and all(isinstance(v, int) and v > 0 for v in values)):
+        raise Unsupported(f"attribute {name}={values!r} must be two positive integers (a 2-D window)")
+    return tuple(values)
+
+
 def _ones(attrs, name, op_type):
     values = attrs.take(name, [1, 1])
     if list(values) != [1, 1]:
@@ -326,7 +336,7 @@ def _conv(imp, node, xs, attrs):
     shape = attrs.take("kernel_shape", [kh, kw])
     if list(shape) != [kh, kw]:
         raise Unsupported(f"kernel_shape {list(shape)} differs from the kernel's {[kh, kw]}")
-    sh, sw = attrs.take("strides", [1, 1])
+    sh, sw = _positive_pair(attrs, "strides")
     pads = _pads(attrs, x, (kh, kw), (sh, sw))
     images = imp.to_nhwc(x, "conv2d")
     patches = make_node("im2col", (images,), {"kh": kh, "kw": kw, "sh": sh, "sw": sw, "pads": pads}, called="conv2d")
@@ -341,8 +351,8 @@ def _conv(imp, node, xs, attrs):
 def _pool(op):
     def translate(imp, node, xs, attrs):
         x = imp.tensor(xs[0])
-        ph, pw = attrs.take("kernel_shape")
-        sh, sw = attrs.take("strides", [1, 1])
+        ph, pw = _positive_pair(attrs, "kernel_shape", None)
+        sh, sw = _positive_pair(attrs, "strides")
         if any(_pads(attrs, x, (ph, pw), (sh, sw))):
             raise Unsupported("padding is not supported (staticnet pools unpadded windows)")
         if attrs.take("ceil_mode", 0) and ((x.shape[2] - ph) % sh or (x.shape[3] - pw) % sw):
@@ -403,7 +413,10 @@ def _gather(imp, node, xs, attrs):
     if axis % x.ndim != 1 or index.ndim != 0:
         raise Unsupported(f"staticnet imports Gather of one index (a scalar) along axis 1, got axis {axis} and "
                           f"indices of shape {index.shape}")
-    return [make_node("step_at", (x,), {"index": int(index) % x.shape[1]})]
+    size = x.shape[1]
+    if not -size <= int(index) < size:  # ONNX (and onnxruntime) refuse it; wrapped, it would pick another step
+        raise Unsupported(f"index {int(index)} is out of range for axis 1 of size {size} (from {-size} to {size - 1})")
+    return [make_node("step_at", (x,), {"index": int(index) % size})]
 
 
 def _registered(op: str, attributes: dict):
@@ -521,6 +534,28 @@ def _graph_input(onnx, value_info, path) -> Tensor:
     return graph_input(value_info.name, tuple(dims), dtype)
 
 
+def _check_name(path, field: str, name: str) -> None:
+    """A name the graph takes for an input or a parameter follows staticnet's rule (checks.NAME_RULE), which
+    admits the names exporters write (PyTorch's input.1, onnx::Gemm_0, /fc1/Gemm_output_0)."""
+    problem = checks.name_problem(name)
+    if problem is not None:
+        raise DataError(f"{path}: field {field} {problem}")
+
+
+def _initializers(onnx, graph, path) -> dict:
+    """The initializers' arrays by name, each name checked (a float one becomes a parameter's) and each array
+    read whole: data of the wrong length for its dims, or of a type NumPy has no array of, is refused here."""
+    arrays = {}
+    for i, t in enumerate(graph.initializer):
+        _check_name(path, f"graph.initializer[{i}].name", t.name)
+        try:
+            arrays[t.name] = onnx.numpy_helper.to_array(t)
+        except Exception as e:  # noqa: BLE001  onnx raises ValueError, TypeError or its own errors
+            raise DataError(f"{path}: initializer {t.name!r} (graph.initializer[{i}]) cannot be read: "
+                            f"{type(e).__name__}: {e}") from None
+    return arrays
+
+
 def _label(node, index: int) -> str:
     """How messages name an ONNX node: by its name, or (unnamed) by its position and first output."""
     if node.name:
@@ -534,7 +569,9 @@ def import_model(path) -> ImportedGraph:
     model = _read(onnx, path)
     opset = _opset(model, path)
     graph = model.graph
-    imp = Importer(onnx, graph, opset)
+    imp = Importer(onnx, graph, opset, _initializers(onnx, graph, path))
+    for i, v in enumerate(graph.input):
+        _check_name(path, f"graph.input[{i}].name", v.name)
     inputs = [_graph_input(onnx, v, path) for v in graph.input if v.name not in imp.arrays]
     for t in inputs:
         imp.values[t.name] = t
@@ -555,6 +592,8 @@ def import_model(path) -> ImportedGraph:
             raise DataError(f"{path}: {label}: {e}") from None
         except GraphError as e:  # a builder's message names the node: it is the tensors' source line
             raise DataError(f"{path}: {e}") from None
+        except (ValueError, TypeError, ArithmeticError, IndexError) as e:  # attributes of a kind no check foresaw
+            raise DataError(f"{path}: {label}: {type(e).__name__}: {e}") from None
         if attrs.left_over():
             raise DataError(f"{path}: {label}: attribute {attrs.left_over()[0]} is not supported")
         for k, name in enumerate(node.output):

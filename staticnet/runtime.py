@@ -9,6 +9,7 @@ import numpy as np
 from . import checks, threads
 from .codegen import cache, kernel_layer
 from .codegen.driver import Driver, Sizes, code_only, module_source
+from .codegen.source_text import check_source
 from .codegen.memory import plan_memory
 from .denormals import flushed_to_zero
 from .errors import DataError
@@ -111,6 +112,7 @@ class Generated:
         """`functions`: (signature, source) pairs."""
         self.signatures = {signature.function: signature for signature, _ in functions}
         self.source = module_source(title, drivers, [source for _, source in functions])  # with the reader's comments
+        check_source(self.source)  # the reader's source too: --emit writes it, a user may run it
         self.code = code_only(self.source)
         self.kernels_of = kernels_of
         self.report = kernel_layer.LoadReport()

@@ -7,8 +7,11 @@ JSON, rebuilt through the ops' own builders so every shape rule runs again.
 Reading trusts nothing in the file: every field of the manifest is checked for its type
 before use, and every array member's declared size and .npy header are checked against
 the shape and dtype the graph gives it before a byte of its data is decompressed, so a
-small file cannot make the reader inflate a huge member.  Any failure is a DataError
-naming the file and what is wrong with it.
+small file cannot make the reader inflate a huge member.  Names must follow the rule sn.input's and
+sn.param's do (checks.NAME_RULE), locations be one printable line (locations.location_problem), and an
+attribute's strings be words: a hostile file is refused before anything of it reaches generated code
+(which renders every name and location through codegen/source_text.py besides).  Any failure is a
+DataError naming the file and what is wrong with it (the field, for the manifest's).
 
 Writing is crash-safe: the file is written to a temporary name beside the target
 (`.tmp-HOST-PID-TOKEN-NAME`), fsynced, renamed over the target, and the directory is
@@ -43,8 +46,10 @@ from typing import NoReturn
 
 import numpy as np
 
+from . import checks
 from .errors import DataError, GraphError
 from .graph import Tensor, make_node, topological
+from .locations import location_problem
 
 FORMAT, VERSION = "staticnet-model", 1
 MANIFEST = "staticnet.json"
@@ -52,6 +57,8 @@ MAX_MANIFEST_BYTES = 64 * 2**20  # far above any real graph's JSON; a larger dec
 LEAF_OPS = ("input", "param", "constant")
 DTYPES = ("float32", "float64", "int32", "int64")
 NPY_HEADER_LIMIT = 10_000 + 12  # NumPy's own limit on an .npy header (max_header_size), plus magic and length
+MAX_JSON_NESTING = 32  # far above a real manifest's (a list in an attribute of a node of the list of nodes: 5)
+ATTRIBUTE_WORD = re.compile(r"[A-Za-z0-9_]{0,64}")  # an attribute's string (an activation, a dtype) names a mode
 
 
 def _jsonable(value):
@@ -311,6 +318,11 @@ class _ModelFile:
             manifest = json.loads(text)
         except ValueError as e:
             self.fail(f"corrupted ({MANIFEST} is not valid JSON: {e})")
+        except RecursionError:
+            manifest = None
+        if manifest is None or _nesting(manifest) > MAX_JSON_NESTING:
+            self.fail(f"corrupted ({MANIFEST} nests lists and objects more than {MAX_JSON_NESTING} deep; a model's "
+                      f"manifest nests {MAX_JSON_NESTING // 4} at most)")
         if not isinstance(manifest, dict):
             self.fail(f"not a staticnet model file ({MANIFEST} holds {_found(manifest)}, not an object)")
         return manifest
@@ -358,6 +370,8 @@ class _ModelFile:
                 self.fail(f"field metrics[{i}] must be a string, got {_found(name)}")
         state = self.field(m, "state", "state", lambda v: isinstance(v, dict), "an object")
         for name, index in state.items():
+            if checks.name_problem(name) is not None:
+                self.fail(f"field state: the key {checks.name_problem(name)}")
             if not _is_int(index) or index < 0:
                 self.fail(f"field state[{name!r}] must be an array index (an integer >= 0), got {_found(index)}")
         history = self.field(m, "history", "history", lambda v: isinstance(v, list), "a list", default=[])
@@ -383,8 +397,12 @@ class _ModelFile:
         attrs = self.field(entry, "attrs", f"{where}.attrs", lambda v: isinstance(v, dict), "an object")
         for key, value in attrs.items():
             if not _plain_attr(value):
-                self.fail(f"field {where}.attrs.{key} must be a number, string, boolean, null or a list of them, "
-                          f"got {_found(value)}")
+                self.fail(f"field {where}.attrs.{_key(key)} must be a number, string, boolean, null or a "
+                          f"list of them, got {_found(value)}")
+            word = next((v for v in _strings(value) if not ATTRIBUTE_WORD.fullmatch(v)), None)
+            if word is not None:
+                self.fail(f"field {where}.attrs.{_key(key)} holds the string {checks.quoted(word)}; an "
+                          f"attribute's strings are words (at most 64 of A-Z, a-z, 0-9 and _)")
         shape = self.field(entry, "shape", f"{where}.shape", lambda v: isinstance(v, list), "a list")
         for axis, size in enumerate(shape):
             if not (size is None and op not in ("param", "constant")) and not (_is_int(size) and size >= 0):
@@ -394,9 +412,13 @@ class _ModelFile:
         if dtype not in DTYPES:
             self.fail(f"field {where}.dtype must be float32, float64, int32 or int64, got {dtype!r}")
         named = op in ("input", "param")
-        self.field(entry, "name", f"{where}.name", lambda v: isinstance(v, str) or (v is None and not named),
-                   "a string" if named else "a string or null")
-        self.field(entry, "loc", f"{where}.loc", lambda v: isinstance(v, str), "a string (file:line)")
+        name = self.field(entry, "name", f"{where}.name", lambda v: isinstance(v, str) or (v is None and not named),
+                          "a string" if named else "a string or null")
+        if name is not None and checks.name_problem(name) is not None:
+            self.fail(f"field {where}.name {checks.name_problem(name)}")
+        loc = self.field(entry, "loc", f"{where}.loc", lambda v: isinstance(v, str), "a string (file:line)")
+        if location_problem(loc) is not None:
+            self.fail(f"field {where}.loc {checks.quoted(loc)} {location_problem(loc)}")
         if op in ("param", "constant"):
             self.field(entry, "array", f"{where}.array", lambda v: _is_int(v) and v >= 0, "an array index (>= 0)")
             self.field(entry, "regularize", f"{where}.regularize", lambda v: isinstance(v, bool), "true or false",
@@ -482,6 +504,31 @@ class _ModelFile:
     def parameters(self):
         """(name, array) of every parameter in the file's graph."""
         return [(e["name"], self.node_array(e)) for e in self.manifest["nodes"] if e["op"] == "param"]
+
+
+def _nesting(value) -> int:
+    """How deep lists and objects nest in a JSON value (counted without recursion: the value may be deep)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, (list, dict)):
+            deepest = max(deepest, depth)
+            stack.extend((v, depth + 1) for v in (value.values() if isinstance(value, dict) else value))
+    return deepest
+
+
+def _key(key: str) -> str:
+    """An object's key as a field's path shows it: bare if a word, else quoted (escaped)."""
+    return key if ATTRIBUTE_WORD.fullmatch(key) else checks.quoted(key)
+
+
+def _strings(value):
+    """The strings in an attribute's value (a list's included)."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, list):
+        for v in value:
+            yield from _strings(v)
 
 
 def _plain_attr(value) -> bool:

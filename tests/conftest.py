@@ -108,3 +108,15 @@ def mlp_training_program(activation="sigmoid", cost="mse", optimizer=None, batch
     updates = opt.updates(params, sn.grad(loss, params))
     feed = {x.id: rng.normal(size=(batch, 6)), y.id: np.eye(3)[rng.integers(0, 3, batch)]}
     return Program(outputs=(loss, p), updates=tuple(updates)), feed
+
+
+def hostile_strings(marker) -> list[str]:
+    """Strings that would run code (creating the file `marker`) if they reached generated source unescaped: the
+    payload of issue 28 and its variants through every line break Python or str.splitlines knows, quotes,
+    backslashes and docstring ends, NUL and a very long string.  Each case checks `marker` does not exist."""
+    code = f"import os; open({str(marker)!r}, 'w').close()"
+    issue = f"model.py:1\nimport os; os.system('touch {marker}')\ndef _s():\n    if 1:\n #"
+    breaks = ["\n", "\r", "\r\n", "\u2028", "\u2029", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85"]
+    return ([issue] + [f"model.py:2{b}{code}{b}#" for b in breaks]
+            + [f'"""{chr(10)}{code}{chr(10)}"""', f"'{chr(10)}{code}{chr(10)}'", "a\\\n" + code, "\\", '"', "'",
+               '"""', f"x\x00{code}", "\x00", "y" * 100_000, f"m.py:3 \u202e{code}", "caf\u00e9:7"])

@@ -144,3 +144,17 @@ def test_expand_shifts_of_flat_rows_of_square_images():
 def test_expand_shifts_refuses_what_it_cannot_shift(data, pixels, message):
     with pytest.raises(ValueError, match="expand_shifts: .*" + re.escape(message)):
         sn.data.expand_shifts(data, pixels)
+
+
+@pytest.mark.parametrize("dims, data, message", [
+    ((), b"", "its header gives rank 0; an IDX file's array has at least one axis"),
+    ((), b"abc", "its header gives rank 0"),
+    ((2**16,) * 4, b"", r"header promises \[65536, 65536, 65536, 65536\] = 18446744073709551616 bytes of data but "
+                        "the file holds 0"),  # a product that wraps to 0 in int64
+    ((2**32 - 1,) * 3, b"x" * 8, r"header promises \[4294967295, 4294967295, 4294967295\] = "
+                                 "79228162458924105385300197375 bytes of data but the file holds 8"),
+])
+def test_a_rank_0_header_or_dims_beyond_the_file_name_the_file(dims, data, message):
+    raw = bytes([0, 0, 0x08, len(dims)]) + b"".join(d.to_bytes(4, "big") for d in dims) + data
+    with pytest.raises(sn.DataError, match=r"^labels-idx1-ubyte: " + message):
+        parse_idx(raw, "labels-idx1-ubyte")

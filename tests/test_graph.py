@@ -1,11 +1,13 @@
 import inspect
 import os
 import re
+import sys
 
 import numpy as np
 import pytest
 
 import staticnet as sn
+from tests.conftest import hostile_strings
 
 HERE = os.path.relpath(__file__)
 
@@ -108,3 +110,37 @@ def test_an_initialiser_whose_values_do_not_fit_the_dtype_is_refused_naming_the_
 def test_an_initialiser_that_returns_another_shape_is_refused():
     with pytest.raises(sn.ShapeError, match=r"'W': its init returned an array of shape \(\) for the shape \(2, 3\)"):
         sn.param("W", (2, 3), init=lambda shape: 0.5)
+
+
+# ------------------------------------------------------------------ names: one character set, checked when made
+
+RULE = "a name is 1 to 1000 characters among A-Z, a-z, 0-9 and _ . : / - + @ ; [ ] (no spaces, quotes or line breaks)"
+
+
+def test_a_newline_in_an_input_name_is_refused_at_the_users_line():
+    """It used to cut the compiled loop short: the name, in a comment, ended the line early, and the
+    predictions came out all zero."""
+    line = sys._getframe().f_lineno + 2
+    with pytest.raises(sn.GraphError) as caught:
+        sn.input("x\nbatch", (None, 3))
+    assert str(caught.value) == f"input at {os.path.relpath(__file__)}:{line}: the name 'x\\nbatch' holds '\\n': {RULE}"
+
+
+@pytest.mark.parametrize("case", range(len(hostile_strings("m"))))
+def test_hostile_names_are_refused_by_input_param_and_layers(tmp_path, case):
+    text = hostile_strings(tmp_path / "ran")[case]
+    for make, op, what in [(lambda: sn.input(text, (None, 3)), "input", "name"),
+                           (lambda: sn.param(text, (3, 2)), "param", "name"),
+                           (lambda: sn.dense(sn.input("x", (None, 3)), 2, name=text), "dense", "layer name"),
+                           (lambda: sn.conv2d(sn.input("i", (None, 5, 5, 1)), 2, 3, name=text), "conv2d",
+                            "layer name")]:
+        with pytest.raises(sn.GraphError) as caught:
+            make()
+        message = str(caught.value)
+        assert message.startswith(f"{op} at ") and f": the {what} " in message and message.endswith(RULE), message
+
+
+@pytest.mark.parametrize("name", ["input.1", "onnx::Gemm_0", "/fc1/Gemm_output_0", "dense/kernel:0", "x", "a" * 1000])
+def test_names_exporters_write_are_names(name):
+    assert sn.input(name, (None, 2)).name == name
+    assert sn.param(name, (2,)).name == name

@@ -1,5 +1,6 @@
 """ONNX import of models staticnet did not write: built here with onnx.helper in NCHW, as other tools write
 them (and by torch.onnx where torch is installed); staticnet's predictions are compared with onnxruntime's."""
+import os
 import warnings
 
 import numpy as np
@@ -7,6 +8,7 @@ import pytest
 
 import staticnet as sn
 from staticnet.errors import DataError
+from tests.conftest import hostile_strings
 
 import onnx  # noqa: E402  (part of .[dev]: missing, these tests fail, never skip)
 import onnxruntime as ort  # noqa: E402
@@ -261,3 +263,171 @@ def test_files_that_are_not_onnx_models_are_refused(tmp_path):
     two_batches = save(tmp_path, [helper.make_node("Relu", ["x"], ["y"])], [("x", ("N", "M"))], [("y", None)], [])
     with pytest.raises(DataError, match="input 'x' has 2 symbolic sizes"):
         sn.import_onnx(two_batches)
+
+
+# ---------------------------------------------------------------- hostile names run nothing
+
+def named_mlp(directory, text="", file="model.onnx", rename=()):
+    """A Gemm-Relu-Gemm-Softmax MLP whose node names, intermediate values and output hold `text`, and whose
+    input or initializers (`rename`: "input" and initializer names) are named `text` too."""
+    name = lambda n: text + n if n in rename else n  # noqa: E731
+    nodes = [helper.make_node("Gemm", [name("input"), name("w1"), name("b1")], [text + "h"], name=text + "1", transB=1),
+             helper.make_node("Relu", [text + "h"], [text + "a"], name=text + "r"),
+             helper.make_node("Gemm", [text + "a", name("w2"), name("b2")], [text + "z"], name=text + "2", transB=1),
+             helper.make_node("Softmax", [text + "z"], [text + "p"], axis=1)]  # unnamed
+    rng = np.random.default_rng(3)
+    inits = [numpy_helper.from_array(rng.normal(size=shape).astype(np.float32), name(n))
+             for n, shape in (("w1", (5, 4)), ("b1", (5,)), ("w2", (3, 5)), ("b2", (3,)))]
+    features = helper.make_tensor_value_info(name("input"), TensorProto.FLOAT, ("N", 4))
+    probabilities = helper.make_tensor_value_info(text + "p", TensorProto.FLOAT, ("N", 3))
+    graph = helper.make_graph(nodes, text or "g", [features], [probabilities], initializer=inits)
+    opsets = [helper.make_opsetid("", 17)]
+    model = helper.make_model(graph, opset_imports=opsets, ir_version=helper.find_min_ir_version_for(opsets))
+    onnx.checker.check_model(model, full_check=True)
+    path = os.path.join(directory, file)
+    onnx.save(model, path)
+    return path
+
+
+FEATURES = RNG.normal(size=(7, 4)).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def clean_mlp(tmp_path_factory):
+    path = named_mlp(str(tmp_path_factory.mktemp("clean")))
+    return sn.import_onnx(path).predict(FEATURES), sn.import_onnx(path).compile().predict(FEATURES)
+
+
+def a_file_name(text) -> bool:
+    return "/" not in text and "\x00" not in text and 0 < len(text.encode()) < 200 and text not in (".", "..")
+
+
+@pytest.mark.parametrize("case", range(len(hostile_strings("ran"))))
+def test_hostile_node_value_and_file_names_run_nothing_and_import_as_the_clean_model(tmp_path, monkeypatch, clean_mlp,
+                                                                                     case):
+    monkeypatch.chdir(tmp_path)  # the payloads create ./ran
+    text = hostile_strings("ran")[case]
+    file = f"{text}.onnx" if a_file_name(text + ".onnx") else "model.onnx"
+    imported = sn.import_onnx(named_mlp(str(tmp_path), text, file))
+    np.testing.assert_array_equal(imported.predict(FEATURES), clean_mlp[0])
+    np.testing.assert_array_equal(imported.compile().predict(FEATURES), clean_mlp[1])
+    assert not (tmp_path / "ran").exists()
+
+
+@pytest.mark.parametrize("case", range(len(hostile_strings("ran"))))
+@pytest.mark.parametrize("renamed, field", [("input", "graph.input[0].name"), ("w1", "graph.initializer[0].name"),
+                                            ("b2", "graph.initializer[3].name")])
+def test_hostile_input_and_initializer_names_are_refused_naming_the_field(tmp_path, monkeypatch, case, renamed, field):
+    monkeypatch.chdir(tmp_path)
+    text = hostile_strings("ran")[case]
+    path = named_mlp(str(tmp_path), text, rename=(renamed,))
+    with pytest.raises(DataError) as caught:
+        sn.import_onnx(path).compile()
+    assert str(caught.value).startswith(f"{path}: field {field} "), str(caught.value)
+    assert "a name is 1 to 1000 characters among" in str(caught.value)
+    assert not (tmp_path / "ran").exists()
+
+
+def test_the_names_pytorch_and_tensorflow_write_import(tmp_path):
+    names = {"input": "input.1", "w1": "onnx::Gemm_0", "b1": "fc1.bias", "w2": "dense/kernel:0", "b2": "/fc2/Gemm_b"}
+    path = named_mlp(str(tmp_path), "/fc1/Gemm_output_0")
+    with open(path, "rb") as f:
+        model = onnx.load_from_string(f.read())
+    for value in list(model.graph.input) + list(model.graph.initializer):
+        value.name = names[value.name]
+    for node in model.graph.node:
+        node.input[:] = [names.get(n, n) for n in node.input]
+    onnx.checker.check_model(model, full_check=True)
+    onnx.save(model, path)
+    imported = sn.import_onnx(path)
+    assert [t.name for t in imported.inputs] == ["input.1"]
+    assert {t.name for t in imported.params} == {"onnx::Gemm_0", "fc1.bias", "dense/kernel:0", "/fc2/Gemm_b"}
+    np.testing.assert_allclose(imported.compile().predict({"input.1": FEATURES}),
+                               onnxruntime(path, {"input.1": FEATURES})[0], rtol=1e-5, atol=1e-6)
+
+
+# ---------------------------------------------------------------- values and attributes out of range
+
+def unchecked(tmp_path, node, inits, x_shape, y_shape, name="model.onnx"):
+    """A file of one node that onnx's basic checker takes (as import_onnx runs it) but its shape inference
+    would not: what a hostile or broken writer makes."""
+    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, x_shape)],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, y_shape)], initializer=inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    onnx.checker.check_model(model)
+    path = str(tmp_path / name)
+    onnx.save(model, path)
+    return path
+
+
+@pytest.mark.parametrize("index", [99, 4, -5, -9])
+def test_a_gather_index_out_of_range_is_refused_naming_the_node_and_the_index_as_onnxruntime_does(tmp_path, index):
+    node = helper.make_node("Gather", ["x", "i"], ["y"], name="pick", axis=1)
+    path = unchecked(tmp_path, node, [ints("i", index)], ("N", 4, 3), ("N", 3))
+    with pytest.raises(Exception, match="indices element out of data bounds"):
+        onnxruntime(path, {"x": np.zeros((2, 4, 3), np.float32)})
+    with pytest.raises(DataError, match=rf"model.onnx: node 'pick' \(Gather\): index {index} is out of range for "
+                                        r"axis 1 of size 4 \(from -4 to 3\)"):
+        sn.import_onnx(path)
+
+
+@pytest.mark.parametrize("index", [0, 3, -1, -4])
+def test_a_gather_index_in_range_picks_what_onnxruntime_picks(tmp_path, index):
+    node = helper.make_node("Gather", ["x", "i"], ["y"], name="pick", axis=1)
+    path = unchecked(tmp_path, node, [ints("i", index)], ("N", 4, 3), ("N", 3))
+    sequences = RNG.normal(size=(2, 4, 3)).astype(np.float32)
+    np.testing.assert_array_equal(sn.import_onnx(path).predict(sequences), onnxruntime(path, {"x": sequences})[0])
+
+
+@pytest.mark.parametrize("node, message", [
+    (helper.make_node("MaxPool", ["x"], ["y"], name="pool", kernel_shape=[0, 2]),
+     r"node 'pool' \(MaxPool\): attribute kernel_shape=\[0, 2\] must be two positive integers"),
+    (helper.make_node("MaxPool", ["x"], ["y"], name="pool", kernel_shape=[2, 2], strides=[0, 1]),
+     r"node 'pool' \(MaxPool\): attribute strides=\[0, 1\] must be two positive integers"),
+    (helper.make_node("AveragePool", ["x"], ["y"], name="avg", kernel_shape=[2], strides=[1, 1]),
+     r"node 'avg' \(AveragePool\): attribute kernel_shape=\[2\] must be two positive integers"),
+])
+def test_a_pool_window_or_stride_of_zero_names_the_file_node_and_attribute(tmp_path, node, message):
+    path = unchecked(tmp_path, node, [], ("N", 2, 6, 6), ("N", 2, 3, 3))
+    with pytest.raises(DataError, match="model.onnx: " + message):
+        sn.import_onnx(path)
+
+
+def test_a_conv_stride_of_zero_names_the_file_node_and_attribute(tmp_path):
+    node = helper.make_node("Conv", ["x", "w"], ["y"], name="conv", strides=[0, 1])
+    path = unchecked(tmp_path, node, [weights("w", 3, 2, 3, 3)], ("N", 2, 6, 6), ("N", 3, 4, 4))
+    with pytest.raises(DataError, match=r"model.onnx: node 'conv' \(Conv\): attribute strides=\[0, 1\] must be two "
+                                        "positive integers"):
+        sn.import_onnx(path)
+
+
+def long_data(tensor):
+    tensor.raw_data += b"1234"
+    return tensor
+
+
+def long_list(tensor):
+    tensor.ClearField("raw_data")
+    tensor.float_data.extend([1.0] * 15)
+    return tensor
+
+
+def retyped(code):
+    def damage(tensor):
+        tensor.data_type = code
+        return tensor
+    return damage
+
+
+@pytest.mark.parametrize("damage, message", [  # what onnx's checker lets through
+    (long_data, r"cannot be read: ValueError: "),  # NumPy's words follow: cannot reshape array of size 13 ...
+    (long_list, r"cannot be read: ValueError: "),
+    (retyped(TensorProto.FLOAT16), r"cannot be read: ValueError: "),  # 48 bytes of float16 are 24 values
+    (retyped(999), r"cannot be read: KeyError: 999"),
+])
+def test_an_initializer_of_the_wrong_length_or_type_names_the_file_and_the_initializer(tmp_path, damage, message):
+    node = helper.make_node("MatMul", ["x", "w"], ["y"], name="mm")
+    path = unchecked(tmp_path, node, [damage(numpy_helper.from_array(np.ones((4, 3), np.float32), "w"))], ("N", 4),
+                     ("N", 3))
+    with pytest.raises(DataError, match=r"model.onnx: initializer 'w' \(graph.initializer\[0\]\) " + message):
+        sn.import_onnx(path)

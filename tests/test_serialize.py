@@ -14,6 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import staticnet as sn
+from tests.conftest import hostile_strings
 
 
 def small_model():
@@ -322,7 +323,9 @@ def load_fails(tmp_path, payload, name="bad.snet"):
     ("nodes.1.array", None, "field nodes[1].array must be an array index (>= 0), got null (None)"),
     ("nodes.13.attrs", [], "field nodes[13].attrs must be an object, got a list ([])"),
     ("nodes.13.attrs.axes", {"a": 1}, "field nodes[13].attrs.axes must be a number, string, boolean, null or a list"),
-    ("nodes.13.attrs.axes", "0,1", "corrupted graph (nodes[13], sum: "),
+    ("nodes.13.attrs.axes", "all", "corrupted graph (nodes[13], sum: "),
+    ("nodes.13.attrs.axes", "0,1", "field nodes[13].attrs.axes holds the string '0,1'; an attribute's strings are "
+                                   "words (at most 64 of A-Z, a-z, 0-9 and _)"),
     ("nodes.2.shape", [None, 5], "corrupted graph (nodes[2], matmul: the file says float32 (None, 5), its inputs give "
                                  "float32 (None, 4))"),
     ("loss", "19", "field loss must be a node index below 21, got a string ('19')"),
@@ -496,6 +499,100 @@ def test_fuzz_json_fields_of_the_wrong_type(good_file, fuzz_dir, which, value, d
         else:
             m[last] = value
     assert_loads_or_names_the_file(fuzz_dir, with_manifest(good_file, change))
+
+
+# ------------------------------------------------------------------ hostile names and locations run nothing
+
+@pytest.fixture(scope="module")
+def clean_predictions(good_file, tmp_path_factory):
+    path = tmp_path_factory.mktemp("clean") / "m.snet"
+    path.write_bytes(good_file)
+    return sn.load(str(path)).predict(ROWS)
+
+
+ROWS = np.random.default_rng(5).normal(size=(6, 3)).astype(np.float32)
+
+
+def load_hostile(tmp_path, good_file, change):
+    """(the loaded model's predictions, None) or (None, the DataError's message after the path)."""
+    path = tmp_path / "hostile.snet"
+    path.write_bytes(with_manifest(good_file, change))
+    try:
+        return sn.load(str(path)).predict(ROWS), None
+    except sn.DataError as e:
+        assert str(e).startswith(f"{path}: "), str(e)
+        return None, str(e)[len(str(path)) + 2:]
+
+
+def a_location(text) -> bool:
+    """Whether staticnet's rule takes `text` as a location: one line of printable characters, at most 2000."""
+    return text.isprintable() and len(text) <= 2000
+
+
+@pytest.mark.parametrize("case", range(len(hostile_strings("m"))))
+def test_hostile_locations_run_nothing_and_load_or_are_refused_naming_the_field(tmp_path, good_file,
+                                                                                clean_predictions, case):
+    marker = tmp_path / "ran"
+    text = hostile_strings(marker)[case]
+
+    def every_loc(manifest):
+        for node in manifest["nodes"]:
+            node["loc"] = text
+    predictions, message = load_hostile(tmp_path, good_file, every_loc)
+    assert not marker.exists()
+    if a_location(text):
+        np.testing.assert_array_equal(predictions, clean_predictions)
+    else:
+        assert message.startswith("field nodes[0].loc "), message
+
+
+@pytest.mark.parametrize("case", range(len(hostile_strings("m"))))
+def test_hostile_names_are_refused_naming_the_field(tmp_path, good_file, case):
+    marker = tmp_path / "ran"
+    text = hostile_strings(marker)[case]
+    manifest = json.loads(members(good_file)["staticnet.json"])
+    named = [i for i, node in enumerate(manifest["nodes"]) if node["name"] is not None]
+    assert len(named) == 6  # x, y and the two dense layers' W and b
+    for i in named:
+        _, message = load_hostile(tmp_path, good_file, set_field(f"nodes.{i}.name")(text))
+        assert message.startswith(f"field nodes[{i}].name "), message
+        assert "a name is 1 to 1000 characters among A-Z, a-z, 0-9 and _ . : / - + @ ; [ ]" in message
+    key = next(iter(manifest["state"]))
+
+    def rename_state(m):
+        m["state"][text] = m["state"].pop(key)
+    _, message = load_hostile(tmp_path, good_file, rename_state)
+    assert message.startswith("field state: the key "), message
+    assert not marker.exists()
+
+
+def test_the_payload_of_issue_28_in_any_node_location_is_refused(tmp_path, good_file):
+    marker = tmp_path / "ran"
+    payload = hostile_strings(marker)[0]
+    assert payload.startswith("model.py:1\nimport os; os.system(")
+    for i in range(len(json.loads(members(good_file)["staticnet.json"])["nodes"])):
+        _, message = load_hostile(tmp_path, good_file, set_field(f"nodes.{i}.loc")(payload))
+        assert message.startswith(f'field nodes[{i}].loc "model.py:1\\nimport os; '), message
+        assert message.endswith("holds '\\n'; a location is one line of printable characters"), message
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("text", ["tanh)\nimport os\n#", "float32; x", "a" * 65])
+def test_an_attribute_string_that_is_not_a_word_is_refused(tmp_path, good_file, text):
+    manifest = json.loads(members(good_file)["staticnet.json"])
+    i = next(i for i, node in enumerate(manifest["nodes"]) if node["attrs"])
+    key = next(iter(manifest["nodes"][i]["attrs"]))
+    _, message = load_hostile(tmp_path, good_file, set_field(f"nodes.{i}.attrs.{key}")(text))
+    assert message.startswith(f"field nodes[{i}].attrs.{key} holds the string "), message
+
+
+def test_json_nested_100000_deep_is_a_data_error_naming_the_file(tmp_path, good_file):
+    deep = "[" * 100_000 + "]" * 100_000
+    contents = members(good_file)
+    for manifest in (deep, '{"format": "staticnet-model", "version": 1, "nodes": ' + deep + "}"):
+        contents["staticnet.json"] = manifest
+        message = load_fails(tmp_path, zipped(contents))
+        assert message.startswith("corrupted (staticnet.json nests lists and objects more than 32 deep"), message
 
 
 # ------------------------------------------------------------------ crash safety

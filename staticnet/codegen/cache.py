@@ -24,6 +24,8 @@ import tempfile
 
 import numpy as np
 
+from .source_text import check_source
+
 _fallback: dict[str, str] = {}  # configured path -> the temporary directory used instead
 _fingerprint: str | None = None
 
@@ -197,6 +199,7 @@ class GeneratedModule:
 
 def load(prefix: str, code: str) -> GeneratedModule:
     """The module holding `code`, from the cache (written there first if new)."""
+    check_source(code)
     return GeneratedModule(f"{prefix}_{key_of(code)}", code)
 
 

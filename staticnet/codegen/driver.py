@@ -31,6 +31,7 @@ from .kernel_layer import Kernel, split_kernel
 from .memory import MemoryPlan, plan_memory
 from .parallel import SEGMENT_TILE
 from .signature import Group, Signature, one
+from .source_text import comment, docstring, identifier, literal
 
 JIT = "@njit(cache=True, nogil=True, error_model='numpy', fastmath={'contract', 'arcp', 'afn', 'reassoc', 'nsz'})"
 ABI_DTYPE = {"float32": "f32", "float64": "f64"}
@@ -62,10 +63,6 @@ class Sizes:
 def product(factors) -> str:
     factors = [f for f in factors if f != "1"]
     return " * ".join(factors) if factors else "1"
-
-
-def identifier(name: str) -> str:
-    return "".join(c if c.isalnum() else "_" for c in name)
 
 
 RESERVED = {"n", "s", "total", "order", "seed", "start", "stop", "batch", "loss_sum", "correct", "right", "first",
@@ -176,8 +173,8 @@ class Driver:
         self.lines.append("    " * self.depth + text if text else "")
 
     def note(self, text: str):
-        """A comment for the reader (not compiled, not hashed)."""
-        self.line("# " + text)
+        """A comment for the reader (not compiled, not hashed); whatever `text` holds, one line."""
+        self.line(comment(text))
 
     def assign(self, node: Tensor, expression: str):
         """Make `expression` the value of the scalar node."""
@@ -267,7 +264,7 @@ class Driver:
 
     def raise_unless(self, condition: str, message: str):
         self.line(f"if not ({condition}):")
-        self.line(f"    raise ValueError({message!r})")
+        self.line(f"    raise ValueError({literal(message)})")
 
     # ------------------------------------------------------------ the step
     def emit_node(self, node: Tensor):
@@ -448,9 +445,9 @@ def module_source(title: str, drivers: list[Driver], functions: list[str]) -> st
     kernels = {}
     for driver in drivers:
         kernels.update(driver.kernels)
-    declarations = [f"{name} = abi.external({k.symbol!r}, {k.returns!r}, {tuple(t for _, t in k.params)!r})"
-                    for name, k in sorted(kernels.items())]
-    return MODULE_HEADER.format(title=title) + "\n" + "\n".join(declarations) + "\n\n\n" + "\n\n".join(functions)
+    declarations = [f"{name} = abi.external({literal(k.symbol)}, {literal(k.returns)}, "
+                    f"{literal(tuple(t for _, t in k.params))})" for name, k in sorted(kernels.items())]
+    return MODULE_HEADER.format(title=docstring(title)) + "\n" + "\n".join(declarations) + "\n\n\n" + "\n\n".join(functions)
 
 
 def code_only(source: str) -> str:

@@ -23,6 +23,7 @@ import numpy as np
 
 from ..registry import registry
 from .kernel_layer import ABI_POINTER, ABI_VALUE, Kernel
+from .source_text import identifier, literal
 
 VECTOR_RUN = 64
 FLOAT_LITERAL = re.compile(r"(?<![\w.])(\d+\.\d+(?:e[-+]?\d+)?)")
@@ -58,9 +59,20 @@ def scalar_expression(op: str, args: list[str], attrs: dict, dtype) -> str:
         raise RuntimeError(f"internal error: op {op!r} was fused into a loop but has no scalar form")
     if np.dtype(dtype) == np.float32:  # typed literals, and the vectorisable exp (kernels/fastmath.py)
         template = FLOAT_LITERAL.sub(lambda m: f"f32({m.group(1)})", template).replace("math.exp(", "K.exp32(")
-    # a float attribute is a literal of the loop's dtype, as NumPy computes float32 arrays with Python floats
-    attrs = {k: typed_literal(v, dtype) if isinstance(v, float) else v for k, v in attrs.items()}
-    return template.format(*args, **attrs)
+    return template.format(*args, **{k: _attribute(v, dtype) for k, v in attrs.items()})
+
+
+def _attribute(value, dtype) -> str:
+    """An attribute as a scalar template's source text: a float a literal of the loop's dtype (as NumPy computes
+    float32 arrays with Python floats), a string a bare name (a cast's dtype: np.{dtype}), anything else its
+    literal (source_text.literal)."""
+    if isinstance(value, float):
+        return typed_literal(value, dtype)
+    if isinstance(value, str):
+        if not (value.isidentifier() and value == identifier(value)):
+            raise RuntimeError(f"internal error: attribute {value!r} is not a name to write into a loop body")
+        return value
+    return literal(value)
 
 
 def body_lines(body, values: list[str], dtype, temp) -> tuple[list[str], list[str]]:

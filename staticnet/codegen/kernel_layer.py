@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from . import cache
+from .source_text import docstring, literal
 
 ABI_POINTER = {"float32": "f32*", "float64": "f64*", "int64": "i64*", "int32": "i32*"}  # kernels/abi.py
 ABI_VALUE = {"float32": "f32", "float64": "f64", "int64": "i64", "int32": "i64"}
@@ -54,12 +55,12 @@ class Kernel:
 
     @cached_property
     def source(self) -> str:
-        declarations = [f"{callee.local_name} = abi.external({callee.symbol!r}, {callee.returns!r}, "
-                        f"{tuple(t for _, t in callee.params)!r})" for callee in self.calls]
+        declarations = [f"{callee.local_name} = abi.external({literal(callee.symbol)}, {literal(callee.returns)}, "
+                        f"{literal(tuple(t for _, t in callee.params))})" for callee in self.calls]
         flags = FLAGS + (", parallel=True" if self.parallel else "")
         types = tuple(t for _, t in self.params)
-        lines = [HEADER.format(doc=self.doc), *declarations, "" if declarations else None,
-                 f"@cfunc(abi.kernel_signature({self.returns!r}, {types!r}), {flags})",
+        lines = [HEADER.format(doc=docstring(self.doc)), *declarations, "" if declarations else None,
+                 f"@cfunc(abi.kernel_signature({literal(self.returns)}, {literal(types)}), {flags})",
                  f"def kernel({', '.join(name for name, _ in self.params)}):",
                  *("    " + line if line else "" for line in self.body)]
         return "\n".join(line for line in lines if line is not None) + "\n"
@@ -149,8 +150,8 @@ def split_kernel(stem: str, params, shared, part_body, doc: str, before=(), fini
                   tuple(loads) + tuple(body), f"One chunk of: {doc}", calls=tuple(calls))
     stores = [f"abi.store_{'f64' if kind == 'f64' else 'i64'}(slots + {8 * k}, {name})"
               for k, (name, kind) in enumerate(values)]
-    run = [f"{RUN_PARTS.local_name}(abi.address_of({part.symbol!r}), slots, {chunks}, threads)"]
+    run = [f"{RUN_PARTS.local_name}(abi.address_of({literal(part.symbol)}), slots, {chunks}, threads)"]
     if finish:
-        run.append(f"abi.call_part(abi.address_of({part.symbol!r}), slots, {chunks}, {chunks})")
+        run.append(f"abi.call_part(abi.address_of({literal(part.symbol)}), slots, {chunks}, {chunks})")
     entry = list(before) + [f"block = np.empty({len(values)}, np.int64)", "slots = block.ctypes.data"] + stores + run
     return Kernel(stem, tuple(params), tuple(entry), doc, calls=(RUN_PARTS, part) + tuple(calls))

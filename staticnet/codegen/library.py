@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .kernel_layer import ABI_POINTER, Kernel
+from .source_text import literal
 
 RETURNS = {"void": None, "f64": "np.float64", "i64": "np.int64"}
 
@@ -57,7 +58,7 @@ def wrapper(function: str, items, returns: str = "void", parallel: bool = False)
             body.append(f"a{k} = carray(a{k}_p, ({', '.join(sizes)},))")
             call.append(f"a{k}")
         elif isinstance(item, Literal):
-            call.append(repr(item.value))
+            call.append(literal(item.value))
         elif isinstance(item, Integer):
             params.append((f"i{k}", "i64"))
             arguments.append(item.expression)

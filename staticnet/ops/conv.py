@@ -131,7 +131,7 @@ def conv2d(x, filters: int, kernel_size, stride=1, padding="valid", activation=N
     kh, kw = _pair("conv2d", "kernel_size", kernel_size)
     sh, sw = _pair("conv2d", "stride", stride)
     pads = resolve_padding("conv2d", padding, x.shape[1], kh, sh) + resolve_padding("conv2d", padding, x.shape[2], kw, sw)
-    name = layer_name("conv", name, x)
+    name = layer_name("conv", name, x, op="conv2d")
     fan_in = kh * kw * x.shape[3]
     W = param(f"{name}/W", (fan_in, filters), init=initializers.resolve(init), dtype=x.dtype if x.is_float else None)
     b = param(f"{name}/b", (filters,), init=initializers.resolve(bias_init) or initializers.zeros(), dtype=W.dtype)

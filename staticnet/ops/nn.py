@@ -11,11 +11,12 @@ from .. import init as initializers
 from .activations import activation as apply_activation, prelu
 from .linalg import matmul
 
-def layer_name(kind: str, name: str | None, x) -> str:
-    """A name for a layer's parameters: the user's, or the kind numbered by how many such layers
-    feed x (dense1, dense2, ...), so the same model built twice gets the same names."""
-    if name:
-        return name
+def layer_name(kind: str, name: str | None, x, op: str | None = None) -> str:
+    """A name for a layer's parameters: the user's (checked as a name, errors naming `op`, the layer's
+    builder), or the kind numbered by how many such layers feed x (dense1, dense2, ...), so the same
+    model built twice gets the same names."""
+    if name is not None and name != "":
+        return checks.name(op or kind, name, "layer name")
     pattern = re.compile(rf"{kind}(\d+)/W$")
     upstream = [int(m.group(1)) for t in topological(x) if t.op == "param" and (m := pattern.match(t.name or ""))]
     return f"{kind}{max(upstream, default=0) + 1}"
