@@ -79,7 +79,7 @@ def build(net=1, init="default", dropout="inverted"):
 
 def first_rows(sets, count):
     """Each data set cut to its first `count` rows (a quick check of the script), or as it is with None."""
-    return [None if s is None or count is None else {k: v[:count] for k, v in s.items()} for s in sets]
+    return [s if s is None or count is None else {k: v[:count] for k, v in s.items()} for s in sets]
 
 
 def checkpoint_paths(directory, seed):

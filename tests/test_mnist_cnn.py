@@ -105,3 +105,12 @@ def test_net3_on_a_slice_resumes_exactly_and_votes(tmp_path):
     test = {k: v[:40] for k, v in sn.data.mnist(flatten=False)[2].items()}
     errors = sn.ensemble(members).evaluate(test)["errors"]
     assert f"plurality vote: test accuracy {1 - errors / 40:.4f} ({errors} errors in 40)" in voted.stdout
+
+
+def test_without_subset_the_script_keeps_every_row():
+    """--subset absent means the whole set: first_rows passes each set through (it once gave None for all)."""
+    example = load_example()
+    sets = [{"x": np.zeros((3, 2))}, {"x": np.ones((2, 2))}, None]
+    kept = example.first_rows(sets, None)
+    assert kept[0] is sets[0] and kept[1] is sets[1] and kept[2] is None
+    assert [len(s["x"]) for s in example.first_rows(sets[:2], 1)] == [1, 1]
