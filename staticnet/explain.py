@@ -21,9 +21,8 @@ from dataclasses import dataclass
 
 from .graph import Tensor, fmt_shape, topological
 from .program import origins
-from .registry import registry
+from .registry import has_trait, registry
 
-ACTIVATION_OPS = ("sigmoid", "tanh", "relu", "softplus", "step", "hard_sigmoid", "softmax", "log_softmax")
 INFIX = {"add": (" + ", 1), "sub": (" - ", 1), "mul": (" * ", 2), "div": (" / ", 2), "matmul": (" @ ", 2)}
 ATOM = 3
 LONGEST = 150  # an expression longer than this is shown by its operands' numbers instead
@@ -105,16 +104,16 @@ class StepNotes:
 
     def _forward_readers(self, weight):
         for r in self.readers.get(weight.id, []):
-            if r.op in ("matmul", "contract"):
+            if has_trait(r, "product"):
                 yield r
             elif r.op == "transpose":
-                yield from (rr for rr in self.readers.get(r.id, []) if rr.op in ("matmul", "contract"))
+                yield from (rr for rr in self.readers.get(r.id, []) if has_trait(rr, "product"))
 
     def _activation(self, z, forward: set) -> tuple[Tensor, str]:
         """The activation of z: an activation op reading it on its line, else the last forward node made on
         that line from z (a composite: leaky_relu, swish), else z itself (a linear layer)."""
         readers = [r for r in self.readers.get(z.id, []) if r.loc == z.loc and r.id in forward]
-        named = [r for r in readers if r.op in ACTIVATION_OPS]
+        named = [r for r in readers if has_trait(r, "activation")]
         if named:
             return named[0], named[0].op
         made = [n for n in self.nodes if n.loc == z.loc and n.id in forward and self.number[n.id] > self.number[z.id]
@@ -282,7 +281,7 @@ class StepNotes:
         stack, seen = [layer.z], set()
         while stack:
             t = stack.pop()
-            if t.op == "im2col":
+            if has_trait(t, "patches"):
                 return True
             seen.add(t.id)
             stack += [i for i in t.inputs if i.loc == layer.z.loc and not i.is_leaf and i.id not in seen]
@@ -290,8 +289,8 @@ class StepNotes:
 
     def _bp1(self, layer) -> str:
         l = layer.index
-        costs = {n.op for n in self.nodes if n.op in ("softmax_xent", "sigmoid_xent")}
-        if layer.activation in ("softmax", "sigmoid") and f"{layer.activation}_xent" in costs:
+        cancelling = {has_trait(n, "cross_entropy_of") for n in self.nodes}
+        if layer.activation in cancelling:
             return (f"BP1  delta^{l} = (a^{l} - y) / n: {layer.activation} with its cross-entropy, sigma'(z) "
                     "cancels (the book's chapter 3)")
         return f"BP1  delta^{l} = dC/da^{l} * {layer.activation}'(z^{l})"

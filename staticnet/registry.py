@@ -31,6 +31,15 @@ class OpDef:
     onnx: tuple | None = None  # (ONNX op type, {attribute: ONNX's default}): the ONNX operator of the same
     #                            meaning on the same operands, whose attributes are the node's of those names;
     #                            onnx_export.py and onnx_import.py translate the op as it says
+    # Traits: what other code asks about an op, so that it never tests op names (explain, summary, metrics,
+    # learning_speed and the passes read these).
+    activation: bool = False  # an activation function: a layer's a^l in explain, part of its layer in summary
+    classifier_output: bool = False  # its values are class scores or decisions: accuracy is the default metric
+    monotone: bool = False  # elementwise and non-decreasing, so max(f(z)) = f(max(z)) (passes/pool_early.py)
+    product: bool = False  # a matrix product of its two operands (fuse_gemm, fuse_updates, explain's layers)
+    cross_entropy_of: str | None = None  # a cost fused with this activation, whose first input is the logits:
+    #                                      sigma'(z) cancels in BP1 (explain, metrics)
+    patches: bool = False  # gathers the windows of an image into rows, for a product: a convolution's first step
 
     @property
     def does_work(self) -> bool:
@@ -55,6 +64,11 @@ def register(name, *, shape, numpy, grad, kind="opaque", **rules) -> OpDef:
         rules["onnx"] = (rules["onnx"], {})
     registry[name] = OpDef(name, shape, numpy, grad, kind, **rules)
     return registry[name]
+
+
+def has_trait(node, trait: str):
+    """The value of one of OpDef's traits for a node's op (False for the leaves, which have no OpDef)."""
+    return node.op in registry and getattr(registry[node.op], trait)
 
 
 def no_gradient(node, g):

@@ -25,8 +25,6 @@ from .report import describe_kernel, flops
 
 WIDTH = 79  # the table fits an 80-column terminal unless names or shapes are very long
 MIN_KERNEL_WIDTH = 20
-ACTIVATIONS = ("softmax", "log_softmax")  # with the elementwise ops, what joins the layer made on its line
-PREPARATIONS = ("im2col",)  # what a layer's builder computes from its input before the product
 
 
 @dataclass
@@ -71,7 +69,7 @@ def layers(model) -> tuple[list[Layer], Layer]:
             layer = groups.setdefault(name, Layer(name))
         else:
             same_line = [group_of[t.id] for t in node.inputs if t.id in group_of and t.loc == node.loc]
-            joins = registry[node.op].kind == "elementwise" or node.op in ACTIVATIONS
+            joins = registry[node.op].kind == "elementwise" or registry[node.op].activation
             layer = same_line[0] if same_line and joins else _new_group(groups, node.op)
         layer.nodes.append(node)
         layer.params.update({t.id: t for t in params})
@@ -80,12 +78,12 @@ def layers(model) -> tuple[list[Layer], Layer]:
 
 
 def _merged_into_layers(groups: list[Layer], group_of) -> list[Layer]:
-    """A group of PREPARATIONS (conv2d's im2col) belongs to the layer that reads it."""
+    """A group of patches (conv2d's im2col, made before the product) belongs to the layer that reads it."""
     kept = []
     for group in groups:
         readers = [g for g in groups if g is not group and g.params
                    and any(group_of.get(t.id) is group for n in g.nodes for t in n.inputs)]
-        if set(group.ops) <= set(PREPARATIONS) and readers:
+        if all(registry[n.op].patches for n in group.nodes) and readers:
             readers[0].nodes[:0] = group.nodes
         else:
             kept.append(group)

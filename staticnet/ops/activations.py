@@ -29,19 +29,22 @@ def _stable_sigmoid(x):
 
 
 register("sigmoid", shape=_same_shape, numpy=_stable_sigmoid, grad=lambda n, g: (g * (n * (1.0 - n)),),
+         activation=True, classifier_output=True, monotone=True,
          # one exp of -|x| and a choice of numerator: no overflow, and the loop still vectorises
          kind="elementwise", scalar="((1.0 if {0} >= 0 else math.exp(-abs({0}))) / (1.0 + math.exp(-abs({0}))))",
          onnx="Sigmoid", note="sigma(z) = 1 / (1 + e^-|z|) for z >= 0, e^-|z| / (1 + e^-|z|) below: e^-|z| <= 1 never "
                               "overflows")
 register("tanh", shape=_same_shape, numpy=np.tanh, grad=lambda n, g: (g * (1.0 - square(n)),),
-         kind="elementwise", scalar="math.tanh({0})", onnx="Tanh")
+         kind="elementwise", scalar="math.tanh({0})", onnx="Tanh", activation=True, monotone=True)
 register("relu", shape=_same_shape, numpy=lambda x: np.maximum(x, 0), grad=lambda n, g: (g * greater(n.inputs[0], 0.0),),
-         kind="elementwise", scalar="({0} if {0} > 0.0 or {0} != {0} else 0.0)", onnx="Relu")  # NaN stays NaN
+         kind="elementwise", scalar="({0} if {0} > 0.0 or {0} != {0} else 0.0)", onnx="Relu",  # NaN stays NaN
+         activation=True, monotone=True)
 register("softplus", shape=_same_shape, numpy=lambda x: np.logaddexp(0, x).astype(x.dtype),
-         grad=lambda n, g: (g * sigmoid(n.inputs[0]),), onnx="Softplus",
+         grad=lambda n, g: (g * sigmoid(n.inputs[0]),), onnx="Softplus", activation=True, monotone=True,
          note="softplus(z) = max(z, 0) + log1p(e^-|z|): no overflow for large z",
          kind="elementwise", scalar="(({0} if {0} > 0.0 or {0} != {0} else 0.0) + math.log1p(math.exp(-abs({0}))))")
 register("step", shape=_same_shape, numpy=lambda x: (x > 0).astype(x.dtype), grad=no_gradient,
+         activation=True, classifier_output=True,
          kind="elementwise", scalar="(1.0 if {0} > 0 else 0.0)")
 
 
@@ -51,7 +54,7 @@ def _hard_sigmoid_grad(node, g):
     return (g * (greater(line, 0.0) * less(line, 1.0)) * node.attrs["alpha"],)
 
 
-register("hard_sigmoid", shape=_same_shape, grad=_hard_sigmoid_grad, kind="elementwise",
+register("hard_sigmoid", shape=_same_shape, grad=_hard_sigmoid_grad, kind="elementwise", activation=True,
          numpy=lambda x, alpha, beta: np.clip(x * alpha + beta, 0, 1).astype(x.dtype),
          # NaN fails both tests and stays NaN, as in np.clip
          scalar="(0.0 if {alpha} * {0} + {beta} <= 0.0 else (1.0 if {alpha} * {0} + {beta} >= 1.0 "
@@ -159,10 +162,11 @@ def _rowwise_lowering(kernel):
 
 register("softmax", shape=_softmax_shape, numpy=_softmax_ref,
          grad=lambda n, g: (n * (g - reduce_sum(g * n, n.attrs["axis"], keepdims=True)),), kind="opaque",
+         activation=True, classifier_output=True,
          lower=_rowwise_lowering("softmax_rows"), note="e^(z - max z) / sum e^(z - max z) per row: the largest power is "
                                                          "e^0, so none overflows")
 register("log_softmax", shape=_softmax_shape, numpy=_log_softmax_ref,
-         grad=lambda n, g: (g - exp(n) * reduce_sum(g, n.attrs["axis"], keepdims=True),), kind="opaque",
+         grad=lambda n, g: (g - exp(n) * reduce_sum(g, n.attrs["axis"], keepdims=True),), kind="opaque", activation=True,
          lower=_rowwise_lowering("log_softmax_rows"), note="z - max z - log sum e^(z - max z) per row: no overflow, no "
                                                              "log of 0")
 

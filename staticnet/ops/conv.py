@@ -112,7 +112,7 @@ def _lower_col2im(node, d):
 
 
 register("im2col", shape=_im2col_shape, numpy=_im2col_ref, grad=_im2col_grad, kind="opaque",
-         row_wise=True, parallel_rows=True, lower=_lower_im2col)
+         row_wise=True, parallel_rows=True, lower=_lower_im2col, patches=True)
 register("col2im", shape=_col2im_shape, numpy=_col2im_ref, kind="opaque", row_wise=True, parallel_rows=True,
          grad=lambda node, g: (make_node("im2col", (g,), {k: v for k, v in node.attrs.items() if k not in ("height", "width")}),),
          lower=_lower_col2im)

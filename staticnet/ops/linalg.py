@@ -41,7 +41,7 @@ def transpose_2d(x):
     return transpose(x)
 
 
-register("matmul", shape=_matmul_shape, numpy=np.matmul, grad=_matmul_grad, kind="gemm")
+register("matmul", shape=_matmul_shape, numpy=np.matmul, grad=_matmul_grad, kind="gemm", product=True)
 
 
 def _contract_shape(a, g):
@@ -60,7 +60,7 @@ def _contract_grad(node, d):
     return matmul(g, transpose_2d(d)), matmul(a, d)
 
 
-register("contract", shape=_contract_shape, numpy=_contract_ref, grad=_contract_grad, kind="gemm")
+register("contract", shape=_contract_shape, numpy=_contract_ref, grad=_contract_grad, kind="gemm", product=True)
 
 
 def contract(a, g):
