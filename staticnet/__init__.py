@@ -5,7 +5,7 @@ and `staticnet.inference` work without it.  The names that compile (sn.compile, 
 are loaded on first use, from staticnet.model, which brings in the code generator and Numba.
 """
 from .errors import DataError, DTypeError, GraphError, NumericalError, ShapeError
-from .graph import Graph, Tensor, constant, describe, input, param, to_dot
+from .graph import Graph, Tensor, constant, describe, input, layer_scope, param, to_dot
 from . import init
 from .init import seed
 from .ops.elementwise import (abs, add, cast, div, equal, erf, exp, greater, greater_equal, less, less_equal, log,

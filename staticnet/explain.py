@@ -10,8 +10,8 @@ its node numbers, the expression it evaluates, and its place in backpropagation.
     BP3  dC/db^l = the sum over the batch of delta^l
     BP4  dC/dW^l = a^(l-1).T @ delta^l
 
-A layer is a weight W and a bias b that share a name before the slash (dense1/W, dense1/b, as sn.dense and
-sn.conv2d make them), numbered from the input; z^l is the node adding its bias, a^l its activation (the
+A layer is a weight W and a bias b made by one layer builder (sn.dense, sn.conv2d: the params' `layer`),
+numbered from the input; z^l is the node adding its bias, a^l its activation (the
 activation op that reads z^l, or the last node made from it on the same line), a^0 the data. delta^l is the
 gradient of the cost with respect to z^l, as autodiff made it.
 """
@@ -79,24 +79,23 @@ class StepNotes:
     def _layers(self, forward_roots) -> list[Layer]:
         forward = set(n.id for n in topological(list(forward_roots)))
         params = [n for n in self.nodes if n.op == "param" and n.id in forward]
-        by_prefix: dict[str, dict[str, Tensor]] = {}
+        by_layer: dict[str, list[Tensor]] = {}
         for p in params:
-            if "/" in p.name:
-                prefix, role = p.name.rsplit("/", 1)
-                by_prefix.setdefault(prefix, {})[role] = p
+            if p.layer is not None:
+                by_layer.setdefault(p.layer, []).append(p)
         layers = []
-        for prefix, found in by_prefix.items():
-            weight = next((p for p in found.values() if p.ndim >= 2), None)
+        for name, found in by_layer.items():
+            weight = next((p for p in found if p.ndim >= 2), None)
             if weight is None:
                 continue
-            bias = next((p for p in found.values() if p.ndim == 1), None)
+            bias = next((p for p in found if p.ndim == 1), None)
             z = next((r for r in self.readers.get(bias.id, []) if r.op == "add"), None) if bias is not None else None
             if z is None:  # no bias: the product reading the weight (directly or through a transpose)
                 z = next((r for r in self._forward_readers(weight)), None)
             if z is None:
                 continue
             a, activation = self._activation(z, forward)
-            layers.append(Layer(prefix, 0, weight, bias, z, a, activation))
+            layers.append(Layer(name, 0, weight, bias, z, a, activation))
         layers.sort(key=lambda layer: self.number[layer.z.id])
         for k, layer in enumerate(layers, 1):
             layer.index = k

@@ -45,6 +45,7 @@ def clone(node: Tensor, inputs) -> Tensor:
         return node
     copy = make_node(node.op, inputs, node.attrs, loc=node.loc)
     copy.origin = origins(node)
+    copy.layer = node.layer
     return copy
 
 

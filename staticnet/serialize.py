@@ -71,7 +71,7 @@ def _tupled(value):
 def _node_entry(n: Tensor, index: dict) -> dict:
     """A node as staticnet.json lists it (without its array)."""
     return {"op": n.op, "inputs": [index[t.id] for t in n.inputs], "attrs": _jsonable(n.attrs),
-            "shape": list(n.shape), "dtype": n.dtype.name, "name": n.name, "loc": n.loc}
+            "shape": list(n.shape), "dtype": n.dtype.name, "name": n.name, "loc": n.loc, "layer": n.layer}
 
 
 # ---------------------------------------------------------------------------------------------- writing
@@ -395,6 +395,8 @@ class _ModelFile:
         self.field(entry, "name", f"{where}.name", lambda v: isinstance(v, str) or (v is None and not named),
                    "a string" if named else "a string or null")
         self.field(entry, "loc", f"{where}.loc", lambda v: isinstance(v, str), "a string (file:line)")
+        self.field(entry, "layer", f"{where}.layer", lambda v: v is None or isinstance(v, str), "a string or null",
+                   default=None)  # files written before nodes knew their layer have none
         if op in ("param", "constant"):
             self.field(entry, "array", f"{where}.array", lambda v: _is_int(v) and v >= 0, "an array index (>= 0)")
             self.field(entry, "regularize", f"{where}.regularize", lambda v: isinstance(v, bool), "true or false",
@@ -512,6 +514,7 @@ def _rebuild(file: _ModelFile) -> list[Tensor]:
             if node.shape != shape or node.dtype != dtype:
                 file.fail(f"corrupted graph (nodes[{i}], {op}: the file says {dtype} {shape}, its inputs give "
                           f"{node.dtype} {node.shape})")
+        node.layer = entry.get("layer")
         nodes.append(node)
     return nodes
 

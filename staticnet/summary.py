@@ -1,9 +1,9 @@
 """Model.summary: the layers as Keras lists them, and the fused kernel each one's work ended up in.
 
-A layer is the group of forward nodes made by one builder call: the nodes that read a layer's parameters
-(`dense1/W`, `dense1/b`) together with data, and the elementwise ops and softmax made on the same source
-line from them (its activation).  Other nodes (pooling, flatten, dropout) form a group per call, and what
-only the loss needs (the cost, its regularisers) is one last row.
+A layer is the group of forward nodes made by one builder call (sn.dense, sn.conv2d: the nodes' `layer`),
+with the elementwise ops and activations made on the same source line from them (`sn.relu(sn.dense(...))`);
+a node reading a parameter no builder made is the parameter's layer.  Other nodes (pooling, flatten,
+dropout) form a group per call, and what only the loss needs (the cost, its regularisers) is one last row.
 
 The kernels come from the optimized training step (`model.programs["train"]`), where the passes have
 rebuilt every node.  A kernel of its forward part is a layer's when it carries the layer's source line
@@ -64,8 +64,8 @@ def layers(model) -> tuple[list[Layer], Layer]:
         if node.id not in in_outputs:
             loss.nodes.append(node)
             continue
-        if params and data:
-            name = params[0].name.rsplit("/", 1)[0]
+        name = node.layer or (params[0].name if params and data else None)
+        if name is not None:
             layer = groups.setdefault(name, Layer(name))
         else:
             same_line = [group_of[t.id] for t in node.inputs if t.id in group_of and t.loc == node.loc]
@@ -74,20 +74,7 @@ def layers(model) -> tuple[list[Layer], Layer]:
         layer.nodes.append(node)
         layer.params.update({t.id: t for t in params})
         group_of[node.id] = layer
-    return _merged_into_layers(list(groups.values()), group_of), loss
-
-
-def _merged_into_layers(groups: list[Layer], group_of) -> list[Layer]:
-    """A group of patches (conv2d's im2col, made before the product) belongs to the layer that reads it."""
-    kept = []
-    for group in groups:
-        readers = [g for g in groups if g is not group and g.params
-                   and any(group_of.get(t.id) is group for n in g.nodes for t in n.inputs)]
-        if all(registry[n.op].patches for n in group.nodes) and readers:
-            readers[0].nodes[:0] = group.nodes
-        else:
-            kept.append(group)
-    return kept
+    return list(groups.values()), loss
 
 
 def _new_group(groups, op) -> Layer:

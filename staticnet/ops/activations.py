@@ -12,7 +12,7 @@ import numpy as np
 
 from .. import checks
 from ..errors import GraphError, ShapeError
-from ..graph import fail, make_node, param, require_tensor
+from ..graph import fail, layer_scope, make_node, param, require_tensor
 from .rules import normalize_axes, require_float
 from ..registry import no_gradient, register
 from .elementwise import exp, greater, less, minimum, mul, square, where, erf
@@ -107,7 +107,9 @@ def prelu(z, slope=None, name="prelu"):
     require_tensor("prelu", z)
     if slope is None:
         from .. import init
-        slope = param(f"{name}/alpha", (z.shape[-1],), init=init.constant(0.25), dtype=z.dtype, regularize=False)
+        with layer_scope(name):
+            slope = param(f"{name}/alpha", (z.shape[-1],), init=init.constant(0.25), dtype=z.dtype, regularize=False)
+            return where(greater(z, 0.0), z, mul(z, slope))
     return where(greater(z, 0.0), z, mul(z, slope))
 
 

@@ -12,7 +12,7 @@ import numpy as np
 
 from .. import checks
 from ..errors import GraphError, ShapeError
-from ..graph import fail, fmt_shape, make_node, param, require_tensor
+from ..graph import fail, fmt_shape, layer_scope, make_node, param, require_tensor
 from .. import init as initializers
 from ..codegen.library import Literal
 from .rules import require_float
@@ -132,8 +132,9 @@ def conv2d(x, filters: int, kernel_size, stride=1, padding="valid", activation=N
     sh, sw = _pair("conv2d", "stride", stride)
     pads = resolve_padding("conv2d", padding, x.shape[1], kh, sh) + resolve_padding("conv2d", padding, x.shape[2], kw, sw)
     name = layer_name("conv", name, x)
-    fan_in = kh * kw * x.shape[3]
-    W = param(f"{name}/W", (fan_in, filters), init=initializers.resolve(init), dtype=x.dtype if x.is_float else None)
-    b = param(f"{name}/b", (filters,), init=initializers.resolve(bias_init) or initializers.zeros(), dtype=W.dtype)
-    patches = make_node("im2col", (x,), {"kh": kh, "kw": kw, "sh": sh, "sw": sw, "pads": pads}, called="conv2d")
-    return apply_activation(activation, matmul(patches, W) + b, op="conv2d")
+    with layer_scope(name):
+        fan_in = kh * kw * x.shape[3]
+        W = param(f"{name}/W", (fan_in, filters), init=initializers.resolve(init), dtype=x.dtype if x.is_float else None)
+        b = param(f"{name}/b", (filters,), init=initializers.resolve(bias_init) or initializers.zeros(), dtype=W.dtype)
+        patches = make_node("im2col", (x,), {"kh": kh, "kw": kw, "sh": sh, "sw": sw, "pads": pads}, called="conv2d")
+        return apply_activation(activation, matmul(patches, W) + b, op="conv2d")

@@ -10,7 +10,7 @@ import numpy as np
 
 from .. import checks
 from ..errors import GraphError, ShapeError
-from ..graph import fail, fmt_shape, make_node, param, require_tensor
+from ..graph import fail, fmt_shape, layer_scope, make_node, param, require_tensor
 from .. import init as initializers
 from ..codegen.library import Array, Integer, Literal
 from .rules import require_float
@@ -130,9 +130,10 @@ def rnn(x_seq, hidden_size: int, activation: str = "tanh", return_sequences: boo
         fail(GraphError, "rnn", f"unknown activation {activation!r}; valid: {', '.join(ACTIVATION_CODES)}")
     hidden_size = checks.count("rnn", "hidden_size", hidden_size)
     name = layer_name("rnn", name, x_seq)
-    dtype = x_seq.dtype if x_seq.is_float else None
-    wx = param(f"{name}/W", (x_seq.shape[2], hidden_size), init=initializers.normal_scaled(), dtype=dtype)
-    wh = param(f"{name}/U", (hidden_size, hidden_size), init=initializers.normal_scaled(), dtype=wx.dtype)
-    b = param(f"{name}/b", (hidden_size,), init=initializers.zeros(), dtype=wx.dtype)
-    h = make_node("rnn", (x_seq, wx, wh, b), {"activation": activation})
-    return h if return_sequences else make_node("step_at", (h,), {"index": x_seq.shape[1] - 1})
+    with layer_scope(name):
+        dtype = x_seq.dtype if x_seq.is_float else None
+        wx = param(f"{name}/W", (x_seq.shape[2], hidden_size), init=initializers.normal_scaled(), dtype=dtype)
+        wh = param(f"{name}/U", (hidden_size, hidden_size), init=initializers.normal_scaled(), dtype=wx.dtype)
+        b = param(f"{name}/b", (hidden_size,), init=initializers.zeros(), dtype=wx.dtype)
+        h = make_node("rnn", (x_seq, wx, wh, b), {"activation": activation})
+        return h if return_sequences else make_node("step_at", (h,), {"index": x_seq.shape[1] - 1})
