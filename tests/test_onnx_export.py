@@ -233,3 +233,28 @@ def test_without_the_onnx_package_export_and_import_name_the_extra(tmp_path, mon
         sn.export_onnx(sn.dense(x, 2), str(tmp_path / "m.onnx"))
     with pytest.raises(MissingDependency, match=r"ONNX import needs the onnx package: pip install 'staticnet\[onnx\]'"):
         sn.import_onnx(str(tmp_path / "m.onnx"))
+
+
+# what an activation's native ONNX op imports back as: (op, attributes)
+IMPORTED = {"gelu": ("gelu", {"approximate": "none"}), "gelu_tanh": ("gelu", {"approximate": "tanh"}),
+            "gelu_sigmoid": ("swish", {"beta": 1.702}), "swish": ("swish", {"beta": 1.0}),
+            "leaky_relu": ("leaky_relu", {"alpha": 0.01}), "elu": ("elu", {"alpha": 1.0}),
+            "hard_sigmoid": ("hard_sigmoid", {"alpha": 0.2, "beta": 0.5}), "softmax": ("softmax", {"axis": 1}),
+            "log_softmax": ("log_softmax", {"axis": 1})}
+
+
+@pytest.mark.parametrize("name, opset", [(name, opset) for name, (_, since) in sorted(NATIVE.items())
+                                         for opset in (13, 17, 20, 24) if opset >= since])
+def test_an_activation_round_trips_through_its_native_onnx_op(tmp_path, name, opset):
+    sn.seed(4)
+    x = sn.input("x", (None, 6))
+    z = sn.dense(x, 5)
+    a = sn.prelu(z) if name == "prelu" else ACTIVATIONS[name](z)
+    rows = np.random.default_rng(1).normal(scale=3.0, size=(9, 6)).astype(np.float32)
+    types = compare(tmp_path, a, [x], [rows], opset=opset)  # checked by onnx's checker, run by onnxruntime
+    assert NATIVE[name][0] in types and "Where" not in types, types
+    imported = sn.import_onnx(str(tmp_path / "model.onnx"))
+    (out,) = imported.outputs
+    op, attrs = IMPORTED.get(name, (name, {}))
+    assert out.op == op and {k: pytest.approx(v) for k, v in out.attrs.items()} == attrs, (out.op, out.attrs)
+    np.testing.assert_allclose(imported.predict(rows), run(a, {x.id: rows})[0], rtol=1e-5, atol=1e-5)

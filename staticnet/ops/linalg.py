@@ -12,6 +12,7 @@ import numpy as np
 from ..errors import ShapeError
 from ..graph import fail, fmt_shape, make_node
 from .rules import require_float
+from ..onnx_support import Plan
 from ..registry import register
 
 
@@ -41,7 +42,14 @@ def transpose_2d(x):
     return transpose(x)
 
 
-register("matmul", shape=_matmul_shape, numpy=np.matmul, grad=_matmul_grad, kind="gemm", product=True)
+def _onnx_matmul(node, b):
+    """MatMul, or one Conv for the product of a convolution's patches with its weights (ops/conv.py)."""
+    from .conv import onnx_convolution
+    return onnx_convolution(node) or Plan(node.inputs, lambda b, xs, out: b.node("MatMul", xs, out))
+
+
+register("matmul", shape=_matmul_shape, numpy=np.matmul, grad=_matmul_grad, kind="gemm", product=True,
+         onnx_export=_onnx_matmul)
 
 
 def _contract_shape(a, g):
