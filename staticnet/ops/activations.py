@@ -19,6 +19,10 @@ from ..registry import no_gradient, register
 from .elementwise import abs as absolute, erf, exp, greater, less, log, maximum, minimum, mul, square, where
 from .reduce import sum as reduce_sum
 
+# the builders staticnet exports as sn.<name>: a new activation adds itself here
+__all__ = ["elu", "gelu", "hard_sigmoid", "leaky_relu", "log_softmax", "prelu", "relu", "sigmoid", "softmax",
+           "softplus", "step", "swish", "tanh"]
+
 
 def _same_shape(x, **attrs):
     return x.shape, require_float(x, what="input")
