@@ -27,6 +27,13 @@ class Plan:
     emit: Callable
 
 
+def conv_attributes(attrs) -> dict:
+    """ONNX Conv's attributes for an im2col node's window (its pads are top, bottom, left, right)."""
+    pt, pb, pl, pr = attrs["pads"]
+    return {"kernel_shape": [attrs["kh"], attrs["kw"]], "strides": [attrs["sh"], attrs["sw"]],
+            "pads": [pt, pl, pb, pr]}
+
+
 def require_onnx(purpose: str):
     """The onnx module, or MissingDependency saying what needs it and how to install it."""
     try:

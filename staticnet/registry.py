@@ -1,13 +1,13 @@
 """The op registry: each op's rules, registered by the op's module (staticnet/ops/) and looked up by name.
 
-It imports nothing of staticnet at import time, so the graph, the passes and the code generator can all
-read it, and only the op modules, which register their ops, sit above it.
+It imports nothing of staticnet, so the graph, the passes and the code generator can all read it, and
+only the op modules, which register their ops, sit above it.
 
 A composite (JAX's lax.composite) is an op registered with a `decomposition`: a function building it from
 other ops. Its nodes keep its name through the graph (explain, summary and ONNX export see a gelu, not an
 erf and four products); passes/inline_composites.py replaces each by its decomposition before the other
-passes unless the op has a lowering of its own (kind other than "composite"). Its shape rule, reference and
-gradient come from the decomposition unless given.
+passes unless the op has a lowering of its own (kind other than "composite"). ops/composite.py registers
+one, deriving from the decomposition the shape rule, reference and gradient it does not give.
 """
 from __future__ import annotations
 
@@ -66,50 +66,15 @@ class OpDef:
 registry: dict[str, OpDef] = {}
 
 
-def register(name, *, shape=None, numpy=None, grad=None, kind=None, decomposition=None, **rules) -> OpDef:
+def register(name, *, shape, numpy, grad, kind="opaque", **rules) -> OpDef:
     """Register op `name`: its shape rule, NumPy reference, gradient and fusion kind, and any of OpDef's
-    other rules by keyword. A composite gives its `decomposition`; what it leaves out of shape, numpy and
-    grad is derived from it, and its kind is "composite" unless it has a lowering of its own."""
+    other rules by keyword."""
     if name in registry:
         raise RuntimeError(f"op {name!r} registered twice")
-    if decomposition is None and (shape is None or numpy is None):
-        raise RuntimeError(f"op {name!r} needs a shape rule and a reference, or a decomposition")
     if isinstance(rules.get("onnx"), str):  # an ONNX op without attributes
         rules["onnx"] = (rules["onnx"], {})
-    if decomposition is not None:
-        shape = shape or _shape_of(decomposition)
-        numpy = numpy or _reference_of(decomposition)
-        grad = grad or _gradient_of(decomposition)
-    registry[name] = OpDef(name, shape, numpy, grad, kind or ("composite" if decomposition else "opaque"),
-                           decomposition=decomposition, **rules)
+    registry[name] = OpDef(name, shape, numpy, grad, kind, **rules)
     return registry[name]
-
-
-def _shape_of(decomposition):
-    def shape(*inputs, **attrs):
-        out = decomposition(*inputs, **attrs)
-        return out.shape, out.dtype
-    return shape
-
-
-def _reference_of(decomposition):
-    """The decomposition run by the NumPy reference interpreter on the arrays."""
-    def reference(*arrays, **attrs):
-        from .graph import Tensor
-        from .interpreter import run
-        operands = [Tensor("input", (), {}, a.shape, a.dtype, "decomposition", name=f"operand{i}")
-                    for i, a in enumerate(arrays)]
-        (out,) = run(decomposition(*operands, **attrs), {t.id: a for t, a in zip(operands, arrays)})
-        return out
-    return reference
-
-
-def _gradient_of(decomposition):
-    """The gradient of the decomposition, built on the node's inputs and differentiated back to them."""
-    def grad(node, g):
-        from .autodiff import vjp
-        return vjp(decomposition(*node.inputs, **node.attrs), node.inputs, g)
-    return grad
 
 
 def has_trait(node, trait: str):

@@ -16,6 +16,7 @@ from ..graph import fail, layer_scope, make_node, param, require_tensor
 from .rules import broadcast_shapes, normalize_axes, require_float
 from ..onnx_support import Plan
 from ..registry import no_gradient, register
+from .composite import register_composite
 from .elementwise import abs as absolute, erf, exp, greater, less, log, maximum, minimum, mul, square, where
 from .reduce import sum as reduce_sum
 
@@ -173,12 +174,12 @@ def _onnx_gelu(node, b):
                                                                             else {})))
 
 
-register("leaky_relu", shape=_same_shape, decomposition=_leaky_relu, activation=True,
+register_composite("leaky_relu", _leaky_relu, shape=_same_shape, activation=True,
          onnx_export=_onnx_alpha("LeakyRelu", "alpha"))
-register("prelu", shape=_prelu_shape, decomposition=_prelu, activation=True, onnx_export=_onnx_prelu)
-register("elu", shape=_same_shape, decomposition=_elu, activation=True, onnx_export=_onnx_alpha("Elu", "alpha"))
-register("swish", shape=_same_shape, decomposition=_swish, activation=True, onnx_export=_onnx_swish)
-register("gelu", shape=_same_shape, decomposition=_gelu, activation=True, onnx_export=_onnx_gelu)
+register_composite("prelu", _prelu, shape=_prelu_shape, activation=True, onnx_export=_onnx_prelu)
+register_composite("elu", _elu, shape=_same_shape, activation=True, onnx_export=_onnx_alpha("Elu", "alpha"))
+register_composite("swish", _swish, shape=_same_shape, activation=True, onnx_export=_onnx_swish)
+register_composite("gelu", _gelu, shape=_same_shape, activation=True, onnx_export=_onnx_gelu)
 
 
 def leaky_relu(z, alpha=0.01):

@@ -16,7 +16,7 @@ from ..graph import fail, fmt_shape, layer_scope, make_node, param, require_tens
 from .. import init as initializers
 from ..codegen.library import Literal
 from .rules import require_float
-from ..onnx_support import Plan
+from ..onnx_support import Plan, conv_attributes
 from ..registry import register
 from .activations import activation as apply_activation
 from .linalg import matmul
@@ -112,12 +112,6 @@ def _lower_col2im(node, d):
               [d.array(node.inputs[0]), d.array(node)] + _geometry_literals(node.attrs, padded))
 
 
-def _conv_attributes(attrs) -> dict:
-    pt, pb, pl, pr = attrs["pads"]
-    return {"kernel_shape": [attrs["kh"], attrs["kw"]], "strides": [attrs["sh"], attrs["sw"]],
-            "pads": [pt, pl, pb, pr]}
-
-
 def _onnx_im2col(node, b):
     """im2col alone (its product not with a weight leaf) is a Conv whose kernel copies each window
     position and channel to its own output channel, (i, j, c) -> (i*kw + j)*C + c: exact, as every
@@ -130,24 +124,8 @@ def _onnx_im2col(node, b):
                 kernel[(i * kw + j) * channels + c, c, i, j] = 1
 
     def emit(b, xs, out):
-        return b.to_nhwc(b.node("Conv", [b.to_nchw(xs[0]), b.constant(kernel)], **_conv_attributes(node.attrs)), out)
+        return b.to_nhwc(b.node("Conv", [b.to_nchw(xs[0]), b.constant(kernel)], **conv_attributes(node.attrs)), out)
     return Plan(node.inputs, emit)
-
-
-def onnx_convolution(product):
-    """im2col(x) @ W with W a leaf as one Conv, the weights permuted from (kh*kw*C, F) rows in (i, j, channel)
-    order to ONNX's (F, C, kh, kw); None for any other product."""
-    patches, weights = product.inputs
-    if patches.op != "im2col" or weights.op not in ("param", "constant"):
-        return None
-    attrs = patches.attrs
-    x = patches.inputs[0]
-    kernel = weights.value.reshape(attrs["kh"], attrs["kw"], x.shape[3], weights.shape[1]).transpose(3, 2, 0, 1)
-
-    def emit(b, xs, out):
-        w = b.initializer(kernel, weights.name or "conv_weights")
-        return b.to_nhwc(b.node("Conv", [b.to_nchw(xs[0]), w], **_conv_attributes(attrs)), out)
-    return Plan((x,), emit)
 
 
 register("im2col", shape=_im2col_shape, numpy=_im2col_ref, grad=_im2col_grad, kind="opaque",

@@ -1,6 +1,5 @@
-"""Named composites (registry.py's `decomposition`) and passes/inline_composites.py: a composite keeps its
-name in the graph as built, the first pass replaces it by its decomposition unless the op has a lowering,
-and what a composite leaves out of its registration comes from the decomposition."""
+"""Named composites (ops/composite.py) and passes/inline_composites.py: a composite keeps its name in the
+graph as built, and the first pass replaces it by its decomposition unless the op has a lowering."""
 import math
 
 import numpy as np
@@ -10,7 +9,7 @@ import staticnet as sn
 from staticnet.ops.activations import ACTIVATIONS
 from staticnet.passes import inline_composites, optimize
 from staticnet.program import Program
-from staticnet.registry import register, registry
+from staticnet.registry import registry
 
 COMPOSITES = {  # the builder, and the definition from PyTorch's equations, in float64
     "leaky_relu": (lambda z: sn.leaky_relu(z, 0.1), lambda x: np.where(x > 0, x, 0.1 * x)),
@@ -53,25 +52,6 @@ def test_a_composite_with_a_lowering_of_its_own_is_not_inlined():
     a = sn.softplus(x)
     assert registry["softplus"].decomposition is not None and registry["softplus"].kind == "elementwise"
     assert inline_composites(Program(outputs=(a,))).outputs == (a,)
-
-
-def _cube(x):
-    return x * x * x
-
-
-register("cube_for_test_inline_composites", decomposition=_cube)
-
-
-def test_shape_reference_and_gradient_come_from_the_decomposition():
-    x = sn.input("x", (None, 3), "float64")
-    y = sn.graph.make_node("cube_for_test_inline_composites", (x,))
-    assert (y.shape, y.dtype) == ((None, 3), np.float64)
-    rows = np.array([[-2.0, 0.5, 3.0]])
-    np.testing.assert_allclose(registry[y.op].numpy(rows), rows ** 3)
-    (g,) = sn.grad(sn.sum(y), [x])
-    value, gradient = sn.function([x], [y, g])(rows)
-    np.testing.assert_allclose(value, rows ** 3)
-    np.testing.assert_allclose(gradient, 3 * rows ** 2)
 
 
 def test_every_activation_by_name_is_one_node_of_that_name_or_a_primitive():
