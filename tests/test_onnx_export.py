@@ -44,11 +44,12 @@ def compare(tmp_path, outputs, inputs, arrays, rtol=1e-5, atol=1e-5, **options):
 NATIVE = {"sigmoid": ("Sigmoid", 13), "tanh": ("Tanh", 13), "relu": ("Relu", 13), "softplus": ("Softplus", 13),
           "leaky_relu": ("LeakyRelu", 13), "prelu": ("PRelu", 13), "elu": ("Elu", 13), "softmax": ("Softmax", 13),
           "log_softmax": ("LogSoftmax", 13), "hard_sigmoid": ("HardSigmoid", 13), "gelu": ("Gelu", 20), "gelu_tanh": ("Gelu", 20),
-          "swish": ("Swish", 24), "gelu_sigmoid": ("Swish", 24)}
-COMPOSED = {"gelu": "Erf", "gelu_tanh": "Tanh", "swish": "Sigmoid", "gelu_sigmoid": "Sigmoid", "step": "Greater"}
+          "swish": ("Swish", 24), "gelu_sigmoid": ("Swish", 24), "mish": ("Mish", 18)}
+COMPOSED = {"gelu": "Erf", "gelu_tanh": "Tanh", "swish": "Sigmoid", "gelu_sigmoid": "Sigmoid", "step": "Greater",
+            "mish": "Softplus"}
 
 
-@pytest.mark.parametrize("opset", [13, 17, 20, 24])
+@pytest.mark.parametrize("opset", [13, 17, 18, 20, 24])
 @pytest.mark.parametrize("name", sorted(ACTIVATIONS.keys() - {"linear"}) + ["prelu"])
 def test_every_activation_exports_natively_where_the_opset_can_and_exactly_composed_otherwise(tmp_path, name, opset):
     sn.seed(3)
@@ -244,7 +245,7 @@ IMPORTED = {"gelu": ("gelu", {"approximate": "none"}), "gelu_tanh": ("gelu", {"a
 
 
 @pytest.mark.parametrize("name, opset", [(name, opset) for name, (_, since) in sorted(NATIVE.items())
-                                         for opset in (13, 17, 20, 24) if opset >= since])
+                                         for opset in (13, 17, 18, 20, 24) if opset >= since])
 def test_an_activation_round_trips_through_its_native_onnx_op(tmp_path, name, opset):
     sn.seed(4)
     x = sn.input("x", (None, 6))

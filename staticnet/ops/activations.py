@@ -21,7 +21,7 @@ from .elementwise import abs as absolute, erf, exp, greater, less, log, maximum,
 from .reduce import sum as reduce_sum
 
 # the builders staticnet exports as sn.<name>: a new activation adds itself here
-__all__ = ["elu", "gelu", "hard_sigmoid", "leaky_relu", "log_softmax", "prelu", "relu", "sigmoid", "softmax",
+__all__ = ["elu", "gelu", "hard_sigmoid", "leaky_relu", "log_softmax", "mish", "prelu", "relu", "sigmoid", "softmax",
            "softplus", "step", "swish", "tanh"]
 
 
@@ -182,6 +182,24 @@ register_composite("swish", _swish, shape=_same_shape, activation=True, onnx_exp
 register_composite("gelu", _gelu, shape=_same_shape, activation=True, onnx_export=_onnx_gelu)
 
 
+def _mish(z):
+    return z * tanh(softplus(z))
+
+
+def _onnx_mish(node, b):
+    """Mish from opset 18 (the `onnx` rule names it for import)."""
+    return Plan(node.inputs, lambda b, xs, out: b.node("Mish", xs, out)) if b.has("Mish") else None
+
+
+register_composite("mish", _mish, shape=_same_shape, activation=True, onnx="Mish", onnx_export=_onnx_mish)
+
+
+def mish(z):
+    """z tanh(softplus(z)) (Misra, 2019): smooth, dipping slightly below zero, unbounded above."""
+    require_tensor("mish", z)
+    return make_node("mish", (z,))
+
+
 def leaky_relu(z, alpha=0.01):
     """z where positive, alpha*z elsewhere."""
     require_tensor("leaky_relu", z)
@@ -281,7 +299,7 @@ def log_softmax(z, axis=-1):
 ACTIVATIONS = {
     "linear": lambda z: z, "step": step, "sigmoid": sigmoid, "tanh": tanh, "relu": relu,
     "leaky_relu": leaky_relu, "elu": elu, "softplus": softplus, "swish": swish, "gelu": gelu,
-    "hard_sigmoid": hard_sigmoid,
+    "hard_sigmoid": hard_sigmoid, "mish": mish,
     "gelu_tanh": lambda z: gelu(z, "tanh"), "gelu_sigmoid": lambda z: gelu(z, "sigmoid"),
     "softmax": softmax, "log_softmax": log_softmax,
 }

@@ -59,3 +59,10 @@ def test_every_activation_by_name_is_one_node_of_that_name_or_a_primitive():
     for name, build in ACTIVATIONS.items():
         if name != "linear":
             assert build(z).inputs[0] is z, name
+
+
+def test_mish_is_a_composite_of_softplus_and_tanh():
+    x = sn.input("x", (None, 3), "float64")
+    a = sn.mish(x)
+    assert a.op == "mish" and registry["mish"].kind == "composite"
+    assert [n.op for n in inline_composites(Program(outputs=(a,))).nodes()] == ["input", "softplus", "tanh", "mul"]
