@@ -94,6 +94,11 @@ class Tensor:
         return self.op in ("input", "param", "constant")
 
     @property
+    def kind(self) -> str | None:
+        """Its op's fusion kind (registry.OpDef.kind: elementwise, part, random ...); None for a leaf."""
+        return None if self.is_leaf else registry[self.op].kind
+
+    @property
     def is_float(self) -> bool:
         return self.dtype in FLOAT_DTYPES
 

@@ -105,7 +105,7 @@ def forward_kernels(model, layer_list: list[Layer], loss: Layer) -> dict[str, li
     rows = layer_list + [loss]
 
     def shapes(kernel):  # a multi-output kernel's values are its parts
-        return {kernel.shape} | {r.shape for r in readers.get(kernel.id, []) if r is not None and r.op == "part"}
+        return {kernel.shape} | {r.shape for r in readers.get(kernel.id, []) if r is not None and r.kind == "part"}
 
     found = {layer.name: [] for layer in rows}
     for kernel in (n for n in topological(list(train.outputs)) if _does_work(n)):
@@ -115,7 +115,7 @@ def forward_kernels(model, layer_list: list[Layer], loss: Layer) -> dict[str, li
         if with_op:
             found[(by_shape or with_op)[0].name].append(kernel)
     for original, optimized in zip(model.as_built[1], train.outputs[1:]):
-        producer = optimized.inputs[0] if optimized.op == "part" else optimized
+        producer = optimized.inputs[0] if optimized.kind == "part" else optimized
         owner = next((layer for layer in layer_list if original in layer.nodes), None)
         if owner is not None and _does_work(producer) and producer not in found[owner.name]:
             found[owner.name].append(producer)

@@ -15,8 +15,6 @@ from ..graph import make_node
 from ..registry import has_trait
 from .rules import RuleSet
 
-POOLS = ("max_pool2d", "avg_pool2d")
-
 pool_early = RuleSet("pool_early")
 
 
@@ -41,7 +39,7 @@ def pooled(pool, x):
     return make_node(pool.op, (x,), pool.attrs, loc=pool.loc)
 
 
-@pool_early.rule(*POOLS)
+@pool_early.rule("max_pool2d", "avg_pool2d")
 def pool_before_bias_and_activation(node, inputs, context):
     """pool(f(z + b)) -> f(pool(z) + b), as far as each pooling's input allows."""
     (x,) = inputs
