@@ -72,7 +72,9 @@ class Builder:
         return any(i.name == "axes" for i in self.onnx.defs.get_schema(op_type, self.opset).inputs)
 
     def node(self, op_type: str, inputs, out: str | None = None, **attrs) -> str:
-        out = self.reserve(out) if out else self.fresh(op_type.lower())
+        """An ONNX node; its value is named after the staticnet node's layer, where it has one (dense1/matmul)."""
+        layer = self.current.layer if self.current is not None else None
+        out = self.reserve(out) if out else self.fresh(f"{layer}/{op_type.lower()}" if layer else op_type.lower())
         doc = f"staticnet {self.current.op} at {self.current.loc}" if self.current is not None else None
         self.nodes.append(self.onnx.helper.make_node(op_type, list(inputs), [out], name=out, doc_string=doc,
                                                      **attrs))

@@ -259,3 +259,13 @@ def test_an_activation_round_trips_through_its_native_onnx_op(tmp_path, name, op
     op, attrs = IMPORTED.get(name, (name, {}))
     assert out.op == op and {k: pytest.approx(v) for k, v in out.attrs.items()} == attrs, (out.op, out.attrs)
     np.testing.assert_allclose(imported.predict(rows), run(a, {x.id: rows})[0], rtol=1e-5, atol=1e-5)
+
+
+def test_the_onnx_nodes_are_named_after_the_layer_that_made_them(tmp_path):
+    sn.seed(0)
+    x = sn.input("x", (None, 5))
+    p = sn.dense(sn.sigmoid(sn.dense(x, 4, activation="gelu", name="hidden")), 3, name="head")
+    model, _ = exported(tmp_path, p, [x], opset=20)
+    names = {n.op_type: n.name for n in model.graph.node}
+    assert names["Gelu"] == "hidden/gelu" and names["Sigmoid"] == "sigmoid"  # sn.sigmoid is no layer's
+    assert [n.name for n in model.graph.node if n.op_type == "MatMul"] == ["hidden/matmul", "head/matmul"]
