@@ -49,6 +49,8 @@ class OpDef:
     product: bool = False  # a matrix product of its two operands (fuse_gemm, fuse_updates, explain's layers)
     cross_entropy_of: str | None = None  # a cost fused with this activation, whose first input is the logits:
     #                                      sigma'(z) cancels in BP1 (explain, metrics)
+    with_activation: str | None = None  # for such a cost: the op computing it and that activation's values in
+    #                                     one pass over the logits, as parts 0 and 1 (passes/fuse_losses.py)
     patches: bool = False  # gathers the windows of an image into rows, for a product: a convolution's first step
     decomposition: Callable | None = None  # (*inputs, **attrs) -> Tensor: the op written with other ops
 
