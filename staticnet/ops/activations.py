@@ -1,8 +1,9 @@
 """Activation functions.
 
 sigmoid, tanh, relu, softplus, step, hard_sigmoid, softmax and log_softmax are primitives
-with hand-written, numerically stable gradients; the rest are named composites (registry.py)
-whose reference and gradient come from their decomposition.  Nothing here overflows for |z| up to 1e4 in float32.
+with hand-written, numerically stable gradients; the rest are named composites (ops/composite.py)
+whose reference and gradient come from their decomposition.  Nothing here overflows for |z|
+up to 1e4 in float32.
 """
 from __future__ import annotations
 
@@ -50,6 +51,8 @@ register("softplus", shape=_same_shape, numpy=lambda x: np.logaddexp(0, x).astyp
          decomposition=lambda z: relu(z) + log(1.0 + exp(-absolute(z))),  # its lowering, with log1p, is kept
          note="softplus(z) = max(z, 0) + log1p(e^-|z|): no overflow for large z",
          kind="elementwise", scalar="(({0} if {0} > 0.0 or {0} != {0} else 0.0) + math.log1p(math.exp(-abs({0}))))")
+
+
 def _onnx_step(node, b):
     zero = np.zeros((), node.dtype)
     return Plan(node.inputs, lambda b, xs, out: b.cast(b.node("Greater", [xs[0], b.constant(zero)]), node.dtype, out))
@@ -175,7 +178,7 @@ def _onnx_gelu(node, b):
 
 
 register_composite("leaky_relu", _leaky_relu, shape=_same_shape, activation=True,
-         onnx_export=_onnx_alpha("LeakyRelu", "alpha"))
+                   onnx_export=_onnx_alpha("LeakyRelu", "alpha"))
 register_composite("prelu", _prelu, shape=_prelu_shape, activation=True, onnx_export=_onnx_prelu)
 register_composite("elu", _elu, shape=_same_shape, activation=True, onnx_export=_onnx_alpha("Elu", "alpha"))
 register_composite("swish", _swish, shape=_same_shape, activation=True, onnx_export=_onnx_swish)
@@ -267,12 +270,13 @@ def _rowwise_lowering(kernel):
 
 register("softmax", shape=_softmax_shape, numpy=_softmax_ref,
          grad=lambda n, g: (n * (g - reduce_sum(g * n, n.attrs["axis"], keepdims=True)),), kind="opaque",
-         activation=True, classifier_output=True,
-         lower=_rowwise_lowering("softmax_rows"), onnx_export=_onnx_softmax("Softmax"), note="e^(z - max z) / sum e^(z - max z) per row: the largest power is "
+         activation=True, classifier_output=True, onnx_export=_onnx_softmax("Softmax"),
+         lower=_rowwise_lowering("softmax_rows"), note="e^(z - max z) / sum e^(z - max z) per row: the largest power is "
                                                          "e^0, so none overflows")
 register("log_softmax", shape=_softmax_shape, numpy=_log_softmax_ref,
-         grad=lambda n, g: (g - exp(n) * reduce_sum(g, n.attrs["axis"], keepdims=True),), kind="opaque", activation=True,
-         lower=_rowwise_lowering("log_softmax_rows"), onnx_export=_onnx_softmax("LogSoftmax"), note="z - max z - log sum e^(z - max z) per row: no overflow, no "
+         grad=lambda n, g: (g - exp(n) * reduce_sum(g, n.attrs["axis"], keepdims=True),), kind="opaque",
+         activation=True, onnx_export=_onnx_softmax("LogSoftmax"),
+         lower=_rowwise_lowering("log_softmax_rows"), note="z - max z - log sum e^(z - max z) per row: no overflow, no "
                                                              "log of 0")
 
 

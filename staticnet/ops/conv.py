@@ -151,7 +151,8 @@ def conv2d(x, filters: int, kernel_size, stride=1, padding="valid", activation=N
     name = layer_name("conv", name, x)
     with layer_scope(name):
         fan_in = kh * kw * x.shape[3]
-        W = param(f"{name}/W", (fan_in, filters), init=initializers.resolve(init), dtype=x.dtype if x.is_float else None)
+        W = param(f"{name}/W", (fan_in, filters), init=initializers.resolve(init),
+                  dtype=x.dtype if x.is_float else None)
         b = param(f"{name}/b", (filters,), init=initializers.resolve(bias_init) or initializers.zeros(), dtype=W.dtype)
         patches = make_node("im2col", (x,), {"kh": kh, "kw": kw, "sh": sh, "sw": sw, "pads": pads}, called="conv2d")
         return apply_activation(activation, matmul(patches, W) + b, op="conv2d")
