@@ -41,6 +41,7 @@ class OpDef:
     onnx_export: Callable | None = None  # (node, onnx_export.Builder) -> onnx_support.Plan, or None where the
     #                                      builder's opset has no form for it (a composite then exports its
     #                                      decomposition): for ops the `onnx` rule cannot say
+    decomposition: Callable | None = None  # (*inputs, **attrs) -> Tensor: the op written with other ops
     # Traits: what other code asks about an op, so that it never tests op names (explain, summary, metrics,
     # learning_speed and the passes read these).
     activation: bool = False  # an activation function: a layer's a^l in explain, part of its layer in summary
@@ -52,7 +53,6 @@ class OpDef:
     with_activation: str | None = None  # for such a cost: the op computing it and that activation's values in
     #                                     one pass over the logits, as parts 0 and 1 (passes/fuse_losses.py)
     patches: bool = False  # gathers the windows of an image into rows, for a product: a convolution's first step
-    decomposition: Callable | None = None  # (*inputs, **attrs) -> Tensor: the op written with other ops
 
     @property
     def does_work(self) -> bool:
