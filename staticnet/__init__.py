@@ -5,7 +5,7 @@ and `staticnet.inference` work without it.  The names that compile (sn.compile, 
 are loaded on first use, from staticnet.model, which brings in the code generator and Numba.
 """
 from .errors import DataError, DTypeError, GraphError, NumericalError, ShapeError
-from .graph import Graph, Tensor, constant, describe, input, param, to_dot
+from .graph import Graph, Tensor, constant, describe, input, layer_scope, param, to_dot
 from . import init
 from .init import seed
 from .ops.elementwise import (abs, add, cast, div, equal, erf, exp, greater, greater_equal, less, less_equal, log,
@@ -13,8 +13,7 @@ from .ops.elementwise import (abs, add, cast, div, equal, erf, exp, greater, gre
 from .ops.linalg import matmul
 from .ops.reduce import broadcast_like, max, mean, sum
 from .ops.shape import flatten, reshape, transpose
-from .ops.activations import (elu, gelu, hard_sigmoid, leaky_relu, log_softmax, prelu, relu, sigmoid, softmax,
-                              softplus, step, swish, tanh)
+from .ops.activations import *  # noqa: F401,F403  (every activation's builder: that module's __all__)
 from .ops.loss import cross_entropy, l1, l2, mse, one_hot, perceptron_loss, softmax_cross_entropy
 from .ops.nn import dense
 from .ops.conv import conv2d

@@ -44,8 +44,30 @@ def backprop(y: Tensor, targets) -> dict[int, Tensor]:
     from .graph import lift
 
     nodes = topological(y)
-    needed = _on_path(nodes, {t.id for t in targets})
-    grads: dict[int, Tensor] = {y.id: lift(1.0, y)}
+    return _propagate(nodes, _on_path(nodes, {t.id for t in targets}), {y.id: lift(1.0, y)})
+
+
+def vjp(y: Tensor, xs, g: Tensor) -> tuple:
+    """The gradient of each of xs given g, the gradient of y, a value computed from them: a composite's
+    gradient from its decomposition (registry.py). Only the nodes between xs and y are visited."""
+    stop = {x.id for x in xs}
+    nodes, seen, stack = [], set(), [(y, False)]
+    while stack:  # topological order of y's graph, not entering xs
+        node, expanded = stack.pop()
+        if node.id in seen:
+            continue
+        if expanded or node.id in stop:
+            seen.add(node.id)
+            nodes.append(node)
+        else:
+            stack.append((node, True))
+            stack.extend((t, False) for t in reversed(node.inputs) if t.id not in seen)
+    grads = _propagate(nodes, _on_path(nodes, stop), {y.id: g})
+    return tuple(grads.get(x.id) for x in xs)
+
+
+def _propagate(nodes, needed: set, grads: dict) -> dict[int, Tensor]:
+    """Each node's gradient from its readers', from the last node back (grads holds the seed)."""
     for node in reversed(nodes):
         g = grads.get(node.id)
         if g is None or node.is_leaf:

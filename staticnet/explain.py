@@ -10,8 +10,8 @@ its node numbers, the expression it evaluates, and its place in backpropagation.
     BP3  dC/db^l = the sum over the batch of delta^l
     BP4  dC/dW^l = a^(l-1).T @ delta^l
 
-A layer is a weight W and a bias b that share a name before the slash (dense1/W, dense1/b, as sn.dense and
-sn.conv2d make them), numbered from the input; z^l is the node adding its bias, a^l its activation (the
+A layer is a weight W and a bias b made by one layer builder (sn.dense, sn.conv2d: the params' `layer`),
+numbered from the input; z^l is the node adding its bias, a^l its activation (the
 activation op that reads z^l, or the last node made from it on the same line), a^0 the data. delta^l is the
 gradient of the cost with respect to z^l, as autodiff made it.
 """
@@ -22,9 +22,8 @@ from dataclasses import dataclass
 from .codegen.source_text import comment, identifier
 from .graph import Tensor, fmt_shape, topological
 from .program import origins
-from .registry import registry
+from .registry import has_trait, registry
 
-ACTIVATION_OPS = ("sigmoid", "tanh", "relu", "softplus", "step", "hard_sigmoid", "softmax", "log_softmax")
 INFIX = {"add": (" + ", 1), "sub": (" - ", 1), "mul": (" * ", 2), "div": (" / ", 2), "matmul": (" @ ", 2)}
 ATOM = 3
 LONGEST = 150  # an expression longer than this is shown by its operands' numbers instead
@@ -77,24 +76,23 @@ class StepNotes:
     def _layers(self, forward_roots) -> list[Layer]:
         forward = set(n.id for n in topological(list(forward_roots)))
         params = [n for n in self.nodes if n.op == "param" and n.id in forward]
-        by_prefix: dict[str, dict[str, Tensor]] = {}
+        by_layer: dict[str, list[Tensor]] = {}
         for p in params:
-            if "/" in p.name:
-                prefix, role = p.name.rsplit("/", 1)
-                by_prefix.setdefault(prefix, {})[role] = p
+            if p.layer is not None:
+                by_layer.setdefault(p.layer, []).append(p)
         layers = []
-        for prefix, found in by_prefix.items():
-            weight = next((p for p in found.values() if p.ndim >= 2), None)
+        for name, found in by_layer.items():
+            weight = next((p for p in found if p.ndim >= 2), None)
             if weight is None:
                 continue
-            bias = next((p for p in found.values() if p.ndim == 1), None)
+            bias = next((p for p in found if p.ndim == 1), None)
             z = next((r for r in self.readers.get(bias.id, []) if r.op == "add"), None) if bias is not None else None
             if z is None:  # no bias: the product reading the weight (directly or through a transpose)
                 z = next((r for r in self._forward_readers(weight)), None)
             if z is None:
                 continue
             a, activation = self._activation(z, forward)
-            layers.append(Layer(prefix, 0, weight, bias, z, a, activation))
+            layers.append(Layer(name, 0, weight, bias, z, a, activation))
         layers.sort(key=lambda layer: self.number[layer.z.id])
         for k, layer in enumerate(layers, 1):
             layer.index = k
@@ -102,16 +100,16 @@ class StepNotes:
 
     def _forward_readers(self, weight):
         for r in self.readers.get(weight.id, []):
-            if r.op in ("matmul", "contract"):
+            if has_trait(r, "product"):
                 yield r
             elif r.op == "transpose":
-                yield from (rr for rr in self.readers.get(r.id, []) if rr.op in ("matmul", "contract"))
+                yield from (rr for rr in self.readers.get(r.id, []) if has_trait(rr, "product"))
 
     def _activation(self, z, forward: set) -> tuple[Tensor, str]:
         """The activation of z: an activation op reading it on its line, else the last forward node made on
         that line from z (a composite: leaky_relu, swish), else z itself (a linear layer)."""
         readers = [r for r in self.readers.get(z.id, []) if r.loc == z.loc and r.id in forward]
-        named = [r for r in readers if r.op in ACTIVATION_OPS]
+        named = [r for r in readers if has_trait(r, "activation")]
         if named:
             return named[0], named[0].op
         made = [n for n in self.nodes if n.loc == z.loc and n.id in forward and self.number[n.id] > self.number[z.id]
@@ -279,7 +277,7 @@ class StepNotes:
         stack, seen = [layer.z], set()
         while stack:
             t = stack.pop()
-            if t.op == "im2col":
+            if has_trait(t, "patches"):
                 return True
             seen.add(t.id)
             stack += [i for i in t.inputs if i.loc == layer.z.loc and not i.is_leaf and i.id not in seen]
@@ -287,8 +285,8 @@ class StepNotes:
 
     def _bp1(self, layer) -> str:
         l = layer.index
-        costs = {n.op for n in self.nodes if n.op in ("softmax_xent", "sigmoid_xent")}
-        if layer.activation in ("softmax", "sigmoid") and f"{layer.activation}_xent" in costs:
+        cancelling = {has_trait(n, "cross_entropy_of") for n in self.nodes}
+        if layer.activation in cancelling:
             return (f"BP1  delta^{l} = (a^{l} - y) / n: {layer.activation} with its cross-entropy, sigma'(z) "
                     "cancels (the book's chapter 3)")
         return f"BP1  delta^{l} = dC/da^{l} * {layer.activation}'(z^{l})"

@@ -2,11 +2,12 @@
 
 A tensor is an immutable node: an op name, its input tensors, attributes, a static
 shape (``None`` marks the batch dimension, the only one not known at build time),
-a dtype and the user's file:line where it was made.  Leaves are inputs, parameters
-(which carry their current value, as in Theano) and constants.
+a dtype, the user's file:line where it was made and the layer whose builder made it.
+Leaves are inputs, parameters (which carry their current value, as in Theano) and constants.
 """
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
 
@@ -22,6 +23,24 @@ INT_DTYPES = (np.dtype("int32"), np.dtype("int64"))
 DEFAULT_FLOAT = np.dtype("float32")
 
 _ids = itertools.count()
+_layers: list[str] = []  # the layer builders running now, outermost first (layer_scope)
+
+
+@contextlib.contextmanager
+def layer_scope(name: str):
+    """Every node made inside belongs to layer `name` (as JAX's named_scope): layer builders (sn.dense,
+    sn.conv2d, sn.rnn ...) wrap their body in it, so that explain, summary and learning_speed read a node's
+    layer from `node.layer` instead of guessing it from parameter names. A builder called inside another's
+    scope (dense's prelu) makes nodes of the innermost layer."""
+    _layers.append(name)
+    try:
+        yield name
+    finally:
+        _layers.pop()
+
+
+def current_layer() -> str | None:
+    return _layers[-1] if _layers else None
 
 
 def as_dtype(dtype) -> np.dtype:
@@ -49,10 +68,11 @@ def fmt_shape(shape) -> str:
 class Tensor:
     """A node of the graph; also the symbolic value it computes."""
 
-    __slots__ = ("op", "inputs", "attrs", "shape", "dtype", "loc", "id", "value", "name", "regularize", "origin")
+    __slots__ = ("op", "inputs", "attrs", "shape", "dtype", "loc", "id", "value", "name", "regularize", "origin",
+                 "layer")
     __array_priority__ = 1000  # so ndarray + Tensor defers to Tensor.__radd__
 
-    def __init__(self, op, inputs, attrs, shape, dtype, loc, *, value=None, name=None, regularize=False):
+    def __init__(self, op, inputs, attrs, shape, dtype, loc, *, value=None, name=None, regularize=False, layer=None):
         self.op = op
         self.inputs = tuple(inputs)
         self.attrs = dict(attrs)
@@ -64,6 +84,7 @@ class Tensor:
         self.name = name
         self.regularize = regularize
         self.origin = None  # set by the passes: the ids of the nodes of the graph as built that this one computes
+        self.layer = layer or current_layer()  # the layer builder that made it (layer_scope), None outside one
 
     @property
     def ndim(self) -> int:
@@ -72,6 +93,11 @@ class Tensor:
     @property
     def is_leaf(self) -> bool:
         return self.op in ("input", "param", "constant")
+
+    @property
+    def kind(self) -> str | None:
+        """Its op's fusion kind (registry.OpDef.kind: elementwise, part, random ...); None for a leaf."""
+        return None if self.is_leaf else registry[self.op].kind
 
     @property
     def is_float(self) -> bool:

@@ -19,11 +19,11 @@ HISTORY_PREFIX = "learning_speed/"
 
 
 def bias_layers(model) -> list[tuple[str, object]]:
-    """(layer name, bias parameter) of every layer with a bias ("<layer>/b", as sn.dense, sn.conv2d and sn.rnn
-    name them), in order along the graph from the inputs to the outputs."""
+    """(layer name, bias parameter) of every layer with a bias (the parameter "<layer>/b" its builder made:
+    sn.dense, sn.conv2d and sn.rnn), in order along the graph from the inputs to the outputs."""
     trained = {t.id for t in model.trainable}
-    return [(t.name.rsplit("/", 1)[0], t) for t in topological(model.outputs)
-            if t.op == "param" and t.id in trained and t.name.endswith("/b")]
+    return [(t.layer, t) for t in topological(model.outputs)
+            if t.op == "param" and t.id in trained and t.layer is not None and t.name == f"{t.layer}/b"]
 
 
 def bias_gradient_function(model):

@@ -13,18 +13,17 @@ import numpy as np
 
 from .errors import GraphError
 from .graph import Tensor, fmt_shape, located, topological
+from .registry import has_trait
 
 METRICS = ("accuracy", "mse", "mae")
 REGRESSION_METRICS = ("mse", "mae")
-CLASSIFIER_OUTPUTS = ("sigmoid", "softmax", "step")  # ops whose values are class scores or decisions
-CROSS_ENTROPIES = ("sigmoid_xent", "softmax_xent")  # their first input is the logits
 
 
 def is_classifier(output: Tensor, loss: Tensor) -> bool:
     """Whether the output scores classes: a sigmoid, softmax or step unit, or logits trained by a cross-entropy."""
-    if output.op in CLASSIFIER_OUTPUTS:
+    if has_trait(output, "classifier_output"):
         return True
-    return any(n.op in CROSS_ENTROPIES and n.inputs[0] is output for n in topological(loss))
+    return any(has_trait(n, "cross_entropy_of") and n.inputs[0] is output for n in topological(loss))
 
 
 def resolve(metrics, output: Tensor, label: Tensor | None, loss: Tensor, accuracy_kind, loc: str) -> tuple:

@@ -6,10 +6,33 @@ NumPy-only inference of .snet files) works without it; its absence is one messag
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Callable
+
 from .errors import MissingDependency
 
 DEFAULT_OPSET = 17  # read by every current ONNX runtime; newer opsets add native Gelu (20) and Swish (24)
 MIN_OPSET = 13  # Softmax's single-axis meaning and ReduceSum's axes input, which the export relies on
+
+
+TO_NCHW, TO_NHWC = (0, 3, 1, 2), (0, 2, 3, 1)  # staticnet's images are NHWC, ONNX's Conv and pools NCHW
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How one staticnet node becomes ONNX, as an op's `onnx_export(node, builder)` rule says (the rules live
+    beside each op in staticnet/ops/; the builder is onnx_export.Builder): the tensors whose ONNX values it
+    reads, and emit(builder, their value names, the name its result must take or None) -> its result's name.
+    Its operands need not be the node's inputs: a Conv reads the image under im2col."""
+    operands: tuple
+    emit: Callable
+
+
+def conv_attributes(attrs) -> dict:
+    """ONNX Conv's attributes for an im2col node's window (its pads are top, bottom, left, right)."""
+    pt, pb, pl, pr = attrs["pads"]
+    return {"kernel_shape": [attrs["kh"], attrs["kw"]], "strides": [attrs["sh"], attrs["sw"]],
+            "pads": [pt, pl, pb, pr]}
 
 
 def require_onnx(purpose: str):

@@ -45,6 +45,7 @@ def clone(node: Tensor, inputs) -> Tensor:
         return node
     copy = make_node(node.op, inputs, node.attrs, loc=node.loc)
     copy.origin = origins(node)
+    copy.layer = node.layer
     return copy
 
 
@@ -63,7 +64,7 @@ def _absorbed_origins(node: Tensor, replacement: Tensor, mapped: dict, known: se
                 read.add(t.id)
 
     def taken(t):  # a part of a node the rule made is read with it (the sibling of a column sum)
-        return not t.is_leaf and t.id not in read and not (t.op == "part" and t.inputs[0].id in made)
+        return not t.is_leaf and t.id not in read and not (t.kind == "part" and t.inputs[0].id in made)
     return origins(node).union(*(origins(mapped[x.id]) for x in node.inputs if taken(mapped[x.id])))
 
 

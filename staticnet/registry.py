@@ -2,6 +2,12 @@
 
 It imports nothing of staticnet, so the graph, the passes and the code generator can all read it, and
 only the op modules, which register their ops, sit above it.
+
+A composite (JAX's lax.composite) is an op registered with a `decomposition`: a function building it from
+other ops. Its nodes keep its name through the graph (explain, summary and ONNX export see a gelu, not an
+erf and four products); passes/inline_composites.py replaces each by its decomposition before the other
+passes unless the op has a lowering of its own (kind other than "composite"). ops/composite.py registers
+one, deriving from the decomposition the shape rule, reference and gradient it does not give.
 """
 from __future__ import annotations
 
@@ -15,7 +21,8 @@ class OpDef:
     shape_rule: Callable  # (*inputs, **attrs) -> (shape, dtype); raises ShapeError / DTypeError
     numpy: Callable  # (*arrays, **attrs) -> ndarray: the reference definition
     grad: Callable | None  # (node, g) -> one gradient tensor (or None) per input
-    kind: str  # fusion pattern: elementwise, broadcast, reduce, gemm, shape, opaque, multi, part, effect
+    kind: str  # fusion pattern: elementwise, broadcast, reduce, gemm, shape, opaque, multi, part, effect, or
+    #            composite (no lowering: inlined from its decomposition before the other passes)
     scalar: str | None = None  # elementwise only: one element's Python expression, inputs as {0}, {1}, ...
     lower: Callable | None = None  # opaque ops: (node, driver) -> emits the statements computing node
     row_wise: bool | Callable = False  # each batch row of the output depends only on the same rows of the
@@ -31,6 +38,21 @@ class OpDef:
     onnx: tuple | None = None  # (ONNX op type, {attribute: ONNX's default}): the ONNX operator of the same
     #                            meaning on the same operands, whose attributes are the node's of those names;
     #                            onnx_export.py and onnx_import.py translate the op as it says
+    onnx_export: Callable | None = None  # (node, onnx_export.Builder) -> onnx_support.Plan, or None where the
+    #                                      builder's opset has no form for it (a composite then exports its
+    #                                      decomposition): for ops the `onnx` rule cannot say
+    decomposition: Callable | None = None  # (*inputs, **attrs) -> Tensor: the op written with other ops
+    # Traits: what other code asks about an op, so that it never tests op names (explain, summary, metrics,
+    # learning_speed and the passes read these).
+    activation: bool = False  # an activation function: a layer's a^l in explain, part of its layer in summary
+    classifier_output: bool = False  # its values are class scores or decisions: accuracy is the default metric
+    monotone: bool = False  # elementwise and non-decreasing, so max(f(z)) = f(max(z)) (passes/pool_early.py)
+    product: bool = False  # a matrix product of its two operands (fuse_gemm, fuse_updates, explain's layers)
+    cross_entropy_of: str | None = None  # a cost fused with this activation, whose first input is the logits:
+    #                                      sigma'(z) cancels in BP1 (explain, metrics)
+    with_activation: str | None = None  # for such a cost: the op computing it and that activation's values in
+    #                                     one pass over the logits, as parts 0 and 1 (passes/fuse_losses.py)
+    patches: bool = False  # gathers the windows of an image into rows, for a product: a convolution's first step
 
     @property
     def does_work(self) -> bool:
@@ -55,6 +77,11 @@ def register(name, *, shape, numpy, grad, kind="opaque", **rules) -> OpDef:
         rules["onnx"] = (rules["onnx"], {})
     registry[name] = OpDef(name, shape, numpy, grad, kind, **rules)
     return registry[name]
+
+
+def has_trait(node, trait: str):
+    """The value of one of OpDef's traits for a node's op (False for the leaves, which have no OpDef)."""
+    return node.op in registry and getattr(registry[node.op], trait)
 
 
 def no_gradient(node, g):

@@ -80,7 +80,7 @@ def _tupled(value):
 def _node_entry(n: Tensor, index: dict) -> dict:
     """A node as staticnet.json lists it (without its array)."""
     return {"op": n.op, "inputs": [index[t.id] for t in n.inputs], "attrs": _jsonable(n.attrs),
-            "shape": list(n.shape), "dtype": n.dtype.name, "name": n.name, "loc": n.loc}
+            "shape": list(n.shape), "dtype": n.dtype.name, "name": n.name, "loc": n.loc, "layer": n.layer}
 
 
 # ---------------------------------------------------------------------------------------------- writing
@@ -419,6 +419,10 @@ class _ModelFile:
         loc = self.field(entry, "loc", f"{where}.loc", lambda v: isinstance(v, str), "a string (file:line)")
         if location_problem(loc) is not None:
             self.fail(f"field {where}.loc {checks.quoted(loc)} {location_problem(loc)}")
+        layer = self.field(entry, "layer", f"{where}.layer", lambda v: v is None or isinstance(v, str),
+                           "a string or null", default=None)  # files written before nodes knew their layer have none
+        if layer is not None and checks.name_problem(layer) is not None:
+            self.fail(f"field {where}.layer {checks.name_problem(layer)}")
         if op in ("param", "constant"):
             self.field(entry, "array", f"{where}.array", lambda v: _is_int(v) and v >= 0, "an array index (>= 0)")
             self.field(entry, "regularize", f"{where}.regularize", lambda v: isinstance(v, bool), "true or false",
@@ -561,6 +565,7 @@ def _rebuild(file: _ModelFile) -> list[Tensor]:
             if node.shape != shape or node.dtype != dtype:
                 file.fail(f"corrupted graph (nodes[{i}], {op}: the file says {dtype} {shape}, its inputs give "
                           f"{node.dtype} {node.shape})")
+        node.layer = entry.get("layer")
         nodes.append(node)
     return nodes
 

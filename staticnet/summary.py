@@ -1,9 +1,9 @@
 """Model.summary: the layers as Keras lists them, and the fused kernel each one's work ended up in.
 
-A layer is the group of forward nodes made by one builder call: the nodes that read a layer's parameters
-(`dense1/W`, `dense1/b`) together with data, and the elementwise ops and softmax made on the same source
-line from them (its activation).  Other nodes (pooling, flatten, dropout) form a group per call, and what
-only the loss needs (the cost, its regularisers) is one last row.
+A layer is the group of forward nodes made by one builder call (sn.dense, sn.conv2d: the nodes' `layer`),
+with the elementwise ops and activations made on the same source line from them (`sn.relu(sn.dense(...))`);
+a node reading a parameter no builder made is the parameter's layer.  Other nodes (pooling, flatten,
+dropout) form a group per call, and what only the loss needs (the cost, its regularisers) is one last row.
 
 The kernels come from the optimized training step (`model.programs["train"]`), where the passes have
 rebuilt every node.  A kernel of its forward part is a layer's when it carries the layer's source line
@@ -25,8 +25,6 @@ from .report import describe_kernel, flops
 
 WIDTH = 79  # the table fits an 80-column terminal unless names or shapes are very long
 MIN_KERNEL_WIDTH = 20
-ACTIVATIONS = ("softmax", "log_softmax")  # with the elementwise ops, what joins the layer made on its line
-PREPARATIONS = ("im2col",)  # what a layer's builder computes from its input before the product
 
 
 @dataclass
@@ -66,30 +64,17 @@ def layers(model) -> tuple[list[Layer], Layer]:
         if node.id not in in_outputs:
             loss.nodes.append(node)
             continue
-        if params and data:
-            name = params[0].name.rsplit("/", 1)[0]
+        name = node.layer or (params[0].name if params and data else None)
+        if name is not None:
             layer = groups.setdefault(name, Layer(name))
         else:
             same_line = [group_of[t.id] for t in node.inputs if t.id in group_of and t.loc == node.loc]
-            joins = registry[node.op].kind == "elementwise" or node.op in ACTIVATIONS
+            joins = registry[node.op].kind == "elementwise" or registry[node.op].activation
             layer = same_line[0] if same_line and joins else _new_group(groups, node.op)
         layer.nodes.append(node)
         layer.params.update({t.id: t for t in params})
         group_of[node.id] = layer
-    return _merged_into_layers(list(groups.values()), group_of), loss
-
-
-def _merged_into_layers(groups: list[Layer], group_of) -> list[Layer]:
-    """A group of PREPARATIONS (conv2d's im2col) belongs to the layer that reads it."""
-    kept = []
-    for group in groups:
-        readers = [g for g in groups if g is not group and g.params
-                   and any(group_of.get(t.id) is group for n in g.nodes for t in n.inputs)]
-        if set(group.ops) <= set(PREPARATIONS) and readers:
-            readers[0].nodes[:0] = group.nodes
-        else:
-            kept.append(group)
-    return kept
+    return list(groups.values()), loss
 
 
 def _new_group(groups, op) -> Layer:
@@ -120,7 +105,7 @@ def forward_kernels(model, layer_list: list[Layer], loss: Layer) -> dict[str, li
     rows = layer_list + [loss]
 
     def shapes(kernel):  # a multi-output kernel's values are its parts
-        return {kernel.shape} | {r.shape for r in readers.get(kernel.id, []) if r is not None and r.op == "part"}
+        return {kernel.shape} | {r.shape for r in readers.get(kernel.id, []) if r is not None and r.kind == "part"}
 
     found = {layer.name: [] for layer in rows}
     for kernel in (n for n in topological(list(train.outputs)) if _does_work(n)):
@@ -130,7 +115,7 @@ def forward_kernels(model, layer_list: list[Layer], loss: Layer) -> dict[str, li
         if with_op:
             found[(by_shape or with_op)[0].name].append(kernel)
     for original, optimized in zip(model.as_built[1], train.outputs[1:]):
-        producer = optimized.inputs[0] if optimized.op == "part" else optimized
+        producer = optimized.inputs[0] if optimized.kind == "part" else optimized
         owner = next((layer for layer in layer_list if original in layer.nodes), None)
         if owner is not None and _does_work(producer) and producer not in found[owner.name]:
             found[owner.name].append(producer)

@@ -115,3 +115,14 @@ def test_a_layer_named_like_the_generators_own_names_still_compiles(name):
     data = {name: [[1.0, 2.0, 3.0]] * 4, "y": [[0.0, 1.0]] * 4}
     reference = sn.function([x, y], sn.mse(p, y), backend="numpy")(data[name], data["y"])
     assert model.evaluate(data)["loss"] == pytest.approx(float(reference), rel=1e-6)
+
+
+def test_a_composite_activation_is_named_in_the_equations_and_the_comments():
+    sn.seed(0)
+    x, y = sn.input("x", (None, 6)), sn.input("y", (None, 2))
+    h = sn.dense(x, 4, activation="gelu")
+    p = sn.dense(h, 2, activation="softmax")
+    source = explain_source(sn.compile(sn.cross_entropy(p, y), outputs=p, optimizer=sn.SGD(lr=0.1)))
+    assert "a^1 = gelu(z^1)" in source
+    assert "BP2  delta^1 = (delta^2 @ W^2.T) * gelu'(z^1)" in source
+    assert "dense1_a = gelu(dense1_z)" in source

@@ -144,3 +144,33 @@ def test_hostile_names_are_refused_by_input_param_and_layers(tmp_path, case):
 def test_names_exporters_write_are_names(name):
     assert sn.input(name, (None, 2)).name == name
     assert sn.param(name, (2,)).name == name
+
+
+def test_layer_builders_record_their_layer_on_every_node_they_make():
+    x = sn.input("x", (None, 8, 8, 1))
+    c = sn.conv2d(x, 2, 3, activation="relu")
+    flat = sn.flatten(c)
+    h = sn.dense(flat, 4, activation="prelu")
+    out = sn.dense(h, 3, activation="softmax", name="head")
+    seq = sn.rnn(sn.input("s", (None, 5, 2)), 3)
+    made_by = {}
+    for node in sn.Graph([out, seq]).nodes:
+        made_by.setdefault(node.layer, set()).add(node.op)
+    assert made_by["conv1"] == {"param", "im2col", "matmul", "add", "relu"}
+    assert made_by["dense1"] == {"param", "matmul", "add", "prelu"}
+    assert {t.name for t in sn.Graph(h).params if t.layer == "dense1"} == {"dense1/W", "dense1/b", "dense1/alpha"}
+    assert made_by["head"] == {"param", "matmul", "add", "softmax"}
+    assert made_by["rnn1"] == {"param", "rnn", "step_at"}
+    assert made_by[None] >= {"input", "reshape"}  # what no builder made: the inputs, flatten
+
+
+def test_layer_scope_names_the_nodes_made_inside_and_nests():
+    x = sn.input("x", (None, 3))
+    with sn.layer_scope("block"):
+        a = sn.relu(x)
+        with sn.layer_scope("inner"):
+            b = sn.tanh(a)
+        c = a + b
+    assert (x.layer, a.layer, b.layer, c.layer, sn.sigmoid(c).layer) == (None, "block", "inner", "block", None)
+    second = sn.dense(sn.dense(c, 2), 2)  # numbered by the layers upstream
+    assert (second.layer, second.inputs[0].inputs[0].layer) == ("dense2", "dense1")

@@ -44,11 +44,12 @@ def compare(tmp_path, outputs, inputs, arrays, rtol=1e-5, atol=1e-5, **options):
 NATIVE = {"sigmoid": ("Sigmoid", 13), "tanh": ("Tanh", 13), "relu": ("Relu", 13), "softplus": ("Softplus", 13),
           "leaky_relu": ("LeakyRelu", 13), "prelu": ("PRelu", 13), "elu": ("Elu", 13), "softmax": ("Softmax", 13),
           "log_softmax": ("LogSoftmax", 13), "hard_sigmoid": ("HardSigmoid", 13), "gelu": ("Gelu", 20), "gelu_tanh": ("Gelu", 20),
-          "swish": ("Swish", 24), "gelu_sigmoid": ("Swish", 24)}
-COMPOSED = {"gelu": "Erf", "gelu_tanh": "Tanh", "swish": "Sigmoid", "gelu_sigmoid": "Sigmoid", "step": "Greater"}
+          "swish": ("Swish", 24), "gelu_sigmoid": ("Swish", 24), "mish": ("Mish", 18)}
+COMPOSED = {"gelu": "Erf", "gelu_tanh": "Tanh", "swish": "Sigmoid", "gelu_sigmoid": "Sigmoid", "step": "Greater",
+            "mish": "Softplus"}
 
 
-@pytest.mark.parametrize("opset", [13, 17, 20, 24])
+@pytest.mark.parametrize("opset", [13, 17, 18, 20, 24])
 @pytest.mark.parametrize("name", sorted(ACTIVATIONS.keys() - {"linear"}) + ["prelu"])
 def test_every_activation_exports_natively_where_the_opset_can_and_exactly_composed_otherwise(tmp_path, name, opset):
     sn.seed(3)
@@ -233,3 +234,38 @@ def test_without_the_onnx_package_export_and_import_name_it(tmp_path, monkeypatc
         sn.export_onnx(sn.dense(x, 2), str(tmp_path / "m.onnx"))
     with pytest.raises(MissingDependency, match=r"^ONNX import needs the onnx package: pip install onnx$"):
         sn.import_onnx(str(tmp_path / "m.onnx"))
+
+
+# what an activation's native ONNX op imports back as: (op, attributes)
+IMPORTED = {"gelu": ("gelu", {"approximate": "none"}), "gelu_tanh": ("gelu", {"approximate": "tanh"}),
+            "gelu_sigmoid": ("swish", {"beta": 1.702}), "swish": ("swish", {"beta": 1.0}),
+            "leaky_relu": ("leaky_relu", {"alpha": 0.01}), "elu": ("elu", {"alpha": 1.0}),
+            "hard_sigmoid": ("hard_sigmoid", {"alpha": 0.2, "beta": 0.5}), "softmax": ("softmax", {"axis": 1}),
+            "log_softmax": ("log_softmax", {"axis": 1})}
+
+
+@pytest.mark.parametrize("name, opset", [(name, opset) for name, (_, since) in sorted(NATIVE.items())
+                                         for opset in (13, 17, 18, 20, 24) if opset >= since])
+def test_an_activation_round_trips_through_its_native_onnx_op(tmp_path, name, opset):
+    sn.seed(4)
+    x = sn.input("x", (None, 6))
+    z = sn.dense(x, 5)
+    a = sn.prelu(z) if name == "prelu" else ACTIVATIONS[name](z)
+    rows = np.random.default_rng(1).normal(scale=3.0, size=(9, 6)).astype(np.float32)
+    types = compare(tmp_path, a, [x], [rows], opset=opset)  # checked by onnx's checker, run by onnxruntime
+    assert NATIVE[name][0] in types and "Where" not in types, types
+    imported = sn.import_onnx(str(tmp_path / "model.onnx"))
+    (out,) = imported.outputs
+    op, attrs = IMPORTED.get(name, (name, {}))
+    assert out.op == op and {k: pytest.approx(v) for k, v in out.attrs.items()} == attrs, (out.op, out.attrs)
+    np.testing.assert_allclose(imported.predict(rows), run(a, {x.id: rows})[0], rtol=1e-5, atol=1e-5)
+
+
+def test_the_onnx_nodes_are_named_after_the_layer_that_made_them(tmp_path):
+    sn.seed(0)
+    x = sn.input("x", (None, 5))
+    p = sn.dense(sn.sigmoid(sn.dense(x, 4, activation="gelu", name="hidden")), 3, name="head")
+    model, _ = exported(tmp_path, p, [x], opset=20)
+    names = {n.op_type: n.name for n in model.graph.node}
+    assert names["Gelu"] == "hidden/gelu" and names["Sigmoid"] == "sigmoid"  # sn.sigmoid is no layer's
+    assert [n.name for n in model.graph.node if n.op_type == "MatMul"] == ["hidden/matmul", "head/matmul"]

@@ -557,6 +557,9 @@ def test_hostile_names_are_refused_naming_the_field(tmp_path, good_file, case):
         _, message = load_hostile(tmp_path, good_file, set_field(f"nodes.{i}.name")(text))
         assert message.startswith(f"field nodes[{i}].name "), message
         assert "a name is 1 to 1000 characters among A-Z, a-z, 0-9 and _ . : / - + @ ; [ ]" in message
+    for i in range(len(manifest["nodes"])):  # the layer a node belongs to (explain and summary name code by it)
+        _, message = load_hostile(tmp_path, good_file, set_field(f"nodes.{i}.layer")(text))
+        assert message.startswith(f"field nodes[{i}].layer "), message
     key = next(iter(manifest["state"]))
 
     def rename_state(m):
@@ -701,3 +704,29 @@ def test_non_finite_weights_never_replace_a_finite_model_file(tmp_path):
     assert np.isinf(sn.load(str(tmp_path / "diverged.snet")).params["dense1/W"]).all()
     (tmp_path / "broken.snet").write_bytes(b"not a model")
     net.save(str(tmp_path / "broken.snet"))
+
+
+# ------------------------------------------------------------------ layer names
+
+def test_layer_names_survive_save_and_load(tmp_path, good_file):
+    path = tmp_path / "m.snet"
+    path.write_bytes(good_file)
+    loaded = sn.load(str(path))
+    assert {t.name: t.layer for t in loaded.trainable} == {
+        "dense1/W": "dense1", "dense1/b": "dense1", "dense2/W": "dense2", "dense2/b": "dense2"}
+    assert {n.op: n.layer for n in sn.Graph(loaded.as_built[1]).nodes if n.op in ("relu", "softmax")} == {
+        "relu": "dense1", "softmax": "dense2"}
+
+
+def test_a_file_written_before_nodes_had_layers_loads_without_them(tmp_path, good_file):
+    def drop_layers(manifest):
+        for entry in manifest["nodes"]:
+            del entry["layer"]
+    path = tmp_path / "old.snet"
+    path.write_bytes(with_manifest(good_file, drop_layers))
+    loaded = sn.load(str(path))
+    assert all(n.layer is None for n in sn.Graph(loaded.as_built[0]).nodes)
+    new = tmp_path / "new.snet"
+    new.write_bytes(good_file)
+    x = np.random.default_rng(1).normal(size=(5, 3)).astype(np.float32)
+    np.testing.assert_array_equal(loaded.predict(x), sn.load(str(new)).predict(x))

@@ -41,3 +41,14 @@ def test_a_convolution_lists_its_im2col_and_product_and_the_pooling_its_own():
     assert "(None, 24, 24, 20)" in conv and f"{5 * 5 * 20 + 20:,}" in conv and "im2col; gemm" in conv
     assert "(None, 12, 12, 20)" in row(text, "max_pool2d") and row(text, "max_pool2d").endswith("max_pool2d")
     assert f"{12 * 12 * 20 * 10 + 10:,}" in row(text, "dense1")
+
+
+def test_a_composite_activation_is_listed_by_its_name():
+    x, y = sn.input("x", (None, 6)), sn.input("y", (None, 2))
+    h = sn.dense(x, 4, activation="swish")
+    p = sn.dense(sn.leaky_relu(h, 0.2), 2, activation="softmax")
+    text = sn.compile(sn.cross_entropy(p, y), outputs=p, optimizer=sn.SGD(lr=0.1)).summary(print_fn=None)
+    assert row(text, "dense1").split()[1:4] == ["matmul,", "add,", "swish"]
+    assert row(text, "leaky_relu").split()[:3] == ["leaky_relu", "leaky_relu", "(None,"]
+    lines = text.splitlines()
+    assert lines[lines.index(row(text, "dense1")) + 1].split() == ["sigmoid;", "mul"]  # the inlined swish's kernels

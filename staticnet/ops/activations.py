@@ -1,8 +1,9 @@
 """Activation functions.
 
-sigmoid, tanh, relu, softplus, step, softmax and log_softmax are primitives with
-hand-written, numerically stable gradients; the rest are composites of ops and get
-their gradients for free.  Nothing here overflows for |z| up to 1e4 in float32.
+sigmoid, tanh, relu, softplus, step, hard_sigmoid, softmax and log_softmax are primitives
+with hand-written, numerically stable gradients; the rest are named composites (ops/composite.py)
+whose reference and gradient come from their decomposition.  Nothing here overflows for |z|
+up to 1e4 in float32.
 """
 from __future__ import annotations
 
@@ -12,11 +13,17 @@ import numpy as np
 
 from .. import checks
 from ..errors import GraphError, ShapeError
-from ..graph import fail, make_node, param, require_tensor
-from .rules import normalize_axes, require_float
+from ..graph import fail, layer_scope, make_node, param, require_tensor
+from .rules import broadcast_shapes, normalize_axes, require_float
+from ..onnx_support import Plan
 from ..registry import no_gradient, register
-from .elementwise import exp, greater, less, minimum, mul, square, where, erf
+from .composite import register_composite
+from .elementwise import abs as absolute, erf, exp, greater, less, log, maximum, minimum, mul, square, where
 from .reduce import sum as reduce_sum
+
+# the builders staticnet exports as sn.<name>: a new activation adds itself here
+__all__ = ["elu", "gelu", "hard_sigmoid", "leaky_relu", "log_softmax", "mish", "prelu", "relu", "sigmoid", "softmax",
+           "softplus", "step", "swish", "tanh"]
 
 
 def _same_shape(x, **attrs):
@@ -29,19 +36,30 @@ def _stable_sigmoid(x):
 
 
 register("sigmoid", shape=_same_shape, numpy=_stable_sigmoid, grad=lambda n, g: (g * (n * (1.0 - n)),),
+         activation=True, classifier_output=True, monotone=True,
          # one exp of -|x| and a choice of numerator: no overflow, and the loop still vectorises
          kind="elementwise", scalar="((1.0 if {0} >= 0 else math.exp(-abs({0}))) / (1.0 + math.exp(-abs({0}))))",
          onnx="Sigmoid", note="sigma(z) = 1 / (1 + e^-|z|) for z >= 0, e^-|z| / (1 + e^-|z|) below: e^-|z| <= 1 never "
                               "overflows")
 register("tanh", shape=_same_shape, numpy=np.tanh, grad=lambda n, g: (g * (1.0 - square(n)),),
-         kind="elementwise", scalar="math.tanh({0})", onnx="Tanh")
+         kind="elementwise", scalar="math.tanh({0})", onnx="Tanh", activation=True, monotone=True)
 register("relu", shape=_same_shape, numpy=lambda x: np.maximum(x, 0), grad=lambda n, g: (g * greater(n.inputs[0], 0.0),),
-         kind="elementwise", scalar="({0} if {0} > 0.0 or {0} != {0} else 0.0)", onnx="Relu")  # NaN stays NaN
+         kind="elementwise", scalar="({0} if {0} > 0.0 or {0} != {0} else 0.0)", onnx="Relu",  # NaN stays NaN
+         activation=True, monotone=True)
 register("softplus", shape=_same_shape, numpy=lambda x: np.logaddexp(0, x).astype(x.dtype),
-         grad=lambda n, g: (g * sigmoid(n.inputs[0]),), onnx="Softplus",
+         grad=lambda n, g: (g * sigmoid(n.inputs[0]),), onnx="Softplus", activation=True, monotone=True,
+         decomposition=lambda z: relu(z) + log(1.0 + exp(-absolute(z))),  # its lowering, with log1p, is kept
          note="softplus(z) = max(z, 0) + log1p(e^-|z|): no overflow for large z",
          kind="elementwise", scalar="(({0} if {0} > 0.0 or {0} != {0} else 0.0) + math.log1p(math.exp(-abs({0}))))")
+
+
+def _onnx_step(node, b):
+    zero = np.zeros((), node.dtype)
+    return Plan(node.inputs, lambda b, xs, out: b.cast(b.node("Greater", [xs[0], b.constant(zero)]), node.dtype, out))
+
+
 register("step", shape=_same_shape, numpy=lambda x: (x > 0).astype(x.dtype), grad=no_gradient,
+         activation=True, classifier_output=True, onnx_export=_onnx_step,
          kind="elementwise", scalar="(1.0 if {0} > 0 else 0.0)")
 
 
@@ -51,12 +69,13 @@ def _hard_sigmoid_grad(node, g):
     return (g * (greater(line, 0.0) * less(line, 1.0)) * node.attrs["alpha"],)
 
 
-register("hard_sigmoid", shape=_same_shape, grad=_hard_sigmoid_grad, kind="elementwise",
+register("hard_sigmoid", shape=_same_shape, grad=_hard_sigmoid_grad, kind="elementwise", activation=True,
          numpy=lambda x, alpha, beta: np.clip(x * alpha + beta, 0, 1).astype(x.dtype),
          # NaN fails both tests and stays NaN, as in np.clip
          scalar="(0.0 if {alpha} * {0} + {beta} <= 0.0 else (1.0 if {alpha} * {0} + {beta} >= 1.0 "
                 "else {alpha} * {0} + {beta}))",
-         onnx=("HardSigmoid", {"alpha": 0.2, "beta": 0.5}))
+         onnx=("HardSigmoid", {"alpha": 0.2, "beta": 0.5}),
+         decomposition=lambda z, alpha, beta: maximum(minimum(z * alpha + beta, 1.0), 0.0))  # its lowering is kept
 
 
 def hard_sigmoid(z, alpha=0.2, beta=0.5):
@@ -93,10 +112,101 @@ def step(z):
     return make_node("step", (z,))
 
 
+# ---------------------------------------------------------------- composites: named ops written with others
+# Each keeps its name in the graph (explain, summary and ONNX export see it) and is inlined from its
+# decomposition before code generation (passes/inline_composites.py); reference and gradient come from it.
+
+def _leaky_relu(z, alpha):
+    return where(greater(z, 0.0), z, mul(z, alpha))
+
+
+def _prelu_shape(z, slope):
+    return broadcast_shapes(z.shape, slope.shape), require_float(z, slope, what="input")
+
+
+def _prelu(z, slope):
+    return where(greater(z, 0.0), z, mul(z, slope))
+
+
+def _elu(z, alpha):
+    return where(greater(z, 0.0), z, mul(exp(minimum(z, 0.0)) - 1.0, alpha))  # exp sees only z <= 0
+
+
+def _swish(z, beta):
+    return z * sigmoid(z * beta if beta != 1.0 else z)
+
+
+GELU_FORMS = ("none", "tanh", "sigmoid")
+ANY_REAL = checks.Interval(-math.inf)
+
+
+def _gelu(z, approximate):
+    if approximate == "none":
+        return z * (0.5 * (erf(z * (1 / math.sqrt(2))) + 1.0))
+    if approximate == "tanh":
+        inner = (z + 0.044715 * z * square(z)) * math.sqrt(2 / math.pi)
+        return z * (0.5 * (tanh(inner) + 1.0))
+    return _swish(z, 1.702)
+
+
+def _onnx_alpha(op_type, attr):
+    """The ONNX op of the same name, its alpha the node's attribute `attr`."""
+    return lambda node, b: Plan(node.inputs, lambda b, xs, out: b.node(op_type, xs, out, alpha=node.attrs[attr]))
+
+
+def _onnx_prelu(node, b):
+    """PRelu, where its slope broadcasts against z as ONNX's unidirectional broadcasting allows."""
+    z, slope = node.inputs
+    if len(slope.shape) <= len(z.shape) and all(s in (1, d) for s, d in zip(slope.shape[::-1], z.shape[::-1])):
+        return Plan(node.inputs, lambda b, xs, out: b.node("PRelu", xs, out))
+    return None
+
+
+def _onnx_swish(node, b):
+    return _onnx_alpha("Swish", "beta")(node, b) if b.has("Swish") else None
+
+
+def _onnx_gelu(node, b):
+    """Gelu from opset 20, exact or with approximate="tanh"; the sigmoid approximation is Swish (opset 24)."""
+    form = node.attrs["approximate"]
+    if form == "sigmoid":
+        return Plan(node.inputs, lambda b, xs, out: b.node("Swish", xs, out, alpha=1.702)) if b.has("Swish") else None
+    if not b.has("Gelu"):
+        return None
+    return Plan(node.inputs, lambda b, xs, out: b.node("Gelu", xs, out, **({"approximate": "tanh"} if form == "tanh"
+                                                                            else {})))
+
+
+register_composite("leaky_relu", _leaky_relu, shape=_same_shape, activation=True,
+                   onnx_export=_onnx_alpha("LeakyRelu", "alpha"))
+register_composite("prelu", _prelu, shape=_prelu_shape, activation=True, onnx_export=_onnx_prelu)
+register_composite("elu", _elu, shape=_same_shape, activation=True, onnx_export=_onnx_alpha("Elu", "alpha"))
+register_composite("swish", _swish, shape=_same_shape, activation=True, onnx_export=_onnx_swish)
+register_composite("gelu", _gelu, shape=_same_shape, activation=True, onnx_export=_onnx_gelu)
+
+
+def _mish(z):
+    return z * tanh(softplus(z))
+
+
+def _onnx_mish(node, b):
+    """Mish from opset 18 (the `onnx` rule names it for import)."""
+    return Plan(node.inputs, lambda b, xs, out: b.node("Mish", xs, out)) if b.has("Mish") else None
+
+
+register_composite("mish", _mish, shape=_same_shape, activation=True, onnx="Mish", onnx_export=_onnx_mish)
+
+
+def mish(z):
+    """z tanh(softplus(z)) (Misra, 2019): smooth, dipping slightly below zero, unbounded above."""
+    require_tensor("mish", z)
+    return make_node("mish", (z,))
+
+
 def leaky_relu(z, alpha=0.01):
     """z where positive, alpha*z elsewhere."""
     require_tensor("leaky_relu", z)
-    return where(greater(z, 0.0), z, mul(z, alpha))
+    return make_node("leaky_relu", (z,), {"alpha": checks.real("leaky_relu", "alpha", alpha, ANY_REAL)})
 
 
 def prelu(z, slope=None, name="prelu"):
@@ -104,33 +214,30 @@ def prelu(z, slope=None, name="prelu"):
     require_tensor("prelu", z)
     if slope is None:
         from .. import init
-        slope = param(f"{name}/alpha", (z.shape[-1],), init=init.constant(0.25), dtype=z.dtype, regularize=False)
-    return where(greater(z, 0.0), z, mul(z, slope))
+        with layer_scope(name):
+            slope = param(f"{name}/alpha", (z.shape[-1],), init=init.constant(0.25), dtype=z.dtype, regularize=False)
+            return make_node("prelu", (z, slope))
+    return make_node("prelu", (z, slope))
 
 
 def elu(z, alpha=1.0):
     """z where positive, alpha (e^z - 1) elsewhere; exp sees only z <= 0, so it cannot overflow."""
     require_tensor("elu", z)
-    return where(greater(z, 0.0), z, mul(exp(minimum(z, 0.0)) - 1.0, alpha))
+    return make_node("elu", (z,), {"alpha": checks.real("elu", "alpha", alpha, ANY_REAL)})
 
 
 def swish(z, beta=1.0):
     """z * sigmoid(beta z)."""
     require_tensor("swish", z)
-    return z * sigmoid(z * beta if beta != 1.0 else z)
+    return make_node("swish", (z,), {"beta": checks.real("swish", "beta", beta, ANY_REAL)})
 
 
 def gelu(z, approximate="none"):
     """z Phi(z): exact with erf, or the "tanh" and "sigmoid" (z sigmoid(1.702 z)) approximations."""
     require_tensor("gelu", z)
-    if approximate == "none":
-        return z * (0.5 * (erf(z * (1 / math.sqrt(2))) + 1.0))
-    if approximate == "tanh":
-        inner = (z + 0.044715 * z * square(z)) * math.sqrt(2 / math.pi)
-        return z * (0.5 * (tanh(inner) + 1.0))
-    if approximate == "sigmoid":
-        return swish(z, 1.702)
-    fail(GraphError, "gelu", f"approximate={approximate!r}: use 'none', 'tanh' or 'sigmoid'")
+    if approximate not in GELU_FORMS:
+        fail(GraphError, "gelu", f"approximate={approximate!r}: use 'none', 'tanh' or 'sigmoid'")
+    return make_node("gelu", (z,), {"approximate": approximate})
 
 
 def _softmax_shape(x, axis):
@@ -147,6 +254,10 @@ def _log_softmax_ref(x, axis):
     return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
 
 
+def _onnx_softmax(op_type):
+    return lambda node, b: Plan(node.inputs, lambda b, xs, out: b.node(op_type, xs, out, axis=node.attrs["axis"]))
+
+
 def _rowwise_lowering(kernel):
     def lower(node, d):
         z = node.inputs[0]
@@ -159,10 +270,12 @@ def _rowwise_lowering(kernel):
 
 register("softmax", shape=_softmax_shape, numpy=_softmax_ref,
          grad=lambda n, g: (n * (g - reduce_sum(g * n, n.attrs["axis"], keepdims=True)),), kind="opaque",
+         activation=True, classifier_output=True, onnx_export=_onnx_softmax("Softmax"),
          lower=_rowwise_lowering("softmax_rows"), note="e^(z - max z) / sum e^(z - max z) per row: the largest power is "
                                                          "e^0, so none overflows")
 register("log_softmax", shape=_softmax_shape, numpy=_log_softmax_ref,
          grad=lambda n, g: (g - exp(n) * reduce_sum(g, n.attrs["axis"], keepdims=True),), kind="opaque",
+         activation=True, onnx_export=_onnx_softmax("LogSoftmax"),
          lower=_rowwise_lowering("log_softmax_rows"), note="z - max z - log sum e^(z - max z) per row: no overflow, no "
                                                              "log of 0")
 
@@ -190,7 +303,7 @@ def log_softmax(z, axis=-1):
 ACTIVATIONS = {
     "linear": lambda z: z, "step": step, "sigmoid": sigmoid, "tanh": tanh, "relu": relu,
     "leaky_relu": leaky_relu, "elu": elu, "softplus": softplus, "swish": swish, "gelu": gelu,
-    "hard_sigmoid": hard_sigmoid,
+    "hard_sigmoid": hard_sigmoid, "mish": mish,
     "gelu_tanh": lambda z: gelu(z, "tanh"), "gelu_sigmoid": lambda z: gelu(z, "sigmoid"),
     "softmax": softmax, "log_softmax": log_softmax,
 }

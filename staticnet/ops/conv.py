@@ -12,10 +12,11 @@ import numpy as np
 
 from .. import checks
 from ..errors import GraphError, ShapeError
-from ..graph import fail, fmt_shape, make_node, param, require_tensor
+from ..graph import fail, fmt_shape, layer_scope, make_node, param, require_tensor
 from .. import init as initializers
 from ..codegen.library import Literal
 from .rules import require_float
+from ..onnx_support import Plan, conv_attributes
 from ..registry import register
 from .activations import activation as apply_activation
 from .linalg import matmul
@@ -111,8 +112,24 @@ def _lower_col2im(node, d):
               [d.array(node.inputs[0]), d.array(node)] + _geometry_literals(node.attrs, padded))
 
 
+def _onnx_im2col(node, b):
+    """im2col alone (its product not with a weight leaf) is a Conv whose kernel copies each window
+    position and channel to its own output channel, (i, j, c) -> (i*kw + j)*C + c: exact, as every
+    output is one input times 1 plus zeros. ONNX's Conv is NCHW: transposes around it keep NHWC outside."""
+    kh, kw, channels = node.attrs["kh"], node.attrs["kw"], node.inputs[0].shape[3]
+    kernel = np.zeros((kh * kw * channels, channels, kh, kw), node.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            for c in range(channels):
+                kernel[(i * kw + j) * channels + c, c, i, j] = 1
+
+    def emit(b, xs, out):
+        return b.to_nhwc(b.node("Conv", [b.to_nchw(xs[0]), b.constant(kernel)], **conv_attributes(node.attrs)), out)
+    return Plan(node.inputs, emit)
+
+
 register("im2col", shape=_im2col_shape, numpy=_im2col_ref, grad=_im2col_grad, kind="opaque",
-         row_wise=True, parallel_rows=True, lower=_lower_im2col)
+         row_wise=True, parallel_rows=True, lower=_lower_im2col, patches=True, onnx_export=_onnx_im2col)
 register("col2im", shape=_col2im_shape, numpy=_col2im_ref, kind="opaque", row_wise=True, parallel_rows=True,
          grad=lambda node, g: (make_node("im2col", (g,), {k: v for k, v in node.attrs.items() if k not in ("height", "width")}),),
          lower=_lower_col2im)
@@ -132,8 +149,10 @@ def conv2d(x, filters: int, kernel_size, stride=1, padding="valid", activation=N
     sh, sw = _pair("conv2d", "stride", stride)
     pads = resolve_padding("conv2d", padding, x.shape[1], kh, sh) + resolve_padding("conv2d", padding, x.shape[2], kw, sw)
     name = layer_name("conv", name, x, op="conv2d")
-    fan_in = kh * kw * x.shape[3]
-    W = param(f"{name}/W", (fan_in, filters), init=initializers.resolve(init), dtype=x.dtype if x.is_float else None)
-    b = param(f"{name}/b", (filters,), init=initializers.resolve(bias_init) or initializers.zeros(), dtype=W.dtype)
-    patches = make_node("im2col", (x,), {"kh": kh, "kw": kw, "sh": sh, "sw": sw, "pads": pads}, called="conv2d")
-    return apply_activation(activation, matmul(patches, W) + b, op="conv2d")
+    with layer_scope(name):
+        fan_in = kh * kw * x.shape[3]
+        W = param(f"{name}/W", (fan_in, filters), init=initializers.resolve(init),
+                  dtype=x.dtype if x.is_float else None)
+        b = param(f"{name}/b", (filters,), init=initializers.resolve(bias_init) or initializers.zeros(), dtype=W.dtype)
+        patches = make_node("im2col", (x,), {"kh": kh, "kw": kw, "sh": sh, "sw": sw, "pads": pads}, called="conv2d")
+        return apply_activation(activation, matmul(patches, W) + b, op="conv2d")

@@ -9,6 +9,7 @@ from .. import checks
 from ..errors import DTypeError, GraphError
 from ..graph import Tensor, as_dtype, fail, lift, make_node
 from .rules import broadcast_shapes, require_float
+from ..onnx_support import Plan
 from ..registry import no_gradient, register
 from .reduce import unbroadcast
 
@@ -29,8 +30,9 @@ def lifted(op, values):
     return tuple(lift(v, like) for v in values)
 
 
-def _binary(name, reference, grad, scalar, onnx=None):
-    register(name, shape=_elementwise_shape, numpy=reference, grad=grad, kind="elementwise", scalar=scalar, onnx=onnx)
+def _binary(name, reference, grad, scalar, onnx=None, **rules):
+    register(name, shape=_elementwise_shape, numpy=reference, grad=grad, kind="elementwise", scalar=scalar, onnx=onnx,
+             **rules)
 
     def build(a, b):
         return make_node(name, lifted(name, (a, b)))
@@ -39,8 +41,9 @@ def _binary(name, reference, grad, scalar, onnx=None):
     return build
 
 
-def _unary(name, reference, grad, scalar, doc, onnx=None):
-    register(name, shape=_elementwise_shape, numpy=reference, grad=grad, kind="elementwise", scalar=scalar, onnx=onnx)
+def _unary(name, reference, grad, scalar, doc, onnx=None, **rules):
+    register(name, shape=_elementwise_shape, numpy=reference, grad=grad, kind="elementwise", scalar=scalar, onnx=onnx,
+             **rules)
 
     def build(x):
         return make_node(name, (x,))
@@ -68,22 +71,32 @@ minimum = _binary("minimum", np.minimum,
                   "({0} if {0} <= {1} or {0} != {0} else {1})", "Min")
 
 
-def _mask(name, compare, symbol):
+ONNX_COMPARISONS = {}  # comparison op -> the ONNX op giving its boolean
+
+
+def _mask(name, compare, symbol, onnx_type):
+    ONNX_COMPARISONS[name] = onnx_type
     return _binary(name, lambda a, b: compare(a, b).astype(np.result_type(a, b)), no_gradient,
-                   f"(1.0 if {{0}} {symbol} {{1}} else 0.0)")
+                   f"(1.0 if {{0}} {symbol} {{1}} else 0.0)", onnx_export=_onnx_mask)
 
 
-greater = _mask("greater", np.greater, ">")
-greater_equal = _mask("greater_equal", np.greater_equal, ">=")
-less = _mask("less", np.less, "<")
-less_equal = _mask("less_equal", np.less_equal, "<=")
-equal = _mask("equal", np.equal, "==")
+def _onnx_mask(node, b):
+    """staticnet comparisons give masks of 0 and 1 in the operands' dtype; ONNX's give booleans."""
+    return Plan(node.inputs, lambda b, xs, out: b.cast(b.node(ONNX_COMPARISONS[node.op], xs), node.dtype, out))
+
+
+greater = _mask("greater", np.greater, ">", "Greater")
+greater_equal = _mask("greater_equal", np.greater_equal, ">=", "GreaterOrEqual")
+less = _mask("less", np.less, "<", "Less")
+less_equal = _mask("less_equal", np.less_equal, "<=", "LessOrEqual")
+equal = _mask("equal", np.equal, "==", "Equal")
 
 neg = _unary("neg", np.negative, lambda n, g: (neg(g),), "(-{0})", "-x", "Neg")
 exp = _unary("exp", np.exp, lambda n, g: (g * n,), "math.exp({0})", "e**x", "Exp")
 log = _unary("log", np.log, lambda n, g: (g / n.inputs[0],), "math.log({0})", "natural logarithm", "Log")
 sqrt = _unary("sqrt", np.sqrt, lambda n, g: (g / (2.0 * n),), "math.sqrt({0})", "square root", "Sqrt")
-square = _unary("square", np.square, lambda n, g: (g * (2.0 * n.inputs[0]),), "({0} * {0})", "x**2")
+square = _unary("square", np.square, lambda n, g: (g * (2.0 * n.inputs[0]),), "({0} * {0})", "x**2",
+                onnx_export=lambda node, b: Plan(node.inputs, lambda b, xs, out: b.node("Mul", [xs[0], xs[0]], out)))
 abs = _unary("abs", np.abs, lambda n, g: (g * sign(n.inputs[0]),), "abs({0})", "|x|", "Abs")  # noqa: A001
 sign = _unary("sign", np.sign, no_gradient, "(1.0 if {0} > 0 else (-1.0 if {0} < 0 else {0} * 0.0))",
               "-1, 0 or 1 (NaN for NaN)", "Sign")
@@ -108,8 +121,16 @@ def _where_grad(node, g):
     return None, unbroadcast(where(cond, g, zero), a.shape), unbroadcast(where(cond, zero, g), b.shape)
 
 
+def _onnx_where(node, b):
+    cond, a, c = node.inputs
+    if cond.op in ONNX_COMPARISONS:  # the comparison's boolean, without the round trip through a mask
+        return Plan(cond.inputs + (a, c), lambda b, xs, out: b.node(
+            "Where", [b.node(ONNX_COMPARISONS[cond.op], xs[:2])] + xs[2:], out))
+    return Plan(node.inputs, lambda b, xs, out: b.node("Where", [b.cast(xs[0], bool)] + xs[1:], out))
+
+
 register("where", shape=_where_shape, numpy=lambda c, a, b: np.where(c != 0, a, b), grad=_where_grad,
-         kind="elementwise", scalar="({1} if {0} != 0 else {2})")
+         kind="elementwise", scalar="({1} if {0} != 0 else {2})", onnx_export=_onnx_where)
 
 
 def where(cond, a, b):
@@ -127,7 +148,8 @@ def _cast_grad(node, g):
 
 
 register("cast", shape=_cast_shape, numpy=lambda x, dtype: x.astype(dtype), grad=_cast_grad,
-         kind="elementwise", scalar="np.{dtype}({0})")  # to an integer: truncated toward zero, as astype does
+         kind="elementwise", scalar="np.{dtype}({0})",  # to an integer: truncated toward zero, as astype does
+         onnx_export=lambda node, b: Plan(node.inputs, lambda b, xs, out: b.cast(xs[0], node.attrs["dtype"], out)))
 
 
 def cast(x, dtype):

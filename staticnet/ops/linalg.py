@@ -12,7 +12,8 @@ import numpy as np
 from ..errors import ShapeError
 from ..graph import fail, fmt_shape, make_node
 from .rules import require_float
-from ..registry import register
+from ..onnx_support import Plan, conv_attributes
+from ..registry import has_trait, register
 
 
 def _matmul_shape(a, b):
@@ -41,7 +42,29 @@ def transpose_2d(x):
     return transpose(x)
 
 
-register("matmul", shape=_matmul_shape, numpy=np.matmul, grad=_matmul_grad, kind="gemm")
+def _onnx_convolution(product):
+    """patches(x) @ W with W a leaf (conv2d's im2col and weights) as one Conv, the weights permuted from
+    (kh*kw*C, F) rows in (i, j, channel) order to ONNX's (F, C, kh, kw); None for any other product."""
+    patches, weights = product.inputs
+    if not has_trait(patches, "patches") or weights.op not in ("param", "constant"):
+        return None
+    attrs = patches.attrs
+    x = patches.inputs[0]
+    kernel = weights.value.reshape(attrs["kh"], attrs["kw"], x.shape[3], weights.shape[1]).transpose(3, 2, 0, 1)
+
+    def emit(b, xs, out):
+        w = b.initializer(kernel, weights.name or "conv_weights")
+        return b.to_nhwc(b.node("Conv", [b.to_nchw(xs[0]), w], **conv_attributes(attrs)), out)
+    return Plan((x,), emit)
+
+
+def _onnx_matmul(node, b):
+    """MatMul, or one Conv for the product of a convolution's patches with its weights."""
+    return _onnx_convolution(node) or Plan(node.inputs, lambda b, xs, out: b.node("MatMul", xs, out))
+
+
+register("matmul", shape=_matmul_shape, numpy=np.matmul, grad=_matmul_grad, kind="gemm", product=True,
+         onnx_export=_onnx_matmul)
 
 
 def _contract_shape(a, g):
@@ -60,7 +83,7 @@ def _contract_grad(node, d):
     return matmul(g, transpose_2d(d)), matmul(a, d)
 
 
-register("contract", shape=_contract_shape, numpy=_contract_ref, grad=_contract_grad, kind="gemm")
+register("contract", shape=_contract_shape, numpy=_contract_ref, grad=_contract_grad, kind="gemm", product=True)
 
 
 def contract(a, g):

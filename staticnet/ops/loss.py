@@ -90,7 +90,8 @@ def _xent_multi_lowering(kernel):
 
 
 register("sigmoid_xent", shape=_xent_shape, numpy=_sigmoid_xent_ref, grad=_sigmoid_xent_grad, kind="opaque",
-         lower=_xent_lowering("sigmoid_xent"),
+         lower=_xent_lowering("sigmoid_xent"), cross_entropy_of="sigmoid",
+         with_activation="sigmoid_xent_multi",
          note="from the pre-activation z: softplus(z) - y z per output, never log(0) as log a would be for a "
               "saturated sigmoid")
 register("sigmoid_xent_multi", shape=_xent_shape, grad=None, kind="multi",
@@ -110,7 +111,8 @@ def _softmax_xent_grad(node, g):
 
 
 register("softmax_xent", shape=_xent_shape, numpy=_softmax_xent_ref, grad=_softmax_xent_grad, kind="opaque",
-         lower=_xent_lowering("softmax_xent"),
+         lower=_xent_lowering("softmax_xent"), cross_entropy_of="softmax",
+         with_activation="softmax_xent_multi",
          note="from the logits: -y (z - max z - log sum e^(z - max z)) per row, never log(0)")
 register("softmax_xent_multi", shape=_xent_shape, grad=None, kind="multi",
          numpy=lambda z, y: (_softmax_xent_ref(z, y), _softmax_ref(z, -1)), lower=_xent_multi_lowering("softmax_xent"))

@@ -5,20 +5,20 @@ import re
 
 from .. import checks
 from ..errors import DTypeError, GraphError, ShapeError
-from ..graph import fail, fmt_shape, make_node, param, require_tensor, topological
+from ..graph import fail, fmt_shape, layer_scope, make_node, param, require_tensor, topological
 from ..registry import no_gradient, register
 from .. import init as initializers
 from .activations import activation as apply_activation, prelu
 from .linalg import matmul
 
 def layer_name(kind: str, name: str | None, x, op: str | None = None) -> str:
-    """A name for a layer's parameters: the user's (checked as a name, errors naming `op`, the layer's
-    builder), or the kind numbered by how many such layers feed x (dense1, dense2, ...), so the same
-    model built twice gets the same names."""
+    """A layer's name (its layer_scope and its parameters' prefix): the user's (checked as a name, errors
+    naming `op`, the layer's builder), or the kind numbered by how many such layers feed x (dense1, dense2,
+    ...), so the same model built twice gets the same names."""
     if name is not None and name != "":
         return checks.name(op or kind, name, "layer name")
-    pattern = re.compile(rf"{kind}(\d+)/W$")
-    upstream = [int(m.group(1)) for t in topological(x) if t.op == "param" and (m := pattern.match(t.name or ""))]
+    pattern = re.compile(rf"{kind}(\d+)$")
+    upstream = [int(m.group(1)) for t in topological(x) if t.layer and (m := pattern.match(t.layer))]
     return f"{kind}{max(upstream, default=0) + 1}"
 
 
@@ -35,12 +35,13 @@ def dense(x, units: int, activation=None, init=None, bias_init=None, name=None):
     except ValueError as e:
         fail(GraphError, "dense", str(e))
     name = layer_name("dense", name, x)
-    W = param(f"{name}/W", (x.shape[1], units), init=weight_init, dtype=x.dtype)
-    b = param(f"{name}/b", (units,), init=bias_init or initializers.zeros(), dtype=x.dtype)
-    z = matmul(x, W) + b
-    if activation == "prelu":
-        return prelu(z, name=name)
-    return apply_activation(activation, z, op="dense")
+    with layer_scope(name):
+        W = param(f"{name}/W", (x.shape[1], units), init=weight_init, dtype=x.dtype)
+        b = param(f"{name}/b", (units,), init=bias_init or initializers.zeros(), dtype=x.dtype)
+        z = matmul(x, W) + b
+        if activation == "prelu":
+            return prelu(z, name=name)
+        return apply_activation(activation, z, op="dense")
 
 
 def dropout_scales(attrs) -> tuple[float, float]:

@@ -8,6 +8,7 @@ from ..graph import fmt_shape, make_node, require_tensor
 from ..codegen.kernel_layer import ABI_POINTER, split_kernel
 from ..codegen.library import Literal, by_address
 from .rules import require_float
+from ..onnx_support import Plan
 from ..registry import register
 
 
@@ -82,9 +83,17 @@ def _lower_max_contract(node, d):
     d.call(kernel, arguments + ["threads"])
 
 
+def _onnx_pool(op_type):
+    """ONNX's pools are NCHW: transposes around it keep NHWC outside."""
+    def plan(node, b):
+        attrs = {"kernel_shape": [node.attrs["ph"], node.attrs["pw"]], "strides": [node.attrs["sh"], node.attrs["sw"]]}
+        return Plan(node.inputs, lambda b, xs, out: b.to_nhwc(b.node(op_type, [b.to_nchw(xs[0])], **attrs), out))
+    return plan
+
+
 register("max_pool2d", shape=_pool_shape, numpy=_max_ref, kind="opaque", row_wise=True, parallel_rows=True,
          grad=lambda n, g: (make_node("max_pool2d_grad", (n.inputs[0], n, g), n.attrs),),
-         lower=_pool_lowering("max_pool"))
+         lower=_pool_lowering("max_pool"), onnx_export=_onnx_pool("MaxPool"))
 register("max_pool2d_grad", shape=lambda x, pooled, g, **a: (x.shape, x.dtype), numpy=_max_grad_ref, grad=None,
          kind="opaque", row_wise=True, parallel_rows=True,
          lower=_pool_lowering("max_pool_grad"))
@@ -111,7 +120,7 @@ def _avg_grad_lowering(node, d):
 
 register("avg_pool2d", shape=_pool_shape, numpy=_avg_ref, kind="opaque", row_wise=True, parallel_rows=True,
          grad=lambda n, g: (make_node("avg_pool2d_grad", (g, n.inputs[0]), n.attrs),),
-         lower=_pool_lowering("avg_pool"))
+         lower=_pool_lowering("avg_pool"), onnx_export=_onnx_pool("AveragePool"))
 register("avg_pool2d_grad", shape=lambda g, like, **a: (like.shape, like.dtype), numpy=_avg_grad_ref,
          grad=lambda n, d: (make_node("avg_pool2d", (d,), n.attrs), None), kind="opaque",
          row_wise=True, parallel_rows=True, lower=_avg_grad_lowering)

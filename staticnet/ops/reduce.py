@@ -6,6 +6,7 @@ import numpy as np
 
 from ..errors import ShapeError
 from ..graph import fail, lift, make_node, require_tensor
+from ..onnx_support import Plan
 from ..registry import no_gradient, register
 from .rules import broadcast_shapes, normalize_axes, require_float
 from .shape import reshape
@@ -56,10 +57,17 @@ def _lower_reduce(node, d):
         d.run(plan, x.shape, [x], [d.address(node)])
 
 
+def _onnx_reduction(op_type):
+    def plan(node, b):
+        return Plan(node.inputs, lambda b, xs, out: b.reduce(op_type, xs[0], node.attrs["axes"],
+                                                            node.attrs["keepdims"], out))
+    return plan
+
+
 register("sum", shape=_reduce_shape, numpy=lambda x, axes, keepdims: np.sum(x, axis=axes, keepdims=keepdims),
-         grad=_sum_grad, kind="reduce", lower=_lower_reduce)
+         grad=_sum_grad, kind="reduce", lower=_lower_reduce, onnx_export=_onnx_reduction("ReduceSum"))
 register("max", shape=_reduce_shape, numpy=lambda x, axes, keepdims: np.max(x, axis=axes, keepdims=keepdims),
-         grad=_max_grad, kind="reduce", lower=_lower_reduce)
+         grad=_max_grad, kind="reduce", lower=_lower_reduce, onnx_export=_onnx_reduction("ReduceMax"))
 
 
 def _axes(op, x, axis):
@@ -101,8 +109,16 @@ def _lower_count(node, d):
     d.assign(node, cast_to(product(dims[a] for a in node.attrs["axes"]), node.dtype))
 
 
+def _onnx_count(node, b):
+    """How many elements lie along the axes, from the run-time shape (the batch is among them)."""
+    def emit(b, xs, out):
+        sizes = b.node("Gather", [b.node("Shape", xs), b.ints(node.attrs["axes"])], axis=0)
+        return b.cast(b.node("ReduceProd", [sizes], keepdims=0), node.dtype, out)
+    return Plan(node.inputs, emit)
+
+
 register("count", shape=_count_shape, numpy=lambda x, axes: np.asarray(np.prod([x.shape[a] for a in axes]), x.dtype),
-         grad=no_gradient, kind="shape", lower=_lower_count)
+         grad=no_gradient, kind="shape", lower=_lower_count, onnx_export=_onnx_count)
 
 
 def count(x, axes):
@@ -132,7 +148,8 @@ def _broadcast_like_grad(node, g):
 
 
 register("broadcast_like", shape=_broadcast_like_shape, numpy=lambda a, ref: np.broadcast_to(a, ref.shape),
-         grad=_broadcast_like_grad, kind="broadcast")
+         grad=_broadcast_like_grad, kind="broadcast", onnx_export=lambda node, b: Plan(
+             node.inputs, lambda b, xs, out: b.node("Expand", [xs[0], b.node("Shape", [xs[1]])], out)))
 
 
 def broadcast_like(a, ref):

@@ -10,10 +10,12 @@ import numpy as np
 
 from .. import checks
 from ..errors import GraphError, ShapeError
-from ..graph import fail, fmt_shape, make_node, param, require_tensor
+from ..graph import fail, fmt_shape, layer_scope, make_node, param, require_tensor
 from .. import init as initializers
 from ..codegen.library import Array, Integer, Literal
 from .rules import require_float
+from ..graph import located
+from ..onnx_support import Plan
 from ..registry import register
 
 ACTIVATION_CODES = {"tanh": 0, "relu": 1, "sigmoid": 2}
@@ -85,7 +87,36 @@ def _lower_rnn_grad(node, d):
               + [Literal(ACTIVATION_CODES[node.attrs["activation"]])] + [Literal(i in parts) for i in range(4)])
 
 
-register("rnn", shape=_rnn_shape, numpy=_rnn_ref, grad=_rnn_grad, kind="opaque", lower=_lower_rnn)
+def _onnx_rnn(node, b):
+    """h_t = act(x_t Wx + h_{t-1} Wh + b) is ONNX's RNN with W = Wx^T, R = Wh^T and biases (b, 0), run
+    time-first: (batch, steps, features) is transposed to (steps, batch, features) and the hidden states
+    (steps, 1 direction, batch, hidden) back to (batch, steps, hidden)."""
+    x, wx, wh, bias = node.inputs
+    for weight in (wx, wh, bias):
+        if weight.op not in ("param", "constant"):
+            raise located(GraphError, "rnn", node.loc, f"its weights must be parameters or constants to export "
+                                                       f"to ONNX's RNN; {weight.op} at {weight.loc} is computed")
+    hidden = wh.shape[0]
+
+    def emit(b, xs, out):
+        time_first = b.node("Transpose", [xs[0]], perm=[1, 0, 2])
+        weights = [b.initializer(wx.value.T[None], f"{wx.name or 'rnn'}/onnx_W"),
+                   b.initializer(wh.value.T[None], f"{wh.name or 'rnn'}/onnx_R"),
+                   b.initializer(np.concatenate([bias.value, np.zeros(hidden, bias.dtype)])[None],
+                                 f"{bias.name or 'rnn'}/onnx_B")]
+        states = b.node("RNN", [time_first] + weights, hidden_size=hidden,
+                        activations=[node.attrs["activation"].capitalize()])
+        return b.node("Transpose", [b.node("Squeeze", [states, b.ints([1])])], out, perm=[1, 0, 2])
+    return Plan((x,), emit)
+
+
+def _onnx_step_at(node, b):
+    index = np.asarray(node.attrs["index"], np.int64)
+    return Plan(node.inputs, lambda b, xs, out: b.node("Gather", [xs[0], b.constant(index)], out, axis=1))
+
+
+register("rnn", shape=_rnn_shape, numpy=_rnn_ref, grad=_rnn_grad, kind="opaque", lower=_lower_rnn,
+         onnx_export=_onnx_rnn)
 register("rnn_grad", shape=lambda x, h, wx, wh, g, activation: ((), x.dtype), numpy=_rnn_grad_ref, grad=None,
          kind="multi", lower=_lower_rnn_grad)
 
@@ -110,7 +141,7 @@ def _scatter_step(node, d):
 
 register("step_at", shape=_step_shape, numpy=lambda h, index: np.ascontiguousarray(h[:, index]), kind="opaque",
          grad=lambda n, g: (make_node("step_at_grad", (g, n.inputs[0]), n.attrs),),
-         lower=_copy_step)
+         lower=_copy_step, onnx_export=_onnx_step_at)
 register("step_at_grad", shape=lambda g, like, index: (like.shape, like.dtype), numpy=_step_grad_ref, kind="opaque",
          grad=lambda n, d: (make_node("step_at", (d,), n.attrs), None), lower=_scatter_step)
 
@@ -130,9 +161,10 @@ def rnn(x_seq, hidden_size: int, activation: str = "tanh", return_sequences: boo
         fail(GraphError, "rnn", f"unknown activation {activation!r}; valid: {', '.join(ACTIVATION_CODES)}")
     hidden_size = checks.count("rnn", "hidden_size", hidden_size)
     name = layer_name("rnn", name, x_seq)
-    dtype = x_seq.dtype if x_seq.is_float else None
-    wx = param(f"{name}/W", (x_seq.shape[2], hidden_size), init=initializers.normal_scaled(), dtype=dtype)
-    wh = param(f"{name}/U", (hidden_size, hidden_size), init=initializers.normal_scaled(), dtype=wx.dtype)
-    b = param(f"{name}/b", (hidden_size,), init=initializers.zeros(), dtype=wx.dtype)
-    h = make_node("rnn", (x_seq, wx, wh, b), {"activation": activation})
-    return h if return_sequences else make_node("step_at", (h,), {"index": x_seq.shape[1] - 1})
+    with layer_scope(name):
+        dtype = x_seq.dtype if x_seq.is_float else None
+        wx = param(f"{name}/W", (x_seq.shape[2], hidden_size), init=initializers.normal_scaled(), dtype=dtype)
+        wh = param(f"{name}/U", (hidden_size, hidden_size), init=initializers.normal_scaled(), dtype=wx.dtype)
+        b = param(f"{name}/b", (hidden_size,), init=initializers.zeros(), dtype=wx.dtype)
+        h = make_node("rnn", (x_seq, wx, wh, b), {"activation": activation})
+        return h if return_sequences else make_node("step_at", (h,), {"index": x_seq.shape[1] - 1})

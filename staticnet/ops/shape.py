@@ -8,6 +8,7 @@ import numpy as np
 from ..checks import is_integer
 from ..errors import ShapeError
 from ..graph import fail, fmt_shape, make_node, require_tensor
+from ..onnx_support import Plan
 from ..registry import register
 
 
@@ -31,8 +32,14 @@ def _lower_reshape(node, d):
         d.line(f"abi.store_{ABI_DTYPE[node.dtype.name]}({d.address(node)}, {d.value(source)})")
 
 
+def _onnx_reshape(node, b):
+    target = [-1 if d is None else d for d in node.attrs["shape"]]
+    return Plan(node.inputs, lambda b, xs, out: b.node("Reshape", [xs[0], b.ints(target)], out))
+
+
 register("reshape", shape=_reshape_shape, numpy=lambda x, shape: np.reshape(x, _runtime_shape(shape)),
          grad=lambda n, g: (reshape(g, n.inputs[0].shape),), kind="shape", lower=_lower_reshape,
+         onnx_export=_onnx_reshape,
          row_wise=lambda node, views: node.id in views)  # a view of the same rows; a copy is not split
 
 
@@ -80,7 +87,8 @@ def _lower_transpose(node, d):
 
 register("transpose", shape=_transpose_shape, numpy=lambda x, axes: np.transpose(x, axes),
          grad=lambda n, g: (transpose(g, tuple(np.argsort(n.attrs["axes"]).tolist())),), kind="shape",
-         lower=_lower_transpose)
+         lower=_lower_transpose, onnx_export=lambda node, b: Plan(node.inputs, lambda b, xs, out: b.node(
+             "Transpose", xs, out, perm=list(node.attrs["axes"]))))
 
 
 def transpose(x, axes=None):

@@ -5,7 +5,8 @@ rewrites) or a function over the whole program (dead code, common subexpressions
 group several nodes). Every pass returns its input itself when it changes nothing.
 
 BEFORE_DIFFERENTIATION rewrites the forward graph, so that the gradient is derived from the
-cheaper form.  Then canonicalize runs to a fixed point; the fusion passes run once, in this order.
+cheaper form.  Then the composites are inlined, canonicalize runs to a fixed point and the fusion
+passes run once, in this order.
 """
 from __future__ import annotations
 
@@ -19,12 +20,14 @@ from .fuse_gemm_update import fuse_gemm_update
 from .fuse_pool_contract import fuse_pool_contract
 from .fuse_losses import fuse_losses
 from .fuse_updates import fuse_updates
+from .inline_composites import inline_composites
 from .pool_early import pool_early
 from .simplify import simplify
 
 BEFORE_DIFFERENTIATION = [pool_early]
 
 PHASES = [
+    ("inline", [inline_composites], False),
     ("canonicalize", [eliminate_dead_code, fold_constants, simplify, eliminate_common_subexpressions], True),
     ("fuse", [fuse_pool_contract, fuse_losses, fuse_elementwise, fuse_bias_grad, fuse_updates, fuse_gemm, fuse_gemm_update], False),
     ("tidy", [simplify, eliminate_common_subexpressions], True),

@@ -6,10 +6,8 @@ from __future__ import annotations
 from ..graph import Tensor, make_node
 from ..loop_body import loop_body_of
 from ..program import Program, consumers, rebuild
+from ..registry import has_trait
 from .fuse_elementwise import LoopBodyBuilder, loopable
-
-
-PRODUCTS = ("matmul", "contract")
 
 
 def _operand(t: Tensor):
@@ -37,7 +35,7 @@ def fuse_gemm(program: Program) -> Program:
         if not loopable(node):
             return None
         for i, t in enumerate(node.inputs):
-            if t.op in PRODUCTS and len(readers.get(t.id, [])) == 1 and t.shape == node.shape:
+            if has_trait(t, "product") and len(readers.get(t.id, [])) == 1 and t.shape == node.shape:
                 return i
         return None
 
@@ -54,7 +52,7 @@ def fuse_gemm(program: Program) -> Program:
             builder.add(*loop_body_of(node, inputs))
             epilogue_inputs, epilogue = builder.finish()
             return _gemm(product, epilogue_inputs[1:], epilogue, node.shape, node.dtype, node.loc)
-        if node.op in PRODUCTS and not absorbed(node):
+        if has_trait(node, "product") and not absorbed(node):
             return _gemm(make_node(node.op, inputs, loc=node.loc), (), (), node.shape, node.dtype, node.loc)
         return None
 

@@ -5,21 +5,21 @@ from __future__ import annotations
 
 from ..graph import make_node
 from ..program import Program, rebuild
-
-PAIRS = {"softmax_xent": ("softmax", "softmax_xent_multi"), "sigmoid_xent": ("sigmoid", "sigmoid_xent_multi")}
+from ..registry import has_trait, registry
 
 
 def _activation_matches(node, loss):
-    activation, _ = PAIRS[loss.op]
-    if node.op != activation or node.inputs[0] is not loss.inputs[0]:
+    """node is the activation whose cross-entropy `loss` is (its registration's cross_entropy_of), of the same
+    logits, along the last axis where it takes one."""
+    if node.op != registry[loss.op].cross_entropy_of or node.inputs[0] is not loss.inputs[0]:
         return False
-    return activation == "sigmoid" or node.attrs["axis"] == node.ndim - 1
+    return node.attrs.get("axis", node.ndim - 1) == node.ndim - 1
 
 
 def fuse_losses(program: Program) -> Program:
     """softmax(z) and softmax_xent(z, y) -> parts of softmax_xent_multi(z, y); likewise for sigmoid."""
     nodes = program.nodes()
-    losses = [n for n in nodes if n.op in PAIRS]
+    losses = [n for n in nodes if has_trait(n, "with_activation")]
     pairs = {}
     for loss in losses:
         partner = next((n for n in nodes if _activation_matches(n, loss)), None)
@@ -35,7 +35,7 @@ def fuse_losses(program: Program) -> Program:
         loss, partner = pairs[node.id]
         if loss.id not in made:
             z, y = loss.inputs  # logits and labels are upstream of both: never rebuilt differently
-            multi = make_node(PAIRS[loss.op][1], (z, y), loc=loss.loc)
+            multi = make_node(registry[loss.op].with_activation, (z, y), loc=loss.loc)
             made[loss.id] = {
                 loss.id: make_node("part", (multi,), {"index": 0, "shape": (), "dtype": loss.dtype.name}, loc=loss.loc),
                 partner.id: make_node("part", (multi,), {"index": 1, "shape": partner.shape, "dtype": partner.dtype.name},

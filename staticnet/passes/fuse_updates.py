@@ -9,6 +9,7 @@ from __future__ import annotations
 from ..graph import make_node
 from ..loop_body import loop_body_of
 from ..program import Program, origins
+from ..registry import has_trait
 from .fuse_elementwise import LoopBodyBuilder, loopable
 
 
@@ -66,7 +67,7 @@ def fuse_updates(program: Program) -> Program:
 
 
 def _reads_a_product(value):
-    return any(t.op in ("matmul", "contract") for t in value.inputs)
+    return any(has_trait(t, "product") for t in value.inputs)
 
 
 def _dependency_order(group):

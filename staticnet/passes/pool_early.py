@@ -12,10 +12,8 @@ Where a moved node's output has other readers the rewrite still holds; the unpoo
 computed as well, for them.
 """
 from ..graph import make_node
+from ..registry import has_trait
 from .rules import RuleSet
-
-NON_DECREASING = {"sigmoid", "tanh", "relu", "softplus"}
-POOLS = ("max_pool2d", "avg_pool2d")
 
 pool_early = RuleSet("pool_early")
 
@@ -36,15 +34,15 @@ def pooled(pool, x):
     if bias is not None:
         z, b = bias
         return make_node("add", (pooled(pool, z), b), x.attrs, loc=x.loc)
-    if pool.op == "max_pool2d" and x.op in NON_DECREASING:
+    if pool.op == "max_pool2d" and has_trait(x, "monotone"):
         return make_node(x.op, (pooled(pool, x.inputs[0]),), x.attrs, loc=x.loc)
     return make_node(pool.op, (x,), pool.attrs, loc=pool.loc)
 
 
-@pool_early.rule(*POOLS)
+@pool_early.rule("max_pool2d", "avg_pool2d")
 def pool_before_bias_and_activation(node, inputs, context):
     """pool(f(z + b)) -> f(pool(z) + b), as far as each pooling's input allows."""
     (x,) = inputs
-    if not (per_channel_bias(x) or (node.op == "max_pool2d" and x.op in NON_DECREASING)):
+    if not (per_channel_bias(x) or (node.op == "max_pool2d" and has_trait(x, "monotone"))):
         return None
     return pooled(node, x)

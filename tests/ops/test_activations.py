@@ -29,6 +29,7 @@ DEFINITIONS = {
     "gelu_tanh": (lambda z: sn.gelu(z, "tanh"),
                   lambda z: 0.5 * z * (1 + np.tanh(math.sqrt(2 / math.pi) * (z + 0.044715 * z**3)))),
     "gelu_sigmoid": (lambda z: sn.gelu(z, "sigmoid"), lambda z: z * sigmoid(1.702 * z)),
+    "mish": (sn.mish, lambda z: z * np.tanh(np.log1p(np.exp(z)))),
     "softmax": (sn.softmax, lambda z: np.exp(z) / np.exp(z).sum(-1, keepdims=True)),
     "log_softmax": (sn.log_softmax, lambda z: np.log(np.exp(z) / np.exp(z).sum(-1, keepdims=True))),
 }
