@@ -15,6 +15,7 @@ import sys
 from .errors import DataError, GraphError, MissingDependency, ModelFileError, SearchError, UsageError
 from .model_file import chosen_optimizer, kind_of, load_model_file, model_from_spec, run_user_code
 from .onnx_support import DEFAULT_OPSET, MIN_OPSET
+from .paths import output_problem
 
 MODEL_FILE_HELP = """\
 A model file is Python that sets these keys at module level, or returns them in a dict from a
@@ -39,18 +40,14 @@ seed comes from --seed and its parameters, and the table's command trains the sa
 The search directory keeps one result per trial: running the same command again trains only the
 trials that have none (after Ctrl-C, say); a different search there is refused without --force."""
 
-def _output_file(option: str, path: str | None) -> None:
-    """A file the command will write must be writable before any work starts: no directory there, and
-    an existing directory to hold it."""
+def _output_file(option: str, path: str | None, taken: dict | None = None) -> None:
+    """A file the command will write must be writable before any work starts, and must not be one of
+    `taken` (the command's inputs and other outputs: {how a message names it: path})."""
     if path is None:
         return
-    if os.path.isdir(path):
-        raise UsageError(f"{option} {path}: is a directory; give a file name")
-    parent = os.path.dirname(path) or "."
-    if not os.path.isdir(parent):
-        raise UsageError(f"{option} {path}: directory {parent} does not exist")
-    if not os.access(parent, os.W_OK):
-        raise UsageError(f"{option} {path}: cannot write in directory {parent}")
+    problem = output_problem(path, taken)
+    if problem is not None:
+        raise UsageError(f"{option} {path or repr(path)}: {problem}")
 
 
 def _check_thread_count() -> None:
@@ -82,7 +79,7 @@ def cmd_compile(args) -> int:
     from .report import format_report
     if args.emit and os.path.exists(args.emit) and not os.path.isdir(args.emit):
         raise UsageError(f"--emit {args.emit}: is a file, not a directory")
-    _output_file("--dot", args.dot)
+    _output_file("--dot", args.dot, {"the model file": args.model})
     spec = load_model_file(args.model)
     model = model_from_spec(spec, chosen_optimizer(spec)[0], args.model)
     batch = args.batch_size or spec.get("batch_size", 10)
@@ -164,8 +161,9 @@ def _first_rows(data, count: int):
 
 
 def cmd_train(args) -> int:
-    _output_file("--save", args.save)
-    _output_file("--plot", args.plot)
+    # --save may be the --resume file: training goes on from it, and each checkpoint replaces it atomically
+    _output_file("--save", args.save, {"the model file": args.model})
+    _output_file("--plot", args.plot, {"the model file": args.model, "--resume": args.resume, "--save": args.save})
     if args.plot:
         from .plot import _pyplot as require_matplotlib
         require_matplotlib()
@@ -297,7 +295,7 @@ def cmd_export(args) -> int:
     from .onnx_export import export
     from .onnx_support import checked_opset, require_onnx
     from .serialize import read_forward_graph
-    _output_file("output", args.output)
+    _output_file("output", args.output, {"the model": args.model})
     if not os.path.isfile(args.model):
         raise UsageError(f"no such model file: {args.model}")
     try:

@@ -140,6 +140,10 @@ def test_callback_settings_are_checked_before_training(spirals_net, tmp_path):
          r"LearningRateScheduler", r"schedule must be a function of \(epoch, lr\), got <function .*"),
         (lambda: EarlyStopping(patience=0), r"EarlyStopping", r"patience must be a positive int, got 0"),
         (lambda: CSVLogger(tmp_path / "no" / "log.csv"), r"CSVLogger", r"path='.*log.csv': the directory .* does not exist"),
+        (lambda: CSVLogger(""), r"CSVLogger", r"path='': is empty; name a file"),
+        (lambda: CSVLogger("/sys/log.csv"), r"CSVLogger", r"path='/sys/log.csv': cannot write in the directory /sys \(.*\)"),
+        (lambda: ModelCheckpoint(""), r"ModelCheckpoint", r"path='': is empty; name a file"),
+        (lambda: ModelCheckpoint(str(tmp_path)), r"ModelCheckpoint", r"path='.*': is a directory; name a file in it"),
     ]
     for call, function, message in mistakes:
         with pytest.raises(ValueError, match=f"^{function} at {HERE}:{call.__code__.co_firstlineno}: {message}$"):

@@ -163,14 +163,29 @@ def run_main(capsys, *argv):
      "{model}: input 'x' takes rows of 784, but `flatten = False` loads MNIST as images (n, 28, 28, 1): remove it"),
     (TINY, ["compile", "{model}", "--emit", "{tmp}/afile"], 2, "--emit {tmp}/afile: is a file, not a directory"),
     (TINY, ["compile", "{model}", "--dot", "{tmp}/missing/g.dot"], 2,
-     "--dot {tmp}/missing/g.dot: directory {tmp}/missing does not exist"),
-    (TINY, ["compile", "{model}", "--dot", "{tmp}"], 2, "--dot {tmp}: is a directory; give a file name"),
+     "--dot {tmp}/missing/g.dot: the directory {tmp}/missing does not exist"),
+    (TINY, ["compile", "{model}", "--dot", "{tmp}"], 2, "--dot {tmp}: is a directory; name a file in it"),
     (TINY, ["train", "{model}", "--save", "{tmp}/missing/m.snet"], 2,
-     "--save {tmp}/missing/m.snet: directory {tmp}/missing does not exist"),
-    (TINY, ["train", "{model}", "--save", "{tmp}"], 2, "--save {tmp}: is a directory; give a file name"),
+     "--save {tmp}/missing/m.snet: the directory {tmp}/missing does not exist"),
+    (TINY, ["train", "{model}", "--save", "{tmp}"], 2, "--save {tmp}: is a directory; name a file in it"),
     (TINY, ["train", "{model}", "--plot", "{tmp}/missing/curves.png"], 2,
-     "--plot {tmp}/missing/curves.png: directory {tmp}/missing does not exist"),
-    (TINY, ["train", "{model}", "--plot", "{tmp}"], 2, "--plot {tmp}: is a directory; give a file name"),
+     "--plot {tmp}/missing/curves.png: the directory {tmp}/missing does not exist"),
+    (TINY, ["train", "{model}", "--plot", "{tmp}"], 2, "--plot {tmp}: is a directory; name a file in it"),
+    (TINY, ["train", "{model}", "--save", "{model}"], 2,
+     "--save {model}: is the same file as the model file {model}; name another file"),
+    (TINY, ["train", "{model}", "--save", ""], 2, "--save '': is empty; name a file"),
+    (TINY, ["train", "{model}", "--save", "/sys/m.snet"], 2,
+     "--save /sys/m.snet: cannot write in the directory /sys (Permission denied)"),
+    (TINY, ["train", "{model}", "--plot", "{model}"], 2,
+     "--plot {model}: is the same file as the model file {model}; name another file"),
+    (TINY, ["train", "{model}", "--save", "{tmp}/m.snet", "--plot", "{tmp}/m.snet"], 2,
+     "--plot {tmp}/m.snet: is the same file as --save {tmp}/m.snet; name another file"),
+    (TINY, ["train", "{model}", "--resume", "{tmp}/afile", "--plot", "{tmp}/afile"], 2,
+     "--plot {tmp}/afile: is the same file as --resume {tmp}/afile; name another file"),
+    (TINY, ["compile", "{model}", "--dot", "{model}"], 2,
+     "--dot {model}: is the same file as the model file {model}; name another file"),
+    (TINY, ["export", "{tmp}/afile", "{tmp}/afile"], 2,
+     "output {tmp}/afile: is the same file as the model {tmp}/afile; name another file"),
     (TINY, ["train", "{model}", "--resume", "{tmp}/none.snet"], 2, "--resume {tmp}/none.snet: no such file"),
     (TINY, ["train", "{model}", "--resume", "{tmp}/afile"], 1,
      "{tmp}/afile: not a staticnet model file, or truncated or corrupted (not a readable zip archive: File is not "
@@ -187,6 +202,19 @@ def test_each_mistake_is_one_line_and_an_exit_code(tmp_path, capsys, text, argv,
     fill = {"model": model, "tmp": tmp_path}
     result = run_main(capsys, *[a.format(**fill) for a in argv])
     assert result[::2] == (code, f"staticnet: error: {message.format(**fill)}\n")
+
+
+def test_an_output_reached_through_a_link_or_another_spelling_of_its_input_is_refused(tmp_path, capsys):
+    model = write(tmp_path, TINY)
+    link = tmp_path / "link.py"
+    link.symlink_to(model)
+    spelled = str(tmp_path / "sub" / ".." / "model.py")
+    (tmp_path / "sub").mkdir()
+    for output in (str(link), spelled):
+        code, out, err = run_main(capsys, "train", model, "--save", output)
+        assert (code, out) == (2, "")
+        assert err == f"staticnet: error: --save {output}: is the same file as the model file {model}; name another file\n"
+    assert open(model).read() == TINY
 
 
 @pytest.mark.parametrize("value", ["0", "abc", "-2"])
