@@ -12,8 +12,10 @@ import math
 import os
 import sys
 
-from .errors import DataError, GraphError, MissingDependency, ModelFileError, SearchError, UsageError
-from .model_file import chosen_optimizer, kind_of, load_model_file, model_from_spec, run_user_code
+from .errors import (DataError, GraphError, MissingDependency, ModelFileError, NumericalError, SearchError,
+                     UsageError)
+from .model_file import (chosen_optimizer, kind_of, load_model_file, model_from_spec, refuse_non_python,
+                         run_user_code)
 from .onnx_support import DEFAULT_OPSET, MIN_OPSET
 from .paths import output_problem
 
@@ -109,9 +111,16 @@ def cmd_compile(args) -> int:
 
 def cmd_cache(args) -> int:
     from .codegen import cache
-    directory = cache.cache_dir()
+    directory = cache.configured_dir()
+    if os.path.exists(directory) and not os.path.isdir(directory):
+        named = f"STATICNET_CACHE={directory}" if os.environ.get("STATICNET_CACHE") else f"the compile cache {directory}"
+        raise UsageError(f"{named} is not a directory; point STATICNET_CACHE at a directory")
     if args.clear:
-        print(f"removed {cache.clear(directory)} entries from the compile cache {directory}")
+        try:
+            removed = cache.clear(directory)
+        except OSError as e:
+            raise UsageError(f"cannot clear the compile cache {directory}: {e.strerror or e}") from None
+        print(f"removed {removed} entries from the compile cache {directory}")
         return 0
     size = cache.size_bytes(directory)
     print(f"compile cache: {directory}\n  {len(cache.entries(directory))} entries (drivers and kernels), "
@@ -242,6 +251,7 @@ def cmd_search(args) -> int:
     space = _search_space(args)
     if not os.path.isfile(args.model):
         raise UsageError(f"no such model file: {args.model}")
+    refuse_non_python(args.model)
     namespace = ModelFileBuilder(args.model).namespace()
     spec = {key: namespace[key] for key in ("data", "flatten") if key in namespace}
     if spec.get("data", "mnist") == "mnist":
@@ -470,7 +480,7 @@ def main(argv=None) -> int:
     except SearchError as e:  # raised before any trial trains: the space, the options, the directory
         print(f"staticnet: error: {e}", file=sys.stderr)
         return 2
-    except (ModelFileError, DataError, MissingDependency) as e:
+    except (ModelFileError, DataError, MissingDependency, NumericalError) as e:  # NumericalError: training diverged
         print(f"staticnet: error: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -217,6 +217,37 @@ def test_an_output_reached_through_a_link_or_another_spelling_of_its_input_is_re
     assert open(model).read() == TINY
 
 
+def test_a_diverging_run_is_the_error_in_a_few_lines_not_a_traceback(tmp_path):
+    linear = TINY.replace('p = sn.dense(x, 2, activation="softmax")', "p = sn.dense(x, 2)").replace(
+        "sn.cross_entropy(p, y)", "sn.mse(p, y)") + "metrics = []\n"
+    result = staticnet("train", write(tmp_path, linear), "--lr", "1e30", "--epochs", "3")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    error = result.stderr[result.stderr.index("staticnet: error: "):]
+    assert error.startswith("staticnet: error: fit: training diverged in epoch 1") and len(error.splitlines()) <= 3
+
+
+@pytest.mark.parametrize("command", [["check"], ["explain"], ["compile"], ["train"], ["search", "--grid", "lr=0.1"]])
+def test_a_file_that_is_not_python_is_named_as_such(tmp_path, capsys, command):
+    saved = tmp_path / "m.snet"
+    assert run_main(capsys, "train", write(tmp_path, TINY), "--save", saved)[0] == 0
+    binary = tmp_path / "noise.py"
+    binary.write_bytes(bytes(range(256)))
+    for path, kind in ((saved, "it is a zip archive (a saved model?"), (binary, "it holds binary data")):
+        code, out, err = run_main(capsys, command[0], path, *command[1:])
+        assert (code, out) == (1, "")
+        assert err.startswith(f"staticnet: error: {path}: not a Python model file: {kind}") and err.count("\n") == 1
+
+
+def test_cache_refuses_a_cache_path_that_is_a_file_naming_the_variable(tmp_path, capsys, monkeypatch):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a cache")
+    monkeypatch.setenv("STATICNET_CACHE", str(blocker))
+    for argv in (["cache", "--clear"], ["cache"]):
+        assert run_main(capsys, *argv) == (2, "", f"staticnet: error: STATICNET_CACHE={blocker} is not a directory; "
+                                                  "point STATICNET_CACHE at a directory\n")
+    assert blocker.read_text() == "not a cache"
+
+
 @pytest.mark.parametrize("value", ["0", "abc", "-2"])
 def test_a_bad_thread_count_is_one_line_exit_2(tmp_path, capsys, monkeypatch, value):
     monkeypatch.setenv("STATICNET_NUM_THREADS", value)
