@@ -52,6 +52,20 @@ def _output_file(option: str, path: str | None, taken: dict | None = None) -> No
         raise UsageError(f"{option} {path or repr(path)}: {problem}")
 
 
+def _output_directory(option: str, path: str | None) -> None:
+    """A directory the command will write files into (made if missing) must be usable before any work starts."""
+    if path is None:
+        return
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise UsageError(f"{option} {path}: is a file, not a directory")
+    existing = os.path.abspath(path)
+    while not os.path.exists(existing):  # the files go into the nearest directory that exists, once made
+        existing = os.path.dirname(existing)
+    problem = output_problem(os.path.join(existing, "file"))
+    if problem is not None:
+        raise UsageError(f"{option} {path}: {problem}")
+
+
 def _check_thread_count() -> None:
     """$STATICNET_NUM_THREADS is read when the first model compiles; a bad value is caught here instead."""
     from .threads import configured
@@ -79,8 +93,7 @@ def cmd_explain(args) -> int:
 def cmd_compile(args) -> int:
     from .graph import to_dot
     from .report import format_report
-    if args.emit and os.path.exists(args.emit) and not os.path.isdir(args.emit):
-        raise UsageError(f"--emit {args.emit}: is a file, not a directory")
+    _output_directory("--emit", args.emit)
     _output_file("--dot", args.dot, {"the model file": args.model})
     spec = load_model_file(args.model)
     model = model_from_spec(spec, chosen_optimizer(spec)[0], args.model)

@@ -162,6 +162,8 @@ def run_main(capsys, *argv):
     (GOOD + "flatten = False\n", ["train", "{model}"], 1,
      "{model}: input 'x' takes rows of 784, but `flatten = False` loads MNIST as images (n, 28, 28, 1): remove it"),
     (TINY, ["compile", "{model}", "--emit", "{tmp}/afile"], 2, "--emit {tmp}/afile: is a file, not a directory"),
+    (TINY, ["compile", "{model}", "--emit", "/sys/generated"], 2,
+     "--emit /sys/generated: cannot write in the directory /sys (Permission denied)"),
     (TINY, ["compile", "{model}", "--dot", "{tmp}/missing/g.dot"], 2,
      "--dot {tmp}/missing/g.dot: the directory {tmp}/missing does not exist"),
     (TINY, ["compile", "{model}", "--dot", "{tmp}"], 2, "--dot {tmp}: is a directory; name a file in it"),
