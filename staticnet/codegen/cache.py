@@ -19,6 +19,7 @@ directory, nor a temporary file that Numba may be writing (see `clear`).
 """
 from __future__ import annotations
 
+import atexit
 import contextlib
 import fcntl
 import glob
@@ -93,7 +94,6 @@ def fallback_dir() -> str:
 
 
 def _temporary_fallback() -> str:
-    import atexit
     path = tempfile.mkdtemp(prefix="staticnet-cache-")
     atexit.register(shutil.rmtree, path, True)
     return path
@@ -112,7 +112,9 @@ def locked(directory: str, exclusive: bool = False):
     try:
         fd = os.open(os.path.join(directory, LOCK), os.O_RDWR | os.O_CREAT, 0o666)
     except OSError:
-        yield  # a directory we cannot write: nothing we do there needs protecting
+        fd = None
+    if fd is None:  # a directory we cannot write: nothing we do there needs protecting
+        yield
         return
     try:
         fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
