@@ -12,6 +12,8 @@ import os
 import shlex
 import sys
 
+from staticnet.paths import output_problem
+
 from . import compile_time, epochs, kernel_timings, machine, peers, report
 from .workloads import WORKLOADS, load_data
 
@@ -42,6 +44,12 @@ def parse(argv):
         parser.exit(2, "staticnet bench: error: batch sizes must be positive\n")
     if args.repeats < 1:
         parser.exit(2, f"staticnet bench: error: --repeats must be at least 1, got {args.repeats}\n")
+    outputs = {}
+    for option, path in (("--json", args.json), ("--markdown", args.markdown), ("--plot", args.plot)):
+        problem = None if path is None else output_problem(path, outputs)
+        if problem is not None:
+            parser.exit(2, f"staticnet bench: error: {option} {path or repr(path)}: {problem}\n")
+        outputs[option] = path
     if args.plot:
         try:
             import matplotlib  # noqa: F401

@@ -17,6 +17,7 @@ import numpy as np
 
 from .errors import GraphError
 from .locations import fail
+from .paths import output_problem
 
 
 def is_integer(value) -> bool:
@@ -152,13 +153,10 @@ def byte_size(count: int) -> str:
     return f"{count} bytes"
 
 
-def output_file(op: str, argument: str, path) -> None:
-    """A file written after each epoch: a path that could not be written is refused now, before training,
-    not after the first epoch."""
-    if not isinstance(path, (str, os.PathLike)):
-        refuse(op, f"{argument} must be a file path, got {shown(path)}", ValueError)
-    if os.path.isdir(path):
-        refuse(op, f"{argument}={str(path)!r} is a directory; name a file in it", ValueError)
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        refuse(op, f"{argument}={str(path)!r}: the directory {directory} does not exist", ValueError)
+def output_file(op: str, argument: str, path, taken: dict | None = None) -> None:
+    """A file the call will write, refused now (before training) if it cannot be written or is the same
+    file as one of `taken` (staticnet/paths.py)."""
+    problem = output_problem(path, taken)
+    if problem is not None:
+        given = repr(os.fspath(path)) if isinstance(path, (str, os.PathLike)) else shown(path)
+        refuse(op, f"{argument}={given}: {problem}", ValueError)

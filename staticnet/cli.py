@@ -12,9 +12,12 @@ import math
 import os
 import sys
 
-from .errors import DataError, GraphError, MissingDependency, ModelFileError, SearchError, UsageError
-from .model_file import chosen_optimizer, kind_of, load_model_file, model_from_spec, run_user_code
+from .errors import (DataError, GraphError, MissingDependency, ModelFileError, NumericalError, SearchError,
+                     UsageError)
+from .model_file import (chosen_optimizer, kind_of, load_model_file, model_from_spec, refuse_non_python,
+                         run_user_code)
 from .onnx_support import DEFAULT_OPSET, MIN_OPSET
+from .paths import output_problem
 
 MODEL_FILE_HELP = """\
 A model file is Python that sets these keys at module level, or returns them in a dict from a
@@ -39,18 +42,28 @@ seed comes from --seed and its parameters, and the table's command trains the sa
 The search directory keeps one result per trial: running the same command again trains only the
 trials that have none (after Ctrl-C, say); a different search there is refused without --force."""
 
-def _output_file(option: str, path: str | None) -> None:
-    """A file the command will write must be writable before any work starts: no directory there, and
-    an existing directory to hold it."""
+def _output_file(option: str, path: str | None, taken: dict | None = None) -> None:
+    """A file the command will write must be writable before any work starts, and must not be one of
+    `taken` (the command's inputs and other outputs: {how a message names it: path})."""
     if path is None:
         return
-    if os.path.isdir(path):
-        raise UsageError(f"{option} {path}: is a directory; give a file name")
-    parent = os.path.dirname(path) or "."
-    if not os.path.isdir(parent):
-        raise UsageError(f"{option} {path}: directory {parent} does not exist")
-    if not os.access(parent, os.W_OK):
-        raise UsageError(f"{option} {path}: cannot write in directory {parent}")
+    problem = output_problem(path, taken)
+    if problem is not None:
+        raise UsageError(f"{option} {path or repr(path)}: {problem}")
+
+
+def _output_directory(option: str, path: str | None) -> None:
+    """A directory the command will write files into (made if missing) must be usable before any work starts."""
+    if path is None:
+        return
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise UsageError(f"{option} {path}: is a file, not a directory")
+    existing = os.path.abspath(path)
+    while not os.path.exists(existing):  # the files go into the nearest directory that exists, once made
+        existing = os.path.dirname(existing)
+    problem = output_problem(os.path.join(existing, "file"))
+    if problem is not None:
+        raise UsageError(f"{option} {path}: {problem}")
 
 
 def _check_thread_count() -> None:
@@ -80,9 +93,8 @@ def cmd_explain(args) -> int:
 def cmd_compile(args) -> int:
     from .graph import to_dot
     from .report import format_report
-    if args.emit and os.path.exists(args.emit) and not os.path.isdir(args.emit):
-        raise UsageError(f"--emit {args.emit}: is a file, not a directory")
-    _output_file("--dot", args.dot)
+    _output_directory("--emit", args.emit)
+    _output_file("--dot", args.dot, {"the model file": args.model})
     spec = load_model_file(args.model)
     model = model_from_spec(spec, chosen_optimizer(spec)[0], args.model)
     batch = args.batch_size or spec.get("batch_size", 10)
@@ -112,9 +124,16 @@ def cmd_compile(args) -> int:
 
 def cmd_cache(args) -> int:
     from .codegen import cache
-    directory = cache.cache_dir()
+    directory = cache.configured_dir()
+    if os.path.exists(directory) and not os.path.isdir(directory):
+        named = f"STATICNET_CACHE={directory}" if os.environ.get("STATICNET_CACHE") else f"the compile cache {directory}"
+        raise UsageError(f"{named} is not a directory; point STATICNET_CACHE at a directory")
     if args.clear:
-        print(f"removed {cache.clear(directory)} entries from the compile cache {directory}")
+        try:
+            removed = cache.clear(directory)
+        except OSError as e:
+            raise UsageError(f"cannot clear the compile cache {directory}: {e.strerror or e}") from None
+        print(f"removed {removed} entries from the compile cache {directory}")
         return 0
     size = cache.size_bytes(directory)
     print(f"compile cache: {directory}\n  {len(cache.entries(directory))} entries (drivers and kernels), "
@@ -164,8 +183,9 @@ def _first_rows(data, count: int):
 
 
 def cmd_train(args) -> int:
-    _output_file("--save", args.save)
-    _output_file("--plot", args.plot)
+    # --save may be the --resume file: training goes on from it, and each checkpoint replaces it atomically
+    _output_file("--save", args.save, {"the model file": args.model})
+    _output_file("--plot", args.plot, {"the model file": args.model, "--resume": args.resume, "--save": args.save})
     if args.plot:
         from .plot import _pyplot as require_matplotlib
         require_matplotlib()
@@ -244,6 +264,7 @@ def cmd_search(args) -> int:
     space = _search_space(args)
     if not os.path.isfile(args.model):
         raise UsageError(f"no such model file: {args.model}")
+    refuse_non_python(args.model)
     namespace = ModelFileBuilder(args.model).namespace()
     spec = {key: namespace[key] for key in ("data", "flatten") if key in namespace}
     if spec.get("data", "mnist") == "mnist":
@@ -297,7 +318,7 @@ def cmd_export(args) -> int:
     from .onnx_export import export
     from .onnx_support import checked_opset, require_onnx
     from .serialize import read_forward_graph
-    _output_file("output", args.output)
+    _output_file("output", args.output, {"the model": args.model})
     if not os.path.isfile(args.model):
         raise UsageError(f"no such model file: {args.model}")
     try:
@@ -472,7 +493,7 @@ def main(argv=None) -> int:
     except SearchError as e:  # raised before any trial trains: the space, the options, the directory
         print(f"staticnet: error: {e}", file=sys.stderr)
         return 2
-    except (ModelFileError, DataError, MissingDependency) as e:
+    except (ModelFileError, DataError, MissingDependency, NumericalError) as e:  # NumericalError: training diverged
         print(f"staticnet: error: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -25,7 +25,7 @@ from .checks import shown
 from .data_checks import check_finite, check_labels
 from .denormals import flushed_to_zero
 from . import callbacks as callback_rules
-from .callbacks import EarlyStopping, ModelCheckpoint
+from .callbacks import CSVLogger, EarlyStopping, ModelCheckpoint
 from .errors import DataError, GraphError, NumericalError, UnknownName
 from .history import History
 from .interrupts import interrupts_held
@@ -309,7 +309,8 @@ class Model:
             model reports no accuracy) and, at the end, restores the weights of the best epoch.
         checkpoint: a model file written after every epoch whose weights are all finite (the same as
             callbacks=[sn.callbacks.ModelCheckpoint(path)]); resume: a checkpoint of this same model and
-            optimizer to continue from, exactly (early stopping's state included).
+            optimizer to continue from, exactly (early stopping's state included).  The two may be one file:
+            it is read before the first epoch and replaced whole after each.
         check_data: scan the training and validation data for NaN and infinities first (False skips the scan,
             for speed); labels are always checked against their one_hot classes.
         callbacks: sn.callbacks.Callback objects, run between epochs (staticnet/callbacks.py); early stopping
@@ -341,9 +342,12 @@ class Model:
         given = callback_rules.checked(callbacks)
         tracker = check_tracking(self, track, track_data, check_data)
         stopping = self._early_stopping(EarlyStopping.from_spec(early_stopping, monitors, default_monitor), given)
-        if checkpoint is not None:
+        if checkpoint is not None:  # it may be the resume file: read first, then replaced atomically each epoch
             checks.output_file("fit", "checkpoint", checkpoint)
             given.append(ModelCheckpoint(checkpoint))
+        checkpoints = {"a ModelCheckpoint path": c.path for c in given if isinstance(c, ModelCheckpoint)}
+        for logger in (c for c in given if isinstance(c, CSVLogger)):
+            checks.output_file("fit", "CSVLogger path", logger.path, {"resume": resume, **checkpoints})
         hooks = callback_rules.CallbackList(([tracker] if tracker else []) + ([stopping] if stopping else [])
                                             + [c for c in given if c is not stopping])
         total = arrays[0].shape[0]

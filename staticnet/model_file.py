@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import functools
 import inspect
+import io
 import os
 import runpy
+import tokenize
+import zipfile
 
 from .errors import GraphError, ModelFileError, UsageError
 
@@ -38,6 +41,7 @@ def load_model_file(path: str, seed: int | None = None, params: dict | None = No
     passed to its build() as keyword arguments (`--param NAME=VALUE`, and each trial of a search)."""
     if not os.path.isfile(path):
         raise UsageError(f"no such model file: {path}")
+    refuse_non_python(path)
     if seed is not None:
         from .init import seed as set_seed
         set_seed(seed)
@@ -48,6 +52,24 @@ def load_model_file(path: str, seed: int | None = None, params: dict | None = No
     elif params:
         raise ModelFileError(f"{path}: defines no build() function to take the parameter {sorted(params)[0]!r}")
     return finished_spec(spec, path)
+
+
+def refuse_non_python(path: str) -> None:
+    """A model file must be Python source: Python would run a zip archive (a saved .snet model) as a zip
+    application and fail with "can't find '__main__' module", and other binary files with a syntax error
+    about null bytes, neither of which says that the wrong file was given."""
+    if zipfile.is_zipfile(path):
+        raise ModelFileError(f"{path}: not a Python model file: it is a zip archive (a saved model? `staticnet "
+                             "train --resume` and `staticnet export` take those)")
+    with open(path, "rb") as f:
+        data = f.read()
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+        text = data.decode(encoding)
+    except (SyntaxError, UnicodeDecodeError, LookupError):
+        text = None
+    if text is None or "\0" in text:
+        raise ModelFileError(f"{path}: not a Python model file: it holds binary data, not Python source")
 
 
 def built_spec(path: str, build, params: dict) -> dict:

@@ -33,6 +33,7 @@ from .predictor import inference_outputs
 from .program import Program, rebuild
 from .registry import registry
 from .onnx_support import TO_NCHW, TO_NHWC, Plan, checked_opset, require_onnx
+from .paths import output_problem
 
 BATCH = "batch"  # the name of the symbolic batch dimension in the exported model
 
@@ -276,11 +277,9 @@ def export(outputs, path, inputs=None, opset=None, output_names=None) -> None:
     """Write the ONNX model of `outputs` (see to_model) to `path`, atomically."""
     from .serialize import write_durably
 
-    loc = user_location()
-    if not isinstance(path, (str, os.PathLike)) or os.path.isdir(path):
-        raise located(GraphError, "export_onnx", loc, f"the path must name a file, got {path!r}")
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        raise located(GraphError, "export_onnx", loc, f"{str(path)!r}: the directory {directory} does not exist")
+    problem = output_problem(path)
+    if problem is not None:
+        given = repr(os.fspath(path)) if isinstance(path, (str, os.PathLike)) else type(path).__name__
+        raise located(GraphError, "export_onnx", user_location(), f"path {given}: {problem}")
     data = to_model(outputs, inputs, opset, output_names).SerializeToString()
     write_durably(path, lambda raw: raw.write(data))

@@ -117,6 +117,7 @@ def save_model(model, path: str) -> None:
 
     Refuses to replace a model file holding finite weights with non-finite ones: a diverged
     run must not destroy the last good save."""
+    checks.output_file("save", "path", path)
     manifest, arrays = _contents(model)
     _refuse_non_finite_over_finite(model, path)
 

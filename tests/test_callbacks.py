@@ -121,6 +121,8 @@ def test_learning_rate_scheduler_sets_each_epochs_rate_as_an_optimizer_schedule_
 def test_callback_settings_are_checked_before_training(spirals_net, tmp_path):
     data, val = some_rows(), some_rows(seed=9)
     before = weights_of(spirals_net)
+    kept = tmp_path / "kept.snet"
+    kept.write_bytes(b"a checkpoint to resume from")
     mistakes = [
         (lambda: spirals_net.fit(data, validation=val, verbose=0, callbacks=[EarlyStopping(2, monitor="val_acc")]),
          r"fit", r"EarlyStopping cannot monitor 'val_acc'; the epochs record loss, accuracy, val_loss, val_accuracy"),
@@ -141,11 +143,21 @@ def test_callback_settings_are_checked_before_training(spirals_net, tmp_path):
          r"LearningRateScheduler", r"schedule must be a function of \(epoch, lr\), got <function .*"),
         (lambda: EarlyStopping(patience=0), r"EarlyStopping", r"patience must be a positive int, got 0"),
         (lambda: CSVLogger(tmp_path / "no" / "log.csv"), r"CSVLogger", r"path='.*log.csv': the directory .* does not exist"),
+        (lambda: CSVLogger(""), r"CSVLogger", r"path='': is empty; name a file"),
+        (lambda: CSVLogger("/sys/log.csv"), r"CSVLogger", r"path='/sys/log.csv': cannot write in the directory /sys \(.*\)"),
+        (lambda: spirals_net.fit(data, verbose=0, checkpoint=str(tmp_path / "m.snet"),
+                                 callbacks=[CSVLogger(tmp_path / "m.snet")]),
+         r"fit", r"CSVLogger path='.*m.snet': is the same file as a ModelCheckpoint path .*m.snet; name another file"),
+        (lambda: spirals_net.fit(data, verbose=0, resume=str(kept), callbacks=[CSVLogger(kept)]),
+         r"fit", r"CSVLogger path='.*kept.snet': is the same file as resume .*kept.snet; name another file"),
+        (lambda: ModelCheckpoint(""), r"ModelCheckpoint", r"path='': is empty; name a file"),
+        (lambda: ModelCheckpoint(str(tmp_path)), r"ModelCheckpoint", r"path='.*': is a directory; name a file in it"),
     ]
     for call, function, message in mistakes:
         with pytest.raises(ValueError, match=f"^{function} at {HERE}:{call.__code__.co_firstlineno}: {message}$"):
             call()
     assert_same_weights(weights_of(spirals_net), before)
+    assert kept.read_bytes() == b"a checkpoint to resume from" and not (tmp_path / "m.snet").exists()
 
 
 @pytest.fixture(scope="module")

@@ -162,15 +162,32 @@ def run_main(capsys, *argv):
     (GOOD + "flatten = False\n", ["train", "{model}"], 1,
      "{model}: input 'x' takes rows of 784, but `flatten = False` loads MNIST as images (n, 28, 28, 1): remove it"),
     (TINY, ["compile", "{model}", "--emit", "{tmp}/afile"], 2, "--emit {tmp}/afile: is a file, not a directory"),
+    (TINY, ["compile", "{model}", "--emit", "/sys/generated"], 2,
+     "--emit /sys/generated: cannot write in the directory /sys (Permission denied)"),
     (TINY, ["compile", "{model}", "--dot", "{tmp}/missing/g.dot"], 2,
-     "--dot {tmp}/missing/g.dot: directory {tmp}/missing does not exist"),
-    (TINY, ["compile", "{model}", "--dot", "{tmp}"], 2, "--dot {tmp}: is a directory; give a file name"),
+     "--dot {tmp}/missing/g.dot: the directory {tmp}/missing does not exist"),
+    (TINY, ["compile", "{model}", "--dot", "{tmp}"], 2, "--dot {tmp}: is a directory; name a file in it"),
     (TINY, ["train", "{model}", "--save", "{tmp}/missing/m.snet"], 2,
-     "--save {tmp}/missing/m.snet: directory {tmp}/missing does not exist"),
-    (TINY, ["train", "{model}", "--save", "{tmp}"], 2, "--save {tmp}: is a directory; give a file name"),
+     "--save {tmp}/missing/m.snet: the directory {tmp}/missing does not exist"),
+    (TINY, ["train", "{model}", "--save", "{tmp}"], 2, "--save {tmp}: is a directory; name a file in it"),
     (TINY, ["train", "{model}", "--plot", "{tmp}/missing/curves.png"], 2,
-     "--plot {tmp}/missing/curves.png: directory {tmp}/missing does not exist"),
-    (TINY, ["train", "{model}", "--plot", "{tmp}"], 2, "--plot {tmp}: is a directory; give a file name"),
+     "--plot {tmp}/missing/curves.png: the directory {tmp}/missing does not exist"),
+    (TINY, ["train", "{model}", "--plot", "{tmp}"], 2, "--plot {tmp}: is a directory; name a file in it"),
+    (TINY, ["train", "{model}", "--save", "{model}"], 2,
+     "--save {model}: is the same file as the model file {model}; name another file"),
+    (TINY, ["train", "{model}", "--save", ""], 2, "--save '': is empty; name a file"),
+    (TINY, ["train", "{model}", "--save", "/sys/m.snet"], 2,
+     "--save /sys/m.snet: cannot write in the directory /sys (Permission denied)"),
+    (TINY, ["train", "{model}", "--plot", "{model}"], 2,
+     "--plot {model}: is the same file as the model file {model}; name another file"),
+    (TINY, ["train", "{model}", "--save", "{tmp}/m.snet", "--plot", "{tmp}/m.snet"], 2,
+     "--plot {tmp}/m.snet: is the same file as --save {tmp}/m.snet; name another file"),
+    (TINY, ["train", "{model}", "--resume", "{tmp}/afile", "--plot", "{tmp}/afile"], 2,
+     "--plot {tmp}/afile: is the same file as --resume {tmp}/afile; name another file"),
+    (TINY, ["compile", "{model}", "--dot", "{model}"], 2,
+     "--dot {model}: is the same file as the model file {model}; name another file"),
+    (TINY, ["export", "{tmp}/afile", "{tmp}/afile"], 2,
+     "output {tmp}/afile: is the same file as the model {tmp}/afile; name another file"),
     (TINY, ["train", "{model}", "--resume", "{tmp}/none.snet"], 2, "--resume {tmp}/none.snet: no such file"),
     (TINY, ["train", "{model}", "--resume", "{tmp}/afile"], 1,
      "{tmp}/afile: not a staticnet model file, or truncated or corrupted (not a readable zip archive: File is not "
@@ -187,6 +204,50 @@ def test_each_mistake_is_one_line_and_an_exit_code(tmp_path, capsys, text, argv,
     fill = {"model": model, "tmp": tmp_path}
     result = run_main(capsys, *[a.format(**fill) for a in argv])
     assert result[::2] == (code, f"staticnet: error: {message.format(**fill)}\n")
+
+
+def test_an_output_reached_through_a_link_or_another_spelling_of_its_input_is_refused(tmp_path, capsys):
+    model = write(tmp_path, TINY)
+    link = tmp_path / "link.py"
+    link.symlink_to(model)
+    spelled = str(tmp_path / "sub" / ".." / "model.py")
+    (tmp_path / "sub").mkdir()
+    for output in (str(link), spelled):
+        code, out, err = run_main(capsys, "train", model, "--save", output)
+        assert (code, out) == (2, "")
+        assert err == f"staticnet: error: --save {output}: is the same file as the model file {model}; name another file\n"
+    assert open(model).read() == TINY
+
+
+def test_a_diverging_run_is_the_error_in_a_few_lines_not_a_traceback(tmp_path):
+    linear = TINY.replace('p = sn.dense(x, 2, activation="softmax")', "p = sn.dense(x, 2)").replace(
+        "sn.cross_entropy(p, y)", "sn.mse(p, y)") + "metrics = []\n"
+    result = staticnet("train", write(tmp_path, linear), "--lr", "1e30", "--epochs", "3")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    error = result.stderr[result.stderr.index("staticnet: error: "):]
+    assert error.startswith("staticnet: error: fit: training diverged in epoch 1") and len(error.splitlines()) <= 3
+
+
+@pytest.mark.parametrize("command", [["check"], ["explain"], ["compile"], ["train"], ["search", "--grid", "lr=0.1"]])
+def test_a_file_that_is_not_python_is_named_as_such(tmp_path, capsys, command):
+    saved = tmp_path / "m.snet"
+    assert run_main(capsys, "train", write(tmp_path, TINY), "--save", saved)[0] == 0
+    binary = tmp_path / "noise.py"
+    binary.write_bytes(bytes(range(256)))
+    for path, kind in ((saved, "it is a zip archive (a saved model?"), (binary, "it holds binary data")):
+        code, out, err = run_main(capsys, command[0], path, *command[1:])
+        assert (code, out) == (1, "")
+        assert err.startswith(f"staticnet: error: {path}: not a Python model file: {kind}") and err.count("\n") == 1
+
+
+def test_cache_refuses_a_cache_path_that_is_a_file_naming_the_variable(tmp_path, capsys, monkeypatch):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a cache")
+    monkeypatch.setenv("STATICNET_CACHE", str(blocker))
+    for argv in (["cache", "--clear"], ["cache"]):
+        assert run_main(capsys, *argv) == (2, "", f"staticnet: error: STATICNET_CACHE={blocker} is not a directory; "
+                                                  "point STATICNET_CACHE at a directory\n")
+    assert blocker.read_text() == "not a cache"
 
 
 @pytest.mark.parametrize("value", ["0", "abc", "-2"])

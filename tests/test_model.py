@@ -378,8 +378,12 @@ def test_a_checkpoint_that_cannot_be_written_is_refused_before_training(spirals_
     line = inspect.currentframe().f_lineno + 2
     with pytest.raises(ValueError, match=f"^fit at {HERE}:{line}: checkpoint='{re.escape(missing)}': the directory "):
         spirals_net.fit(data, checkpoint=missing, verbose=0)
-    with pytest.raises(ValueError, match=f"checkpoint='{re.escape(str(tmp_path))}' is a directory; name a file in it"):
+    with pytest.raises(ValueError, match=f"checkpoint='{re.escape(str(tmp_path))}': is a directory; name a file in it"):
         spirals_net.fit(data, checkpoint=str(tmp_path), verbose=0)
+    with pytest.raises(ValueError, match="checkpoint='': is empty; name a file$"):
+        spirals_net.fit(data, checkpoint="", verbose=0)
+    with pytest.raises(ValueError, match=r"checkpoint='/sys/ckpt.snet': cannot write in the directory /sys \("):
+        spirals_net.fit(data, checkpoint="/sys/ckpt.snet", verbose=0)
     assert_same_weights(weights_of(spirals_net), before)
 
 

@@ -2,6 +2,7 @@
 outputs match the NumPy reference interpreter on the same graph."""
 import inspect
 import os
+import re
 import sys
 
 import numpy as np
@@ -207,6 +208,19 @@ def test_a_path_in_a_missing_directory_is_refused_before_anything_is_written(tmp
     x = sn.input("x", (None, 2))
     with pytest.raises(GraphError, match="the directory .* does not exist"):
         sn.export_onnx(sn.dense(x, 2), str(tmp_path / "no" / "m.onnx"))
+
+
+@pytest.mark.parametrize("path,message", [("", "path '': is empty; name a file"),
+                                          (".", "path '.': is a directory; name a file in it"),
+                                          ("/sys/m.onnx", "path '/sys/m.onnx': cannot write in the directory /sys")])
+def test_a_path_that_cannot_be_a_file_is_refused_before_the_model_is_built(tmp_path, monkeypatch, path, message):
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)  # export_onnx('') used to write its temporary in the parent directory, tmp_path
+    x = sn.input("x", (None, 2))
+    with pytest.raises(GraphError, match=f"^export_onnx at .*: {re.escape(message)}"):
+        sn.export_onnx(sn.dense(x, 2), path)
+    assert os.listdir(tmp_path) == ["work"] and os.listdir(work) == []
 
 
 def test_export_replaces_the_file_atomically(tmp_path, monkeypatch):

@@ -84,6 +84,25 @@ def test_save_is_atomic_and_leaves_no_temporary(tmp_path, monkeypatch):
     assert os.listdir(tmp_path) == ["m.snet"]
 
 
+@pytest.mark.parametrize("target,message", [
+    ("", "path='': is empty; name a file"),
+    (".", "path='.': is a directory; name a file in it"),
+    ("{tmp}", "path='{tmp}': is a directory; name a file in it"),
+    ("{tmp}/no/m.snet", "path='{tmp}/no/m.snet': the directory {tmp}/no does not exist"),
+    ("/sys/m.snet", "path='/sys/m.snet': cannot write in the directory /sys"),
+])
+def test_save_to_a_path_that_cannot_be_a_file_is_refused_naming_it_and_writes_nothing(tmp_path, monkeypatch,
+                                                                                        target, message):
+    net = small_model()
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)  # save('') used to write its temporary in the parent directory, tmp_path
+    target, message = target.format(tmp=tmp_path), message.format(tmp=tmp_path)
+    with pytest.raises(ValueError, match=f"^save at .*test_serialize.py:[0-9]+: {re.escape(message)}"):
+        net.save(target)
+    assert sorted(os.listdir(tmp_path)) == ["work"] and os.listdir(work) == []
+
+
 def checkpoint_of(net, tmp_path):
     rng = np.random.default_rng(0)
     data = {"x": rng.normal(size=(20, 3)).astype(np.float32), "y": np.eye(2, dtype=np.float32)[rng.integers(0, 2, 20)]}

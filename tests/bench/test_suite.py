@@ -11,9 +11,9 @@ from staticnet.bench import machine, peers, report
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def bench(*args):
+def bench(*args, timeout=None):
     return subprocess.run([sys.executable, "-m", "staticnet", "bench", *args], capture_output=True, text=True,
-                          cwd=ROOT)
+                          cwd=ROOT, timeout=timeout)
 
 
 def test_quick_run_writes_table_json_and_chart(tmp_path):
@@ -60,9 +60,13 @@ def test_quick_run_writes_table_json_and_chart(tmp_path):
     (["--batch-sizes", "ten"], "--batch-sizes takes integers"),
     (["--batch-sizes", "0"], "batch sizes must be positive"),
     (["--repeats", "0"], "--repeats must be at least 1"),
+    (["--json", "no/dir/b.json"], f"--json no/dir/b.json: the directory {ROOT}/no/dir does not exist"),
+    (["--json", ""], "--json '': is empty; name a file"),
+    (["--markdown", "/sys/b.md"], "--markdown /sys/b.md: cannot write in the directory /sys"),
+    (["--json", "b.json", "--plot", "./b.json"], "--plot ./b.json: is the same file as --json b.json"),
 ])
 def test_bad_arguments_get_one_line_and_exit_2(args, message):
-    result = bench(*args)
+    result = bench(*args, timeout=120)  # refused before the suite runs, which takes minutes
     assert result.returncode == 2 and message in result.stderr
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
 

@@ -1,4 +1,5 @@
 """The compile cache: keyed by what the code computes, shared between models, never trusted blindly."""
+import contextlib
 import glob
 import json
 import os
@@ -41,8 +42,8 @@ PROBE = textwrap.dedent("""
 """)
 
 
-def probe(model_path, cache_dir, cwd):
-    env = dict(os.environ, STATICNET_CACHE=str(cache_dir))
+def probe(model_path, cache_dir, cwd, **environment):
+    env = dict(os.environ, STATICNET_CACHE=str(cache_dir), **environment)
     env.pop("NUMBA_CACHE_DIR", None)
     result = subprocess.run([sys.executable, "-c", PROBE, str(model_path)], capture_output=True, text=True, env=env,
                             cwd=str(cwd))
@@ -144,17 +145,62 @@ def test_a_damaged_entry_is_recompiled_with_one_warning_naming_it(tmp_path, dama
 
 
 @pytest.mark.parametrize("where", ["a file", "below a file"])
-def test_a_cache_that_cannot_be_used_falls_back_to_a_temporary_one_with_one_warning(tmp_path, where):
+def test_a_cache_that_cannot_be_used_falls_back_to_one_reused_directory_with_one_warning(tmp_path, where):
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
     configured = blocker if where == "a file" else blocker / "cache"
     model = tmp_path / "model.py"
     model.write_text(MODEL_FILE)
-    result, err = probe(model, configured, tmp_path)
-    warnings = [line for line in err.splitlines() if line.startswith("staticnet: warning:")]
-    assert len(warnings) == 1 and str(configured) in warnings[0] and "Traceback" not in err
-    assert np.isfinite(result["loss"])
+    temporary = tmp_path / "tmp"  # $TMPDIR, where the fallback goes
+    temporary.mkdir()
+    for run in range(2):
+        result, err = probe(model, configured, tmp_path, TMPDIR=str(temporary))
+        warnings = [line for line in err.splitlines() if line.startswith("staticnet: warning:")]
+        assert len(warnings) == 1 and str(configured) in warnings[0] and "Traceback" not in err
+        assert np.isfinite(result["loss"])
+        assert result["module_found"] == (run == 1)  # the second run finds the first's fallback
     assert blocker.read_text() == "not a directory"
+    assert [name.startswith("staticnet-cache-") for name in os.listdir(temporary)] == [True]
+
+
+@contextlib.contextmanager
+def read_only(*directories):
+    """Directories this process cannot write: by their mode, or for root (whom modes do not stop) by the
+    immutable attribute."""
+    root = os.geteuid() == 0
+    for directory in directories:
+        if root:
+            subprocess.run(["chattr", "+i", directory], check=True)
+        else:
+            os.chmod(directory, 0o555)
+    try:
+        yield
+    finally:
+        for directory in directories:
+            if root:
+                subprocess.run(["chattr", "-i", directory], check=True)
+            else:
+                os.chmod(directory, 0o755)
+
+
+def test_a_read_only_cache_holding_the_model_is_read_and_new_entries_go_to_one_reused_fallback(tmp_path):
+    model = tmp_path / "model.py"
+    model.write_text(MODEL_FILE)
+    shared = tmp_path / "cache"
+    filled, _ = probe(model, shared, tmp_path)
+    assert not filled["module_found"] and filled["kernels_compiled"]
+    temporary = tmp_path / "tmp"  # $TMPDIR, where the fallback goes
+    temporary.mkdir()
+    before = sorted(os.listdir(shared))
+    with read_only(shared, shared / "__pycache__"):
+        for run in range(2):
+            result, err = probe(model, shared, tmp_path, TMPDIR=str(temporary))
+            warnings = [line for line in err.splitlines() if line.startswith("staticnet: warning:")]
+            assert len(warnings) == 1 and str(shared) in warnings[0], err
+            assert result["module_found"] and result["driver_cached"] and result["kernels_compiled"] == []
+            assert (result["loss"], result["weights"]) == (filled["loss"], filled["weights"])
+            assert len(os.listdir(temporary)) == 1  # one fallback, reused by the second run
+    assert sorted(os.listdir(shared)) == before
 
 
 def test_clear_removes_every_entry_and_its_compiled_code(tmp_path, monkeypatch):
@@ -164,5 +210,36 @@ def test_clear_removes_every_entry_and_its_compiled_code(tmp_path, monkeypatch):
     count = len(cache.entries())
     assert count >= 2 and cache.size_bytes() > 0  # a driver and its kernel
     assert cache.clear() == count
-    assert cache.entries() == [] and not os.path.exists(tmp_path / "__pycache__")
+    assert cache.entries() == [] and glob.glob(str(tmp_path / "__pycache__" / "*")) == []
     shutil.rmtree(tmp_path)
+
+
+# Empties the cache given on the command line again and again, as fast as it can, until the file named second
+# exists; prints how many times.
+CLEAR_REPEATEDLY = textwrap.dedent("""
+    import os, sys
+    from staticnet.codegen import cache
+    clears = 0
+    while not os.path.exists(sys.argv[2]):
+        cache.clear(sys.argv[1])
+        clears += 1
+    print(clears)
+""")
+
+
+def test_clearing_the_cache_while_other_processes_compile_breaks_none_of_them(tmp_path):
+    directory, stop = tmp_path / "cache", tmp_path / "stop"
+    directory.mkdir()
+    clearing = subprocess.Popen([sys.executable, "-c", CLEAR_REPEATEDLY, str(directory), str(stop)],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for hidden in (5, 6, 8):  # each a new driver, and kernels written again after each clear
+            model = tmp_path / f"model{hidden}.py"
+            model.write_text(MODEL_FILE.replace("hidden=7", f"hidden={hidden}"))
+            result, err = probe(model, directory, tmp_path)  # asserts the process succeeded
+            assert np.isfinite(result["loss"]) and "Traceback" not in err
+    finally:
+        stop.touch()
+        out, err = clearing.communicate(timeout=120)
+    assert clearing.returncode == 0, err
+    assert int(out) > 0
