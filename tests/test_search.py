@@ -21,6 +21,7 @@ import pytest
 
 import staticnet as sn
 from staticnet.errors import MissingDependency, SearchError
+from staticnet.model import Model
 from staticnet.search.coordinator import Plan, rungs_for
 
 EPOCHS = 3
@@ -317,6 +318,34 @@ def test_successive_halving_whose_last_rung_all_failed_names_no_best_and_says_wh
     assert result.best is None
     assert "rung 2/2: none of its 2 trials finished; no trial reached 2 epochs" in capsys.readouterr().out
     assert repr(result).endswith("no trial finished the last rung (2 epochs)>")
+
+
+def build_wide(hidden, metric):
+    x = sn.input("x", (None, 40))
+    y = sn.input("y", (None, 2))
+    p = sn.dense(sn.dense(x, hidden, activation="relu"), 2, activation="softmax")
+    return {"loss": sn.cross_entropy(p, y), "outputs": p, "optimizer": sn.SGD(lr=0.1), "metrics": [metric]}
+
+
+@pytest.mark.parametrize("metric", ["accuracy", "mse"])  # with mse, fit's validation also runs the prediction loop
+def test_a_trials_compile_seconds_hold_every_loop_its_fit_runs(tmp_path, monkeypatch, metric):
+    """The validation runs 1000 rows at a time, where its 1000x40 @ 40x60 product is large enough to be cut among
+    threads (parts compiled apart), while training's 10-row batches are not: the trial's warm-up must compile the
+    evaluation loop at 1000 rows, or fit compiles the rest itself, outside compile_seconds."""
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(1020, 40)).astype(np.float32)
+    y = np.eye(2, dtype=np.float32)[(x[:, 0] > 0).astype(int)]
+    warm_ups, warm_up = [], Model.warm_up
+
+    def counted(self, *args, **kwargs):
+        warm_ups.append((args, kwargs))
+        return warm_up(self, *args, **kwargs)
+    monkeypatch.setattr(Model, "warm_up", counted)
+    result = sn.search.run(build_wide, sn.search.grid(hidden=[60], metric=[metric]), {"x": x[:20], "y": y[:20]},
+                           validation={"x": x[20:], "y": y[20:]}, epochs=1, batch_size=10, directory=str(tmp_path),
+                           executor="inline", verbose=False)
+    assert result.records[0]["status"] == "ok", result.records[0].get("error")
+    assert len(warm_ups) == 1, warm_ups  # fit found every loop ready, and compiled nothing more
 
 
 def test_the_table_ranks_by_the_monitored_score_in_three_formats(reference):

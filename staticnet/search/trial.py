@@ -301,8 +301,7 @@ def _train(task: TrialTask, data, record: dict, outcome: dict, scratch: str) -> 
     record.update(epochs_target=int(epochs), batch_size=int(batch_size), lr=float(optimizer.lr))
     model = model_file.model_from_spec(spec, optimizer, task.builder.path)
     train, validation = data.arrays()
-    loops = ("train", "eval") if validation is not None else ("train",)
-    seconds, cached = model.warm_up(batch_size, loops=loops)
+    seconds, cached = _warm_up(model, batch_size, validation)
     record.update(compile_seconds=model.compile_seconds + seconds, compile_cached=bool(model.from_cache and cached))
     monitor = task.monitor or default_monitor(model, validation is not None)
     record["monitor"] = monitor
@@ -337,3 +336,15 @@ def _train(task: TrialTask, data, record: dict, outcome: dict, scratch: str) -> 
                 outcome["checkpoint"] = f.read()
         else:  # resumed where early stopping had already stopped it: nothing trained, the state is the same
             outcome["checkpoint"] = task.resume
+
+
+def _warm_up(model, batch_size: int, validation) -> tuple[float, bool]:
+    """Compile the loops fit will run, at the batch sizes it will run them at, so that compile_seconds holds
+    all of it: as Model._prepare chooses them, validation runs in batches of Model.evaluation_batch rows, not
+    the training's, and a model with a regression metric also predicts the validation data."""
+    from ..metrics import REGRESSION_METRICS
+    if validation is None:
+        return model.warm_up(batch_size, loops=("train",))
+    loops = ("train", "eval") + (("predict",) if any(m in REGRESSION_METRICS for m in model.metrics) else ())
+    rows = len(next(iter(validation.values())))
+    return model.warm_up(batch_size, loops=loops, eval_batch=model.evaluation_batch(rows))
