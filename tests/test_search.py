@@ -5,6 +5,7 @@ Every search here is the same 2x2 grid (hidden units x learning rate) on a tiny 
 Dask LocalCluster on 127.0.0.1 with a worker killed mid-trial, a resumed directory) must give its trials
 bit for bit.  The reference itself is checked against plain sn.compile + fit with each trial's seed.
 """
+import errno
 import hashlib
 import json
 import os
@@ -61,9 +62,12 @@ def build_killed_once(hidden, lr):
 
 
 def build_faulty(mode):
-    """A trial that works, raises in build(), diverges in training, kills its own process, or calls sys.exit."""
+    """A trial that works, raises in build(), diverges in training, kills its own process, calls sys.exit, or
+    meets a full disk."""
     if mode == "raises":
         raise ValueError("no such layer")
+    if mode == "disk full":
+        raise OSError(errno.ENOSPC, "No space left on device")
     if mode == "killed":
         os.kill(os.getpid(), signal.SIGKILL)
     if mode == "exits":
@@ -218,7 +222,7 @@ def test_another_search_in_the_directory_is_refused_unless_forced(reference, tmp
 
 
 def test_failed_diverged_and_killed_trials_are_recorded_while_the_others_finish(tmp_path):
-    space = sn.search.grid(mode=["ok", "raises", "diverges", "killed"])
+    space = sn.search.grid(mode=["ok", "raises", "diverges", "killed", "disk full"])
     result = search(tmp_path, build=build_faulty, space=space, executor="local", workers=2)
     by_mode = {r["params"]["mode"]: r for r in result.records}
     assert by_mode["ok"]["status"] == "ok" and os.path.exists(tmp_path / by_mode["ok"]["model"])
@@ -234,8 +238,12 @@ def test_failed_diverged_and_killed_trials_are_recorded_while_the_others_finish(
     assert result.best["trial"] == by_mode["ok"]["trial"]
     table = result.table()
     assert "failed: diverged: fit: training diverged in epoch 1" in table and "killed: its worker process" in table
+    full = by_mode["disk full"]
+    assert full["status"] == "failed" and full["error"].endswith("OSError: [Errno 28] No space left on device")
+    assert full["transient"] is True and "transient" not in raised and "transient" not in diverged
     rerun = search(tmp_path, build=build_faulty, space=space, executor="local", workers=2)
-    assert rerun.trained == [by_mode["killed"]["trial"]]  # a kill may be the machine's doing: it is tried again
+    # the machine's doing is tried again (a kill, a full disk); the trial's own failures are its results
+    assert sorted(rerun.trained) == sorted([by_mode["killed"]["trial"], full["trial"]])
 
 
 def test_a_trial_sent_to_a_worker_carries_its_configuration_and_not_the_data():
@@ -318,6 +326,21 @@ def test_successive_halving_whose_last_rung_all_failed_names_no_best_and_says_wh
     assert result.best is None
     assert "rung 2/2: none of its 2 trials finished; no trial reached 2 epochs" in capsys.readouterr().out
     assert repr(result).endswith("no trial finished the last rung (2 epochs)>")
+    for record in finalists:  # their first rung's epoch is still on record, as the standing that chose them
+        assert [e["epoch"] for e in record["history"]] == [1] and record["epochs_target"] == 2
+    again = sn.search.halving(build_once, sn.search.grid(hidden=[3, 4, 5, 6]), TRAIN, validation=VALIDATION,
+                              epochs=2, eta=2, batch_size=10, directory=str(tmp_path), executor="inline")
+    assert again.trained == []  # the same trials reach the second rung, where they failed: nothing to retry
+
+
+def test_a_failure_is_kept_by_a_rerun_of_successive_halving_wherever_it_happened(tmp_path):
+    space = sn.search.grid(mode=["ok", "raises", "diverges", "disk full"])
+    options = dict(validation=VALIDATION, epochs=2, eta=2, batch_size=10, directory=str(tmp_path),
+                   executor="inline", verbose=False)
+    result = sn.search.halving(build_faulty, space, TRAIN, **options)
+    assert [r["status"] for r in result.records] == ["ok", "failed", "failed", "failed"]
+    again = sn.search.halving(build_faulty, space, TRAIN, **options)
+    assert again.trained == ["trial-003"]  # only the full disk: build() failing is as final as fit diverging
 
 
 def build_wide(hidden, metric):

@@ -209,10 +209,16 @@ def _live_line(done: int, total: int, record: dict) -> str:
 
 
 def _finished(record: dict | None, target: int | None) -> bool:
-    """Whether a trial needs no more training: a result that is not a kill, reaching the rung's epochs."""
-    if record is None or record["status"] == "killed":
+    """Whether a trial needs no more training to reach `target` epochs (None: its own number).  One rule
+    for run() and every rung of halving(): a failure is a result and is kept, wherever it happened, build()
+    included (the same code, parameters and seed would fail the same way again); a trial killed, or failed
+    by the machine (a transient error: memory, disk), trains again, unless an earlier run's history already
+    reaches the rung's epochs."""
+    if record is None:
         return False
-    return target is None or (record.get("epochs_target") or 0) >= target
+    if record["status"] == "killed" or record.get("transient"):
+        return target is not None and len(record.get("history") or []) >= target
+    return record["status"] == "failed" or target is None or (record.get("epochs_target") or 0) >= target
 
 
 def _score_at(record: dict | None, epochs: int) -> float | None:
@@ -271,7 +277,7 @@ class Search:
         done = total - len(tasks)
         for outcome in self.engine.run(tasks):
             name = outcome["record"]["trial"]
-            record = self.store.save(outcome, merged_with=self.records.get(name))
+            record = self.store.save(outcome, earlier=self.records.get(name))
             self.records[name] = record
             self.trained.append(name)
             done += 1

@@ -10,11 +10,15 @@ Files, all written atomically (a temporary beside the target, fsynced, renamed o
   results.md, results.csv, results.json   the table of every trial, rewritten at the end of each run
   search.lock                   while a search runs: its pid and host (see DirectoryLock)
 
-A trial counts as finished when its JSON exists and it was not killed, so a run interrupted anywhere (even
-while writing) leaves a directory that the same search completes.  Non-finite scores are written as null.
+A trial counts as finished when its JSON exists and it was not killed (nor failed by the machine), so a
+run interrupted anywhere (even while writing) leaves a directory that the same search completes.
+Non-finite scores are written as null.
 A trial's JSON carries the search's fingerprint, the SHA-256 of its model file and a checksum of itself,
 so a result is taken only from a file this search wrote for that trial, unchanged, with its model beside it;
 any other is trained again.
+
+A trial that failed or was killed after an earlier result (successive halving's previous rung) keeps that
+result's history and scores in its record, with its own status, error and target.
 """
 from __future__ import annotations
 
@@ -39,6 +43,7 @@ LOCK = "search.lock"
 HOLDER_WAIT_SECONDS = 2.0  # how long a refused search waits for the lock's holder to have written its name
 RECORD_FIELDS = ("trial", "index", "params", "seed", "status", "epochs_target", "search", "checksum")
 FINISHED_FIELDS = ("monitor", "best_value", "best_epoch", "epochs", "history", "model", "model_sha256")
+HOW_IT_ENDED = ("error", "traceback", "transient")  # fields of a record that a later run's outcome replaces
 
 
 def fingerprint(identity: dict) -> str:
@@ -291,10 +296,10 @@ class SearchDirectory:
                 return f"its model {model} was changed after the search wrote it"
         return None
 
-    def save(self, outcome: dict, merged_with: dict | None = None) -> dict:
+    def save(self, outcome: dict, earlier: dict | None = None) -> dict:
         """Write a trial's model files, then its JSON (with this search's fingerprint, the model's SHA-256 and
-        its own checksum); returns the record as written.  `merged_with`: the record a killed trial had before
-        (successive halving keeps its earlier rungs' history)."""
+        its own checksum); returns the record as written.  `earlier`: the trial's stored record, whose results
+        a trial that failed or was killed keeps (see the module's docstring)."""
         record = dict(outcome["record"])
         name = record["trial"]
         if outcome["model"] is not None:
@@ -302,9 +307,8 @@ class SearchDirectory:
             record.update(model=f"{name}.snet", model_sha256=hashlib.sha256(outcome["model"]).hexdigest())
         if outcome["checkpoint"] is not None:
             write_file(self.file(f"{name}.checkpoint.snet"), outcome["checkpoint"])
-        if merged_with is not None and record["status"] == "killed":
-            record = {**merged_with, "status": "killed", "error": record["error"],
-                      "epochs_target": record.get("epochs_target")}
+        if earlier is not None and record["status"] != "ok":
+            record = _stopped_after(earlier, record)
         record = finite_or_none({**record, "search": self.fingerprint})
         record["checksum"] = record_checksum(record)
         write_json(self.file(f"{name}.json"), record)
@@ -313,3 +317,13 @@ class SearchDirectory:
     def checkpoint(self, name: str) -> bytes:
         with open(self.file(f"{name}.checkpoint.snet"), "rb") as f:
             return f.read()
+
+
+def _stopped_after(earlier: dict, stopped: dict) -> dict:
+    """The record of a trial that failed or was killed after an earlier record: the earlier one's history and
+    scores (the longer history, where the stopped run kept one), with how this run ended."""
+    kept = {k: v for k, v in earlier.items() if k not in HOW_IT_ENDED}
+    merged = {**kept, **{k: v for k, v in stopped.items() if v is not None}}
+    if len(earlier.get("history") or []) > len(stopped.get("history") or []):
+        merged["history"] = earlier["history"]
+    return merged

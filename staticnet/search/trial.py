@@ -249,10 +249,15 @@ def _error_text(error: BaseException) -> str:
 
 def run_trial(task: TrialTask, data) -> dict:
     """Train one configuration: {"record": the result file's contents, "model": the .snet bytes of the
-    best epoch's weights or None, "checkpoint": the last epoch's state (successive halving) or None}."""
+    best epoch's weights or None, "checkpoint": the last epoch's state (successive halving) or None}.
+
+    A failure is the trial's result, which a re-run of the search keeps (the same code, parameters and seed
+    fail the same way again), unless it came from the machine rather than the trial: a MemoryError or an
+    OSError (memory or disk full, a file missing), marked "transient", is tried again, as a killed trial is."""
     started = time.perf_counter()
     record = {"trial": task.name, "index": task.index, "params": task.params, "seed": task.seed,
-              "status": "ok", "worker": worker_name(), "error": None, "compile_seconds": None, "epochs_target": None}
+              "status": "ok", "worker": worker_name(), "error": None, "compile_seconds": None,
+              "epochs_target": task.epochs}  # build() may decide the epochs: then it is set once it has
     outcome = {"record": record, "model": None, "checkpoint": None}
     from .. import threads
     threads.apply_once()  # the process's own thread count, before one_thread() narrows the trial's
@@ -269,12 +274,26 @@ def run_trial(task: TrialTask, data) -> dict:
         from ..errors import ModelFileError
         from ..errors import DataError, GraphError, NumericalError
         record.update(status="failed", error=_error_text(error))
+        if _is_transient(error):
+            record["transient"] = True
         if not isinstance(error, (ModelFileError, DataError, GraphError, NumericalError)):
             record["traceback"] = "".join(traceback.format_exception(error))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     record["seconds"] = time.perf_counter() - started
     return outcome
+
+
+def _is_transient(error: BaseException) -> bool:
+    """Whether the machine, not the trial, failed: a MemoryError or OSError, raised or wrapped (a model file's
+    error keeps the user's exception as its context)."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, (MemoryError, OSError)):
+            return True
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return False
 
 
 def _exit_text(error: SystemExit) -> str:
