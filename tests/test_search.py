@@ -5,8 +5,10 @@ Every search here is the same 2x2 grid (hidden units x learning rate) on a tiny 
 Dask LocalCluster on 127.0.0.1 with a worker killed mid-trial, a resumed directory) must give its trials
 bit for bit.  The reference itself is checked against plain sn.compile + fit with each trial's seed.
 """
+import errno
 import hashlib
 import json
+import multiprocessing
 import os
 import pickle
 import shutil
@@ -21,7 +23,9 @@ import pytest
 
 import staticnet as sn
 from staticnet.errors import MissingDependency, SearchError
+from staticnet.model import Model
 from staticnet.search.coordinator import Plan, rungs_for
+from staticnet.search.store import SearchDirectory
 
 EPOCHS = 3
 SPACE = sn.search.grid(hidden=[3, 5], lr=[0.2, 2.0])
@@ -60,9 +64,12 @@ def build_killed_once(hidden, lr):
 
 
 def build_faulty(mode):
-    """A trial that works, raises in build(), diverges in training, kills its own process, or calls sys.exit."""
+    """A trial that works, raises in build(), diverges in training, kills its own process, calls sys.exit, or
+    meets a full disk."""
     if mode == "raises":
         raise ValueError("no such layer")
+    if mode == "disk full":
+        raise OSError(errno.ENOSPC, "No space left on device")
     if mode == "killed":
         os.kill(os.getpid(), signal.SIGKILL)
     if mode == "exits":
@@ -83,8 +90,8 @@ def with_value(data: dict, name: str, row: int, column: int, value) -> dict:
 
 def search(directory, **options):
     options = {"executor": "inline", "epochs": EPOCHS, "batch_size": 10, "verbose": False, **options}
-    return sn.search.run(options.pop("build", build), options.pop("space", SPACE), TRAIN, validation=VALIDATION,
-                         directory=str(directory), **options)
+    return sn.search.run(options.pop("build", build), options.pop("space", SPACE), TRAIN,
+                         validation=options.pop("validation", VALIDATION), directory=str(directory), **options)
 
 
 @pytest.fixture(scope="module")
@@ -116,12 +123,17 @@ def trained_values(record) -> list[dict]:
 def assert_same_trials(result, expected):
     assert [r["trial"] for r in result.records] == [r["trial"] for r in expected.records]
     for got, want in zip(result.records, expected.records):
-        assert got["status"] == want["status"] == "ok", got.get("error")
-        assert (got["params"], got["seed"], got["best_epoch"], got["best_value"]) == \
-               (want["params"], want["seed"], want["best_epoch"], want["best_value"])
-        assert trained_values(got) == trained_values(want)
-        for name, array in weights(os.path.join(result.directory, got["model"])).items():
-            np.testing.assert_array_equal(array, weights(os.path.join(expected.directory, want["model"]))[name])
+        assert_same_trial(got, result.directory, want, expected.directory)
+
+
+def assert_same_trial(got: dict, got_directory, want: dict, want_directory) -> None:
+    """Two records of a finished trial, and their saved models, the same bit for bit (the clock's fields apart)."""
+    assert got["status"] == want["status"] == "ok", got.get("error")
+    assert (got["params"], got["seed"], got["best_epoch"], got["best_value"]) == \
+           (want["params"], want["seed"], want["best_epoch"], want["best_value"])
+    assert trained_values(got) == trained_values(want)
+    for name, array in weights(os.path.join(got_directory, got["model"])).items():
+        np.testing.assert_array_equal(array, weights(os.path.join(want_directory, want["model"]))[name])
 
 
 def test_each_trial_is_fit_with_the_seed_of_its_parameters(reference, monkeypatch):
@@ -212,12 +224,12 @@ def test_another_search_in_the_directory_is_refused_unless_forced(reference, tmp
                       directory=str(directory), executor="inline", verbose=False)
     result = search(directory, space=smaller, force=True)
     assert result.trained == ["trial-000", "trial-001"]
-    assert sorted(p.name for p in directory.glob("trial-*")) == ["trial-000.json", "trial-000.snet",
-                                                                 "trial-001.json", "trial-001.snet"]
+    assert sorted(p.name for p in directory.glob("trial-*")) == [
+        f"trial-00{i}.{kind}" for i in (0, 1) for kind in ("checkpoint.json", "checkpoint.snet", "json", "snet")]
 
 
 def test_failed_diverged_and_killed_trials_are_recorded_while_the_others_finish(tmp_path):
-    space = sn.search.grid(mode=["ok", "raises", "diverges", "killed"])
+    space = sn.search.grid(mode=["ok", "raises", "diverges", "killed", "disk full"])
     result = search(tmp_path, build=build_faulty, space=space, executor="local", workers=2)
     by_mode = {r["params"]["mode"]: r for r in result.records}
     assert by_mode["ok"]["status"] == "ok" and os.path.exists(tmp_path / by_mode["ok"]["model"])
@@ -233,8 +245,12 @@ def test_failed_diverged_and_killed_trials_are_recorded_while_the_others_finish(
     assert result.best["trial"] == by_mode["ok"]["trial"]
     table = result.table()
     assert "failed: diverged: fit: training diverged in epoch 1" in table and "killed: its worker process" in table
+    full = by_mode["disk full"]
+    assert full["status"] == "failed" and full["error"].endswith("OSError: [Errno 28] No space left on device")
+    assert full["transient"] is True and "transient" not in raised and "transient" not in diverged
     rerun = search(tmp_path, build=build_faulty, space=space, executor="local", workers=2)
-    assert rerun.trained == [by_mode["killed"]["trial"]]  # a kill may be the machine's doing: it is tried again
+    # the machine's doing is tried again (a kill, a full disk); the trial's own failures are its results
+    assert sorted(rerun.trained) == sorted([by_mode["killed"]["trial"], full["trial"]])
 
 
 def test_a_trial_sent_to_a_worker_carries_its_configuration_and_not_the_data():
@@ -317,6 +333,131 @@ def test_successive_halving_whose_last_rung_all_failed_names_no_best_and_says_wh
     assert result.best is None
     assert "rung 2/2: none of its 2 trials finished; no trial reached 2 epochs" in capsys.readouterr().out
     assert repr(result).endswith("no trial finished the last rung (2 epochs)>")
+    for record in finalists:  # their first rung's epoch is still on record, as the standing that chose them
+        assert [e["epoch"] for e in record["history"]] == [1] and record["epochs_target"] == 2
+    again = sn.search.halving(build_once, sn.search.grid(hidden=[3, 4, 5, 6]), TRAIN, validation=VALIDATION,
+                              epochs=2, eta=2, batch_size=10, directory=str(tmp_path), executor="inline")
+    assert again.trained == []  # the same trials reach the second rung, where they failed: nothing to retry
+
+
+def test_a_failure_is_kept_by_a_rerun_of_successive_halving_wherever_it_happened(tmp_path):
+    space = sn.search.grid(mode=["ok", "raises", "diverges", "disk full"])
+    options = dict(validation=VALIDATION, epochs=2, eta=2, batch_size=10, directory=str(tmp_path),
+                   executor="inline", verbose=False)
+    result = sn.search.halving(build_faulty, space, TRAIN, **options)
+    assert [r["status"] for r in result.records] == ["ok", "failed", "failed", "failed"]
+    again = sn.search.halving(build_faulty, space, TRAIN, **options)
+    assert again.trained == ["trial-003"]  # only the full disk: build() failing is as final as fit diverging
+
+
+def build_wide(hidden, metric):
+    x = sn.input("x", (None, 40))
+    y = sn.input("y", (None, 2))
+    p = sn.dense(sn.dense(x, hidden, activation="relu"), 2, activation="softmax")
+    return {"loss": sn.cross_entropy(p, y), "outputs": p, "optimizer": sn.SGD(lr=0.1), "metrics": [metric]}
+
+
+@pytest.mark.parametrize("metric", ["accuracy", "mse"])  # with mse, fit's validation also runs the prediction loop
+def test_a_trials_compile_seconds_hold_every_loop_its_fit_runs(tmp_path, monkeypatch, metric):
+    """The validation runs 1000 rows at a time, where its 1000x40 @ 40x60 product is large enough to be cut among
+    threads (parts compiled apart), while training's 10-row batches are not: the trial's warm-up must compile the
+    evaluation loop at 1000 rows, or fit compiles the rest itself, outside compile_seconds."""
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(1020, 40)).astype(np.float32)
+    y = np.eye(2, dtype=np.float32)[(x[:, 0] > 0).astype(int)]
+    warm_ups, warm_up = [], Model.warm_up
+
+    def counted(self, *args, **kwargs):
+        warm_ups.append((args, kwargs))
+        return warm_up(self, *args, **kwargs)
+    monkeypatch.setattr(Model, "warm_up", counted)
+    result = sn.search.run(build_wide, sn.search.grid(hidden=[60], metric=[metric]), {"x": x[:20], "y": y[:20]},
+                           validation={"x": x[20:], "y": y[20:]}, epochs=1, batch_size=10, directory=str(tmp_path),
+                           executor="inline", verbose=False)
+    assert result.records[0]["status"] == "ok", result.records[0].get("error")
+    assert len(warm_ups) == 1, warm_ups  # fit found every loop ready, and compiled nothing more
+
+
+ONE = sn.search.grid(hidden=[5], lr=[2.0])
+AGAINST = {"x": VALIDATION["x"], "y": np.roll(VALIDATION["y"], 1, axis=1)}  # labels that training on TRAIN
+#   gets wrong ever more surely: val_loss is best after epoch 1, and early stopping is waiting when a trial stops
+STOP_AT = 2  # the epoch after whose checkpoint a trial is stopped
+
+
+def stopping_search(directory, **options):
+    return search(directory, space=ONE, validation=AGAINST, epochs=8, patience=3, monitor="val_loss", **options)
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    result = stopping_search(tmp_path_factory.mktemp("uninterrupted"))
+    record = result.records[0]
+    assert record["best_epoch"] < STOP_AT < record["epochs"], "early stopping's state does not matter at the stop"
+    return result
+
+
+def stop_once_stored(monkeypatch, stop) -> None:
+    """Call stop() once the search directory holds the trial's checkpoint of epoch STOP_AT; the trial waits for
+    that before it goes on (inline, as a call; on the local pool, for the coordinator's answer)."""
+    store, stopped = SearchDirectory.save_checkpoint, []
+
+    def storing(self, trial, epochs, state):
+        store(self, trial, epochs, state)
+        if epochs == STOP_AT and not stopped:
+            stopped.append(trial["trial"])
+            stop()
+    monkeypatch.setattr(SearchDirectory, "save_checkpoint", storing)
+
+
+def kill_the_worker():
+    [worker] = [p for p in multiprocessing.active_children() if p.name.startswith("staticnet-search-worker")]
+    os.kill(worker.pid, signal.SIGKILL)
+
+
+def assert_continued_as_uninterrupted(result, uninterrupted):
+    assert result.trained == ["trial-000"]
+    got, want = result.records[0], uninterrupted.records[0]
+    assert got["resumed_from_epoch"] == STOP_AT and want["resumed_from_epoch"] is None
+    assert_same_trials(result, uninterrupted)
+    assert (got["epochs"], got["stopped_early"]) == (want["epochs"], want["stopped_early"])
+
+
+def test_a_trial_stopped_by_ctrl_c_continues_from_its_last_checkpoint_as_if_never_stopped(uninterrupted, tmp_path,
+                                                                                         monkeypatch):
+    stop_once_stored(monkeypatch, lambda: os.kill(os.getpid(), signal.SIGINT))
+    with pytest.raises(KeyboardInterrupt):
+        stopping_search(tmp_path)
+    assert not (tmp_path / "trial-000.json").exists()
+    monkeypatch.undo()
+    assert_continued_as_uninterrupted(stopping_search(tmp_path), uninterrupted)
+
+
+def test_a_trial_whose_worker_is_killed_continues_from_its_last_checkpoint_as_if_never_stopped(uninterrupted,
+                                                                                              tmp_path, monkeypatch):
+    stop_once_stored(monkeypatch, kill_the_worker)
+    killed = stopping_search(tmp_path, executor="local", workers=1)
+    assert killed.records[0]["status"] == "killed"
+    monkeypatch.undo()
+    assert_continued_as_uninterrupted(stopping_search(tmp_path, executor="local", workers=1), uninterrupted)
+
+
+def test_a_killed_survivor_of_successive_halving_continues_its_rung_from_its_last_checkpoint(tmp_path, monkeypatch):
+    def halving(directory):
+        return sn.search.halving(build, SPACE, TRAIN, validation=VALIDATION, epochs=EPOCHS, eta=2, batch_size=10,
+                                 directory=str(directory), executor="local", workers=1, verbose=False)
+    whole = halving(tmp_path / "whole")
+    stop_once_stored(monkeypatch, kill_the_worker)  # epoch 2: inside the last rung's (1, 3)
+    first = halving(tmp_path / "stopped")
+    [killed] = [r for r in first.records if r["status"] == "killed"]
+    assert [e["epoch"] for e in killed["history"]] == [1]  # its first rung's result is kept
+    monkeypatch.undo()
+    again = halving(tmp_path / "stopped")
+    assert again.trained == [killed["trial"]]
+    continued = again.records[killed["index"]]
+    assert continued["resumed_from_epoch"] == STOP_AT
+    assert_same_trial(continued, again.directory, whole.records[killed["index"]], whole.directory)
+    assert {k: v for k, v in again.best.items() if k != "model"} == \
+           {k: v for k, v in whole.best.items() if k != "model"}
 
 
 def test_the_table_ranks_by_the_monitored_score_in_three_formats(reference):

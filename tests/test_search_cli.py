@@ -99,7 +99,7 @@ def test_ctrl_c_stops_the_search_and_the_same_command_finishes_it(tmp_path):
         if search.poll() is None:
             search.kill()
     assert search.returncode == 130
-    finished = sorted(p.name for p in directory.glob("trial-*.json"))
+    finished = sorted(p.name for p in directory.glob("trial-*[0-9].json"))
     assert 1 <= len(finished) < 4 and f"interrupted: {len(finished)} of 4 trials have results" in stderr
     assert not list(directory.glob(".tmp-*")) and not list(directory.glob("results.*"))
     rerun = subprocess.run(args, capture_output=True, text=True)

@@ -69,7 +69,7 @@ def wait_for_lock(directory, process) -> dict:
 
 
 def trial_params(directory) -> list[dict]:
-    return [json.loads(p.read_text())["params"] for p in sorted(directory.glob("trial-*.json"))]
+    return [json.loads(p.read_text())["params"] for p in sorted(directory.glob("trial-*[0-9].json"))]
 
 
 def test_two_searches_started_together_in_one_directory_one_runs_and_the_other_is_refused(script, tmp_path):
@@ -181,3 +181,28 @@ def test_a_directory_where_the_search_keeps_a_file_is_refused_before_any_trial(r
     with pytest.raises(SearchError, match=f"^{directory / name}: is a directory, where the search keeps a file"):
         search(directory)
     assert sorted(os.listdir(directory)) == before  # nothing trained, nothing written, the lock let go
+
+
+def test_a_stored_checkpoint_is_continued_from_only_unchanged_from_this_search_and_trial(reference, tmp_path, capfd):
+    directory = tmp_path / "search"
+    shutil.copytree(reference.directory, directory)
+    for path in directory.glob("trial-*[0-9].json"):  # every result lost: each trial has its last checkpoint
+        os.unlink(path)
+    other = tmp_path / "other"
+    search(other, seed=1)  # another search: the same trials, other seeds
+    for suffix in ("json", "snet"):
+        shutil.copy(other / f"trial-000.checkpoint.{suffix}", directory / f"trial-000.checkpoint.{suffix}")
+        shutil.copy(directory / f"trial-002.checkpoint.{suffix}", directory / f"trial-001.checkpoint.{suffix}")
+    shutil.copy(directory / "trial-003.checkpoint.snet", directory / "trial-002.checkpoint.snet")
+    capfd.readouterr()
+    result = search(directory)
+    assert result.trained == ["trial-000", "trial-001", "trial-002", "trial-003"]
+    assert_same_trials(result, reference)
+    assert [r["resumed_from_epoch"] for r in result.records] == [None, None, None, 3]  # only trial-003's is its own
+    warning = capfd.readouterr().err
+    assert (f"{directory / 'trial-000.checkpoint.json'}: is a checkpoint of another search (its fingerprint differs); "
+            "trial-000 starts again from its first epoch") in warning
+    assert f"{directory / 'trial-001.checkpoint.json'}: is the checkpoint of trial-002, not of trial-001" in warning
+    assert f"{directory / 'trial-002.checkpoint.json'}: trial-002.checkpoint.snet is not the checkpoint it " \
+           "describes" in warning
+    assert "trial-003" not in warning

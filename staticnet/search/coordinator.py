@@ -209,10 +209,16 @@ def _live_line(done: int, total: int, record: dict) -> str:
 
 
 def _finished(record: dict | None, target: int | None) -> bool:
-    """Whether a trial needs no more training: a result that is not a kill, reaching the rung's epochs."""
-    if record is None or record["status"] == "killed":
+    """Whether a trial needs no more training to reach `target` epochs (None: its own number).  One rule
+    for run() and every rung of halving(): a failure is a result and is kept, wherever it happened, build()
+    included (the same code, parameters and seed would fail the same way again); a trial killed, or failed
+    by the machine (a transient error: memory, disk), trains again from its last checkpoint, unless an
+    earlier run's history already reaches the rung's epochs."""
+    if record is None:
         return False
-    return target is None or (record.get("epochs_target") or 0) >= target
+    if record["status"] == "killed" or record.get("transient"):
+        return target is not None and len(record.get("history") or []) >= target
+    return record["status"] == "failed" or target is None or (record.get("epochs_target") or 0) >= target
 
 
 def _score_at(record: dict | None, epochs: int) -> float | None:
@@ -244,9 +250,10 @@ class Search:
         except BaseException:
             self.engine.close()
             raise
+        self.wanted = {t.name: {"index": t.index, "params": t.params, "seed": t.seed, "epochs": plan.stored_epochs(t)}
+                       for t in plan.tasks}
         try:
-            self.records = self.store.records({t.name: {"index": t.index, "params": t.params, "seed": t.seed,
-                                                        "epochs": plan.stored_epochs(t)} for t in plan.tasks})
+            self.records = self.store.records(self.wanted)
         except BaseException:
             self.close()
             raise
@@ -264,18 +271,34 @@ class Search:
             print(text, flush=True)
 
     def train(self, tasks: list[TrialTask], total: int) -> None:
-        """Run these trials, saving each outcome as it comes."""
+        """Run these trials, each from its stored checkpoint where it has one, saving each checkpoint and each
+        outcome as it comes."""
         if not tasks:
             return
-        self.say(f"training {len(tasks)} trial{'s' if len(tasks) > 1 else ''} {self.engine.description}")
+        tasks = [self._continued(t) for t in tasks]
+        resumed = sum(t.resume is not None for t in tasks)
+        self.say(f"training {len(tasks)} trial{'s' if len(tasks) > 1 else ''} {self.engine.description}"
+                 + (f" ({resumed} from {'their' if resumed > 1 else 'its'} last checkpoint)" if resumed else ""))
         done = total - len(tasks)
-        for outcome in self.engine.run(tasks):
+        for outcome in self.engine.run(tasks, self._store_checkpoint):
             name = outcome["record"]["trial"]
-            record = self.store.save(outcome, merged_with=self.records.get(name))
+            record = self.store.save(outcome, earlier=self.records.get(name))
             self.records[name] = record
             self.trained.append(name)
             done += 1
             self.say(_live_line(done, total, record))
+
+    def _continued(self, task: TrialTask) -> TrialTask:
+        """The task, to continue from the trial's stored checkpoint if it has one that is not past the task's
+        epochs (successive halving reaches a rung's epochs from the last rung's checkpoint)."""
+        stored = self.store.checkpoint(task.name, self.wanted[task.name])
+        if stored is None or (task.epochs is not None and stored[0] > task.epochs):
+            return task
+        return dataclasses.replace(task, resume=stored[1])
+
+    def _store_checkpoint(self, task: TrialTask, epochs: int, state: bytes) -> None:
+        self.store.save_checkpoint({"trial": task.name, "index": task.index, "params": task.params,
+                                    "seed": task.seed}, epochs, state)
 
     def run(self) -> SearchResult:
         plan = self.plan
@@ -292,7 +315,8 @@ class Search:
             except KeyboardInterrupt:
                 done = sum(_finished(self.records.get(t.name), None) for t in plan.tasks)
                 print(f"interrupted: {done} of {len(plan.tasks)} trials have results in {self.store.path}; run the "
-                      "same search again to train the rest", file=sys.stderr, flush=True)
+                      "same search again to train the rest (a stopped trial continues from its last epoch)",
+                      file=sys.stderr, flush=True)
                 raise
             names = [t.name for t in plan.tasks]
             records = [dict(self.records[n], command=plan.command(self.records[n])) for n in names]
@@ -311,9 +335,8 @@ class Search:
         for rung, epochs in enumerate(plan.rungs):
             self.say(f"rung {rung + 1}/{len(plan.rungs)}: {len(participants)} trial"
                      f"{'s' if len(participants) > 1 else ''} to {epochs} epoch{'s' if epochs > 1 else ''}")
-            pending = [dataclasses.replace(t, epochs=epochs, keep_checkpoint=True,
-                                           resume=self.store.checkpoint(t.name) if rung else None)
-                       for t in participants if not _finished(self.records.get(t.name), epochs)]
+            pending = [dataclasses.replace(t, epochs=epochs) for t in participants
+                       if not _finished(self.records.get(t.name), epochs)]
             self.train(pending, len(participants))
             standing = [(score, t) for t in participants
                         if (score := _score_at(self.records.get(t.name), epochs)) is not None]
@@ -351,7 +374,10 @@ def run(build, space, train, validation=None, *, epochs=None, batch_size=None, m
         (this process, one trial after another), a Dask scheduler address ("tcp://host:8786") or a
         dask.distributed.Client.
     directory: where results go (default: a new temporary directory); a second run of the same search there
-        trains only what is missing; a different search there is refused unless force=True.
+        trains only what is missing, continuing each stopped trial (Ctrl-C, a killed worker or session) from
+        its last epoch's checkpoint, bit for bit as if never stopped; a failed trial is a result and is not
+        retried unless its error was the machine's (MemoryError, OSError); a different search there is
+        refused unless force=True.
     seed: the search seed; each trial's seed derives from it and the trial's parameters (space.trial_seed).
     """
     refuse_unguarded_main(executor)

@@ -3,7 +3,11 @@
 Each engine takes the data once (a worker process gets it when it starts; a Dask cluster has it scattered
 to every worker) and then only TrialTasks, and yields each trial's outcome as it finishes, in whatever
 order they finish.  A trial whose worker dies is an outcome too, with status "killed": the search goes
-on, and a later run of the same search trains it again.
+on, and a later run of the same search continues it from its last checkpoint.  Inline and on the local
+pool, each epoch's checkpoint reaches the coordinator's `store_checkpoint(task, epochs, bytes)` as the
+trial saves it, and the trial goes on once it is stored; a Dask trial has no channel back before it ends,
+so its last checkpoint comes with its outcome, and one killed mid-way starts again from its first epoch
+(or its last rung's checkpoint).
 
 The local pool is processes started with the spawn method (a forked child would share the parent's
 Numba and OpenBLAS state, and compile caches shared between forked processes have crashed), each running
@@ -36,6 +40,8 @@ SCHEDULER_ADDRESS = re.compile(r"([a-z]+://)?[\w.\-\[\]:]+:\d+\Z")
 CONNECT_TIMEOUT = "10s"  # to reach a scheduler given by address before the search is refused
 STOP_GRACE_SECONDS = 5.0  # a worker told to stop is terminated after this long
 READY = "ready"  # what a worker process sends first, once it runs _worker_main
+CHECKPOINT = "checkpoint"  # a worker's message (CHECKPOINT, epochs, bytes): its trial's checkpoint, to store
+STORED = "stored"  # the coordinator's answer, once the checkpoint is stored: the trial goes on
 UNGUARDED_MAIN_EXIT = 78  # a worker's exit code when the main script runs its search unguarded (EX_CONFIG)
 
 
@@ -58,9 +64,9 @@ class Inline:
     def check(self, task: TrialTask) -> None:
         """Nothing to check: the task never leaves this process."""
 
-    def run(self, tasks):
+    def run(self, tasks, store_checkpoint):
         for task in tasks:
-            yield run_trial(task, self.data)
+            yield run_trial(task, self.data, lambda epochs, state, task=task: store_checkpoint(task, epochs, state))
 
     def close(self):
         pass
@@ -97,9 +103,17 @@ def _worker_main(connection):
             task = connection.recv()
             if task is None:
                 return
-            connection.send(run_trial(task, data))
+            connection.send(run_trial(task, data, lambda epochs, state: _hand_checkpoint(connection, epochs, state)))
     except (EOFError, OSError):  # the coordinator is gone
         return
+
+
+def _hand_checkpoint(connection, epochs: int, state: bytes) -> None:
+    """Send the coordinator the trial's checkpoint and wait until it is stored, so that a kill at any moment
+    after this returns loses no more than the epoch under way."""
+    connection.send((CHECKPOINT, epochs, state))
+    if connection.recv() != STORED:
+        raise OSError("the coordinator did not store the checkpoint")
 
 
 class _Worker:
@@ -203,8 +217,8 @@ class LocalPool:
             self.busy.append(worker)
 
     @staticmethod
-    def _receive(worker: _Worker) -> dict | None:
-        """The outcome a worker sent, or None if it died first (or while sending)."""
+    def _receive(worker: _Worker):
+        """The message a worker sent (an outcome, or a checkpoint), or None if it died first (or while sending)."""
         if worker.connection.poll():
             try:
                 return worker.connection.recv()
@@ -219,18 +233,25 @@ class LocalPool:
         worker.connection.close()
         remove_scratch(worker.process.pid)
 
-    def run(self, tasks):
+    def run(self, tasks, store_checkpoint):
         pending = deque(tasks)
         self.idle += self._start(max(0, min(self.workers, len(pending)) - len(self.idle)))
         while pending or self.busy:
             self._dispatch(pending)
             ready = set(wait([w.connection for w in self.busy] + [w.process.sentinel for w in self.busy]))
             for worker in [w for w in self.busy if w.connection in ready or w.process.sentinel in ready]:
+                message = self._receive(worker)
+                if isinstance(message, tuple) and message[0] == CHECKPOINT:
+                    store_checkpoint(worker.task, *message[1:])
+                    try:
+                        worker.connection.send(STORED)
+                    except OSError:  # it died meanwhile: its sentinel says so next
+                        pass
+                    continue
                 self.busy.remove(worker)
-                outcome = self._receive(worker)
-                if outcome is not None:
+                if message is not None:
                     self.idle.append(worker)
-                    yield outcome
+                    yield message
                     continue
                 self._reap(worker)
                 yield killed(worker.task, f"its worker process (pid {worker.process.pid}) "
@@ -301,7 +322,9 @@ class Dask:
     def check(self, task: TrialTask) -> None:
         """Nothing to check here: Dask's cloudpickle sends functions by value where it must."""
 
-    def run(self, tasks):
+    def run(self, tasks, store_checkpoint):
+        """store_checkpoint is not called: each outcome brings its trial's last checkpoint (the module's
+        docstring says why)."""
         from distributed import as_completed
         from distributed.scheduler import KilledWorker
         if self.scattered is None:  # once for the whole search, successive halving's rungs included

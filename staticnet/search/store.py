@@ -6,15 +6,25 @@ Files, all written atomically (a temporary beside the target, fsynced, renamed o
   trial-003.json                a finished trial: params, seed, status, per-epoch history, best epoch,
                                 wall and compile seconds, worker, error
   trial-003.snet                its best epoch's model (written before the JSON, so a JSON means a model)
-  trial-003.checkpoint.snet     successive halving only: its last epoch's state, to continue at the next rung
+  trial-003.checkpoint.snet     its last epoch's state (weights, optimizer, early stopping), replaced after
+                                every epoch: a stopped trial continues from it, as successive halving's
+                                survivors do at the next rung
+  trial-003.checkpoint.json     whose checkpoint it is and after how many epochs, with its SHA-256 (checked
+                                as a result's JSON is)
   results.md, results.csv, results.json   the table of every trial, rewritten at the end of each run
   search.lock                   while a search runs: its pid and host (see DirectoryLock)
 
-A trial counts as finished when its JSON exists and it was not killed, so a run interrupted anywhere (even
-while writing) leaves a directory that the same search completes.  Non-finite scores are written as null.
+A trial counts as finished when its JSON exists and it was not killed (nor failed by the machine), so a
+run interrupted anywhere (even while writing) leaves a directory that the same search completes.
+Non-finite scores are written as null.
 A trial's JSON carries the search's fingerprint, the SHA-256 of its model file and a checksum of itself,
 so a result is taken only from a file this search wrote for that trial, unchanged, with its model beside it;
-any other is trained again.
+any other is trained again.  A checkpoint is taken on the same terms (its JSON, written after it, names
+this search and trial and its SHA-256): any other, or one whose save a crash cut between its two files,
+is not continued from, and that trial starts again from its first epoch (a Ctrl-C waits for both files).
+
+A trial that failed or was killed after an earlier result (successive halving's previous rung) keeps that
+result's history and scores in its record, with its own status, error and target.
 """
 from __future__ import annotations
 
@@ -37,8 +47,11 @@ WHAT_CHANGED = {"space": "the search space", "build": "the build function or mod
 OUTPUTS = ("results.md", "results.csv", "results.json", "search.png")
 LOCK = "search.lock"
 HOLDER_WAIT_SECONDS = 2.0  # how long a refused search waits for the lock's holder to have written its name
-RECORD_FIELDS = ("trial", "index", "params", "seed", "status", "epochs_target", "search", "checksum")
+IDENTITY_FIELDS = ("trial", "index", "params", "seed", "search", "checksum")  # whose a stored JSON is
+RECORD_FIELDS = IDENTITY_FIELDS + ("status", "epochs_target")
 FINISHED_FIELDS = ("monitor", "best_value", "best_epoch", "epochs", "history", "model", "model_sha256")
+CHECKPOINT_FIELDS = IDENTITY_FIELDS + ("epochs", "sha256")
+HOW_IT_ENDED = ("error", "traceback", "transient")  # fields of a record that a later run's outcome replaces
 
 
 def fingerprint(identity: dict) -> str:
@@ -264,22 +277,10 @@ class SearchDirectory:
 
     def _problem(self, record, name: str, wanted: dict) -> str | None:
         """Why this stored record is not the result of trial `name` of this search, or None."""
-        if not isinstance(record, dict):
-            return f"not a trial result (a JSON {type(record).__name__})"
-        fields = RECORD_FIELDS + (FINISHED_FIELDS if record.get("status") == "ok" else ())
-        missing = [f for f in fields if f not in record]
-        if missing:
-            return f"lacks the field{'s' if len(missing) > 1 else ''} {', '.join(missing)}"
-        if record["checksum"] != record_checksum(record):
-            return "was changed after the search wrote it (its checksum does not match)"
-        if record["search"] != self.fingerprint:
-            return "is a result of another search (its fingerprint differs)"
-        if record["trial"] != name or record["index"] != wanted["index"]:
-            return f"is the result of {record['trial']}, not of {name}"
-        if record["params"] != wanted["params"]:
-            return f"was trained with {record['params']}, this trial's parameters are {wanted['params']}"
-        if record["seed"] != wanted["seed"]:
-            return f"was trained with seed {record['seed']}, this trial's is {wanted['seed']}"
+        fields = RECORD_FIELDS + (FINISHED_FIELDS if isinstance(record, dict) and record.get("status") == "ok" else ())
+        problem = self._not_of(record, name, wanted, fields)
+        if problem is not None:
+            return problem
         target = record["epochs_target"]
         if wanted["epochs"] is not None and target is not None and target not in wanted["epochs"]:
             return f"was trained for {target} epochs, this search trains {' or '.join(map(str, wanted['epochs']))}"
@@ -291,25 +292,88 @@ class SearchDirectory:
                 return f"its model {model} was changed after the search wrote it"
         return None
 
-    def save(self, outcome: dict, merged_with: dict | None = None) -> dict:
-        """Write a trial's model files, then its JSON (with this search's fingerprint, the model's SHA-256 and
-        its own checksum); returns the record as written.  `merged_with`: the record a killed trial had before
-        (successive halving keeps its earlier rungs' history)."""
+    def _not_of(self, record, name: str, wanted: dict, fields: tuple, what: str = "result") -> str | None:
+        """Why a stored JSON (`what`: a result, or a checkpoint's) is not one this search wrote for trial `name`
+        (wanted: its index, params and seed) and left unchanged, or None."""
+        if not isinstance(record, dict):
+            return f"not a trial {what} (a JSON {type(record).__name__})"
+        missing = [f for f in fields if f not in record]
+        if missing:
+            return f"lacks the field{'s' if len(missing) > 1 else ''} {', '.join(missing)}"
+        if record["checksum"] != record_checksum(record):
+            return "was changed after the search wrote it (its checksum does not match)"
+        if record["search"] != self.fingerprint:
+            return f"is a {what} of another search (its fingerprint differs)"
+        if record["trial"] != name or record["index"] != wanted["index"]:
+            return f"is the {what} of {record['trial']}, not of {name}"
+        if record["params"] != wanted["params"]:
+            return f"was trained with {record['params']}, this trial's parameters are {wanted['params']}"
+        if record["seed"] != wanted["seed"]:
+            return f"was trained with seed {record['seed']}, this trial's is {wanted['seed']}"
+        return None
+
+    def save(self, outcome: dict, earlier: dict | None = None) -> dict:
+        """Write a trial's model file, then its JSON (with this search's fingerprint, the model's SHA-256 and
+        its own checksum); returns the record as written.  `earlier`: the trial's stored record, whose results
+        a trial that failed or was killed keeps (see the module's docstring).  A last checkpoint that came
+        with the outcome (from Dask) is stored first."""
         record = dict(outcome["record"])
         name = record["trial"]
+        if outcome["checkpoint"] is not None:
+            self.save_checkpoint(record, *outcome["checkpoint"])
         if outcome["model"] is not None:
             write_file(self.file(f"{name}.snet"), outcome["model"])
             record.update(model=f"{name}.snet", model_sha256=hashlib.sha256(outcome["model"]).hexdigest())
-        if outcome["checkpoint"] is not None:
-            write_file(self.file(f"{name}.checkpoint.snet"), outcome["checkpoint"])
-        if merged_with is not None and record["status"] == "killed":
-            record = {**merged_with, "status": "killed", "error": record["error"],
-                      "epochs_target": record.get("epochs_target")}
+        if earlier is not None and record["status"] != "ok":
+            record = _stopped_after(earlier, record)
         record = finite_or_none({**record, "search": self.fingerprint})
         record["checksum"] = record_checksum(record)
         write_json(self.file(f"{name}.json"), record)
         return record
 
-    def checkpoint(self, name: str) -> bytes:
-        with open(self.file(f"{name}.checkpoint.snet"), "rb") as f:
-            return f.read()
+    def save_checkpoint(self, trial: dict, epochs: int, state: bytes) -> None:
+        """Store the checkpoint of `trial` (a task's or a record's trial, index, params and seed) after `epochs`
+        epochs: the model file, then the JSON that vouches for it."""
+        from ..interrupts import interrupts_held
+        name = trial["trial"]
+        about = {"trial": name, "index": trial["index"], "params": trial["params"], "seed": trial["seed"],
+                 "epochs": epochs, "sha256": hashlib.sha256(state).hexdigest(), "search": self.fingerprint}
+        about["checksum"] = record_checksum(about)
+        with interrupts_held() as held:  # a Ctrl-C between the two files would cost the trial its checkpoint
+            write_file(self.file(f"{name}.checkpoint.snet"), state)
+            write_json(self.file(f"{name}.checkpoint.json"), about)
+        if held.interrupted:
+            raise KeyboardInterrupt
+
+    def checkpoint(self, name: str, wanted: dict) -> tuple[int, bytes] | None:
+        """(epochs, bytes) of the stored checkpoint of trial `name` (wanted: as for records()), or None if it
+        has none this search can continue from (one it cannot, with a warning saying why)."""
+        path = self.file(f"{name}.checkpoint.json")
+        if not os.path.exists(path):
+            return None
+        try:
+            with open(path, encoding="utf-8") as f:
+                about = json.load(f)
+            problem = self._not_of(about, name, wanted, CHECKPOINT_FIELDS, what="checkpoint")
+            if problem is None:
+                with open(self.file(f"{name}.checkpoint.snet"), "rb") as f:
+                    state = f.read()
+                if hashlib.sha256(state).hexdigest() != about["sha256"]:
+                    problem = f"{name}.checkpoint.snet is not the checkpoint it describes"
+        except (OSError, ValueError) as e:
+            problem = f"cannot be read ({e})"
+        if problem is not None:
+            print(f"staticnet: warning: {path}: {problem}; {name} starts again from its first epoch",
+                  file=sys.stderr, flush=True)
+            return None
+        return about["epochs"], state
+
+
+def _stopped_after(earlier: dict, stopped: dict) -> dict:
+    """The record of a trial that failed or was killed after an earlier record: the earlier one's history and
+    scores (the longer history, where the stopped run kept one), with how this run ended."""
+    kept = {k: v for k, v in earlier.items() if k not in HOW_IT_ENDED}
+    merged = {**kept, **{k: v for k, v in stopped.items() if v is not None}}
+    if len(earlier.get("history") or []) > len(stopped.get("history") or []):
+        merged["history"] = earlier["history"]
+    return merged

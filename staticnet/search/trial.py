@@ -2,8 +2,15 @@
 
 This is the only code that runs on the workers (local processes, Dask workers, or the calling process),
 so everything it needs travels in a TrialTask (a few hundred bytes: the parameters, the seed, the
-builder) plus the data, which each engine moves to a worker once.  Whatever a trial raises becomes a
-failed result with its error; only KeyboardInterrupt gets through.
+builder, and the checkpoint it continues from, if any) plus the data, which each engine moves to a worker
+once.  Whatever a trial raises becomes a failed result with its error; only KeyboardInterrupt gets through.
+
+After every epoch whose weights are finite a trial hands the coordinator its checkpoint (fit's, the last
+epoch's state with early stopping's), through the engine's `store_checkpoint` where it has one (inline: a
+call; the local pool: a message on the worker's pipe, answered once the directory holds it); on Dask the
+last one comes back with the outcome.  A trial stopped anywhere (Ctrl-C, a killed worker, a killed
+session) continues from the last stored one on the next run, with fit(resume=...), which repeats an
+uninterrupted run bit for bit; successive halving continues its survivors the same way.
 
 A trial trains exactly as `staticnet train` does: sn.seed(seed), then build(**params), then fit with
 seed=seed, all on one thread, so the same command with the same parameters and seed gives the same bits.
@@ -23,6 +30,8 @@ import tempfile
 import time
 import traceback
 from dataclasses import dataclass
+
+from ..callbacks import ModelCheckpoint
 
 SCRATCH_PREFIX = "staticnet-trial-"  # + pid-host-: the temporary directories a worker process makes
 TRAINING_OPTIONS = ("lr", "batch_size", "epochs")  # searched names that go to training when build() lacks them
@@ -172,8 +181,7 @@ class TrialTask:
     monitor: str | None  # None: val_accuracy where the model has accuracy, else val_loss (without validation data:
     #                      accuracy, else loss)
     patience: int | None  # epochs without improvement before stopping; None: train every epoch
-    resume: bytes | None = None  # successive halving: the checkpoint of the last rung, to continue from
-    keep_checkpoint: bool = False  # successive halving: send back the last epoch's state as well
+    resume: bytes | None = None  # the stored checkpoint to continue from (a stopped trial's, or the last rung's)
 
 
 def scratch_directory() -> str:
@@ -247,12 +255,18 @@ def _error_text(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}"
 
 
-def run_trial(task: TrialTask, data) -> dict:
+def run_trial(task: TrialTask, data, store_checkpoint=None) -> dict:
     """Train one configuration: {"record": the result file's contents, "model": the .snet bytes of the
-    best epoch's weights or None, "checkpoint": the last epoch's state (successive halving) or None}."""
+    best epoch's weights or None, "checkpoint": None, or (epochs, bytes) of the last epoch's state where
+    there is no `store_checkpoint(epochs, bytes)` to hand each epoch's to as it is saved}.
+
+    A failure is the trial's result, which a re-run of the search keeps (the same code, parameters and seed
+    fail the same way again), unless it came from the machine rather than the trial: a MemoryError or an
+    OSError (memory or disk full, a file missing), marked "transient", is tried again, as a killed trial is."""
     started = time.perf_counter()
     record = {"trial": task.name, "index": task.index, "params": task.params, "seed": task.seed,
-              "status": "ok", "worker": worker_name(), "error": None, "compile_seconds": None, "epochs_target": None}
+              "status": "ok", "worker": worker_name(), "error": None, "compile_seconds": None,
+              "epochs_target": task.epochs, "resumed_from_epoch": None}  # epochs_target: build() may decide it
     outcome = {"record": record, "model": None, "checkpoint": None}
     from .. import threads
     threads.apply_once()  # the process's own thread count, before one_thread() narrows the trial's
@@ -260,7 +274,7 @@ def run_trial(task: TrialTask, data) -> dict:
     scratch = scratch_directory()
     try:
         with one_thread():
-            _train(task, data, record, outcome, scratch)
+            _train(task, data, record, outcome, scratch, store_checkpoint)
     except KeyboardInterrupt:
         raise
     except SystemExit as error:  # sys.exit() in build(): under the inline executor it would end the caller
@@ -269,12 +283,26 @@ def run_trial(task: TrialTask, data) -> dict:
         from ..errors import ModelFileError
         from ..errors import DataError, GraphError, NumericalError
         record.update(status="failed", error=_error_text(error))
+        if _is_transient(error):
+            record["transient"] = True
         if not isinstance(error, (ModelFileError, DataError, GraphError, NumericalError)):
             record["traceback"] = "".join(traceback.format_exception(error))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     record["seconds"] = time.perf_counter() - started
     return outcome
+
+
+def _is_transient(error: BaseException) -> bool:
+    """Whether the machine, not the trial, failed: a MemoryError or OSError, raised or wrapped (a model file's
+    error keeps the user's exception as its context)."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, (MemoryError, OSError)):
+            return True
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return False
 
 
 def _exit_text(error: SystemExit) -> str:
@@ -284,7 +312,7 @@ def _exit_text(error: SystemExit) -> str:
             "(a trial cannot end the search's process)")
 
 
-def _train(task: TrialTask, data, record: dict, outcome: dict, scratch: str) -> None:
+def _train(task: TrialTask, data, record: dict, outcome: dict, scratch: str, store_checkpoint) -> None:
     import math
 
     from .. import model_file
@@ -301,24 +329,28 @@ def _train(task: TrialTask, data, record: dict, outcome: dict, scratch: str) -> 
     record.update(epochs_target=int(epochs), batch_size=int(batch_size), lr=float(optimizer.lr))
     model = model_file.model_from_spec(spec, optimizer, task.builder.path)
     train, validation = data.arrays()
-    loops = ("train", "eval") if validation is not None else ("train",)
-    seconds, cached = model.warm_up(batch_size, loops=loops)
+    seconds, cached = _warm_up(model, batch_size, validation)
     record.update(compile_seconds=model.compile_seconds + seconds, compile_cached=bool(model.from_cache and cached))
     monitor = task.monitor or default_monitor(model, validation is not None)
     record["monitor"] = monitor
     stopping = EarlyStopping(task.patience or epochs, monitor)  # without patience it only keeps the best epoch
-    resume = checkpoint = None
+    resume = None
     if task.resume is not None:
         resume = os.path.join(scratch, "resume.snet")
         with open(resume, "wb") as f:
             f.write(task.resume)
-    if task.keep_checkpoint:
-        checkpoint = os.path.join(scratch, "checkpoint.snet")
+
+    def keep_last(epochs_done: int, state: bytes) -> None:
+        outcome["checkpoint"] = (epochs_done, state)
+
+    handed = HandedCheckpoint(os.path.join(scratch, "checkpoint.snet"), store_checkpoint or keep_last)
     try:
         history = model.fit(train, epochs=epochs, batch_size=batch_size, validation=validation, seed=task.seed,
-                            verbose=0, callbacks=[stopping], checkpoint=checkpoint, resume=resume)
+                            verbose=0, callbacks=[stopping, handed], resume=resume)
     finally:
         record["history"] = [dict(e) for e in model.history.epochs]
+    if resume is not None:
+        record["resumed_from_epoch"] = handed.first_epoch
     if history.interrupted:
         raise KeyboardInterrupt
     record.update(epochs=model.epochs_done, best_epoch=stopping.best_epoch, stopped_early=history.stopped_early_at
@@ -331,9 +363,45 @@ def _train(task: TrialTask, data, record: dict, outcome: dict, scratch: str) -> 
     model.save(best_model)
     with open(best_model, "rb") as f:
         outcome["model"] = f.read()
-    if checkpoint is not None:
-        if os.path.exists(checkpoint):
-            with open(checkpoint, "rb") as f:
-                outcome["checkpoint"] = f.read()
-        else:  # resumed where early stopping had already stopped it: nothing trained, the state is the same
-            outcome["checkpoint"] = task.resume
+
+
+def _warm_up(model, batch_size: int, validation) -> tuple[float, bool]:
+    """Compile the loops fit will run, at the batch sizes it will run them at, so that compile_seconds holds
+    all of it: as Model._prepare chooses them, validation runs in batches of Model.evaluation_batch rows, not
+    the training's, and a model with a regression metric also predicts the validation data."""
+    from ..metrics import REGRESSION_METRICS
+    if validation is None:
+        return model.warm_up(batch_size, loops=("train",))
+    loops = ("train", "eval") + (("predict",) if any(m in REGRESSION_METRICS for m in model.metrics) else ())
+    rows = len(next(iter(validation.values())))
+    return model.warm_up(batch_size, loops=loops, eval_batch=model.evaluation_batch(rows))
+
+
+class HandedCheckpoint(ModelCheckpoint):
+    """fit's checkpoint (the last epoch's weights, optimizer and early stopping state, saved after every epoch
+    whose weights are finite), handed on after each save to `hand(epochs done, the file's bytes)`.
+    first_epoch: the epoch fit started from (a resumed checkpoint's)."""
+
+    def __init__(self, path: str, hand):
+        super().__init__(path)
+        self.hand = hand
+        self.first_epoch: int | None = None
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        self.first_epoch = self.model.epochs_done
+
+    def on_epoch_end(self, epoch, logs=None):
+        before = _file_identity(self.path)
+        super().on_epoch_end(epoch, logs)
+        if _file_identity(self.path) != before:  # saved (a save replaces the file: a new inode)
+            with open(self.path, "rb") as f:
+                self.hand(epoch + 1, f.read())
+
+
+def _file_identity(path: str):
+    try:
+        stat = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return stat.st_ino, stat.st_mtime_ns
