@@ -218,11 +218,7 @@ class Model:
         saying so on stderr first: on a first run this is the wait, and none of it then falls into the first
         epoch's time (the evaluation of the validation data, 1000 rows at a time, needed parts of products
         that training's small batches did not)."""
-        loops = {"train": batch_size}
-        if validation_rows is not None:
-            loops["eval"] = self.evaluation_batch(validation_rows)
-            if any(m in metric_rules.REGRESSION_METRICS for m in self.metrics):
-                loops["predict"] = loops["eval"]
+        loops = self.fit_loops(batch_size, validation_rows)
         missing = [loop for loop, batch in loops.items() if not self._ready(loop, batch)]
         if not missing:
             return
@@ -236,6 +232,16 @@ class Model:
             print(f"{what} ready in {seconds:.1f} s "
                   f"({'loaded from the cache' if cached else f'compiled; later runs load {them} from the cache'})",
                   file=sys.stderr)
+
+    def fit_loops(self, batch_size: int, validation_rows: int | None) -> dict[str, int]:
+        """The loops a fit's epochs run, each with the batch it runs at: training at batch_size; with validation
+        data, evaluation in batches of evaluation_batch rows, and prediction too for a regression metric."""
+        loops = {"train": batch_size}
+        if validation_rows is not None:
+            loops["eval"] = self.evaluation_batch(validation_rows)
+            if any(m in metric_rules.REGRESSION_METRICS for m in self.metrics):
+                loops["predict"] = loops["eval"]
+        return loops
 
     def _ready(self, loop: str, batch: int) -> bool:
         """Whether running `loop` on batches of `batch` rows would compile nothing: the loop is compiled, and so

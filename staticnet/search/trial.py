@@ -366,15 +366,11 @@ def _train(task: TrialTask, data, record: dict, outcome: dict, scratch: str, sto
 
 
 def _warm_up(model, batch_size: int, validation) -> tuple[float, bool]:
-    """Compile the loops fit will run, at the batch sizes it will run them at, so that compile_seconds holds
-    all of it: as Model._prepare chooses them, validation runs in batches of Model.evaluation_batch rows, not
-    the training's, and a model with a regression metric also predicts the validation data."""
-    from ..metrics import REGRESSION_METRICS
-    if validation is None:
-        return model.warm_up(batch_size, loops=("train",))
-    loops = ("train", "eval") + (("predict",) if any(m in REGRESSION_METRICS for m in model.metrics) else ())
-    rows = len(next(iter(validation.values())))
-    return model.warm_up(batch_size, loops=loops, eval_batch=model.evaluation_batch(rows))
+    """Compile the loops fit will run, at the batch sizes it will run them at (Model.fit_loops), so that
+    compile_seconds holds all of it."""
+    rows = None if validation is None else len(next(iter(validation.values())))
+    loops = model.fit_loops(batch_size, rows)
+    return model.warm_up(batch_size, loops=tuple(loops), eval_batch=loops.get("eval"))
 
 
 class HandedCheckpoint(ModelCheckpoint):
