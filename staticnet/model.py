@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 
-from . import checks, init, metrics as metric_rules, threads
+from . import checks, init, keras_data, metrics as metric_rules, threads
 from .autodiff import gradients
 from .codegen import kernel_layer
 from .codegen.driver import Driver, Sizes
@@ -290,11 +290,17 @@ class Model:
 
     # ------------------------------------------------------------ training
     @_one_fit_at_a_time
-    def fit(self, data, epochs: int = 1, batch_size: int = 32, validation=None, early_stopping=None,
-            shuffle: bool = True, seed: int | None = None, verbose: int = 1, checkpoint: str | None = None,
-            resume: str | None = None, initial_epoch: int | None = None, check_data: bool = True,
-            callbacks=None, nan_guard: bool = True, track=None, track_data=None) -> History:
+    def fit(self, x=None, y=None, *, epochs: int = 1, batch_size: int = 32, validation=None, validation_data=None,
+            validation_split: float | None = None, early_stopping=None, shuffle: bool = True, seed: int | None = None,
+            verbose: int = 1, checkpoint: str | None = None, resume: str | None = None,
+            initial_epoch: int | None = None, check_data: bool = True, callbacks=None, nan_guard: bool = True,
+            track=None, track_data=None) -> History:
         """Train `epochs` more epochs (Keras's meaning) and return the history of every epoch so far.
+
+        The data: a dict keyed by input name, or the Keras way, x and y as arrays (fit(X, Y)) or (x, y), which
+        go to the one feature input and the one label input (staticnet/keras_data.py).  validation (or its Keras
+        name validation_data) takes the same forms; validation_split=0.1 holds out the last 10% of the rows, as
+        given, before any shuffling, as Keras does.
 
         Epochs are numbered across calls, and the learning-rate schedule and the shuffle follow the number:
         fit(epochs=5) twice trains epochs 1-5 then 6-10, as fit(epochs=10) does.  With initial_epoch=k, or
@@ -333,9 +339,14 @@ class Model:
             initial_epoch = checks.count("fit", "initial_epoch", initial_epoch, minimum=0, error=ValueError)
         if not isinstance(nan_guard, bool):
             checks.refuse("fit", f"nan_guard must be True or False, got {shown(nan_guard)}", ValueError)
-        arrays = self._data(data, self.inputs, "training data", check_values=check_data)
+        validation = keras_data.validation_feeds(self, validation, validation_data)
+        split = keras_data.check_split(validation_split, validation is not None)
+        arrays = self._data(keras_data.as_feeds(self, x, y, "fit", "training data"), self.inputs, "training data",
+                            check_values=check_data)
         val_arrays = (self._data(validation, self.inputs, "validation data", check_values=check_data)
                       if validation is not None else None)
+        if split is not None:
+            arrays, val_arrays = keras_data.split_off(arrays, split)
         monitors = self._monitors(val_arrays is not None)
         default_monitor = "val_accuracy" if "accuracy" in self.metrics else "val_loss"
         given = callback_rules.checked(callbacks)
@@ -513,10 +524,11 @@ class Model:
             t.value[...] = snapshot[t.name]
 
     # ------------------------------------------------------------ evaluation and prediction
-    def evaluate(self, data, batch_size: int = 1000) -> dict:
+    def evaluate(self, x=None, y=None, *, batch_size: int = 1000) -> dict:
         """{"loss": the mean loss, and each metric: "accuracy" (the fraction correct), "mse", "mae"} over all
-        rows of `data`."""
+        rows of the data: a dict keyed by input name, (x, y), or x and y as arrays (as fit takes them)."""
         batch_size = checks.count("evaluate", "batch_size", batch_size, error=ValueError)
+        data = keras_data.as_feeds(self, x, y, "evaluate", "evaluation data")
         return self._evaluate_arrays(self._data(data, self.inputs, "evaluation data"), batch_size)
 
     def _evaluate_arrays(self, arrays, batch_size=1000):
@@ -536,9 +548,10 @@ class Model:
                                                          target))
         return scores
 
-    def predict(self, inputs, batch_size: int = 1000):
-        """The outputs for every row of `inputs` (a dict keyed by input name, or the array itself)."""
+    def predict(self, x, *, batch_size: int = 1000):
+        """The outputs for every row of `x` (a dict keyed by input name, or the array itself)."""
         batch_size = checks.count("predict", "batch_size", batch_size, error=ValueError)
+        inputs = keras_data.as_feeds(self, x, None, "predict", "prediction inputs", with_labels=False)
         results = self._predict_arrays(self._data(inputs, self.features, "prediction inputs"), batch_size)
         return results[0] if self.single_output else results
 
