@@ -1,8 +1,11 @@
 """Callbacks: the user's code that `fit` runs between epochs, as in Keras, and the ones staticnet ships.
 
 fit calls `on_train_begin`, then for each epoch `on_epoch_begin(epoch)` and `on_epoch_end(epoch, logs)`,
-then `on_train_end`; `epoch` counts from 0, as in Keras (the records and the epoch lines count from 1),
-and `logs` is the epoch's record (loss, accuracy, val_loss, ..., lr, seconds).  They run between compiled
+then `on_train_end`.  The rule for epoch numbers: the hooks' `epoch` argument counts from 0, as in Keras, and
+is the only epoch number a hook gets (`logs` holds the scores: loss, accuracy, val_loss, ..., lr, seconds,
+as Keras's does, and no epoch); everything written for a person counts from 1: the epoch lines, the
+history's records (`history.epochs[i]["epoch"]`), CSVLogger's epoch column and ModelCheckpoint's {epoch},
+as Keras names its checkpoint files.  What a hook adds to `logs` goes into the epoch's record.  They run between compiled
 chunks of steps, never per step, so a callback costs nothing while an epoch trains.  A callback stops
 training with `self.model.stop_training = True`.
 
@@ -246,9 +249,11 @@ class ModelCheckpoint(Callback):
 
 
 class CSVLogger(Callback):
-    """One row per epoch in a CSV file: epoch, the scores, lr, seconds, threads.  The file is opened and
-    closed at each epoch, so it is complete after every epoch even if training is killed.  append=True
-    continues an existing file (as a resumed run would), writing the header only into an empty one."""
+    """One row per epoch in a CSV file: epoch (from 1), then what the epoch's record holds (the scores, lr,
+    seconds, threads where fit chose a thread count, what other callbacks added): the columns of the first
+    epoch's record, so none is empty throughout.  The file is opened and closed at each epoch, so it is
+    complete after every epoch even if training is killed.  append=True continues an existing file (as a
+    resumed run would), under its own header, writing a header only into an empty one."""
 
     def __init__(self, path, separator: str = ",", append: bool = False):
         checks.output_file("CSVLogger", "path", path)
@@ -257,15 +262,21 @@ class CSVLogger(Callback):
         self.path, self.separator, self.append = os.fspath(path), separator, bool(append)
 
     def on_train_begin(self, logs=None):
-        self.columns = ["epoch", *self.params["monitors"], "lr", "seconds", "threads"]
+        self.columns = None  # from the file's header, or the first epoch's record
         if self.append and os.path.exists(self.path) and os.path.getsize(self.path) > 0:
-            return
-        with open(self.path, "w", newline="") as f:
-            csv.writer(f, delimiter=self.separator).writerow(self.columns)
+            with open(self.path, newline="") as f:
+                self.columns = next(csv.reader(f, delimiter=self.separator), None)
+        else:
+            open(self.path, "w").close()  # a fit that trains no epoch leaves an empty file, not an old one
 
     def on_epoch_end(self, epoch, logs=None):
+        row = {"epoch": epoch + 1, **logs}
         with open(self.path, "a", newline="") as f:
-            csv.writer(f, delimiter=self.separator).writerow([logs.get(k, "") for k in self.columns])
+            writer = csv.writer(f, delimiter=self.separator)
+            if self.columns is None:
+                self.columns = [k for k, v in row.items() if v is not None]
+                writer.writerow(self.columns)
+            writer.writerow([row.get(k, "") for k in self.columns])
 
 
 class LearningRateScheduler(Callback):
@@ -302,8 +313,15 @@ class CallbackList:
     def call(self, hook: str, *args) -> None:
         for callback in self.callbacks:
             getattr(callback, hook)(*args)
-            if hook == "on_epoch_end":
-                keep_recordable(args[1], callback, epoch=args[0] + 1)
+
+    def epoch_end(self, epoch: int, record: dict) -> None:
+        """on_epoch_end(epoch, logs) on each callback: `logs` is the record without its epoch number (the
+        argument is the epoch, from 0), and what each callback adds to it goes into the record."""
+        logs = {k: v for k, v in record.items() if k != "epoch"}
+        for callback in self.callbacks:
+            callback.on_epoch_end(epoch, logs)
+            keep_recordable(logs, callback, epoch=epoch + 1)
+            record.update(logs)
 
 
 def keep_recordable(logs: dict, callback, epoch: int) -> None:

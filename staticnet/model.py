@@ -11,6 +11,7 @@ import functools
 import math
 import sys
 import time
+from collections.abc import MutableMapping
 
 import numpy as np
 
@@ -29,7 +30,7 @@ from .callbacks import EarlyStopping, ModelCheckpoint
 from .errors import DataError, GraphError, NumericalError, UnknownName
 from .history import History
 from .interrupts import interrupts_held
-from .graph import Graph, Tensor, as_list, located, user_location
+from .graph import Graph, Tensor, as_list, fmt_shape, located, user_location
 from .explain import StepNotes
 from .feeds import conform
 from .learning_speed import check_tracking, speeds
@@ -122,6 +123,14 @@ class Model:
         self._fitting = False  # while fit runs: a second fit is refused
         self._bias_gradients = None  # (layer names, compiled function) of learning_speed, made on first use
         self._compile()
+
+    def __repr__(self):
+        """What the model is, in a line: its inputs, outputs, parameter count and optimizer."""
+        def listed(tensors):
+            return ", ".join(f"{t.name or t.op} {fmt_shape(t.shape)}" for t in tensors)
+        count = sum(t.value.size for t in self.trainable)
+        return (f"<Model inputs: {listed(self.inputs)}; outputs: {listed(self.as_built[1])}; {count:,} parameters; "
+                f"optimizer {self.optimizer!r}>")
 
     @staticmethod
     def _check_unique_names(nodes, what, loc):
@@ -436,7 +445,7 @@ class Model:
         done (staticnet/interrupts.py); whether a Ctrl-C came, which stops fit as one during the epoch does."""
         try:
             with interrupts_held() as held:
-                hooks.call("on_epoch_end", epoch, record)
+                hooks.epoch_end(epoch, record)
         except KeyboardInterrupt:  # a second Ctrl-C, or one that could not be held: a save under way was abandoned
             progress.finish(["interrupted during its callbacks: a checkpoint being written keeps its last contents"])
             return True
@@ -590,23 +599,24 @@ class Model:
         arrays = self._data(batch, self.inputs, "gradcheck batch", check_values=True)
         return check_model(self, arrays, eps, rtol, atol, max_elements, print_fn)
 
-    def summary(self, batch_size: int = 32, print_fn=print) -> str | None:
+    def summary(self, batch_size: int = 32, print_fn=print):
         """A Keras-like table: each layer's name, ops, output shape, parameter count and the fused kernels of
-        the training step its work ended up in, then the totals (parameters, FLOPs per example, workspace
-        bytes at `batch_size`); staticnet/summary.py says how layers and kernels are matched.  Printed with
-        print_fn, line by line; with print_fn=None, returned as a string instead."""
-        from .summary import summary_text
+        the training step its work ended up in, then the totals (parameters, FLOPs per example, the workspace
+        at `batch_size`); staticnet/summary.py says how layers and kernels are matched.  Printed with print_fn,
+        line by line (None: not printed), and returned as a Summary, whose str is the text."""
+        from .summary import Summary, summary_text
         batch_size = checks.count("summary", "batch_size", batch_size, error=ValueError)
         text = summary_text(self, batch_size)
-        if print_fn is None:
-            return text
-        for line in text.splitlines():
-            print_fn(line)
-        return None
+        if print_fn is not None:
+            for line in text.splitlines():
+                print_fn(line)
+        return Summary(text)
 
 
-class ParamView:
-    """Parameters by name, as NumPy arrays; assigning copies into the live array (shape checked)."""
+class ParamView(MutableMapping):
+    """Parameters by name, as NumPy arrays (the live ones: writing into one changes the model); assigning copies
+    into the live array (shape checked).  A MutableMapping, so keys, values, items, get, `in`, len and update
+    work as on a dict; a model's parameters are fixed by its graph, so deleting one is refused."""
 
     def __init__(self, leaves):
         self._leaves = {t.name: t for t in leaves}
@@ -633,17 +643,18 @@ class ParamView:
                   f"the parameters are {', '.join(repr(n) for n in names)}")
         raise UnknownName(f"the model has no parameter {name!r}; {listed}")
 
+    def __delitem__(self, name):
+        self._leaf(name)
+        raise TypeError(f"parameter {name!r} cannot be deleted: a model's parameters are those of its graph")
+
     def __iter__(self):
         return iter(self._leaves)
 
     def __len__(self):
         return len(self._leaves)
 
-    def keys(self):
-        return self._leaves.keys()
-
-    def items(self):
-        return [(k, t.value) for k, t in self._leaves.items()]
+    def __repr__(self):
+        return "ParamView({" + ", ".join(f"{k!r}: {fmt_shape(t.shape)}" for k, t in self._leaves.items()) + "})"
 
 
 def compile(loss, outputs=None, optimizer=None, metrics=None) -> Model:  # noqa: A001

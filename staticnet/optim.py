@@ -67,6 +67,15 @@ class Optimizer:
 
     hyper: tuple = ()
 
+    def __repr__(self):
+        """As it would be written: SGD(lr=3, momentum=0.9), with schedule= where there is one."""
+        settings = [f"lr={self.lr:g}"] + [f"{k}={getattr(self, k)!r}" for k in self.hyper]
+        schedule = dict(self.schedule.config)
+        kind = schedule.pop("kind")
+        if kind != "constant":
+            settings.append(f"schedule=sn.{kind}({', '.join(f'{k}={v!r}' for k, v in schedule.items())})")
+        return f"{type(self).__name__}({', '.join(settings)})"
+
 
 class SGD(Optimizer):
     """Stochastic gradient descent.
