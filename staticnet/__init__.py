@@ -26,7 +26,7 @@ from .gradcheck import gradcheck
 from .history import History
 from .optim import SGD, AdaGrad, Adam, AdamW, RMSProp, constant as constant_lr, exponential_decay, step_decay
 from .ops.nn import dropout
-from . import callbacks, data, search
+from . import callbacks, data, metrics, plot, search
 from .version import __version__
 
 _COMPILING = ("Model", "compile", "load")  # defined in staticnet.model, which imports Numba

@@ -230,7 +230,7 @@ class Model:
         loops = {"train": batch_size}
         if validation_rows is not None:
             loops["eval"] = self.evaluation_batch(validation_rows)
-            if any(m in metric_rules.REGRESSION_METRICS for m in self.metrics):
+            if any(metric_rules.from_predictions(m) for m in self.metrics):
                 loops["predict"] = loops["eval"]
         missing = [loop for loop, batch in loops.items() if not self._ready(loop, batch)]
         if not missing:
@@ -549,13 +549,32 @@ class Model:
         scores = {"loss": loss_sum / total}
         if self.has_accuracy:
             scores["accuracy"] = correct / total
-        regression = [m for m in self.metrics if m in metric_rules.REGRESSION_METRICS]
-        if regression:
-            features = [a for a, t in zip(arrays, self.inputs) if t in self.features]
-            target = arrays[self.inputs.index(self.labels[0])]
-            scores.update(metric_rules.regression_scores(regression, self._predict_arrays(features, batch_size)[0],
-                                                         target))
+        from_predictions = [m for m in self.metrics if metric_rules.from_predictions(m)]
+        if from_predictions:
+            prediction, target = self._predictions_and_target(arrays, batch_size)
+            kind = metric_kind(self.outputs[0], self.labels[0])
+            scores.update(metric_rules.prediction_scores(from_predictions, prediction, target, kind))
         return scores
+
+    def _predictions_and_target(self, arrays, batch_size):
+        """(the first output, the first label) over the rows of `arrays` (one per input): one pass of predict."""
+        features = [a for a, t in zip(arrays, self.inputs) if t in self.features]
+        return self._predict_arrays(features, batch_size)[0], arrays[self.inputs.index(self.labels[0])]
+
+    def confusion_matrix(self, x=None, y=None, *, batch_size: int = 1000) -> np.ndarray:
+        """counts[i, j]: the rows of class i that the model predicts as class j (scikit-learn's layout), over
+        the data (as evaluate takes it); a classifier's first output, its classes as accuracy counts them (the
+        largest score, or one output > 0.5: two classes)."""
+        batch_size = checks.count("confusion_matrix", "batch_size", batch_size, error=ValueError)
+        kind = metric_kind(self.outputs[0], self.labels[0] if self.labels else None)
+        if kind is None:
+            checks.refuse("confusion_matrix", f"a confusion matrix needs class scores and a label; the output is "
+                                              f"{fmt_shape(self.outputs[0].shape)} and the model has "
+                                              f"{'a label' if self.labels else 'no label'} to compare it with",
+                          ValueError)
+        data = keras_data.as_feeds(self, x, y, "confusion_matrix", "data")
+        arrays = self._data(data, self.inputs, "confusion matrix data")
+        return metric_rules.confusion(*self._predictions_and_target(arrays, batch_size), kind)
 
     def predict(self, x, *, batch_size: int = 1000):
         """The outputs for every row of `x` (a dict keyed by input name, or the array itself)."""
