@@ -167,7 +167,7 @@ def cmd_train(args) -> int:
     _output_file("--save", args.save)
     _output_file("--plot", args.plot)
     if args.plot:
-        from .plot import _pyplot as require_matplotlib
+        from .plot import require_matplotlib
         require_matplotlib()
     if args.resume is not None and not os.path.isfile(args.resume):
         raise UsageError(f"--resume {args.resume}: no such file")
@@ -196,8 +196,8 @@ def cmd_train(args) -> int:
         model.save(args.save)
         print(f"saved: {args.save}")
     if args.plot:
-        from .plot import training_curves
-        training_curves(history, args.plot)
+        from . import plot
+        plot.history(history, args.plot)
         print(f"training curves: {args.plot}")
     return 0
 
