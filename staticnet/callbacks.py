@@ -304,6 +304,62 @@ class LearningRateScheduler(Callback):
         model.optimizer.lr_leaf.value[...] = lr
 
 
+class TensorBoard(Callback):
+    """Write each epoch's scores to TensorBoard event files under `log_dir`, as Keras's TensorBoard does: the
+    training scores in log_dir/train and the validation ones in log_dir/validation under the same tag
+    (epoch_loss, epoch_accuracy, ...), so TensorBoard draws them on one chart; lr, the learning speeds and any
+    other number the record holds (a grad norm a callback adds) go to train.  Every `histogram_freq` epochs
+    (0: never) each parameter's values are written as a histogram, tagged by its name.  The step is the epoch
+    as the records number it, from 1.  Needs the tensorboard package: pip install 'staticnet[tensorboard]';
+    view with `tensorboard --logdir LOG_DIR`."""
+
+    NOT_SCALARS = ("seconds", "threads")  # how the epoch ran, not what it learned
+
+    def __init__(self, log_dir, histogram_freq: int = 0):
+        from .event_files import require_tensorboard
+        require_tensorboard()  # a missing package is named now, not after the first epoch
+        if not isinstance(log_dir, (str, os.PathLike)):
+            checks.refuse("TensorBoard", f"log_dir must be a directory path, got {checks.shown(log_dir)}", ValueError)
+        if os.path.exists(log_dir) and not os.path.isdir(log_dir):
+            checks.refuse("TensorBoard", f"log_dir={os.fspath(log_dir)!r} is a file; name a directory", ValueError)
+        self.log_dir = os.fspath(log_dir)
+        self.histogram_freq = checks.count("TensorBoard", "histogram_freq", histogram_freq, minimum=0,
+                                           error=ValueError)
+        self.files: dict = {}
+
+    def set_params(self, params):
+        super().set_params(params)
+        parent = os.path.dirname(os.path.abspath(self.log_dir))
+        if not os.path.isdir(parent):
+            _refuse(f"TensorBoard log_dir={self.log_dir!r}: the directory {parent} does not exist")
+
+    def _files(self, run: str):
+        from .event_files import EventFiles
+        if run not in self.files:
+            self.files[run] = EventFiles(os.path.join(self.log_dir, run))
+        return self.files[run]
+
+    def on_epoch_end(self, epoch, logs=None):
+        step = epoch + 1
+        for key, value in logs.items():
+            if key in self.NOT_SCALARS or not checks.is_real(value) or isinstance(value, bool):
+                continue
+            validation = key.startswith("val_")
+            name = key.removeprefix("val_")
+            tag = name if "/" in name else f"epoch_{name}"
+            self._files("validation" if validation else "train").scalar(tag, value, step)
+        if self.histogram_freq and step % self.histogram_freq == 0:
+            for leaf in self.model.trainable:
+                self._files("train").histogram(leaf.name, leaf.value, step)
+        for files in self.files.values():
+            files.flush()
+
+    def on_train_end(self, logs=None):
+        for files in self.files.values():
+            files.close()
+        self.files = {}
+
+
 class CallbackList:
     """The callbacks of one fit, each hook called on all of them in order."""
 

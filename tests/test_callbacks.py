@@ -209,3 +209,48 @@ class Bad(Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         logs[self.key] = self.value
+
+
+def test_tensorboard_writes_the_scalars_and_histograms_that_tensorboard_reads_back(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import HISTOGRAMS, SCALARS, EventAccumulator
+    from staticnet.callbacks import TensorBoard
+    net = spiral_model()
+    hist = net.fit(some_rows(60), epochs=4, batch_size=10, validation=some_rows(30, seed=9), verbose=0,
+                   callbacks=[TensorBoard(tmp_path / "logs", histogram_freq=2)], track=["learning_speed"],
+                   track_data=some_rows(20))
+
+    def read(run):
+        events = EventAccumulator(str(tmp_path / "logs" / run), size_guidance={SCALARS: 0, HISTOGRAMS: 0})
+        events.Reload()
+        return events
+
+    train, validation = read("train"), read("validation")
+    assert set(train.Tags()["scalars"]) == {"epoch_loss", "epoch_accuracy", "epoch_lr", "learning_speed/dense1",
+                                            "learning_speed/dense2", "learning_speed/dense3"}
+    assert set(validation.Tags()["scalars"]) == {"epoch_loss", "epoch_accuracy"}
+    for events, prefix in ((train, ""), (validation, "val_")):
+        for tag in ("epoch_loss", "epoch_accuracy"):
+            scalars = events.Scalars(tag)
+            assert [s.step for s in scalars] == [1, 2, 3, 4]  # the epochs, numbered as the records number them
+            np.testing.assert_allclose([s.value for s in scalars], hist[prefix + tag.removeprefix("epoch_")],
+                                       rtol=1e-6)  # stored as float32
+    assert [s.value for s in train.Scalars("epoch_lr")] == pytest.approx(hist["lr"])
+    assert set(train.Tags()["histograms"]) == set(net.params)
+    (at_2, at_4) = train.Histograms("dense3/b")
+    assert (at_2.step, at_4.step) == (2, 4)
+    final = net.params["dense3/b"].astype(np.float64)
+    assert at_4.histogram_value.num == final.size and at_4.histogram_value.max == pytest.approx(final.max())
+    assert at_4.histogram_value.sum == pytest.approx(final.sum(), rel=1e-6)
+
+
+def test_tensorboard_arguments_are_checked_before_training(tmp_path):
+    from staticnet.callbacks import TensorBoard
+    with pytest.raises(ValueError, match=r"histogram_freq must be an int >= 0, got -1"):
+        TensorBoard(tmp_path, histogram_freq=-1)
+    (tmp_path / "file").write_text("")
+    with pytest.raises(ValueError, match=r"log_dir=.*file' is a file; name a directory"):
+        TensorBoard(tmp_path / "file")
+    net = spiral_model()
+    with pytest.raises(ValueError, match=r"TensorBoard log_dir=.*: the directory .*missing does not exist"):
+        net.fit(some_rows(20), verbose=0, callbacks=[TensorBoard(tmp_path / "missing" / "logs")])
+    assert net.epochs_done == 0
