@@ -28,12 +28,13 @@ import sys
 import numpy as np
 
 from . import checks
+from .errors import ArgumentError
 
 LOWER_IS_BETTER = ("loss", "mse", "mae")  # monitors are these or accuracy, maybe prefixed by val_
 
 
 def _refuse(message):
-    checks.refuse("fit", message, ValueError)
+    checks.refuse("fit", message, ArgumentError)
 
 
 class Callback:
@@ -70,7 +71,8 @@ def check_monitor(label: str, monitor, monitors) -> None:
     if isinstance(monitor, str) and monitor.startswith("val_") and monitor[4:] in monitors:
         _refuse(f"{label} monitors {monitor}, a validation score: pass validation=... "
                 f"(or monitor one of {', '.join(monitors)})")
-    _refuse(f"{label} cannot monitor {monitor!r}; the epochs record {', '.join(monitors)}")
+    _refuse(f"{label} cannot monitor {monitor!r}; {checks.did_you_mean(monitor, monitors)}the epochs record "
+            f"{', '.join(monitors)}")
 
 
 class Monitor:
@@ -102,8 +104,8 @@ class EarlyStopping(Callback):
     def __init__(self, patience: int, monitor: str | None = None, min_delta: float = 0.0, *, label="EarlyStopping"):
         self.label = label  # how messages name it: the class, or fit's early_stopping= argument
         op, prefix = ("fit", "early_stopping ") if label == "early_stopping" else (label, "")
-        self.patience = checks.count(op, f"{prefix}patience", patience, error=ValueError)
-        self.min_delta = checks.real(op, f"{prefix}min_delta", min_delta, checks.NON_NEGATIVE, error=ValueError)
+        self.patience = checks.count(op, f"{prefix}patience", patience, error=ArgumentError)
+        self.min_delta = checks.real(op, f"{prefix}min_delta", min_delta, checks.NON_NEGATIVE, error=ArgumentError)
         self.monitor = monitor
         self.best_score: float | None = None  # the monitored value, negated where lower is better
         self.best_epoch: int | None = None
@@ -210,7 +212,7 @@ class ModelCheckpoint(Callback):
         checks.output_file("ModelCheckpoint", "path", path)
         if not isinstance(save_best_only, bool):
             checks.refuse("ModelCheckpoint", f"save_best_only must be True or False, got "
-                                             f"{checks.shown(save_best_only)}", ValueError)
+                                             f"{checks.shown(save_best_only)}", ArgumentError)
         self.path, self.monitor, self.save_best_only = os.fspath(path), monitor, save_best_only
         self.best_score: float | None = None
         self.warned = False  # about weights that were not finite, once per fit
@@ -258,7 +260,7 @@ class CSVLogger(Callback):
     def __init__(self, path, separator: str = ",", append: bool = False):
         checks.output_file("CSVLogger", "path", path)
         if not isinstance(separator, str) or len(separator) != 1:
-            checks.refuse("CSVLogger", f"separator must be one character, got {checks.shown(separator)}", ValueError)
+            checks.refuse("CSVLogger", f"separator must be one character, got {checks.shown(separator)}", ArgumentError)
         self.path, self.separator, self.append = os.fspath(path), separator, bool(append)
 
     def on_train_begin(self, logs=None):
@@ -289,7 +291,7 @@ class LearningRateScheduler(Callback):
             inspect.signature(schedule).bind(0, 0.1)
         except TypeError:
             checks.refuse("LearningRateScheduler", f"schedule must be a function of (epoch, lr), got "
-                                                   f"{checks.shown(schedule)}", ValueError)
+                                                   f"{checks.shown(schedule)}", ArgumentError)
         except ValueError:  # a builtin without a signature: called as it is
             pass
         self.schedule = schedule
@@ -319,12 +321,12 @@ class TensorBoard(Callback):
         from .event_files import require_tensorboard
         require_tensorboard()  # a missing package is named now, not after the first epoch
         if not isinstance(log_dir, (str, os.PathLike)):
-            checks.refuse("TensorBoard", f"log_dir must be a directory path, got {checks.shown(log_dir)}", ValueError)
+            checks.refuse("TensorBoard", f"log_dir must be a directory path, got {checks.shown(log_dir)}", ArgumentError)
         if os.path.exists(log_dir) and not os.path.isdir(log_dir):
-            checks.refuse("TensorBoard", f"log_dir={os.fspath(log_dir)!r} is a file; name a directory", ValueError)
+            checks.refuse("TensorBoard", f"log_dir={os.fspath(log_dir)!r} is a file; name a directory", ArgumentError)
         self.log_dir = os.fspath(log_dir)
         self.histogram_freq = checks.count("TensorBoard", "histogram_freq", histogram_freq, minimum=0,
-                                           error=ValueError)
+                                           error=ArgumentError)
         self.files: dict = {}
 
     def set_params(self, params):

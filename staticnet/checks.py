@@ -8,13 +8,14 @@ layer width or a learning rate).
 """
 from __future__ import annotations
 
+import difflib
 import math
 import os
 from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import GraphError
+from .errors import ArgumentError, GraphError
 from .locations import fail
 
 
@@ -31,6 +32,22 @@ def shown(value) -> str:
     if type(value) in (int, float) or type(value).__module__ == "numpy":
         return repr(value)
     return f"{value!r} ({type(value).__name__})"
+
+
+def nearest(name, choices):
+    """The choice nearest to a misspelt `name` (case aside, by difflib's ratio), or None when none is near."""
+    if not isinstance(name, str):
+        return None
+    by_lower = {str(c).lower(): c for c in choices}
+    close = difflib.get_close_matches(name.lower(), list(by_lower), n=1, cutoff=0.6)
+    return by_lower[close[0]] if close else None
+
+
+def did_you_mean(name, choices) -> str:
+    """"did you mean 'sigmoid'? ", what a message about an unknown name puts before the list of valid ones;
+    "" when no choice is near."""
+    found = nearest(name, choices)
+    return f"did you mean {found!r}? " if found is not None else ""
 
 
 def refuse(op: str, message: str, error: type[Exception] = GraphError):
@@ -125,9 +142,9 @@ def output_file(op: str, argument: str, path) -> None:
     """A file written after each epoch: a path that could not be written is refused now, before training,
     not after the first epoch."""
     if not isinstance(path, (str, os.PathLike)):
-        refuse(op, f"{argument} must be a file path, got {shown(path)}", ValueError)
+        refuse(op, f"{argument} must be a file path, got {shown(path)}", ArgumentError)
     if os.path.isdir(path):
-        refuse(op, f"{argument}={str(path)!r} is a directory; name a file in it", ValueError)
+        refuse(op, f"{argument}={str(path)!r} is a directory; name a file in it", ArgumentError)
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
-        refuse(op, f"{argument}={str(path)!r}: the directory {directory} does not exist", ValueError)
+        refuse(op, f"{argument}={str(path)!r}: the directory {directory} does not exist", ArgumentError)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import checks
+from .errors import ArgumentError
 from .autodiff import grad
 from .graph import Tensor, as_list, constant, fmt_shape, make_node, topological
 from .feeds import conform
@@ -217,11 +218,11 @@ def _check_arguments(loss, wrt, eps, rtol, atol, max_elements):
 
 
 def check_tolerances(op, eps, rtol, atol, max_elements):
-    checks.real(op, "eps", eps, checks.POSITIVE, error=ValueError)
-    checks.real(op, "rtol", rtol, checks.NON_NEGATIVE, error=ValueError)
-    checks.real(op, "atol", atol, checks.NON_NEGATIVE, error=ValueError)
+    checks.real(op, "eps", eps, checks.POSITIVE, error=ArgumentError)
+    checks.real(op, "rtol", rtol, checks.NON_NEGATIVE, error=ArgumentError)
+    checks.real(op, "atol", atol, checks.NON_NEGATIVE, error=ArgumentError)
     if max_elements is not None:
-        checks.count(op, "max_elements", max_elements, error=ValueError)
+        checks.count(op, "max_elements", max_elements, error=ArgumentError)
 
 
 def _feed(loss, feeds, copies) -> dict[int, np.ndarray]:

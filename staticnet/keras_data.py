@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 
 from . import checks
-from .errors import DataError
+from .errors import ArgumentError, DataError
 
 
 def _names(nodes) -> str:
@@ -56,7 +56,7 @@ def validation_feeds(model, validation, validation_data):
     """The one validation set of a fit: validation= (staticnet's name) or validation_data= (Keras's)."""
     if validation is not None and validation_data is not None:
         checks.refuse("fit", "give validation= or validation_data= (the same thing, by its Keras name), not both",
-                      ValueError)
+                      ArgumentError)
     given = validation if validation is not None else validation_data
     return None if given is None else as_feeds(model, given, None, "fit", "validation data")
 
@@ -66,9 +66,9 @@ def check_split(validation_split, has_validation: bool) -> float | None:
     if validation_split is None or validation_split == 0:
         return None
     split = checks.real("fit", "validation_split", validation_split,
-                        checks.Interval(0.0, 1.0, low_closed=False), error=ValueError)
+                        checks.Interval(0.0, 1.0, low_closed=False), error=ArgumentError)
     if has_validation:
-        checks.refuse("fit", "give validation data or validation_split, not both", ValueError)
+        checks.refuse("fit", "give validation data or validation_split, not both", ArgumentError)
     return split
 
 
@@ -79,5 +79,5 @@ def split_off(arrays: list, split: float) -> tuple[list, list]:
     keep = math.ceil(total * (1.0 - split))
     if keep == 0 or keep == total:
         checks.refuse("fit", f"validation_split={split:g} of {total} rows leaves "
-                             f"{'no training' if keep == 0 else 'no validation'} rows", ValueError)
+                             f"{'no training' if keep == 0 else 'no validation'} rows", ArgumentError)
     return [a[:keep] for a in arrays], [a[keep:] for a in arrays]

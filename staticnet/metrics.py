@@ -18,13 +18,13 @@ A row whose prediction holds a NaN is predicted as no class: wrong for accuracy,
 """
 from __future__ import annotations
 
-import difflib
 import math
 import re
 
 import numpy as np
 
-from .errors import GraphError
+from .checks import did_you_mean
+from .errors import ArgumentError, GraphError
 from .graph import Tensor, fmt_shape, located, topological
 
 METRICS = ("accuracy", "mse", "mae", "precision", "recall", "f1", "top_k_accuracy")
@@ -52,7 +52,7 @@ class _ClassMetric(Metric):
 
     def __init__(self, average: str | None = None):
         if average is not None and average not in AVERAGES:
-            raise ValueError(f"{type(self).__name__}: average must be one of {', '.join(AVERAGES)} (or None: class 1's "
+            raise ArgumentError(f"{type(self).__name__}: average must be one of {', '.join(AVERAGES)} (or None: class 1's "
                              f"for two classes, macro for more), got {average!r}")
         self.average = average
         self.name = self.kind if average is None else f"{self.kind}_{average}"
@@ -78,7 +78,7 @@ class TopK(Metric):
 
     def __init__(self, k: int = DEFAULT_K):
         if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1:
-            raise ValueError(f"TopK: k must be a positive int, got {k!r}")
+            raise ArgumentError(f"TopK: k must be a positive int, got {k!r}")
         self.k = int(k)
         self.name = "top_k_accuracy" if k == DEFAULT_K else f"top_{k}_accuracy"
 
@@ -124,9 +124,8 @@ def resolve(metrics, output: Tensor, label: Tensor | None, loss: Tensor, accurac
     for metric in asked:
         name = metric_name(metric)
         if name is None:
-            close = difflib.get_close_matches(str(metric), METRICS, n=1, cutoff=0.6)
-            hint = f"did you mean {close[0]!r}? " if close else ""
-            raise located(GraphError, "compile", loc, f"unknown metric {metric!r}; {hint}valid metrics: "
+            raise located(GraphError, "compile", loc, f"unknown metric {metric!r}; {did_you_mean(metric, METRICS)}"
+                                                      f"valid metrics: "
                                                       f"{', '.join(METRICS)}, or sn.metrics.Precision(average=...), "
                                                       "Recall, F1, TopK(k)")
         names.append(name)

@@ -27,7 +27,7 @@ from .data_checks import check_finite, check_labels
 from .denormals import flushed_to_zero
 from . import callbacks as callback_rules
 from .callbacks import EarlyStopping, ModelCheckpoint
-from .errors import DataError, GraphError, NumericalError, UnknownName
+from .errors import ArgumentError, DataError, GraphError, NumericalError, UnknownName
 from .history import History
 from .interrupts import interrupts_held
 from .graph import Graph, Tensor, as_list, fmt_shape, located, user_location
@@ -56,15 +56,32 @@ def _check_compile_arguments(loss, outputs, optimizer, loc):
     from .optim import OPTIMIZERS, Optimizer
     if not isinstance(loss, Tensor) or loss.shape != ():
         got = f"a tensor of shape {loss.shape}" if isinstance(loss, Tensor) else shown(loss)
-        raise located(GraphError, "compile", loc, f"loss must be a scalar tensor, got {got}")
+        hint = ""
+        if isinstance(loss, str):
+            named = LOSS_BUILDERS.get(loss.lower())
+            hint = (f": staticnet's loss is a tensor built from the outputs, write loss={named}" if named else
+                    f": {checks.did_you_mean(loss, LOSS_BUILDERS)}a loss is a tensor such as sn.mse(outputs, labels)")
+        raise located(GraphError, "compile", loc, f"loss must be a scalar tensor, got {got}{hint}")
     if not (isinstance(outputs, Tensor) or isinstance(outputs, (list, tuple)) and outputs
             and all(isinstance(t, Tensor) for t in outputs)):
         raise located(GraphError, "compile", loc, f"outputs must be a tensor or a list of tensors, got {shown(outputs)}")
     if not isinstance(optimizer, Optimizer):
         named = OPTIMIZERS.get(optimizer.lower()) if isinstance(optimizer, str) else None
+        near = checks.nearest(optimizer, OPTIMIZERS)
         hint = (f"write optimizer=sn.{named.__name__}(lr=...)" if named else
-                "pass one of sn.SGD(lr=...), sn.AdaGrad(), sn.RMSProp(), sn.Adam(), sn.AdamW()")
+                (f"did you mean sn.{OPTIMIZERS[near].__name__}? " if near else "")
+                + "pass one of sn.SGD(lr=...), sn.AdaGrad(), sn.RMSProp(), sn.Adam(), sn.AdamW()")
         raise located(GraphError, "compile", loc, f"optimizer must be an optimizer object, got {shown(optimizer)}: {hint}")
+
+
+LOSS_BUILDERS = {  # a loss given by name (Keras's or staticnet's) -> the tensor to write instead
+    "mse": "sn.mse(outputs, labels)", "mean_squared_error": "sn.mse(outputs, labels)",
+    "cross_entropy": "sn.cross_entropy(outputs, labels)", "binary_crossentropy": "sn.cross_entropy(outputs, labels)",
+    "categorical_crossentropy": "sn.cross_entropy(softmax outputs, one-hot labels)",
+    "softmax_cross_entropy": "sn.softmax_cross_entropy(logits, labels)",
+    "sparse_categorical_crossentropy": "sn.softmax_cross_entropy(logits, integer labels)",
+    "perceptron_loss": "sn.perceptron_loss(outputs, labels)",
+}
 
 
 def _one_fit_at_a_time(fit):
@@ -337,17 +354,17 @@ class Model:
         track: ["learning_speed"] records each layer's learning_speed(track_data) after every epoch, as
             history["learning_speed/<layer>"] (staticnet/learning_speed.py).
         """
-        epochs = checks.count("fit", "epochs", epochs, minimum=0, error=ValueError)
-        batch_size = checks.count("fit", "batch_size", batch_size, error=ValueError)
+        epochs = checks.count("fit", "epochs", epochs, minimum=0, error=ArgumentError)
+        batch_size = checks.count("fit", "batch_size", batch_size, error=ArgumentError)
         if seed is not None:
-            seed = checks.count("fit", "seed", seed, minimum=0, error=ValueError)
+            seed = checks.count("fit", "seed", seed, minimum=0, error=ArgumentError)
         if initial_epoch is not None:
             if resume is not None:
                 checks.refuse("fit", "give resume= or initial_epoch=, not both (resume starts at the checkpoint's "
-                                     "epoch)", ValueError)
-            initial_epoch = checks.count("fit", "initial_epoch", initial_epoch, minimum=0, error=ValueError)
+                                     "epoch)", ArgumentError)
+            initial_epoch = checks.count("fit", "initial_epoch", initial_epoch, minimum=0, error=ArgumentError)
         if not isinstance(nan_guard, bool):
-            checks.refuse("fit", f"nan_guard must be True or False, got {shown(nan_guard)}", ValueError)
+            checks.refuse("fit", f"nan_guard must be True or False, got {shown(nan_guard)}", ArgumentError)
         validation = keras_data.validation_feeds(self, validation, validation_data)
         split = keras_data.check_split(validation_split, validation is not None)
         arrays = self._data(keras_data.as_feeds(self, x, y, "fit", "training data"), self.inputs, "training data",
@@ -458,7 +475,7 @@ class Model:
         found = [c for c in callbacks if isinstance(c, EarlyStopping)] + ([from_spec] if from_spec else [])
         if len(found) > 1:
             checks.refuse("fit", "give one early stopping: early_stopping= or one EarlyStopping in callbacks=, "
-                                 f"not {len(found)}", ValueError)
+                                 f"not {len(found)}", ArgumentError)
         return found[0] if found else None
 
     def _train_epoch(self, arrays, order, epoch_seed, batch_size, chunk_steps, chooser, guard, epoch, progress):
@@ -499,7 +516,7 @@ class Model:
         first = self.epochs_done if resumed else initial_epoch
         if epochs < first:
             checks.refuse("fit", f"epochs={epochs} is the final epoch with {'resume' if resumed else 'initial_epoch'}= "
-                                 f"(as in Keras), but training would start after epoch {first}", ValueError)
+                                 f"(as in Keras), but training would start after epoch {first}", ArgumentError)
         return first, epochs
 
     def _metrics_text(self, loss, accuracy):
@@ -522,7 +539,7 @@ class Model:
         (as evaluate does), `batch` rows per call (None: all rows in one), and changes no weight
         (staticnet/learning_speed.py)."""
         if batch is not None:
-            batch = checks.count("learning_speed", "batch", batch, error=ValueError)
+            batch = checks.count("learning_speed", "batch", batch, error=ArgumentError)
         return speeds(self, self._data(data, self.inputs, "learning_speed data", check_values=True), batch)
 
     def _snapshot(self):
@@ -536,7 +553,7 @@ class Model:
     def evaluate(self, x=None, y=None, *, batch_size: int = 1000) -> dict:
         """{"loss": the mean loss, and each metric: "accuracy" (the fraction correct), "mse", "mae"} over all
         rows of the data: a dict keyed by input name, (x, y), or x and y as arrays (as fit takes them)."""
-        batch_size = checks.count("evaluate", "batch_size", batch_size, error=ValueError)
+        batch_size = checks.count("evaluate", "batch_size", batch_size, error=ArgumentError)
         data = keras_data.as_feeds(self, x, y, "evaluate", "evaluation data")
         return self._evaluate_arrays(self._data(data, self.inputs, "evaluation data"), batch_size)
 
@@ -565,20 +582,20 @@ class Model:
         """counts[i, j]: the rows of class i that the model predicts as class j (scikit-learn's layout), over
         the data (as evaluate takes it); a classifier's first output, its classes as accuracy counts them (the
         largest score, or one output > 0.5: two classes)."""
-        batch_size = checks.count("confusion_matrix", "batch_size", batch_size, error=ValueError)
+        batch_size = checks.count("confusion_matrix", "batch_size", batch_size, error=ArgumentError)
         kind = metric_kind(self.outputs[0], self.labels[0] if self.labels else None)
         if kind is None:
             checks.refuse("confusion_matrix", f"a confusion matrix needs class scores and a label; the output is "
                                               f"{fmt_shape(self.outputs[0].shape)} and the model has "
                                               f"{'a label' if self.labels else 'no label'} to compare it with",
-                          ValueError)
+                          ArgumentError)
         data = keras_data.as_feeds(self, x, y, "confusion_matrix", "data")
         arrays = self._data(data, self.inputs, "confusion matrix data")
         return metric_rules.confusion(*self._predictions_and_target(arrays, batch_size), kind)
 
     def predict(self, x, *, batch_size: int = 1000):
         """The outputs for every row of `x` (a dict keyed by input name, or the array itself)."""
-        batch_size = checks.count("predict", "batch_size", batch_size, error=ValueError)
+        batch_size = checks.count("predict", "batch_size", batch_size, error=ArgumentError)
         inputs = keras_data.as_feeds(self, x, None, "predict", "prediction inputs", with_labels=False)
         results = self._predict_arrays(self._data(inputs, self.features, "prediction inputs"), batch_size)
         return results[0] if self.single_output else results
@@ -624,7 +641,7 @@ class Model:
         at `batch_size`); staticnet/summary.py says how layers and kernels are matched.  Printed with print_fn,
         line by line (None: not printed), and returned as a Summary, whose str is the text."""
         from .summary import Summary, summary_text
-        batch_size = checks.count("summary", "batch_size", batch_size, error=ValueError)
+        batch_size = checks.count("summary", "batch_size", batch_size, error=ArgumentError)
         text = summary_text(self, batch_size)
         if print_fn is not None:
             for line in text.splitlines():
@@ -647,7 +664,7 @@ class ParamView(MutableMapping):
         leaf = self._leaf(name)
         value = np.asarray(value, dtype=leaf.dtype)
         if value.shape != leaf.shape:
-            raise ValueError(f"parameter {name!r} has shape {leaf.shape}, got an array of shape {value.shape}")
+            raise ArgumentError(f"parameter {name!r} has shape {leaf.shape}, got an array of shape {value.shape}")
         leaf.value[...] = value
 
     def _leaf(self, name):

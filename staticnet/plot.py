@@ -10,7 +10,7 @@ import os
 
 import numpy as np
 
-from .errors import MissingDependency
+from .errors import ArgumentError, MissingDependency
 
 NOT_CURVES = ("epoch", "lr", "seconds", "threads")  # per-epoch records that are not scores to plot
 
@@ -117,11 +117,11 @@ def confusion_matrix(counts, path=None, labels=None):
     to `path` when given; returns the Figure."""
     counts = np.asarray(counts)
     if counts.ndim != 2 or counts.shape[0] != counts.shape[1]:
-        raise ValueError(f"plot.confusion_matrix takes a square array of counts, got shape {counts.shape}")
+        raise ArgumentError(f"plot.confusion_matrix takes a square array of counts, got shape {counts.shape}")
     classes = len(counts)
     labels = [str(i) for i in range(classes)] if labels is None else [str(label) for label in labels]
     if len(labels) != classes:
-        raise ValueError(f"plot.confusion_matrix: {len(labels)} labels for {classes} classes")
+        raise ArgumentError(f"plot.confusion_matrix: {len(labels)} labels for {classes} classes")
     side = 2 + 0.5 * classes
     fig = _figure(side + 1, side)
     ax = fig.subplots()
