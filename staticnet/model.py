@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import html
 import math
 import sys
 import time
@@ -148,6 +149,11 @@ class Model:
         count = sum(t.value.size for t in self.trainable)
         return (f"<Model inputs: {listed(self.inputs)}; outputs: {listed(self.as_built[1])}; {count:,} parameters; "
                 f"optimizer {self.optimizer!r}>")
+
+    def _repr_html_(self):
+        """How a notebook shows the model: its repr, then the summary table."""
+        from .summary import summary_text
+        return f"<p><code>{html.escape(repr(self))}</code></p><pre>{html.escape(summary_text(self, 32))}</pre>"
 
     @staticmethod
     def _check_unique_names(nodes, what, loc):

@@ -1,8 +1,9 @@
 """Plots people would rather see than read (matplotlib is an optional extra: pip install 'staticnet[plot]').
 
 Each function returns a matplotlib Figure, so that a notebook cell ending in one shows it, and saves it as
-well when given a path (the format from its extension: .png, .svg, .pdf).  The figures are made without
-pyplot: no backend is chosen for the user, and no figure is left open in pyplot's list.
+well when given a path (the format from its extension: .png, .svg, .pdf).  The figures are made with pyplot
+on whatever backend is in use (in a notebook, the inline one, whose display of a returned Figure needs it) and
+at once taken out of pyplot's list of open figures: a notebook shows each once, and a script leaks none.
 """
 from __future__ import annotations
 
@@ -15,14 +16,13 @@ from .errors import ArgumentError, MissingDependency
 NOT_CURVES = ("epoch", "lr", "seconds", "threads")  # per-epoch records that are not scores to plot
 
 
-def require_matplotlib():
-    """matplotlib's Figure, or MissingDependency naming the extra (checked by `staticnet train --plot` before
+def require_matplotlib() -> None:
+    """MissingDependency naming the extra where matplotlib is missing (checked by `staticnet train --plot` before
     training, not after it)."""
     try:
-        from matplotlib.figure import Figure
+        import matplotlib  # noqa: F401
     except ImportError:
         raise MissingDependency("plotting needs matplotlib: pip install 'staticnet[plot]'") from None
-    return Figure
 
 
 def _pyplot():
@@ -35,7 +35,11 @@ def _pyplot():
 
 
 def _figure(width: float, height: float):
-    return require_matplotlib()(figsize=(width, height))
+    require_matplotlib()
+    import matplotlib.pyplot as plt
+    fig = plt.figure(figsize=(width, height))
+    plt.close(fig)
+    return fig
 
 
 def _saved(fig, path):

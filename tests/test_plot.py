@@ -19,7 +19,6 @@ def history():
 
 def test_without_matplotlib_the_message_says_what_to_install(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "matplotlib", None)
-    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
     with pytest.raises(MissingDependency, match=r"plotting needs matplotlib: pip install 'staticnet\[plot\]'"):
         sn.plot.history(history(), str(tmp_path / "c.png"))
 
@@ -38,11 +37,14 @@ def test_history_draws_each_score_training_and_validation(given, tmp_path):
     assert all(list(line.get_xdata()) == [1, 2] for ax in fig.axes for line in ax.get_lines())
 
 
-def test_history_without_a_path_writes_nothing(tmp_path, monkeypatch):
+def test_history_without_a_path_writes_nothing_and_leaves_no_figure_open(tmp_path, monkeypatch):
     pytest.importorskip("matplotlib", reason="matplotlib is an optional extra")
     monkeypatch.chdir(tmp_path)
+    import matplotlib.pyplot as plt
     from matplotlib.figure import Figure
+    open_before = plt.get_fignums()
     assert isinstance(sn.plot.history(history()), Figure) and list(tmp_path.iterdir()) == []
+    assert plt.get_fignums() == open_before
 
 
 def test_confusion_matrix_writes_every_count_in_its_cell(tmp_path):
