@@ -5,8 +5,8 @@ then `on_train_end`.  The rule for epoch numbers: the hooks' `epoch` argument co
 is the only epoch number a hook gets (`logs` holds the scores: loss, accuracy, val_loss, ..., lr, seconds,
 as Keras's does, and no epoch); everything written for a person counts from 1: the epoch lines, the
 history's records (`history.epochs[i]["epoch"]`), CSVLogger's epoch column and ModelCheckpoint's {epoch},
-as Keras names its checkpoint files.  What a hook adds to `logs` goes into the epoch's record.  They run between compiled
-chunks of steps, never per step, so a callback costs nothing while an epoch trains.  A callback stops
+as Keras names its checkpoint files.  What a hook adds to `logs` goes into the epoch's record.  They run
+between compiled chunks of steps, never per step, so a callback costs nothing while an epoch trains.  A callback stops
 training with `self.model.stop_training = True`.
 
 Before the first step fit gives each callback the model (`set_model`) and what the epochs will record
@@ -321,7 +321,8 @@ class TensorBoard(Callback):
         from .event_files import require_tensorboard
         require_tensorboard()  # a missing package is named now, not after the first epoch
         if not isinstance(log_dir, (str, os.PathLike)):
-            checks.refuse("TensorBoard", f"log_dir must be a directory path, got {checks.shown(log_dir)}", ArgumentError)
+            checks.refuse("TensorBoard", f"log_dir must be a directory path, got {checks.shown(log_dir)}",
+                          ArgumentError)
         if os.path.exists(log_dir) and not os.path.isdir(log_dir):
             checks.refuse("TensorBoard", f"log_dir={os.fspath(log_dir)!r} is a file; name a directory", ArgumentError)
         self.log_dir = os.fspath(log_dir)

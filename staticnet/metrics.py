@@ -52,8 +52,8 @@ class _ClassMetric(Metric):
 
     def __init__(self, average: str | None = None):
         if average is not None and average not in AVERAGES:
-            raise ArgumentError(f"{type(self).__name__}: average must be one of {', '.join(AVERAGES)} (or None: class 1's "
-                             f"for two classes, macro for more), got {average!r}")
+            raise ArgumentError(f"{type(self).__name__}: average must be one of {', '.join(AVERAGES)} (or None: "
+                                f"class 1's for two classes, macro for more), got {average!r}")
         self.average = average
         self.name = self.kind if average is None else f"{self.kind}_{average}"
 

@@ -129,7 +129,8 @@ def test_callback_settings_are_checked_before_training(spirals_net, tmp_path):
     before = weights_of(spirals_net)
     mistakes = [
         (lambda: spirals_net.fit(data, validation=val, verbose=0, callbacks=[EarlyStopping(2, monitor="val_acc")]),
-         r"fit", r"EarlyStopping cannot monitor 'val_acc'; did you mean 'val_accuracy'\? the epochs record loss, accuracy, val_loss, val_accuracy"),
+         r"fit", r"EarlyStopping cannot monitor 'val_acc'; did you mean 'val_accuracy'\? the epochs record loss, "
+         r"accuracy, val_loss, val_accuracy"),
         (lambda: spirals_net.fit(data, verbose=0, callbacks=[ModelCheckpoint(tmp_path / "m.snet", save_best_only=True)]),
          r"fit", r"ModelCheckpoint monitors val_accuracy, a validation score: pass validation=\.\.\. \(or monitor one "
                  r"of loss, accuracy\)"),

@@ -216,8 +216,9 @@ def test_numpy_integers_are_accepted_wherever_a_count_or_an_axis_is():
 
 def test_integer_labels_fed_where_one_hot_rows_are_expected_say_what_to_do():
     f = sn.function([x, y10], sn.sum(x) + sn.sum(y10))
-    with pytest.raises(sn.DataError, match=r"input 'y' expects shape \(None, 10\), got \(3,\): these look like integer "
-                                           r"class labels, where one-hot rows are expected; pass np.eye\(10\)\[labels\], "
+    with pytest.raises(sn.DataError, match=r"input 'y' expects shape \(None, 10\), got \(3,\): these look like "
+                                           r"integer class labels, where one-hot rows are expected; pass "
+                                           r"np.eye\(10\)\[labels\], "
                                            r"or declare sn.input\('y', \(None,\), dtype='int64'\) and train with "
                                            r"sn.softmax_cross_entropy\(logits, y\) .* or sn.one_hot\(y, 10\)$"):
         f(np.zeros((3, 784)), np.array([1, 7, 3]))
