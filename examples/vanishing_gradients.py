@@ -68,7 +68,6 @@ def speed_table(data, seeds, hidden):
 def training_plots(data, epochs, directory):
     """Full-batch gradient descent on the 1,000 images (eta 0.1, lambda 5.0) with the speeds tracked, as the
     book's figures "Speed of learning: N hidden layers"; one plot per network."""
-    from staticnet.plot import training_curves
     print(f"\nfull-batch gradient descent on {SPEED_EXAMPLES:,} images, {epochs} epochs, eta 0.1, lambda 5.0 "
           "(seed 0): speeds at initialisation -> after the last epoch")
     for sizes in NETWORKS:
@@ -79,7 +78,7 @@ def training_plots(data, epochs, directory):
                           track=["learning_speed"], track_data=data)
         after = [history[f"learning_speed/dense{i}"][-1] for i in range(1, len(sizes) - 1)]
         path = os.path.join(directory, f"speed_{len(sizes) - 2}_hidden.png")
-        training_curves(history, path)
+        sn.plot.history(history, path)
         print(f"  {name(sizes):<20} " + "   ".join(f"{b:.3f} -> {a:.2g}" for b, a in zip(before, after))
               + f"   (training accuracy {history['accuracy'][-1]:.3f}; {path})")
 

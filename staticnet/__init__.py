@@ -4,7 +4,7 @@ Importing the package does not import Numba: building graphs, the NumPy referenc
 and `staticnet.inference` work without it.  The names that compile (sn.compile, sn.Model, sn.load)
 are loaded on first use, from staticnet.model, which brings in the code generator and Numba.
 """
-from .errors import DataError, DTypeError, GraphError, NumericalError, ShapeError
+from .errors import ArgumentError, DataError, DTypeError, GraphError, NumericalError, ShapeError
 from .graph import Graph, Tensor, constant, describe, input, layer_scope, param, to_dot
 from . import init
 from .init import seed
@@ -26,7 +26,7 @@ from .history import History
 from .optim import SGD, AdaGrad, Adam, AdamW, RMSProp, constant as constant_lr, exponential_decay, step_decay
 from .ops.nn import dropout
 from .ensemble import ensemble
-from . import callbacks, data, search
+from . import callbacks, data, metrics, plot, search
 from .version import __version__
 
 _COMPILING = ("Model", "compile", "load")  # defined in staticnet.model, which imports Numba
@@ -75,14 +75,14 @@ def function(inputs, outputs, updates=None, training=False, backend="numba", che
     """
     if not isinstance(check_finite, bool):
         from .checks import refuse, shown
-        refuse("function", f"check_finite must be True or False, got {shown(check_finite)}", ValueError)
+        refuse("function", f"check_finite must be True or False, got {shown(check_finite)}", ArgumentError)
     if backend == "numba":
         from .runtime import CompiledFunction
         compiled = CompiledFunction(inputs, outputs, updates, training)
     elif backend == "numpy":
         compiled = NumpyFunction(inputs, outputs, updates, training)
     else:
-        raise ValueError(f"unknown backend {backend!r}; use 'numba' or 'numpy'")
+        raise ArgumentError(f"unknown backend {backend!r}; use 'numba' or 'numpy'")
     if check_finite:
         from .nan_guard import FiniteChecked
         return FiniteChecked(compiled)

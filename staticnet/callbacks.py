@@ -1,9 +1,12 @@
 """Callbacks: the user's code that `fit` runs between epochs, as in Keras, and the ones staticnet ships.
 
 fit calls `on_train_begin`, then for each epoch `on_epoch_begin(epoch)` and `on_epoch_end(epoch, logs)`,
-then `on_train_end`; `epoch` counts from 0, as in Keras (the records and the epoch lines count from 1),
-and `logs` is the epoch's record (loss, accuracy, val_loss, ..., lr, seconds).  They run between compiled
-chunks of steps, never per step, so a callback costs nothing while an epoch trains.  A callback stops
+then `on_train_end`.  The rule for epoch numbers: the hooks' `epoch` argument counts from 0, as in Keras, and
+is the only epoch number a hook gets (`logs` holds the scores: loss, accuracy, val_loss, ..., lr, seconds,
+as Keras's does, and no epoch); everything written for a person counts from 1: the epoch lines, the
+history's records (`history.epochs[i]["epoch"]`), CSVLogger's epoch column and ModelCheckpoint's {epoch},
+as Keras names its checkpoint files.  What a hook adds to `logs` goes into the epoch's record.  They run
+between compiled chunks of steps, never per step, so a callback costs nothing while an epoch trains.  A callback stops
 training with `self.model.stop_training = True`.
 
 Before the first step fit gives each callback the model (`set_model`) and what the epochs will record
@@ -25,12 +28,13 @@ import sys
 import numpy as np
 
 from . import checks
+from .errors import ArgumentError
 
 LOWER_IS_BETTER = ("loss", "mse", "mae")  # monitors are these or accuracy, maybe prefixed by val_
 
 
 def _refuse(message):
-    checks.refuse("fit", message, ValueError)
+    checks.refuse("fit", message, ArgumentError)
 
 
 class Callback:
@@ -67,7 +71,8 @@ def check_monitor(label: str, monitor, monitors) -> None:
     if isinstance(monitor, str) and monitor.startswith("val_") and monitor[4:] in monitors:
         _refuse(f"{label} monitors {monitor}, a validation score: pass validation=... "
                 f"(or monitor one of {', '.join(monitors)})")
-    _refuse(f"{label} cannot monitor {monitor!r}; the epochs record {', '.join(monitors)}")
+    _refuse(f"{label} cannot monitor {monitor!r}; {checks.did_you_mean(monitor, monitors)}the epochs record "
+            f"{', '.join(monitors)}")
 
 
 class Monitor:
@@ -99,8 +104,8 @@ class EarlyStopping(Callback):
     def __init__(self, patience: int, monitor: str | None = None, min_delta: float = 0.0, *, label="EarlyStopping"):
         self.label = label  # how messages name it: the class, or fit's early_stopping= argument
         op, prefix = ("fit", "early_stopping ") if label == "early_stopping" else (label, "")
-        self.patience = checks.count(op, f"{prefix}patience", patience, error=ValueError)
-        self.min_delta = checks.real(op, f"{prefix}min_delta", min_delta, checks.NON_NEGATIVE, error=ValueError)
+        self.patience = checks.count(op, f"{prefix}patience", patience, error=ArgumentError)
+        self.min_delta = checks.real(op, f"{prefix}min_delta", min_delta, checks.NON_NEGATIVE, error=ArgumentError)
         self.monitor = monitor
         self.best_score: float | None = None  # the monitored value, negated where lower is better
         self.best_epoch: int | None = None
@@ -207,7 +212,7 @@ class ModelCheckpoint(Callback):
         checks.output_file("ModelCheckpoint", "path", path)
         if not isinstance(save_best_only, bool):
             checks.refuse("ModelCheckpoint", f"save_best_only must be True or False, got "
-                                             f"{checks.shown(save_best_only)}", ValueError)
+                                             f"{checks.shown(save_best_only)}", ArgumentError)
         self.path, self.monitor, self.save_best_only = os.fspath(path), monitor, save_best_only
         self.best_score: float | None = None
         self.warned = False  # about weights that were not finite, once per fit
@@ -246,26 +251,34 @@ class ModelCheckpoint(Callback):
 
 
 class CSVLogger(Callback):
-    """One row per epoch in a CSV file: epoch, the scores, lr, seconds, threads.  The file is opened and
-    closed at each epoch, so it is complete after every epoch even if training is killed.  append=True
-    continues an existing file (as a resumed run would), writing the header only into an empty one."""
+    """One row per epoch in a CSV file: epoch (from 1), then what the epoch's record holds (the scores, lr,
+    seconds, threads where fit chose a thread count, what other callbacks added): the columns of the first
+    epoch's record, so none is empty throughout.  The file is opened and closed at each epoch, so it is
+    complete after every epoch even if training is killed.  append=True continues an existing file (as a
+    resumed run would), under its own header, writing a header only into an empty one."""
 
     def __init__(self, path, separator: str = ",", append: bool = False):
         checks.output_file("CSVLogger", "path", path)
         if not isinstance(separator, str) or len(separator) != 1:
-            checks.refuse("CSVLogger", f"separator must be one character, got {checks.shown(separator)}", ValueError)
+            checks.refuse("CSVLogger", f"separator must be one character, got {checks.shown(separator)}", ArgumentError)
         self.path, self.separator, self.append = os.fspath(path), separator, bool(append)
 
     def on_train_begin(self, logs=None):
-        self.columns = ["epoch", *self.params["monitors"], "lr", "seconds", "threads"]
+        self.columns = None  # from the file's header, or the first epoch's record
         if self.append and os.path.exists(self.path) and os.path.getsize(self.path) > 0:
-            return
-        with open(self.path, "w", newline="") as f:
-            csv.writer(f, delimiter=self.separator).writerow(self.columns)
+            with open(self.path, newline="") as f:
+                self.columns = next(csv.reader(f, delimiter=self.separator), None)
+        else:
+            open(self.path, "w").close()  # a fit that trains no epoch leaves an empty file, not an old one
 
     def on_epoch_end(self, epoch, logs=None):
+        row = {"epoch": epoch + 1, **logs}
         with open(self.path, "a", newline="") as f:
-            csv.writer(f, delimiter=self.separator).writerow([logs.get(k, "") for k in self.columns])
+            writer = csv.writer(f, delimiter=self.separator)
+            if self.columns is None:
+                self.columns = [k for k, v in row.items() if v is not None]
+                writer.writerow(self.columns)
+            writer.writerow([row.get(k, "") for k in self.columns])
 
 
 class LearningRateScheduler(Callback):
@@ -278,7 +291,7 @@ class LearningRateScheduler(Callback):
             inspect.signature(schedule).bind(0, 0.1)
         except TypeError:
             checks.refuse("LearningRateScheduler", f"schedule must be a function of (epoch, lr), got "
-                                                   f"{checks.shown(schedule)}", ValueError)
+                                                   f"{checks.shown(schedule)}", ArgumentError)
         except ValueError:  # a builtin without a signature: called as it is
             pass
         self.schedule = schedule
@@ -293,6 +306,63 @@ class LearningRateScheduler(Callback):
         model.optimizer.lr_leaf.value[...] = lr
 
 
+class TensorBoard(Callback):
+    """Write each epoch's scores to TensorBoard event files under `log_dir`, as Keras's TensorBoard does: the
+    training scores in log_dir/train and the validation ones in log_dir/validation under the same tag
+    (epoch_loss, epoch_accuracy, ...), so TensorBoard draws them on one chart; lr, the learning speeds and any
+    other number the record holds (a grad norm a callback adds) go to train.  Every `histogram_freq` epochs
+    (0: never) each parameter's values are written as a histogram, tagged by its name.  The step is the epoch
+    as the records number it, from 1.  Needs the tensorboard package: pip install 'staticnet[tensorboard]';
+    view with `tensorboard --logdir LOG_DIR`."""
+
+    NOT_SCALARS = ("seconds", "threads")  # how the epoch ran, not what it learned
+
+    def __init__(self, log_dir, histogram_freq: int = 0):
+        from .event_files import require_tensorboard
+        require_tensorboard()  # a missing package is named now, not after the first epoch
+        if not isinstance(log_dir, (str, os.PathLike)):
+            checks.refuse("TensorBoard", f"log_dir must be a directory path, got {checks.shown(log_dir)}",
+                          ArgumentError)
+        if os.path.exists(log_dir) and not os.path.isdir(log_dir):
+            checks.refuse("TensorBoard", f"log_dir={os.fspath(log_dir)!r} is a file; name a directory", ArgumentError)
+        self.log_dir = os.fspath(log_dir)
+        self.histogram_freq = checks.count("TensorBoard", "histogram_freq", histogram_freq, minimum=0,
+                                           error=ArgumentError)
+        self.files: dict = {}
+
+    def set_params(self, params):
+        super().set_params(params)
+        parent = os.path.dirname(os.path.abspath(self.log_dir))
+        if not os.path.isdir(parent):
+            _refuse(f"TensorBoard log_dir={self.log_dir!r}: the directory {parent} does not exist")
+
+    def _files(self, run: str):
+        from .event_files import EventFiles
+        if run not in self.files:
+            self.files[run] = EventFiles(os.path.join(self.log_dir, run))
+        return self.files[run]
+
+    def on_epoch_end(self, epoch, logs=None):
+        step = epoch + 1
+        for key, value in logs.items():
+            if key in self.NOT_SCALARS or not checks.is_real(value) or isinstance(value, bool):
+                continue
+            validation = key.startswith("val_")
+            name = key.removeprefix("val_")
+            tag = name if "/" in name else f"epoch_{name}"
+            self._files("validation" if validation else "train").scalar(tag, value, step)
+        if self.histogram_freq and step % self.histogram_freq == 0:
+            for leaf in self.model.trainable:
+                self._files("train").histogram(leaf.name, leaf.value, step)
+        for files in self.files.values():
+            files.flush()
+
+    def on_train_end(self, logs=None):
+        for files in self.files.values():
+            files.close()
+        self.files = {}
+
+
 class CallbackList:
     """The callbacks of one fit, each hook called on all of them in order."""
 
@@ -302,8 +372,15 @@ class CallbackList:
     def call(self, hook: str, *args) -> None:
         for callback in self.callbacks:
             getattr(callback, hook)(*args)
-            if hook == "on_epoch_end":
-                keep_recordable(args[1], callback, epoch=args[0] + 1)
+
+    def epoch_end(self, epoch: int, record: dict) -> None:
+        """on_epoch_end(epoch, logs) on each callback: `logs` is the record without its epoch number (the
+        argument is the epoch, from 0), and what each callback adds to it goes into the record."""
+        logs = {k: v for k, v in record.items() if k != "epoch"}
+        for callback in self.callbacks:
+            callback.on_epoch_end(epoch, logs)
+            keep_recordable(logs, callback, epoch=epoch + 1)
+            record.update(logs)
 
 
 def keep_recordable(logs: dict, callback, epoch: int) -> None:

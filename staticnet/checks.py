@@ -8,6 +8,7 @@ layer width or a learning rate).
 """
 from __future__ import annotations
 
+import difflib
 import math
 import os
 import string
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import GraphError
+from .errors import ArgumentError, GraphError
 from .locations import fail
 from .paths import output_problem
 
@@ -33,6 +34,22 @@ def shown(value) -> str:
     if type(value) in (int, float) or type(value).__module__ == "numpy":
         return repr(value)
     return f"{value!r} ({type(value).__name__})"
+
+
+def nearest(name, choices):
+    """The choice nearest to a misspelt `name` (case aside, by difflib's ratio), or None when none is near."""
+    if not isinstance(name, str):
+        return None
+    by_lower = {str(c).lower(): c for c in choices}
+    close = difflib.get_close_matches(name.lower(), list(by_lower), n=1, cutoff=0.6)
+    return by_lower[close[0]] if close else None
+
+
+def did_you_mean(name, choices) -> str:
+    """"did you mean 'sigmoid'? ", what a message about an unknown name puts before the list of valid ones;
+    "" when no choice is near."""
+    found = nearest(name, choices)
+    return f"did you mean {found!r}? " if found is not None else ""
 
 
 def refuse(op: str, message: str, error: type[Exception] = GraphError):
@@ -159,4 +176,4 @@ def output_file(op: str, argument: str, path, taken: dict | None = None) -> None
     problem = output_problem(path, taken)
     if problem is not None:
         given = repr(os.fspath(path)) if isinstance(path, (str, os.PathLike)) else shown(path)
-        refuse(op, f"{argument}={given}: {problem}", ValueError)
+        refuse(op, f"{argument}={given}: {problem}", ArgumentError)

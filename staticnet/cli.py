@@ -187,7 +187,7 @@ def cmd_train(args) -> int:
     _output_file("--save", args.save, {"the model file": args.model})
     _output_file("--plot", args.plot, {"the model file": args.model, "--resume": args.resume, "--save": args.save})
     if args.plot:
-        from .plot import _pyplot as require_matplotlib
+        from .plot import require_matplotlib
         require_matplotlib()
     if args.resume is not None and not os.path.isfile(args.resume):
         raise UsageError(f"--resume {args.resume}: no such file")
@@ -216,8 +216,8 @@ def cmd_train(args) -> int:
         model.save(args.save)
         print(f"saved: {args.save}")
     if args.plot:
-        from .plot import training_curves
-        training_curves(history, args.plot)
+        from . import plot
+        plot.history(history, args.plot)
         print(f"training curves: {args.plot}")
     return 0
 

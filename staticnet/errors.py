@@ -17,6 +17,14 @@ class DTypeError(GraphError):
     """Operand dtypes that do not fit the op."""
 
 
+class ArgumentError(ValueError, TypeError):
+    """A bad value for an argument of a function or a constructor outside the graph: fit's batch_size=0, an
+    optimizer's lr=-1, a callback's setting, a metric's average.  The rule: arguments of graph builders (sn.dense's
+    units) are part of the graph and raise GraphError; bad arrays raise DataError; every other bad argument,
+    of a wrong value or a wrong type, raises ArgumentError, which is a ValueError and, so that `except
+    TypeError` catches a wrong type as Python's own errors would, a TypeError."""
+
+
 class DataError(ValueError):
     """A data file or array that cannot be used (names the file and the problem)."""
 

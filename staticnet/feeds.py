@@ -18,11 +18,26 @@ def conform(node: Tensor, value, where: str = "") -> np.ndarray:
         if not np.all(np.mod(arr, 1) == 0):
             raise DataError(f"{label}: expects integer labels ({node.dtype}), got non-integer floats")
     if arr.ndim != node.ndim or any(d is not None and d != s for d, s in zip(node.shape, arr.shape)):
-        raise DataError(f"{label} expects shape {fmt_shape(node.shape)}, got {fmt_shape(arr.shape)}")
+        raise DataError(f"{label} expects shape {fmt_shape(node.shape)}, got {fmt_shape(arr.shape)}"
+                        + _labels_hint(node, arr))
     batch = [s for d, s in zip(node.shape, arr.shape) if d is None]
     if batch and batch[0] == 0:
         raise DataError(f"{label}: got an empty batch")
     return np.asarray(arr, dtype=node.dtype, order="C")
+
+
+def _labels_hint(node: Tensor, arr: np.ndarray) -> str:
+    """What to do when integer class labels are fed to an input of one-hot rows, else ""."""
+    if not (node.ndim == 2 and node.shape[0] is None and arr.ndim == 1 and node.dtype.kind == "f"):
+        return ""
+    whole = arr.dtype.kind in "iu" or arr.dtype.kind == "f" and bool(np.all(np.mod(arr, 1) == 0))
+    if not whole:
+        return ""
+    classes = node.shape[1]
+    return (f": these look like integer class labels, where one-hot rows are expected; pass "
+            f"np.eye({classes})[labels], or declare sn.input({node.name!r}, (None,), dtype='int64') and train with "
+            f"sn.softmax_cross_entropy(logits, {node.name}) (which takes integer labels) or sn.one_hot({node.name}, "
+            f"{classes})")
 
 
 def batch_size_of(inputs, arrays) -> int | None:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import checks
+from .errors import ArgumentError
 from .autodiff import grad
 from .graph import Tensor, as_list, constant, fmt_shape, make_node, topological
 from .feeds import conform
@@ -53,14 +54,20 @@ class Checked:
     shape: tuple
     gradient: str  # "reference" (sn.grad on the NumPy executor) or "compiled" (the same on the Numba backend)
     indices: np.ndarray  # flat indices of the elements checked
-    analytic: np.ndarray  # the analytic gradient, the whole array
-    numeric: np.ndarray  # central differences at `indices` (flat)
+    analytic: np.ndarray  # the analytic gradient, of the parameter's shape
+    numeric: np.ndarray  # central differences, of the parameter's shape: NaN at the elements not checked
     rtol: float
     atol: float
 
     @property
+    def checked(self) -> tuple[np.ndarray, np.ndarray]:
+        """(analytic, numeric) at the elements checked, flat."""
+        return self.analytic.reshape(-1)[self.indices], self.numeric.reshape(-1)[self.indices]
+
+    @property
     def errors(self) -> np.ndarray:
-        return np.abs(self.analytic.reshape(-1)[self.indices] - self.numeric)
+        analytic, numeric = self.checked
+        return np.abs(analytic - numeric)
 
     @property
     def max_abs(self) -> float:
@@ -69,19 +76,19 @@ class Checked:
     @property
     def max_rel(self) -> float:
         """The largest |analytic - numeric| / max(|analytic|, |numeric|), over elements larger than atol."""
-        scale = np.maximum(np.abs(self.analytic.reshape(-1)[self.indices]), np.abs(self.numeric))
+        scale = np.maximum(*np.abs(self.checked))
         big = scale > self.atol
         return float((self.errors[big] / scale[big]).max()) if big.any() else 0.0
 
     @property
     def worst(self) -> tuple:
         """The index (in the parameter's shape) of the element farthest outside the tolerance."""
-        flat = self.indices[int(np.argmax(self.errors / (self.atol + self.rtol * np.abs(self.numeric))))]
+        flat = self.indices[int(np.argmax(self.errors / (self.atol + self.rtol * np.abs(self.checked[1]))))]
         return tuple(int(i) for i in np.unravel_index(flat, self.shape))
 
     @property
     def ok(self) -> bool:
-        return bool((self.errors <= self.atol + self.rtol * np.abs(self.numeric)).all())
+        return bool((self.errors <= self.atol + self.rtol * np.abs(self.checked[1])).all())
 
 
 class GradCheckReport:
@@ -163,7 +170,8 @@ def _compare(loss64, wrt64, feed, analytic: dict, eps, rtol, atol, max_elements)
     for i, leaf in enumerate(wrt64):
         target = feed[leaf.id] if leaf.op == "input" else leaf.value
         indices = _chosen(target.size, max_elements)
-        numeric = _central_differences(loss64, feed, target, indices, eps)
+        numeric = np.full(target.shape, np.nan)
+        numeric.reshape(-1)[indices] = _central_differences(loss64, feed, target, indices, eps)
         for kind, grads in analytic.items():
             whole = np.asarray(grads[i], FLOAT64).reshape(target.shape)
             rows.append(Checked(leaf.name, target.shape, kind, indices, whole, numeric, rtol, atol))
@@ -210,11 +218,11 @@ def _check_arguments(loss, wrt, eps, rtol, atol, max_elements):
 
 
 def check_tolerances(op, eps, rtol, atol, max_elements):
-    checks.real(op, "eps", eps, checks.POSITIVE, error=ValueError)
-    checks.real(op, "rtol", rtol, checks.NON_NEGATIVE, error=ValueError)
-    checks.real(op, "atol", atol, checks.NON_NEGATIVE, error=ValueError)
+    checks.real(op, "eps", eps, checks.POSITIVE, error=ArgumentError)
+    checks.real(op, "rtol", rtol, checks.NON_NEGATIVE, error=ArgumentError)
+    checks.real(op, "atol", atol, checks.NON_NEGATIVE, error=ArgumentError)
     if max_elements is not None:
-        checks.count(op, "max_elements", max_elements, error=ValueError)
+        checks.count(op, "max_elements", max_elements, error=ArgumentError)
 
 
 def _feed(loss, feeds, copies) -> dict[int, np.ndarray]:

@@ -1,6 +1,8 @@
 """What fit records: one dict per epoch, read as Keras's history too."""
 from __future__ import annotations
 
+import html
+
 from .errors import NumericalError
 
 
@@ -26,6 +28,18 @@ class History:
 
     def __len__(self):
         return len(self.epochs)
+
+    def _repr_html_(self):
+        """How a notebook shows the history: a table, one row per epoch, and how the last fit ended."""
+        keys = list(dict.fromkeys(k for e in self.epochs for k in e))
+        cell = (lambda v: f"{v:.4f}" if isinstance(v, float) else html.escape("" if v is None else str(v)))
+        head = "".join(f"<th>{html.escape(str(k))}</th>" for k in keys)
+        rows = "".join("<tr>" + "".join(f"<td>{cell(e.get(k))}</td>" for k in keys) + "</tr>" for e in self.epochs)
+        notes = [text for flag, text in ((self.interrupted, "interrupted"),
+                                         (self.stopped_early_at, f"stopped early after epoch {self.stopped_early_at}"),
+                                         (self.best_epoch, f"weights of epoch {self.best_epoch} kept")) if flag]
+        caption = f"<caption>{html.escape('; '.join(notes))}</caption>" if notes else ""
+        return f"<table>{caption}<tr>{head}</tr>{rows}</table>"
 
     def __repr__(self):
         last = self.epochs[-1] if self.epochs else {}

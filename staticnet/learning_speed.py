@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import checks
+from .errors import ArgumentError
 from .callbacks import Callback
 from .graph import topological
 
@@ -33,7 +34,7 @@ def bias_gradient_function(model):
         layers = bias_layers(model)
         if not layers:
             checks.refuse("learning_speed", "the model has no layer with a bias (a parameter named '<layer>/b', as "
-                                            "sn.dense makes): there is no speed of learning to measure", ValueError)
+                                            "sn.dense makes): there is no speed of learning to measure", ArgumentError)
         from .runtime import CompiledFunction
         gradient_of = {t.id: g for t, g in zip(model.trainable, model.gradients)}
         model._bias_gradients = ([name for name, _ in layers],
@@ -60,19 +61,19 @@ def check_tracking(model, track, track_data, check_values: bool):
     if track is None or track == []:
         if track_data is not None:
             checks.refuse("fit", "track_data is given but track is not: pass track=['learning_speed'] as well",
-                          ValueError)
+                          ArgumentError)
         return None
     names = [track] if isinstance(track, str) else track
     if not isinstance(names, (list, tuple)) or not all(isinstance(n, str) for n in names):
         checks.refuse("fit", f"track must be a list of names from {list(TRACKABLE)}, got {checks.shown(track)}",
-                      ValueError)
+                      ArgumentError)
     unknown = [n for n in names if n not in TRACKABLE]
     if unknown:
         checks.refuse("fit", f"track={list(names)!r}: cannot track {unknown[0]!r}; it can track {list(TRACKABLE)}",
-                      ValueError)
+                      ArgumentError)
     if track_data is None:
         checks.refuse("fit", "track=['learning_speed'] needs track_data=..., the examples to measure it on (the "
-                             "book uses the first 1,000 training images)", ValueError)
+                             "book uses the first 1,000 training images)", ArgumentError)
     arrays = model._data(track_data, model.inputs, "track_data", check_values=check_values)
     bias_gradient_function(model)  # compiled, or refused for a model without biases, before any step
     return LearningSpeedTracker(arrays)

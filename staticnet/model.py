@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import difflib
 import functools
+import html
 import math
 import sys
 import time
+from collections.abc import MutableMapping
 
 import numpy as np
 
-from . import checks, init, metrics as metric_rules, threads
+from . import checks, init, keras_data, metrics as metric_rules, threads
 from .autodiff import gradients
 from .codegen import kernel_layer
 from .codegen.driver import Driver, Sizes
@@ -26,10 +28,10 @@ from .data_checks import check_finite, check_labels
 from .denormals import flushed_to_zero
 from . import callbacks as callback_rules
 from .callbacks import CSVLogger, EarlyStopping, ModelCheckpoint
-from .errors import DataError, GraphError, NumericalError, UnknownName
+from .errors import ArgumentError, DataError, GraphError, NumericalError, UnknownName
 from .history import History
 from .interrupts import interrupts_held
-from .graph import Graph, Tensor, as_list, located, user_location
+from .graph import Graph, Tensor, as_list, fmt_shape, located, user_location
 from .explain import StepNotes
 from .feeds import conform
 from .learning_speed import check_tracking, speeds
@@ -55,15 +57,32 @@ def _check_compile_arguments(loss, outputs, optimizer, loc):
     from .optim import OPTIMIZERS, Optimizer
     if not isinstance(loss, Tensor) or loss.shape != ():
         got = f"a tensor of shape {loss.shape}" if isinstance(loss, Tensor) else shown(loss)
-        raise located(GraphError, "compile", loc, f"loss must be a scalar tensor, got {got}")
+        hint = ""
+        if isinstance(loss, str):
+            named = LOSS_BUILDERS.get(loss.lower())
+            hint = (f": staticnet's loss is a tensor built from the outputs, write loss={named}" if named else
+                    f": {checks.did_you_mean(loss, LOSS_BUILDERS)}a loss is a tensor such as sn.mse(outputs, labels)")
+        raise located(GraphError, "compile", loc, f"loss must be a scalar tensor, got {got}{hint}")
     if not (isinstance(outputs, Tensor) or isinstance(outputs, (list, tuple)) and outputs
             and all(isinstance(t, Tensor) for t in outputs)):
         raise located(GraphError, "compile", loc, f"outputs must be a tensor or a list of tensors, got {shown(outputs)}")
     if not isinstance(optimizer, Optimizer):
         named = OPTIMIZERS.get(optimizer.lower()) if isinstance(optimizer, str) else None
+        near = checks.nearest(optimizer, OPTIMIZERS)
         hint = (f"write optimizer=sn.{named.__name__}(lr=...)" if named else
-                "pass one of sn.SGD(lr=...), sn.AdaGrad(), sn.RMSProp(), sn.Adam(), sn.AdamW()")
+                (f"did you mean sn.{OPTIMIZERS[near].__name__}? " if near else "")
+                + "pass one of sn.SGD(lr=...), sn.AdaGrad(), sn.RMSProp(), sn.Adam(), sn.AdamW()")
         raise located(GraphError, "compile", loc, f"optimizer must be an optimizer object, got {shown(optimizer)}: {hint}")
+
+
+LOSS_BUILDERS = {  # a loss given by name (Keras's or staticnet's) -> the tensor to write instead
+    "mse": "sn.mse(outputs, labels)", "mean_squared_error": "sn.mse(outputs, labels)",
+    "cross_entropy": "sn.cross_entropy(outputs, labels)", "binary_crossentropy": "sn.cross_entropy(outputs, labels)",
+    "categorical_crossentropy": "sn.cross_entropy(softmax outputs, one-hot labels)",
+    "softmax_cross_entropy": "sn.softmax_cross_entropy(logits, labels)",
+    "sparse_categorical_crossentropy": "sn.softmax_cross_entropy(logits, integer labels)",
+    "perceptron_loss": "sn.perceptron_loss(outputs, labels)",
+}
 
 
 def _one_fit_at_a_time(fit):
@@ -122,6 +141,19 @@ class Model:
         self._fitting = False  # while fit runs: a second fit is refused
         self._bias_gradients = None  # (layer names, compiled function) of learning_speed, made on first use
         self._compile()
+
+    def __repr__(self):
+        """What the model is, in a line: its inputs, outputs, parameter count and optimizer."""
+        def listed(tensors):
+            return ", ".join(f"{t.name or t.op} {fmt_shape(t.shape)}" for t in tensors)
+        count = sum(t.value.size for t in self.trainable)
+        return (f"<Model inputs: {listed(self.inputs)}; outputs: {listed(self.as_built[1])}; {count:,} parameters; "
+                f"optimizer {self.optimizer!r}>")
+
+    def _repr_html_(self):
+        """How a notebook shows the model: its repr, then the summary table."""
+        from .summary import summary_text
+        return f"<p><code>{html.escape(repr(self))}</code></p><pre>{html.escape(summary_text(self, 32))}</pre>"
 
     @staticmethod
     def _check_unique_names(nodes, what, loc):
@@ -239,7 +271,7 @@ class Model:
         loops = {"train": batch_size}
         if validation_rows is not None:
             loops["eval"] = self.evaluation_batch(validation_rows)
-            if any(m in metric_rules.REGRESSION_METRICS for m in self.metrics):
+            if any(metric_rules.from_predictions(m) for m in self.metrics):
                 loops["predict"] = loops["eval"]
         return loops
 
@@ -296,11 +328,17 @@ class Model:
 
     # ------------------------------------------------------------ training
     @_one_fit_at_a_time
-    def fit(self, data, epochs: int = 1, batch_size: int = 32, validation=None, early_stopping=None,
-            shuffle: bool = True, seed: int | None = None, verbose: int = 1, checkpoint: str | None = None,
-            resume: str | None = None, initial_epoch: int | None = None, check_data: bool = True,
-            callbacks=None, nan_guard: bool = True, track=None, track_data=None) -> History:
+    def fit(self, x=None, y=None, *, epochs: int = 1, batch_size: int = 32, validation=None, validation_data=None,
+            validation_split: float | None = None, early_stopping=None, shuffle: bool = True, seed: int | None = None,
+            verbose: int = 1, checkpoint: str | None = None, resume: str | None = None,
+            initial_epoch: int | None = None, check_data: bool = True, callbacks=None, nan_guard: bool = True,
+            track=None, track_data=None) -> History:
         """Train `epochs` more epochs (Keras's meaning) and return the history of every epoch so far.
+
+        The data: a dict keyed by input name, or the Keras way, x and y as arrays (fit(X, Y)) or (x, y), which
+        go to the one feature input and the one label input (staticnet/keras_data.py).  validation (or its Keras
+        name validation_data) takes the same forms; validation_split=0.1 holds out the last 10% of the rows, as
+        given, before any shuffling, as Keras does.
 
         Epochs are numbered across calls, and the learning-rate schedule and the shuffle follow the number:
         fit(epochs=5) twice trains epochs 1-5 then 6-10, as fit(epochs=10) does.  With initial_epoch=k, or
@@ -329,20 +367,25 @@ class Model:
         track: ["learning_speed"] records each layer's learning_speed(track_data) after every epoch, as
             history["learning_speed/<layer>"] (staticnet/learning_speed.py).
         """
-        epochs = checks.count("fit", "epochs", epochs, minimum=0, error=ValueError)
-        batch_size = checks.count("fit", "batch_size", batch_size, error=ValueError)
+        epochs = checks.count("fit", "epochs", epochs, minimum=0, error=ArgumentError)
+        batch_size = checks.count("fit", "batch_size", batch_size, error=ArgumentError)
         if seed is not None:
-            seed = checks.count("fit", "seed", seed, minimum=0, error=ValueError)
+            seed = checks.count("fit", "seed", seed, minimum=0, error=ArgumentError)
         if initial_epoch is not None:
             if resume is not None:
                 checks.refuse("fit", "give resume= or initial_epoch=, not both (resume starts at the checkpoint's "
-                                     "epoch)", ValueError)
-            initial_epoch = checks.count("fit", "initial_epoch", initial_epoch, minimum=0, error=ValueError)
+                                     "epoch)", ArgumentError)
+            initial_epoch = checks.count("fit", "initial_epoch", initial_epoch, minimum=0, error=ArgumentError)
         if not isinstance(nan_guard, bool):
-            checks.refuse("fit", f"nan_guard must be True or False, got {shown(nan_guard)}", ValueError)
-        arrays = self._data(data, self.inputs, "training data", check_values=check_data)
+            checks.refuse("fit", f"nan_guard must be True or False, got {shown(nan_guard)}", ArgumentError)
+        validation = keras_data.validation_feeds(self, validation, validation_data)
+        split = keras_data.check_split(validation_split, validation is not None)
+        arrays = self._data(keras_data.as_feeds(self, x, y, "fit", "training data"), self.inputs, "training data",
+                            check_values=check_data)
         val_arrays = (self._data(validation, self.inputs, "validation data", check_values=check_data)
                       if validation is not None else None)
+        if split is not None:
+            arrays, val_arrays = keras_data.split_off(arrays, split)
         monitors = self._monitors(val_arrays is not None)
         default_monitor = "val_accuracy" if "accuracy" in self.metrics else "val_loss"
         given = callback_rules.checked(callbacks)
@@ -435,7 +478,7 @@ class Model:
         done (staticnet/interrupts.py); whether a Ctrl-C came, which stops fit as one during the epoch does."""
         try:
             with interrupts_held() as held:
-                hooks.call("on_epoch_end", epoch, record)
+                hooks.epoch_end(epoch, record)
         except KeyboardInterrupt:  # a second Ctrl-C, or one that could not be held: a save under way was abandoned
             progress.finish(["interrupted during its callbacks: a checkpoint being written keeps its last contents"])
             return True
@@ -448,7 +491,7 @@ class Model:
         found = [c for c in callbacks if isinstance(c, EarlyStopping)] + ([from_spec] if from_spec else [])
         if len(found) > 1:
             checks.refuse("fit", "give one early stopping: early_stopping= or one EarlyStopping in callbacks=, "
-                                 f"not {len(found)}", ValueError)
+                                 f"not {len(found)}", ArgumentError)
         return found[0] if found else None
 
     def _train_epoch(self, arrays, order, epoch_seed, batch_size, chunk_steps, chooser, guard, epoch, progress):
@@ -489,7 +532,7 @@ class Model:
         first = self.epochs_done if resumed else initial_epoch
         if epochs < first:
             checks.refuse("fit", f"epochs={epochs} is the final epoch with {'resume' if resumed else 'initial_epoch'}= "
-                                 f"(as in Keras), but training would start after epoch {first}", ValueError)
+                                 f"(as in Keras), but training would start after epoch {first}", ArgumentError)
         return first, epochs
 
     def _metrics_text(self, loss, accuracy):
@@ -512,7 +555,7 @@ class Model:
         (as evaluate does), `batch` rows per call (None: all rows in one), and changes no weight
         (staticnet/learning_speed.py)."""
         if batch is not None:
-            batch = checks.count("learning_speed", "batch", batch, error=ValueError)
+            batch = checks.count("learning_speed", "batch", batch, error=ArgumentError)
         return speeds(self, self._data(data, self.inputs, "learning_speed data", check_values=True), batch)
 
     def _snapshot(self):
@@ -523,10 +566,11 @@ class Model:
             t.value[...] = snapshot[t.name]
 
     # ------------------------------------------------------------ evaluation and prediction
-    def evaluate(self, data, batch_size: int = 1000) -> dict:
+    def evaluate(self, x=None, y=None, *, batch_size: int = 1000) -> dict:
         """{"loss": the mean loss, and each metric: "accuracy" (the fraction correct), "mse", "mae"} over all
-        rows of `data`."""
-        batch_size = checks.count("evaluate", "batch_size", batch_size, error=ValueError)
+        rows of the data: a dict keyed by input name, (x, y), or x and y as arrays (as fit takes them)."""
+        batch_size = checks.count("evaluate", "batch_size", batch_size, error=ArgumentError)
+        data = keras_data.as_feeds(self, x, y, "evaluate", "evaluation data")
         return self._evaluate_arrays(self._data(data, self.inputs, "evaluation data"), batch_size)
 
     def _evaluate_arrays(self, arrays, batch_size=1000):
@@ -538,17 +582,37 @@ class Model:
         scores = {"loss": loss_sum / total}
         if self.has_accuracy:
             scores["accuracy"] = correct / total
-        regression = [m for m in self.metrics if m in metric_rules.REGRESSION_METRICS]
-        if regression:
-            features = [a for a, t in zip(arrays, self.inputs) if t in self.features]
-            target = arrays[self.inputs.index(self.labels[0])]
-            scores.update(metric_rules.regression_scores(regression, self._predict_arrays(features, batch_size)[0],
-                                                         target))
+        from_predictions = [m for m in self.metrics if metric_rules.from_predictions(m)]
+        if from_predictions:
+            prediction, target = self._predictions_and_target(arrays, batch_size)
+            kind = metric_kind(self.outputs[0], self.labels[0])
+            scores.update(metric_rules.prediction_scores(from_predictions, prediction, target, kind))
         return scores
 
-    def predict(self, inputs, batch_size: int = 1000):
-        """The outputs for every row of `inputs` (a dict keyed by input name, or the array itself)."""
-        batch_size = checks.count("predict", "batch_size", batch_size, error=ValueError)
+    def _predictions_and_target(self, arrays, batch_size):
+        """(the first output, the first label) over the rows of `arrays` (one per input): one pass of predict."""
+        features = [a for a, t in zip(arrays, self.inputs) if t in self.features]
+        return self._predict_arrays(features, batch_size)[0], arrays[self.inputs.index(self.labels[0])]
+
+    def confusion_matrix(self, x=None, y=None, *, batch_size: int = 1000) -> np.ndarray:
+        """counts[i, j]: the rows of class i that the model predicts as class j (scikit-learn's layout), over
+        the data (as evaluate takes it); a classifier's first output, its classes as accuracy counts them (the
+        largest score, or one output > 0.5: two classes)."""
+        batch_size = checks.count("confusion_matrix", "batch_size", batch_size, error=ArgumentError)
+        kind = metric_kind(self.outputs[0], self.labels[0] if self.labels else None)
+        if kind is None:
+            checks.refuse("confusion_matrix", f"a confusion matrix needs class scores and a label; the output is "
+                                              f"{fmt_shape(self.outputs[0].shape)} and the model has "
+                                              f"{'a label' if self.labels else 'no label'} to compare it with",
+                          ArgumentError)
+        data = keras_data.as_feeds(self, x, y, "confusion_matrix", "data")
+        arrays = self._data(data, self.inputs, "confusion matrix data")
+        return metric_rules.confusion(*self._predictions_and_target(arrays, batch_size), kind)
+
+    def predict(self, x, *, batch_size: int = 1000):
+        """The outputs for every row of `x` (a dict keyed by input name, or the array itself)."""
+        batch_size = checks.count("predict", "batch_size", batch_size, error=ArgumentError)
+        inputs = keras_data.as_feeds(self, x, None, "predict", "prediction inputs", with_labels=False)
         results = self._predict_arrays(self._data(inputs, self.features, "prediction inputs"), batch_size)
         return results[0] if self.single_output else results
 
@@ -587,23 +651,24 @@ class Model:
         arrays = self._data(batch, self.inputs, "gradcheck batch", check_values=True)
         return check_model(self, arrays, eps, rtol, atol, max_elements, print_fn)
 
-    def summary(self, batch_size: int = 32, print_fn=print) -> str | None:
+    def summary(self, batch_size: int = 32, print_fn=print):
         """A Keras-like table: each layer's name, ops, output shape, parameter count and the fused kernels of
-        the training step its work ended up in, then the totals (parameters, FLOPs per example, workspace
-        bytes at `batch_size`); staticnet/summary.py says how layers and kernels are matched.  Printed with
-        print_fn, line by line; with print_fn=None, returned as a string instead."""
-        from .summary import summary_text
-        batch_size = checks.count("summary", "batch_size", batch_size, error=ValueError)
+        the training step its work ended up in, then the totals (parameters, FLOPs per example, the workspace
+        at `batch_size`); staticnet/summary.py says how layers and kernels are matched.  Printed with print_fn,
+        line by line (None: not printed), and returned as a Summary, whose str is the text."""
+        from .summary import Summary, summary_text
+        batch_size = checks.count("summary", "batch_size", batch_size, error=ArgumentError)
         text = summary_text(self, batch_size)
-        if print_fn is None:
-            return text
-        for line in text.splitlines():
-            print_fn(line)
-        return None
+        if print_fn is not None:
+            for line in text.splitlines():
+                print_fn(line)
+        return Summary(text)
 
 
-class ParamView:
-    """Parameters by name, as NumPy arrays; assigning copies into the live array (shape checked)."""
+class ParamView(MutableMapping):
+    """Parameters by name, as NumPy arrays (the live ones: writing into one changes the model); assigning copies
+    into the live array (shape checked).  A MutableMapping, so keys, values, items, get, `in`, len and update
+    work as on a dict; a model's parameters are fixed by its graph, so deleting one is refused."""
 
     def __init__(self, leaves):
         self._leaves = {t.name: t for t in leaves}
@@ -615,7 +680,7 @@ class ParamView:
         leaf = self._leaf(name)
         value = np.asarray(value, dtype=leaf.dtype)
         if value.shape != leaf.shape:
-            raise ValueError(f"parameter {name!r} has shape {leaf.shape}, got an array of shape {value.shape}")
+            raise ArgumentError(f"parameter {name!r} has shape {leaf.shape}, got an array of shape {value.shape}")
         leaf.value[...] = value
 
     def _leaf(self, name):
@@ -630,17 +695,18 @@ class ParamView:
                   f"the parameters are {', '.join(repr(n) for n in names)}")
         raise UnknownName(f"the model has no parameter {name!r}; {listed}")
 
+    def __delitem__(self, name):
+        self._leaf(name)
+        raise TypeError(f"parameter {name!r} cannot be deleted: a model's parameters are those of its graph")
+
     def __iter__(self):
         return iter(self._leaves)
 
     def __len__(self):
         return len(self._leaves)
 
-    def keys(self):
-        return self._leaves.keys()
-
-    def items(self):
-        return [(k, t.value) for k, t in self._leaves.items()]
+    def __repr__(self):
+        return "ParamView({" + ", ".join(f"{k!r}: {fmt_shape(t.shape)}" for k, t in self._leaves.items()) + "})"
 
 
 def compile(loss, outputs=None, optimizer=None, metrics=None) -> Model:  # noqa: A001

@@ -14,7 +14,8 @@ import runpy
 import tokenize
 import zipfile
 
-from .errors import GraphError, ModelFileError, UsageError
+from .checks import did_you_mean
+from .errors import ArgumentError, GraphError, ModelFileError, UsageError
 
 MODEL_FILE_KEYS = ("loss", "outputs", "optimizer", "epochs", "batch_size", "metrics", "data", "flatten")
 DEFAULT_LR = 0.1  # SGD's learning rate when neither the model file nor --lr gives one
@@ -24,7 +25,7 @@ def run_user_code(path: str, function, *args):
     """function(*args), where a failure inside the user's code becomes a ModelFileError naming their line."""
     try:
         return function(*args)
-    except GraphError as e:
+    except (GraphError, ArgumentError) as e:  # their messages name the op and the user's line
         raise ModelFileError(f"{type(e).__name__}: {e}") from None
     except Exception as e:
         tb, line = e.__traceback__, None
@@ -150,7 +151,8 @@ def chosen_optimizer(spec, name: str | None = None, lr: float | None = None):
     given = spec.get("optimizer")
     if name:
         if name.lower() not in OPTIMIZERS:
-            raise UsageError(f"unknown optimizer {name!r}; choose from {', '.join(sorted(OPTIMIZERS))}")
+            raise UsageError(f"unknown optimizer {name!r}; {did_you_mean(name, OPTIMIZERS)}choose from "
+                             f"{', '.join(sorted(OPTIMIZERS))}")
         cls = OPTIMIZERS[name.lower()]
         if type(given) is cls:
             optimizer, source = given, "the model file's"

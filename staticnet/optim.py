@@ -13,6 +13,7 @@ import math
 import numpy as np
 
 from . import checks
+from .errors import ArgumentError
 from .checks import FACTOR, FRACTION, NON_NEGATIVE, POSITIVE
 from .graph import Tensor, derived_from, param
 from .ops.elementwise import exp, sqrt, square
@@ -31,7 +32,7 @@ class Optimizer:
         self.lr = self.checked("lr", lr, POSITIVE)
         if schedule is not None and not (callable(schedule) and hasattr(schedule, "config")):
             checks.refuse(type(self).__name__, "schedule must be sn.step_decay(...), sn.exponential_decay(...) or "
-                                               f"sn.constant_lr(), got {checks.shown(schedule)}")
+                                               f"sn.constant_lr(), got {checks.shown(schedule)}", ArgumentError)
         self.schedule = schedule or constant()
         self.lr_leaf = None
         self.state: list[Tensor] = []
@@ -39,7 +40,7 @@ class Optimizer:
     def checked(self, name, value, allowed):
         """A real hyperparameter inside `allowed`; an error naming this optimizer and the user's line otherwise
         (a NaN or infinite rate would turn every weight into NaN while the loss still looked finite)."""
-        return checks.real(type(self).__name__, name, value, allowed)
+        return checks.real(type(self).__name__, name, value, allowed, error=ArgumentError)
 
     def lr_at(self, epoch: int) -> float:
         return self.lr * self.schedule(epoch)
@@ -67,6 +68,15 @@ class Optimizer:
 
     hyper: tuple = ()
 
+    def __repr__(self):
+        """As it would be written: SGD(lr=3, momentum=0.9), with schedule= where there is one."""
+        settings = [f"lr={self.lr:g}"] + [f"{k}={getattr(self, k)!r}" for k in self.hyper]
+        schedule = dict(self.schedule.config)
+        kind = schedule.pop("kind")
+        if kind != "constant":
+            settings.append(f"schedule=sn.{kind}({', '.join(f'{k}={v!r}' for k, v in schedule.items())})")
+        return f"{type(self).__name__}({', '.join(settings)})"
+
 
 class SGD(Optimizer):
     """Stochastic gradient descent.
@@ -82,7 +92,7 @@ class SGD(Optimizer):
         super().__init__(lr, schedule)
         self.momentum = self.checked("momentum", momentum, FRACTION)
         if not isinstance(nesterov, (bool, np.bool_)):
-            checks.refuse("SGD", f"nesterov must be True or False, got {checks.shown(nesterov)}")
+            checks.refuse("SGD", f"nesterov must be True or False, got {checks.shown(nesterov)}", ArgumentError)
         self.nesterov = bool(nesterov)
 
     def formula(self):
@@ -220,8 +230,8 @@ def constant():
 
 def step_decay(drop: float = 0.5, every: int = 10):
     """lr * drop ** (epoch // every)."""
-    drop = checks.real("step_decay", "drop", drop, FACTOR)
-    every = checks.count("step_decay", "every", every)
+    drop = checks.real("step_decay", "drop", drop, FACTOR, error=ArgumentError)
+    every = checks.count("step_decay", "every", every, error=ArgumentError)
     f = lambda epoch: drop ** (epoch // every)  # noqa: E731
     f.config = {"kind": "step_decay", "drop": drop, "every": every}
     return f
@@ -229,7 +239,7 @@ def step_decay(drop: float = 0.5, every: int = 10):
 
 def exponential_decay(rate: float = 0.95):
     """lr * rate ** epoch."""
-    rate = checks.real("exponential_decay", "rate", rate, FACTOR)
+    rate = checks.real("exponential_decay", "rate", rate, FACTOR, error=ArgumentError)
     f = lambda epoch: rate ** epoch  # noqa: E731
     f.config = {"kind": "exponential_decay", "rate": rate}
     return f

@@ -3,7 +3,10 @@
 On a terminal the bar fits the terminal's width, read again at every redraw (a resized window is
 followed), and shows the share done, the time left and the rate in examples per second, then the loss so
 far where there is room; when the epoch ends the bar is cleared and the epoch's line printed in its place.
-Anywhere else (a file, a pipe, a captured stream) nothing but the epoch lines is written.  No line is
+In a Jupyter notebook (an IPython kernel, whose streams are no terminal) the bar is tqdm's notebook widget
+where ipywidgets is installed, else the same text bar, which the notebook redraws in place at each carriage
+return; either way one line per epoch is kept.  Anywhere else (a file, a pipe, a captured stream) nothing but
+the epoch lines is written.  No line is
 longer than the width less one column (a line filling the last column makes some terminals wrap), so at
 the default width of 80 every line is under 80 columns; an epoch line too long for a narrow terminal
 goes on indented lines below.
@@ -58,11 +61,30 @@ class _EpochBar(tqdm):
     monitor_interval = 0
 
 
+def in_notebook() -> bool:
+    """Whether this process is a Jupyter kernel (IPython imported by ipykernel, not a terminal IPython)."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None and hasattr(ipython, "get_ipython") else None
+    return shell is not None and "IPKernelApp" in getattr(shell, "config", {})
+
+
+def notebook_widgets() -> bool:
+    """Whether tqdm's notebook widget can be shown (it needs ipywidgets)."""
+    try:
+        import ipywidgets  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 class Progress:
     def __init__(self, enabled: bool = True, stream=None):
         self.enabled = enabled
         self.stream = stream or sys.stderr
-        self.live = enabled and hasattr(self.stream, "isatty") and self.stream.isatty()
+        terminal = hasattr(self.stream, "isatty") and self.stream.isatty()
+        notebook = not terminal and in_notebook()
+        self.live = enabled and (terminal or notebook)
+        self.widget = self.live and notebook and notebook_widgets()  # else a text bar, redrawn in place
         self.label, self.bar = "", None
 
     def width(self) -> int:
@@ -70,7 +92,11 @@ class Progress:
 
     def start(self, label: str, total: int):
         self.label = label
-        if self.live:
+        if self.widget:
+            from tqdm.notebook import tqdm as widget_bar
+            self.bar = widget_bar(total=max(total, 1), desc=label, leave=False, unit=" ex", unit_scale=True,
+                                  mininterval=0, miniters=1)
+        elif self.live:
             self.bar = _EpochBar(total=max(total, 1), file=self.stream, leave=False, unit=" ex", unit_scale=True,
                                  ncols=self.width(), bar_format=self._format(()), mininterval=0, miniters=1)
 
@@ -80,6 +106,10 @@ class Progress:
     def update(self, done: int, text: str):
         """`done` examples of the epoch trained; `text` the scores so far (shown where they fit)."""
         if self.bar is None:
+            return
+        if self.widget:  # the widget lays out its own fields
+            self.bar.set_postfix_str(text, refresh=False)
+            self.bar.update(done - self.bar.n)
             return
         width = self.width()
         stats = self.bar.format_dict

@@ -14,7 +14,6 @@ kernels of either.
 """
 from __future__ import annotations
 
-import math
 import textwrap
 from dataclasses import dataclass, field
 
@@ -146,15 +145,39 @@ def summary_text(model, batch_size: int) -> str:
             lines.append(_row(cells, kernel_lines[i:i + 1], widths))
     params = sum(t.value.size for t in model.trainable)
     state = sum(t.value.size for t in model.state)
-    per_example = {name: sum(flops(n, batch_size) for n in model.programs[name].nodes() if _does_work(n)) / batch_size
-                   for name in ("forward", "train")}
+    forward, _ = flops_per_example(model, "forward")
+    train, per_step = flops_per_example(model, "train")
     workspace = model.steps["train"].plan.peak_bytes(batch_size)
     lines += ["=" * min(WIDTH, sum(widths) + 2 * 4 + kernel_width),
               f"parameters: {params:,} trainable, {state:,} optimizer state",
-              f"FLOPs per example: {math.ceil(per_example['forward']):,} forward, "
-              f"{math.ceil(per_example['train']):,} in a training step at batch {batch_size}",
+              f"FLOPs per example: {forward:,} forward, {train:,} training (+{per_step:,} per step)",
               f"workspace: {workspace:,} bytes (training step, batch {batch_size})"]
     return "\n".join(lines)
+
+
+def flops_per_example(model, program: str) -> tuple[int, int]:
+    """(FLOPs per example, FLOPs per step whatever its batch) of a step: every node's count is a linear
+    function of the batch size (the parameters' updates and the regularisers' sums do not grow with it), so
+    two batch sizes give both parts, whatever batch fit runs."""
+    def total(batch):
+        return sum(flops(n, batch) for n in model.programs[program].nodes() if _does_work(n))
+    one, two = total(1), total(2)
+    return two - one, one - (two - one)
+
+
+class Summary:
+    """What Model.summary returns: str() is the table it printed.  Its repr is one line, so that a prompt or a
+    notebook cell ending in net.summary() does not show the table a second time under the printed one."""
+
+    def __init__(self, text: str):
+        self.text = text
+
+    def __str__(self):
+        return self.text
+
+    def __repr__(self):
+        totals = next(line for line in self.text.splitlines() if line.startswith("parameters: "))
+        return f"<Summary {totals}; str() is the table>"
 
 
 def _row(cells, kernel_lines, widths) -> str:

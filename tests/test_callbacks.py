@@ -46,7 +46,11 @@ def test_hooks_run_in_order_between_epochs_and_a_callback_can_stop_training():
                               ("epoch_end", 1), ("epoch_begin", 2), ("epoch_end", 2), "train_end"]
     assert len(hist) == 3 and hist.stopped_early_at == 3 and net.epochs_done == 3
     assert_same_weights(weights_of(net), recorder.weights[2])
-    assert set(recorder.logs[0]) >= {"epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lr", "seconds"}
+    assert set(recorder.logs[0]) >= {"loss", "accuracy", "val_loss", "val_accuracy", "lr", "seconds"}
+    # one rule for epoch numbers: the hook's argument counts from 0 (Keras) and logs carry no other number;
+    # the records count from 1, as the epoch lines do
+    assert all("epoch" not in logs for logs in recorder.logs.values())
+    assert [e["epoch"] for e in hist.epochs] == [1, 2, 3]
 
 
 def test_history_gives_a_keras_dict_of_lists():
@@ -67,10 +71,12 @@ def test_csv_logger_writes_a_row_per_epoch_and_appends_when_asked(tmp_path):
     net.fit(some_rows(60), epochs=1, batch_size=10, verbose=0, callbacks=[CSVLogger(path, append=True), recorder])
     with open(path, newline="") as f:
         rows = list(csv.reader(f))
-    assert rows[0] == ["epoch", "loss", "accuracy", "lr", "seconds", "threads"]
+    assert rows[0][:5] == ["epoch", "loss", "lr", "accuracy", "seconds"]
+    assert set(rows[0]) == {"epoch"} | {k for k, v in net.history.epochs[0].items() if v is not None}
+    assert all(any(row[i] for row in rows[1:]) for i in range(len(rows[0])))  # no column without values
     assert [int(r[0]) for r in rows[1:]] == [1, 2, 3]
     for row, epoch in zip(rows[1:], range(3)):
-        assert float(row[1]) == recorder.logs[epoch]["loss"] and float(row[3]) == recorder.logs[epoch]["lr"]
+        assert float(row[1]) == recorder.logs[epoch]["loss"] and float(row[2]) == recorder.logs[epoch]["lr"]
     net.fit(some_rows(60), epochs=1, batch_size=10, verbose=0, callbacks=[CSVLogger(path)])  # starts the file anew
     with open(path, newline="") as f:
         assert [r[0] for r in csv.reader(f)] == ["epoch", "4"]
@@ -125,7 +131,8 @@ def test_callback_settings_are_checked_before_training(spirals_net, tmp_path):
     kept.write_bytes(b"a checkpoint to resume from")
     mistakes = [
         (lambda: spirals_net.fit(data, validation=val, verbose=0, callbacks=[EarlyStopping(2, monitor="val_acc")]),
-         r"fit", r"EarlyStopping cannot monitor 'val_acc'; the epochs record loss, accuracy, val_loss, val_accuracy"),
+         r"fit", r"EarlyStopping cannot monitor 'val_acc'; did you mean 'val_accuracy'\? the epochs record loss, "
+         r"accuracy, val_loss, val_accuracy"),
         (lambda: spirals_net.fit(data, verbose=0, callbacks=[ModelCheckpoint(tmp_path / "m.snet", save_best_only=True)]),
          r"fit", r"ModelCheckpoint monitors val_accuracy, a validation score: pass validation=\.\.\. \(or monitor one "
                  r"of loss, accuracy\)"),
@@ -215,3 +222,48 @@ class Bad(Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         logs[self.key] = self.value
+
+
+def test_tensorboard_writes_the_scalars_and_histograms_that_tensorboard_reads_back(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import HISTOGRAMS, SCALARS, EventAccumulator
+    from staticnet.callbacks import TensorBoard
+    net = spiral_model()
+    hist = net.fit(some_rows(60), epochs=4, batch_size=10, validation=some_rows(30, seed=9), verbose=0,
+                   callbacks=[TensorBoard(tmp_path / "logs", histogram_freq=2)], track=["learning_speed"],
+                   track_data=some_rows(20))
+
+    def read(run):
+        events = EventAccumulator(str(tmp_path / "logs" / run), size_guidance={SCALARS: 0, HISTOGRAMS: 0})
+        events.Reload()
+        return events
+
+    train, validation = read("train"), read("validation")
+    assert set(train.Tags()["scalars"]) == {"epoch_loss", "epoch_accuracy", "epoch_lr", "learning_speed/dense1",
+                                            "learning_speed/dense2", "learning_speed/dense3"}
+    assert set(validation.Tags()["scalars"]) == {"epoch_loss", "epoch_accuracy"}
+    for events, prefix in ((train, ""), (validation, "val_")):
+        for tag in ("epoch_loss", "epoch_accuracy"):
+            scalars = events.Scalars(tag)
+            assert [s.step for s in scalars] == [1, 2, 3, 4]  # the epochs, numbered as the records number them
+            np.testing.assert_allclose([s.value for s in scalars], hist[prefix + tag.removeprefix("epoch_")],
+                                       rtol=1e-6)  # stored as float32
+    assert [s.value for s in train.Scalars("epoch_lr")] == pytest.approx(hist["lr"])
+    assert set(train.Tags()["histograms"]) == set(net.params)
+    (at_2, at_4) = train.Histograms("dense3/b")
+    assert (at_2.step, at_4.step) == (2, 4)
+    final = net.params["dense3/b"].astype(np.float64)
+    assert at_4.histogram_value.num == final.size and at_4.histogram_value.max == pytest.approx(final.max())
+    assert at_4.histogram_value.sum == pytest.approx(final.sum(), rel=1e-6)
+
+
+def test_tensorboard_arguments_are_checked_before_training(tmp_path):
+    from staticnet.callbacks import TensorBoard
+    with pytest.raises(ValueError, match=r"histogram_freq must be an int >= 0, got -1"):
+        TensorBoard(tmp_path, histogram_freq=-1)
+    (tmp_path / "file").write_text("")
+    with pytest.raises(ValueError, match=r"log_dir=.*file' is a file; name a directory"):
+        TensorBoard(tmp_path / "file")
+    net = spiral_model()
+    with pytest.raises(ValueError, match=r"TensorBoard log_dir=.*: the directory .*missing does not exist"):
+        net.fit(some_rows(20), verbose=0, callbacks=[TensorBoard(tmp_path / "missing" / "logs")])
+    assert net.epochs_done == 0

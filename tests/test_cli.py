@@ -197,6 +197,10 @@ def run_main(capsys, *argv):
      ["train", "{model}", "--track-speed"], 2, "--track-speed: {model} has no layer with a bias (a parameter named "
      "'<layer>/b', as sn.dense makes), so there is no speed of learning to track"),
     (TINY, ["train", "{model}", "--lr", "inf"], 2, "argument --lr: expected a positive number, got 'inf'"),
+    (TINY, ["train", "{model}", "--optimizer", "sdg"], 2,
+     "unknown optimizer 'sdg'; did you mean 'sgd'? choose from adagrad, adam, adamw, rmsprop, sgd"),
+    (TINY.replace("optimizer = ", "optimizer = sn.SGD(lr=-1) or "), ["train", "{model}"], 1,
+     "ArgumentError: SGD at {model}:7: lr must be a finite number > 0, got -1"),
 ])
 def test_each_mistake_is_one_line_and_an_exit_code(tmp_path, capsys, text, argv, code, message):
     model = write(tmp_path, text)

@@ -42,7 +42,8 @@ def test_early_stopping_settings_are_checked_before_training(spirals_net):
     before = weights_of(spirals_net)
     mistakes = [
         (lambda: spirals_net.fit(data, validation=val, early_stopping={"monitor": "val_acc"}, verbose=0),
-         r"early_stopping cannot monitor 'val_acc'; the epochs record loss, accuracy, val_loss, val_accuracy"),
+         r"early_stopping cannot monitor 'val_acc'; did you mean 'val_accuracy'\? the epochs record loss, "
+         r"accuracy, val_loss, val_accuracy"),
         (lambda: spirals_net.fit(data, early_stopping=3, verbose=0),
          r"early_stopping monitors val_accuracy, a validation score: pass validation=\.\.\. \(or monitor one of loss, "
          r"accuracy\)"),

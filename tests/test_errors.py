@@ -37,7 +37,18 @@ MISTAKES = [
     ("int into activation", lambda: sn.sigmoid(labels), sn.DTypeError,
      r"sigmoid at {loc}: input of shape \(None,\) has dtype int64; this op needs float32 or float64"),
     ("unknown activation", lambda: sn.dense(x, 10, activation="sigmoyd"), sn.GraphError,
-     r"dense at {loc}: unknown activation 'sigmoyd'; valid names: elu, gelu, .*sigmoid.*tanh"),
+     r"dense at {loc}: unknown activation 'sigmoyd'; did you mean 'sigmoid'\? valid names: elu, gelu, .*sigmoid.*tanh"),
+    ("far from any activation", lambda: sn.dense(x, 10, activation="banana"), sn.GraphError,
+     r"dense at {loc}: unknown activation 'banana'; valid names: elu"),
+    ("rnn activation", lambda: sn.rnn(sn.input("s", (None, 4, 3)), 5, activation="Tanh"), sn.GraphError,
+     r"rnn at {loc}: unknown activation 'Tanh'; did you mean 'tanh'\? valid: "),
+    ("dense without a batch axis", lambda: sn.dense(sn.input("v", (784,)), 10), sn.ShapeError,
+     r"dense at {loc}: input of shape \(784,\) has no batch dimension: dense takes \(batch, features\); declare the "
+     r"batch axis as None, e.g. sn.input\('v', \(None, 784\)\)$"),
+    ("integer labels for one-hot", lambda: sn.cross_entropy(sn.dense(x, 10, activation="sigmoid"), labels),
+     sn.ShapeError, r"cross_entropy at {loc}: prediction \(None, 10\) and target \(None,\) have different shapes; the "
+     r"target holds integer class labels where one-hot rows are expected: use sn.softmax_cross_entropy\(logits, "
+     r"labels\), which takes integer labels, or sn.one_hot\(labels, 10\)$"),
     ("dense on images", lambda: sn.dense(sn.input("img", (None, 28, 28)), 10), sn.ShapeError,
      r"dense at {loc}: input of shape \(None, 28, 28\) must be \(batch, features\); use sn.flatten"),
     ("reshape count", lambda: sn.reshape(x, (None, 27, 28)), sn.ShapeError,
@@ -201,3 +212,46 @@ def test_numpy_integers_are_accepted_wherever_a_count_or_an_axis_is():
     assert sn.sum(y10, axis=i(1)).shape == (None,)
     assert sn.softmax(y10, axis=i(-1)).shape == (None, 10)
     assert sn.l2(5.0, i(100)).n == 100
+
+
+def test_integer_labels_fed_where_one_hot_rows_are_expected_say_what_to_do():
+    f = sn.function([x, y10], sn.sum(x) + sn.sum(y10))
+    with pytest.raises(sn.DataError, match=r"input 'y' expects shape \(None, 10\), got \(3,\): these look like "
+                                           r"integer class labels, where one-hot rows are expected; pass "
+                                           r"np.eye\(10\)\[labels\], "
+                                           r"or declare sn.input\('y', \(None,\), dtype='int64'\) and train with "
+                                           r"sn.softmax_cross_entropy\(logits, y\) .* or sn.one_hot\(y, 10\)$"):
+        f(np.zeros((3, 784)), np.array([1, 7, 3]))
+    with pytest.raises(sn.DataError, match=r"expects shape \(None, 10\), got \(3,\)$"):  # not labels: no such hint
+        f(np.zeros((3, 784)), np.array([0.5, 0.25, 1.5]))
+
+
+def test_near_miss_names_for_a_loss_or_an_optimizer_are_answered():
+    p = sn.dense(x, 10, activation="softmax")
+    loss = sn.cross_entropy(p, y10)
+    with pytest.raises(sn.GraphError, match=r"optimizer must be an optimizer object, got 'adamm' \(str\): did you mean "
+                                            r"sn.Adam\? pass one of"):
+        sn.compile(loss, outputs=p, optimizer="adamm")
+    with pytest.raises(sn.GraphError, match=r"loss must be a scalar tensor, got 'categorical_crossentropy' \(str\): "
+                                            r"staticnet's loss is a tensor built from the outputs, write "
+                                            r"loss=sn.cross_entropy\(softmax outputs, one-hot labels\)$"):
+        sn.compile("categorical_crossentropy", outputs=p)
+    with pytest.raises(sn.GraphError, match=r"got 'crossentropy' \(str\): did you mean 'cross_entropy'\? a loss is a "
+                                            r"tensor"):
+        sn.compile("crossentropy", outputs=p)
+
+
+def test_bad_arguments_raise_one_error_family_whatever_the_function():
+    """batch_size=0 and lr=-1 are the same kind of mistake: both raise sn.ArgumentError, a ValueError that
+    `except TypeError` catches too (graph builders' arguments stay GraphErrors: they are part of the graph)."""
+    assert issubclass(sn.ArgumentError, ValueError) and issubclass(sn.ArgumentError, TypeError)
+    p = sn.dense(x, 10, activation="softmax")
+    net = sn.compile(sn.cross_entropy(p, y10), outputs=p)
+    data = {"x": np.zeros((4, 784), np.float32), "y": np.eye(10, dtype=np.float32)[:4]}
+    mistakes = [lambda: net.fit(data, batch_size=0, verbose=0), lambda: sn.SGD(lr=-1),
+                lambda: sn.step_decay(every=0), lambda: net.evaluate(data, batch_size="all"),
+                lambda: sn.callbacks.EarlyStopping(patience=0), lambda: sn.metrics.TopK(k=0),
+                lambda: net.fit(data, validation_split=2.0, verbose=0), lambda: sn.gradcheck(sn.sum(x), [x], {}, eps=0)]
+    for build in mistakes:
+        with pytest.raises(sn.ArgumentError):
+            build()

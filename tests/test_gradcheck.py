@@ -34,6 +34,22 @@ def test_the_sigmoid_neuron_has_the_books_gradient_and_the_check_prints_a_table(
     assert w.value.dtype == np.float32 and not w.value.any()  # the check ran on a float64 copy
 
 
+def test_numeric_and_analytic_have_the_parameters_shape():
+    f, w, b = sigmoid_neuron()
+    report = sn.gradcheck(f, [w, b], {"x": np.ones((1, 1))}, print_fn=None)
+    assert report["w"].numeric.shape == report["w"].analytic.shape == (1, 1)
+    assert report["b"].numeric.shape == report["b"].analytic.shape == (1,)
+    x = sn.input("x", (None, 3))
+    v = sn.param("v", (3, 4), init=sn.init.normal())
+    rows = np.arange(6.0).reshape(2, 3)
+    partial = sn.gradcheck(sn.sum(sn.tanh(x @ v)), [v], {"x": rows}, max_elements=5, print_fn=None)["v"]
+    assert partial.numeric.shape == partial.analytic.shape == (3, 4)
+    checked = ~np.isnan(partial.numeric)  # the elements not checked are NaN, where no difference was taken
+    assert checked.sum() == 5
+    expected = rows.T @ (1 - np.tanh(rows @ v.value.astype(np.float64)) ** 2)  # d sum(tanh(x v)) / dv
+    np.testing.assert_allclose(partial.numeric[checked], expected[checked], rtol=1e-6)
+
+
 def test_a_wrong_gradient_rule_is_caught(monkeypatch, capsys):
     wrong = dataclasses.replace(registry["sigmoid"], grad=lambda node, g: (g * node,))  # sigma instead of sigma'
     monkeypatch.setitem(registry, "sigmoid", wrong)

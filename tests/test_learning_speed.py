@@ -80,7 +80,6 @@ def tiny_problem(seed=0):
 
 def test_tracked_speeds_are_recorded_after_every_epoch_and_drawn():
     pytest.importorskip("matplotlib", reason="matplotlib is an optional extra")
-    from staticnet.plot import curves_figure
     net, data, (x, y, loss) = tiny_problem()
     history = net.fit(data, epochs=3, batch_size=8, verbose=0, track=["learning_speed"], track_data=data)
     keys = [k for k in history.history if k.startswith("learning_speed/")]
@@ -89,7 +88,7 @@ def test_tracked_speeds_are_recorded_after_every_epoch_and_drawn():
     last = reference_speeds(x, y, loss, (data["x"], data["y"]))  # the weights after the last epoch
     np.testing.assert_allclose([history[k][-1] for k in keys], list(last.values()), rtol=1e-4)
     assert history["learning_speed/dense1"][0] != history["learning_speed/dense1"][-1]
-    fig = curves_figure(history)
+    fig = sn.plot.history(history)
     speed_axes = fig.axes[2]
     assert len(fig.axes) == 3 and speed_axes.get_yscale() == "log"
     assert speed_axes.get_title() == "speed of learning: 2 hidden layers"
@@ -98,11 +97,10 @@ def test_tracked_speeds_are_recorded_after_every_epoch_and_drawn():
 
 def test_without_track_there_are_no_speeds_and_no_panel():
     pytest.importorskip("matplotlib", reason="matplotlib is an optional extra")
-    from staticnet.plot import curves_figure
     net, data, _ = tiny_problem()
     history = net.fit(data, epochs=2, batch_size=8, verbose=0)
     assert not [k for k in history.history if k.startswith("learning_speed")]
-    assert len(curves_figure(history).axes) == 2
+    assert len(sn.plot.history(history).axes) == 2
 
 
 @pytest.mark.parametrize("arguments,message", [

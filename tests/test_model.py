@@ -454,3 +454,28 @@ def test_fit_compiles_every_loop_its_epochs_run_before_the_first_step(monkeypatc
     assert "training and evaluation loops ready in" in capsys.readouterr().err
     net.fit(rows(40), epochs=1, batch_size=8, validation=rows(300), verbose=1)
     assert "ready in" not in capsys.readouterr().err  # other batch sizes, nothing left to compile: nothing said
+
+
+def test_params_is_a_mutable_mapping_whose_assignment_keeps_its_checks(spirals_net):
+    from collections.abc import MutableMapping
+    params = spirals_net.params
+    assert isinstance(params, MutableMapping)
+    assert len(params) == 6 and "dense1/W" in params and "nothing" not in params
+    assert params.get("nothing") is None and params.get("dense1/b") is spirals_net.params["dense1/b"]
+    assert [v.shape for v in params.values()] == [t.shape for t in spirals_net.trainable]
+    assert dict(params.items()).keys() == set(params.keys())
+    before = params["dense3/b"].copy()
+    params.update({"dense3/b": before + 1})
+    np.testing.assert_array_equal(params["dense3/b"], before + 1)
+    params["dense3/b"] = before
+    with pytest.raises(ValueError, match=r"parameter 'dense3/b' has shape \(2,\), got an array of shape \(3,\)"):
+        params["dense3/b"] = np.zeros(3)
+    with pytest.raises(TypeError, match=r"parameter 'dense3/b' cannot be deleted"):
+        del params["dense3/b"]
+
+
+def test_repr_names_the_inputs_outputs_parameter_count_and_optimizer():
+    net = spiral_model(optimizer=sn.SGD(lr=0.5, momentum=0.9))
+    count = 2 * 32 + 32 + 32 * 32 + 32 + 32 * 2 + 2
+    assert repr(net) == (f"<Model inputs: x (None, 2), y (None, 2); outputs: softmax (None, 2); {count:,} parameters; "
+                         "optimizer SGD(lr=0.5, momentum=0.9, nesterov=False)>")

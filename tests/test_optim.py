@@ -112,7 +112,8 @@ BAD_HYPERPARAMETERS = [
 
 @pytest.mark.parametrize("build,pattern", BAD_HYPERPARAMETERS, ids=[p for _, p in BAD_HYPERPARAMETERS])
 def test_a_bad_hyperparameter_is_refused_naming_the_optimizer_the_value_and_the_line(build, pattern):
-    with pytest.raises(sn.GraphError, match="^" + pattern.format(loc=f"{HERE}:{build.__code__.co_firstlineno}") + "$"):
+    loc = f"{HERE}:{build.__code__.co_firstlineno}"
+    with pytest.raises(sn.ArgumentError, match="^" + pattern.format(loc=loc) + "$"):
         build()
 
 

@@ -14,7 +14,7 @@ def row(text, name):
 
 def test_the_summary_lists_each_layer_with_its_shape_parameters_and_kernel(capsys):
     net = book_network()
-    text = net.summary(batch_size=10, print_fn=None)
+    text = str(net.summary(batch_size=10, print_fn=None))
     assert row(text, "dense1").split()[:7] == ["dense1", "matmul,", "add,", "(None,", "30)", f"{784 * 30 + 30:,}",
                                                 "gemm"]
     assert row(text, "dense1").endswith("gemm + epilogue[add, sigmoid]")  # bias and sigmoid in the product's epilogue
@@ -28,15 +28,28 @@ def test_the_summary_lists_each_layer_with_its_shape_parameters_and_kernel(capsy
     assert f"FLOPs per example: {forward:,} forward" in text
     assert f"workspace: {net.steps['train'].plan.peak_bytes(10):,} bytes (training step, batch 10)" in text
     assert max(len(line) for line in text.splitlines()) < 80
-    assert net.summary(batch_size=10) is None
-    assert capsys.readouterr().out == text + "\n"
+    returned = net.summary(batch_size=10)
+    assert str(returned) == text and capsys.readouterr().out == text + "\n"  # returns the text it printed
+    assert "\n" not in repr(returned)  # a prompt echoing it does not print the table twice
+
+
+def flops_line(text):
+    return next(line for line in str(text).splitlines() if line.startswith("FLOPs per example"))
+
+
+def test_flops_per_example_do_not_depend_on_the_batch_size_summary_is_given():
+    net = book_network()
+    small, large = (flops_line(net.summary(batch_size=b, print_fn=None)) for b in (1, 1000))
+    assert small == large and "batch" not in small
+    forward = 2 * 784 * 30 + 2 * 30 + 2 * 30 * 10 + 10 + 10
+    assert small.startswith(f"FLOPs per example: {forward:,} forward, ")
 
 
 def test_a_convolution_lists_its_im2col_and_product_and_the_pooling_its_own():
     x, y = sn.input("x", (None, 28, 28, 1)), sn.input("y", (None, 10))
     h = sn.max_pool2d(sn.conv2d(x, 20, 5, activation="sigmoid"), 2)
     p = sn.dense(sn.flatten(h), 10, activation="softmax")
-    text = sn.compile(sn.cross_entropy(p, y), outputs=p, optimizer=sn.SGD(lr=0.1)).summary(print_fn=None)
+    text = str(sn.compile(sn.cross_entropy(p, y), outputs=p, optimizer=sn.SGD(lr=0.1)).summary(print_fn=None))
     conv = row(text, "conv1")
     assert "(None, 24, 24, 20)" in conv and f"{5 * 5 * 20 + 20:,}" in conv and "im2col; gemm" in conv
     assert "(None, 12, 12, 20)" in row(text, "max_pool2d") and row(text, "max_pool2d").endswith("max_pool2d")

@@ -316,5 +316,6 @@ def activation(name, z, op="activation"):
     if callable(name):
         return name(z)
     if name not in ACTIVATIONS:
-        fail(GraphError, op, f"unknown activation {name!r}; valid names: {', '.join(sorted(ACTIVATIONS))}, prelu")
+        fail(GraphError, op, f"unknown activation {name!r}; {checks.did_you_mean(name, [*ACTIVATIONS, 'prelu'])}"
+                             f"valid names: {', '.join(sorted(ACTIVATIONS))}, prelu")
     return ACTIVATIONS[name](z)

@@ -25,7 +25,13 @@ def _check_pair(op, a, y, what="target"):
     if not isinstance(a, Tensor) or not isinstance(y, Tensor):
         fail(GraphError, op, "takes tensors (a prediction and a target)")
     if a.shape != y.shape:
-        fail(ShapeError, op, f"prediction {fmt_shape(a.shape)} and {what} {fmt_shape(y.shape)} have different shapes")
+        hint = ""
+        if y.dtype in INT_DTYPES and a.ndim == 2 and y.shape == a.shape[:1]:
+            hint = (f"; the {what} holds integer class labels where one-hot rows are expected: use "
+                    f"sn.softmax_cross_entropy(logits, labels), which takes integer labels, or "
+                    f"sn.one_hot(labels, {a.shape[1]})")
+        fail(ShapeError, op, f"prediction {fmt_shape(a.shape)} and {what} {fmt_shape(y.shape)} have different "
+                             f"shapes{hint}")
     if a.dtype != y.dtype:
         fail(DTypeError, op, f"prediction is {a.dtype} but {what} is {y.dtype}; cast one with sn.cast")
 

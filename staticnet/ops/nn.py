@@ -25,6 +25,10 @@ def layer_name(kind: str, name: str | None, x, op: str | None = None) -> str:
 def dense(x, units: int, activation=None, init=None, bias_init=None, name=None):
     """activation(x @ W + b), with W of shape (in, units) and b of shape (units,)."""
     require_tensor("dense", x)
+    if x.ndim == 1:
+        declared = f"sn.input({x.name!r}, (None, {x.shape[0]}))" if x.op == "input" else "a first axis of None"
+        fail(ShapeError, "dense", f"input of shape {fmt_shape(x.shape)} has no batch dimension: dense takes (batch, "
+                                  f"features); declare the batch axis as None, e.g. {declared}")
     if x.ndim != 2:
         fail(ShapeError, "dense", f"input of shape {fmt_shape(x.shape)} must be (batch, features); use sn.flatten first")
     if not x.is_float:

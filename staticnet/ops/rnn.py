@@ -158,7 +158,8 @@ def rnn(x_seq, hidden_size: int, activation: str = "tanh", return_sequences: boo
         fail(ShapeError, "rnn", f"input {fmt_shape(x_seq.shape)} must be (batch, steps, features) with a fixed "
                                 "number of steps")
     if activation not in ACTIVATION_CODES:
-        fail(GraphError, "rnn", f"unknown activation {activation!r}; valid: {', '.join(ACTIVATION_CODES)}")
+        near = checks.did_you_mean(activation, ACTIVATION_CODES)
+        fail(GraphError, "rnn", f"unknown activation {activation!r}; {near}valid: {', '.join(ACTIVATION_CODES)}")
     hidden_size = checks.count("rnn", "hidden_size", hidden_size)
     name = layer_name("rnn", name, x_seq)
     with layer_scope(name):
