@@ -20,8 +20,9 @@ import os
 
 import numpy as np
 
-from . import checks
+from . import checks, keras_data
 from .checks import shown
+from .errors import ArgumentError
 
 VOTES = ("plurality", "mean")
 
@@ -59,28 +60,28 @@ def _signature(t) -> str:
 
 
 def _check_alike(models, names):
-    """Every member takes the first member's inputs and gives its number of classes, or a ValueError naming
+    """Every member takes the first member's inputs and gives its number of classes, or an ArgumentError naming
     the two members and what differs."""
     first, first_name = models[0], names[0]
     for model, name in zip(models, names):
         if not model.single_output or model.outputs[0].ndim != 2 or model.outputs[0].shape[1] < 2:
             shapes = ", ".join(_signature(t) for t in model.outputs)
             checks.refuse("ensemble", f"{name} outputs {shapes}; an ensemble votes over one output of class "
-                                      "scores, (batch, classes) with at least 2 classes", ValueError)
+                                      "scores, (batch, classes) with at least 2 classes", ArgumentError)
     expected = {t.name: t for t in first.features}
     for model, name in zip(models[1:], names[1:]):
         given = {t.name: t for t in model.features}
         if sorted(given) != sorted(expected):
             checks.refuse("ensemble", f"{name} takes the inputs {sorted(given)}, {first_name} {sorted(expected)}: "
-                                      "members must take the same inputs", ValueError)
+                                      "members must take the same inputs", ArgumentError)
         for key, t in given.items():
             if t.shape != expected[key].shape or t.dtype != expected[key].dtype:
                 checks.refuse("ensemble", f"{name} takes input {key!r} of shape {_signature(t)}, {first_name} "
                                           f"{_signature(expected[key])}: members must take the same inputs",
-                              ValueError)
+                              ArgumentError)
         if model.outputs[0].shape != first.outputs[0].shape:
             checks.refuse("ensemble", f"{name} gives {model.outputs[0].shape[1]} classes, {first_name} "
-                                      f"{first.outputs[0].shape[1]}: members must give the same classes", ValueError)
+                                      f"{first.outputs[0].shape[1]}: members must give the same classes", ArgumentError)
 
 
 class Ensemble:
@@ -88,7 +89,7 @@ class Ensemble:
 
     def __init__(self, models, vote: str = "plurality"):
         if vote not in VOTES:
-            checks.refuse("ensemble", f"vote must be 'plurality' or 'mean', got {shown(vote)}", ValueError)
+            checks.refuse("ensemble", f"vote must be 'plurality' or 'mean', got {shown(vote)}", ArgumentError)
         if isinstance(models, (str, os.PathLike)) or not isinstance(models, (list, tuple)) or not models:
             checks.refuse("ensemble", f"give a non-empty list of models or .snet paths, got {shown(models)}",
                           TypeError)
@@ -104,7 +105,7 @@ class Ensemble:
         return len(self.models)
 
     def _outputs(self, inputs, batch_size) -> list[np.ndarray]:
-        return [model.predict(inputs, batch_size) for model in self.models]
+        return [model.predict(inputs, batch_size=batch_size) for model in self.models]
 
     def _decide(self, outputs) -> tuple[np.ndarray, np.ndarray | None]:
         """(each row's class, the mean output for vote="mean", else None)."""
@@ -115,20 +116,21 @@ class Ensemble:
         mean = (np.sum(outputs, axis=0, dtype=np.float64) / len(outputs)).astype(outputs[0].dtype)
         return np.argmax(mean, axis=1), mean
 
-    def predict(self, inputs, batch_size: int = 1000) -> np.ndarray:
+    def predict(self, x, *, batch_size: int = 1000) -> np.ndarray:
         """For vote="plurality", each row's winning class (int64, (n,)); for vote="mean", the members' mean
-        output ((n, classes), the outputs' dtype).  `inputs`: as Model.predict takes them."""
-        classes, mean = self._decide(self._outputs(inputs, batch_size))
+        output ((n, classes), the outputs' dtype).  `x`: as Model.predict takes it."""
+        classes, mean = self._decide(self._outputs(x, batch_size))
         return classes if mean is None else mean
 
-    def evaluate(self, data, batch_size: int = 1000) -> dict:
+    def evaluate(self, x=None, y=None, *, batch_size: int = 1000) -> dict:
         """{"accuracy": the fraction of rows whose decided class is the label's, "errors": how many are not}
-        over every row of `data` (a dict keyed by input name, or (x, y), as Model.evaluate takes it; the label
-        one-hot or class indices)."""
+        over every row of the data (a dict keyed by input name, (x, y), or x and y as arrays, as
+        Model.evaluate takes it; the label one-hot or class indices)."""
         first = self.models[0]
-        batch_size = checks.count("evaluate", "batch_size", batch_size, error=ValueError)
+        batch_size = checks.count("evaluate", "batch_size", batch_size, error=ArgumentError)
         if not first.labels:
-            checks.refuse("evaluate", "the members have no label input to compare with", ValueError)
+            checks.refuse("evaluate", "the members have no label input to compare with", ArgumentError)
+        data = keras_data.as_feeds(first, x, y, "evaluate", "evaluation data")
         arrays = first._data(data, first.inputs, "evaluation data")
         features = {t.name: a for t, a in zip(first.inputs, arrays) if t in first.features}
         label = arrays[first.inputs.index(first.labels[0])]
@@ -144,12 +146,12 @@ class Ensemble:
         if self.vote != "mean":
             checks.refuse("export_onnx", "a plurality vote has no ONNX form (ONNX cannot break ties by the "
                                          "members' order); export the ensemble with vote='mean', whose output "
-                                         "is the members' mean probabilities", ValueError)
+                                         "is the members' mean probabilities", ArgumentError)
         checks.output_file("export_onnx", "path", path)
         for source, name in zip(self.paths, self.names):
             if source is not None and os.path.abspath(source) == os.path.abspath(path):
                 checks.refuse("export_onnx", f"{os.fspath(path)!r} is the file of {name}: an export never "
-                                             "overwrites its own input", ValueError)
+                                             "overwrites its own input", ArgumentError)
         from .serialize import write_durably
         data = self.to_onnx(opset).SerializeToString()
         write_durably(os.fspath(path), lambda raw: raw.write(data))

@@ -86,6 +86,9 @@ def test_an_ensemble_of_identical_models_is_that_model(tmp_path):
         scores = sn.ensemble(members, vote=vote).evaluate(data)
         assert scores["accuracy"] == pytest.approx(accuracy, abs=1e-12)
         assert scores["errors"] == round((1 - accuracy) * 300)
+        # the data as Model takes it: x and y as arrays, or (x, y), and batch_size by name
+        assert sn.ensemble(members, vote=vote).evaluate(x, data["y"], batch_size=7) == scores
+        assert sn.ensemble(members, vote=vote).evaluate((x, data["y"])) == scores
 
 
 def test_mismatched_members_are_refused_naming_both():
