@@ -41,6 +41,9 @@ class OpDef:
     onnx_export: Callable | None = None  # (node, onnx_export.Builder) -> onnx_support.Plan, or None where the
     #                                      builder's opset has no form for it (a composite then exports its
     #                                      decomposition): for ops the `onnx` rule cannot say
+    onnx_import: dict | None = None  # {ONNX op type: (onnx_import.Importer, operand names, onnx_import.Attributes)
+    #                                  -> [tensor per ONNX output]}: the ONNX ops built as this op, where the
+    #                                  `onnx` rule cannot say (other attributes, other operands, a layout)
     decomposition: Callable | None = None  # (*inputs, **attrs) -> Tensor: the op written with other ops
     # Traits: what other code asks about an op, so that it never tests op names (explain, summary, metrics,
     # learning_speed and the passes read these).

@@ -15,7 +15,7 @@ from ..graph import INT_DTYPES
 from ..codegen.driver import cast_to
 from ..codegen.library import Literal
 from .rules import require_float
-from ..registry import register
+from ..registry import register, registry
 from .activations import _softmax_ref, _stable_sigmoid, log_softmax, sigmoid, softmax
 from .elementwise import greater_equal, log, square, where
 from .reduce import batch_count, sum as reduce_sum
@@ -50,6 +50,14 @@ def cross_entropy(a, y):
         return make_node("sigmoid_xent", (a.inputs[0], y))
     terms = y * log(a) + (1.0 - y) * log(1.0 - a)
     return -reduce_sum(terms) / batch_count(a)
+
+
+def default_cost(a, y):
+    """The cost a model of output `a` is trained with unless told: the cross-entropy where a cost is registered as
+    that activation's cross-entropy (its `cross_entropy_of`: softmax, sigmoid), else the quadratic cost."""
+    if any(opdef.cross_entropy_of == a.op for opdef in registry.values()):
+        return cross_entropy(a, y)
+    return mse(a, y)
 
 
 def _xent_shape(z, y):

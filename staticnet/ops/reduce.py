@@ -64,10 +64,25 @@ def _onnx_reduction(op_type):
     return plan
 
 
+def _import_reduction(build):
+    """ReduceSum, ReduceMax, ReduceMean: axes from the attribute or the input (opset 13 or 18 on)."""
+    def translate(imp, operands, attrs):
+        x = imp.tensor(operands[0])
+        keepdims = bool(attrs.take("keepdims", 1))
+        attrs.require("noop_with_empty_axes", [0], 0)
+        axes = imp.axes(operands, attrs)
+        return [build(x, tuple(axes) if axes else None, keepdims)]
+    return translate
+
+
 register("sum", shape=_reduce_shape, numpy=lambda x, axes, keepdims: np.sum(x, axis=axes, keepdims=keepdims),
-         grad=_sum_grad, kind="reduce", lower=_lower_reduce, onnx_export=_onnx_reduction("ReduceSum"))
+         grad=_sum_grad, kind="reduce", lower=_lower_reduce, onnx_export=_onnx_reduction("ReduceSum"),
+         onnx_import={"ReduceSum": _import_reduction(lambda x, axes, keepdims: sum(x, axes, keepdims)),
+                      # a mean is a sum divided by the count
+                      "ReduceMean": _import_reduction(lambda x, axes, keepdims: mean(x, axes, keepdims))})
 register("max", shape=_reduce_shape, numpy=lambda x, axes, keepdims: np.max(x, axis=axes, keepdims=keepdims),
-         grad=_max_grad, kind="reduce", lower=_lower_reduce, onnx_export=_onnx_reduction("ReduceMax"))
+         grad=_max_grad, kind="reduce", lower=_lower_reduce, onnx_export=_onnx_reduction("ReduceMax"),
+         onnx_import={"ReduceMax": _import_reduction(lambda x, axes, keepdims: max(x, axes, keepdims))})
 
 
 def _axes(op, x, axis):

@@ -15,7 +15,7 @@ from .. import init as initializers
 from ..codegen.library import Array, Integer, Literal
 from .rules import require_float
 from ..graph import located
-from ..onnx_support import Plan
+from ..onnx_support import Plan, Unsupported
 from ..registry import register
 
 ACTIVATION_CODES = {"tanh": 0, "relu": 1, "sigmoid": 2}
@@ -115,8 +115,51 @@ def _onnx_step_at(node, b):
     return Plan(node.inputs, lambda b, xs, out: b.node("Gather", [xs[0], b.constant(index)], out, axis=1))
 
 
+def _import_rnn(imp, operands, attrs):
+    """ONNX's RNN (time-first, one direction, biases Wb + Rb) as staticnet's Elman rnn, batch-first."""
+    activation = attrs.take("activations", ["Tanh"])
+    if len(activation) != 1 or activation[0] not in ("Tanh", "Relu", "Sigmoid"):
+        raise Unsupported(f"activations={activation}: staticnet's rnn takes one of Tanh, Relu, Sigmoid")
+    attrs.require("direction", ["forward"], "forward")
+    attrs.require("layout", [0], 0)
+    for unsupported in ("clip", "activation_alpha", "activation_beta"):
+        if unsupported in attrs.values:
+            raise Unsupported(f"attribute {unsupported} is not supported")
+    hidden = attrs.take("hidden_size")
+    w, r = imp.known(operands[1], "W"), imp.known(operands[2], "R")
+    biases = imp.known(operands[3], "B") if imp.optional(operands, 3) else np.zeros((1, 2 * hidden), w.dtype)
+    if imp.optional(operands, 4):
+        raise Unsupported("sequence_lens is not supported (staticnet runs every sequence to its full length)")
+    initial = imp.optional(operands, 5)
+    if initial is not None and np.any(imp.known(initial, "initial_h")):
+        raise Unsupported("a nonzero initial_h is not supported (staticnet's rnn starts from zeros)")
+    x = imp.transpose(imp.tensor(operands[0]), (1, 0, 2))
+    bias_name = imp.optional(operands, 3) or f"{operands[1]}_bias"
+    states = make_node("rnn", (x, imp.parameter(operands[1], w[0].T), imp.parameter(operands[2], r[0].T),
+                               imp.parameter(bias_name, biases[0, :hidden] + biases[0, hidden:])),
+                       {"activation": activation[0].lower()})
+    steps = x.shape[1]
+    sequence = imp.reshape(imp.transpose(states, (1, 0, 2)), (steps, 1, None, hidden))
+    last = imp.reshape(make_node("step_at", (states,), {"index": steps - 1}), (1, None, hidden))
+    return [sequence, last]
+
+
+def _import_gather(imp, operands, attrs):
+    """One position along axis 1 (a time step of a sequence), as staticnet's step_at."""
+    x = imp.tensor(operands[0])
+    axis = attrs.take("axis", 0)
+    index = imp.known(operands[1], "index")
+    if axis % x.ndim != 1 or index.ndim != 0:
+        raise Unsupported(f"staticnet imports Gather of one index (a scalar) along axis 1, got axis {axis} and "
+                          f"indices of shape {index.shape}")
+    size = x.shape[1]
+    if not -size <= int(index) < size:  # ONNX (and onnxruntime) refuse it; wrapped, it would pick another step
+        raise Unsupported(f"index {int(index)} is out of range for axis 1 of size {size} (from {-size} to {size - 1})")
+    return [make_node("step_at", (x,), {"index": int(index) % size})]
+
+
 register("rnn", shape=_rnn_shape, numpy=_rnn_ref, grad=_rnn_grad, kind="opaque", lower=_lower_rnn,
-         onnx_export=_onnx_rnn)
+         onnx_export=_onnx_rnn, onnx_import={"RNN": _import_rnn})
 register("rnn_grad", shape=lambda x, h, wx, wh, g, activation: ((), x.dtype), numpy=_rnn_grad_ref, grad=None,
          kind="multi", lower=_lower_rnn_grad)
 
@@ -141,7 +184,7 @@ def _scatter_step(node, d):
 
 register("step_at", shape=_step_shape, numpy=lambda h, index: np.ascontiguousarray(h[:, index]), kind="opaque",
          grad=lambda n, g: (make_node("step_at_grad", (g, n.inputs[0]), n.attrs),),
-         lower=_copy_step, onnx_export=_onnx_step_at)
+         lower=_copy_step, onnx_export=_onnx_step_at, onnx_import={"Gather": _import_gather})
 register("step_at_grad", shape=lambda g, like, index: (like.shape, like.dtype), numpy=_step_grad_ref, kind="opaque",
          grad=lambda n, d: (make_node("step_at", (d,), n.attrs), None), lower=_scatter_step)
 
