@@ -52,8 +52,6 @@ def typed_literal(value, dtype) -> str:
 
 def scalar_expression(op: str, args: list[str], attrs: dict, dtype) -> str:
     """One element's value of an instruction, from its op's scalar template."""
-    if op == "broadcast_like":
-        return args[0]
     template = registry[op].scalar
     if template is None:
         raise RuntimeError(f"internal error: op {op!r} was fused into a loop but has no scalar form")

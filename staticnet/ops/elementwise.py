@@ -10,7 +10,7 @@ from ..errors import DTypeError, GraphError
 from ..graph import Tensor, as_dtype, fail, lift, make_node
 from .rules import broadcast_shapes, require_float
 from ..onnx_support import Plan, Unsupported, same_operands
-from ..registry import no_gradient, register
+from ..registry import ATOM, no_gradient, register
 from .reduce import unbroadcast
 
 
@@ -72,12 +72,13 @@ def _pairwise(build):
     return translate
 
 
-add = _binary("add", np.add, lambda n, g: _sides(n, g, g), "({0} + {1})", "Add")
-sub = _binary("sub", np.subtract, lambda n, g: _sides(n, g, neg(g)), "({0} - {1})", "Sub",
+add = _binary("add", np.add, lambda n, g: _sides(n, g, g), "({0} + {1})", "Add", infix=(" + ", 1), associative=True)
+sub = _binary("sub", np.subtract, lambda n, g: _sides(n, g, neg(g)), "({0} - {1})", "Sub", infix=(" - ", 1),
               onnx_import={"Not": _import_not})
-mul = _binary("mul", np.multiply, lambda n, g: _sides(n, g * n.inputs[1], g * n.inputs[0]), "({0} * {1})", "Mul")
+mul = _binary("mul", np.multiply, lambda n, g: _sides(n, g * n.inputs[1], g * n.inputs[0]), "({0} * {1})", "Mul",
+              infix=(" * ", 2), associative=True)
 div = _binary("div", np.divide, lambda n, g: _sides(n, g / n.inputs[1], neg(g * n) / n.inputs[1]), "({0} / {1})",
-              "Div")
+              "Div", infix=(" / ", 2))
 # NaN on either side gives NaN, as np.maximum / np.minimum do (Python's max would keep whichever came first)
 maximum = _binary("maximum", np.maximum,
                   lambda n, g: _sides(n, g * greater_equal(*n.inputs), g * less(*n.inputs)),
@@ -110,7 +111,8 @@ less = _mask("less", np.less, "<", "Less")
 less_equal = _mask("less_equal", np.less_equal, "<=", "LessOrEqual")
 equal = _mask("equal", np.equal, "==", "Equal")
 
-neg = _unary("neg", np.negative, lambda n, g: (neg(g),), "(-{0})", "-x", "Neg")
+neg = _unary("neg", np.negative, lambda n, g: (neg(g),), "(-{0})", "-x", "Neg",
+             notation=lambda node, args, top: (f"-{args[0][0]}" if args[0][1] == ATOM else f"-({args[0][0]})", ATOM))
 exp = _unary("exp", np.exp, lambda n, g: (g * n,), "math.exp({0})", "e**x", "Exp")
 log = _unary("log", np.log, lambda n, g: (g / n.inputs[0],), "math.log({0})", "natural logarithm", "Log")
 sqrt = _unary("sqrt", np.sqrt, lambda n, g: (g / (2.0 * n),), "math.sqrt({0})", "square root", "Sqrt")

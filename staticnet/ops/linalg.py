@@ -84,7 +84,7 @@ def _import_gemm(imp, operands, attrs):
     return [y]
 
 
-register("matmul", shape=_matmul_shape, numpy=np.matmul, grad=_matmul_grad, kind="gemm", product=True,
+register("matmul", shape=_matmul_shape, numpy=np.matmul, grad=_matmul_grad, kind="gemm", product=True, infix=(" @ ", 2),
          onnx_export=_onnx_matmul, onnx_import={"MatMul": same_operands(lambda a, b: matmul(a, b)),
                                                 "Gemm": _import_gemm})
 

@@ -162,7 +162,7 @@ def _lower_one_hot(node, d):
 
 
 register("one_hot", shape=_one_hot_shape, numpy=_one_hot_ref, grad=lambda n, g: (None,), kind="opaque",
-         lower=_lower_one_hot)
+         lower=_lower_one_hot, takes_labels=True)
 
 
 def one_hot(labels, classes: int, dtype="float32"):

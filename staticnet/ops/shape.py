@@ -9,7 +9,7 @@ from ..checks import is_integer
 from ..errors import ShapeError
 from ..graph import fail, fmt_shape, make_node, require_tensor
 from ..onnx_support import Plan, Unsupported
-from ..registry import register
+from ..registry import ATOM, register
 
 
 def _runtime_shape(shape):
@@ -35,6 +35,11 @@ def _lower_reshape(node, d):
 def _onnx_reshape(node, b):
     target = [-1 if d is None else d for d in node.attrs["shape"]]
     return Plan(node.inputs, lambda b, xs, out: b.node("Reshape", [xs[0], b.ints(target)], out))
+
+
+def _reshape_notation(node, args, top):
+    """Inside an expression, the values it reshapes; as the whole expression, the reshape."""
+    return (f"reshape({args[0][0]}, {fmt_shape(node.shape)})", ATOM) if top else args[0]
 
 
 def _import_flatten(imp, operands, attrs):
@@ -74,7 +79,7 @@ def _import_unsqueeze(imp, operands, attrs):
 
 register("reshape", shape=_reshape_shape, numpy=lambda x, shape: np.reshape(x, _runtime_shape(shape)),
          grad=lambda n, g: (reshape(g, n.inputs[0].shape),), kind="shape", lower=_lower_reshape,
-         onnx_export=_onnx_reshape, onnx_import={"Flatten": _import_flatten, "Reshape": _import_reshape,
+         view=True, aliases_input=True, notation=_reshape_notation, onnx_export=_onnx_reshape, onnx_import={"Flatten": _import_flatten, "Reshape": _import_reshape,
                                                  "Squeeze": _import_squeeze, "Unsqueeze": _import_unsqueeze},
          row_wise=lambda node, views: node.id in views)  # a view of the same rows; a copy is not split
 
@@ -114,6 +119,13 @@ def _transpose_shape(x, axes):
     return tuple(x.shape[a] for a in axes), x.dtype
 
 
+def _transpose_notation(node, args, top):
+    """x.T for a matrix."""
+    if node.ndim != 2:
+        return f"transpose({args[0][0]})", ATOM
+    return (f"{args[0][0]}.T" if args[0][1] == ATOM else f"({args[0][0]}).T"), ATOM
+
+
 def _import_transpose(imp, operands, attrs):
     x = imp.tensor(operands[0])
     return [imp.transpose(x, attrs.take("perm", list(reversed(range(x.ndim)))))]
@@ -128,7 +140,7 @@ def _lower_transpose(node, d):
 
 register("transpose", shape=_transpose_shape, numpy=lambda x, axes: np.transpose(x, axes),
          grad=lambda n, g: (transpose(g, tuple(np.argsort(n.attrs["axes"]).tolist())),), kind="shape",
-         lower=_lower_transpose, onnx_export=lambda node, b: Plan(node.inputs, lambda b, xs, out: b.node(
+         lower=_lower_transpose, view=True, notation=_transpose_notation, onnx_export=lambda node, b: Plan(node.inputs, lambda b, xs, out: b.node(
              "Transpose", xs, out, perm=list(node.attrs["axes"]))), onnx_import={"Transpose": _import_transpose})
 
 

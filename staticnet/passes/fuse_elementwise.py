@@ -18,8 +18,7 @@ def loopable(node: Tensor) -> bool:
     if node.is_leaf:
         return False
     opdef = registry[node.op]
-    return node.op == "fused" or (opdef.kind in ("elementwise", "broadcast") and
-                                  (opdef.scalar is not None or node.op == "broadcast_like"))
+    return node.op == "fused" or (opdef.kind in ("elementwise", "broadcast") and opdef.scalar is not None)
 
 
 class LoopBodyBuilder:
