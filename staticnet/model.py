@@ -47,7 +47,7 @@ def shuffled(total: int, seed: int) -> np.ndarray:
     from . import kernels
     order = np.arange(total, dtype=np.int64)
     if total > 1:
-        kernels.fisher_yates(order, np.random.RandomState(seed).randint(0, np.arange(total, 1, -1)))
+        kernels.shuffle.fisher_yates(order, np.random.RandomState(seed).randint(0, np.arange(total, 1, -1)))
     return order
 
 

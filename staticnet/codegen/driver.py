@@ -195,10 +195,11 @@ class Driver:
         self.lazy_parts[part.local_name] = part
         return f"{part.local_name}_at"
 
-    def library(self, function: str, items, returns: str = "void", result: str | None = None,
+    def library(self, path: str, items, returns: str = "void", result: str | None = None,
                 parallel: bool = False):
-        """A call of a hand-written kernel (staticnet.kernels.<function>); `items` as in library.wrapper."""
-        kernel, arguments = lib.wrapper(function, items, returns, parallel)
+        """A call of a hand-written kernel, K.<path> (its module of staticnet.kernels and its name:
+        "pool.max_pool"); `items` as in library.wrapper."""
+        kernel, arguments = lib.wrapper(path, items, returns, parallel)
         self.call(kernel, arguments, result)
 
     def loop(self, shape, inputs, body, results, outputs, dtypes):

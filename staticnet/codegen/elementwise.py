@@ -56,7 +56,7 @@ def scalar_expression(op: str, args: list[str], attrs: dict, dtype) -> str:
     if template is None:
         raise RuntimeError(f"internal error: op {op!r} was fused into a loop but has no scalar form")
     if np.dtype(dtype) == np.float32:  # typed literals, and the vectorisable exp (kernels/fastmath.py)
-        template = FLOAT_LITERAL.sub(lambda m: f"f32({m.group(1)})", template).replace("math.exp(", "K.exp32(")
+        template = FLOAT_LITERAL.sub(lambda m: f"f32({m.group(1)})", template).replace("math.exp(", "K.fastmath.exp32(")
     return template.format(*args, **{k: _attribute(v, dtype) for k, v in attrs.items()})
 
 

@@ -12,7 +12,8 @@ from .driver import JIT, Driver, product
 from .library import Array, Integer
 from .signature import Group, Signature, one
 
-METRIC_KERNELS = {"one_hot_rows": "correct_one_hot", "index": "correct_index", "binary": "correct_binary"}
+METRIC_KERNELS = {"one_hot_rows": "metrics.correct_one_hot", "index": "metrics.correct_index",
+                  "binary": "metrics.correct_binary"}
 
 
 def metric_kind(prediction, label) -> str | None:
@@ -49,7 +50,7 @@ def epoch_loop(name: str, step: Driver, *, train: bool, loss_index: int | None,
         rows = product(step.dims(t)[1:])
         if train:
             buffer = f"b{step.plan.slot_of[t.id]}"
-            step.library("gather_rows", [Array(d, t.dtype.name, ["total", rows]), Array("order", "int64", ["total"]),
+            step.library("shuffle.gather_rows", [Array(d, t.dtype.name, ["total", rows]), Array("order", "int64", ["total"]),
                                          Integer("s"), Array(buffer, t.dtype.name, ["n", rows])])
             step.line(f"{step.leaf_name(t)} = {buffer}")
         else:

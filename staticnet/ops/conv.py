@@ -102,13 +102,13 @@ def _geometry_literals(attrs, padded):
 def _lower_im2col(node, d):
     """Without padding, the kernel for one channel or for several alone: only the code a layer runs compiles."""
     x, padded = node.inputs[0], any(node.attrs["pads"])
-    kernel = "im2col" if padded else ("im2col_one_channel" if x.shape[3] == 1 else "im2col_channels")
+    kernel = "conv.im2col" if padded else ("conv.im2col_one_channel" if x.shape[3] == 1 else "conv.im2col_channels")
     d.library(kernel, [d.array(x), d.array(node)] + _geometry_literals(node.attrs, padded))
 
 
 def _lower_col2im(node, d):
     padded = any(node.attrs["pads"])
-    d.library("col2im" if padded else "col2im_inside",
+    d.library("conv.col2im" if padded else "conv.col2im_inside",
               [d.array(node.inputs[0]), d.array(node)] + _geometry_literals(node.attrs, padded))
 
 

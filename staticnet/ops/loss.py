@@ -98,12 +98,12 @@ def _xent_multi_lowering(kernel):
 
 
 register("sigmoid_xent", shape=_xent_shape, numpy=_sigmoid_xent_ref, grad=_sigmoid_xent_grad, kind="opaque",
-         lower=_xent_lowering("sigmoid_xent"), cross_entropy_of="sigmoid",
+         lower=_xent_lowering("softmax.sigmoid_xent"), cross_entropy_of="sigmoid",
          with_activation="sigmoid_xent_multi",
          note="from the pre-activation z: softplus(z) - y z per output, never log(0) as log a would be for a "
               "saturated sigmoid")
 register("sigmoid_xent_multi", shape=_xent_shape, grad=None, kind="multi",
-         numpy=lambda z, y: (_sigmoid_xent_ref(z, y), _stable_sigmoid(z)), lower=_xent_multi_lowering("sigmoid_xent"))
+         numpy=lambda z, y: (_sigmoid_xent_ref(z, y), _stable_sigmoid(z)), lower=_xent_multi_lowering("softmax.sigmoid_xent"))
 
 
 def _softmax_xent_ref(z, y):
@@ -119,11 +119,11 @@ def _softmax_xent_grad(node, g):
 
 
 register("softmax_xent", shape=_xent_shape, numpy=_softmax_xent_ref, grad=_softmax_xent_grad, kind="opaque",
-         lower=_xent_lowering("softmax_xent"), cross_entropy_of="softmax",
+         lower=_xent_lowering("softmax.softmax_xent"), cross_entropy_of="softmax",
          with_activation="softmax_xent_multi",
          note="from the logits: -y (z - max z - log sum e^(z - max z)) per row, never log(0)")
 register("softmax_xent_multi", shape=_xent_shape, grad=None, kind="multi",
-         numpy=lambda z, y: (_softmax_xent_ref(z, y), _softmax_ref(z, -1)), lower=_xent_multi_lowering("softmax_xent"))
+         numpy=lambda z, y: (_softmax_xent_ref(z, y), _softmax_ref(z, -1)), lower=_xent_multi_lowering("softmax.softmax_xent"))
 
 
 def softmax_cross_entropy(logits, labels, op="softmax_cross_entropy"):
@@ -157,7 +157,7 @@ def _one_hot_ref(labels, classes, dtype):
 
 def _lower_one_hot(node, d):
     ok = d.temp("labels_ok")
-    d.library("one_hot", [d.array(node.inputs[0]), d.matrix(node)], "i64", ok)
+    d.library("softmax.one_hot", [d.array(node.inputs[0]), d.matrix(node)], "i64", ok)
     d.raise_unless(ok, f"one_hot: a label lies outside [0, {node.attrs['classes']})")
 
 

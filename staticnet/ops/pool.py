@@ -72,14 +72,14 @@ def _lower_max_contract(node, d):
     params, arguments, views = by_address([d.array(t) for t in node.inputs] + [d.array(node)])
     patches, x, pooled, g, out = views
     geometry = ", ".join(str(node.attrs[k]) for k in ("ph", "pw", "sh", "sw")) + f", {node.inputs[0].shape[-1]}"
-    before = ["blocks = K.contract_blocks(a1_0)", f"parts = np.empty((blocks, a1_3 * a0_3), np.{node.dtype.name})",
+    before = ["blocks = K.pool.contract_blocks(a1_0)", f"parts = np.empty((blocks, a1_3 * a0_3), np.{node.dtype.name})",
               "parts_at, width = parts.ctypes.data, parts.shape[1]"]
     parts_view = f"P = carray(abi.pointer_{ABI_POINTER[node.dtype.name][:3]}(parts_at), (blocks, width))"
-    part = [parts_view, f"K.max_pool_contract_block({patches}, {x}, {pooled}, {g}, P, {geometry}, chunk)"]
+    part = [parts_view, f"K.pool.max_pool_contract_block({patches}, {x}, {pooled}, {g}, P, {geometry}, chunk)"]
     kernel = split_kernel("max_pool_contract", params + [("threads", "i64")],
                           [("blocks", "i64"), ("parts_at", "i64"), ("width", "i64")], part,
                           f"The filter gradient of a max-pooled convolution, window {geometry}", before=before,
-                          finish=[parts_view, f"K.sum_blocks(P, {out})"], chunks="blocks")
+                          finish=[parts_view, f"K.pool.sum_blocks(P, {out})"], chunks="blocks")
     d.call(kernel, arguments + ["threads"])
 
 
@@ -128,12 +128,12 @@ def _count_include_pad(attrs):
 
 register("max_pool2d", shape=_pool_shape, numpy=_max_ref, kind="opaque", row_wise=True, parallel_rows=True,
          grad=lambda n, g: (make_node("max_pool2d_grad", (n.inputs[0], n, g), n.attrs),),
-         lower=_pool_lowering("max_pool"), onnx_export=_onnx_pool("MaxPool"),
+         lower=_pool_lowering("pool.max_pool"), onnx_export=_onnx_pool("MaxPool"),
          onnx_import={"MaxPool": _import_pool("max_pool2d", _storage_order),
                       "GlobalMaxPool": _import_global_pool("max_pool2d")})
 register("max_pool2d_grad", shape=lambda x, pooled, g, **a: (x.shape, x.dtype), numpy=_max_grad_ref, grad=None,
          kind="opaque", row_wise=True, parallel_rows=True,
-         lower=_pool_lowering("max_pool_grad"))
+         lower=_pool_lowering("pool.max_pool_grad"))
 
 
 def _max_contract_shape(patches, x, pooled, g, **attrs):
@@ -152,12 +152,12 @@ def _max_contract_ref(patches, x, pooled, g, ph, pw, sh, sw):
 register("max_pool_contract", shape=_max_contract_shape, numpy=_max_contract_ref, grad=None, kind="opaque",
          lower=_lower_max_contract)
 def _avg_grad_lowering(node, d):
-    d.library("avg_pool_grad", [d.array(node.inputs[0]), d.array(node)] + _window(node.attrs))
+    d.library("pool.avg_pool_grad", [d.array(node.inputs[0]), d.array(node)] + _window(node.attrs))
 
 
 register("avg_pool2d", shape=_pool_shape, numpy=_avg_ref, kind="opaque", row_wise=True, parallel_rows=True,
          grad=lambda n, g: (make_node("avg_pool2d_grad", (g, n.inputs[0]), n.attrs),),
-         lower=_pool_lowering("avg_pool"), onnx_export=_onnx_pool("AveragePool"),
+         lower=_pool_lowering("pool.avg_pool"), onnx_export=_onnx_pool("AveragePool"),
          onnx_import={"AveragePool": _import_pool("avg_pool2d", _count_include_pad),
                       "GlobalAveragePool": _import_global_pool("avg_pool2d")})
 register("avg_pool2d_grad", shape=lambda g, like, **a: (like.shape, like.dtype), numpy=_avg_grad_ref,

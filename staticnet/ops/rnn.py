@@ -74,7 +74,7 @@ def _rnn_grad(node, g):
 
 def _lower_rnn(node, d):
     x, wx, wh, b = node.inputs
-    d.library("rnn_forward", [d.array(x), d.array(wx), d.array(wh), d.array(b), d.array(node),
+    d.library("rnn.rnn_forward", [d.array(x), d.array(wx), d.array(wh), d.array(b), d.array(node),
                               Literal(ACTIVATION_CODES[node.attrs["activation"]])])
 
 
@@ -83,7 +83,7 @@ def _lower_rnn_grad(node, d):
     parts = d.parts(node)  # a gradient nothing reads is skipped; an unwritten stand-in of its rank is passed
     stand_ins = [d.array(x), d.array(wx), d.array(wh), Array(d.address(wh), wh.dtype.name, d.dims(wh)[1:])]
     arrays = [d.array(parts[i]) if i in parts else stand_in for i, stand_in in enumerate(stand_ins)]
-    d.library("rnn_backward", [d.array(t) for t in (x, h, wx, wh, g)] + arrays
+    d.library("rnn.rnn_backward", [d.array(t) for t in (x, h, wx, wh, g)] + arrays
               + [Literal(ACTIVATION_CODES[node.attrs["activation"]])] + [Literal(i in parts) for i in range(4)])
 
 
@@ -175,11 +175,11 @@ def _step_grad_ref(g, like, index):
 
 
 def _copy_step(node, d):
-    d.library("copy_step", [d.array(node.inputs[0]), d.array(node), Integer(d.sizes(node.attrs["index"]))])
+    d.library("rnn.copy_step", [d.array(node.inputs[0]), d.array(node), Integer(d.sizes(node.attrs["index"]))])
 
 
 def _scatter_step(node, d):
-    d.library("scatter_step", [d.array(node.inputs[0]), d.array(node), Integer(d.sizes(node.attrs["index"]))])
+    d.library("rnn.scatter_step", [d.array(node.inputs[0]), d.array(node), Integer(d.sizes(node.attrs["index"]))])
 
 
 register("step_at", shape=_step_shape, numpy=lambda h, index: np.ascontiguousarray(h[:, index]), kind="opaque",
