@@ -28,7 +28,8 @@ LONGEST = 150  # an expression longer than this is shown by its operands' number
 
 
 @dataclass
-class Layer:
+class BookLayer:
+    """A layer l of the book's equations: its W^l and b^l, z^l and a^l in the training graph."""
     name: str
     index: int
     weight: Tensor
@@ -71,7 +72,7 @@ class StepNotes:
         self.updated = {value.id: leaf for leaf, value in updates}
 
     # ------------------------------------------------------------ the training graph's layers
-    def _layers(self, forward_roots) -> list[Layer]:
+    def _layers(self, forward_roots) -> list[BookLayer]:
         forward = set(n.id for n in topological(list(forward_roots)))
         params = [n for n in self.nodes if n.op == "param" and n.id in forward]
         by_layer: dict[str, list[Tensor]] = {}
@@ -92,7 +93,7 @@ class StepNotes:
             if z is None:
                 continue
             a, activation = self._activation(z, forward)
-            layers.append(Layer(name, 0, weight, bias, z, a, activation))
+            layers.append(BookLayer(name, 0, weight, bias, z, a, activation))
         layers.sort(key=lambda layer: self.number[layer.z.id])
         for k, layer in enumerate(layers, 1):
             layer.index = k

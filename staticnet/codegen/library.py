@@ -34,16 +34,9 @@ class Literal:
 
 
 @dataclass(frozen=True)
-class Integer:
+class Integer:  # the third kind of argument, after Array and Literal
     """An int64 computed by the caller."""
     expression: str
-
-
-@dataclass(frozen=True)
-class Real:
-    """A float computed by the caller."""
-    expression: str
-    dtype: str = "float64"
 
 
 def wrapper(path: str, items, returns: str = "void", parallel: bool = False):
@@ -68,14 +61,10 @@ def wrapper(path: str, items, returns: str = "void", parallel: bool = False):
             call.append(f"a{k}")
         elif isinstance(item, Literal):
             call.append(literal(item.value))
-        elif isinstance(item, Integer):
+        else:
             params.append((f"i{k}", "i64"))
             arguments.append(item.expression)
             call.append(f"i{k}")
-        else:
-            params.append((f"x{k}", "f32" if item.dtype == "float32" else "f64"))
-            arguments.append(item.expression)
-            call.append(f"x{k}")
     invocation = f"K.{path}({', '.join(call)})"
     body.append(f"return {RETURNS[returns]}({invocation})" if RETURNS[returns] else invocation)
     kernel = Kernel(name, tuple(params), tuple(body), f"staticnet.kernels.{path} on arrays given by address",

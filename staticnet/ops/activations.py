@@ -14,7 +14,7 @@ import numpy as np
 from .. import checks
 from ..errors import GraphError, ShapeError
 from ..graph import fail, layer_scope, make_node, param, require_tensor
-from .rules import broadcast_shapes, normalize_axes, require_float
+from .shape_rules import broadcast_shapes, normalize_axes, require_float
 from ..onnx_support import Plan, Unsupported, same_operands
 from ..registry import no_gradient, register
 from .composite import register_composite

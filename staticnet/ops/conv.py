@@ -15,7 +15,7 @@ from ..errors import GraphError, ShapeError
 from ..graph import fail, fmt_shape, layer_scope, make_node, param, require_tensor
 from .. import init as initializers
 from ..codegen.library import Literal
-from .rules import require_float
+from .shape_rules import require_float
 from ..onnx_support import Plan, Unsupported, conv_attributes
 from ..registry import register
 from .activations import activation as apply_activation

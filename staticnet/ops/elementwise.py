@@ -8,7 +8,7 @@ import numpy as np
 from .. import checks
 from ..errors import DTypeError, GraphError
 from ..graph import Tensor, as_dtype, fail, lift, make_node
-from .rules import broadcast_shapes, require_float
+from .shape_rules import broadcast_shapes, require_float
 from ..onnx_support import Plan, Unsupported, same_operands
 from ..registry import ATOM, no_gradient, register
 from .reduce import unbroadcast

@@ -11,7 +11,7 @@ import numpy as np
 
 from ..errors import ShapeError
 from ..graph import fail, fmt_shape, make_node
-from .rules import require_float
+from .shape_rules import require_float
 from ..onnx_support import Plan, conv_attributes, same_operands
 from ..registry import has_trait, register
 

@@ -14,7 +14,7 @@ from ..graph import Tensor, fail, fmt_shape, make_node, topological
 from ..graph import INT_DTYPES
 from ..codegen.driver import cast_to
 from ..codegen.library import Literal
-from .rules import require_float
+from .shape_rules import require_float
 from ..registry import register, registry
 from .activations import _softmax_ref, _stable_sigmoid, log_softmax, sigmoid, softmax
 from .elementwise import greater_equal, log, square, where

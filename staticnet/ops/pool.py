@@ -7,7 +7,7 @@ from ..errors import ShapeError
 from ..graph import fmt_shape, make_node, require_tensor
 from ..codegen.kernel_layer import ABI_POINTER, split_kernel
 from ..codegen.library import Literal, by_address
-from .rules import require_float
+from .shape_rules import require_float
 from ..onnx_support import Plan, Unsupported
 from ..registry import register
 

@@ -8,7 +8,7 @@ from ..errors import ShapeError
 from ..graph import fail, lift, make_node, require_tensor
 from ..onnx_support import Plan
 from ..registry import ATOM, no_gradient, register
-from .rules import broadcast_shapes, normalize_axes, require_float
+from .shape_rules import broadcast_shapes, normalize_axes, require_float
 from .shape import reshape
 
 

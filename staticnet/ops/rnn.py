@@ -13,7 +13,7 @@ from ..errors import GraphError, ShapeError
 from ..graph import fail, fmt_shape, layer_scope, make_node, param, require_tensor
 from .. import init as initializers
 from ..codegen.library import Array, Integer, Literal
-from .rules import require_float
+from .shape_rules import require_float
 from ..graph import located
 from ..onnx_support import Plan, Unsupported
 from ..registry import register
