@@ -50,7 +50,8 @@ def epoch_loop(name: str, step: Driver, *, train: bool, loss_index: int | None,
         rows = product(step.dims(t)[1:])
         if train:
             buffer = f"b{step.plan.slot_of[t.id]}"
-            step.library("shuffle.gather_rows", [Array(d, t.dtype.name, ["total", rows]), Array("order", "int64", ["total"]),
+            step.library("shuffle.gather_rows", [Array(d, t.dtype.name, ["total", rows]),
+                                                 Array("order", "int64", ["total"]),
                                          Integer("s"), Array(buffer, t.dtype.name, ["n", rows])])
             step.line(f"{step.leaf_name(t)} = {buffer}")
         else:

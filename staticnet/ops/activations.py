@@ -299,13 +299,15 @@ register("softmax", shape=_softmax_shape, numpy=_softmax_ref,
          grad=lambda n, g: (n * (g - reduce_sum(g * n, n.attrs["axis"], keepdims=True)),), kind="opaque",
          activation=True, classifier_output=True, onnx_export=_onnx_softmax("Softmax"),
          onnx_import={"Softmax": _import_softmax(lambda z, axis: softmax(z, axis))},
-         lower=_rowwise_lowering("softmax.softmax_rows"), note="e^(z - max z) / sum e^(z - max z) per row: the largest power is "
+         lower=_rowwise_lowering("softmax.softmax_rows"),
+         note="e^(z - max z) / sum e^(z - max z) per row: the largest power is "
                                                          "e^0, so none overflows")
 register("log_softmax", shape=_softmax_shape, numpy=_log_softmax_ref,
          grad=lambda n, g: (g - exp(n) * reduce_sum(g, n.attrs["axis"], keepdims=True),), kind="opaque",
          activation=True, onnx_export=_onnx_softmax("LogSoftmax"),
          onnx_import={"LogSoftmax": _import_softmax(lambda z, axis: log_softmax(z, axis))},
-         lower=_rowwise_lowering("softmax.log_softmax_rows"), note="z - max z - log sum e^(z - max z) per row: no overflow, no "
+         lower=_rowwise_lowering("softmax.log_softmax_rows"),
+         note="z - max z - log sum e^(z - max z) per row: no overflow, no "
                                                              "log of 0")
 
 

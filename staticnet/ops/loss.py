@@ -103,7 +103,8 @@ register("sigmoid_xent", shape=_xent_shape, numpy=_sigmoid_xent_ref, grad=_sigmo
          note="from the pre-activation z: softplus(z) - y z per output, never log(0) as log a would be for a "
               "saturated sigmoid")
 register("sigmoid_xent_multi", shape=_xent_shape, grad=None, kind="multi",
-         numpy=lambda z, y: (_sigmoid_xent_ref(z, y), _stable_sigmoid(z)), lower=_xent_multi_lowering("softmax.sigmoid_xent"))
+         numpy=lambda z, y: (_sigmoid_xent_ref(z, y), _stable_sigmoid(z)),
+         lower=_xent_multi_lowering("softmax.sigmoid_xent"))
 
 
 def _softmax_xent_ref(z, y):
@@ -123,7 +124,8 @@ register("softmax_xent", shape=_xent_shape, numpy=_softmax_xent_ref, grad=_softm
          with_activation="softmax_xent_multi",
          note="from the logits: -y (z - max z - log sum e^(z - max z)) per row, never log(0)")
 register("softmax_xent_multi", shape=_xent_shape, grad=None, kind="multi",
-         numpy=lambda z, y: (_softmax_xent_ref(z, y), _softmax_ref(z, -1)), lower=_xent_multi_lowering("softmax.softmax_xent"))
+         numpy=lambda z, y: (_softmax_xent_ref(z, y), _softmax_ref(z, -1)),
+         lower=_xent_multi_lowering("softmax.softmax_xent"))
 
 
 def softmax_cross_entropy(logits, labels, op="softmax_cross_entropy"):

@@ -151,6 +151,12 @@ def _max_contract_ref(patches, x, pooled, g, ph, pw, sh, sw):
 # (passes/fuse_pool_contract.py); the pooling gradient stays inside the kernel.
 register("max_pool_contract", shape=_max_contract_shape, numpy=_max_contract_ref, grad=None, kind="opaque",
          lower=_lower_max_contract)
+
+
+def max_pool_contract(patches, x, pooled, g, window, loc):
+    """The filter gradient contract(patches, max_pool2d_grad(x, pooled, g)) as one node (`window`: the pooling's
+    attributes), for passes/fuse_pool_contract.py."""
+    return make_node("max_pool_contract", (patches, x, pooled, g), window, loc=loc)
 def _avg_grad_lowering(node, d):
     d.library("pool.avg_pool_grad", [d.array(node.inputs[0]), d.array(node)] + _window(node.attrs))
 

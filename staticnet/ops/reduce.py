@@ -172,7 +172,8 @@ def _broadcast_like_grad(node, g):
 
 
 register("broadcast_like", shape=_broadcast_like_shape, numpy=lambda a, ref: np.broadcast_to(a, ref.shape),
-         grad=_broadcast_like_grad, kind="broadcast", view=True, notation=lambda node, args, top: None if top else args[0],
+         grad=_broadcast_like_grad, kind="broadcast", view=True,
+         notation=lambda node, args, top: None if top else args[0],  # inside an expression, the value it stretches
          scalar="{0}",  # a loop reads its operand broadcast to the loop's shape
          onnx_export=lambda node, b: Plan(
              node.inputs, lambda b, xs, out: b.node("Expand", [xs[0], b.node("Shape", [xs[1]])], out)))

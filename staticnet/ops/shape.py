@@ -79,8 +79,9 @@ def _import_unsqueeze(imp, operands, attrs):
 
 register("reshape", shape=_reshape_shape, numpy=lambda x, shape: np.reshape(x, _runtime_shape(shape)),
          grad=lambda n, g: (reshape(g, n.inputs[0].shape),), kind="shape", lower=_lower_reshape,
-         view=True, aliases_input=True, notation=_reshape_notation, onnx_export=_onnx_reshape, onnx_import={"Flatten": _import_flatten, "Reshape": _import_reshape,
-                                                 "Squeeze": _import_squeeze, "Unsqueeze": _import_unsqueeze},
+         view=True, aliases_input=True, notation=_reshape_notation, onnx_export=_onnx_reshape,
+         onnx_import={"Flatten": _import_flatten, "Reshape": _import_reshape, "Squeeze": _import_squeeze,
+                      "Unsqueeze": _import_unsqueeze},
          row_wise=lambda node, views: node.id in views)  # a view of the same rows; a copy is not split
 
 
@@ -140,8 +141,9 @@ def _lower_transpose(node, d):
 
 register("transpose", shape=_transpose_shape, numpy=lambda x, axes: np.transpose(x, axes),
          grad=lambda n, g: (transpose(g, tuple(np.argsort(n.attrs["axes"]).tolist())),), kind="shape",
-         lower=_lower_transpose, view=True, notation=_transpose_notation, onnx_export=lambda node, b: Plan(node.inputs, lambda b, xs, out: b.node(
-             "Transpose", xs, out, perm=list(node.attrs["axes"]))), onnx_import={"Transpose": _import_transpose})
+         lower=_lower_transpose, view=True, notation=_transpose_notation, onnx_import={"Transpose": _import_transpose},
+         onnx_export=lambda node, b: Plan(node.inputs, lambda b, xs, out: b.node(
+             "Transpose", xs, out, perm=list(node.attrs["axes"]))))
 
 
 def transpose(x, axes=None):
