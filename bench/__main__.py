@@ -8,10 +8,10 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import os
 import shlex
 import sys
 
+from staticnet.durable import write_text
 from staticnet.paths import output_problem
 
 from . import compile_time, epochs, kernel_timings, machine, peers, report
@@ -87,30 +87,15 @@ def run(args) -> dict:
     return results
 
 
-def write_atomically(path, text):
-    """The file whole or not at all: written beside its place, flushed to disk, renamed over it."""
-    temporary = f"{path}.tmp{os.getpid()}"
-    with open(temporary, "w") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(temporary, path)
-    directory = os.open(os.path.dirname(os.path.abspath(path)), os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
-
-
 def main(argv=None) -> int:
     args = parse(argv)
     results = run(args)
     table = report.markdown(results)
     print(table)
     if args.markdown:
-        write_atomically(args.markdown, table)
+        write_text(args.markdown, table)
     if args.json:
-        write_atomically(args.json, json.dumps(results, indent=1))
+        write_text(args.json, json.dumps(results, indent=1))
     if args.plot:
         report.plot(results, args.plot)
         print(f"chart written to {args.plot}", file=sys.stderr)

@@ -16,6 +16,7 @@ import urllib.request
 
 import numpy as np
 
+from .durable import write_durably
 from .errors import DataError
 
 # name: (md5 of the uncompressed IDX bytes, number of items, IDX magic)
@@ -89,11 +90,8 @@ def _download(name: str, directory: str) -> str:
         try:
             with urllib.request.urlopen(mirror + name + ".gz", timeout=30) as response:
                 payload = response.read()
-            tmp = target + ".part"
-            with open(tmp, "wb") as f:
-                f.write(payload)
-            read_idx(tmp, MNIST_FILES[name][0])  # verify before it takes the real name
-            os.replace(tmp, target)
+            write_durably(target, lambda raw: raw.write(payload),  # checked before it takes the real name
+                          verify=lambda written: read_idx(written, MNIST_FILES[name][0]))
             return target
         except (OSError, DataError) as e:
             errors.append(f"{mirror}: {e}")

@@ -56,11 +56,6 @@ def _load():
     return _accessors
 
 
-def mxcsr() -> int | None:
-    accessors = _load()
-    return accessors[1]() if accessors else None
-
-
 @contextmanager
 def flushed_to_zero():
     """Run the block with FTZ and DAZ set on this thread (a no-op off x86-64)."""

@@ -152,7 +152,7 @@ class Ensemble:
             if source is not None and os.path.abspath(source) == os.path.abspath(path):
                 checks.refuse("export_onnx", f"{os.fspath(path)!r} is the file of {name}: an export never "
                                              "overwrites its own input", ArgumentError)
-        from .serialize import write_durably
+        from .durable import write_durably
         data = self.to_onnx(opset).SerializeToString()
         write_durably(os.fspath(path), lambda raw: raw.write(data))
 

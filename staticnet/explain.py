@@ -22,15 +22,14 @@ from dataclasses import dataclass
 from .codegen.source_text import comment, identifier
 from .graph import Tensor, fmt_shape, topological
 from .program import origins
-from .registry import has_trait, registry
+from .registry import ATOM, has_trait, registry
 
-INFIX = {"add": (" + ", 1), "sub": (" - ", 1), "mul": (" * ", 2), "div": (" / ", 2), "matmul": (" @ ", 2)}
-ATOM = 3
 LONGEST = 150  # an expression longer than this is shown by its operands' numbers instead
 
 
 @dataclass
-class Layer:
+class BookLayer:
+    """A layer l of the book's equations: its W^l and b^l, z^l and a^l in the training graph."""
     name: str
     index: int
     weight: Tensor
@@ -67,13 +66,13 @@ class StepNotes:
             role = self._gradient_role(forward_id)
             if role is not None and (g.id not in self.roles or role[0] == "delta"):
                 self.roles[g.id] = role
-                while g.op in ("reshape", "broadcast_like") and g.inputs[0].id not in self.roles:
+                while has_trait(g, "view") and g.inputs[0].id not in self.roles:
                     g = g.inputs[0]  # the same values in another shape: the product before a flatten's reshape
                     self.roles[g.id] = role
         self.updated = {value.id: leaf for leaf, value in updates}
 
     # ------------------------------------------------------------ the training graph's layers
-    def _layers(self, forward_roots) -> list[Layer]:
+    def _layers(self, forward_roots) -> list[BookLayer]:
         forward = set(n.id for n in topological(list(forward_roots)))
         params = [n for n in self.nodes if n.op == "param" and n.id in forward]
         by_layer: dict[str, list[Tensor]] = {}
@@ -86,13 +85,15 @@ class StepNotes:
             if weight is None:
                 continue
             bias = next((p for p in found if p.ndim == 1), None)
-            z = next((r for r in self.readers.get(bias.id, []) if r.op == "add"), None) if bias is not None else None
+            # z: the layer's own elementwise node reading its bias (the add; an optimizer's nodes are in no layer)
+            z = next((r for r in self.readers.get(bias.id, []) if r.layer == name and r.kind == "elementwise"),
+                     None) if bias is not None else None
             if z is None:  # no bias: the product reading the weight (directly or through a transpose)
                 z = next((r for r in self._forward_readers(weight)), None)
             if z is None:
                 continue
             a, activation = self._activation(z, forward)
-            layers.append(Layer(name, 0, weight, bias, z, a, activation))
+            layers.append(BookLayer(name, 0, weight, bias, z, a, activation))
         layers.sort(key=lambda layer: self.number[layer.z.id])
         for k, layer in enumerate(layers, 1):
             layer.index = k
@@ -102,7 +103,7 @@ class StepNotes:
         for r in self.readers.get(weight.id, []):
             if has_trait(r, "product"):
                 yield r
-            elif r.op == "transpose":
+            elif has_trait(r, "view"):
                 yield from (rr for rr in self.readers.get(r.id, []) if has_trait(rr, "product"))
 
     def _activation(self, z, forward: set) -> tuple[Tensor, str]:
@@ -186,7 +187,7 @@ class StepNotes:
         role = self.roles.get(t.id)
         if role is not None:
             return self.name_of_role(role), ATOM
-        if t.op in ("transpose", "reshape", "broadcast_like"):
+        if has_trait(t, "view"):
             return self._render(t, {t.id})
         return (f"v{self.number[t.id]}" if t.id in self.number else t.op), ATOM
 
@@ -213,28 +214,20 @@ class StepNotes:
         if node.is_leaf or (node.id not in inside and not top):
             return self._reference(node)
         args = [self._render(t, inside) for t in node.inputs]
-        if node.op in INFIX:
-            symbol, precedence = INFIX[node.op]
+        opdef = registry[node.op]
+        if opdef.infix is not None:
+            symbol, precedence = opdef.infix
             (left, lp), (right, rp) = args
-            left_product, right_product = (t.op == "matmul" and t.id in inside for t in node.inputs)
-            left = left if lp >= precedence and not (left_product and node.op in ("mul", "div")) else f"({left})"
-            chains = rp == precedence and node.op in ("add", "mul") and not right_product
+            left_product, right_product = (has_trait(t, "product") and t.id in inside for t in node.inputs)
+            # a product times or over something is bracketed, (a @ W) * b, though Python would not need it
+            bracket_product = left_product and lp == precedence and not opdef.product
+            left = left if lp >= precedence and not bracket_product else f"({left})"
+            chains = rp == precedence and opdef.associative and not right_product
             right = right if rp > precedence or chains else f"({right})"
             return left + symbol + right, precedence
-        if node.op == "neg":
-            return (f"-{args[0][0]}" if args[0][1] == ATOM else f"-({args[0][0]})"), ATOM
-        if node.op == "transpose" and node.ndim == 2:
-            return (f"{args[0][0]}.T" if args[0][1] == ATOM else f"({args[0][0]}).T"), ATOM
-        if node.op in ("broadcast_like", "reshape") and not top:  # the same values, seen with another shape
-            return args[0]
-        if node.op == "reshape":
-            return f"reshape({args[0][0]}, {fmt_shape(node.shape)})", ATOM
-        if node.op == "count" and tuple(node.attrs.get("axes", ())) == (0,):
-            return "n", ATOM
-        if node.op == "sum":
-            axes = node.attrs.get("axes")
-            where = "" if axes is None or len(axes) == node.inputs[0].ndim else f", axis={axes[0] if len(axes) == 1 else axes}"
-            return f"sum({args[0][0]}{where})", ATOM
+        written = opdef.notation(node, args, top) if opdef.notation is not None else None
+        if written is not None:
+            return written
         return f"{node.op}({', '.join(a for a, _ in args)})", ATOM
 
     def _equations(self, inside: set[int]) -> list[str]:

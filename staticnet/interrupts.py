@@ -1,7 +1,7 @@
 """Ctrl-C held back while fit finishes what must not be cut short: the callbacks that end an epoch, a
 checkpoint's save among them.
 
-A save is atomic either way (serialize.write_durably: a Ctrl-C inside it leaves the previous file), but a
+A save is atomic either way (durable.write_durably: a Ctrl-C inside it leaves the previous file), but a
 Ctrl-C that lands in it would lose the epoch just trained from the checkpoint.  So fit holds the first
 Ctrl-C until the epoch's callbacks are done and then stops as for a Ctrl-C during the epoch; a second
 Ctrl-C interrupts at once, for a save that hangs on a dead disk.

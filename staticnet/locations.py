@@ -2,18 +2,27 @@
 
 Every build-time error names the op and the user's line; this is the one place that finds it (the first
 stack frame outside the staticnet package, or the line a gradient or optimizer step derives from).
+A location is stored as one printable line (`escaped`, which codegen/source_text.py also renders every
+comment and docstring with); this module imports nothing of staticnet but its errors, so the graph can use it.
 """
 from __future__ import annotations
 
 import os
 import sys
 
-from .codegen.source_text import escaped
 from .errors import GraphError
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
 _location_override: list[str] = []
+
+
+def escaped(text) -> str:
+    """`text` on one line of printable characters: each non-printable character (line breaks, control
+    characters, NUL, separators, surrogates) as its Python escape (\\n, \\x00, \\u2028).  Idempotent (its
+    result is printable), so a comment may be rendered again as part of another."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape", "backslashreplace").decode("ascii")
+                   for c in str(text))
 
 
 class derived_from:
@@ -54,7 +63,7 @@ MAX_LOCATION_LENGTH = 2000
 
 def rendered(location: str) -> str:
     """A location as staticnet stores it: one line of printable characters (a path may hold anything: its
-    line breaks and control characters are escaped, source_text.escaped), at most MAX_LOCATION_LENGTH
+    line breaks and control characters are escaped, `escaped`), at most MAX_LOCATION_LENGTH
     long (the end kept: the file's name and line).  Generated code's comments carry it."""
     text = escaped(location)
     return text if len(text) <= MAX_LOCATION_LENGTH else "..." + text[3 - MAX_LOCATION_LENGTH:]

@@ -11,6 +11,8 @@ import numpy as np
 
 from .registry import registry
 
+COPY = (("broadcast_like", (0,), ()),)  # a body writing its one input unchanged (broadcast over the loop's shape)
+
 
 def loop_body_of(node, inputs=None) -> tuple[list, tuple]:
     """(inputs, body) of an elementwise node: a fused node's own body, or the node as one instruction.

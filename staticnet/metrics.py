@@ -171,7 +171,7 @@ def true_classes(target: np.ndarray, kind: str) -> np.ndarray:
     """Each row's class from its label: an integer label as it is, a one-hot row's 1, a binary label > 0.5."""
     if kind == "binary":
         return (target.reshape(len(target)) > 0.5).astype(np.int64)
-    if kind == "one_hot":
+    if kind == "one_hot_rows":
         return np.argmax(target.reshape(len(target), -1), axis=1)
     return target.reshape(len(target)).astype(np.int64)
 

@@ -39,6 +39,7 @@ from .nan_guard import NanGuard
 from .passes import optimize, rewrite_forward
 from .passes.strip_dropout import strip_dropout
 from .program import Program
+from .registry import has_trait
 from .progress import Progress
 from .runtime import Generated, Workspace, kernels_called, parts_needed, shared_arguments
 
@@ -48,7 +49,7 @@ def shuffled(total: int, seed: int) -> np.ndarray:
     from . import kernels
     order = np.arange(total, dtype=np.int64)
     if total > 1:
-        kernels.fisher_yates(order, np.random.RandomState(seed).randint(0, np.arange(total, 1, -1)))
+        kernels.shuffle.fisher_yates(order, np.random.RandomState(seed).randint(0, np.arange(total, 1, -1)))
     return order
 
 
@@ -123,7 +124,8 @@ class Model:
         label = self.labels[0] if self.labels else None
         self.metrics = metric_rules.resolve(metrics, user_output, label, user_loss,
                                             metric_kind(self.outputs[0], label), loc)
-        self.one_hot_inputs = [(n.inputs[0], n) for n in graph.nodes if n.op == "one_hot" and n.inputs[0].op == "input"]
+        self.one_hot_inputs = [(n.inputs[0], n) for n in graph.nodes if has_trait(n, "takes_labels")
+                                and n.inputs[0].op == "input"]
         self.trainable = Graph(loss).params
         self._check_unique_names(self.trainable, "parameter", loc)
         if not self.trainable:

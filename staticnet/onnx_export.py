@@ -275,7 +275,7 @@ def to_model(outputs, inputs=None, opset=None, output_names=None):
 
 def export(outputs, path, inputs=None, opset=None, output_names=None) -> None:
     """Write the ONNX model of `outputs` (see to_model) to `path`, atomically."""
-    from .serialize import write_durably
+    from .durable import write_durably
 
     problem = output_problem(path)
     if problem is not None:

@@ -1,4 +1,5 @@
-"""What ONNX export and import share: the optional `onnx` package and the opsets staticnet writes.
+"""What ONNX export and import share, with the ops' ONNX forms: the optional `onnx` package, the opsets staticnet
+writes, an export form's Plan and what an import form raises.
 
 The onnx package is imported only when a model is exported or imported, so that staticnet itself (and
 NumPy-only inference of .snet files) works without it; its absence is one message naming that one package
@@ -26,6 +27,17 @@ class Plan:
     Its operands need not be the node's inputs: a Conv reads the image under im2col."""
     operands: tuple
     emit: Callable
+
+
+class Unsupported(Exception):
+    """What an op's ONNX import form cannot take (an attribute value, an operand computed where staticnet needs it
+    known); onnx_import.py adds the file, the ONNX node and its op type."""
+
+
+def same_operands(build):
+    """The import form of an ONNX op that staticnet's builder `build` computes from the same operands, without
+    attributes."""
+    return lambda importer, operands, attrs: [build(*(importer.tensor(x) for x in operands))]
 
 
 def conv_attributes(attrs) -> dict:

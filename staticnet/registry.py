@@ -41,7 +41,14 @@ class OpDef:
     onnx_export: Callable | None = None  # (node, onnx_export.Builder) -> onnx_support.Plan, or None where the
     #                                      builder's opset has no form for it (a composite then exports its
     #                                      decomposition): for ops the `onnx` rule cannot say
+    onnx_import: dict | None = None  # {ONNX op type: (onnx_import.Importer, operand names, onnx_import.Attributes)
+    #                                  -> [tensor per ONNX output]}: the ONNX ops built as this op, where the
+    #                                  `onnx` rule cannot say (other attributes, other operands, a layout)
     decomposition: Callable | None = None  # (*inputs, **attrs) -> Tensor: the op written with other ops
+    # How explain writes the op in the book's notation; without either, op(operands).
+    infix: tuple | None = None  # (symbol, precedence): between its two operands, " + " (1), " * " (2), " @ " (2)
+    notation: Callable | None = None  # (node, [(operand's text, its precedence)], top) -> (text, precedence), or
+    #                                   None for op(operands); `top`: the node is the expression, not inside one
     # Traits: what other code asks about an op, so that it never tests op names (explain, summary, metrics,
     # learning_speed and the passes read these).
     activation: bool = False  # an activation function: a layer's a^l in explain, part of its layer in summary
@@ -53,6 +60,13 @@ class OpDef:
     with_activation: str | None = None  # for such a cost: the op computing it and that activation's values in
     #                                     one pass over the logits, as parts 0 and 1 (passes/fuse_losses.py)
     patches: bool = False  # gathers the windows of an image into rows, for a product: a convolution's first step
+    associative: bool = False  # an infix op written a + b + c for a + (b + c) (explain)
+    aliases_input: bool = False  # its value may be its input's buffer read with another shape (a reshape of a
+    #                              contiguous array): the memory plan gives it no buffer (codegen/memory.py)
+    takes_labels: bool = False  # its first input holds integer class labels below attrs["classes"] (one_hot):
+    #                             labels fed to it are checked against that count (data_checks.check_labels)
+    view: bool = False  # its values are its first input's, moved or repeated without arithmetic (reshape,
+    #                     transpose, broadcast): explain names what it is a view of
 
     @property
     def does_work(self) -> bool:
@@ -66,6 +80,8 @@ class OpDef:
 
 
 registry: dict[str, OpDef] = {}
+
+ATOM = 3  # the precedence of a name or a call in explain's notation: never put in parentheses
 
 
 def register(name, *, shape, numpy, grad, kind="opaque", **rules) -> OpDef:

@@ -29,17 +29,12 @@ staticnet.json:
 """
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import lzma
 import math
 import os
 import re
-import secrets
-import socket
-import stat
-import time
 import zipfile
 import zlib
 from typing import NoReturn
@@ -47,6 +42,7 @@ from typing import NoReturn
 import numpy as np
 
 from . import checks
+from .durable import write_durably
 from .errors import DataError, GraphError
 from .graph import Tensor, make_node, topological
 from .locations import location_problem
@@ -132,26 +128,6 @@ def save_model(model, path: str) -> None:
     write_durably(path, write)
 
 
-def write_durably(path: str, write) -> None:
-    """Create or replace the file `path` with what `write(binary_file)` writes, so that a crash at any
-    moment leaves either the old file or the whole new one: a temporary beside the target, fsynced,
-    renamed over it, and the directory fsynced.  Model files and ONNX exports are both written so."""
-    directory, name = os.path.split(os.path.abspath(path))
-    _remove_stale_temporaries(directory, name)
-    fd, tmp = _create_temporary(directory, name, path)
-    try:
-        with os.fdopen(fd, "wb") as raw:
-            write(raw)
-            raw.flush()
-            os.fsync(raw.fileno())  # the data is on disk before the name points at it
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    _fsync_directory(directory)  # and the rename itself survives a power loss
-
-
 def _first_non_finite(named_arrays):
     """The name of the first array holding NaN or Inf, or None."""
     for name, value in named_arrays:
@@ -174,75 +150,6 @@ def _refuse_non_finite_over_finite(model, path):
                     "(the training diverged?); save to another path to keep both")
 
 
-_HOST = hashlib.sha1(socket.gethostname().encode()).hexdigest()[:6]
-STALE_AFTER_SECONDS = 24 * 3600  # a temporary this old is stale whoever wrote it (a reused pid, another machine)
-
-
-def _temporary_pattern(name: str) -> re.Pattern:
-    """Our temporaries for target `name`: .tmp-HOST-PID-TOKEN-NAME (host hash, writer's pid, random token)."""
-    return re.compile(rf"\.tmp-([0-9a-f]{{6}})-([0-9]+)-[0-9a-f]{{8}}-{re.escape(name)}\Z")
-
-
-def _create_temporary(directory: str, name: str, target: str):
-    """(fd, path) of a new temporary beside the target, with the mode a plain open() would give:
-    the existing file's, or 0666 less the umask for a new one (mkstemp's 0600 would hide it from the group)."""
-    while True:
-        tmp = os.path.join(directory, f".tmp-{_HOST}-{os.getpid()}-{secrets.token_hex(4)}-{name}")
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-            break
-        except FileExistsError:
-            continue
-    try:
-        os.fchmod(fd, stat.S_IMODE(os.stat(target).st_mode))
-    except FileNotFoundError:
-        pass
-    return fd, tmp
-
-
-def _writer_gone(host: str, pid: int) -> bool:
-    """Whether the process that wrote a temporary has ended; only knowable for writers on this machine."""
-    if host != _HOST or pid == os.getpid():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except (OSError, OverflowError):  # alive under another user, or not a pid we could have written
-        return False
-    return False
-
-
-def _remove_stale_temporaries(directory: str, name: str) -> None:
-    """Delete temporaries of earlier saves of this file whose writer was killed mid-save.
-
-    Only files matching our own name pattern for this target are considered, and only when their
-    writer process is gone or they are older than a day, so a concurrent save is never disturbed."""
-    pattern = _temporary_pattern(name)
-    try:
-        entries = os.listdir(directory)
-    except OSError:
-        return
-    now = time.time()
-    for entry in entries:
-        match = pattern.match(entry)
-        if not match:
-            continue
-        full = os.path.join(directory, entry)
-        try:
-            old = now - os.stat(full).st_mtime > STALE_AFTER_SECONDS
-            if old or _writer_gone(match[1], int(match[2])):
-                os.unlink(full)
-        except OSError:
-            continue  # removed meanwhile, or not ours to remove
-
-
-def _fsync_directory(directory: str) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 # ---------------------------------------------------------------------------------------------- reading

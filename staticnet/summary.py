@@ -27,7 +27,8 @@ MIN_KERNEL_WIDTH = 20
 
 
 @dataclass
-class Layer:
+class LayerRow:
+    """One row of the summary table: a layer's nodes (those its builder made, node.layer) and parameters."""
     name: str
     nodes: list = field(default_factory=list)
     params: dict = field(default_factory=dict)  # id -> param leaf
@@ -41,16 +42,16 @@ class Layer:
         return self.nodes[-1].shape
 
 
-def layers(model) -> tuple[list[Layer], Layer]:
+def layers(model) -> tuple[list[LayerRow], LayerRow]:
     """(the layers of the model's outputs as the user built them, in order; the row of what only the loss
     needs)."""
     loss_node, outputs = model.as_built
     in_outputs = {n.id for n in topological(outputs)}
     trainable = {t.id for t in model.trainable}
     fed: set[int] = set()  # nodes that depend on data
-    groups: dict[str, Layer] = {}
-    group_of: dict[int, Layer] = {}
-    loss = Layer("(loss)")
+    groups: dict[str, LayerRow] = {}
+    group_of: dict[int, LayerRow] = {}
+    loss = LayerRow("(loss)")
     for node in topological(outputs + [loss_node]):
         if node.op == "input":
             fed.add(node.id)
@@ -65,7 +66,7 @@ def layers(model) -> tuple[list[Layer], Layer]:
             continue
         name = node.layer or (params[0].name if params and data else None)
         if name is not None:
-            layer = groups.setdefault(name, Layer(name))
+            layer = groups.setdefault(name, LayerRow(name))
         else:
             same_line = [group_of[t.id] for t in node.inputs if t.id in group_of and t.loc == node.loc]
             joins = registry[node.op].kind == "elementwise" or registry[node.op].activation
@@ -76,12 +77,12 @@ def layers(model) -> tuple[list[Layer], Layer]:
     return list(groups.values()), loss
 
 
-def _new_group(groups, op) -> Layer:
+def _new_group(groups, op) -> LayerRow:
     name, count = op, 1
     while name in groups:
         count += 1
         name = f"{op}_{count}"
-    groups[name] = Layer(name)
+    groups[name] = LayerRow(name)
     return groups[name]
 
 
@@ -95,8 +96,8 @@ def kernel_ops(kernel) -> set[str]:
     return {kernel.op} if rule is None else rule(kernel)
 
 
-def forward_kernels(model, layer_list: list[Layer], loss: Layer) -> dict[str, list[str]]:
-    """Layer name -> descriptions of the forward kernels of the training step holding its work: each
+def forward_kernels(model, layer_list: list[LayerRow], loss: LayerRow) -> dict[str, list[str]]:
+    """LayerRow name -> descriptions of the forward kernels of the training step holding its work: each
     kernel goes to the layer made on its line that has one of its ops (by its shape where several do;
     by its line alone where none does), and a model output's kernel to the output's layer too."""
     train = model.programs["train"]

@@ -158,3 +158,48 @@ def test_a_rank_0_header_or_dims_beyond_the_file_name_the_file(dims, data, messa
     raw = bytes([0, 0, 0x08, len(dims)]) + b"".join(d.to_bytes(4, "big") for d in dims) + data
     with pytest.raises(sn.DataError, match=r"^labels-idx1-ubyte: " + message):
         parse_idx(raw, "labels-idx1-ubyte")
+
+
+@pytest.fixture
+def mirrors(tmp_path):
+    """Two MNIST mirrors on a loopback HTTP server: "bad/" serves a labels file with the wrong contents, "good/"
+    the real one (from $STATICNET_DATA)."""
+    import functools
+    import http.server
+    import shutil
+    import threading
+
+    require_mnist()
+    name = "t10k-labels-idx1-ubyte.gz"
+    served = tmp_path / "served"
+    (served / "bad").mkdir(parents=True)
+    (served / "good").mkdir()
+    (served / "bad" / name).write_bytes(gzip.compress(idx_bytes(np.zeros(10000, np.uint8))))
+    shutil.copy(os.path.join(os.environ["STATICNET_DATA"], name), served / "good" / name)
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
+    handler.log_message = lambda *args: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_download_takes_its_name_only_once_checked(mirrors, tmp_path, monkeypatch):
+    from staticnet import data
+    target = tmp_path / "cache"
+    monkeypatch.setattr(data, "MIRRORS", [mirrors + "bad/", mirrors + "good/"])
+    path = data._download("t10k-labels-idx1-ubyte", str(target))
+    assert read_idx(path, MNIST_FILES["t10k-labels-idx1-ubyte"][0]).shape == (10000,)
+    assert os.listdir(target) == ["t10k-labels-idx1-ubyte.gz"]
+
+
+def test_a_download_failing_its_check_everywhere_leaves_nothing(mirrors, tmp_path, monkeypatch):
+    from staticnet import data
+    target = tmp_path / "cache"
+    monkeypatch.setattr(data, "MIRRORS", [mirrors + "bad/", mirrors + "missing/"])
+    with pytest.raises(sn.DataError, match="could not download t10k-labels-idx1-ubyte.gz .*checksum mismatch"):
+        data._download("t10k-labels-idx1-ubyte", str(target))
+    assert os.listdir(target) == []

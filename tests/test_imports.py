@@ -72,3 +72,34 @@ def test_the_layers_below_import_nothing_above_them():
     assert not any(t.startswith("staticnet.ops") for t in graph["staticnet.graph"])
     codegen = [m for m in graph if m.startswith("staticnet.codegen")]
     assert codegen and not any(t.startswith("staticnet.ops") for m in codegen for t in graph[m])
+
+
+LAYERS = [  # docs/architecture.md's map, in order: a module imports from its own layer or an earlier one
+    ("leaves", {"errors", "registry", "durable", "version", "threads", "denormals", "interrupts", "progress",
+                "codegen.signature"}),
+    ("checks and places", {"locations", "checks", "init", "history", "data_checks", "onnx_support", "data",
+                           "callbacks"}),
+    ("the graph", {"graph", "program", "loop_body", "interpreter", "feeds"}),
+    ("code generation", {"codegen", "codegen.*"}),
+    ("ops", {"ops", "ops.*"}),
+    ("passes", {"passes", "passes.*"}),
+    ("the compiler and what reads it", {"*"}),
+]
+EXCEPTIONS = {("staticnet.ops.composite", "staticnet.autodiff")}  # a composite's gradient from its decomposition
+
+
+def layer_of(module: str) -> int:
+    name = module.removeprefix("staticnet").removeprefix(".")
+    for index, (_, members) in enumerate(LAYERS):
+        if name in members or any(m.endswith(".*") and name.startswith(m[:-1]) for m in members):
+            return index
+    return len(LAYERS) - 1
+
+
+def test_each_module_imports_only_its_layer_and_those_before_it():
+    graph = import_graph()
+    assert layer_of("staticnet.codegen.driver") == 3 and layer_of("staticnet.model") == 6  # the layers are read
+    upward = sorted((module, target) for module, targets in graph.items() for target in targets
+                    if layer_of(target) > layer_of(module) and (module, target) not in EXCEPTIONS)
+    assert upward == [], "imports from a later layer of docs/architecture.md's map: " + ", ".join(
+        f"{m} ({LAYERS[layer_of(m)][0]}) imports {t} ({LAYERS[layer_of(t)][0]})" for m, t in upward)

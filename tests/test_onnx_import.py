@@ -431,3 +431,15 @@ def test_an_initializer_of_the_wrong_length_or_type_names_the_file_and_the_initi
                      ("N", 3))
     with pytest.raises(DataError, match=r"model.onnx: initializer 'w' \(graph.initializer\[0\]\) " + message):
         sn.import_onnx(path)
+
+
+def test_two_ops_importing_one_onnx_op_type_are_refused(monkeypatch):
+    """The import forms come from the registrations: an ONNX op type claimed by two ops is an error naming both,
+    not whichever registered last."""
+    import dataclasses
+
+    from staticnet import onnx_import
+    from staticnet.registry import registry
+    monkeypatch.setitem(registry, "relu_again", dataclasses.replace(registry["relu"], name="relu_again"))
+    with pytest.raises(RuntimeError, match="ONNX op type Relu is imported by both 'relu' and 'relu_again'"):
+        onnx_import.import_forms()

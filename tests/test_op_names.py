@@ -15,38 +15,24 @@ PACKAGE = os.path.dirname(os.path.abspath(staticnet.__file__))
 EVERY_NAME = None  # an allowlist entry covering every op name in its file
 
 ALLOWED = {  # file under staticnet/ -> (the op names it may write, why)
-    "onnx_import.py": (EVERY_NAME, "moves in the next round (ONNX import forms into the registrations)"),
-    "explain.py": ({"add", "sub", "mul", "div", "matmul", "neg", "transpose", "reshape", "broadcast_like", "count",
-                    "sum"}, "the book's notation for each op (infix symbols, x.T, sum(..., axis)): moves into the "
-                            "registrations with the comment rendering, which issue 28 is changing"),
-    "codegen/driver.py": ({"part", "broadcast_like"}, "a multi-output kernel's parts; the loop-body statement "
-                                                      "that broadcasts a learning rate (issue 28 changes codegen)"),
-    "codegen/elementwise.py": ({"broadcast_like"}, "the loop-body language renders broadcast_like as a plain read"),
-    "codegen/loops.py": ({"one_hot", "dropout_mask", "broadcast_like"},
-                         "\"one_hot\" names a label layout, not the op; the epoch seeds dropout masks; a "
-                         "broadcast loop body (codegen is being changed by issue 28)"),
-    "codegen/memory.py": ({"reshape", "part"}, "a reshape is a view of its input's buffer; parts live as long as "
-                                               "their kernel (codegen is being changed by issue 28)"),
-    "codegen/parallel.py": ({"gemm", "gemm_update"}, "the products BLAS may split among threads"),
-    "codegen/library.py": ({"gemm"}, "the name of the gemm kernel, not the op"),
-    "loop_body.py": ({"fused"}, "a fused loop's body is its attribute, any other elementwise node is one "
-                                "statement"),
-    "metrics.py": ({"one_hot"}, "\"one_hot\" names a label layout (codegen/loops.py's), not the op"),
-    "model.py": ({"one_hot"}, "integer labels fed through one_hot are checked against its class count"),
+    "loop_body.py": ({"fused", "broadcast_like"}, "the loop-body language: a fused node's body is its attribute, "
+                                                  "and a copy is one broadcast_like instruction"),
+    "codegen/library.py": ({"gemm"}, "the name of the gemm kernel in generated code (tests/golden), not the op"),
+    "codegen/parallel.py": ({"gemm", "gemm_update"}, "the products BLAS may split among threads (another "
+                                                     "engineer's file this round)"),
     "runtime.py": ({"step"}, "the name of the generated step function, not the op"),
     "plot.py": ({"log"}, "matplotlib's log scale, not the op"),
     "search/result.py": ({"log"}, "matplotlib's log scale, not the op"),
-    # fusions that group nodes stay functions (DESIGN.md section 3): each matches the ops it fuses and
-    # makes the fused op it defines
-    "passes/fuse_bias_grad.py": ({"sum", "fused_multi", "part"}, "the fusion's own pattern and result"),
-    "passes/fuse_elementwise.py": ({"fused", "broadcast_like"}, "the fusion's own pattern and result"),
-    "passes/fuse_gemm.py": ({"transpose", "contract", "gemm"}, "the fusion's own pattern and result"),
-    "passes/fuse_gemm_update.py": ({"broadcast_like", "add", "sub", "mul", "div", "neg", "gemm", "gemm_update"},
-                                   "the fusion's own pattern and result"),
-    "passes/fuse_losses.py": ({"part"}, "the fusion's own result"),
-    "passes/fuse_pool_contract.py": ({"max_pool2d_grad", "max_pool_contract"},
-                                     "the fusion's own pattern and result"),
-    "passes/fuse_updates.py": ({"fused_update"}, "the fusion's own result"),
+    # fusions that group nodes stay functions (DESIGN.md section 3): each matches the ops it fuses (and makes
+    # the fused op with its builder in ops/fused.py); rewrite rules match their operands' ops
+    "passes/fuse_bias_grad.py": ({"sum"}, "the fusion's own pattern: a sum over every axis but the last"),
+    "passes/fuse_elementwise.py": ({"fused"}, "a fused loop grows by its readers: the fusion's own result is its "
+                                              "pattern too"),
+    "passes/fuse_gemm.py": ({"transpose", "contract"}, "the fusion's own pattern: a transposed operand is a flag, "
+                                                       "a contract a transposed product"),
+    "passes/fuse_gemm_update.py": ({"broadcast_like", "add", "sub", "mul", "div", "neg"},
+                                   "the fusion's own pattern: the epilogue's algebra, op by op"),
+    "passes/fuse_pool_contract.py": ({"max_pool2d_grad"}, "the fusion's own pattern"),
     "passes/pool_early.py": ({"add", "max_pool2d"}, "the bias add it moves; only a max commutes with a "
                                                     "monotone activation"),
     "passes/simplify.py": ({"neg", "transpose", "reshape"},

@@ -696,7 +696,7 @@ def test_temporaries_of_killed_saves_are_removed_by_the_next_save(tmp_path):
 
 def test_a_temporary_older_than_a_day_is_removed_even_if_its_pid_is_alive(tmp_path):
     target = tmp_path / "m.snet"
-    from staticnet.serialize import _HOST
+    from staticnet.durable import _HOST
     stale = tmp_path / f".tmp-{_HOST}-{os.getppid()}-0123abcd-m.snet"
     fresh = tmp_path / f".tmp-{_HOST}-{os.getppid()}-4567abcd-m.snet"
     for path in (stale, fresh):

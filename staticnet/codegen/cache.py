@@ -33,6 +33,7 @@ import time
 
 import numpy as np
 
+from ..durable import write_text
 from .source_text import check_source
 
 _fallback: dict[str, str] = {}  # configured path -> the directory used instead
@@ -149,25 +150,6 @@ def key_of(code: str) -> str:
     return hashlib.sha256((stamp + code).encode()).hexdigest()[:20]
 
 
-def write_atomically(path: str, text: str) -> None:
-    """Write to a temporary file beside `path`, then rename it into place (readable like any new file)."""
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=os.path.basename(path))
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def compiled_files(path: str) -> list[str]:
     """Numba's cache files (index and data) for the functions of the module at `path`: in __pycache__
     beside it, or under $NUMBA_CACHE_DIR when that is set (numba/core/caching.py's locators)."""
@@ -232,7 +214,7 @@ class GeneratedModule:
             warn(f"cache entry {self.path} does not match its key (edited, truncated or another model's code); "
                  "recompiling it")
         _purge(self.path)
-        write_atomically(self.path, self.code)
+        write_text(self.path, self.code)
         return False
 
     def _copy_from_unwritable_cache(self) -> None:

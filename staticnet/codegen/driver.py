@@ -22,7 +22,7 @@ import textwrap
 import numpy as np
 
 from ..graph import Tensor, fmt_shape
-from ..loop_body import loop_body_of
+from ..loop_body import COPY, loop_body_of
 from ..program import Program
 from ..registry import registry
 from . import library as lib
@@ -167,7 +167,7 @@ class Driver:
 
     def parts(self, multi: Tensor) -> dict[int, Tensor]:
         """The part nodes of a multi-result node that the program reads, by part index."""
-        return {p.attrs["index"]: p for p in self.order if p.op == "part" and p.inputs[0] is multi}
+        return {p.attrs["index"]: p for p in self.order if p.kind == "part" and p.inputs[0] is multi}
 
     def line(self, text: str = ""):
         self.lines.append("    " * self.depth + text if text else "")
@@ -195,10 +195,11 @@ class Driver:
         self.lazy_parts[part.local_name] = part
         return f"{part.local_name}_at"
 
-    def library(self, function: str, items, returns: str = "void", result: str | None = None,
+    def library(self, path: str, items, returns: str = "void", result: str | None = None,
                 parallel: bool = False):
-        """A call of a hand-written kernel (staticnet.kernels.<function>); `items` as in library.wrapper."""
-        kernel, arguments = lib.wrapper(function, items, returns, parallel)
+        """A call of a hand-written kernel, K.<path> (its module of staticnet.kernels and its name:
+        "pool.max_pool"); `items` as in library.wrapper."""
+        kernel, arguments = lib.wrapper(path, items, returns, parallel)
         self.call(kernel, arguments, result)
 
     def loop(self, shape, inputs, body, results, outputs, dtypes):
@@ -268,7 +269,7 @@ class Driver:
 
     # ------------------------------------------------------------ the step
     def emit_node(self, node: Tensor):
-        if node.op == "part":
+        if node.kind == "part":
             return  # written by the node it is part of
         parts = [p for _, p in sorted(self.parts(node).items())] if registry[node.op].kind == "multi" else []
         before = len(self.lines)
@@ -361,7 +362,7 @@ class Driver:
         for line in part_body:
             self.note(("    " + line) if not line.lstrip().startswith("#") else "    " + line.lstrip()[2:])
         for node in segment:  # what the segment wrote, by name, for the statements below
-            for value in [p for p in self.order if p.op == "part" and p.inputs[0] is node] or [node]:
+            for value in [p for p in self.order if p.kind == "part" and p.inputs[0] is node] or [node]:
                 self._name_buffer(value)
 
     def results(self) -> list[str]:
@@ -375,7 +376,7 @@ class Driver:
             if leaf.shape == ():
                 self.line(f"abi.store_{ABI_DTYPE[leaf.dtype.name]}({self.address(leaf)}, {self.value(new)})")
             else:
-                self.loop(leaf.shape, [new], (("broadcast_like", (0,), ()),), [(0, "map")], [self.address(leaf)],
+                self.loop(leaf.shape, [new], COPY, [(0, "map")], [self.address(leaf)],
                           [leaf.dtype])
 
     def shared_groups(self) -> tuple[Group, ...]:

@@ -52,13 +52,11 @@ def typed_literal(value, dtype) -> str:
 
 def scalar_expression(op: str, args: list[str], attrs: dict, dtype) -> str:
     """One element's value of an instruction, from its op's scalar template."""
-    if op == "broadcast_like":
-        return args[0]
     template = registry[op].scalar
     if template is None:
         raise RuntimeError(f"internal error: op {op!r} was fused into a loop but has no scalar form")
     if np.dtype(dtype) == np.float32:  # typed literals, and the vectorisable exp (kernels/fastmath.py)
-        template = FLOAT_LITERAL.sub(lambda m: f"f32({m.group(1)})", template).replace("math.exp(", "K.exp32(")
+        template = FLOAT_LITERAL.sub(lambda m: f"f32({m.group(1)})", template).replace("math.exp(", "K.fastmath.exp32(")
     return template.format(*args, **{k: _attribute(v, dtype) for k, v in attrs.items()})
 
 

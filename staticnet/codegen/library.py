@@ -7,6 +7,7 @@ bounds are constants, kernels/pool.py and kernels/conv.py say what that gains), 
 """
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 
 from .kernel_layer import ABI_POINTER, Kernel
@@ -33,20 +34,21 @@ class Literal:
 
 
 @dataclass(frozen=True)
-class Integer:
+class Integer:  # the third kind of argument, after Array and Literal
     """An int64 computed by the caller."""
     expression: str
 
 
-@dataclass(frozen=True)
-class Real:
-    """A float computed by the caller."""
-    expression: str
-    dtype: str = "float64"
-
-
-def wrapper(function: str, items, returns: str = "void", parallel: bool = False):
-    """(the wrapper kernel, the caller's arguments) for K.<function>(*items)."""
+def wrapper(path: str, items, returns: str = "void", parallel: bool = False):
+    """(the wrapper kernel, the caller's arguments) for K.<path>(*items): `path` names a hand-written kernel by
+    its module of staticnet.kernels and its name ("pool.max_pool"), as the op's lowering gives it."""
+    module, _, name = path.partition(".")
+    try:
+        found = callable(getattr(importlib.import_module(f"staticnet.kernels.{module}"), name, None))
+    except ImportError:
+        found = False
+    if not (found and name.isidentifier()):
+        raise RuntimeError(f"internal error: K.{path} is not a kernel of staticnet.kernels (module.function)")
     params, arguments, body, call = [], [], [], []
     for k, item in enumerate(items):
         if isinstance(item, Array):
@@ -59,17 +61,13 @@ def wrapper(function: str, items, returns: str = "void", parallel: bool = False)
             call.append(f"a{k}")
         elif isinstance(item, Literal):
             call.append(literal(item.value))
-        elif isinstance(item, Integer):
+        else:
             params.append((f"i{k}", "i64"))
             arguments.append(item.expression)
             call.append(f"i{k}")
-        else:
-            params.append((f"x{k}", "f32" if item.dtype == "float32" else "f64"))
-            arguments.append(item.expression)
-            call.append(f"x{k}")
-    invocation = f"K.{function}({', '.join(call)})"
+    invocation = f"K.{path}({', '.join(call)})"
     body.append(f"return {RETURNS[returns]}({invocation})" if RETURNS[returns] else invocation)
-    kernel = Kernel(function, tuple(params), tuple(body), f"staticnet.kernels.{function} on arrays given by address",
+    kernel = Kernel(name, tuple(params), tuple(body), f"staticnet.kernels.{path} on arrays given by address",
                     returns=returns, parallel=parallel)
     return kernel, arguments
 
@@ -106,17 +104,17 @@ def split_gemm(dtype: str) -> tuple[Kernel, Kernel]:
     partials = f"carray(abi.pointer_{ABI_POINTER[dtype][:3]}(partials_at), (partials_size,))"
     part = Kernel("gemm_part", (("block", "i64"), ("chunk", "i64"), ("chunks", "i64")), tuple(loads + views + [
         "if chunk < chunks:",
-        f"    K.gemm_chunk(A, B, OUT, ta != 0, tb != 0, alpha, beta, mode, chunk, chunks, {partials})",
+        f"    K.gemm.gemm_chunk(A, B, OUT, ta != 0, tb != 0, alpha, beta, mode, chunk, chunks, {partials})",
         "elif mode == 3:  # after every chunk: the partial products over parts of k added up",
-        f"    K.add_partials({partials}, OUT, alpha, beta)"]),
+        f"    K.gemm.add_partials({partials}, OUT, alpha, beta)"]),
         "One chunk of a matrix product cut among the threads (chunk `chunks`: the chunks' sum)")
     stores = [f"abi.store_{'f64' if kind == 'f64' else 'i64'}(slots + {8 * k}, {name})"
               for k, (name, kind) in enumerate(values)]
     body = ["k = a0 if ta else a1",
-            "mode = K.split_mode(out0, out1, k, ta != 0, parts)",
+            "mode = K.gemm.split_mode(out0, out1, k, ta != 0, parts)",
             "if mode == 0 or part_at == 0:  # small: the whole product on this thread",
             *("    " + v for v in views),
-            "    K.gemm(A, B, OUT, ta != 0, tb != 0, alpha, beta)",
+            "    K.gemm.gemm(A, B, OUT, ta != 0, tb != 0, alpha, beta)",
             "    return",
             f"partials = np.empty(parts * out0 * out1 if mode == 3 else 1, np.{dtype})  # BY_DEPTH: a product per chunk",
             "partials_at, partials_size = partials.ctypes.data, partials.size",

@@ -7,11 +7,13 @@ says why).  eval_epoch and predict_all read their batches in place, where they l
 """
 from __future__ import annotations
 
+from ..loop_body import COPY
 from .driver import JIT, Driver, product
 from .library import Array, Integer
 from .signature import Group, Signature, one
 
-METRIC_KERNELS = {"one_hot": "correct_one_hot", "index": "correct_index", "binary": "correct_binary"}
+METRIC_KERNELS = {"one_hot_rows": "metrics.correct_one_hot", "index": "metrics.correct_index",
+                  "binary": "metrics.correct_binary"}
 
 
 def metric_kind(prediction, label) -> str | None:
@@ -22,7 +24,7 @@ def metric_kind(prediction, label) -> str | None:
     if classes > 1:
         if label.dtype.kind == "i" and label.ndim == 1:
             return "index"
-        return "one_hot" if label.shape == prediction.shape else None
+        return "one_hot_rows" if label.shape == prediction.shape else None
     return "binary"
 
 
@@ -39,7 +41,7 @@ def epoch_loop(name: str, step: Driver, *, train: bool, loss_index: int | None,
     signature = Signature(name, (Group("data", tuple(data), many=True), *map(one, head), *step.shared_groups()))
     lines = [JIT, f"def {name}({', '.join(signature.parameters)}):"]
     body = []
-    if train and any(n.op == "dropout_mask" for n in step.order):
+    if train and any(n.kind == "random" for n in step.order):
         body += ["if start == 0:", "    np.random.seed(seed)  # seeds every random mask of the epoch"]
     body += ["loss_sum = 0.0", "correct = 0", "for s in range(start, stop, batch):", "    n = min(batch, stop - s)"]
     saved, step.lines = step.lines, []
@@ -48,7 +50,8 @@ def epoch_loop(name: str, step: Driver, *, train: bool, loss_index: int | None,
         rows = product(step.dims(t)[1:])
         if train:
             buffer = f"b{step.plan.slot_of[t.id]}"
-            step.library("gather_rows", [Array(d, t.dtype.name, ["total", rows]), Array("order", "int64", ["total"]),
+            step.library("shuffle.gather_rows", [Array(d, t.dtype.name, ["total", rows]),
+                                                 Array("order", "int64", ["total"]),
                                          Integer("s"), Array(buffer, t.dtype.name, ["n", rows])])
             step.line(f"{step.leaf_name(t)} = {buffer}")
         else:
@@ -84,7 +87,7 @@ def predict_loop(name: str, step: Driver) -> tuple[Signature, str]:
     lines += ["    " + line if line else "" for line in step.body()]
     saved, step.lines, step.depth = step.lines, [], 2
     for result, t in zip(results, step.program.outputs):
-        step.loop(t.shape, [t], (("broadcast_like", (0,), ()),), [(0, "map")],
+        step.loop(t.shape, [t], COPY, [(0, "map")],
                   [f"{result} + s * {step.row_bytes(t)}"], [t.dtype])
     lines += step.lines
     step.lines, step.depth = saved, 1

@@ -30,7 +30,7 @@ def schedule(program: Program) -> list[Tensor]:
 def is_view(node: Tensor) -> bool:
     """A reshape shows its input's buffer with another shape (every array is contiguous: a transpose that
     no product absorbed is copied); to or from a scalar, a local of the step, it is a copy."""
-    return node.op == "reshape" and node.shape != () and node.inputs[0].shape != ()
+    return registry[node.op].aliases_input and node.shape != () and node.inputs[0].shape != ()
 
 
 @dataclass
@@ -132,7 +132,7 @@ def plan_memory(program: Program, extra_live=()) -> MemoryPlan:
     for node in order:
         if not owns_buffer(node) or node.id in plan.view_of:
             continue
-        start = position[node.inputs[0].id] if node.op == "part" else position[node.id]
+        start = position[node.inputs[0].id] if node.kind == "part" else position[node.id]
         end = last_read.get(node.id, start)
         if node.id in span:
             start, end = min(start, span[node.id][0]), max(end, span[node.id][1])
@@ -151,6 +151,6 @@ def _reusable_input(node, owner, last_read, position, plan):
     """An input buffer this elementwise loop may overwrite: same shape and dtype, read last here."""
     for t in node.inputs:
         if (not t.is_leaf and t.id in plan.slot_of and owner.get(t.id) is t and t.shape == node.shape and t.dtype == node.dtype
-                and last_read.get(t.id) == position[node.id] and t.op != "part"):
+                and last_read.get(t.id) == position[node.id] and t.kind != "part"):
             return t
     return None

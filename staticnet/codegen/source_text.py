@@ -16,15 +16,9 @@ import string
 
 import numpy as np
 
+from ..locations import escaped  # every text is escaped as a location is (locations is below the graph)
+
 IDENTIFIER_CHARACTERS = frozenset(string.ascii_letters + string.digits + "_")
-
-
-def escaped(text) -> str:
-    """`text` on one line of printable characters: each non-printable character (line breaks, control
-    characters, NUL, separators, surrogates) as its Python escape (\\n, \\x00, \\u2028).  Idempotent (its
-    result is printable), so a comment may be rendered again as part of another."""
-    return "".join(c if c.isprintable() else c.encode("unicode_escape", "backslashreplace").decode("ascii")
-                   for c in str(text))
 
 
 def comment(text) -> str:

@@ -1,5 +1,5 @@
 """The ops: one module per family, each registering its ops' rules side by side (staticnet/registry.py):
-shape rule, NumPy reference, gradient, fusion kind, lowering.  Shared shape rules live here.  Importing the
+shape rule, NumPy reference, gradient, fusion kind, lowering.  Shared shape rules live in shape_rules.py.  Importing the
 package registers every op and gives Tensor its Python operators (operators.py)."""
 from __future__ import annotations
 

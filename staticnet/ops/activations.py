@@ -14,8 +14,8 @@ import numpy as np
 from .. import checks
 from ..errors import GraphError, ShapeError
 from ..graph import fail, layer_scope, make_node, param, require_tensor
-from .rules import broadcast_shapes, normalize_axes, require_float
-from ..onnx_support import Plan
+from .shape_rules import broadcast_shapes, normalize_axes, require_float
+from ..onnx_support import Plan, Unsupported, same_operands
 from ..registry import no_gradient, register
 from .composite import register_composite
 from .elementwise import abs as absolute, erf, exp, greater, less, log, maximum, minimum, mul, square, where
@@ -177,12 +177,26 @@ def _onnx_gelu(node, b):
                                                                             else {})))
 
 
+def _import_alpha(build, default):
+    """The import form of an ONNX activation whose one attribute, alpha, is the builder's second argument."""
+    return lambda imp, operands, attrs: [build(imp.tensor(operands[0]), attrs.take("alpha", default))]
+
+
+def _import_gelu(imp, operands, attrs):
+    return [gelu(imp.tensor(operands[0]), attrs.require("approximate", ["none", "tanh"], "none"))]
+
+
 register_composite("leaky_relu", _leaky_relu, shape=_same_shape, activation=True,
-                   onnx_export=_onnx_alpha("LeakyRelu", "alpha"))
-register_composite("prelu", _prelu, shape=_prelu_shape, activation=True, onnx_export=_onnx_prelu)
-register_composite("elu", _elu, shape=_same_shape, activation=True, onnx_export=_onnx_alpha("Elu", "alpha"))
-register_composite("swish", _swish, shape=_same_shape, activation=True, onnx_export=_onnx_swish)
-register_composite("gelu", _gelu, shape=_same_shape, activation=True, onnx_export=_onnx_gelu)
+                   onnx_export=_onnx_alpha("LeakyRelu", "alpha"),
+                   onnx_import={"LeakyRelu": _import_alpha(lambda z, alpha: leaky_relu(z, alpha), 0.01)})
+register_composite("prelu", _prelu, shape=_prelu_shape, activation=True, onnx_export=_onnx_prelu,
+                   onnx_import={"PRelu": same_operands(lambda z, slope: prelu(z, slope))})
+register_composite("elu", _elu, shape=_same_shape, activation=True, onnx_export=_onnx_alpha("Elu", "alpha"),
+                   onnx_import={"Elu": _import_alpha(lambda z, alpha: elu(z, alpha), 1.0)})
+register_composite("swish", _swish, shape=_same_shape, activation=True, onnx_export=_onnx_swish,
+                   onnx_import={"Swish": _import_alpha(lambda z, alpha: swish(z, alpha), 1.0)})
+register_composite("gelu", _gelu, shape=_same_shape, activation=True, onnx_export=_onnx_gelu,
+                   onnx_import={"Gelu": _import_gelu})
 
 
 def _mish(z):
@@ -258,6 +272,19 @@ def _onnx_softmax(op_type):
     return lambda node, b: Plan(node.inputs, lambda b, xs, out: b.node(op_type, xs, out, axis=node.attrs["axis"]))
 
 
+def _import_softmax(build):
+    """Softmax and LogSoftmax: one axis from opset 13; before it, every axis from `axis` on, which staticnet
+    imports only for the last axis."""
+    def translate(imp, operands, attrs):
+        x = imp.tensor(operands[0])
+        axis = attrs.take("axis", -1 if imp.opset >= 13 else 1) % max(x.ndim, 1)
+        if imp.opset < 13 and axis != x.ndim - 1:
+            raise Unsupported(f"axis={axis} before opset 13 normalises over every axis from {axis} on; staticnet "
+                              "imports that only for the last axis")
+        return [build(x, axis)]
+    return translate
+
+
 def _rowwise_lowering(kernel):
     def lower(node, d):
         z = node.inputs[0]
@@ -271,12 +298,16 @@ def _rowwise_lowering(kernel):
 register("softmax", shape=_softmax_shape, numpy=_softmax_ref,
          grad=lambda n, g: (n * (g - reduce_sum(g * n, n.attrs["axis"], keepdims=True)),), kind="opaque",
          activation=True, classifier_output=True, onnx_export=_onnx_softmax("Softmax"),
-         lower=_rowwise_lowering("softmax_rows"), note="e^(z - max z) / sum e^(z - max z) per row: the largest power is "
+         onnx_import={"Softmax": _import_softmax(lambda z, axis: softmax(z, axis))},
+         lower=_rowwise_lowering("softmax.softmax_rows"),
+         note="e^(z - max z) / sum e^(z - max z) per row: the largest power is "
                                                          "e^0, so none overflows")
 register("log_softmax", shape=_softmax_shape, numpy=_log_softmax_ref,
          grad=lambda n, g: (g - exp(n) * reduce_sum(g, n.attrs["axis"], keepdims=True),), kind="opaque",
          activation=True, onnx_export=_onnx_softmax("LogSoftmax"),
-         lower=_rowwise_lowering("log_softmax_rows"), note="z - max z - log sum e^(z - max z) per row: no overflow, no "
+         onnx_import={"LogSoftmax": _import_softmax(lambda z, axis: log_softmax(z, axis))},
+         lower=_rowwise_lowering("softmax.log_softmax_rows"),
+         note="z - max z - log sum e^(z - max z) per row: no overflow, no "
                                                              "log of 0")
 
 

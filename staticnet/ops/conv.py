@@ -15,8 +15,8 @@ from ..errors import GraphError, ShapeError
 from ..graph import fail, fmt_shape, layer_scope, make_node, param, require_tensor
 from .. import init as initializers
 from ..codegen.library import Literal
-from .rules import require_float
-from ..onnx_support import Plan, conv_attributes
+from .shape_rules import require_float
+from ..onnx_support import Plan, Unsupported, conv_attributes
 from ..registry import register
 from .activations import activation as apply_activation
 from .linalg import matmul
@@ -102,13 +102,13 @@ def _geometry_literals(attrs, padded):
 def _lower_im2col(node, d):
     """Without padding, the kernel for one channel or for several alone: only the code a layer runs compiles."""
     x, padded = node.inputs[0], any(node.attrs["pads"])
-    kernel = "im2col" if padded else ("im2col_one_channel" if x.shape[3] == 1 else "im2col_channels")
+    kernel = "conv.im2col" if padded else ("conv.im2col_one_channel" if x.shape[3] == 1 else "conv.im2col_channels")
     d.library(kernel, [d.array(x), d.array(node)] + _geometry_literals(node.attrs, padded))
 
 
 def _lower_col2im(node, d):
     padded = any(node.attrs["pads"])
-    d.library("col2im" if padded else "col2im_inside",
+    d.library("conv.col2im" if padded else "conv.col2im_inside",
               [d.array(node.inputs[0]), d.array(node)] + _geometry_literals(node.attrs, padded))
 
 
@@ -128,8 +128,33 @@ def _onnx_im2col(node, b):
     return Plan(node.inputs, emit)
 
 
+def _import_conv(imp, operands, attrs):
+    """NCHW Conv as staticnet's NHWC im2col product: the kernel (F, C, kh, kw) becomes (kh*kw*C, F)."""
+    x = imp.tensor(operands[0])
+    kernel = imp.known(operands[1], "kernel")
+    if kernel.ndim != 4:
+        raise Unsupported(f"kernel of shape {kernel.shape}: staticnet imports 2-D convolutions")
+    filters, channels, kh, kw = kernel.shape
+    attrs.require("group", [1], 1)
+    attrs.ones("dilations", "conv2d")
+    shape = attrs.take("kernel_shape", [kh, kw])
+    if list(shape) != [kh, kw]:
+        raise Unsupported(f"kernel_shape {list(shape)} differs from the kernel's {[kh, kw]}")
+    sh, sw = attrs.positive_pair("strides")
+    pads = attrs.pads(x, (kh, kw), (sh, sw))
+    images = imp.to_nhwc(x, "conv2d")
+    patches = make_node("im2col", (images,), {"kh": kh, "kw": kw, "sh": sh, "sw": sw, "pads": pads}, called="conv2d")
+    weights = imp.parameter(operands[1], kernel.transpose(2, 3, 1, 0).reshape(kh * kw * channels, filters))
+    y = matmul(patches, weights)
+    bias = imp.optional(operands, 2)
+    if bias is not None:
+        y = y + imp.tensor(bias)
+    return [imp.to_nchw(y)]
+
+
 register("im2col", shape=_im2col_shape, numpy=_im2col_ref, grad=_im2col_grad, kind="opaque",
-         row_wise=True, parallel_rows=True, lower=_lower_im2col, patches=True, onnx_export=_onnx_im2col)
+         row_wise=True, parallel_rows=True, lower=_lower_im2col, patches=True, onnx_export=_onnx_im2col,
+         onnx_import={"Conv": _import_conv})
 register("col2im", shape=_col2im_shape, numpy=_col2im_ref, kind="opaque", row_wise=True, parallel_rows=True,
          grad=lambda node, g: (make_node("im2col", (g,), {k: v for k, v in node.attrs.items() if k not in ("height", "width")}),),
          lower=_lower_col2im)

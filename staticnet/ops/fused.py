@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..codegen.library import split_gemm
+from ..graph import make_node
 from ..loop_body import evaluate_body
 from ..registry import register
 
@@ -165,3 +166,39 @@ def _lower_gemm_update(node, d):
 register("gemm_update", shape=lambda *inputs, **attrs: ((), inputs[2].dtype), grad=None, kind="effect",
          numpy=_gemm_update_ref, lower=_lower_gemm_update, flops=_product_flops, source_ops=_gemm_source_ops,
          describe=lambda node: "gemm_update (W <- beta W + alpha a@b, in place)")
+
+
+# ---------------------------------------------------------------- builders, for the fusion passes (each at `loc`,
+# the line of the node it replaces)
+
+def fused(inputs, body, shape, dtype, loc):
+    """One loop over `shape` running `body`, whose last instruction is the value."""
+    return make_node("fused", tuple(inputs), {"body": body, "shape": shape, "dtype": np.dtype(dtype).name}, loc=loc)
+
+
+def fused_multi(inputs, body, results, parts, loc):
+    """One loop running `body` for several results ((instruction, "map" or "colsum") each), read through parts
+    of the (shape, dtype) given in `parts`."""
+    return make_node("fused_multi", tuple(inputs), {"body": body, "results": results, "parts": parts}, loc=loc)
+
+
+def fused_update(inputs, body, writes, loc):
+    """One in-place loop: `writes` holds (instruction, input it overwrites) pairs."""
+    return make_node("fused_update", tuple(inputs), {"body": body, "writes": writes}, loc=loc)
+
+
+def part(multi, index, shape, dtype, loc):
+    """Result `index` of a node computing several (a fused_multi, a cost with its activation)."""
+    return make_node("part", (multi,), {"index": index, "shape": shape, "dtype": np.dtype(dtype).name}, loc=loc)
+
+
+def gemm(a, b, extra_inputs, trans_a, trans_b, epilogue, shape, dtype, loc):
+    """op(a) @ op(b) followed by the elementwise `epilogue` body, whose input 0 is the product."""
+    return make_node("gemm", (a, b, *extra_inputs), {"trans_a": trans_a, "trans_b": trans_b, "epilogue": epilogue,
+                                                     "shape": shape, "dtype": np.dtype(dtype).name}, loc=loc)
+
+
+def gemm_update(a, b, target, alpha, beta, trans_a, trans_b, loc):
+    """target <- alpha op(a) @ op(b) + beta target, in place."""
+    return make_node("gemm_update", (a, b, target, alpha, beta),
+                     {"trans_a": trans_a, "trans_b": trans_b, "writes": ((0, 2),)}, loc=loc)

@@ -11,8 +11,8 @@ import numpy as np
 
 from ..errors import ShapeError
 from ..graph import fail, fmt_shape, make_node
-from .rules import require_float
-from ..onnx_support import Plan, conv_attributes
+from .shape_rules import require_float
+from ..onnx_support import Plan, conv_attributes, same_operands
 from ..registry import has_trait, register
 
 
@@ -63,8 +63,30 @@ def _onnx_matmul(node, b):
     return _onnx_convolution(node) or Plan(node.inputs, lambda b, xs, out: b.node("MatMul", xs, out))
 
 
-register("matmul", shape=_matmul_shape, numpy=np.matmul, grad=_matmul_grad, kind="gemm", product=True,
-         onnx_export=_onnx_matmul)
+def _import_gemm(imp, operands, attrs):
+    """alpha op(A) op(B) + beta C; a transposed B initializer is stored transposed, (in, out) like dense's W."""
+    alpha, beta = attrs.take("alpha", 1.0), attrs.take("beta", 1.0)
+    a, b_name = imp.tensor(operands[0]), operands[1]
+    if attrs.take("transA", 0):
+        a = imp.transpose(a, (1, 0))
+    if attrs.take("transB", 0):
+        b = (imp.parameter(b_name, imp.arrays[b_name].T) if b_name in imp.arrays
+             else imp.transpose(imp.tensor(b_name), (1, 0)))
+    else:
+        b = imp.tensor(b_name)
+    y = matmul(a, b)
+    if alpha != 1.0:
+        y = y * alpha
+    c = imp.optional(operands, 2)
+    if c is not None:
+        c = imp.tensor(c)
+        y = y + (c * beta if beta != 1.0 else c)
+    return [y]
+
+
+register("matmul", shape=_matmul_shape, numpy=np.matmul, grad=_matmul_grad, kind="gemm", product=True, infix=(" @ ", 2),
+         onnx_export=_onnx_matmul, onnx_import={"MatMul": same_operands(lambda a, b: matmul(a, b)),
+                                                "Gemm": _import_gemm})
 
 
 def _contract_shape(a, g):

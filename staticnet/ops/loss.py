@@ -14,8 +14,8 @@ from ..graph import Tensor, fail, fmt_shape, make_node, topological
 from ..graph import INT_DTYPES
 from ..codegen.driver import cast_to
 from ..codegen.library import Literal
-from .rules import require_float
-from ..registry import register
+from .shape_rules import require_float
+from ..registry import register, registry
 from .activations import _softmax_ref, _stable_sigmoid, log_softmax, sigmoid, softmax
 from .elementwise import greater_equal, log, square, where
 from .reduce import batch_count, sum as reduce_sum
@@ -58,6 +58,14 @@ def cross_entropy(a, y):
     return -reduce_sum(terms) / batch_count(a)
 
 
+def default_cost(a, y):
+    """The cost a model of output `a` is trained with unless told: the cross-entropy where a cost is registered as
+    that activation's cross-entropy (its `cross_entropy_of`: softmax, sigmoid), else the quadratic cost."""
+    if any(opdef.cross_entropy_of == a.op for opdef in registry.values()):
+        return cross_entropy(a, y)
+    return mse(a, y)
+
+
 def _xent_shape(z, y):
     return (), require_float(z, y)
 
@@ -96,12 +104,13 @@ def _xent_multi_lowering(kernel):
 
 
 register("sigmoid_xent", shape=_xent_shape, numpy=_sigmoid_xent_ref, grad=_sigmoid_xent_grad, kind="opaque",
-         lower=_xent_lowering("sigmoid_xent"), cross_entropy_of="sigmoid",
+         lower=_xent_lowering("softmax.sigmoid_xent"), cross_entropy_of="sigmoid",
          with_activation="sigmoid_xent_multi",
          note="from the pre-activation z: softplus(z) - y z per output, never log(0) as log a would be for a "
               "saturated sigmoid")
 register("sigmoid_xent_multi", shape=_xent_shape, grad=None, kind="multi",
-         numpy=lambda z, y: (_sigmoid_xent_ref(z, y), _stable_sigmoid(z)), lower=_xent_multi_lowering("sigmoid_xent"))
+         numpy=lambda z, y: (_sigmoid_xent_ref(z, y), _stable_sigmoid(z)),
+         lower=_xent_multi_lowering("softmax.sigmoid_xent"))
 
 
 def _softmax_xent_ref(z, y):
@@ -117,11 +126,12 @@ def _softmax_xent_grad(node, g):
 
 
 register("softmax_xent", shape=_xent_shape, numpy=_softmax_xent_ref, grad=_softmax_xent_grad, kind="opaque",
-         lower=_xent_lowering("softmax_xent"), cross_entropy_of="softmax",
+         lower=_xent_lowering("softmax.softmax_xent"), cross_entropy_of="softmax",
          with_activation="softmax_xent_multi",
          note="from the logits: -y (z - max z - log sum e^(z - max z)) per row, never log(0)")
 register("softmax_xent_multi", shape=_xent_shape, grad=None, kind="multi",
-         numpy=lambda z, y: (_softmax_xent_ref(z, y), _softmax_ref(z, -1)), lower=_xent_multi_lowering("softmax_xent"))
+         numpy=lambda z, y: (_softmax_xent_ref(z, y), _softmax_ref(z, -1)),
+         lower=_xent_multi_lowering("softmax.softmax_xent"))
 
 
 def softmax_cross_entropy(logits, labels, op="softmax_cross_entropy"):
@@ -155,12 +165,12 @@ def _one_hot_ref(labels, classes, dtype):
 
 def _lower_one_hot(node, d):
     ok = d.temp("labels_ok")
-    d.library("one_hot", [d.array(node.inputs[0]), d.matrix(node)], "i64", ok)
+    d.library("softmax.one_hot", [d.array(node.inputs[0]), d.matrix(node)], "i64", ok)
     d.raise_unless(ok, f"one_hot: a label lies outside [0, {node.attrs['classes']})")
 
 
 register("one_hot", shape=_one_hot_shape, numpy=_one_hot_ref, grad=lambda n, g: (None,), kind="opaque",
-         lower=_lower_one_hot)
+         lower=_lower_one_hot, takes_labels=True)
 
 
 def one_hot(labels, classes: int, dtype="float32"):

@@ -6,6 +6,7 @@ import re
 from .. import checks
 from ..errors import DTypeError, GraphError, ShapeError
 from ..graph import fail, fmt_shape, layer_scope, make_node, param, require_tensor, topological
+from ..onnx_support import Unsupported
 from ..registry import no_gradient, register
 from .. import init as initializers
 from .activations import activation as apply_activation, prelu
@@ -80,8 +81,17 @@ def _lower_dropout_mask(node, d):
     d.call(kernel, [d.address(node), product(d.dims(node))])
 
 
+def _import_dropout(imp, operands, attrs):
+    """ONNX's Dropout in an inference graph: the identity (ONNX's is inverted dropout)."""
+    attrs.take("seed")
+    training = imp.optional(operands, 2)
+    if training is not None and bool(imp.known(training, "training_mode")):
+        raise Unsupported("training_mode is true; staticnet imports the inference graph (dropout the identity)")
+    return [imp.tensor(operands[0])]
+
+
 register("dropout_mask", shape=lambda x, rate, inverted=True: (x.shape, x.dtype), numpy=_dropout_mask_ref,
-         grad=no_gradient, kind="random", lower=_lower_dropout_mask)
+         grad=no_gradient, kind="random", lower=_lower_dropout_mask, onnx_import={"Dropout": _import_dropout})
 
 
 def dropout(x, rate: float, inverted: bool = True):

@@ -7,8 +7,8 @@ from ..errors import ShapeError
 from ..graph import fmt_shape, make_node, require_tensor
 from ..codegen.kernel_layer import ABI_POINTER, split_kernel
 from ..codegen.library import Literal, by_address
-from .rules import require_float
-from ..onnx_support import Plan
+from .shape_rules import require_float
+from ..onnx_support import Plan, Unsupported
 from ..registry import register
 
 
@@ -72,14 +72,14 @@ def _lower_max_contract(node, d):
     params, arguments, views = by_address([d.array(t) for t in node.inputs] + [d.array(node)])
     patches, x, pooled, g, out = views
     geometry = ", ".join(str(node.attrs[k]) for k in ("ph", "pw", "sh", "sw")) + f", {node.inputs[0].shape[-1]}"
-    before = ["blocks = K.contract_blocks(a1_0)", f"parts = np.empty((blocks, a1_3 * a0_3), np.{node.dtype.name})",
+    before = ["blocks = K.pool.contract_blocks(a1_0)", f"parts = np.empty((blocks, a1_3 * a0_3), np.{node.dtype.name})",
               "parts_at, width = parts.ctypes.data, parts.shape[1]"]
     parts_view = f"P = carray(abi.pointer_{ABI_POINTER[node.dtype.name][:3]}(parts_at), (blocks, width))"
-    part = [parts_view, f"K.max_pool_contract_block({patches}, {x}, {pooled}, {g}, P, {geometry}, chunk)"]
+    part = [parts_view, f"K.pool.max_pool_contract_block({patches}, {x}, {pooled}, {g}, P, {geometry}, chunk)"]
     kernel = split_kernel("max_pool_contract", params + [("threads", "i64")],
                           [("blocks", "i64"), ("parts_at", "i64"), ("width", "i64")], part,
                           f"The filter gradient of a max-pooled convolution, window {geometry}", before=before,
-                          finish=[parts_view, f"K.sum_blocks(P, {out})"], chunks="blocks")
+                          finish=[parts_view, f"K.pool.sum_blocks(P, {out})"], chunks="blocks")
     d.call(kernel, arguments + ["threads"])
 
 
@@ -91,12 +91,49 @@ def _onnx_pool(op_type):
     return plan
 
 
+def _import_pool(op, own_attributes):
+    """ONNX's NCHW pool of whole, unpadded windows as `op` between transposes; own_attributes(attrs) reads the
+    attributes only that pool has."""
+    def translate(imp, operands, attrs):
+        x = imp.tensor(operands[0])
+        ph, pw = attrs.positive_pair("kernel_shape", None)
+        sh, sw = attrs.positive_pair("strides")
+        if any(attrs.pads(x, (ph, pw), (sh, sw))):
+            raise Unsupported("padding is not supported (staticnet pools unpadded windows)")
+        if attrs.take("ceil_mode", 0) and ((x.shape[2] - ph) % sh or (x.shape[3] - pw) % sw):
+            raise Unsupported("ceil_mode=1 adds a partial window here; staticnet pools whole windows only")
+        attrs.ones("dilations", op)
+        own_attributes(attrs)
+        pooled = make_node(op, (imp.to_nhwc(x, op),), {"ph": ph, "pw": pw, "sh": sh, "sw": sw})
+        return [imp.to_nchw(pooled)]
+    return translate
+
+
+def _import_global_pool(op):
+    """A pool whose one window is the whole image."""
+    def translate(imp, operands, attrs):
+        nhwc = imp.to_nhwc(imp.tensor(operands[0]), op)
+        window = {"ph": nhwc.shape[1], "pw": nhwc.shape[2], "sh": 1, "sw": 1}
+        return [imp.to_nchw(make_node(op, (nhwc,), window))]
+    return translate
+
+
+def _storage_order(attrs):
+    attrs.require("storage_order", [0], 0)
+
+
+def _count_include_pad(attrs):
+    attrs.take("count_include_pad")  # no padding: every window counts the same
+
+
 register("max_pool2d", shape=_pool_shape, numpy=_max_ref, kind="opaque", row_wise=True, parallel_rows=True,
          grad=lambda n, g: (make_node("max_pool2d_grad", (n.inputs[0], n, g), n.attrs),),
-         lower=_pool_lowering("max_pool"), onnx_export=_onnx_pool("MaxPool"))
+         lower=_pool_lowering("pool.max_pool"), onnx_export=_onnx_pool("MaxPool"),
+         onnx_import={"MaxPool": _import_pool("max_pool2d", _storage_order),
+                      "GlobalMaxPool": _import_global_pool("max_pool2d")})
 register("max_pool2d_grad", shape=lambda x, pooled, g, **a: (x.shape, x.dtype), numpy=_max_grad_ref, grad=None,
          kind="opaque", row_wise=True, parallel_rows=True,
-         lower=_pool_lowering("max_pool_grad"))
+         lower=_pool_lowering("pool.max_pool_grad"))
 
 
 def _max_contract_shape(patches, x, pooled, g, **attrs):
@@ -114,13 +151,21 @@ def _max_contract_ref(patches, x, pooled, g, ph, pw, sh, sw):
 # (passes/fuse_pool_contract.py); the pooling gradient stays inside the kernel.
 register("max_pool_contract", shape=_max_contract_shape, numpy=_max_contract_ref, grad=None, kind="opaque",
          lower=_lower_max_contract)
+
+
+def max_pool_contract(patches, x, pooled, g, window, loc):
+    """The filter gradient contract(patches, max_pool2d_grad(x, pooled, g)) as one node (`window`: the pooling's
+    attributes), for passes/fuse_pool_contract.py."""
+    return make_node("max_pool_contract", (patches, x, pooled, g), window, loc=loc)
 def _avg_grad_lowering(node, d):
-    d.library("avg_pool_grad", [d.array(node.inputs[0]), d.array(node)] + _window(node.attrs))
+    d.library("pool.avg_pool_grad", [d.array(node.inputs[0]), d.array(node)] + _window(node.attrs))
 
 
 register("avg_pool2d", shape=_pool_shape, numpy=_avg_ref, kind="opaque", row_wise=True, parallel_rows=True,
          grad=lambda n, g: (make_node("avg_pool2d_grad", (g, n.inputs[0]), n.attrs),),
-         lower=_pool_lowering("avg_pool"), onnx_export=_onnx_pool("AveragePool"))
+         lower=_pool_lowering("pool.avg_pool"), onnx_export=_onnx_pool("AveragePool"),
+         onnx_import={"AveragePool": _import_pool("avg_pool2d", _count_include_pad),
+                      "GlobalAveragePool": _import_global_pool("avg_pool2d")})
 register("avg_pool2d_grad", shape=lambda g, like, **a: (like.shape, like.dtype), numpy=_avg_grad_ref,
          grad=lambda n, d: (make_node("avg_pool2d", (d,), n.attrs), None), kind="opaque",
          row_wise=True, parallel_rows=True, lower=_avg_grad_lowering)

@@ -7,8 +7,8 @@ import numpy as np
 from ..errors import ShapeError
 from ..graph import fail, lift, make_node, require_tensor
 from ..onnx_support import Plan
-from ..registry import no_gradient, register
-from .rules import broadcast_shapes, normalize_axes, require_float
+from ..registry import ATOM, no_gradient, register
+from .shape_rules import broadcast_shapes, normalize_axes, require_float
 from .shape import reshape
 
 
@@ -64,10 +64,33 @@ def _onnx_reduction(op_type):
     return plan
 
 
+def _sum_notation(node, args, top):
+    """sum(x) over every axis, else sum(x, axis=...)."""
+    axes = node.attrs["axes"]
+    where = "" if axes is None or len(axes) == node.inputs[0].ndim else f", axis={axes[0] if len(axes) == 1 else axes}"
+    return f"sum({args[0][0]}{where})", ATOM
+
+
+def _import_reduction(build):
+    """ReduceSum, ReduceMax, ReduceMean: axes from the attribute or the input (opset 13 or 18 on)."""
+    def translate(imp, operands, attrs):
+        x = imp.tensor(operands[0])
+        keepdims = bool(attrs.take("keepdims", 1))
+        attrs.require("noop_with_empty_axes", [0], 0)
+        axes = imp.axes(operands, attrs)
+        return [build(x, tuple(axes) if axes else None, keepdims)]
+    return translate
+
+
 register("sum", shape=_reduce_shape, numpy=lambda x, axes, keepdims: np.sum(x, axis=axes, keepdims=keepdims),
-         grad=_sum_grad, kind="reduce", lower=_lower_reduce, onnx_export=_onnx_reduction("ReduceSum"))
+         grad=_sum_grad, kind="reduce", lower=_lower_reduce, notation=_sum_notation,
+         onnx_export=_onnx_reduction("ReduceSum"),
+         onnx_import={"ReduceSum": _import_reduction(lambda x, axes, keepdims: sum(x, axes, keepdims)),
+                      # a mean is a sum divided by the count
+                      "ReduceMean": _import_reduction(lambda x, axes, keepdims: mean(x, axes, keepdims))})
 register("max", shape=_reduce_shape, numpy=lambda x, axes, keepdims: np.max(x, axis=axes, keepdims=keepdims),
-         grad=_max_grad, kind="reduce", lower=_lower_reduce, onnx_export=_onnx_reduction("ReduceMax"))
+         grad=_max_grad, kind="reduce", lower=_lower_reduce, onnx_export=_onnx_reduction("ReduceMax"),
+         onnx_import={"ReduceMax": _import_reduction(lambda x, axes, keepdims: max(x, axes, keepdims))})
 
 
 def _axes(op, x, axis):
@@ -118,7 +141,8 @@ def _onnx_count(node, b):
 
 
 register("count", shape=_count_shape, numpy=lambda x, axes: np.asarray(np.prod([x.shape[a] for a in axes]), x.dtype),
-         grad=no_gradient, kind="shape", lower=_lower_count, onnx_export=_onnx_count)
+         grad=no_gradient, kind="shape", lower=_lower_count, onnx_export=_onnx_count,
+         notation=lambda node, args, top: ("n", ATOM) if tuple(node.attrs["axes"]) == (0,) else None)  # the batch
 
 
 def count(x, axes):
@@ -148,7 +172,10 @@ def _broadcast_like_grad(node, g):
 
 
 register("broadcast_like", shape=_broadcast_like_shape, numpy=lambda a, ref: np.broadcast_to(a, ref.shape),
-         grad=_broadcast_like_grad, kind="broadcast", onnx_export=lambda node, b: Plan(
+         grad=_broadcast_like_grad, kind="broadcast", view=True,
+         notation=lambda node, args, top: None if top else args[0],  # inside an expression, the value it stretches
+         scalar="{0}",  # a loop reads its operand broadcast to the loop's shape
+         onnx_export=lambda node, b: Plan(
              node.inputs, lambda b, xs, out: b.node("Expand", [xs[0], b.node("Shape", [xs[1]])], out)))
 
 

@@ -13,9 +13,9 @@ from ..errors import GraphError, ShapeError
 from ..graph import fail, fmt_shape, layer_scope, make_node, param, require_tensor
 from .. import init as initializers
 from ..codegen.library import Array, Integer, Literal
-from .rules import require_float
+from .shape_rules import require_float
 from ..graph import located
-from ..onnx_support import Plan
+from ..onnx_support import Plan, Unsupported
 from ..registry import register
 
 ACTIVATION_CODES = {"tanh": 0, "relu": 1, "sigmoid": 2}
@@ -74,7 +74,7 @@ def _rnn_grad(node, g):
 
 def _lower_rnn(node, d):
     x, wx, wh, b = node.inputs
-    d.library("rnn_forward", [d.array(x), d.array(wx), d.array(wh), d.array(b), d.array(node),
+    d.library("rnn.rnn_forward", [d.array(x), d.array(wx), d.array(wh), d.array(b), d.array(node),
                               Literal(ACTIVATION_CODES[node.attrs["activation"]])])
 
 
@@ -83,7 +83,7 @@ def _lower_rnn_grad(node, d):
     parts = d.parts(node)  # a gradient nothing reads is skipped; an unwritten stand-in of its rank is passed
     stand_ins = [d.array(x), d.array(wx), d.array(wh), Array(d.address(wh), wh.dtype.name, d.dims(wh)[1:])]
     arrays = [d.array(parts[i]) if i in parts else stand_in for i, stand_in in enumerate(stand_ins)]
-    d.library("rnn_backward", [d.array(t) for t in (x, h, wx, wh, g)] + arrays
+    d.library("rnn.rnn_backward", [d.array(t) for t in (x, h, wx, wh, g)] + arrays
               + [Literal(ACTIVATION_CODES[node.attrs["activation"]])] + [Literal(i in parts) for i in range(4)])
 
 
@@ -115,8 +115,51 @@ def _onnx_step_at(node, b):
     return Plan(node.inputs, lambda b, xs, out: b.node("Gather", [xs[0], b.constant(index)], out, axis=1))
 
 
+def _import_rnn(imp, operands, attrs):
+    """ONNX's RNN (time-first, one direction, biases Wb + Rb) as staticnet's Elman rnn, batch-first."""
+    activation = attrs.take("activations", ["Tanh"])
+    if len(activation) != 1 or activation[0] not in ("Tanh", "Relu", "Sigmoid"):
+        raise Unsupported(f"activations={activation}: staticnet's rnn takes one of Tanh, Relu, Sigmoid")
+    attrs.require("direction", ["forward"], "forward")
+    attrs.require("layout", [0], 0)
+    for unsupported in ("clip", "activation_alpha", "activation_beta"):
+        if unsupported in attrs.values:
+            raise Unsupported(f"attribute {unsupported} is not supported")
+    hidden = attrs.take("hidden_size")
+    w, r = imp.known(operands[1], "W"), imp.known(operands[2], "R")
+    biases = imp.known(operands[3], "B") if imp.optional(operands, 3) else np.zeros((1, 2 * hidden), w.dtype)
+    if imp.optional(operands, 4):
+        raise Unsupported("sequence_lens is not supported (staticnet runs every sequence to its full length)")
+    initial = imp.optional(operands, 5)
+    if initial is not None and np.any(imp.known(initial, "initial_h")):
+        raise Unsupported("a nonzero initial_h is not supported (staticnet's rnn starts from zeros)")
+    x = imp.transpose(imp.tensor(operands[0]), (1, 0, 2))
+    bias_name = imp.optional(operands, 3) or f"{operands[1]}_bias"
+    states = make_node("rnn", (x, imp.parameter(operands[1], w[0].T), imp.parameter(operands[2], r[0].T),
+                               imp.parameter(bias_name, biases[0, :hidden] + biases[0, hidden:])),
+                       {"activation": activation[0].lower()})
+    steps = x.shape[1]
+    sequence = imp.reshape(imp.transpose(states, (1, 0, 2)), (steps, 1, None, hidden))
+    last = imp.reshape(make_node("step_at", (states,), {"index": steps - 1}), (1, None, hidden))
+    return [sequence, last]
+
+
+def _import_gather(imp, operands, attrs):
+    """One position along axis 1 (a time step of a sequence), as staticnet's step_at."""
+    x = imp.tensor(operands[0])
+    axis = attrs.take("axis", 0)
+    index = imp.known(operands[1], "index")
+    if axis % x.ndim != 1 or index.ndim != 0:
+        raise Unsupported(f"staticnet imports Gather of one index (a scalar) along axis 1, got axis {axis} and "
+                          f"indices of shape {index.shape}")
+    size = x.shape[1]
+    if not -size <= int(index) < size:  # ONNX (and onnxruntime) refuse it; wrapped, it would pick another step
+        raise Unsupported(f"index {int(index)} is out of range for axis 1 of size {size} (from {-size} to {size - 1})")
+    return [make_node("step_at", (x,), {"index": int(index) % size})]
+
+
 register("rnn", shape=_rnn_shape, numpy=_rnn_ref, grad=_rnn_grad, kind="opaque", lower=_lower_rnn,
-         onnx_export=_onnx_rnn)
+         onnx_export=_onnx_rnn, onnx_import={"RNN": _import_rnn})
 register("rnn_grad", shape=lambda x, h, wx, wh, g, activation: ((), x.dtype), numpy=_rnn_grad_ref, grad=None,
          kind="multi", lower=_lower_rnn_grad)
 
@@ -132,16 +175,16 @@ def _step_grad_ref(g, like, index):
 
 
 def _copy_step(node, d):
-    d.library("copy_step", [d.array(node.inputs[0]), d.array(node), Integer(d.sizes(node.attrs["index"]))])
+    d.library("rnn.copy_step", [d.array(node.inputs[0]), d.array(node), Integer(d.sizes(node.attrs["index"]))])
 
 
 def _scatter_step(node, d):
-    d.library("scatter_step", [d.array(node.inputs[0]), d.array(node), Integer(d.sizes(node.attrs["index"]))])
+    d.library("rnn.scatter_step", [d.array(node.inputs[0]), d.array(node), Integer(d.sizes(node.attrs["index"]))])
 
 
 register("step_at", shape=_step_shape, numpy=lambda h, index: np.ascontiguousarray(h[:, index]), kind="opaque",
          grad=lambda n, g: (make_node("step_at_grad", (g, n.inputs[0]), n.attrs),),
-         lower=_copy_step, onnx_export=_onnx_step_at)
+         lower=_copy_step, onnx_export=_onnx_step_at, onnx_import={"Gather": _import_gather})
 register("step_at_grad", shape=lambda g, like, index: (like.shape, like.dtype), numpy=_step_grad_ref, kind="opaque",
          grad=lambda n, d: (make_node("step_at", (d,), n.attrs), None), lower=_scatter_step)
 

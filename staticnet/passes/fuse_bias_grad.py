@@ -4,8 +4,8 @@ of a dense layer's delta; batch, height and width of a convolution's) become one
 `fused_multi` node with two parts."""
 from __future__ import annotations
 
-from ..graph import make_node
 from ..loop_body import loop_body_of
+from ..ops.fused import fused_multi, part
 from ..program import Program, consumers, rebuild
 from .fuse_elementwise import loopable
 
@@ -29,13 +29,10 @@ def fuse_bias_grad(program: Program) -> Program:
             fused_inputs, body = loop_body_of(node, inputs)
             last = len(body) - 1
             column_shape = (node.shape[-1],)
-            multi = make_node("fused_multi", fused_inputs, {
-                "body": body, "results": ((last, "map"), (last, "colsum")),
-                "parts": ((node.shape, node.dtype.name), (column_shape, node.dtype.name))}, loc=node.loc)
-            delta_part = make_node("part", (multi,), {"index": 0, "shape": node.shape, "dtype": node.dtype.name},
-                                   loc=node.loc)
-            sum_part = make_node("part", (multi,), {"index": 1, "shape": column_shape, "dtype": node.dtype.name},
-                                 loc=node.loc)
+            multi = fused_multi(fused_inputs, body, ((last, "map"), (last, "colsum")),
+                                ((node.shape, node.dtype.name), (column_shape, node.dtype.name)), node.loc)
+            delta_part = part(multi, 0, node.shape, node.dtype, node.loc)
+            sum_part = part(multi, 1, column_shape, node.dtype, node.loc)
             multis[delta_part.id] = (delta_part, sum_part)
             return delta_part
         return None

@@ -7,8 +7,9 @@ and its buffer disappears.
 """
 from __future__ import annotations
 
-from ..graph import Tensor, make_node
+from ..graph import Tensor
 from ..loop_body import loop_body_of
+from ..ops.fused import fused
 from ..registry import registry
 from ..program import Program, consumers, rebuild
 
@@ -18,8 +19,7 @@ def loopable(node: Tensor) -> bool:
     if node.is_leaf:
         return False
     opdef = registry[node.op]
-    return node.op == "fused" or (opdef.kind in ("elementwise", "broadcast") and
-                                  (opdef.scalar is not None or node.op == "broadcast_like"))
+    return node.op == "fused" or (opdef.kind in ("elementwise", "broadcast") and opdef.scalar is not None)
 
 
 class LoopBodyBuilder:
@@ -71,7 +71,6 @@ def fuse_elementwise(program: Program) -> Program:
                  for i, (original, new) in enumerate(zip(node.inputs, inputs)) if absorbable(original, node)}
         builder.add(*loop_body_of(node, inputs), bound)
         fused_inputs, fused_body = builder.finish()
-        return make_node("fused", fused_inputs, {"body": fused_body, "shape": node.shape,
-                                                 "dtype": node.dtype.name}, loc=node.loc)
+        return fused(fused_inputs, fused_body, node.shape, node.dtype, node.loc)
 
     return rebuild(program, rule)

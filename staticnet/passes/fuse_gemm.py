@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from ..graph import Tensor, make_node
 from ..loop_body import loop_body_of
+from ..ops.fused import gemm
 from ..program import Program, consumers, rebuild
 from ..registry import has_trait
 from .fuse_elementwise import LoopBodyBuilder, loopable
@@ -22,8 +23,7 @@ def _gemm(product: Tensor, extra_inputs, epilogue, shape, dtype, loc):
         (a, trans_a), (b, trans_b) = (product.inputs[0], True), (product.inputs[1], False)
     else:
         (a, trans_a), (b, trans_b) = _operand(product.inputs[0]), _operand(product.inputs[1])
-    return make_node("gemm", (a, b, *extra_inputs), {"trans_a": trans_a, "trans_b": trans_b, "epilogue": epilogue,
-                                                     "shape": shape, "dtype": dtype.name}, loc=loc)
+    return gemm(a, b, extra_inputs, trans_a, trans_b, epilogue, shape, dtype, loc)
 
 
 def fuse_gemm(program: Program) -> Program:

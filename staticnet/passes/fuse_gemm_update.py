@@ -6,7 +6,8 @@ is formed, so the gradient is never stored.
 """
 from __future__ import annotations
 
-from ..graph import Tensor, derived_from, lift, make_node
+from ..graph import Tensor, derived_from, lift
+from ..ops.fused import gemm_update
 from ..program import Program, origins
 
 
@@ -66,15 +67,15 @@ def fuse_gemm_update(program: Program) -> Program:
     kept, effects = [], list(program.effects)
     for leaf, value in program.updates:
         form = None
-        if value.op == "gemm" and value.attrs["epilogue"] and leaf not in value.inputs[:2]:
+        if value.kind == "gemm" and value.attrs.get("epilogue") and leaf not in value.inputs[:2]:  # a fused product
             with derived_from(value.loc):
                 form = _affine(leaf, value)
         if form is None:
             kept.append((leaf, value))
             continue
         alpha, beta = form
-        effect = make_node("gemm_update", (value.inputs[0], value.inputs[1], leaf, alpha, beta), {
-            "trans_a": value.attrs["trans_a"], "trans_b": value.attrs["trans_b"], "writes": ((0, 2),)}, loc=value.loc)
+        effect = gemm_update(value.inputs[0], value.inputs[1], leaf, alpha, beta, value.attrs["trans_a"],
+                             value.attrs["trans_b"], value.loc)
         effect.origin = origins(value)
         effects.append(effect)
     if len(kept) == len(program.updates):

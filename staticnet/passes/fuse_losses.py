@@ -4,6 +4,7 @@ logits, one pass over the logits gives both."""
 from __future__ import annotations
 
 from ..graph import make_node
+from ..ops.fused import part
 from ..program import Program, rebuild
 from ..registry import has_trait, registry
 
@@ -37,9 +38,8 @@ def fuse_losses(program: Program) -> Program:
             z, y = loss.inputs  # logits and labels are upstream of both: never rebuilt differently
             multi = make_node(registry[loss.op].with_activation, (z, y), loc=loss.loc)
             made[loss.id] = {
-                loss.id: make_node("part", (multi,), {"index": 0, "shape": (), "dtype": loss.dtype.name}, loc=loss.loc),
-                partner.id: make_node("part", (multi,), {"index": 1, "shape": partner.shape, "dtype": partner.dtype.name},
-                                      loc=partner.loc)}
+                loss.id: part(multi, 0, (), loss.dtype, loss.loc),
+                partner.id: part(multi, 1, partner.shape, partner.dtype, partner.loc)}
         return made[loss.id][node.id]
 
     return rebuild(program, rule)

@@ -5,7 +5,7 @@ time in each thread's cache instead of written out for the whole batch and read 
 (kernels/pool.py, max_pool_contract_block, says what that gains)."""
 from __future__ import annotations
 
-from ..graph import make_node
+from ..ops.pool import max_pool_contract
 from .rules import RuleSet
 
 fuse_pool_contract = RuleSet("fuse_pool_contract")
@@ -17,4 +17,4 @@ def pooled_filter_gradient(node, inputs, context):
     delta = node.inputs[1]
     if delta.op != "max_pool2d_grad" or len(context.readers(delta)) != 1:
         return None
-    return make_node("max_pool_contract", (inputs[0], *inputs[1].inputs), delta.attrs, loc=node.loc)
+    return max_pool_contract(inputs[0], *inputs[1].inputs, delta.attrs, node.loc)

@@ -6,8 +6,8 @@ loop reads the gradient once and writes parameter and state in place.
 """
 from __future__ import annotations
 
-from ..graph import make_node
 from ..loop_body import loop_body_of
+from ..ops.fused import fused_update
 from ..program import Program, origins
 from ..registry import has_trait
 from .fuse_elementwise import LoopBodyBuilder, loopable
@@ -58,7 +58,7 @@ def fuse_updates(program: Program) -> Program:
         leaf_refs = [builder.input_ref(leaf) for leaf, _ in group]
         inputs, body = builder.finish()
         writes = tuple((result_of[value.id][1], ref[1]) for (_, value), ref in zip(group, leaf_refs))
-        effect = make_node("fused_update", inputs, {"body": body, "writes": writes}, loc=group[-1][1].loc)
+        effect = fused_update(inputs, body, writes, group[-1][1].loc)
         effect.origin = frozenset().union(*(origins(value) for _, value in group))
         effects.append(effect)
     if len(effects) == fused_count:

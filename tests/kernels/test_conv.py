@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from hypothesis import assume, given, settings, strategies as st
 
-from staticnet import kernels as K
+from staticnet.kernels import conv as K
 from staticnet.ops import conv as reference
 
 

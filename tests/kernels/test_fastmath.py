@@ -1,7 +1,7 @@
 import numpy as np
 from numba import njit
 
-from staticnet.kernels import exp32
+from staticnet.kernels.fastmath import exp32
 
 
 @njit

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from staticnet.kernels import add_partials, gemm, gemm_chunk, split_mode
+from staticnet.kernels.gemm import add_partials, gemm, gemm_chunk, split_mode
 from staticnet.kernels.gemm import BY_COLUMNS, BY_DEPTH, BY_ROWS, ROWS_PER_THREAD, SERIAL, SPLIT_WORK
 
 

@@ -1,6 +1,6 @@
 import numpy as np
 
-from staticnet import kernels as K
+from staticnet.kernels import metrics as K
 
 
 def test_correct_counts_match_numpy():

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from staticnet import kernels as K
+from staticnet.kernels import pool as K
 from staticnet.kernels.pool import LONGEST_RUN
 from staticnet.ops import pool as reference
 

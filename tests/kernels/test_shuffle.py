@@ -1,6 +1,6 @@
 import numpy as np
 
-from staticnet import kernels as K
+from staticnet.kernels import shuffle as K
 from staticnet.model import shuffled
 
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from staticnet import kernels as K
+from staticnet.kernels import softmax as K
 
 
 def softmax(z):

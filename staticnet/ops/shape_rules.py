@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ..checks import is_integer, shown
 from ..errors import DTypeError, ShapeError
-from ..graph import FLOAT_DTYPES, Tensor, fmt_shape
+from ..graph import FLOAT_DTYPES, fmt_shape
 
 
 def broadcast_shapes(*shapes):
@@ -48,6 +48,3 @@ def normalize_axes(axis, ndim, shape):
         raise ShapeError(f"axis {axis!r} repeats an axis")
     return tuple(sorted(out))
 
-
-def is_tensor(x) -> bool:
-    return isinstance(x, Tensor)
