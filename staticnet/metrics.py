@@ -24,6 +24,7 @@ import re
 import numpy as np
 
 from .checks import did_you_mean
+from .codegen.loops import BINARY, CLASS_INDEX, ONE_HOT_ROWS
 from .errors import ArgumentError, GraphError
 from .graph import Tensor, fmt_shape, located, topological
 from .registry import has_trait
@@ -135,7 +136,7 @@ def resolve(metrics, output: Tensor, label: Tensor | None, loss: Tensor, accurac
                                                   f"{fmt_shape(output.shape)}, the label "
                                                   f"{fmt_shape(label.shape) if label is not None else 'missing'}")
     ranked = [n for n in names if top_k(n)]
-    if ranked and accuracy_kind == "binary":
+    if ranked and accuracy_kind == BINARY:
         raise located(GraphError, "compile", loc, f"{ranked[0]} ranks the scores of several classes; the output "
                                                   f"{fmt_shape(output.shape)} has one per row (use accuracy)")
     regression = [n for n in names if n in REGRESSION_METRICS]
@@ -160,7 +161,7 @@ def regression_scores(metrics, prediction: np.ndarray, target: np.ndarray) -> di
 def predicted_classes(prediction: np.ndarray, kind: str) -> np.ndarray:
     """Each row's class as accuracy counts it (kernels/metrics.py): the largest score's column, or for one
     output per row the decision prediction > 0.5; -1 for a row holding a NaN."""
-    if kind == "binary":
+    if kind == BINARY:
         p = prediction.reshape(len(prediction))
         return np.where(np.isnan(p), -1, p > 0.5).astype(np.int64)
     flat = prediction.reshape(len(prediction), -1)
@@ -169,15 +170,17 @@ def predicted_classes(prediction: np.ndarray, kind: str) -> np.ndarray:
 
 def true_classes(target: np.ndarray, kind: str) -> np.ndarray:
     """Each row's class from its label: an integer label as it is, a one-hot row's 1, a binary label > 0.5."""
-    if kind == "binary":
+    if kind == BINARY:
         return (target.reshape(len(target)) > 0.5).astype(np.int64)
-    if kind == "one_hot_rows":
+    if kind == ONE_HOT_ROWS:
         return np.argmax(target.reshape(len(target), -1), axis=1)
-    return target.reshape(len(target)).astype(np.int64)
+    if kind == CLASS_INDEX:
+        return target.reshape(len(target)).astype(np.int64)
+    raise ValueError(f"unknown label layout {kind!r}: one of {ONE_HOT_ROWS!r}, {CLASS_INDEX!r}, {BINARY!r}")
 
 
 def class_count(prediction: np.ndarray, kind: str) -> int:
-    return 2 if kind == "binary" else prediction.reshape(len(prediction), -1).shape[1]
+    return 2 if kind == BINARY else prediction.reshape(len(prediction), -1).shape[1]
 
 
 def confusion(prediction: np.ndarray, target: np.ndarray, kind: str) -> np.ndarray:

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import staticnet as sn
+from staticnet.codegen.loops import ONE_HOT_ROWS
 
 HERE = re.escape(os.path.relpath(__file__))
 
@@ -114,7 +115,7 @@ def test_top_k_accuracy_follows_scikit_learn():
     for k in (1, 2, 5):
         expected = sklearn.top_k_accuracy_score(truth, scores, k=k, labels=range(6))
         assert top_k_score(k, scores, truth, "index") == pytest.approx(expected)
-        assert top_k_score(k, scores, np.eye(6)[truth], "one_hot") == pytest.approx(expected)
+        assert top_k_score(k, scores, np.eye(6)[truth], ONE_HOT_ROWS) == pytest.approx(expected)
 
 
 def classifier(output, label, metrics, seed=0):

@@ -60,7 +60,7 @@ def test_a_composite_activation_is_listed_by_its_name():
     x, y = sn.input("x", (None, 6)), sn.input("y", (None, 2))
     h = sn.dense(x, 4, activation="swish")
     p = sn.dense(sn.leaky_relu(h, 0.2), 2, activation="softmax")
-    text = sn.compile(sn.cross_entropy(p, y), outputs=p, optimizer=sn.SGD(lr=0.1)).summary(print_fn=None)
+    text = str(sn.compile(sn.cross_entropy(p, y), outputs=p, optimizer=sn.SGD(lr=0.1)).summary(print_fn=None))
     assert row(text, "dense1").split()[1:4] == ["matmul,", "add,", "swish"]
     assert row(text, "leaky_relu").split()[:3] == ["leaky_relu", "leaky_relu", "(None,"]
     lines = text.splitlines()

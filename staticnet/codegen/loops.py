@@ -12,8 +12,10 @@ from .driver import JIT, Driver, product
 from .library import Array, Integer
 from .signature import Group, Signature, one
 
-METRIC_KERNELS = {"one_hot_rows": "metrics.correct_one_hot", "index": "metrics.correct_index",
-                  "binary": "metrics.correct_binary"}
+# How a label gives each row's class, as accuracy and the metrics computed from predictions read it
+ONE_HOT_ROWS, CLASS_INDEX, BINARY = "one_hot_rows", "index", "binary"
+METRIC_KERNELS = {ONE_HOT_ROWS: "metrics.correct_one_hot", CLASS_INDEX: "metrics.correct_index",
+                  BINARY: "metrics.correct_binary"}
 
 
 def metric_kind(prediction, label) -> str | None:
@@ -23,9 +25,9 @@ def metric_kind(prediction, label) -> str | None:
     classes = prediction.shape[1] if prediction.ndim == 2 else 1
     if classes > 1:
         if label.dtype.kind == "i" and label.ndim == 1:
-            return "index"
-        return "one_hot_rows" if label.shape == prediction.shape else None
-    return "binary"
+            return CLASS_INDEX
+        return ONE_HOT_ROWS if label.shape == prediction.shape else None
+    return BINARY
 
 
 def _data_name(step: Driver, t) -> str:
