@@ -23,7 +23,8 @@ from .autodiff import grad
 from .function import NumpyFunction
 from .gradcheck import gradcheck
 from .history import History
-from .optim import SGD, AdaGrad, Adam, AdamW, RMSProp, constant as constant_lr, exponential_decay, step_decay
+from .optim import (SGD, AdaGrad, Adam, AdamW, RMSProp, constant as constant_lr, cosine_decay, exponential_decay,
+                    one_cycle, step_decay, warmup)
 from .ops.nn import dropout
 from .ensemble import ensemble
 from . import callbacks, data, metrics, plot, search

@@ -455,7 +455,7 @@ class Model:
                 progress.finish(["diverged: the NaN guard stopped training"])
                 self.history.numerical_error = error
                 raise
-            record = {"epoch": epoch + 1, "loss": loss_sum / total, "lr": float(self.optimizer.lr_leaf.value)}
+            record = {"epoch": epoch + 1, "loss": loss_sum / total, "lr": self.optimizer.last_rate()}
             if self.has_accuracy:
                 record["accuracy"] = correct / total
             if val_arrays is not None:

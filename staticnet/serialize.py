@@ -22,7 +22,8 @@ staticnet.json:
   format: "staticnet-model", version: 1, staticnet: the writer's version
   nodes: [{op, inputs: [node indices], attrs, shape, dtype, name, loc, regularize, array}]
   loss: node index, outputs: [node indices], single_output: bool
-  optimizer: {name, lr, schedule, ...hyperparameters}, metrics: [...]
+  optimizer: {name, lr, schedule: {kind, ...its numbers, a warm-up's then: a schedule}, ...hyperparameters},
+  metrics: [...]
   state: {leaf name: array index} for the optimizer state
   history: [per-epoch records], epochs_done, seed
   early_stopping: null, or {monitor, best_score, best_epoch, waited, weights: {leaf name: array index}}
@@ -337,7 +338,7 @@ class _ModelFile:
                        default=False)
 
     def _check_optimizer(self, config: dict) -> None:
-        from .optim import OPTIMIZERS, SCHEDULES
+        from .optim import OPTIMIZERS
         name = self.field(config, "name", "optimizer.name", lambda v: isinstance(v, str), "a string")
         if name.lower() not in OPTIMIZERS:
             self.fail(f"field optimizer.name must be one of {', '.join(sorted(OPTIMIZERS))}, got {name!r}")
@@ -352,11 +353,7 @@ class _ModelFile:
                        "a number", default=None)
         schedule = self.field(config, "schedule", "optimizer.schedule", lambda v: isinstance(v, dict), "an object",
                               default={"kind": "constant"})
-        kind = self.field(schedule, "kind", "optimizer.schedule.kind",
-                          lambda v: isinstance(v, str) and v in SCHEDULES, f"one of {', '.join(SCHEDULES)}")
-        for key, value in schedule.items():
-            if key != "kind" and not _is_number(value):
-                self.fail(f"field optimizer.schedule.{key} must be a number, got {_found(value)}")
+        kind = self._check_schedule(schedule, "optimizer.schedule")
         try:
             optimizer = _optimizer(config)
             rates = [optimizer.lr_at(epoch) for epoch in (0, 1)]
@@ -364,6 +361,19 @@ class _ModelFile:
             self.fail(f"field optimizer does not make a {cls.__name__} with a {kind} schedule ({e})")
         if not all(math.isfinite(rate) for rate in rates):
             self.fail(f"field optimizer gives a non-finite learning rate ({rates})")
+
+    def _check_schedule(self, schedule: dict, where: str) -> str:
+        """A schedule's kind and numbers, a warm-up's `then` (a schedule itself) included; returns the kind."""
+        from .optim import SCHEDULES
+        kind = self.field(schedule, "kind", f"{where}.kind",
+                          lambda v: isinstance(v, str) and v in SCHEDULES, f"one of {', '.join(SCHEDULES)}")
+        for key, value in schedule.items():
+            if key == "then" and isinstance(value, dict):
+                self._check_schedule(value, f"{where}.then")
+            elif key != "kind" and not _is_number(value):
+                self.fail(f"field {where}.{key} must be a number{' or a schedule' if key == 'then' else ''}, got "
+                          f"{_found(value)}")
+        return kind
 
     # ------------------------------------------------------------ arrays
     def array(self, index: int, shape: tuple, dtype, what: str) -> np.ndarray:
