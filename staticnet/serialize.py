@@ -27,6 +27,7 @@ staticnet.json:
   state: {leaf name: array index} for the optimizer state
   history: [per-epoch records], epochs_done, seed
   early_stopping: null, or {monitor, best_score, best_epoch, waited, weights: {leaf name: array index}}
+  reduce_lr_on_plateau: null, or {monitor, best, wait, cooldown_counter, scale}
 """
 from __future__ import annotations
 
@@ -38,6 +39,7 @@ import os
 import re
 import zipfile
 import zlib
+from dataclasses import dataclass
 from typing import NoReturn
 
 import numpy as np
@@ -106,6 +108,8 @@ def _contents(model):
                 "metrics": list(model.metrics), "state": leaves, "history": model.history.epochs,
                 "epochs_done": model.epochs_done, "seed": getattr(model, "seed", None)}
     manifest["early_stopping"] = _early_stopping_entry(model, arrays)
+    plateau = getattr(model, "lr_plateau", None)
+    manifest["reduce_lr_on_plateau"] = plateau.state() if plateau is not None else None
     return manifest, arrays
 
 
@@ -533,9 +537,17 @@ def _restore_state(model, file: _ModelFile) -> None:
     model.seed = manifest.get("seed")
 
 
-def restore_checkpoint(model, path: str):
+@dataclass
+class SavedCallbacks:
+    """The state of the callbacks a checkpoint keeps: early stopping's (state, best weights) and
+    ReduceLROnPlateau's state, each None where the run had none."""
+    early_stopping: tuple | None
+    lr_plateau: dict | None
+
+
+def restore_checkpoint(model, path: str) -> SavedCallbacks:
     """Load weights, optimizer state and history from a checkpoint of this same model; returns the state of
-    its early stopping, (state, best weights), or None."""
+    its callbacks."""
     with _ModelFile(path) as file:
         _check_same_training(model, file.manifest, path)
         saved = {e["name"]: e for e in file.manifest["nodes"] if e["op"] == "param"}
@@ -547,7 +559,7 @@ def restore_checkpoint(model, path: str):
                           f"{leaf.shape} in this model")
             leaf.value[...] = file.array(saved[leaf.name]["array"], leaf.shape, leaf.dtype, f"param {leaf.name!r}")
         _restore_state(model, file)
-        return _saved_early_stopping(model, file)
+        return SavedCallbacks(_saved_early_stopping(model, file), _saved_lr_plateau(file))
 
 
 # ---------------------------------------------------------------- what resuming needs beyond the weights
@@ -641,3 +653,21 @@ def _saved_early_stopping(model, file: "_ModelFile"):
     except (KeyError, TypeError, AttributeError) as e:
         file.fail(f"corrupted early-stopping state ({type(e).__name__}: {e})")
     return state, weights
+
+
+def _saved_lr_plateau(file: "_ModelFile") -> dict | None:
+    """The state of the ReduceLROnPlateau saved in a checkpoint, or None; each field checked, as it reaches the
+    learning rate."""
+    entry = file.manifest.get("reduce_lr_on_plateau")
+    if entry is None:
+        return None
+    if not isinstance(entry, dict):
+        file.fail(f"field reduce_lr_on_plateau must be an object or null, got {_found(entry)}")
+    where = "reduce_lr_on_plateau"
+    file.field(entry, "monitor", f"{where}.monitor", lambda v: isinstance(v, str), "a string")
+    file.field(entry, "best", f"{where}.best", lambda v: v is None or _is_number(v) and math.isfinite(v),
+               "a finite number or null")
+    for key in ("wait", "cooldown_counter"):
+        file.field(entry, key, f"{where}.{key}", lambda v: _is_int(v) and v >= 0, "an integer >= 0")
+    file.field(entry, "scale", f"{where}.scale", lambda v: _is_number(v) and 0 < v <= 1, "a number in (0, 1]")
+    return {key: entry[key] for key in ("monitor", "best", "wait", "cooldown_counter", "scale")}
