@@ -40,6 +40,7 @@ class Optimizer:
         self.schedule = schedule or constant()
         self.lr_leaf = None
         self.step_leaf = None  # the number of steps done, where the rule or the schedule needs it
+        self.next_step = None  # step_leaf + 1: the count after this step (Adam's t)
         self.rate_leaf = None  # with a per-step schedule: the rate of the last step
         self.state: list[Tensor] = []
 

@@ -599,8 +599,13 @@ def _difference(theirs: dict, ours: dict) -> str:
 
 
 def _optimizer_text(config: dict) -> str:
-    settings = ", ".join(f"{k}={v}" for k, v in config.items() if k not in ("name", "schedule"))
-    return f"{config.get('name')}({settings})"
+    """An optimizer's config in a line; a schedule by its kind, which decides the optimizer state (a per-step
+    schedule's step count)."""
+    settings = [f"{k}={v}" for k, v in config.items() if k not in ("name", "schedule")]
+    kind = config.get("schedule", {}).get("kind", "constant") if isinstance(config.get("schedule"), dict) else None
+    if kind not in ("constant", None):
+        settings.append(f"schedule={kind}")
+    return f"{config.get('name')}({', '.join(settings)})"
 
 
 def _check_same_training(model, manifest, path) -> None:

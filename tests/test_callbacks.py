@@ -375,3 +375,20 @@ def test_reduce_lr_on_plateau_settings_are_checked(tmp_path):
         with pytest.raises(ValueError, match=f"^{function} at {HERE}:{call.__code__.co_firstlineno}: {message}$"):
             call()
     assert net.epochs_done == 0 and scheduled.epochs_done == 0
+
+
+@pytest.mark.parametrize("field,value,expected", [
+    ("scale", 2.0, "a number in (0, 1], got a number (2.0)"),
+    ("wait", -1, "an integer >= 0, got an integer (-1)"),
+    ("best", "low", "a finite number or null, got a string ('low')"),
+])
+def test_a_corrupted_plateau_state_in_a_checkpoint_is_refused_naming_the_field(tmp_path, field, value, expected):
+    from tests.test_serialize import set_field, with_manifest
+    X, Y = regression_rows()
+    path = tmp_path / "run.snet"
+    linear_model(sn.SGD(lr=0.1)).fit(X, Y, epochs=1, validation_data=(X, Y), verbose=0, checkpoint=path,
+                                     callbacks=[ReduceLROnPlateau()])
+    path.write_bytes(with_manifest(path.read_bytes(), set_field(f"reduce_lr_on_plateau.{field}")(value)))
+    with pytest.raises(sn.DataError, match=re.escape(f"{path}: field reduce_lr_on_plateau.{field} must be {expected}")):
+        linear_model(sn.SGD(lr=0.1)).fit(X, Y, epochs=2, validation_data=(X, Y), verbose=0, resume=path,
+                                         callbacks=[ReduceLROnPlateau()])

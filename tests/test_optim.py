@@ -297,3 +297,13 @@ def test_a_model_file_keeps_a_nested_schedule(tmp_path):
     assert loaded.optimizer.config() == net.optimizer.config()
     assert repr(loaded.optimizer) == ("SGD(lr=0.2, momentum=0.5, nesterov=False, schedule=sn.warmup(steps=3, "
                                       "then=sn.cosine_decay(total_steps=40, final=0.25)))")
+
+
+def test_a_checkpoint_without_the_step_count_is_refused_by_a_per_step_schedule(tmp_path):
+    X, Y = regression_rows()
+    linear_model(sn.SGD(lr=LR)).fit(X, Y, epochs=1, verbose=0, checkpoint=tmp_path / "run.snet")
+    scheduled = linear_model(sn.SGD(lr=LR, schedule=sn.cosine_decay(10)))
+    with pytest.raises(sn.DataError, match=r"the checkpoint was trained with SGD\(lr=0.2, momentum=0.0, nesterov=False\), "
+                                           r"this model uses SGD\(lr=0.2, momentum=0.0, nesterov=False, "
+                                           r"schedule=cosine_decay\); resume with the optimizer that wrote it"):
+        scheduled.fit(X, Y, epochs=2, verbose=0, resume=tmp_path / "run.snet")
