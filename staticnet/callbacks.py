@@ -325,9 +325,9 @@ class ReduceLROnPlateau(Callback):
     The rate it reduces is the epoch's (the optimizer's lr times its schedule's factor for the epoch): each
     reduction scales the rates of the epochs after it, a per-step schedule's factor applying on top, and min_lr
     bounds the rate of the epoch it is made in, as Keras bounds the optimizer's rate.  A LearningRateScheduler
-    sets the rate outright: give one of the two.  Its state (best value, epochs waited, cooldown, the scale of
-    the reductions so far) carries over to a later fit given the same object and goes into checkpoints, so a
-    resumed run reduces at the epochs the uninterrupted one would."""
+    sets the rate outright: fit refuses the two together.  The state (best value, epochs waited, cooldown, the
+    scale of the reductions so far) carries over to a later fit given the same object and goes into
+    checkpoints, so a resumed run reduces at the epochs the uninterrupted one would."""
 
     def __init__(self, monitor: str = "val_loss", factor: float = 0.1, patience: int = 10, min_lr: float = 0.0,
                  min_delta: float = 1e-4, cooldown: int = 0, mode: str = "auto"):
@@ -510,4 +510,7 @@ def checked(callbacks) -> list[Callback]:
     plateaus = sum(isinstance(c, ReduceLROnPlateau) for c in callbacks)
     if plateaus > 1:
         _refuse(f"give one ReduceLROnPlateau, not {plateaus}: a checkpoint keeps the state of one")
+    if plateaus and any(isinstance(c, LearningRateScheduler) for c in callbacks):
+        _refuse("give one of LearningRateScheduler and ReduceLROnPlateau: the scheduler sets each epoch's rate "
+                "outright, undoing the reductions")
     return list(callbacks)

@@ -357,7 +357,8 @@ def test_reduce_lr_on_plateau_settings_are_checked(tmp_path):
     mistakes = [
         (lambda: ReduceLROnPlateau(factor=1.0), r"ReduceLROnPlateau", r"factor must be a number in \(0, 1\), got 1.0"),
         (lambda: ReduceLROnPlateau(patience=-1), r"ReduceLROnPlateau", r"patience must be an int >= 0, got -1"),
-        (lambda: ReduceLROnPlateau(min_lr=-0.1), r"ReduceLROnPlateau", r"min_lr must be a finite number >= 0, got -0.1"),
+        (lambda: ReduceLROnPlateau(min_lr=-0.1), r"ReduceLROnPlateau",
+         r"min_lr must be a finite number >= 0, got -0.1"),
         (lambda: ReduceLROnPlateau(mode="mn"), r"ReduceLROnPlateau",
          r"mode must be one of 'auto', 'min', 'max'; did you mean 'min'\? got 'mn' \(str\)"),
         (lambda: net.fit(X, Y, verbose=0, callbacks=[ReduceLROnPlateau()]),
@@ -367,6 +368,10 @@ def test_reduce_lr_on_plateau_settings_are_checked(tmp_path):
          r"fit", r"ReduceLROnPlateau cannot monitor 'los'; did you mean 'loss'\? the epochs record loss"),
         (lambda: net.fit(X, Y, verbose=0, callbacks=[ReduceLROnPlateau("loss"), ReduceLROnPlateau("loss")]),
          r"fit", r"give one ReduceLROnPlateau, not 2: a checkpoint keeps the state of one"),
+        (lambda: net.fit(X, Y, verbose=0, callbacks=[ReduceLROnPlateau("loss"),
+                                                     LearningRateScheduler(lambda e, lr: lr)]),
+         r"fit", r"give one of LearningRateScheduler and ReduceLROnPlateau: the scheduler sets each epoch's rate "
+                 r"outright, undoing the reductions"),
         (lambda: scheduled.fit(X, Y, verbose=0, callbacks=[LearningRateScheduler(lambda epoch, lr: lr)]),
          r"fit", r"LearningRateScheduler sets each epoch's rate from the last one's, and the optimizer's schedule "
                  r"sn.cosine_decay\(total_steps=100, final=0.0\) changes the rate at every step: give one of the two"),

@@ -303,7 +303,8 @@ def test_a_checkpoint_without_the_step_count_is_refused_by_a_per_step_schedule(t
     X, Y = regression_rows()
     linear_model(sn.SGD(lr=LR)).fit(X, Y, epochs=1, verbose=0, checkpoint=tmp_path / "run.snet")
     scheduled = linear_model(sn.SGD(lr=LR, schedule=sn.cosine_decay(10)))
-    with pytest.raises(sn.DataError, match=r"the checkpoint was trained with SGD\(lr=0.2, momentum=0.0, nesterov=False\), "
-                                           r"this model uses SGD\(lr=0.2, momentum=0.0, nesterov=False, "
-                                           r"schedule=cosine_decay\); resume with the optimizer that wrote it"):
+    with pytest.raises(sn.DataError, match=r"the checkpoint was trained with SGD\(lr=0.2, momentum=0.0, "
+                                           r"nesterov=False\), this model uses SGD\(lr=0.2, momentum=0.0, "
+                                           r"nesterov=False, schedule=cosine_decay\); resume with the optimizer that "
+                                           r"wrote it"):
         scheduled.fit(X, Y, epochs=2, verbose=0, resume=tmp_path / "run.snet")
