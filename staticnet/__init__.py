@@ -8,8 +8,8 @@ from .errors import ArgumentError, DataError, DTypeError, GraphError, NumericalE
 from .graph import Graph, Tensor, constant, describe, input, layer_scope, param, to_dot
 from . import init
 from .init import seed
-from .ops.elementwise import (abs, add, cast, div, equal, erf, exp, greater, greater_equal, less, less_equal, log,
-                              maximum, minimum, mul, neg, sign, sqrt, square, sub, where)
+from .ops.elementwise import (abs, add, cast, cos, div, equal, erf, exp, greater, greater_equal, less, less_equal,
+                              log, maximum, minimum, mul, neg, sign, sin, sqrt, square, sub, where)
 from .ops.linalg import matmul
 from .ops.reduce import broadcast_like, max, mean, sum
 from .ops.shape import flatten, reshape, transpose
@@ -23,7 +23,8 @@ from .autodiff import grad
 from .function import NumpyFunction
 from .gradcheck import gradcheck
 from .history import History
-from .optim import SGD, AdaGrad, Adam, AdamW, RMSProp, constant as constant_lr, exponential_decay, step_decay
+from .optim import (SGD, AdaGrad, Adam, AdamW, RMSProp, constant as constant_lr, cosine_decay, exponential_decay,
+                    one_cycle, step_decay, warmup)
 from .ops.nn import dropout
 from .ensemble import ensemble
 from . import callbacks, data, metrics, plot, search

@@ -296,6 +296,13 @@ class LearningRateScheduler(Callback):
             pass
         self.schedule = schedule
 
+    def set_params(self, params):
+        super().set_params(params)
+        schedule = self.model.optimizer.schedule
+        if schedule.per_step:
+            _refuse(f"LearningRateScheduler sets each epoch's rate from the last one's, and the optimizer's schedule "
+                    f"{schedule!r} changes the rate at every step: give one of the two")
+
     def on_epoch_begin(self, epoch, logs=None):
         model = self.model
         previous = model.history.epochs[-1]["lr"] if model.history.epochs else model.optimizer.lr_at(epoch)
@@ -304,6 +311,96 @@ class LearningRateScheduler(Callback):
             _refuse(f"LearningRateScheduler: schedule({epoch}, {previous:g}) returned {checks.shown(lr)}; a learning "
                     "rate is a finite number > 0")
         model.optimizer.lr_leaf.value[...] = lr
+
+
+class ReduceLROnPlateau(Callback):
+    """Keras's ReduceLROnPlateau: when `monitor` has not improved by more than `min_delta` for `patience`
+    epochs, multiply the learning rate by `factor`, not below `min_lr`, then let `cooldown` epochs pass before
+    counting again.  The rules are Keras's, line for line: an epoch in cooldown counts down and clears the
+    wait; an improvement is a value below the best by more than min_delta (above, for a score where higher is
+    better); no reduction is made once the rate is at min_lr.  mode: "min", "max" or "auto", which takes
+    lower as better for losses and errors (loss, mse, mae) and higher for the others (Keras's auto looks for
+    "acc" in the name, and so would minimise val_f1).
+
+    The rate it reduces is the epoch's (the optimizer's lr times its schedule's factor for the epoch): each
+    reduction scales the rates of the epochs after it, a per-step schedule's factor applying on top, and min_lr
+    bounds the rate of the epoch it is made in, as Keras bounds the optimizer's rate.  A LearningRateScheduler
+    sets the rate outright: fit refuses the two together.  The state (best value, epochs waited, cooldown, the
+    scale of the reductions so far) carries over to a later fit given the same object and goes into
+    checkpoints, so a resumed run reduces at the epochs the uninterrupted one would."""
+
+    def __init__(self, monitor: str = "val_loss", factor: float = 0.1, patience: int = 10, min_lr: float = 0.0,
+                 min_delta: float = 1e-4, cooldown: int = 0, mode: str = "auto"):
+        label = "ReduceLROnPlateau"
+        self.monitor = monitor
+        self.factor = checks.real(label, "factor", factor, checks.OPEN_FRACTION, error=ArgumentError)
+        self.patience = checks.count(label, "patience", patience, minimum=0, error=ArgumentError)
+        self.min_lr = checks.real(label, "min_lr", min_lr, checks.NON_NEGATIVE, error=ArgumentError)
+        self.min_delta = checks.real(label, "min_delta", min_delta, checks.NON_NEGATIVE, error=ArgumentError)
+        self.cooldown = checks.count(label, "cooldown", cooldown, minimum=0, error=ArgumentError)
+        if mode not in self.MODES:
+            checks.refuse(label, f"mode must be one of {', '.join(map(repr, self.MODES))}; "
+                                 f"{checks.did_you_mean(mode, self.MODES)}got {checks.shown(mode)}", ArgumentError)
+        self.mode = mode
+        self.best: float | None = None  # Keras starts from an infinity; None until a value that is not NaN
+        self.wait = 0  # epochs without improvement, outside cooldown, since the best or the last reduction
+        self.cooldown_counter = 0
+        self.scale = 1.0  # the product of the reductions made: every later epoch's rate is multiplied by it
+
+    MODES = ("auto", "min", "max")
+
+    def set_params(self, params):
+        super().set_params(params)
+        check_monitor("ReduceLROnPlateau", self.monitor, params["monitors"])
+
+    @property
+    def lower_is_better(self) -> bool:
+        return self.mode == "min" or self.mode == "auto" and Monitor(self.monitor).sign < 0
+
+    def _improves(self, current: float) -> bool:
+        if self.best is None:
+            return not math.isnan(current)
+        if self.lower_is_better:
+            return current < self.best - self.min_delta
+        return current > self.best + self.min_delta
+
+    def on_epoch_begin(self, epoch, logs=None):
+        leaf = self.model.optimizer.lr_leaf
+        leaf.value[...] = leaf.value * self.scale
+
+    def on_epoch_end(self, epoch, logs=None):
+        current = logs[self.monitor]
+        if self.cooldown_counter > 0:
+            self.cooldown_counter -= 1
+            self.wait = 0
+        if self._improves(current):
+            self.best, self.wait = current, 0
+        elif self.cooldown_counter == 0:
+            self.wait += 1
+            if self.wait >= self.patience:
+                self._reduce(epoch)
+
+    def _reduce(self, epoch: int) -> None:
+        old = float(self.model.optimizer.lr_leaf.value)
+        if not old > np.float32(self.min_lr):  # at the floor already (as Keras compares it, in float32)
+            return
+        new = max(old * self.factor, self.min_lr)
+        self.scale *= new / old
+        self.cooldown_counter, self.wait = self.cooldown, 0
+        if self.params.get("verbose"):
+            print(f"ReduceLROnPlateau: {self.monitor} did not improve for {self.patience} epochs; the learning "
+                  f"rate goes from {old:g} to {new:g} after epoch {epoch + 1}", file=sys.stderr)
+
+    STATE = ("monitor", "best", "wait", "cooldown_counter", "scale")
+
+    def state(self) -> dict:
+        """What a checkpoint keeps."""
+        return {key: getattr(self, key) for key in self.STATE}
+
+    def resume_from(self, state: dict) -> None:
+        """Continue from a checkpoint's state, if it watched the same score (otherwise start afresh)."""
+        if state["monitor"] == self.monitor:
+            self.best, self.wait, self.cooldown_counter, self.scale = (state[key] for key in self.STATE[1:])
 
 
 class TensorBoard(Callback):
@@ -410,4 +507,10 @@ def checked(callbacks) -> list[Callback]:
     for c in callbacks:
         if not isinstance(c, Callback):
             _refuse(f"callbacks must be sn.callbacks.Callback objects (subclass it), got {checks.shown(c)}")
+    plateaus = sum(isinstance(c, ReduceLROnPlateau) for c in callbacks)
+    if plateaus > 1:
+        _refuse(f"give one ReduceLROnPlateau, not {plateaus}: a checkpoint keeps the state of one")
+    if plateaus and any(isinstance(c, LearningRateScheduler) for c in callbacks):
+        _refuse("give one of LearningRateScheduler and ReduceLROnPlateau: the scheduler sets each epoch's rate "
+                "outright, undoing the reductions")
     return list(callbacks)

@@ -92,6 +92,8 @@ POSITIVE = Interval(0.0, low_closed=False)
 NON_NEGATIVE = Interval(0.0)
 FRACTION = Interval(0.0, 1.0)  # [0, 1): momentum, decay rates of moving averages, dropout rates
 FACTOR = Interval(0.0, 1.0, low_closed=False, high_closed=True)  # (0, 1]: a learning rate's decay per step
+OPEN_FRACTION = Interval(0.0, 1.0, low_closed=False)  # (0, 1): a share of a whole, a factor that must reduce
+UNIT = Interval(0.0, 1.0, high_closed=True)  # [0, 1]: a fraction of a rate that may be all of it
 
 
 def real(op: str, name: str, value, allowed: Interval, error: type[Exception] = GraphError) -> float:

@@ -70,6 +70,7 @@ class StepNotes:
                     g = g.inputs[0]  # the same values in another shape: the product before a flatten's reshape
                     self.roles[g.id] = role
         self.updated = {value.id: leaf for leaf, value in updates}
+        self.trained = {leaf.id for leaf, _ in updates if leaf.id in gradients}  # not the optimizer's own state
 
     # ------------------------------------------------------------ the training graph's layers
     def _layers(self, forward_roots) -> list[BookLayer]:
@@ -261,7 +262,7 @@ class StepNotes:
                 lines.append(f"BP4  dC/dW^{l} = a^{l - 1}.T @ delta^{l}")
         for i in sorted(inside, key=self.number.get):
             leaf = self.updated.get(i)
-            if leaf is not None and leaf.op == "param":
+            if leaf is not None and leaf.id in self.trained:
                 lines += self._update(leaf)
         return list(dict.fromkeys(lines))
 

@@ -27,7 +27,7 @@ from .checks import shown
 from .data_checks import check_finite, check_labels
 from .denormals import flushed_to_zero
 from . import callbacks as callback_rules
-from .callbacks import CSVLogger, EarlyStopping, ModelCheckpoint
+from .callbacks import CSVLogger, EarlyStopping, ModelCheckpoint, ReduceLROnPlateau
 from .errors import ArgumentError, DataError, GraphError, NumericalError, UnknownName
 from .history import History
 from .interrupts import interrupts_held
@@ -139,6 +139,7 @@ class Model:
         self.epochs_done = 0
         self.seed = None  # of the shuffle and dropout: epoch e uses seed + e
         self.stopping = None  # the EarlyStopping of the last fit, saved with checkpoints
+        self.lr_plateau = None  # the ReduceLROnPlateau of the last fit, saved with checkpoints
         self.stop_training = False  # a callback sets it to stop fit after the current epoch
         self._fitting = False  # while fit runs: a second fit is refused
         self._bias_gradients = None  # (layer names, compiled function) of learning_speed, made on first use
@@ -407,12 +408,15 @@ class Model:
             callback.set_model(self)
             callback.set_params({"epochs": epochs, "batch_size": batch_size, "steps": steps, "verbose": verbose,
                                  "monitors": monitors, "default_monitor": default_monitor})
+        plateau = next((c for c in given if isinstance(c, ReduceLROnPlateau)), None)
         if resume is not None:
             from .serialize import restore_checkpoint
-            saved_stopping = restore_checkpoint(self, resume)
-            if stopping and saved_stopping:
-                stopping.resume_from(*saved_stopping)
-        self.stopping = stopping
+            saved = restore_checkpoint(self, resume)
+            if stopping and saved.early_stopping:
+                stopping.resume_from(*saved.early_stopping)
+            if plateau and saved.lr_plateau:
+                plateau.resume_from(saved.lr_plateau)
+        self.stopping, self.lr_plateau = stopping, plateau
         self.history.interrupted, self.history.stopped_early_at, self.history.best_epoch = False, None, None
         self.history.numerical_error = None
         first, final = self._epoch_span(epochs, initial_epoch, resumed=resume is not None)
@@ -455,7 +459,7 @@ class Model:
                 progress.finish(["diverged: the NaN guard stopped training"])
                 self.history.numerical_error = error
                 raise
-            record = {"epoch": epoch + 1, "loss": loss_sum / total, "lr": float(self.optimizer.lr_leaf.value)}
+            record = {"epoch": epoch + 1, "loss": loss_sum / total, "lr": self.optimizer.last_rate()}
             if self.has_accuracy:
                 record["accuracy"] = correct / total
             if val_arrays is not None:

@@ -4,7 +4,9 @@ Each optimizer turns (parameters, gradients) into (leaf, new value) updates buil
 from ordinary ops, with its state (velocities, moment estimates, step count) as
 explicit leaves.  The backend fuses each parameter's updates into one in-place
 pass.  The learning rate is a leaf too, set by the runtime every epoch from the
-schedule, so changing it never recompiles.
+schedule, so changing it never recompiles.  A per-step schedule multiplies it by a
+factor the step computes from the step count (a leaf, saved with the optimizer state),
+its numbers leaves too.
 """
 from __future__ import annotations
 
@@ -14,9 +16,9 @@ import numpy as np
 
 from . import checks
 from .errors import ArgumentError
-from .checks import FACTOR, FRACTION, NON_NEGATIVE, POSITIVE
+from .checks import FACTOR, FRACTION, NON_NEGATIVE, OPEN_FRACTION, POSITIVE, UNIT
 from .graph import Tensor, derived_from, param
-from .ops.elementwise import exp, sqrt, square
+from .ops.elementwise import cos, exp, less_equal, maximum, minimum, sqrt, square, where
 
 
 def _state(p: Tensor, role: str, value=0.0) -> Tensor:
@@ -27,14 +29,19 @@ class Optimizer:
     """Base: keeps the hyperparameters and the learning-rate schedule."""
 
     name = "optimizer"
+    counts_steps = False  # whether the rule itself needs the step count (Adam's bias corrections)
 
     def __init__(self, lr: float, schedule=None):
         self.lr = self.checked("lr", lr, POSITIVE)
-        if schedule is not None and not (callable(schedule) and hasattr(schedule, "config")):
-            checks.refuse(type(self).__name__, "schedule must be sn.step_decay(...), sn.exponential_decay(...) or "
+        if schedule is not None and not isinstance(schedule, Schedule):
+            checks.refuse(type(self).__name__, "schedule must be sn.step_decay(...), sn.exponential_decay(...), "
+                                               "sn.warmup(...), sn.cosine_decay(...), sn.one_cycle(...) or "
                                                f"sn.constant_lr(), got {checks.shown(schedule)}", ArgumentError)
         self.schedule = schedule or constant()
         self.lr_leaf = None
+        self.step_leaf = None  # the number of steps done, where the rule or the schedule needs it
+        self.next_step = None  # step_leaf + 1: the count after this step (Adam's t)
+        self.rate_leaf = None  # with a per-step schedule: the rate of the last step
         self.state: list[Tensor] = []
 
     def checked(self, name, value, allowed):
@@ -43,7 +50,13 @@ class Optimizer:
         return checks.real(type(self).__name__, name, value, allowed, error=ArgumentError)
 
     def lr_at(self, epoch: int) -> float:
+        """The rate of the epoch (from 0) before any per-step factor: lr times the schedule's epoch factor."""
         return self.lr * self.schedule(epoch)
+
+    def last_rate(self) -> float:
+        """The rate the last step trained with, as the compiled step computed it (per-step schedules), or the
+        epoch's rate."""
+        return float((self.lr_leaf if self.rate_leaf is None else self.rate_leaf).value)
 
     def formula(self) -> list[str]:
         """The update of one parameter {w} with gradient {g}, as comment lines (eta the learning rate)."""
@@ -53,14 +66,26 @@ class Optimizer:
         """The (leaf, new value) pairs of one step; creates the state leaves."""
         dtype = params[0].dtype
         self.lr_leaf = param("optimizer/lr", value=np.array(self.lr, dtype), regularize=False)
+        rate, shared = self.lr_leaf, []
+        if self.counts_steps or self.schedule.per_step:
+            self.step_leaf = param("optimizer/step", value=np.array(0.0, dtype), regularize=False)
+            self.state.append(self.step_leaf)
+            self.next_step = self.step_leaf + 1.0
+            shared.append((self.step_leaf, self.next_step))
+        if self.schedule.per_step:
+            rate = self.lr_leaf * self.schedule.step_factor(self.step_leaf, ScheduleLeaves(dtype, self.lr))
+            self.rate_leaf = param("optimizer/last_rate", value=np.array(self.lr, dtype), regularize=False)
+            self.state.append(self.rate_leaf)
+            shared.append((self.rate_leaf, rate))
+        self.prepare()
         pairs = []
         for p, g in zip(params, grads):
             with derived_from(p.loc):
-                pairs += self.rule(p, g, self.lr_leaf)
-        return pairs + self.shared_updates(dtype)
+                pairs += self.rule(p, g, rate)
+        return pairs + shared
 
-    def shared_updates(self, dtype):
-        return []
+    def prepare(self) -> None:
+        """What every parameter's rule shares, made once per step (after the step leaf, before the rules)."""
 
     def config(self) -> dict:
         return {"name": type(self).__name__, "lr": self.lr, "schedule": self.schedule.config,
@@ -71,10 +96,8 @@ class Optimizer:
     def __repr__(self):
         """As it would be written: SGD(lr=3, momentum=0.9), with schedule= where there is one."""
         settings = [f"lr={self.lr:g}"] + [f"{k}={getattr(self, k)!r}" for k in self.hyper]
-        schedule = dict(self.schedule.config)
-        kind = schedule.pop("kind")
-        if kind != "constant":
-            settings.append(f"schedule=sn.{kind}({', '.join(f'{k}={v!r}' for k, v in schedule.items())})")
+        if self.schedule.kind != "constant":
+            settings.append(f"schedule={self.schedule!r}")
         return f"{type(self).__name__}({', '.join(settings)})"
 
 
@@ -160,20 +183,16 @@ class Adam(Optimizer):
     """
 
     hyper = ("beta1", "beta2", "eps")
+    counts_steps = True
 
     def __init__(self, lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8, schedule=None):
         super().__init__(lr, schedule)
         self.beta1, self.beta2 = self.checked("beta1", beta1, FRACTION), self.checked("beta2", beta2, FRACTION)
         self.eps = self.checked("eps", eps, POSITIVE)
-        self.step_leaf = None
 
-    def updates(self, params, grads):
-        dtype = params[0].dtype
-        self.step_leaf = param("optimizer/step", value=np.array(0.0, dtype), regularize=False)
-        self.state.append(self.step_leaf)
-        t = self.step_leaf + 1.0
+    def prepare(self):
+        t = self.next_step
         self.corrections = (_bias_correction(t, self.beta1), _bias_correction(t, self.beta2))
-        return super().updates(params, grads) + [(self.step_leaf, t)]
 
     def direction(self, p, g):
         m, v = _state(p, "m"), _state(p, "v")
@@ -219,39 +238,234 @@ class AdamW(Adam):
         return state_updates + [(p, p - lr * (step + self.weight_decay * p))]
 
 
-# ---------------------------------------------------------------- learning-rate schedules (factor per epoch)
+# ---------------------------------------------------------------- learning-rate schedules
+
+class Schedule:
+    """A learning-rate schedule: a factor of the optimizer's lr per epoch, which fit sets before each epoch
+    (`schedule(epoch)`), and for the per-step schedules a factor per step, which the compiled training step
+    computes from the step count (`step_factor`).  A per-step schedule's numbers are leaves of the graph, as
+    the lr is, so two schedules of one kind with different numbers run the same compiled code."""
+
+    kind = "constant"
+    per_step = False
+
+    def __call__(self, epoch: int) -> float:
+        """The factor of the epoch (from 0)."""
+        return 1.0
+
+    def step_factor(self, step: Tensor, leaves: "ScheduleLeaves") -> Tensor:
+        """The factor of the step numbered `step` (from 0, a scalar of the graph), built from graph ops."""
+        raise NotImplementedError(f"{self.kind} is a schedule per epoch")
+
+    def settings(self) -> dict:
+        """The numbers that make this schedule, as its builder takes them."""
+        return {}
+
+    @property
+    def config(self) -> dict:
+        settings = {k: v.config if isinstance(v, Schedule) else v for k, v in self.settings().items()}
+        return {"kind": self.kind, **settings}
+
+    def __repr__(self):
+        return f"sn.{self.kind}({', '.join(f'{k}={v!r}' for k, v in self.settings().items())})"
+
+
+class ScheduleLeaves:
+    """Makes the leaves holding a per-step schedule's numbers, named after where they sit in the schedule
+    (optimizer/schedule/then/total_steps), in the graph's dtype; `lr` is the optimizer's rate, which one_cycle
+    divides its own rates by."""
+
+    def __init__(self, dtype, lr: float, prefix: str = "optimizer/schedule/"):
+        self.dtype, self.lr, self.prefix = dtype, lr, prefix
+
+    def __call__(self, name: str, value: float) -> Tensor:
+        return param(self.prefix + name, value=np.array(value, self.dtype), regularize=False)
+
+    def within(self, name: str) -> "ScheduleLeaves":
+        return ScheduleLeaves(self.dtype, self.lr, f"{self.prefix}{name}/")
+
+
+class ConstantLR(Schedule):
+    """The learning rate as given, every epoch and step."""
+
+
+class StepDecay(Schedule):
+    """lr * drop ** (epoch // every)."""
+
+    kind = "step_decay"
+
+    def __init__(self, drop: float, every: int):
+        self.drop, self.every = drop, every
+
+    def __call__(self, epoch):
+        return self.drop ** (epoch // self.every)
+
+    def settings(self):
+        return {"drop": self.drop, "every": self.every}
+
+
+class ExponentialDecay(Schedule):
+    """lr * rate ** epoch."""
+
+    kind = "exponential_decay"
+
+    def __init__(self, rate: float):
+        self.rate = rate
+
+    def __call__(self, epoch):
+        return self.rate ** epoch
+
+    def settings(self):
+        return {"rate": self.rate}
+
+
+class Warmup(Schedule):
+    """Step s (from 0) trains at min(1, (s + 1) / steps) times `then`'s rate at step max(0, s - steps): the
+    rate rises linearly to then's first rate over `steps` steps, and `then` starts counting its steps after
+    the warm-up; then's factor per epoch, if it has one, applies throughout."""
+
+    kind = "warmup"
+    per_step = True
+
+    def __init__(self, steps: int, then: Schedule):
+        self.steps, self.then = steps, then
+
+    def __call__(self, epoch):
+        return self.then(epoch)
+
+    def step_factor(self, step, leaves):
+        steps = leaves("steps", self.steps)
+        ramp = minimum((step + 1.0) / steps, 1.0)
+        if not self.then.per_step:
+            return ramp
+        return ramp * self.then.step_factor(maximum(step - steps, 0.0), leaves.within("then"))
+
+    def settings(self):
+        return {"steps": self.steps, "then": self.then}
+
+
+class CosineDecay(Schedule):
+    """Step s trains at final + (1 - final) (1 + cos(pi min(s, total_steps) / total_steps)) / 2 times the rate:
+    from the rate down to `final` times it at step total_steps, and there after (Keras's CosineDecay, its alpha
+    named final)."""
+
+    kind = "cosine_decay"
+    per_step = True
+
+    def __init__(self, total_steps: int, final: float):
+        self.total_steps, self.final = total_steps, final
+
+    def step_factor(self, step, leaves):
+        total, final = leaves("total_steps", self.total_steps), leaves("final", self.final)
+        return final + (1.0 - final) * (0.5 * (1.0 + cos(math.pi * minimum(step, total) / total)))
+
+    def settings(self):
+        return {"total_steps": self.total_steps, "final": self.final}
+
+
+class OneCycle(Schedule):
+    """PyTorch's OneCycleLR (cosine annealing, two phases), without its momentum cycle: the rate rises from
+    max_lr / div_factor to max_lr over the first pct_start of total_steps, then falls to
+    max_lr / div_factor / final_div_factor at step total_steps - 1, and stays there.  Its rates are its own:
+    the factor is its rate divided by the optimizer's lr, so that alone it gives PyTorch's rates whatever the
+    lr; a per-epoch schedule or ReduceLROnPlateau scales them."""
+
+    kind = "one_cycle"
+    per_step = True
+
+    def __init__(self, max_lr: float, total_steps: int, pct_start: float, div_factor: float,
+                 final_div_factor: float):
+        self.max_lr, self.total_steps, self.pct_start = max_lr, total_steps, pct_start
+        self.div_factor, self.final_div_factor = div_factor, final_div_factor
+
+    def step_factor(self, step, leaves):
+        peak = leaves("peak", self.max_lr / leaves.lr)
+        start = leaves("start", self.max_lr / self.div_factor / leaves.lr)
+        end = leaves("end", self.max_lr / self.div_factor / self.final_div_factor / leaves.lr)
+        rise_end = leaves("rise_end", self.pct_start * self.total_steps - 1.0)  # the step at the peak
+        last = leaves("last", self.total_steps - 1.0)
+        s = minimum(step, last)
+        rising = _annealed(start, peak, s / rise_end)
+        falling = _annealed(peak, end, (s - rise_end) / (last - rise_end))
+        return where(less_equal(s, rise_end), rising, falling)
+
+    def settings(self):
+        return {"max_lr": self.max_lr, "total_steps": self.total_steps, "pct_start": self.pct_start,
+                "div_factor": self.div_factor, "final_div_factor": self.final_div_factor}
+
+
+def _annealed(start, end, fraction):
+    """From start (fraction 0) to end (fraction 1) along half a cosine, as PyTorch's _annealing_cos."""
+    return end + (start - end) * (0.5 * (1.0 + cos(math.pi * fraction)))
+
 
 def constant():
     """The learning rate as given, every epoch."""
-    f = lambda epoch: 1.0  # noqa: E731
-    f.config = {"kind": "constant"}
-    return f
+    return ConstantLR()
 
 
 def step_decay(drop: float = 0.5, every: int = 10):
     """lr * drop ** (epoch // every)."""
     drop = checks.real("step_decay", "drop", drop, FACTOR, error=ArgumentError)
     every = checks.count("step_decay", "every", every, error=ArgumentError)
-    f = lambda epoch: drop ** (epoch // every)  # noqa: E731
-    f.config = {"kind": "step_decay", "drop": drop, "every": every}
-    return f
+    return StepDecay(drop, every)
 
 
 def exponential_decay(rate: float = 0.95):
     """lr * rate ** epoch."""
     rate = checks.real("exponential_decay", "rate", rate, FACTOR, error=ArgumentError)
-    f = lambda epoch: rate ** epoch  # noqa: E731
-    f.config = {"kind": "exponential_decay", "rate": rate}
-    return f
+    return ExponentialDecay(rate)
 
 
-SCHEDULES = {"constant": constant, "step_decay": step_decay, "exponential_decay": exponential_decay}
+def warmup(steps: int, then: Schedule | None = None):
+    """A linear warm-up over `steps` steps (the first at lr / steps), then the schedule `then` (by default
+    the rate as given), which counts its steps from the warm-up's end; see Warmup."""
+    steps = checks.count("warmup", "steps", steps, error=ArgumentError)
+    if then is not None and not isinstance(then, Schedule):
+        checks.refuse("warmup", f"then must be a schedule such as sn.cosine_decay(...) or sn.step_decay(...), got "
+                                f"{checks.shown(then)}", ArgumentError)
+    return Warmup(steps, then or ConstantLR())
+
+
+def cosine_decay(total_steps: int, final: float = 0.0):
+    """The rate falls along half a cosine to `final` times itself at step total_steps; see CosineDecay."""
+    total_steps = checks.count("cosine_decay", "total_steps", total_steps, error=ArgumentError)
+    final = checks.real("cosine_decay", "final", final, UNIT, error=ArgumentError)
+    return CosineDecay(total_steps, final)
+
+
+def one_cycle(max_lr: float, total_steps: int, pct_start: float = 0.3, div_factor: float = 25.0,
+              final_div_factor: float = 1e4):
+    """PyTorch's one-cycle policy over total_steps steps, peaking at max_lr; see OneCycle."""
+    max_lr = checks.real("one_cycle", "max_lr", max_lr, POSITIVE, error=ArgumentError)
+    total_steps = checks.count("one_cycle", "total_steps", total_steps, error=ArgumentError)
+    pct_start = checks.real("one_cycle", "pct_start", pct_start, OPEN_FRACTION, error=ArgumentError)
+    div_factor = checks.real("one_cycle", "div_factor", div_factor, POSITIVE, error=ArgumentError)
+    final_div_factor = checks.real("one_cycle", "final_div_factor", final_div_factor, POSITIVE, error=ArgumentError)
+    if pct_start * total_steps <= 1:
+        checks.refuse("one_cycle", f"the rise lasts pct_start * total_steps = {pct_start * total_steps:g} steps; it "
+                                   "must last more than 1 (as PyTorch's OneCycleLR requires)", ArgumentError)
+    return OneCycle(max_lr, total_steps, pct_start, div_factor, final_div_factor)
+
+
+SCHEDULES = {"constant": constant, "step_decay": step_decay, "exponential_decay": exponential_decay,
+             "warmup": warmup, "cosine_decay": cosine_decay, "one_cycle": one_cycle}
+
+
+def schedule_from_config(config: dict) -> Schedule:
+    """The schedule a config describes (Schedule.config), a warm-up's `then` included."""
+    config = dict(config)
+    kind = config.pop("kind")
+    if isinstance(config.get("then"), dict):
+        config["then"] = schedule_from_config(config["then"])
+    return SCHEDULES[kind](**config)
+
+
 OPTIMIZERS = {"sgd": SGD, "adagrad": AdaGrad, "rmsprop": RMSProp, "adam": Adam, "adamw": AdamW}
 
 
 def from_config(config: dict) -> Optimizer:
     config = dict(config)
     cls = OPTIMIZERS[config.pop("name").lower()]
-    schedule_config = dict(config.pop("schedule", {"kind": "constant"}))
-    schedule = SCHEDULES[schedule_config.pop("kind")](**schedule_config)
+    schedule = schedule_from_config(config.pop("schedule", {"kind": "constant"}))
     return cls(schedule=schedule, **config)

@@ -22,7 +22,9 @@ class Program:
         return list(self.outputs) + [v for _, v in self.updates] + list(self.effects)
 
     def nodes(self) -> list[Tensor]:
-        return topological(self.roots)
+        """Every node the program reads or writes: a leaf an update only writes (a record of the last step's
+        learning rate) is one too, and so an argument of the compiled step."""
+        return topological(self.roots + [leaf for leaf, _ in self.updates])
 
     def count_ops(self) -> int:
         return sum(1 for n in self.nodes() if not n.is_leaf)

@@ -22,10 +22,12 @@ staticnet.json:
   format: "staticnet-model", version: 1, staticnet: the writer's version
   nodes: [{op, inputs: [node indices], attrs, shape, dtype, name, loc, regularize, array}]
   loss: node index, outputs: [node indices], single_output: bool
-  optimizer: {name, lr, schedule, ...hyperparameters}, metrics: [...]
+  optimizer: {name, lr, schedule: {kind, ...its numbers, a warm-up's then: a schedule}, ...hyperparameters},
+  metrics: [...]
   state: {leaf name: array index} for the optimizer state
   history: [per-epoch records], epochs_done, seed
   early_stopping: null, or {monitor, best_score, best_epoch, waited, weights: {leaf name: array index}}
+  reduce_lr_on_plateau: null, or {monitor, best, wait, cooldown_counter, scale}
 """
 from __future__ import annotations
 
@@ -37,6 +39,7 @@ import os
 import re
 import zipfile
 import zlib
+from dataclasses import dataclass
 from typing import NoReturn
 
 import numpy as np
@@ -105,6 +108,8 @@ def _contents(model):
                 "metrics": list(model.metrics), "state": leaves, "history": model.history.epochs,
                 "epochs_done": model.epochs_done, "seed": getattr(model, "seed", None)}
     manifest["early_stopping"] = _early_stopping_entry(model, arrays)
+    plateau = getattr(model, "lr_plateau", None)
+    manifest["reduce_lr_on_plateau"] = plateau.state() if plateau is not None else None
     return manifest, arrays
 
 
@@ -337,7 +342,7 @@ class _ModelFile:
                        default=False)
 
     def _check_optimizer(self, config: dict) -> None:
-        from .optim import OPTIMIZERS, SCHEDULES
+        from .optim import OPTIMIZERS
         name = self.field(config, "name", "optimizer.name", lambda v: isinstance(v, str), "a string")
         if name.lower() not in OPTIMIZERS:
             self.fail(f"field optimizer.name must be one of {', '.join(sorted(OPTIMIZERS))}, got {name!r}")
@@ -352,11 +357,7 @@ class _ModelFile:
                        "a number", default=None)
         schedule = self.field(config, "schedule", "optimizer.schedule", lambda v: isinstance(v, dict), "an object",
                               default={"kind": "constant"})
-        kind = self.field(schedule, "kind", "optimizer.schedule.kind",
-                          lambda v: isinstance(v, str) and v in SCHEDULES, f"one of {', '.join(SCHEDULES)}")
-        for key, value in schedule.items():
-            if key != "kind" and not _is_number(value):
-                self.fail(f"field optimizer.schedule.{key} must be a number, got {_found(value)}")
+        kind = self._check_schedule(schedule, "optimizer.schedule")
         try:
             optimizer = _optimizer(config)
             rates = [optimizer.lr_at(epoch) for epoch in (0, 1)]
@@ -364,6 +365,19 @@ class _ModelFile:
             self.fail(f"field optimizer does not make a {cls.__name__} with a {kind} schedule ({e})")
         if not all(math.isfinite(rate) for rate in rates):
             self.fail(f"field optimizer gives a non-finite learning rate ({rates})")
+
+    def _check_schedule(self, schedule: dict, where: str) -> str:
+        """A schedule's kind and numbers, a warm-up's `then` (a schedule itself) included; returns the kind."""
+        from .optim import SCHEDULES
+        kind = self.field(schedule, "kind", f"{where}.kind",
+                          lambda v: isinstance(v, str) and v in SCHEDULES, f"one of {', '.join(SCHEDULES)}")
+        for key, value in schedule.items():
+            if key == "then" and isinstance(value, dict):
+                self._check_schedule(value, f"{where}.then")
+            elif key != "kind" and not _is_number(value):
+                self.fail(f"field {where}.{key} must be a number{' or a schedule' if key == 'then' else ''}, got "
+                          f"{_found(value)}")
+        return kind
 
     # ------------------------------------------------------------ arrays
     def array(self, index: int, shape: tuple, dtype, what: str) -> np.ndarray:
@@ -523,9 +537,17 @@ def _restore_state(model, file: _ModelFile) -> None:
     model.seed = manifest.get("seed")
 
 
-def restore_checkpoint(model, path: str):
+@dataclass
+class SavedCallbacks:
+    """The state of the callbacks a checkpoint keeps: early stopping's (state, best weights) and
+    ReduceLROnPlateau's state, each None where the run had none."""
+    early_stopping: tuple | None
+    lr_plateau: dict | None
+
+
+def restore_checkpoint(model, path: str) -> SavedCallbacks:
     """Load weights, optimizer state and history from a checkpoint of this same model; returns the state of
-    its early stopping, (state, best weights), or None."""
+    its callbacks."""
     with _ModelFile(path) as file:
         _check_same_training(model, file.manifest, path)
         saved = {e["name"]: e for e in file.manifest["nodes"] if e["op"] == "param"}
@@ -537,7 +559,7 @@ def restore_checkpoint(model, path: str):
                           f"{leaf.shape} in this model")
             leaf.value[...] = file.array(saved[leaf.name]["array"], leaf.shape, leaf.dtype, f"param {leaf.name!r}")
         _restore_state(model, file)
-        return _saved_early_stopping(model, file)
+        return SavedCallbacks(_saved_early_stopping(model, file), _saved_lr_plateau(file))
 
 
 # ---------------------------------------------------------------- what resuming needs beyond the weights
@@ -577,8 +599,13 @@ def _difference(theirs: dict, ours: dict) -> str:
 
 
 def _optimizer_text(config: dict) -> str:
-    settings = ", ".join(f"{k}={v}" for k, v in config.items() if k not in ("name", "schedule"))
-    return f"{config.get('name')}({settings})"
+    """An optimizer's config in a line; a schedule by its kind, which decides the optimizer state (a per-step
+    schedule's step count)."""
+    settings = [f"{k}={v}" for k, v in config.items() if k not in ("name", "schedule")]
+    kind = config.get("schedule", {}).get("kind", "constant") if isinstance(config.get("schedule"), dict) else None
+    if kind not in ("constant", None):
+        settings.append(f"schedule={kind}")
+    return f"{config.get('name')}({', '.join(settings)})"
 
 
 def _check_same_training(model, manifest, path) -> None:
@@ -631,3 +658,21 @@ def _saved_early_stopping(model, file: "_ModelFile"):
     except (KeyError, TypeError, AttributeError) as e:
         file.fail(f"corrupted early-stopping state ({type(e).__name__}: {e})")
     return state, weights
+
+
+def _saved_lr_plateau(file: "_ModelFile") -> dict | None:
+    """The state of the ReduceLROnPlateau saved in a checkpoint, or None; each field checked, as it reaches the
+    learning rate."""
+    entry = file.manifest.get("reduce_lr_on_plateau")
+    if entry is None:
+        return None
+    if not isinstance(entry, dict):
+        file.fail(f"field reduce_lr_on_plateau must be an object or null, got {_found(entry)}")
+    where = "reduce_lr_on_plateau"
+    file.field(entry, "monitor", f"{where}.monitor", lambda v: isinstance(v, str), "a string")
+    file.field(entry, "best", f"{where}.best", lambda v: v is None or _is_number(v) and math.isfinite(v),
+               "a finite number or null")
+    for key in ("wait", "cooldown_counter"):
+        file.field(entry, key, f"{where}.{key}", lambda v: _is_int(v) and v >= 0, "an integer >= 0")
+    file.field(entry, "scale", f"{where}.scale", lambda v: _is_number(v) and 0 < v <= 1, "a number in (0, 1]")
+    return {key: entry[key] for key in ("monitor", "best", "wait", "cooldown_counter", "scale")}

@@ -8,8 +8,10 @@ import numpy as np
 import pytest
 
 import staticnet as sn
-from staticnet.callbacks import Callback, CSVLogger, EarlyStopping, LearningRateScheduler, ModelCheckpoint
+from staticnet.callbacks import (Callback, CSVLogger, EarlyStopping, LearningRateScheduler, ModelCheckpoint,
+                                 ReduceLROnPlateau)
 from tests.test_model import assert_same_weights, some_rows, spiral_model, weights_of
+from tests.test_optim import linear_model, regression_rows
 
 HERE = re.escape(os.path.relpath(__file__))
 
@@ -267,3 +269,131 @@ def test_tensorboard_arguments_are_checked_before_training(tmp_path):
     with pytest.raises(ValueError, match=r"TensorBoard log_dir=.*: the directory .*missing does not exist"):
         net.fit(some_rows(20), verbose=0, callbacks=[TensorBoard(tmp_path / "missing" / "logs")])
     assert net.epochs_done == 0
+
+
+# ---------------------------------------------------------------- ReduceLROnPlateau
+
+class Scores(Callback):
+    """Puts a given value of `monitor` into each epoch's logs, ahead of the callbacks after it: a constructed
+    sequence for ReduceLROnPlateau to watch."""
+
+    def __init__(self, values, monitor="val_loss"):
+        self.values, self.monitor = values, monitor
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs[self.monitor] = self.values[epoch]
+
+
+def plateau_rates(values, optimizer=None, monitor="val_loss", **settings):
+    """The rate of each epoch of a fit whose `monitor` takes `values`, under ReduceLROnPlateau(**settings)."""
+    X, Y = regression_rows()
+    net = linear_model(optimizer or sn.SGD(lr=0.1))
+    hist = net.fit(X, Y, epochs=len(values), batch_size=5, validation_data=(X, Y), verbose=0,
+                   callbacks=[Scores(values, monitor), ReduceLROnPlateau(monitor=monitor, **settings)])
+    return hist.history["lr"]
+
+
+# Each expected sequence is worked out by hand from Keras's rules (keras/callbacks/reduce_lr_on_plateau.py), epoch
+# by epoch in the comments (e: value -> what happens); a reduction changes the rate from the next epoch.
+PLATEAU_CASES = [
+    ("patience and cooldown", [1.0, 0.9, 0.95, 0.96, 0.97, 0.5, 0.6, 0.7, 0.8, 0.9],
+     dict(factor=0.5, patience=2, cooldown=1),
+     # e0 best; e1 best; e2 wait 1; e3 wait 2: reduce, cooldown 1; e4 cooldown ends, not better, wait 1; e5 best;
+     # e6 wait 1; e7 wait 2: reduce; e8 cooldown ends, wait 1; e9 wait 2: reduce (seen from e10)
+     [0.1] * 4 + [0.05] * 4 + [0.025] * 2),
+    ("min_delta", [1.0, 0.97, 0.9, 0.88, 0.8], dict(factor=0.5, patience=1, min_delta=0.05),
+     # e1 0.97 is not below 1.0 - 0.05: reduce; e2 best; e3 0.88 is not below 0.85: reduce; e4 best
+     [0.1, 0.1, 0.05, 0.05, 0.025]),
+    ("min_lr", [1.0] * 5, dict(factor=0.1, patience=1, min_lr=0.003),
+     # e1 reduce to 0.01; e2 reduce to max(0.001, 0.003); e3, e4 at min_lr: no reduction
+     [0.1, 0.1, 0.01, 0.003, 0.003]),
+    ("mode max", [0.1, 0.2, 0.2, 0.3], dict(factor=0.5, patience=1, mode="max"),
+     # e1 better (higher); e2 not: reduce; e3 better
+     [0.1, 0.1, 0.1, 0.05]),
+    ("mode auto on a loss", [0.1, 0.2, 0.2, 0.3], dict(factor=0.5, patience=1),
+     # lower is better: e1, e2, e3 each not better: reduce after each
+     [0.1, 0.1, 0.05, 0.025]),
+    ("patience 0", [1.0, 2.0, 0.5], dict(factor=0.5, patience=0),
+     # Keras reduces once wait >= patience: e0 best, e1 wait 1 >= 0: reduce; e2 best
+     [0.1, 0.1, 0.05]),
+]
+
+
+@pytest.mark.parametrize("name,values,settings,expected", PLATEAU_CASES, ids=[c[0] for c in PLATEAU_CASES])
+def test_reduce_lr_on_plateau_follows_keras_rules(name, values, settings, expected):
+    np.testing.assert_allclose(plateau_rates(values, **settings), expected, rtol=1e-6)
+
+
+def test_reduce_lr_on_plateau_scales_a_per_step_schedule():
+    """Four steps an epoch under a 4-step warm-up: each epoch's last step is at the full rate, which the
+    reductions scale."""
+    rates = plateau_rates([1.0] * 4, sn.SGD(lr=0.1, schedule=sn.warmup(4)), factor=0.5, patience=1)
+    np.testing.assert_allclose(rates, [0.1, 0.1, 0.05, 0.025], rtol=1e-6)
+
+
+def test_reduce_lr_on_plateau_resumes_from_a_checkpoint(tmp_path):
+    """Cut after epoch 4, between a reduction and the end of its cooldown: the resumed run reduces at the same
+    epochs as the whole one, and trains the same weights bit for bit."""
+    values = [1.0, 0.9, 0.95, 0.96, 0.97, 0.5, 0.6, 0.7, 0.8, 0.9]
+    X, Y = regression_rows()
+
+    def fit(net, **kwargs):
+        return net.fit(X, Y, batch_size=5, validation_data=(X, Y), seed=2, verbose=0, **kwargs,
+                       callbacks=[Scores(values), ReduceLROnPlateau(factor=0.5, patience=2, cooldown=1)])
+    whole = linear_model(sn.SGD(lr=0.1))
+    fit(whole, epochs=10)
+    fit(linear_model(sn.SGD(lr=0.1)), epochs=4, checkpoint=tmp_path / "run.snet")
+    resumed = linear_model(sn.SGD(lr=0.1))
+    fit(resumed, epochs=10, resume=tmp_path / "run.snet")
+    assert resumed.history["lr"] == whole.history["lr"]
+    np.testing.assert_allclose(whole.history["lr"], [0.1] * 4 + [0.05] * 4 + [0.025] * 2, rtol=1e-6)
+    assert_same_weights(weights_of(resumed), weights_of(whole))
+
+
+def test_reduce_lr_on_plateau_settings_are_checked(tmp_path):
+    X, Y = regression_rows()
+    net = linear_model(sn.SGD(lr=0.1))
+    scheduled = linear_model(sn.SGD(lr=0.1, schedule=sn.cosine_decay(100)))
+    mistakes = [
+        (lambda: ReduceLROnPlateau(factor=1.0), r"ReduceLROnPlateau", r"factor must be a number in \(0, 1\), got 1.0"),
+        (lambda: ReduceLROnPlateau(patience=-1), r"ReduceLROnPlateau", r"patience must be an int >= 0, got -1"),
+        (lambda: ReduceLROnPlateau(min_lr=-0.1), r"ReduceLROnPlateau",
+         r"min_lr must be a finite number >= 0, got -0.1"),
+        (lambda: ReduceLROnPlateau(mode="mn"), r"ReduceLROnPlateau",
+         r"mode must be one of 'auto', 'min', 'max'; did you mean 'min'\? got 'mn' \(str\)"),
+        (lambda: net.fit(X, Y, verbose=0, callbacks=[ReduceLROnPlateau()]),
+         r"fit", r"ReduceLROnPlateau monitors val_loss, a validation score: pass validation=\.\.\. \(or monitor one of "
+                 r"loss\)"),
+        (lambda: net.fit(X, Y, verbose=0, callbacks=[ReduceLROnPlateau(monitor="los")]),
+         r"fit", r"ReduceLROnPlateau cannot monitor 'los'; did you mean 'loss'\? the epochs record loss"),
+        (lambda: net.fit(X, Y, verbose=0, callbacks=[ReduceLROnPlateau("loss"), ReduceLROnPlateau("loss")]),
+         r"fit", r"give one ReduceLROnPlateau, not 2: a checkpoint keeps the state of one"),
+        (lambda: net.fit(X, Y, verbose=0, callbacks=[ReduceLROnPlateau("loss"),
+                                                     LearningRateScheduler(lambda e, lr: lr)]),
+         r"fit", r"give one of LearningRateScheduler and ReduceLROnPlateau: the scheduler sets each epoch's rate "
+                 r"outright, undoing the reductions"),
+        (lambda: scheduled.fit(X, Y, verbose=0, callbacks=[LearningRateScheduler(lambda epoch, lr: lr)]),
+         r"fit", r"LearningRateScheduler sets each epoch's rate from the last one's, and the optimizer's schedule "
+                 r"sn.cosine_decay\(total_steps=100, final=0.0\) changes the rate at every step: give one of the two"),
+    ]
+    for call, function, message in mistakes:
+        with pytest.raises(ValueError, match=f"^{function} at {HERE}:{call.__code__.co_firstlineno}: {message}$"):
+            call()
+    assert net.epochs_done == 0 and scheduled.epochs_done == 0
+
+
+@pytest.mark.parametrize("field,value,expected", [
+    ("scale", 2.0, "a number in (0, 1], got a number (2.0)"),
+    ("wait", -1, "an integer >= 0, got an integer (-1)"),
+    ("best", "low", "a finite number or null, got a string ('low')"),
+])
+def test_a_corrupted_plateau_state_in_a_checkpoint_is_refused_naming_the_field(tmp_path, field, value, expected):
+    from tests.test_serialize import set_field, with_manifest
+    X, Y = regression_rows()
+    path = tmp_path / "run.snet"
+    linear_model(sn.SGD(lr=0.1)).fit(X, Y, epochs=1, validation_data=(X, Y), verbose=0, checkpoint=path,
+                                     callbacks=[ReduceLROnPlateau()])
+    path.write_bytes(with_manifest(path.read_bytes(), set_field(f"reduce_lr_on_plateau.{field}")(value)))
+    with pytest.raises(sn.DataError, match=re.escape(f"{path}: field reduce_lr_on_plateau.{field} must be {expected}")):
+        linear_model(sn.SGD(lr=0.1)).fit(X, Y, epochs=2, validation_data=(X, Y), verbose=0, resume=path,
+                                         callbacks=[ReduceLROnPlateau()])

@@ -112,7 +112,7 @@ def test_elementwise_comparison_reduction_and_shape_ops(tmp_path):
     c = sn.param("c", value=rng.normal(size=(3,)).astype(np.float32))
     outputs = [
         x + c, x - c, x * c, x / (sn.abs(c) + 1.0), sn.maximum(x, c), sn.minimum(x, 0.5), -x, sn.exp(x),
-        sn.log(sn.abs(x) + 1.0), sn.sqrt(sn.abs(x)), sn.square(x), sn.sign(x), sn.erf(x),
+        sn.log(sn.abs(x) + 1.0), sn.sqrt(sn.abs(x)), sn.square(x), sn.sign(x), sn.erf(x), sn.cos(x), sn.sin(x),
         x > c, x >= 0.0, x < c, x <= 0.0, sn.equal(sn.sign(x), 1.0), sn.where(x > 0.0, x, c), sn.where(x, c, -1.0),
         sn.cast(sn.cast(x, "float64") * 2.0, "float32"),
         sn.sum(x, axis=1), sn.sum(x, axis=(1, 2), keepdims=True), sn.max(x, axis=-1), sn.mean(x, axis=2),

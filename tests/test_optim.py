@@ -107,6 +107,16 @@ BAD_HYPERPARAMETERS = [
     (lambda: sn.step_decay(every=2.5), r"step_decay at {loc}: every must be a positive int, got 2.5"),
     (lambda: sn.exponential_decay(float("nan")), r"exponential_decay at {loc}: rate must be a number in \(0, 1\], got nan"),
     (lambda: sn.SGD(lr=0.1, schedule=0.5), r"SGD at {loc}: schedule must be sn.step_decay\(...\), .*got 0.5"),
+    (lambda: sn.warmup(0), r"warmup at {loc}: steps must be a positive int, got 0"),
+    (lambda: sn.warmup(10, then=0.5), r"warmup at {loc}: then must be a schedule such as sn.cosine_decay\(...\) or "
+                                      r"sn.step_decay\(...\), got 0.5"),
+    (lambda: sn.cosine_decay(100, final=1.5), r"cosine_decay at {loc}: final must be a number in \[0, 1\], got 1.5"),
+    (lambda: sn.cosine_decay(0), r"cosine_decay at {loc}: total_steps must be a positive int, got 0"),
+    (lambda: sn.one_cycle(0.0, 100), r"one_cycle at {loc}: max_lr must be a finite number > 0, got 0.0"),
+    (lambda: sn.one_cycle(0.1, 100, pct_start=1.0), r"one_cycle at {loc}: pct_start must be a number in \(0, 1\), "
+                                                    r"got 1.0"),
+    (lambda: sn.one_cycle(0.1, 3), r"one_cycle at {loc}: the rise lasts pct_start \* total_steps = 0.9 steps; it must "
+                                   r"last more than 1 \(as PyTorch's OneCycleLR requires\)"),
 ]
 
 
@@ -120,3 +130,181 @@ def test_a_bad_hyperparameter_is_refused_naming_the_optimizer_the_value_and_the_
 def test_numpy_numbers_are_valid_hyperparameters():
     opt = sn.SGD(lr=np.float32(0.5), momentum=np.float64(0.9), schedule=sn.step_decay(np.float64(0.5), np.int64(2)))
     assert opt.lr == 0.5 and opt.momentum == 0.9 and opt.lr_at(2) == 0.25
+
+
+# ---------------------------------------------------------------- per-step schedules
+# The references below are the schedules' published equations, written out step by step in plain Python.
+
+LR = 0.2
+
+
+def warmup_factor(s, steps):
+    return min(1.0, (s + 1) / steps)
+
+
+def cosine_factor(s, total, final=0.0):
+    """Keras's CosineDecay with alpha = final."""
+    return final + (1 - final) * 0.5 * (1 + math.cos(math.pi * min(s, total) / total))
+
+
+def one_cycle_rate(s, max_lr, total, pct_start=0.3, div_factor=25.0, final_div_factor=1e4):
+    """PyTorch's OneCycleLR (two phases, cosine annealing), held at its last rate after total_steps."""
+    initial = max_lr / div_factor
+    phases = [(pct_start * total - 1, initial, max_lr), (total - 1, max_lr, initial / final_div_factor)]
+    s, start_step = min(s, total - 1), 0.0
+    for i, (end_step, start, end) in enumerate(phases):
+        if s <= end_step or i == len(phases) - 1:
+            pct = (s - start_step) / (end_step - start_step)
+            return end + (start - end) / 2 * (math.cos(math.pi * pct) + 1)
+        start_step = end_step
+
+
+SCHEDULE_CASES = [
+    ("warmup", lambda: sn.warmup(5), lambda s: LR * warmup_factor(s, 5)),
+    ("cosine_decay", lambda: sn.cosine_decay(12, final=0.1), lambda s: LR * cosine_factor(s, 12, 0.1)),
+    ("one_cycle", lambda: sn.one_cycle(0.8, 20), lambda s: one_cycle_rate(s, 0.8, 20)),
+    ("one_cycle, other phases", lambda: sn.one_cycle(0.5, 16, pct_start=0.5, div_factor=10, final_div_factor=100),
+     lambda s: one_cycle_rate(s, 0.5, 16, 0.5, 10, 100)),
+    ("warmup then cosine_decay", lambda: sn.warmup(4, then=sn.cosine_decay(10)),
+     lambda s: LR * warmup_factor(s, 4) * cosine_factor(max(s - 4, 0), 10)),
+]
+
+
+def step_rates(schedule, steps, backend):
+    """The rate of each of `steps` steps of SGD with this schedule, as the step computed it."""
+    optimizer = sn.SGD(lr=LR, schedule=schedule)
+    x = sn.input("x", (None, 1), dtype="float64")
+    w = sn.param("w", value=np.zeros(1), regularize=False)
+    loss = sn.sum(w * sn.mean(x, 0))
+    step = sn.function([x], loss, updates=optimizer.updates([w], sn.grad(loss, [w])), backend=backend)
+    rates = []
+    for _ in range(steps):
+        step(np.ones((2, 1)))
+        rates.append(optimizer.last_rate())
+    return np.array(rates), w.value
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+@pytest.mark.parametrize("name,make,rate", SCHEDULE_CASES, ids=[c[0] for c in SCHEDULE_CASES])
+def test_a_per_step_schedule_gives_the_rates_of_its_formula(name, make, rate, backend):
+    rates, w = step_rates(make(), 25, backend)
+    expected = np.array([rate(s) for s in range(25)])
+    np.testing.assert_allclose(rates, expected, rtol=1e-9, atol=1e-15)
+    np.testing.assert_allclose(w, [-expected.sum()], rtol=1e-9)  # w <- w - rate * 1 at every step: the rates trained
+
+
+def linear_model(optimizer, schedule_seed=0):
+    """A float64 linear regression with fixed initial weights, so that two builds train alike."""
+    x, y = sn.input("x", (None, 3), dtype="float64"), sn.input("y", (None, 1), dtype="float64")
+    w = sn.param("w", value=np.array([[0.3], [-0.2], [0.1]]))
+    b = sn.param("b", value=np.array([0.05]))
+    p = x @ w + b
+    return sn.compile(sn.mse(p, y), p, optimizer, metrics=[])
+
+
+def regression_rows(n=20, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 3))
+    return X, X @ np.array([[1.0], [2.0], [-1.0]]) + 0.5 + 0.1 * rng.normal(size=(n, 1))
+
+
+def numpy_training(X, Y, rates, batch, adam=False, b1=0.9, b2=0.999, eps=1e-8):
+    """SGD or Adam on the quadratic cost sum((p - y)^2) / 2n, one step per batch of rows in order, step k at
+    rates[k]."""
+    w, b = np.array([[0.3], [-0.2], [0.1]]), np.array([0.05])
+    m = [np.zeros_like(w), np.zeros_like(b)]
+    v = [np.zeros_like(w), np.zeros_like(b)]
+    k = 0
+    while k < len(rates):
+        for start in range(0, len(X), batch):
+            if k == len(rates):
+                break
+            x, y = X[start:start + batch], Y[start:start + batch]
+            delta = (x @ w + b - y) / len(x)
+            grads = [x.T @ delta, delta.sum(axis=0)]
+            params = [w, b]
+            for i, g in enumerate(grads):
+                if adam:
+                    m[i] = b1 * m[i] + (1 - b1) * g
+                    v[i] = b2 * v[i] + (1 - b2) * g * g
+                    step = (m[i] / (1 - b1 ** (k + 1))) / (np.sqrt(v[i] / (1 - b2 ** (k + 1))) + eps)
+                else:
+                    step = g
+                params[i] -= rates[k] * step
+            k += 1
+    return {"w": w, "b": b}
+
+
+TRAINING_CASES = [
+    ("SGD, warmup then cosine_decay", lambda: sn.SGD(lr=LR, schedule=sn.warmup(3, then=sn.cosine_decay(8))),
+     lambda s, epoch: LR * warmup_factor(s, 3) * cosine_factor(max(s - 3, 0), 8), False),
+    ("SGD, warmup then step_decay per epoch", lambda: sn.SGD(lr=LR, schedule=sn.warmup(6, then=sn.step_decay(0.5, 1))),
+     lambda s, epoch: LR * warmup_factor(s, 6) * 0.5 ** epoch, False),
+    ("Adam, one_cycle", lambda: sn.Adam(lr=0.01, schedule=sn.one_cycle(0.3, 12)),
+     lambda s, epoch: one_cycle_rate(s, 0.3, 12), True),
+]
+
+
+@pytest.mark.parametrize("name,make,rate,adam", TRAINING_CASES, ids=[c[0] for c in TRAINING_CASES])
+def test_training_with_a_schedule_is_training_at_its_rates(name, make, rate, adam, capsys):
+    """Four steps an epoch, one per compiled chunk (verbose=1 cuts the epoch for its progress bar), three epochs:
+    the step count runs on across chunks and epochs, and history's lr is each epoch's last step's rate."""
+    X, Y = regression_rows()
+    net = linear_model(make())
+    hist = net.fit(X, Y, epochs=3, batch_size=5, shuffle=False, verbose=1)
+    rates = [rate(s, s // 4) for s in range(12)]
+    expected = numpy_training(X, Y, rates, batch=5, adam=adam)
+    for name_ in ("w", "b"):
+        np.testing.assert_allclose(net.params[name_], expected[name_], rtol=1e-9, atol=1e-12, err_msg=name_)
+    np.testing.assert_allclose(hist.history["lr"], [rates[3], rates[7], rates[11]], rtol=1e-9)
+    assert float(net.optimizer.step_leaf.value) == 12.0
+
+
+def test_schedules_of_one_kind_share_the_compiled_loop():
+    """The schedule's numbers are leaves, not literals: a second model with other numbers runs the first one's
+    compiled loop (already compiled when it is built) and trains at its own rates."""
+    X, Y = regression_rows()
+    first = linear_model(sn.SGD(lr=LR, schedule=sn.warmup(2, then=sn.cosine_decay(9))))
+    first.fit(X, Y, epochs=1, batch_size=5, shuffle=False, verbose=0)
+    second = linear_model(sn.SGD(lr=0.05, schedule=sn.warmup(5, then=sn.cosine_decay(30, final=0.2))))
+    assert second.generated.code == first.generated.code and second.from_cache
+    assert getattr(second.generated.module.module, "train_epoch").signatures  # nothing left to compile
+    hist = second.fit(X, Y, epochs=2, batch_size=5, shuffle=False, verbose=0)
+    expected = [0.05 * warmup_factor(s, 5) * cosine_factor(max(s - 5, 0), 30, 0.2) for s in (3, 7)]
+    np.testing.assert_allclose(hist.history["lr"], expected, rtol=1e-9)
+
+
+def test_a_resumed_run_continues_the_step_count_bit_for_bit(tmp_path):
+    X, Y = regression_rows()
+    make = lambda: linear_model(sn.Adam(lr=0.01, schedule=sn.warmup(3, then=sn.cosine_decay(10))))  # noqa: E731
+    whole = make()
+    whole.fit(X, Y, epochs=4, batch_size=5, seed=1, verbose=0)
+    first = make()
+    first.fit(X, Y, epochs=2, batch_size=5, seed=1, verbose=0, checkpoint=tmp_path / "run.snet")
+    resumed = make()
+    resumed.fit(X, Y, epochs=4, batch_size=5, seed=1, verbose=0, resume=tmp_path / "run.snet")
+    assert float(resumed.optimizer.step_leaf.value) == 16.0
+    for name in ("w", "b"):
+        np.testing.assert_array_equal(resumed.params[name], whole.params[name], err_msg=name)
+    assert resumed.history["lr"] == whole.history["lr"]
+
+
+def test_a_model_file_keeps_a_nested_schedule(tmp_path):
+    schedule = sn.warmup(3, then=sn.cosine_decay(40, final=0.25))
+    net = linear_model(sn.SGD(lr=LR, momentum=0.5, schedule=schedule))
+    net.save(tmp_path / "m.snet")
+    loaded = sn.load(tmp_path / "m.snet")
+    assert loaded.optimizer.config() == net.optimizer.config()
+    assert repr(loaded.optimizer) == ("SGD(lr=0.2, momentum=0.5, nesterov=False, schedule=sn.warmup(steps=3, "
+                                      "then=sn.cosine_decay(total_steps=40, final=0.25)))")
+
+
+def test_a_checkpoint_without_the_step_count_is_refused_by_a_per_step_schedule(tmp_path):
+    X, Y = regression_rows()
+    linear_model(sn.SGD(lr=LR)).fit(X, Y, epochs=1, verbose=0, checkpoint=tmp_path / "run.snet")
+    scheduled = linear_model(sn.SGD(lr=LR, schedule=sn.cosine_decay(10)))
+    with pytest.raises(sn.DataError, match=r"the checkpoint was trained with SGD\(lr=0.2, momentum=0.0, "
+                                           r"nesterov=False\), this model uses SGD\(lr=0.2, momentum=0.0, "
+                                           r"nesterov=False, schedule=cosine_decay\); resume with the optimizer that "
+                                           r"wrote it"):
+        scheduled.fit(X, Y, epochs=2, verbose=0, resume=tmp_path / "run.snet")

@@ -356,7 +356,14 @@ def load_fails(tmp_path, payload, name="bad.snet"):
     ("optimizer.momentum", 0.9, "field optimizer.momentum is not a hyperparameter of Adam (it has lr, beta1, beta2, eps)"),
     ("optimizer.schedule", None, "field optimizer.schedule must be an object, got null (None)"),
     ("optimizer.schedule.kind", "cosine", "field optimizer.schedule.kind must be one of constant, step_decay, "
-                                          "exponential_decay, got a string ('cosine')"),
+                                          "exponential_decay, warmup, cosine_decay, one_cycle, got a string "
+                                          "('cosine')"),
+    ("optimizer.schedule", {"kind": "warmup", "steps": 3, "then": {"kind": "cosine_decay", "total_steps": "10"}},
+     "field optimizer.schedule.then.total_steps must be a number, got a string ('10')"),
+    ("optimizer.schedule", {"kind": "warmup", "steps": 3, "then": [1]},
+     "field optimizer.schedule.then must be a number or a schedule, got a list ([1])"),
+    ("optimizer.schedule", {"kind": "warmup", "steps": 0},
+     "field optimizer does not make a Adam with a warmup schedule (warmup at "),
     ("metrics", "accuracy", "field metrics must be a list, got a string ('accuracy')"),
     ("state", [], "field state must be an object, got a list ([])"),
     ("state.optimizer/lr", "5", "field state['optimizer/lr'] must be an array index (an integer >= 0), got a string ('5')"),

@@ -116,6 +116,8 @@ neg = _unary("neg", np.negative, lambda n, g: (neg(g),), "(-{0})", "-x", "Neg",
 exp = _unary("exp", np.exp, lambda n, g: (g * n,), "math.exp({0})", "e**x", "Exp")
 log = _unary("log", np.log, lambda n, g: (g / n.inputs[0],), "math.log({0})", "natural logarithm", "Log")
 sqrt = _unary("sqrt", np.sqrt, lambda n, g: (g / (2.0 * n),), "math.sqrt({0})", "square root", "Sqrt")
+cos = _unary("cos", np.cos, lambda n, g: (neg(g * sin(n.inputs[0])),), "math.cos({0})", "cosine (radians)", "Cos")
+sin = _unary("sin", np.sin, lambda n, g: (g * cos(n.inputs[0]),), "math.sin({0})", "sine (radians)", "Sin")
 def _import_pow(imp, operands, attrs):
     """Pow with a constant exponent of 2 or 0.5, the two staticnet has (square, sqrt)."""
     exponent = imp.known(operands[1], "exponent")

@@ -7,7 +7,7 @@ import staticnet as sn
 
 TOLERANCE = {"float32": dict(rtol=1e-5, atol=1e-6), "float64": dict(rtol=1e-10, atol=1e-12)}
 
-UNARY = ["neg", "exp", "square", "abs", "sign", "erf", "sigmoid", "tanh", "relu", "softplus", "step",
+UNARY = ["neg", "exp", "square", "abs", "sign", "erf", "cos", "sin", "sigmoid", "tanh", "relu", "softplus", "step",
          "leaky_relu", "elu", "swish", "gelu", "softmax", "log_softmax", "hard_sigmoid"]
 POSITIVE = ["log", "sqrt"]
 BINARY = ["add", "sub", "mul", "div", "maximum", "minimum", "greater", "greater_equal", "less", "less_equal", "equal"]

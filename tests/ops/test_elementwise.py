@@ -52,6 +52,8 @@ UNARY = {
     "square": (sn.square, np.square, (-2, 2)),
     "abs": (sn.abs, np.abs, (0.1, 2)),
     "erf": (sn.erf, np.vectorize(math.erf), (-2, 2)),
+    "cos": (sn.cos, np.cos, (-4, 4)),
+    "sin": (sn.sin, np.sin, (-4, 4)),
 }
 
 
