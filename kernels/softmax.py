@@ -41,9 +41,8 @@ def log_softmax_rows(z, out):
             out[i, j] = z[i, j] - shift
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
-def softmax_xent(z, y, probs, store):
-    """-1/n sum y log softmax(z) over n rows, from the logits; with `store`, probs = softmax(z)."""
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _softmax_xent(z, y, w, weighted, probs, store):
     n = z.shape[0]
     loss = 0.0
     for i in range(n):
@@ -56,23 +55,50 @@ def softmax_xent(z, y, probs, store):
             log_p = z[i, j] - top - log_total
             if store:
                 probs[i, j] = math.exp(log_p)
-            loss -= y[i, j] * log_p
+            term = y[i, j] * log_p
+            loss -= w[i] * term if weighted else term
     return loss / n
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def sigmoid_xent(z, y, a, store):
-    """1/n sum [softplus(z) - y z] = -1/n sum [y ln a + (1-y) ln(1-a)]; with `store`, a = sigmoid(z)."""
+def softmax_xent(z, y, probs, store):
+    """-1/n sum y log softmax(z) over n rows, from the logits; with `store`, probs = softmax(z)."""
+    return _softmax_xent(z, y, z[:, 0], False, probs, store)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def softmax_xent_weighted(z, y, w, probs, store):
+    """-1/n sum_i w_i sum_j y_ij log softmax(z)_ij: each row's term times its weight, divided by the row count
+    (with every weight 1, softmax_xent's sum term for term)."""
+    return _softmax_xent(z, y, w, True, probs, store)
+
+
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _sigmoid_xent(z, y, w, weighted, a, store):
     n = z.shape[0]
     flat_z, flat_y, flat_a = z.reshape(-1), y.reshape(-1), a.reshape(-1)
+    per_row = flat_z.size // n if n else 1
     loss = 0.0
     for k in range(flat_z.size):
         v = flat_z[k]
         e = math.exp(-abs(v))
         if store:
             flat_a[k] = 1.0 / (1.0 + e) if v >= 0 else e / (1.0 + e)
-        loss += max(v, 0.0) + math.log1p(e) - flat_y[k] * v
+        term = max(v, 0.0) + math.log1p(e) - flat_y[k] * v
+        loss += w[k // per_row] * term if weighted else term
     return loss / n
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def sigmoid_xent(z, y, a, store):
+    """1/n sum [softplus(z) - y z] = -1/n sum [y ln a + (1-y) ln(1-a)]; with `store`, a = sigmoid(z)."""
+    return _sigmoid_xent(z, y, z.reshape(-1), False, a, store)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def sigmoid_xent_weighted(z, y, w, a, store):
+    """1/n sum_i w_i sum_j [softplus(z_ij) - y_ij z_ij]: each row's terms times its weight, over the row count."""
+    return _sigmoid_xent(z, y, w, True, a, store)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")

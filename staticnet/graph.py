@@ -8,8 +8,11 @@ Leaves are inputs, parameters (which carry their current value, as in Theano) an
 from __future__ import annotations
 
 import contextlib
+import html
 import itertools
 import math
+import shutil
+import subprocess
 
 import numpy as np
 
@@ -117,6 +120,10 @@ class Tensor:
 
     def __str__(self):
         return describe(self)
+
+    def _repr_html_(self):
+        """How a notebook shows a tensor: the graph it is computed by (see graph_html)."""
+        return graph_html(self)
 
     def __bool__(self):
         raise GraphError(f"a symbolic tensor ({self.op} at {self.loc}) has no truth value; "
@@ -308,6 +315,10 @@ class Graph:
     def __repr__(self):
         return f"<Graph {len(self.nodes)} nodes, {len(self.outputs)} outputs>"
 
+    def _repr_html_(self):
+        """How a notebook shows the graph (see graph_html)."""
+        return graph_html(self.outputs)
+
 
 def _node_label(node: Tensor, index) -> str:
     if node.op in ("input", "param"):
@@ -330,18 +341,53 @@ def output_list(op: str, outputs) -> list[Tensor]:
     return outputs
 
 
-def describe(outputs) -> str:
-    """A listing of the graph: node, op, shape, dtype, source line."""
-    outputs = output_list("describe", outputs)
+def _listing(op: str, outputs) -> list[tuple]:
+    """The graph's nodes in schedule order, each (%number, label, shape, dtype, source line, is an output)."""
+    outputs = output_list(op, outputs)
     nodes = topological(outputs)
     index = {n.id: i for i, n in enumerate(nodes)}
-    outs = {t.id for t in as_list(outputs)}
-    rows = [(f"%{index[n.id]}", _node_label(n, index), fmt_shape(n.shape), str(n.dtype), n.loc,
-             "  <- output" if n.id in outs else "") for n in nodes]
+    outs = {t.id for t in outputs}
+    return [(f"%{index[n.id]}", _node_label(n, index), fmt_shape(n.shape), str(n.dtype), str(n.loc), n.id in outs)
+            for n in nodes]
+
+
+def describe(outputs) -> str:
+    """A listing of the graph: node, op, shape, dtype, source line."""
+    rows = [row[:5] + ("  <- output" if row[5] else "",) for row in _listing("describe", outputs)]
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     return "\n".join(
         f"{r[0]:>{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:<{widths[2]}}  {r[3]:<{widths[3]}}  {r[4]}{r[5]}"
         for r in rows)
+
+
+DOT_SECONDS = 10  # how long a notebook waits for Graphviz's drawing before showing the table alone
+
+
+def graph_html(outputs) -> str:
+    """The graph for a notebook (Jupyter's _repr_html_): the node listing as an HTML table, and the graph drawn
+    as SVG by Graphviz's `dot` when it is on PATH.  Every text of the graph (labels, source lines such as
+    "<ipython-input-3>:1") is escaped."""
+    rows = _listing("graph_html", outputs)
+    head = "".join(f"<th>{h}</th>" for h in ("node", "op", "shape", "dtype", "made at", ""))
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(text)}</td>" for text in row[:5])
+                   + f"<td>{'output' if row[5] else ''}</td></tr>" for row in rows)
+    table = f'<table class="staticnet-graph"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+    drawing = _svg(to_dot(outputs))
+    return f"<div>{drawing}{table}</div>" if drawing else f"<div>{table}</div>"
+
+
+def _svg(dot_text: str) -> str | None:
+    """Graphviz's SVG drawing of `dot_text` (its <svg> element), or None without `dot` or when it fails."""
+    dot = shutil.which("dot")
+    if dot is None:
+        return None
+    try:
+        done = subprocess.run([dot, "-Tsvg"], input=dot_text.encode(), capture_output=True, timeout=DOT_SECONDS)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    text = done.stdout.decode("utf-8", "replace")
+    start = text.find("<svg")
+    return text[start:] if done.returncode == 0 and start >= 0 else None
 
 
 def to_dot(outputs, title: str = "staticnet", cluster: str | None = None) -> str:

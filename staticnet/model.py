@@ -16,7 +16,7 @@ from collections.abc import MutableMapping
 
 import numpy as np
 
-from . import checks, init, keras_data, metrics as metric_rules, threads
+from . import checks, init, keras_data, metrics as metric_rules, sample_weights, threads
 from .autodiff import gradients
 from .codegen import kernel_layer
 from .codegen.driver import Driver, Sizes
@@ -143,6 +143,7 @@ class Model:
         self.stop_training = False  # a callback sets it to stop fit after the current epoch
         self._fitting = False  # while fit runs: a second fit is refused
         self._bias_gradients = None  # (layer names, compiled function) of learning_speed, made on first use
+        self._weighted = None  # the loops reading row weights (sample_weights.CompiledLoops), made on first use
         self._compile()
 
     def __repr__(self):
@@ -186,6 +187,7 @@ class Model:
         kind = metric_kind(self.outputs[0], self.labels[0] if self.labels else None) if "accuracy" in self.metrics else None
         label = self.labels[0] if kind else None
         metric = (kind, 1, label) if kind else None
+        self.accuracy_metric = metric  # how the loops count correct rows: (kind, output index, label) or None
         self.has_accuracy = metric is not None
         for _ in range(2):  # the second time every size has its name, and each signature lists them all
             functions = [epoch_loop("train_epoch", self.steps["train"], train=True, loss_index=0, metric=metric),
@@ -218,50 +220,53 @@ class Model:
         return list(found.values())
 
     def warm_up(self, batch_size: int = 32, loops=("train", "eval", "predict"),
-                eval_batch: int | None = None) -> tuple[float, bool]:
+                eval_batch: int | None = None, weighted: bool = False) -> tuple[float, bool]:
         """Compile these loops now (each is compiled on its first call, with the kernels it calls), on
         empty data; returns (seconds, whether every one came from the on-disk cache).
 
         The training loop is made ready for batches of `batch_size` rows, the evaluation and prediction loops
         for `eval_batch` (default: batch_size): a product that is cut among the threads needs parts that are
         compiled only for the batch sizes large enough to cut it (runtime.part_addresses), and evaluate and
-        predict run 1000 rows at a time where training runs a few."""
+        predict run 1000 rows at a time where training runs a few.  `weighted`: the training loop is the one
+        reading row weights (sample_weights.py)."""
         eval_batch = eval_batch or batch_size
         started = time.perf_counter()
-        empty = [np.empty((1,) + tuple(t.shape[1:]), t.dtype) for t in self.inputs]
+        train_inputs = self._loops(weighted).inputs
+        empty = [np.empty((1,) + tuple(t.shape[1:]), t.dtype) for t in train_inputs]
         addresses = [a.ctypes.data for a in empty]
         features = [a for a, t in zip(addresses, self.inputs) if t in self.features]
         results = [np.empty((1,) + tuple(t.shape[1:]), t.dtype) for t in self.outputs]
         order = np.zeros(1, np.int64)
         calls = {  # no rows: total, start and stop 0
-            "train": lambda: self._run("train_epoch", batch_size, data=addresses, total=0, order=order.ctypes.data,
-                                       seed=0, start=0, stop=0, batch=batch_size),
-            "eval": lambda: self._run("eval_epoch", eval_batch, data=addresses, total=0, start=0, stop=0,
-                                      batch=eval_batch),
+            "train": lambda: self._run("train_epoch", batch_size, weighted=weighted, data=addresses, total=0,
+                                       order=order.ctypes.data, seed=0, start=0, stop=0, batch=batch_size),
+            "eval": lambda: self._run("eval_epoch", eval_batch, data=addresses[:len(self.inputs)], total=0, start=0,
+                                      stop=0, batch=eval_batch),
             "predict": lambda: self._run("predict_all", eval_batch, data=features,
                                          results=[r.ctypes.data for r in results], total=0, batch=eval_batch),
         }
         for loop in loops:
             calls[loop]()
-        cached = all(self.generated.from_cache(self.LOOPS[loop]) for loop in loops)
+        cached = all(self._loops(weighted and loop == "train").generated.from_cache(self.LOOPS[loop])
+                     for loop in loops)
         return time.perf_counter() - started, cached
 
     LOOP_NAMES = {"train": "training", "eval": "evaluation", "predict": "prediction"}
 
-    def _prepare(self, batch_size: int, validation_rows: int | None, verbose) -> None:
+    def _prepare(self, batch_size: int, validation_rows: int | None, verbose, weighted: bool = False) -> None:
         """Compile (or load) every loop the epochs of a fit will run, at the batch sizes they will run at,
         saying so on stderr first: on a first run this is the wait, and none of it then falls into the first
         epoch's time (the evaluation of the validation data, 1000 rows at a time, needed parts of products
-        that training's small batches did not)."""
+        that training's small batches did not).  `weighted`: training reads row weights."""
         loops = self.fit_loops(batch_size, validation_rows)
-        missing = [loop for loop, batch in loops.items() if not self._ready(loop, batch)]
+        missing = [loop for loop, batch in loops.items() if not self._ready(loop, batch, weighted and loop == "train")]
         if not missing:
             return
         names = [self.LOOP_NAMES[loop] for loop in missing]
         what = f"{' and '.join(names)} loop{'s' if len(names) > 1 else ''}"
         if verbose:
             print(f"compiling the {what}...", end="\r" if sys.stderr.isatty() else "\n", file=sys.stderr, flush=True)
-        seconds, cached = self.warm_up(batch_size, loops=missing, eval_batch=loops.get("eval"))
+        seconds, cached = self.warm_up(batch_size, loops=missing, eval_batch=loops.get("eval"), weighted=weighted)
         if verbose:
             them = "them" if len(names) > 1 else "it"
             print(f"{what} ready in {seconds:.1f} s "
@@ -278,24 +283,33 @@ class Model:
                 loops["predict"] = loops["eval"]
         return loops
 
-    def _ready(self, loop: str, batch: int) -> bool:
+    def _ready(self, loop: str, batch: int, weighted: bool = False) -> bool:
         """Whether running `loop` on batches of `batch` rows would compile nothing: the loop is compiled, and so
         are the parts of products that this batch size cuts among the threads (shared by every model)."""
-        function = self.LOOPS[loop]
-        parts = parts_needed(self.steps[self.STEP_OF[function]], batch)
-        return self.generated.compiled(function) and all(kernel_layer.loaded(part) for part in parts)
+        function, compiled = self.LOOPS[loop], self._loops(weighted)
+        parts = parts_needed(compiled.steps[self.STEP_OF[function]], batch)
+        return compiled.generated.compiled(function) and all(kernel_layer.loaded(part) for part in parts)
 
     @staticmethod
     def evaluation_batch(rows: int, batch_size: int = 1000) -> int:
         """The batch evaluate and predict run `rows` rows in."""
         return min(batch_size, rows)
 
-    def _run(self, function: str, capacity: int, **groups):
+    def _run(self, function: str, capacity: int, weighted: bool = False, **groups):
         """Call a generated loop with these parameter groups (its data and bounds) and the shared ones of its
-        step (parameters, buffers for batches of up to `capacity` rows, threads, sizes)."""
-        step = self.STEP_OF[function]
-        shared = shared_arguments(self.steps[step], self.workspaces[step], capacity, self.generated.report)
-        return self.generated(function, **groups, **shared)
+        step (parameters, buffers for batches of up to `capacity` rows, threads, sizes); `weighted`: the loop
+        whose step reads row weights, after the inputs' data."""
+        compiled, step = self._loops(weighted), self.STEP_OF[function]
+        shared = shared_arguments(compiled.steps[step], compiled.workspaces[step], capacity, compiled.generated.report)
+        return compiled.generated(function, **groups, **shared)
+
+    def _loops(self, weighted: bool) -> sample_weights.CompiledLoops:
+        """The model's compiled loops, or those reading row weights (built and compiled on first use)."""
+        if not weighted:
+            return sample_weights.CompiledLoops(self.inputs, self.steps, self.generated, self.workspaces)
+        if self._weighted is None:
+            self._weighted = sample_weights.weighted_loops(self)
+        return self._weighted
 
     def _data(self, data, nodes, what, check_values=False) -> list[np.ndarray]:
         """Arrays for `nodes` from a dict keyed by input name, or a tuple (x, y) / a bare x, checked before
@@ -335,7 +349,7 @@ class Model:
             validation_split: float | None = None, early_stopping=None, shuffle: bool = True, seed: int | None = None,
             verbose: int = 1, checkpoint: str | None = None, resume: str | None = None,
             initial_epoch: int | None = None, check_data: bool = True, callbacks=None, nan_guard: bool = True,
-            track=None, track_data=None) -> History:
+            track=None, track_data=None, sample_weight=None, class_weight=None) -> History:
         """Train `epochs` more epochs (Keras's meaning) and return the history of every epoch so far.
 
         The data: a dict keyed by input name, or the Keras way, x and y as arrays (fit(X, Y)) or (x, y), which
@@ -369,6 +383,10 @@ class Model:
             keep the weights from before that step (staticnet/nan_guard.py); False trains regardless.
         track: ["learning_speed"] records each layer's learning_speed(track_data) after every epoch, as
             history["learning_speed/<layer>"] (staticnet/learning_speed.py).
+        sample_weight: one weight >= 0 per row of the training data; class_weight: {class: weight} (classes left
+            out weigh 1), each row weighted by its label's class; given both, a row's weight is the product.  A
+            batch of n rows then costs 1/n sum_i w_i C_i, as in Keras (staticnet/sample_weights.py); with
+            validation_split the weights of the held-out rows are set aside with them.
         """
         epochs = checks.count("fit", "epochs", epochs, minimum=0, error=ArgumentError)
         batch_size = checks.count("fit", "batch_size", batch_size, error=ArgumentError)
@@ -387,8 +405,11 @@ class Model:
                             check_values=check_data)
         val_arrays = (self._data(validation, self.inputs, "validation data", check_values=check_data)
                       if validation is not None else None)
+        weights = sample_weights.row_weights(self, arrays, sample_weight, class_weight, "fit")
         if split is not None:
             arrays, val_arrays = keras_data.split_off(arrays, split)
+            if weights is not None:
+                weights = keras_data.split_off([weights], split)[0][0]
         monitors = self._monitors(val_arrays is not None)
         default_monitor = "val_accuracy" if "accuracy" in self.metrics else "val_loss"
         given = callback_rules.checked(callbacks)
@@ -426,15 +447,19 @@ class Model:
             self.seed = seed
         elif self.seed is None:
             self.seed = int(init.generator().integers(2**31))
+        if weights is not None:
+            arrays = arrays + [weights]  # the weighted training loop reads them after the inputs
         guard = NanGuard(self, arrays, batch_size) if nan_guard else None
         if guard:
             guard.check_before_training()
-        chooser = (threads.chooser_for((self.generated.path, batch_size))
-                   if threads_matter(self.steps["train"].plan, batch_size) else None)
+        training = self._loops(weights is not None)
+        chooser = (threads.chooser_for((training.generated.path, batch_size))
+                   if threads_matter(training.steps["train"].plan, batch_size) else None)
         chunk_steps = max(1, math.ceil(steps / 50)) if verbose or chooser else steps
         progress = Progress(enabled=verbose > 0)
         if final > first:  # compile now, so that neither an epoch's time nor the thread chooser's timings include it
-            self._prepare(batch_size, None if val_arrays is None else val_arrays[0].shape[0], verbose)
+            self._prepare(batch_size, None if val_arrays is None else val_arrays[0].shape[0], verbose,
+                          weighted=weights is not None)
         self.stop_training = False
         hooks.call("on_train_begin", {})
         for epoch in range(first, final):
@@ -525,10 +550,13 @@ class Model:
 
     def _train_rows(self, arrays, order, epoch_seed, start, stop, batch_size, count):
         """The compiled training loop over rows [start, stop) of the epoch's order, on `count` threads (None:
-        as set): (loss sum, number correct).  The one place fit and the NaN guard's replay run it."""
+        as set): (loss sum, number correct).  The one place fit and the NaN guard's replay run it.  `arrays`
+        holds one array per input, and the row weights after them when the fit is weighted."""
+        weighted = len(arrays) > len(self.inputs)
         with flushed_to_zero(), threads.using(count):
-            return self._run("train_epoch", batch_size, data=[a.ctypes.data for a in arrays], total=arrays[0].shape[0],
-                             order=order.ctypes.data, seed=epoch_seed, start=start, stop=stop, batch=batch_size)
+            return self._run("train_epoch", batch_size, weighted=weighted, data=[a.ctypes.data for a in arrays],
+                             total=arrays[0].shape[0], order=order.ctypes.data, seed=epoch_seed, start=start,
+                             stop=stop, batch=batch_size)
 
     def _epoch_span(self, epochs, initial_epoch, resumed) -> tuple[int, int]:
         """(epochs done before this fit, the last epoch it trains): `epochs` more after those done, or, with
@@ -572,18 +600,23 @@ class Model:
             t.value[...] = snapshot[t.name]
 
     # ------------------------------------------------------------ evaluation and prediction
-    def evaluate(self, x=None, y=None, *, batch_size: int = 1000) -> dict:
+    def evaluate(self, x=None, y=None, *, batch_size: int = 1000, sample_weight=None) -> dict:
         """{"loss": the mean loss, and each metric: "accuracy" (the fraction correct), "mse", "mae"} over all
-        rows of the data: a dict keyed by input name, (x, y), or x and y as arrays (as fit takes them)."""
+        rows of the data: a dict keyed by input name, (x, y), or x and y as arrays (as fit takes them).
+        sample_weight: one weight per row; the loss is then sum_i w_i C_i / N as fit weighs it, and the metrics
+        stay unweighted (as Keras's metrics=, apart from its weighted_metrics=)."""
         batch_size = checks.count("evaluate", "batch_size", batch_size, error=ArgumentError)
         data = keras_data.as_feeds(self, x, y, "evaluate", "evaluation data")
-        return self._evaluate_arrays(self._data(data, self.inputs, "evaluation data"), batch_size)
+        arrays = self._data(data, self.inputs, "evaluation data")
+        return self._evaluate_arrays(arrays, batch_size,
+                                     sample_weights.row_weights(self, arrays, sample_weight, None, "evaluate"))
 
-    def _evaluate_arrays(self, arrays, batch_size=1000):
+    def _evaluate_arrays(self, arrays, batch_size=1000, weights=None):
         total = arrays[0].shape[0]
         batch = self.evaluation_batch(total, batch_size)
+        data = [a.ctypes.data for a in arrays] + ([weights.ctypes.data] if weights is not None else [])
         with flushed_to_zero():
-            loss_sum, correct = self._run("eval_epoch", batch, data=[a.ctypes.data for a in arrays], total=total,
+            loss_sum, correct = self._run("eval_epoch", batch, weighted=weights is not None, data=data, total=total,
                                           start=0, stop=total, batch=batch)
         scores = {"loss": loss_sum / total}
         if self.has_accuracy:

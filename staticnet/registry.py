@@ -59,6 +59,9 @@ class OpDef:
     #                                      sigma'(z) cancels in BP1 (explain, metrics)
     with_activation: str | None = None  # for such a cost: the op computing it and that activation's values in
     #                                     one pass over the logits, as parts 0 and 1 (passes/fuse_losses.py)
+    row_weighted: Callable | None = None  # (node, rebuilt inputs, w) -> the node with row i of the batch it
+    #                                      reduces weighted by w[i] (sample weights: staticnet/sample_weights.py);
+    #                                      an op reducing over the batch rows without one refuses sample weights
     patches: bool = False  # gathers the windows of an image into rows, for a product: a convolution's first step
     associative: bool = False  # an infix op written a + b + c for a + (b + c) (explain)
     aliases_input: bool = False  # its value may be its input's buffer read with another shape (a reshape of a

@@ -174,3 +174,34 @@ def test_layer_scope_names_the_nodes_made_inside_and_nests():
     assert (x.layer, a.layer, b.layer, c.layer, sn.sigmoid(c).layer) == (None, "block", "inner", "block", None)
     second = sn.dense(sn.dense(c, 2), 2)  # numbered by the layers upstream
     assert (second.layer, second.inputs[0].inputs[0].layer) == ("dense2", "dense1")
+
+
+def _made_in_a_cell(source: str, cell: str):
+    """The value of `source`'s last line, run as a notebook cell named `cell` runs it (its lines record `cell`)."""
+    scope = {"sn": sn}
+    *body, last = source.strip().splitlines()
+    exec(compile("\n".join(body) + f"\n_result = {last}\n", cell, "exec"), scope)
+    return scope["_result"]
+
+
+def test_a_graph_in_a_notebook_is_an_html_table_of_its_nodes_with_every_text_escaped(monkeypatch):
+    monkeypatch.setenv("PATH", "")  # no Graphviz: the table alone
+    cell = "<ipython-input-3 & 'b'>"
+    y = _made_in_a_cell("x = sn.input('x', (None, 2))\nsn.relu(x @ sn.param('W', (2, 2)))", cell)
+    for shown in (y._repr_html_(), sn.Graph(y)._repr_html_()):
+        assert "<svg" not in shown
+        rows = re.findall(r"<tr>(.*?)</tr>", shown)
+        cells = [re.findall(r"<td>(.*?)</td>", row) for row in rows[1:]]
+        listing = [line.split() for line in sn.describe(y).splitlines()]
+        assert [c[0] for c in cells] == [line[0] for line in listing]  # every node, in the listing's order
+        assert [c[5] for c in cells] == ["", "", "", "output"]
+        assert "&lt;ipython-input-3 &amp; &#x27;b&#x27;&gt;:2" in cells[3][4] and cell not in shown
+        assert "param &#x27;W&#x27;" in cells[1][1] and "(None, 2)" in cells[3][2]
+
+
+@pytest.mark.skipif(not __import__("shutil").which("dot"), reason="Graphviz's dot is not on PATH")
+def test_a_graph_in_a_notebook_is_drawn_by_graphviz_when_dot_is_there():
+    x = sn.input("x", (None, 2))
+    shown = sn.relu(x @ sn.param("W", (2, 2)))._repr_html_()
+    svg = shown[shown.index("<svg"):shown.index("</svg>")]
+    assert "relu" in svg and "matmul" in svg and "<table" in shown

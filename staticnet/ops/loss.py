@@ -3,6 +3,10 @@
 Each cost averages over the examples of the batch (n is the run-time batch size),
 as the book writes them: C = 1/n sum_x C_x.  The softmax and sigmoid cross-entropies
 are primitives with the stable gradients (p - y)/n and (a - y)/n.
+
+With sample weights (staticnet/sample_weights.py) they take a third operand, a weight per
+row w of shape (batch,), and compute 1/n sum_x w_x C_x: each op's `row_weighted` rule says
+how it takes them.
 """
 from __future__ import annotations
 
@@ -16,9 +20,10 @@ from ..codegen.driver import cast_to
 from ..codegen.library import Literal
 from .shape_rules import require_float
 from ..registry import register, registry
-from .activations import _softmax_ref, _stable_sigmoid, log_softmax, sigmoid, softmax
+from .activations import _softmax_ref, _stable_sigmoid, log_softmax, sigmoid, softmax, softplus
 from .elementwise import greater_equal, log, square, where
 from .reduce import batch_count, sum as reduce_sum
+from .shape import reshape
 
 
 def _check_pair(op, a, y, what="target"):
@@ -66,26 +71,54 @@ def default_cost(a, y):
     return mse(a, y)
 
 
-def _xent_shape(z, y):
-    return (), require_float(z, y)
+def _xent_shape(z, y, w=None):
+    dtype = require_float(z, y)
+    if w is not None and (w.shape != z.shape[:1] or w.dtype != z.dtype):
+        raise ShapeError(f"row weights {fmt_shape(w.shape)} {w.dtype} do not fit logits {fmt_shape(z.shape)} "
+                         f"{z.dtype}: expected one {z.dtype} weight per row, {fmt_shape(z.shape[:1])}")
+    return (), dtype
 
 
-def _sigmoid_xent_ref(z, y):
-    return np.asarray((np.sum(np.logaddexp(0, z) - y * z) / (z.shape[0] if z.ndim else 1)), z.dtype)
+def _row_column(w, x):
+    """The row weights w (batch,) shaped to broadcast over x (batch, ...): (batch, 1, ..., 1)."""
+    return reshape(w, (None,) + (1,) * (x.ndim - 1))
+
+
+def _weighted_rows(terms, w):
+    """terms (batch, ...) with row i's values times w[i] (NumPy, for the references)."""
+    return terms if w is None else terms * w.reshape((-1,) + (1,) * (terms.ndim - 1))
+
+
+def _weight_operand(node, inputs, w):
+    """A cross-entropy's row_weighted rule: the same op, with the row weights as its third operand."""
+    return make_node(node.op, (*inputs, w), loc=node.loc)
+
+
+def _sigmoid_xent_ref(z, y, w=None):
+    terms = _weighted_rows(np.logaddexp(0, z) - y * z, w)
+    return np.asarray((np.sum(terms) / (z.shape[0] if z.ndim else 1)), z.dtype)
 
 
 def _sigmoid_xent_grad(node, g):
-    z, y = node.inputs
+    z, y, *weights = node.inputs
     scale = g / batch_count(z)
-    return (sigmoid(z) - y) * scale, -z * scale
+    if not weights:
+        return (sigmoid(z) - y) * scale, -z * scale
+    w = _row_column(weights[0], z)
+    terms = softplus(z) - y * z
+    per_row = reduce_sum(terms, tuple(range(1, z.ndim))) if z.ndim > 1 else terms
+    return (sigmoid(z) - y) * w * scale, -z * w * scale, per_row * scale
 
 
 def _xent_lowering(kernel):
-    """The loss alone (`store` False: the kernel's output argument is not written)."""
+    """The loss alone (`store` False: the kernel's output argument is not written); with row weights, the
+    kernel's weighted form."""
     def lower(node, d):
-        z, y = node.inputs
+        z, y, *weights = node.inputs
         loss = d.temp("loss")
-        d.library(kernel, [d.array(z), d.array(y), d.array(z), Literal(False)], "f64", loss)
+        weighted = [d.array(w) for w in weights]
+        d.library(kernel + ("_weighted" if weights else ""),
+                  [d.array(z), d.array(y), *weighted, d.array(z), Literal(False)], "f64", loss)
         d.assign(node, cast_to(loss, node.dtype))
     return lower
 
@@ -93,11 +126,13 @@ def _xent_lowering(kernel):
 def _xent_multi_lowering(kernel):
     """Loss and activation (probabilities) in one pass over the logits."""
     def lower(node, d):
-        z, y = node.inputs
+        z, y, *weights = node.inputs
         parts = d.parts(node)
         loss = d.temp("loss")
         probabilities = d.array(parts[1]) if 1 in parts else d.array(z)
-        d.library(kernel, [d.array(z), d.array(y), probabilities, Literal(1 in parts)], "f64", loss)
+        weighted = [d.array(w) for w in weights]
+        d.library(kernel + ("_weighted" if weights else ""),
+                  [d.array(z), d.array(y), *weighted, probabilities, Literal(1 in parts)], "f64", loss)
         if 0 in parts:
             d.assign(parts[0], cast_to(loss, node.dtype))
     return lower
@@ -105,32 +140,36 @@ def _xent_multi_lowering(kernel):
 
 register("sigmoid_xent", shape=_xent_shape, numpy=_sigmoid_xent_ref, grad=_sigmoid_xent_grad, kind="opaque",
          lower=_xent_lowering("softmax.sigmoid_xent"), cross_entropy_of="sigmoid",
-         with_activation="sigmoid_xent_multi",
+         with_activation="sigmoid_xent_multi", row_weighted=_weight_operand,
          note="from the pre-activation z: softplus(z) - y z per output, never log(0) as log a would be for a "
               "saturated sigmoid")
 register("sigmoid_xent_multi", shape=_xent_shape, grad=None, kind="multi",
-         numpy=lambda z, y: (_sigmoid_xent_ref(z, y), _stable_sigmoid(z)),
+         numpy=lambda z, y, w=None: (_sigmoid_xent_ref(z, y, w), _stable_sigmoid(z)),
          lower=_xent_multi_lowering("softmax.sigmoid_xent"))
 
 
-def _softmax_xent_ref(z, y):
+def _softmax_xent_ref(z, y, w=None):
     shifted = z - np.max(z, axis=-1, keepdims=True)
     log_p = shifted - np.log(np.sum(np.exp(shifted), axis=-1, keepdims=True))
-    return np.asarray(-np.sum(y * log_p) / z.shape[0], z.dtype)
+    return np.asarray(-np.sum(_weighted_rows(y * log_p, w)) / z.shape[0], z.dtype)
 
 
 def _softmax_xent_grad(node, g):
-    z, y = node.inputs
+    z, y, *weights = node.inputs
     scale = g / batch_count(z)
-    return (softmax(z) * reduce_sum(y, -1, keepdims=True) - y) * scale, -log_softmax(z) * scale
+    delta = softmax(z) * reduce_sum(y, -1, keepdims=True) - y
+    if not weights:
+        return delta * scale, -log_softmax(z) * scale
+    w = _row_column(weights[0], z)
+    return delta * w * scale, -log_softmax(z) * w * scale, -reduce_sum(y * log_softmax(z), -1) * scale
 
 
 register("softmax_xent", shape=_xent_shape, numpy=_softmax_xent_ref, grad=_softmax_xent_grad, kind="opaque",
          lower=_xent_lowering("softmax.softmax_xent"), cross_entropy_of="softmax",
-         with_activation="softmax_xent_multi",
+         with_activation="softmax_xent_multi", row_weighted=_weight_operand,
          note="from the logits: -y (z - max z - log sum e^(z - max z)) per row, never log(0)")
 register("softmax_xent_multi", shape=_xent_shape, grad=None, kind="multi",
-         numpy=lambda z, y: (_softmax_xent_ref(z, y), _softmax_ref(z, -1)),
+         numpy=lambda z, y, w=None: (_softmax_xent_ref(z, y, w), _softmax_ref(z, -1)),
          lower=_xent_multi_lowering("softmax.softmax_xent"))
 
 

@@ -82,8 +82,14 @@ def _import_reduction(build):
     return translate
 
 
+def _weighted_sum(node, inputs, w):
+    """A sum over the batch rows, each row's values times its weight: sum_i w_i x_i (weights (batch,))."""
+    x = inputs[0]
+    return sum(x * reshape(w, (None,) + (1,) * (x.ndim - 1)), node.attrs["axes"], node.attrs["keepdims"])
+
+
 register("sum", shape=_reduce_shape, numpy=lambda x, axes, keepdims: np.sum(x, axis=axes, keepdims=keepdims),
-         grad=_sum_grad, kind="reduce", lower=_lower_reduce, notation=_sum_notation,
+         grad=_sum_grad, kind="reduce", lower=_lower_reduce, notation=_sum_notation, row_weighted=_weighted_sum,
          onnx_export=_onnx_reduction("ReduceSum"),
          onnx_import={"ReduceSum": _import_reduction(lambda x, axes, keepdims: sum(x, axes, keepdims)),
                       # a mean is a sum divided by the count
@@ -142,6 +148,7 @@ def _onnx_count(node, b):
 
 register("count", shape=_count_shape, numpy=lambda x, axes: np.asarray(np.prod([x.shape[a] for a in axes]), x.dtype),
          grad=no_gradient, kind="shape", lower=_lower_count, onnx_export=_onnx_count,
+         row_weighted=lambda node, inputs, w: None,  # the divisor stays n, the row count, weighted or not
          notation=lambda node, args, top: ("n", ATOM) if tuple(node.attrs["axes"]) == (0,) else None)  # the batch
 
 

@@ -18,7 +18,7 @@ def _activation_matches(node, loss):
 
 
 def fuse_losses(program: Program) -> Program:
-    """softmax(z) and softmax_xent(z, y) -> parts of softmax_xent_multi(z, y); likewise for sigmoid."""
+    """softmax(z) and softmax_xent(z, y[, w]) -> parts of softmax_xent_multi(z, y[, w]); likewise for sigmoid."""
     nodes = program.nodes()
     losses = [n for n in nodes if has_trait(n, "with_activation")]
     pairs = {}
@@ -35,8 +35,8 @@ def fuse_losses(program: Program) -> Program:
             return None
         loss, partner = pairs[node.id]
         if loss.id not in made:
-            z, y = loss.inputs  # logits and labels are upstream of both: never rebuilt differently
-            multi = make_node(registry[loss.op].with_activation, (z, y), loc=loss.loc)
+            # logits, labels (and row weights, where given) are upstream of both: never rebuilt differently
+            multi = make_node(registry[loss.op].with_activation, loss.inputs, loc=loss.loc)
             made[loss.id] = {
                 loss.id: part(multi, 0, (), loss.dtype, loss.loc),
                 partner.id: part(multi, 1, partner.shape, partner.dtype, partner.loc)}

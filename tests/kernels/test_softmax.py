@@ -48,3 +48,22 @@ def test_one_hot_and_range_check():
     assert K.one_hot(np.array([3, 0, 1]), out)
     np.testing.assert_array_equal(out, np.eye(4, dtype=np.float32)[[3, 0, 1]])
     assert not K.one_hot(np.array([4]), np.empty((1, 4), np.float32))
+
+
+def test_weighted_cross_entropies_weigh_each_row_and_equal_the_plain_ones_at_weight_one():
+    rng = np.random.default_rng(2)
+    z, y = rng.normal(size=(5, 3)), np.eye(3)[rng.integers(0, 3, 5)]
+    w = np.array([0.0, 1.0, 2.5, 3.0, 0.5])
+    log_p = np.log(softmax(z))
+    expected = -np.sum(w[:, None] * y * log_p) / 5
+    probs = np.zeros_like(z)
+    assert K.softmax_xent_weighted(z, y, w, probs, True) == pytest.approx(expected, rel=1e-12)
+    np.testing.assert_allclose(probs, softmax(z), rtol=1e-12)
+    ones = np.ones(5)
+    assert K.softmax_xent_weighted(z, y, ones, probs, False) == K.softmax_xent(z, y, probs, False)  # bit for bit
+    a = np.zeros_like(z)
+    bits = (y > 0).astype(float)
+    expected = np.sum(w[:, None] * (np.logaddexp(0, z) - bits * z)) / 5
+    assert K.sigmoid_xent_weighted(z, bits, w, a, True) == pytest.approx(expected, rel=1e-12)
+    np.testing.assert_allclose(a, 1 / (1 + np.exp(-z)), rtol=1e-12)
+    assert K.sigmoid_xent_weighted(z, bits, ones, a, False) == K.sigmoid_xent(z, bits, a, False)

@@ -97,3 +97,24 @@ def test_one_hot():
     for backend in ("numpy", "numba"):
         with pytest.raises(sn.DataError, match=r"one_hot: a label lies outside \[0, 3\)"):
             sn.function([labels], sn.one_hot(labels, 3), backend=backend)(np.array([3]))
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+@pytest.mark.parametrize("op", ["softmax_xent", "sigmoid_xent"])
+def test_cross_entropies_with_row_weights_formula_and_gradients(op, backend, rng):
+    """The third operand weighs row i's cost by w[i], over the row count: 1/n sum_i w_i C_i; the gradients of
+    the logits, the labels and the weights against central differences in float64."""
+    from staticnet.graph import make_node
+    z, y, w = rng.normal(size=(5, 3)), rng.dirichlet(np.ones(3), 5), rng.uniform(0.0, 3.0, 5)
+    tz, ty = sn.input("z", (None, 3), dtype="float64"), sn.input("y", (None, 3), dtype="float64")
+    tw = sn.input("w", (None,), dtype="float64")
+    if op == "softmax_xent":
+        log_p = z - z.max(1, keepdims=True)
+        log_p -= np.log(np.exp(log_p).sum(1, keepdims=True))
+        per_row = -np.sum(y * log_p, axis=1)
+    else:
+        per_row = np.sum(np.logaddexp(0, z) - y * z, axis=1)
+    loss = make_node(op, (tz, ty, tw))
+    value = sn.function([tz, ty, tw], loss, backend=backend)(z, y, w)
+    np.testing.assert_allclose(value, np.sum(w * per_row) / 5, rtol=1e-12)
+    check_grads(lambda a, b, c: make_node(op, (a, b, c)), [z, y, w], batch=True, backend=backend)
