@@ -96,7 +96,8 @@ def model_file(workload: Workload, hidden: int = 100, depth: int = 1) -> str:
 
 
 def staticnet_model(workload: Workload, hidden: int = 100, depth: int = 1, path: str | None = None):
-    """The workload compiled by staticnet, from its model file (`path`, or the text of model_file)."""
+    """The workload compiled by staticnet, from its model file (`path`, or the text of model_file), its `build`
+    given `hidden` and `depth` as `staticnet train --param` gives them."""
     import staticnet as sn
     sn.seed(0)
     namespace = {}
@@ -105,7 +106,7 @@ def staticnet_model(workload: Workload, hidden: int = 100, depth: int = 1, path:
     else:
         import runpy
         namespace = runpy.run_path(path)
-    spec = namespace["build"]()
+    spec = namespace["build"](hidden=hidden, depth=depth)
     return sn.compile(spec["loss"], outputs=spec["outputs"], optimizer=spec["optimizer"])
 
 
