@@ -21,7 +21,8 @@ from .workloads import WORKLOADS, load_data
 def parse(argv):
     parser = argparse.ArgumentParser(prog="staticnet bench", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",
-                        help="batch 10 only, fewer images and kernels: under two minutes on 2 cores")
+                        help="batch 10 only, fewer images, kernels and compile repeats: a check that every part runs, "
+                             "its figures rough (a few minutes on 2 cores)")
     parser.add_argument("--workloads", default=",".join(WORKLOADS),
                         help=f"comma-separated, from {','.join(WORKLOADS)}")
     parser.add_argument("--batch-sizes", help="comma-separated, instead of each workload's list")

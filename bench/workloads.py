@@ -43,7 +43,7 @@ WORKLOADS = {
                    targets={10: 4.0, 128: 2.5}),
     "W5": Workload("W5", "the book's 99.60% CNN (mnist_cnn.py net 3): conv-pool 5x5x20, conv-pool 5x5x40, dense 1000, "
                    "dense 1000, all ReLU, softmax 10, dropout 0.5 into each dense layer, SGD eta=0.03", (10, 128), (10,),
-                   images=True, rows_full=2_000, rows_quick=300, hidden=1000, depth=2),
+                   images=True, rows_full=2_000, rows_quick=200, hidden=1000, depth=2),
 }
 
 
