@@ -1,6 +1,6 @@
 """`python -m bench` (or `staticnet bench`): staticnet against NumPy, PyTorch and JAX on this machine.
 
-Epoch times of three workloads at several minibatch sizes, single kernels, compile times, and
+Epoch times of four workloads at several minibatch sizes, single kernels, compile times, and
 the machine's SGEMM roofline; prints a Markdown table, and writes JSON and a chart on request.
 """
 from __future__ import annotations
@@ -21,8 +21,10 @@ from .workloads import WORKLOADS, load_data
 def parse(argv):
     parser = argparse.ArgumentParser(prog="staticnet bench", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",
-                        help="batch 10 only, fewer images and kernels: under two minutes on 2 cores")
-    parser.add_argument("--workloads", default=",".join(WORKLOADS), help="comma-separated, from W1,W2,W3")
+                        help="batch 10 only, fewer images, kernels and compile repeats: a check that every part runs, "
+                             "its figures rough (a few minutes on 2 cores)")
+    parser.add_argument("--workloads", default=",".join(WORKLOADS),
+                        help=f"comma-separated, from {','.join(WORKLOADS)}")
     parser.add_argument("--batch-sizes", help="comma-separated, instead of each workload's list")
     parser.add_argument("--repeats", type=int, default=3, help="repeats per figure (median; default 3)")
     parser.add_argument("--skip-kernels", action="store_true", help="no single-kernel timings")

@@ -6,7 +6,8 @@ imports left out, Numba's own initialisation on first use included), in the situ
 - first model: empty caches, staticnet's and Numba's, so every kernel is compiled too;
 - new model, kernel layer cached: a network of the same layer types but one more hidden layer was
   compiled before, so the kernels are cached and the driver is new;
-- resized: the same architecture with its hidden layer resized (100 -> 37 units), after the first;
+- resized: the same architecture with its hidden layers resized (100 -> 37 units; W5's 1000 -> 370),
+  after the first;
 - warm: the same model in another process;
 - copied: the same model file copied to another directory, renamed and given comment lines.
 
@@ -70,25 +71,26 @@ def _run(code, args, env, cwd=None):
 def _situations(workload: str) -> dict:
     """One fresh set of caches: each situation's probe, in the order that sets it up."""
     from .workloads import WORKLOADS, model_file
+    hidden, depth = WORKLOADS[workload].hidden, WORKLOADS[workload].depth
     with tempfile.TemporaryDirectory(prefix="staticnet-bench-") as scratch:
         env = dict(os.environ, STATICNET_CACHE=os.path.join(scratch, "cache"),
                    NUMBA_CACHE_DIR=os.path.join(scratch, "numba"))
         original = os.path.join(scratch, "model.py")
         with open(original, "w") as f:
             f.write(model_file(WORKLOADS[workload]))
-        first = _run(PROBE, [workload, 100, 1, original], env)
-        resized = _run(PROBE, [workload, 37, 1, original], env)
-        warm = _run(PROBE, [workload, 100, 1, original], env)
+        first = _run(PROBE, [workload, hidden, depth, original], env)
+        resized = _run(PROBE, [workload, hidden * 37 // 100, depth, original], env)
+        warm = _run(PROBE, [workload, hidden, depth, original], env)
         os.makedirs(os.path.join(scratch, "elsewhere"))
         copy = os.path.join(scratch, "elsewhere", "renamed_model.py")
         with open(copy, "w") as f:
             f.write(COPIED_HEADER + model_file(WORKLOADS[workload]).replace("\n\ndef build", "\n\n# build it\ndef build"))
-        copied = _run(PROBE, [workload, 100, 1, copy], env, cwd=os.path.join(scratch, "elsewhere"))
+        copied = _run(PROBE, [workload, hidden, depth, copy], env, cwd=os.path.join(scratch, "elsewhere"))
     with tempfile.TemporaryDirectory(prefix="staticnet-bench-") as scratch:
         env = dict(os.environ, STATICNET_CACHE=os.path.join(scratch, "cache"),
                    NUMBA_CACHE_DIR=os.path.join(scratch, "numba"))
-        _run(PROBE, [workload, 100, 2, ""], env)  # a deeper network of the same layers fills the kernel layer
-        new = _run(PROBE, [workload, 100, 1, ""], env)
+        _run(PROBE, [workload, hidden, depth + 1, ""], env)  # a deeper network of the same layers fills the kernels
+        new = _run(PROBE, [workload, hidden, depth, ""], env)
     return {"first": first, "new": new, "resized": resized, "warm": warm, "copied": copied}
 
 

@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 
-from .numpy_baseline import sigmoid, softmax
+from .numpy_baseline import max_pool, max_pool_gradient, patches, patches_gradient, sigmoid, softmax
 
 
 def _per_call(run, calls):
@@ -60,11 +60,6 @@ def softmax_xent(batch, rng):
     return f"softmax + cross-entropy, loss and gradient, batch {batch}", fn.bind(zs, ys), numpy
 
 
-def _patches(xs):
-    n = len(xs)
-    return np.lib.stride_tricks.sliding_window_view(xs[..., 0], (5, 5), axis=(1, 2)).reshape(n, 24, 24, 25)
-
-
 def conv_forward(batch, rng):
     import staticnet as sn
     x = sn.input("x", (None, 28, 28, 1))
@@ -72,7 +67,7 @@ def conv_forward(batch, rng):
     k, b = (p.value for p in sn.Graph(fn.outputs[0]).params)
     xs = rng.random((batch, 28, 28, 1), np.float32)
     return f"conv2d 5x5x20 sigmoid on 28x28, forward, batch {batch}", fn.bind(xs), \
-        lambda: sigmoid(_patches(xs) @ k + b)
+        lambda: sigmoid(patches(xs) @ k + b)
 
 
 def conv_backward(batch, rng):
@@ -83,32 +78,55 @@ def conv_backward(batch, rng):
     fn = sn.function([x, g], sn.grad(sn.sum(conv * g), params))
     xs, gs = rng.random((batch, 28, 28, 1), np.float32), rng.normal(0, 1, (batch, 24, 24, 20)).astype(np.float32)
     return f"conv2d 5x5x20 on 28x28, backward (dW, db), batch {batch}", fn.bind(xs, gs), \
-        lambda: (_patches(xs).reshape(-1, 25).T @ gs.reshape(-1, 20), gs.sum((0, 1, 2)))
+        lambda: (patches(xs).reshape(-1, 25).T @ gs.reshape(-1, 20), gs.sum((0, 1, 2)))
 
 
-def _pool_data(batch, rng):
-    return rng.random((batch, 24, 24, 20), np.float32)
-
-
-def pool_forward(batch, rng):
+def second_conv_forward(batch, rng):
+    """W5's second convolution: 20 maps of 12x12 to 40 maps of 8x8, ReLU."""
     import staticnet as sn
-    x = sn.input("x", (None, 24, 24, 20))
-    xs = _pool_data(batch, rng)
-    return f"max-pool 2x2 on 24x24x20, forward, batch {batch}", sn.function([x], sn.max_pool2d(x, 2)).bind(xs), \
-        lambda: xs.reshape(batch, 12, 2, 12, 2, 20).max(axis=(2, 4))
+    x = sn.input("x", (None, 12, 12, 20))
+    fn = sn.function([x], sn.conv2d(x, 40, 5, activation="relu"))
+    k, b = (p.value for p in sn.Graph(fn.outputs[0]).params)
+    xs = rng.random((batch, 12, 12, 20), np.float32)
+    return f"conv2d 5x5 20->40 ReLU on 12x12, forward, batch {batch}", fn.bind(xs), \
+        lambda: np.maximum(patches(xs) @ k + b, 0)
 
 
-def pool_backward(batch, rng):
+def second_conv_backward(batch, rng):
+    """W5's second convolution's gradients: its weights', its bias' and its input's (the first layer's maps)."""
     import staticnet as sn
-    x, g = sn.input("x", (None, 24, 24, 20)), sn.input("g", (None, 12, 12, 20))
+    x, g = sn.input("x", (None, 12, 12, 20)), sn.input("g", (None, 8, 8, 40))
+    conv = sn.conv2d(x, 40, 5)
+    k, b = sn.Graph(conv).params
+    fn = sn.function([x, g], sn.grad(sn.sum(conv * g), [k, b, x]))
+    xs, gs, kv = rng.random((batch, 12, 12, 20), np.float32), \
+        rng.normal(0, 1, (batch, 8, 8, 40)).astype(np.float32), k.value
+    return f"conv2d 5x5 20->40 on 12x12, backward (dW, db, dx), batch {batch}", fn.bind(xs, gs), \
+        lambda: (patches(xs).reshape(-1, 500).T @ gs.reshape(-1, 40), gs.sum((0, 1, 2)),
+                 patches_gradient(gs @ kv.T, 12, 12))
+
+
+# (height = width, channels) of the maps each network pools: W3's and W5's first layer, W5's second
+POOLED_MAPS = ((24, 20), (8, 40))
+
+
+def pool_forward(batch, rng, size, channels):
+    import staticnet as sn
+    x = sn.input("x", (None, size, size, channels))
+    xs = rng.random((batch, size, size, channels), np.float32)
+    return f"max-pool 2x2 on {size}x{size}x{channels}, forward, batch {batch}", \
+        sn.function([x], sn.max_pool2d(x, 2)).bind(xs), lambda: max_pool(xs)[0]
+
+
+def pool_backward(batch, rng, size, channels):
+    import staticnet as sn
+    half = size // 2
+    x, g = sn.input("x", (None, size, size, channels)), sn.input("g", (None, half, half, channels))
     fn = sn.function([x, g], sn.grad(sn.sum(sn.max_pool2d(x, 2) * g), [x])[0])
-    xs, gs = _pool_data(batch, rng), rng.normal(0, 1, (batch, 12, 12, 20)).astype(np.float32)
-
-    def numpy():
-        windows = xs.reshape(batch, 12, 2, 12, 2, 20)
-        pooled = windows.max(axis=(2, 4)).reshape(batch, 12, 1, 12, 1, 20)
-        return ((windows == pooled) * gs.reshape(batch, 12, 1, 12, 1, 20)).reshape(xs.shape)
-    return f"max-pool 2x2 on 24x24x20, backward, batch {batch}", fn.bind(xs, gs), numpy
+    xs = rng.random((batch, size, size, channels), np.float32)
+    gs = rng.normal(0, 1, (batch, half, half, channels)).astype(np.float32)
+    return f"max-pool 2x2 on {size}x{size}x{channels}, backward, batch {batch}", fn.bind(xs, gs), \
+        lambda: max_pool_gradient(gs, *max_pool(xs))
 
 
 def adam_update(rng, size=1_000_000):
@@ -130,9 +148,12 @@ def adam_update(rng, size=1_000_000):
 def kernel_cases(batches):
     rng = np.random.default_rng(0)
     for batch in batches:
-        for make in (dense_forward, dense_backward, softmax_xent, conv_forward, conv_backward, pool_forward,
-                     pool_backward):
+        for make in (dense_forward, dense_backward, softmax_xent, conv_forward, conv_backward, second_conv_forward,
+                     second_conv_backward):
             yield make(batch, rng)
+        for size, channels in POOLED_MAPS:
+            yield pool_forward(batch, rng, size, channels)
+            yield pool_backward(batch, rng, size, channels)
     yield adam_update(rng)
 
 
@@ -162,7 +183,8 @@ def time_kernels(batches, repeats, budget_s=0.05):
     return rows
 
 
-# The dense products of a training step at the workloads' shapes (W1 and W2: 784-100-10; W3: 2880-100-10),
+# The dense products of a training step at the workloads' shapes (W1 and W2: 784-100-10; W3: 2880-100-10;
+# W5's 1000 x 1000 layer, whose 4 MB of weights no longer fit in L2),
 # for a batch of n: (label, op(a) is a.T, op(b) is b.T, m, n, k, beta); beta 1 is the SGD step fused into a
 # weight gradient (W += alpha x.T @ delta), beta 0 a weight gradient written out for another optimizer.
 def product_shapes(batch):
@@ -175,7 +197,10 @@ def product_shapes(batch):
             (f"d @ W.T, {batch}x10 @ 10x100", False, True, batch, 100, 10, 0.0),
             (f"W3: x @ W, {batch}x2880 @ 2880x100", False, False, batch, 100, 2880, 0.0),
             (f"W3: W += x.T @ d, 2880x{batch} @ {batch}x100", True, False, 2880, 100, batch, 1.0),
-            (f"W3: d @ W.T, {batch}x100 @ 100x2880", False, True, batch, 2880, 100, 0.0)]
+            (f"W3: d @ W.T, {batch}x100 @ 100x2880", False, True, batch, 2880, 100, 0.0),
+            (f"W5: x @ W, {batch}x1000 @ 1000x1000", False, False, batch, 1000, 1000, 0.0),
+            (f"W5: W += x.T @ d, 1000x{batch} @ {batch}x1000", True, False, 1000, 1000, batch, 1.0),
+            (f"W5: d @ W.T, {batch}x1000 @ 1000x1000", False, True, batch, 1000, 1000, 0.0)]
 
 
 def _product_loops():

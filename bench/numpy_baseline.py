@@ -53,42 +53,129 @@ def w2_epoch(params, state, x, y, batch, lr, rng, b1=0.9, b2=0.999, eps=1e-8):
             w -= lr * (m / (1 - b1 ** t)) / (np.sqrt(v / (1 - b2 ** t)) + eps)
 
 
+def patches(x, size=5):
+    """Each size x size window of NHWC images `x` as a row, in staticnet's im2col order (row, column, channel):
+    (n, h - size + 1, w - size + 1, size * size * channels).  A convolution is the product of these rows with
+    its (size * size * channels, filters) weights."""
+    n, height, width, channels = x.shape
+    windows = np.lib.stride_tricks.sliding_window_view(x, (size, size), axis=(1, 2))  # (n, h', w', c, size, size)
+    return windows.transpose(0, 1, 2, 4, 5, 3).reshape(n, height - size + 1, width - size + 1, size * size * channels)
+
+
+def patches_gradient(d_patches, height, width, size=5):
+    """The gradient of `patches` for its images (height x width): each row's entries added back to the pixels
+    they were taken from."""
+    n, out_h, out_w, length = d_patches.shape
+    d_rows = d_patches.reshape(n, out_h, out_w, size, size, length // (size * size))
+    d_x = np.zeros((n, height, width, d_rows.shape[-1]), d_patches.dtype)
+    for i in range(size):
+        for j in range(size):
+            d_x[:, i:i + out_h, j:j + out_w] += d_rows[:, :, :, i, j]
+    return d_x
+
+
+def max_pool(a):
+    """2x2 max-pooling of NHWC maps: (the pooled maps, the windows as (n, h/2, 2, w/2, 2, c))."""
+    n, height, width, channels = a.shape
+    windows = a.reshape(n, height // 2, 2, width // 2, 2, channels)
+    return windows.max(axis=(2, 4)), windows
+
+
+def max_pool_gradient(d_pooled, pooled, windows):
+    """The gradient of `max_pool` for its input: to every position equal to its window's maximum (ties are
+    shared, as the short way of writing it does)."""
+    n, half_h, _, half_w, _, channels = windows.shape
+    at_max = windows == pooled.reshape(n, half_h, 1, half_w, 1, channels)
+    return (at_max * d_pooled.reshape(n, half_h, 1, half_w, 1, channels)).reshape(n, 2 * half_h, 2 * half_w, channels)
+
+
 def w3_epoch(params, x, y, batch, lr, rng):
     """The book's CNN on NHWC images: conv 5x5x20 sigmoid, 2x2 max-pool, dense 100 sigmoid,
-    softmax 10, cross-entropy, SGD. The convolution is a product of 5x5 patches with the filters;
-    the pooling gradient goes to every position equal to its window's maximum (ties are shared,
-    as the short way of writing it does)."""
+    softmax 10, cross-entropy, SGD."""
     K, bk, W1, b1, W2, b2 = params
     for xb, yb, n in minibatches(x, y, batch, rng):
-        patches = np.lib.stride_tricks.sliding_window_view(xb[..., 0], (5, 5), axis=(1, 2)).reshape(n, 24, 24, 25)
-        conv = sigmoid(patches @ K + bk)
-        windows = conv.reshape(n, 12, 2, 12, 2, 20)
-        pooled = windows.max(axis=(2, 4))
+        rows = patches(xb)
+        conv = sigmoid(rows @ K + bk)
+        pooled, windows = max_pool(conv)
         flat = pooled.reshape(n, 2880)
         a1 = sigmoid(flat @ W1 + b1)
         p = softmax(a1 @ W2 + b2)
         d2 = (p - yb) / n
         d1 = (d2 @ W2.T) * a1 * (1 - a1)
-        d_pooled = (d1 @ W1.T).reshape(n, 12, 1, 12, 1, 20)
-        d_conv = ((windows == pooled.reshape(n, 12, 1, 12, 1, 20)) * d_pooled).reshape(n, 24, 24, 20)
-        d_conv *= conv * (1 - conv)
+        d_conv = max_pool_gradient(d1 @ W1.T, pooled, windows) * conv * (1 - conv)
         W2 -= lr * (a1.T @ d2)
         b2 -= lr * d2.sum(0)
         W1 -= lr * (flat.T @ d1)
         b1 -= lr * d1.sum(0)
-        K -= lr * (patches.reshape(-1, 25).T @ d_conv.reshape(-1, 20))
+        K -= lr * (rows.reshape(-1, 25).T @ d_conv.reshape(-1, 20))
         bk -= lr * d_conv.sum((0, 1, 2))
 
 
-LEARNING_RATES = {"W1": 3.0, "W2": 0.001, "W3": 0.1}
+W5_DROPOUT = 0.5
+
+
+def dropout_masks(rng, n, widths, rate):
+    """Inverted dropout's multipliers for a minibatch of n, one (n, width) array per dropped layer input:
+    1 / (1 - rate) where a unit is kept (probability 1 - rate), else 0."""
+    return [(rng.random((n, width), np.float32) >= rate).astype(np.float32) / np.float32(1 - rate)
+            for width in widths]
+
+
+def w5_step(params, xb, yb, lr, masks=None):
+    """One SGD step of the book's 99.60% network on NHWC images: conv 5x5x20 ReLU, 2x2 max-pool, conv 5x5x40
+    ReLU, 2x2 max-pool, dense 1000 ReLU, dense 1000 ReLU, softmax 10, cross-entropy.  `masks` (dropout_masks
+    of widths 640, 1000, 1000) multiply the inputs of the three dense layers; None: no dropout."""
+    K1, c1, K2, c2, W1, b1, W2, b2, W3, b3 = params
+    n = len(xb)
+    masks = masks or [1, 1, 1]
+    rows1 = patches(xb)
+    z1 = rows1 @ K1 + c1
+    pooled1, windows1 = max_pool(np.maximum(z1, 0))
+    rows2 = patches(pooled1)
+    z2 = rows2 @ K2 + c2
+    pooled2, windows2 = max_pool(np.maximum(z2, 0))
+    h1 = pooled2.reshape(n, 640) * masks[0]
+    z3 = h1 @ W1 + b1
+    h2 = np.maximum(z3, 0) * masks[1]
+    z4 = h2 @ W2 + b2
+    h3 = np.maximum(z4, 0) * masks[2]
+    p = softmax(h3 @ W3 + b3)
+    d5 = (p - yb) / n
+    d4 = (d5 @ W3.T) * masks[2] * (z4 > 0)
+    d3 = (d4 @ W2.T) * masks[1] * (z3 > 0)
+    d_pooled2 = ((d3 @ W1.T) * masks[0]).reshape(pooled2.shape)
+    d_z2 = max_pool_gradient(d_pooled2, pooled2, windows2) * (z2 > 0)
+    d_pooled1 = patches_gradient(d_z2 @ K2.T, 12, 12)
+    d_z1 = max_pool_gradient(d_pooled1, pooled1, windows1) * (z1 > 0)
+    W3 -= lr * (h3.T @ d5)
+    b3 -= lr * d5.sum(0)
+    W2 -= lr * (h2.T @ d4)
+    b2 -= lr * d4.sum(0)
+    W1 -= lr * (h1.T @ d3)
+    b1 -= lr * d3.sum(0)
+    K2 -= lr * (rows2.reshape(-1, 500).T @ d_z2.reshape(-1, 40))
+    c2 -= lr * d_z2.sum((0, 1, 2))
+    K1 -= lr * (rows1.reshape(-1, 25).T @ d_z1.reshape(-1, 20))
+    c1 -= lr * d_z1.sum((0, 1, 2))
+
+
+def w5_epoch(params, x, y, batch, lr, rng, dropout=W5_DROPOUT):
+    """The book's 99.60% network, dropout `dropout` (0: none) drawn afresh for each minibatch."""
+    for xb, yb, n in minibatches(x, y, batch, rng):
+        w5_step(params, xb, yb, lr, dropout_masks(rng, n, (640, 1000, 1000), dropout) if dropout else None)
+
+
+LEARNING_RATES = {"W1": 3.0, "W2": 0.001, "W3": 0.1, "W5": 0.03}
+LAYER_SHAPES = {"W1": [(784, 100), (100, 10)], "W2": [(784, 100), (100, 10)],
+                "W3": [(25, 20), (2880, 100), (100, 10)],
+                "W5": [(25, 20), (500, 40), (640, 1000), (1000, 1000), (1000, 10)]}
 
 
 def initial_params(workload, seed=0):
     """Weights N(0, 1/fan_in) and zero biases, in the order the epoch functions take them."""
     rng = np.random.default_rng(seed)
-    shapes = [(25, 20), (2880, 100), (100, 10)] if workload == "W3" else [(784, 100), (100, 10)]
     params = []
-    for shape in shapes:
+    for shape in LAYER_SHAPES[workload]:
         params += [rng.normal(0, 1 / np.sqrt(shape[0]), shape).astype(np.float32), np.zeros(shape[1], np.float32)]
     return params
 
@@ -102,7 +189,8 @@ def epoch_runner(workload, batch, x, y, params=None):
         state = {"t": 0, "m": [np.zeros_like(p) for p in params], "v": [np.zeros_like(p) for p in params]}
         train = lambda: w2_epoch(params, state, x, y, batch, lr, rng)  # noqa: E731
     else:
-        train = lambda: (w1_epoch if workload == "W1" else w3_epoch)(params, x, y, batch, lr, rng)  # noqa: E731
+        epoch_of = {"W1": w1_epoch, "W3": w3_epoch, "W5": w5_epoch}[workload]
+        train = lambda: epoch_of(params, x, y, batch, lr, rng)  # noqa: E731
 
     def epoch():
         with np.errstate(over="ignore"):  # exp(-z) overflowing to inf is sigmoid's correct limit 0 here

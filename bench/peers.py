@@ -10,6 +10,8 @@ import importlib.util
 
 import numpy as np
 
+from .numpy_baseline import LEARNING_RATES, W5_DROPOUT
+
 PEERS = ("pytorch", "jax")
 
 
@@ -40,7 +42,7 @@ class _Runner:
 
 
 class TorchRunner(_Runner):
-    def __init__(self, workload, batch, x, y, threads):
+    def __init__(self, workload, batch, x, y, threads, dropout=W5_DROPOUT):
         import torch
         from torch import nn
         super().__init__(len(x), batch)
@@ -48,10 +50,17 @@ class TorchRunner(_Runner):
         torch.manual_seed(0)
         self.torch = torch
         labels = y.argmax(1)
-        if workload == "W3":
+        if workload in ("W3", "W5"):
             self.x = torch.from_numpy(np.ascontiguousarray(x.reshape(-1, 1, 28, 28)))
+        if workload == "W3":
             self.model = nn.Sequential(nn.Conv2d(1, 20, 5), nn.Sigmoid(), nn.MaxPool2d(2), nn.Flatten(),
                                        nn.Linear(2880, 100), nn.Sigmoid(), nn.Linear(100, 10))
+        elif workload == "W5":
+            self.model = nn.Sequential(nn.Conv2d(1, 20, 5), nn.ReLU(), nn.MaxPool2d(2),
+                                       nn.Conv2d(20, 40, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                                       nn.Dropout(dropout), nn.Linear(640, 1000), nn.ReLU(),
+                                       nn.Dropout(dropout), nn.Linear(1000, 1000), nn.ReLU(),
+                                       nn.Dropout(dropout), nn.Linear(1000, 10))
         else:
             self.x = torch.from_numpy(x)
             act = nn.Sigmoid() if workload == "W1" else nn.ReLU()
@@ -59,7 +68,7 @@ class TorchRunner(_Runner):
         self.y = torch.from_numpy(y)
         self.labels = torch.from_numpy(labels)
         self.mse = workload == "W1"
-        lr = {"W1": 3.0, "W2": 0.001, "W3": 0.1}[workload]
+        lr = LEARNING_RATES[workload]
         params = self.model.parameters()
         self.opt = torch.optim.Adam(params, lr=lr) if workload == "W2" else torch.optim.SGD(params, lr=lr)
 
@@ -76,48 +85,68 @@ class TorchRunner(_Runner):
 
 
 class JaxRunner(_Runner):
-    def __init__(self, workload, batch, x, y):
+    def __init__(self, workload, batch, x, y, dropout=W5_DROPOUT):
         import jax
         import jax.numpy as jnp
         super().__init__(len(x), batch)
         self.jax = jax
-        key = iter(jax.random.split(jax.random.PRNGKey(0), 8))
+        keys = iter(jax.random.split(jax.random.PRNGKey(0), 8))
 
         def init(*shape):
-            return jax.random.normal(next(key), shape, jnp.float32) / np.sqrt(shape[0])
+            return jax.random.normal(next(keys), shape, jnp.float32) / np.sqrt(np.prod(shape[:-1]))
 
         def dense_net(params, h):
             w1, b1, w2, b2 = params
             act = jax.nn.sigmoid if workload != "W2" else jax.nn.relu
             return act(h @ w1 + b1) @ w2 + b2
 
-        if workload == "W3":
+        def conv_pool(h, k, bk, act):
+            conv = jax.lax.conv_general_dilated(h, k, (1, 1), "VALID", dimension_numbers=("NHWC", "HWIO", "NHWC"))
+            return jax.lax.reduce_window(act(conv + bk), -jnp.inf, jax.lax.max, (1, 2, 2, 1), (1, 2, 2, 1), "VALID")
+
+        if workload in ("W3", "W5"):
             self.x = jnp.asarray(x.reshape(-1, 28, 28, 1))
+        if workload == "W3":
             params = [init(5, 5, 1, 20), jnp.zeros(20), init(2880, 100), jnp.zeros(100), init(100, 10), jnp.zeros(10)]
 
-            def logits(params, xb):
-                k, bk = params[:2]
-                conv = jax.lax.conv_general_dilated(xb, k, (1, 1), "VALID", dimension_numbers=("NHWC", "HWIO", "NHWC"))
-                conv = jax.nn.sigmoid(conv + bk)
-                pooled = jax.lax.reduce_window(conv, -jnp.inf, jax.lax.max, (1, 2, 2, 1), (1, 2, 2, 1), "VALID")
+            def logits(params, xb, key):
+                pooled = conv_pool(xb, *params[:2], jax.nn.sigmoid)
                 return dense_net(params[2:], pooled.reshape(xb.shape[0], -1))
+        elif workload == "W5":
+            params = [init(5, 5, 1, 20), jnp.zeros(20), init(5, 5, 20, 40), jnp.zeros(40), init(640, 1000),
+                      jnp.zeros(1000), init(1000, 1000), jnp.zeros(1000), init(1000, 10), jnp.zeros(10)]
+
+            def logits(params, xb, key):
+                """Inverted dropout on the inputs of the three dense layers, masks drawn from `key`."""
+                h = conv_pool(conv_pool(xb, *params[:2], jax.nn.relu), *params[2:4], jax.nn.relu)
+                h = h.reshape(xb.shape[0], -1)
+                for layer, layer_key in enumerate(jax.random.split(key, 3)):
+                    if dropout:
+                        h = h * jax.random.bernoulli(layer_key, 1 - dropout, h.shape) / (1 - dropout)
+                    w, b = params[4 + 2 * layer:6 + 2 * layer]
+                    h = h @ w + b
+                    if layer < 2:
+                        h = jax.nn.relu(h)
+                return h
         else:
             self.x = jnp.asarray(x)
             params = [init(784, 100), jnp.zeros(100), init(100, 10), jnp.zeros(10)]
-            logits = dense_net
+
+            def logits(params, xb, key):
+                return dense_net(params, xb)
         self.y = jnp.asarray(y)
 
-        def loss(params, xb, yb):
-            z = logits(params, xb)
+        def loss(params, xb, yb, key):
+            z = logits(params, xb, key)
             if workload == "W1":
                 return 0.5 * jnp.mean(jnp.sum((jax.nn.sigmoid(z) - yb) ** 2, axis=1))
             return -jnp.mean(jnp.sum(yb * jax.nn.log_softmax(z), axis=1))
 
-        lr = {"W1": 3.0, "W2": 0.001, "W3": 0.1}[workload]
+        lr = LEARNING_RATES[workload]
         if workload == "W2":
-            def step(state, xb, yb, b1=0.9, b2=0.999, eps=1e-8):
+            def step(state, xb, yb, key, b1=0.9, b2=0.999, eps=1e-8):
                 params, m, v, t = state
-                grads = jax.grad(loss)(params, xb, yb)
+                grads = jax.grad(loss)(params, xb, yb, key)
                 t = t + 1
                 m = [b1 * mi + (1 - b1) * g for mi, g in zip(m, grads)]
                 v = [b2 * vi + (1 - b2) * g * g for vi, g in zip(v, grads)]
@@ -127,11 +156,19 @@ class JaxRunner(_Runner):
             zeros = [jnp.zeros_like(p) for p in params]
             self.state = (params, zeros, zeros, jnp.float32(0))
         else:
-            def step(state, xb, yb):
-                grads = jax.grad(loss)(state, xb, yb)
+            def step(state, xb, yb, key):
+                grads = jax.grad(loss)(state, xb, yb, key)
                 return [p - lr * g for p, g in zip(state, grads)]
             self.state = params
-        self.train_step = jax.jit(lambda state, x, y, idx: step(state, x[idx], y[idx]))  # the gather inside too
+        if workload == "W5":  # the state carries the key that each step splits for its dropout masks
+            def train_step(state, x, y, idx):
+                key, step_key = jax.random.split(state[1])
+                return step(state[0], x[idx], y[idx], step_key), key
+            self.state = (self.state, next(keys))
+        else:
+            def train_step(state, x, y, idx):
+                return step(state, x[idx], y[idx], None)
+        self.train_step = jax.jit(train_step)  # the gather inside too
 
     def step(self, idx):
         self.state = self.train_step(self.state, self.x, self.y, idx)

@@ -45,3 +45,64 @@ def test_one_baseline_step_matches_the_reference(workload):
         else:
             expected = p - lr * g
         np.testing.assert_allclose(new, expected, rtol=2e-4, atol=2e-6)
+
+
+def w5_reference_gradients(params, x, y, masks):
+    """W5's gradients by the reference executor in float64, its dense layers' inputs times `masks`."""
+    xs, ys = sn.input("x", (None, 28, 28, 1), "float64"), sn.input("y", (None, 10), "float64")
+    mask_inputs = [sn.input(f"mask{i}", (None, width), "float64") for i, width in enumerate((640, 1000, 1000))]
+    h = sn.max_pool2d(sn.conv2d(xs, 20, 5, activation="relu", name="c1"), 2)
+    h = sn.flatten(sn.max_pool2d(sn.conv2d(h, 40, 5, activation="relu", name="c2"), 2))
+    h = sn.dense(h * mask_inputs[0], 1000, activation="relu", name="d1")
+    h = sn.dense(h * mask_inputs[1], 1000, activation="relu", name="d2")
+    loss = sn.cross_entropy(sn.dense(h * mask_inputs[2], 10, activation="softmax", name="d3"), ys)
+    by_name = {p.name: p for p in sn.Graph(loss).params}
+    leaves = [by_name[f"{layer}/{kind}"] for layer in ("c1", "c2", "d1", "d2", "d3") for kind in ("W", "b")]
+    for leaf, value in zip(leaves, params):
+        leaf.value = value.astype(np.float64)
+    grad = sn.function([xs, ys, *mask_inputs], sn.grad(loss, leaves), backend="numpy")
+    return grad(x, y, *(m.astype(np.float64) for m in masks))
+
+
+@pytest.mark.parametrize("dropout", [False, True])
+def test_one_w5_step_matches_the_reference(dropout):
+    """In float64 on both sides: float32 rounding could flip a ReLU or a pooling window's maximum, and with it
+    where a gradient goes."""
+    rng = np.random.default_rng(2)
+    batch = 3
+    x = rng.random((batch, 28, 28, 1))
+    y = np.eye(10)[rng.integers(0, 10, batch)]
+    masks = numpy_baseline.dropout_masks(rng, batch, (640, 1000, 1000), 0.5) if dropout else None
+    before = [p.astype(np.float64) for p in numpy_baseline.initial_params("W5", seed=1)]
+    after = [p.copy() for p in before]
+    numpy_baseline.w5_step(after, x, y, numpy_baseline.LEARNING_RATES["W5"], masks)
+    grads = w5_reference_gradients(before, x, y, masks or [np.ones((batch, w)) for w in (640, 1000, 1000)])
+    for p, g, new in zip(before, grads, after):
+        assert np.abs(g).max() > 0
+        np.testing.assert_allclose(new, p - numpy_baseline.LEARNING_RATES["W5"] * g, rtol=1e-9, atol=1e-12)
+
+
+def test_dropout_masks_keep_half_the_units_scaled_by_two():
+    masks = numpy_baseline.dropout_masks(np.random.default_rng(0), 100, (640, 1000), 0.5)
+    assert [m.shape for m in masks] == [(100, 640), (100, 1000)]
+    for m in masks:
+        assert set(np.unique(m)) == {0.0, 2.0}
+        assert abs((m == 0).mean() - 0.5) < 0.01  # 64,000 or more draws: 4 standard deviations is 0.008
+    assert not np.array_equal(masks[0][:, :10], masks[1][:, :10])  # each layer its own draw
+
+
+def test_w5_epoch_draws_dropout_unless_turned_off():
+    """One epoch of one image from the same weights: without dropout it is w5_step's step; with it, another
+    one (the masks were applied)."""
+    rng = np.random.default_rng(4)
+    x = rng.random((1, 28, 28, 1)).astype(np.float32)
+    y = np.eye(10, dtype=np.float32)[rng.integers(0, 10, 1)]
+    plain = numpy_baseline.initial_params("W5", seed=2)
+    numpy_baseline.w5_step(plain, x, y, 0.03)
+    steps = {}
+    for rate in (0.0, 0.5):
+        params = numpy_baseline.initial_params("W5", seed=2)
+        numpy_baseline.w5_epoch(params, x, y, 1, 0.03, np.random.default_rng(0), dropout=rate)
+        steps[rate] = params
+    assert all(np.array_equal(a, b) for a, b in zip(steps[0.0], plain))
+    assert not np.allclose(steps[0.5][8], plain[8], rtol=0, atol=1e-7)  # the last layer's weights

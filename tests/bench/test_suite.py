@@ -51,7 +51,8 @@ def test_quick_run_writes_table_json_and_chart(tmp_path):
     table = files["md"].read_text()
     assert table in result.stdout and "| W1 | 10 |" in table and "GFLOP/s" in table
     assert "| same architecture, layers resized |" in table
-    assert "| x @ W, 10x784 @ 784x100 |" in table
+    assert "| x @ W, 10x784 @ 784x100 |" in table and "| W5: d @ W.T, 10x1000 @ 1000x1000 |" in table
+    assert "| max-pool 2x2 on 8x8x40, backward, batch 10 |" in table
     assert files["png"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 

@@ -1,0 +1,67 @@
+"""PyTorch's and JAX's W5 take the NumPy baseline's step from the same weights, dropout off (each test runs
+where its peer is installed: the bench measures a peer only then), and each draws its dropout masks."""
+import numpy as np
+import pytest
+
+from staticnet.bench import peers
+
+from .same_step import assert_same_step
+
+
+def torch_weights(params):
+    """The baseline's NHWC weights in PyTorch's layout: conv kernels (filters, channels, 5, 5), linear weights
+    (out, in), the first one's inputs in NCHW flattening order (channel, row, column)."""
+    K1, c1, K2, c2, W1, b1, W2, b2, W3, b3 = params
+    conv = [K.reshape(5, 5, -1, K.shape[1]).transpose(3, 2, 0, 1) for K in (K1, K2)]
+    first = W1.reshape(4, 4, 40, 1000).transpose(2, 0, 1, 3).reshape(640, 1000).T
+    return [conv[0], c1, conv[1], c2, first, b1, W2.T, b2, W3.T, b3]
+
+
+def from_torch_weights(weights):
+    k1, c1, k2, c2, w1, b1, w2, b2, w3, b3 = weights
+    conv = [k.transpose(2, 3, 1, 0).reshape(-1, k.shape[0]) for k in (k1, k2)]
+    first = w1.T.reshape(40, 4, 4, 1000).transpose(1, 2, 0, 3).reshape(640, 1000)
+    return [conv[0], c1, conv[1], c2, first, b1, w2.T, b2, w3.T, b3]
+
+
+def torch_step(x, y, params, dropout):
+    torch = pytest.importorskip("torch")
+    runner = peers.TorchRunner("W5", len(x), x, y, threads=1, dropout=dropout)
+    with torch.no_grad():
+        for p, value in zip(runner.model.parameters(), torch_weights(params)):
+            p.copy_(torch.from_numpy(np.ascontiguousarray(value)))
+    runner.step(np.arange(len(x)))
+    return from_torch_weights([p.detach().numpy() for p in runner.model.parameters()])
+
+
+def jax_step(x, y, params, dropout):
+    jnp = pytest.importorskip("jax.numpy")
+    runner = peers.JaxRunner("W5", len(x), x, y, dropout=dropout)
+    shapes = [p.shape for p in runner.state[0]]
+    runner.state = ([jnp.asarray(p.reshape(shape)) for p, shape in zip(params, shapes)], runner.state[1])
+    runner.step(np.arange(len(x)))
+    return [np.asarray(p).reshape(q.shape) for p, q in zip(runner.state[0], params)]
+
+
+STEPS = {"pytorch": torch_step, "jax": jax_step}
+
+
+@pytest.mark.parametrize("peer", peers.PEERS)
+def test_w5_peer_takes_the_numpy_step(peer, w5_batch):
+    x, y, params, expected = w5_batch
+    assert_same_step(params, STEPS[peer](x, y, params, dropout=0.0), expected)
+
+
+@pytest.mark.parametrize("peer", peers.PEERS)
+def test_w5_peer_drops_units(peer, w5_batch):
+    """With dropout the last layer takes another step, in which more of its input units (those zero for both
+    images: ReLU's zeros, and with dropout the dropped ones too) leave their weights where they were (here 47%
+    without dropout, 56-58% with it)."""
+    x, y, params, expected = w5_batch
+    dropped = STEPS[peer](x, y, params, dropout=0.5)
+
+    def unmoved(after):
+        return (np.abs(after[8] - params[8]).max(axis=1) == 0).mean()
+    assert unmoved(dropped) > unmoved(expected) + 0.05
+    with pytest.raises(AssertionError):
+        assert_same_step(params[8:9], dropped[8:9], expected[8:9])
