@@ -21,7 +21,10 @@ SPLIT_WORK = 2_000_000  # split_mode runs products with fewer multiply-adds (m n
 #                         Products this large already gain from being split on 2 cores: lowering the threshold
 #                         from 16M to 2M made epochs of the book's CNN at batch 10-32 and of W1 and W2 at batch
 #                         128 up to 30% faster (epoch times as bench/epochs.py measures them).
-ROWS_PER_THREAD = 64  # with fewer output rows per thread than this, the columns or the sum over k are split
+PART_STEP = 6  # a split product is cut into a multiple of this many chunks: 1, 2, 3 or 6 threads share them evenly
+PART_WORK = 4_000_000  # one more PART_STEP chunks per PART_STEP x this many multiply-adds, up to MOST_PARTS, so that
+MOST_PARTS = 24  #       a larger product feeds more threads while each chunk stays long beside a BLAS call's cost
+ROWS_PER_PART = 16  # with fewer output rows per chunk than this, the columns or the sum over k are split
 # Which float32 products run on kernels/microkernel.py rather than BLAS (one thread each), by what won at the
 # workloads' shapes (bench/kernel_timings.py, `products`), on axpy_gemm (which needs LANES columns): a @ b with
 # fewer rows or columns than these; a.T @ b written over out (beta 0: a weight gradient) with few columns or a
@@ -111,8 +114,19 @@ SERIAL, BY_COLUMNS, BY_ROWS, BY_DEPTH = 0, 1, 2, 3  # how split_mode shares a pr
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def split_mode(m, n, k, trans_a, parts):
-    """How a product with out m x n and depth k is cut into `parts` chunks, each one BLAS call on one
+def split_parts(m, n, k):
+    """How many chunks a product with out m x n and depth k is cut into (1: it runs whole): a number that
+    depends on the shapes alone, never on the thread setting or the core count, so that a product gives the
+    same bits on any number of threads, as on one (the chunks then run in turn), and in any process."""
+    work = m * n * k
+    if work < SPLIT_WORK:
+        return 1
+    return PART_STEP * min(MOST_PARTS // PART_STEP, max(1, work // (PART_STEP * PART_WORK)))
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def split_mode(m, n, k, trans_a):
+    """How a product with out m x n and depth k is cut into split_parts chunks, each one BLAS call on one
     thread.  Why not OpenBLAS's own threads: on this project's products they gained nothing, and the
     same products split here ran about twice as fast on 2 cores (the book's CNN's filter gradient and
     dense layer at batch 128).  Rows of out are split; with few rows, its columns or, when the sum is
@@ -120,13 +134,11 @@ def split_mode(m, n, k, trans_a, parts):
     parts added after.  Each chunk then packs only its part of b (a batch-10 input gradient through
     2880 x 100 weights gained nothing split by rows and was about 1.7x faster split by columns), and the
     parts of a weight matrix follow its rows the same way in a forward product (k), its input gradient
-    (columns) and its update (rows).
-
-    The cut depends on the shapes and on `parts` (the threads the process may use), never on how many
-    threads run the chunks, so a product gives the same bits on one thread or several."""
-    if parts == 1 or m * n * k < SPLIT_WORK:
+    (columns) and its update (rows).  Like the number of chunks, the cut depends on the shapes alone."""
+    parts = split_parts(m, n, k)
+    if parts == 1:
         return SERIAL
-    few_rows = m < ROWS_PER_THREAD * parts
+    few_rows = m < ROWS_PER_PART * parts
     if few_rows and not trans_a and n >= k:
         return BY_COLUMNS
     return BY_DEPTH if few_rows else BY_ROWS

@@ -6,9 +6,10 @@ thread each) and that of every OpenBLAS loaded in the process (NumPy's and SciPy
 NumPy's own products, in the reference interpreter and the baselines, follow it too.
 
 While training, unless $STATICNET_NUM_THREADS fixes the count, a ThreadChooser times chunks of
-the epoch on all threads and on one and runs the faster (why: its docstring).  The choice does
-not change the results: work is cut by the threads the process may use, never by how many run it
-(kernels/gemm.py, split_mode; codegen/parallel.py), so a seeded run repeats exactly on any count.
+the epoch on all threads and on one and runs the faster (why: its docstring).  Neither the choice
+nor the setting changes the results: work is cut into parts set by the shapes alone (kernels/gemm.py's
+split_parts, codegen/parallel.py's tiles, kernels/pool.py's blocks), never by the thread setting, the
+core count or how many threads run the parts, so a seeded run repeats exactly on any count.
 """
 from __future__ import annotations
 
