@@ -129,17 +129,20 @@ def split_mode(m, n, k, trans_a):
     """How a product with out m x n and depth k is cut into split_parts chunks, each one BLAS call on one
     thread.  Why not OpenBLAS's own threads: on this project's products they gained nothing, and the
     same products split here ran about twice as fast on 2 cores (the book's CNN's filter gradient and
-    dense layer at batch 128).  Rows of out are split; with few rows, its columns or, when the sum is
-    longer than a row (a^T b always: a filter gradient; a b through tall weights), the sum over k, the
-    parts added after.  Each chunk then packs only its part of b (a batch-10 input gradient through
-    2880 x 100 weights gained nothing split by rows and was about 1.7x faster split by columns), and the
-    parts of a weight matrix follow its rows the same way in a forward product (k), its input gradient
-    (columns) and its update (rows).  Like the number of chunks, the cut depends on the shapes alone."""
+    dense layer at batch 128).  Rows of out are split when each chunk gets ROWS_PER_PART of them; but a
+    b wider than a is tall, with a sum no longer than a row (an input gradient through 100 x 2880
+    weights), has its columns split, at any number of rows, so that each chunk packs only its part of
+    b (at batch 10 about 1.7x faster than split by rows; at batch 128 on one thread, 6 chunks of
+    columns took about as long as the whole product, 6 of rows about 1.4x as long).  With few rows and a longer
+    sum (a^T b always: a filter gradient; a b through tall weights) the sum over k is split, the parts
+    added after.  The parts of a weight matrix then follow its rows the same way in a forward product
+    (k), its input gradient (columns) and its update (rows).  Like the number of chunks, the cut
+    depends on the shapes alone."""
     parts = split_parts(m, n, k)
     if parts == 1:
         return SERIAL
     few_rows = m < ROWS_PER_PART * parts
-    if few_rows and not trans_a and n >= k:
+    if not trans_a and n >= k and (few_rows or n > m):
         return BY_COLUMNS
     return BY_DEPTH if few_rows else BY_ROWS
 

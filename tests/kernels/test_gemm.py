@@ -44,15 +44,16 @@ def split_product(a, b, out, trans_a, trans_b, alpha, beta):
 @pytest.mark.parametrize("dtype,tol", [(np.float32, 1e-5), (np.float64, 1e-12)])
 @pytest.mark.parametrize("trans_a", [False, True])
 @pytest.mark.parametrize("trans_b", [False, True])
-@pytest.mark.parametrize("m,k,n,mode", [
-    (SPLIT_WORK // 10_000 + 1, 100, 101, BY_ROWS),  # rows of out shared out (an odd count: uneven chunks)
-    (7, SPLIT_WORK // 700 + 1, 100, BY_DEPTH),  # too few rows and a long sum: the sum over k is shared out
-    (7, 100, SPLIT_WORK // 700 + 1, BY_COLUMNS),  # few rows, many (an odd count of) columns: a b shares them
-    (3, 5, 7, SERIAL),  # below the threshold: one call
+@pytest.mark.parametrize("m,k,n,mode,mode_trans_a", [
+    (SPLIT_WORK // 10_000 + 1, 100, 101, BY_ROWS, BY_ROWS),  # rows of out shared out (an odd count: uneven chunks)
+    (7, SPLIT_WORK // 700 + 1, 100, BY_DEPTH, BY_DEPTH),  # too few rows and a long sum: the sum over k is shared out
+    (7, 100, SPLIT_WORK // 700 + 1, BY_COLUMNS, BY_DEPTH),  # few rows, many (an odd count of) columns: a b shares them
+    (128, 100, 2880, BY_COLUMNS, BY_ROWS),  # rows enough, but b wider than a is tall: a b shares its columns
+    (3, 5, 7, SERIAL, SERIAL),  # below the threshold: one call
 ])
-def test_a_split_product_matches_numpy(dtype, tol, trans_a, trans_b, m, k, n, mode):
-    assert 7 < ROWS_PER_PART * PART_STEP <= SPLIT_WORK // 10_000 + 1
-    expected_mode = BY_DEPTH if mode == BY_COLUMNS and trans_a else mode
+def test_a_split_product_matches_numpy(dtype, tol, trans_a, trans_b, m, k, n, mode, mode_trans_a):
+    assert 7 < ROWS_PER_PART * PART_STEP <= min(128, SPLIT_WORK // 10_000 + 1)
+    expected_mode = mode_trans_a if trans_a else mode
     modes = []
     check_against_numpy(lambda *args: modes.append(split_product(*args)), dtype, tol, trans_a, trans_b, m, k, n)
     assert modes == [expected_mode]
