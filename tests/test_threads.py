@@ -153,8 +153,8 @@ def test_fit_times_both_counts_and_gives_the_thread_count_back(monkeypatch, caps
 
 @pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs two threads to compare with one")
 def test_results_do_not_depend_on_how_many_threads_run_them(monkeypatch):
-    """Work is cut by the shapes and the threads the process may use, never by how many run it: the thread
-    chooser switching counts, or a run resumed on another count, gives the same bits.  A batch of 128 cuts
+    """Work is cut by the shapes alone, never by how many threads run it: the thread chooser switching counts
+    within a process, or a run resumed on another count, gives the same bits.  A batch of 128 cuts
     the products among the threads; the convolution's rows run in tiles shared among them."""
     monkeypatch.delenv("STATICNET_NUM_THREADS", raising=False)
     monkeypatch.setattr("staticnet.model.threads.chooser_for", lambda key: None)
