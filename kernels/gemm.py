@@ -51,13 +51,12 @@ def gemm(a, b, out, trans_a, trans_b, alpha=1.0, beta=0.0):
             for j in range(n):
                 out[i, j] = beta * out[i, j] if beta != 0.0 else 0.0  # as BLAS: beta 0 means out is not read
         return
-    previous = blas_threads_local(1)  # threads share products out by chunks (split_mode), not inside BLAS
+    blas_threads_local(1)  # threads share products out by chunks (split_mode), not inside BLAS (ONE_BLAS_THREAD)
     if m == 1 or n == 1:
         _matrix_vector(a, b, out, trans_a, trans_b, alpha, beta)
     else:
         product_at(out, trans_a, trans_b, m, n, k, alpha, a.ctypes.data, a.shape[1], b.ctypes.data, b.shape[1], beta,
                    out.ctypes.data, n)
-    blas_threads_local(previous)
 
 
 def is_float32(array):
@@ -110,6 +109,10 @@ def _matrix_vector(a, b, out, trans_a, trans_b, alpha, beta):
                       beta, out.ctypes.data, 1)
 
 
+# ONE_BLAS_THREAD: products set BLAS's thread count to one and leave it so; staticnet.threads.blas_restored gives
+# the count back once the compiled code has returned.  OpenBLAS's "local" count is one value for the whole process
+# in the builds NumPy ships, not one per thread: a chunk restoring it while another thread's chunk was still to
+# call BLAS let that product run on OpenBLAS's own threads, now and then, with other bits.
 SERIAL, BY_COLUMNS, BY_ROWS, BY_DEPTH = 0, 1, 2, 3  # how split_mode shares a product out
 
 
@@ -162,7 +165,7 @@ def gemm_chunk(a, b, out, trans_a, trans_b, alpha, beta, mode, chunk, chunks, pa
     k = a.shape[0] if trans_a else a.shape[1]
     lda, ldb, size = a.shape[1], b.shape[1], out.itemsize
     a_at, b_at, out_at = a.ctypes.data, b.ctypes.data, out.ctypes.data
-    previous = blas_threads_local(1)  # the chunks are the threads' work: BLAS itself stays on one
+    blas_threads_local(1)  # the chunks are the threads' work: BLAS itself stays on one (ONE_BLAS_THREAD)
     if mode == BY_COLUMNS:  # op(b)'s columns lo:hi (rows of b when transposed), out's columns lo:hi
         lo, hi = n * chunk // chunks, n * (chunk + 1) // chunks
         if hi > lo:
@@ -182,7 +185,6 @@ def gemm_chunk(a, b, out, trans_a, trans_b, alpha, beta, mode, chunk, chunks, pa
         else:  # no terms: a zero partial product
             for e in range(chunk * m * n, (chunk + 1) * m * n):
                 partials[e] = 0.0
-    blas_threads_local(previous)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")

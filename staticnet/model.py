@@ -395,7 +395,7 @@ class Model:
     def _train_rows(self, arrays, order, epoch_seed, start, stop, batch_size, count):
         """The compiled training loop over rows [start, stop) of the epoch's order, on `count` threads (None:
         as set): (loss sum, number correct).  The one place fit and the NaN guard's replay run it."""
-        with flushed_to_zero(), threads.using(count):
+        with flushed_to_zero(), threads.blas_restored(), threads.using(count):
             return self._run("train_epoch", batch_size, data=[a.ctypes.data for a in arrays], total=arrays[0].shape[0],
                              order=order.ctypes.data, seed=epoch_seed, start=start, stop=stop, batch=batch_size)
 
@@ -450,7 +450,7 @@ class Model:
     def _evaluate_arrays(self, arrays, batch_size=1000):
         total = arrays[0].shape[0]
         batch = min(batch_size, total)
-        with flushed_to_zero():
+        with flushed_to_zero(), threads.blas_restored():
             loss_sum, correct = self._run("eval_epoch", batch, data=[a.ctypes.data for a in arrays], total=total,
                                           start=0, stop=total, batch=batch)
         scores = {"loss": loss_sum / total}
@@ -474,7 +474,7 @@ class Model:
         total = arrays[0].shape[0]
         batch = min(batch_size, total)
         results = [np.empty(tuple(total if d is None else d for d in t.shape), t.dtype) for t in self.outputs]
-        with flushed_to_zero():
+        with flushed_to_zero(), threads.blas_restored():
             self._run("predict_all", batch, data=[a.ctypes.data for a in arrays], results=[r.ctypes.data for r in results],
                       total=total, batch=batch)
         return results

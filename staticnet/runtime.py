@@ -266,7 +266,7 @@ class CompiledFunction(FunctionBase):
         chooser = self._chooser(n)
         args = self._arguments(arrays, n) if chooser is None else None
         try:
-            with flushed_to_zero():
+            with flushed_to_zero(), threads.blas_restored():
                 if chooser is None:
                     scalars = list(self.generated.run("step", args))
                 else:

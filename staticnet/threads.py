@@ -91,6 +91,18 @@ def using(count: int | None):
         numba.set_num_threads(previous)
 
 
+@contextmanager
+def blas_restored():
+    """Run compiled code, then give BLAS back the thread count it had: the products set it to one and leave it
+    so (kernels/gemm.py, ONE_BLAS_THREAD), so that NumPy's own products after the block follow the setting."""
+    from .kernels.blas import set_threads_local
+    previous = set_threads_local(1)
+    try:
+        yield
+    finally:
+        set_threads_local(previous)
+
+
 FIRST_PROBE = 4  # chunks run on the chosen count before the other one is timed again
 LONGEST_WAIT = 32  # the wait doubles each time the other count loses, up to this many chunks
 LONGEST_WAIT_CALLS = 1024  # the same for sn.function, whose chunk is one call: a probe cannot be a share of a
