@@ -133,7 +133,10 @@ def _register():
             gemv_address = gemv.address
         llvm.add_symbol(GEMV_SYMBOLS[name], gemv_address)
     if library is not None:
-        address = ctypes.cast(library.openblas_set_num_threads_local, ctypes.c_void_p).value
+        setter = library.openblas_set_num_threads_local
+        setter.restype, setter.argtypes = ctypes.c_int, [ctypes.c_int]
+        _threads_setter.append(setter)
+        address = ctypes.cast(setter, ctypes.c_void_p).value
     else:
         keep_threads = cfunc(types.int32(types.int32))(_keep_threads)
         _shims.append(keep_threads)
@@ -143,7 +146,13 @@ def _register():
 
 
 _shims: list = []  # the fallback shims must outlive the process's compiled code
+_threads_setter: list = []  # NumPy's OpenBLAS's openblas_set_num_threads_local, when there is one
 SOURCE = _register()
+
+
+def set_threads_local(count: int) -> int:
+    """What blas_threads_local does in compiled code, from Python: returns the previous count."""
+    return _threads_setter[0](count) if _threads_setter else count
 
 
 def _gemm_call(context, builder, dtype, flags, sizes, operands):
@@ -217,7 +226,8 @@ def cblas_gemv_at(typingctx, like, trans, m, n, alpha, a, lda, x, incx, beta, y,
 
 @intrinsic
 def blas_threads_local(typingctx, count):
-    """Set the BLAS thread count of the calling thread; returns the previous one (to restore)."""
+    """Set BLAS's "local" thread count; returns the previous one.  Despite its name it is one value for the
+    whole process in the OpenBLAS builds NumPy ships (kernels/gemm.py, ONE_BLAS_THREAD)."""
     sig = types.int32(count)
 
     def codegen(context, builder, signature, args):

@@ -21,7 +21,10 @@ SPLIT_WORK = 2_000_000  # split_mode runs products with fewer multiply-adds (m n
 #                         Products this large already gain from being split on 2 cores: lowering the threshold
 #                         from 16M to 2M made epochs of the book's CNN at batch 10-32 and of W1 and W2 at batch
 #                         128 up to 30% faster (epoch times as bench/epochs.py measures them).
-ROWS_PER_THREAD = 64  # with fewer output rows per thread than this, the columns or the sum over k are split
+PART_STEP = 6  # a split product is cut into a multiple of this many chunks: 1, 2, 3 or 6 threads share them evenly
+PART_WORK = 4_000_000  # one more PART_STEP chunks per PART_STEP x this many multiply-adds, up to MOST_PARTS, so that
+MOST_PARTS = 24  #       a larger product feeds more threads while each chunk stays long beside a BLAS call's cost
+ROWS_PER_PART = 16  # with fewer output rows per chunk than this, the columns or the sum over k are split
 # Which float32 products run on kernels/microkernel.py rather than BLAS (one thread each), by what won at the
 # workloads' shapes (bench/kernel_timings.py, `products`), on axpy_gemm (which needs LANES columns): a @ b with
 # fewer rows or columns than these; a.T @ b written over out (beta 0: a weight gradient) with few columns or a
@@ -48,13 +51,12 @@ def gemm(a, b, out, trans_a, trans_b, alpha=1.0, beta=0.0):
             for j in range(n):
                 out[i, j] = beta * out[i, j] if beta != 0.0 else 0.0  # as BLAS: beta 0 means out is not read
         return
-    previous = blas_threads_local(1)  # threads share products out by chunks (split_mode), not inside BLAS
+    blas_threads_local(1)  # threads share products out by chunks (split_mode), not inside BLAS (ONE_BLAS_THREAD)
     if m == 1 or n == 1:
         _matrix_vector(a, b, out, trans_a, trans_b, alpha, beta)
     else:
         product_at(out, trans_a, trans_b, m, n, k, alpha, a.ctypes.data, a.shape[1], b.ctypes.data, b.shape[1], beta,
                    out.ctypes.data, n)
-    blas_threads_local(previous)
 
 
 def is_float32(array):
@@ -107,27 +109,43 @@ def _matrix_vector(a, b, out, trans_a, trans_b, alpha, beta):
                       beta, out.ctypes.data, 1)
 
 
+# ONE_BLAS_THREAD: products set BLAS's thread count to one and leave it so; staticnet.threads.blas_restored gives
+# the count back once the compiled code has returned.  OpenBLAS's "local" count is one value for the whole process
+# in the builds NumPy ships, not one per thread: a chunk restoring it while another thread's chunk was still to
+# call BLAS let that product run on OpenBLAS's own threads, now and then, with other bits.
 SERIAL, BY_COLUMNS, BY_ROWS, BY_DEPTH = 0, 1, 2, 3  # how split_mode shares a product out
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def split_mode(m, n, k, trans_a, parts):
-    """How a product with out m x n and depth k is cut into `parts` chunks, each one BLAS call on one
+def split_parts(m, n, k):
+    """How many chunks a product with out m x n and depth k is cut into (1: it runs whole): a number that
+    depends on the shapes alone, never on the thread setting or the core count, so that a product gives the
+    same bits on any number of threads, as on one (the chunks then run in turn), and in any process."""
+    work = m * n * k
+    if work < SPLIT_WORK:
+        return 1
+    return PART_STEP * min(MOST_PARTS // PART_STEP, max(1, work // (PART_STEP * PART_WORK)))
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def split_mode(m, n, k, trans_a):
+    """How a product with out m x n and depth k is cut into split_parts chunks, each one BLAS call on one
     thread.  Why not OpenBLAS's own threads: on this project's products they gained nothing, and the
     same products split here ran about twice as fast on 2 cores (the book's CNN's filter gradient and
-    dense layer at batch 128).  Rows of out are split; with few rows, its columns or, when the sum is
-    longer than a row (a^T b always: a filter gradient; a b through tall weights), the sum over k, the
-    parts added after.  Each chunk then packs only its part of b (a batch-10 input gradient through
-    2880 x 100 weights gained nothing split by rows and was about 1.7x faster split by columns), and the
-    parts of a weight matrix follow its rows the same way in a forward product (k), its input gradient
-    (columns) and its update (rows).
-
-    The cut depends on the shapes and on `parts` (the threads the process may use), never on how many
-    threads run the chunks, so a product gives the same bits on one thread or several."""
-    if parts == 1 or m * n * k < SPLIT_WORK:
+    dense layer at batch 128).  Rows of out are split when each chunk gets ROWS_PER_PART of them; but a
+    b wider than a is tall, with a sum no longer than a row (an input gradient through 100 x 2880
+    weights), has its columns split, at any number of rows, so that each chunk packs only its part of
+    b (at batch 10 about 1.7x faster than split by rows; at batch 128 on one thread, 6 chunks of
+    columns took about as long as the whole product, 6 of rows about 1.4x as long).  With few rows and a longer
+    sum (a^T b always: a filter gradient; a b through tall weights) the sum over k is split, the parts
+    added after.  The parts of a weight matrix then follow its rows the same way in a forward product
+    (k), its input gradient (columns) and its update (rows).  Like the number of chunks, the cut
+    depends on the shapes alone."""
+    parts = split_parts(m, n, k)
+    if parts == 1:
         return SERIAL
-    few_rows = m < ROWS_PER_THREAD * parts
-    if few_rows and not trans_a and n >= k:
+    few_rows = m < ROWS_PER_PART * parts
+    if not trans_a and n >= k and (few_rows or n > m):
         return BY_COLUMNS
     return BY_DEPTH if few_rows else BY_ROWS
 
@@ -147,7 +165,7 @@ def gemm_chunk(a, b, out, trans_a, trans_b, alpha, beta, mode, chunk, chunks, pa
     k = a.shape[0] if trans_a else a.shape[1]
     lda, ldb, size = a.shape[1], b.shape[1], out.itemsize
     a_at, b_at, out_at = a.ctypes.data, b.ctypes.data, out.ctypes.data
-    previous = blas_threads_local(1)  # the chunks are the threads' work: BLAS itself stays on one
+    blas_threads_local(1)  # the chunks are the threads' work: BLAS itself stays on one (ONE_BLAS_THREAD)
     if mode == BY_COLUMNS:  # op(b)'s columns lo:hi (rows of b when transposed), out's columns lo:hi
         lo, hi = n * chunk // chunks, n * (chunk + 1) // chunks
         if hi > lo:
@@ -167,7 +185,6 @@ def gemm_chunk(a, b, out, trans_a, trans_b, alpha, beta, mode, chunk, chunks, pa
         else:  # no terms: a zero partial product
             for e in range(chunk * m * n, (chunk + 1) * m * n):
                 partials[e] = 0.0
-    blas_threads_local(previous)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")

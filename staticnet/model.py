@@ -553,7 +553,7 @@ class Model:
         as set): (loss sum, number correct).  The one place fit and the NaN guard's replay run it.  `arrays`
         holds one array per input, and the row weights after them when the fit is weighted."""
         weighted = len(arrays) > len(self.inputs)
-        with flushed_to_zero(), threads.using(count):
+        with flushed_to_zero(), threads.blas_restored(), threads.using(count):
             return self._run("train_epoch", batch_size, weighted=weighted, data=[a.ctypes.data for a in arrays],
                              total=arrays[0].shape[0], order=order.ctypes.data, seed=epoch_seed, start=start,
                              stop=stop, batch=batch_size)
@@ -615,7 +615,7 @@ class Model:
         total = arrays[0].shape[0]
         batch = self.evaluation_batch(total, batch_size)
         data = [a.ctypes.data for a in arrays] + ([weights.ctypes.data] if weights is not None else [])
-        with flushed_to_zero():
+        with flushed_to_zero(), threads.blas_restored():
             loss_sum, correct = self._run("eval_epoch", batch, weighted=weights is not None, data=data, total=total,
                                           start=0, stop=total, batch=batch)
         scores = {"loss": loss_sum / total}
@@ -659,7 +659,7 @@ class Model:
         total = arrays[0].shape[0]
         batch = self.evaluation_batch(total, batch_size)
         results = [np.empty(tuple(total if d is None else d for d in t.shape), t.dtype) for t in self.outputs]
-        with flushed_to_zero():
+        with flushed_to_zero(), threads.blas_restored():
             self._run("predict_all", batch, data=[a.ctypes.data for a in arrays], results=[r.ctypes.data for r in results],
                       total=total, batch=batch)
         return results

@@ -100,7 +100,7 @@ def shared_arguments(driver, workspace: Workspace, capacity: int, report=None) -
     """The values of a driver's shared parameter groups (Driver.shared_groups) for batches of up to
     `capacity` rows; the thread count is read per call, since it can be changed between calls."""
     return dict(params=[leaf_argument(t) for t in driver.leaves], constants=[t.value.ctypes.data for t in driver.constants],
-                buffers=workspace.addresses(capacity), threads=numba.get_num_threads(), parts=threads.configured(),
+                buffers=workspace.addresses(capacity), threads=numba.get_num_threads(),
                 part_addresses=part_addresses(driver, capacity, report), sizes=driver.sizes.values)
 
 
@@ -257,7 +257,7 @@ class CompiledFunction(FunctionBase):
         chooser = self._chooser(n)
         args = self._arguments(arrays, n) if chooser is None else None
         try:
-            with flushed_to_zero():
+            with flushed_to_zero(), threads.blas_restored():
                 if chooser is None:
                     scalars = list(self.generated.run("step", args))
                 else:

@@ -6,9 +6,10 @@ thread each) and that of every OpenBLAS loaded in the process (NumPy's and SciPy
 NumPy's own products, in the reference interpreter and the baselines, follow it too.
 
 While training, unless $STATICNET_NUM_THREADS fixes the count, a ThreadChooser times chunks of
-the epoch on all threads and on one and runs the faster (why: its docstring).  The choice does
-not change the results: work is cut by the threads the process may use, never by how many run it
-(kernels/gemm.py, split_mode; codegen/parallel.py), so a seeded run repeats exactly on any count.
+the epoch on all threads and on one and runs the faster (why: its docstring).  Neither the choice
+nor the setting changes the results: work is cut into parts set by the shapes alone (kernels/gemm.py's
+split_parts, codegen/parallel.py's tiles, kernels/pool.py's blocks), never by the thread setting, the
+core count or how many threads run the parts, so a seeded run repeats exactly on any count.
 """
 from __future__ import annotations
 
@@ -88,6 +89,18 @@ def using(count: int | None):
         yield
     finally:
         numba.set_num_threads(previous)
+
+
+@contextmanager
+def blas_restored():
+    """Run compiled code, then give BLAS back the thread count it had: the products set it to one and leave it
+    so (kernels/gemm.py, ONE_BLAS_THREAD), so that NumPy's own products after the block follow the setting."""
+    from .kernels.blas import set_threads_local
+    previous = set_threads_local(1)
+    try:
+        yield
+    finally:
+        set_threads_local(previous)
 
 
 FIRST_PROBE = 4  # chunks run on the chosen count before the other one is timed again

@@ -10,6 +10,7 @@ import pytest
 import staticnet as sn
 from staticnet.callbacks import (Callback, CSVLogger, EarlyStopping, LearningRateScheduler, ModelCheckpoint,
                                  ReduceLROnPlateau)
+from tests.test_early_stopping import ON_VAL_LOSS, approaching
 from tests.test_model import assert_same_weights, some_rows, spiral_model, weights_of
 from tests.test_optim import linear_model, regression_rows
 
@@ -85,31 +86,30 @@ def test_csv_logger_writes_a_row_per_epoch_and_appends_when_asked(tmp_path):
 
 
 def test_early_stopping_as_a_callback_stops_and_restores_as_fit_early_stopping_does(capsys):
-    data, val = sn.data.two_spirals(300, seed=0), sn.data.two_spirals(300, seed=9)
-    by_argument = spiral_model(optimizer=sn.SGD(lr=2.0))
-    by_argument.fit(data, epochs=40, batch_size=10, validation=val, early_stopping=3, seed=0, verbose=0)
-    net = spiral_model(optimizer=sn.SGD(lr=2.0))
+    by_argument, data, val = approaching(best_epoch=8)  # val_loss falls for 8 epochs, then rises
+    by_argument.fit(data, epochs=40, batch_size=10, validation=val, early_stopping={"patience": 3, **ON_VAL_LOSS},
+                    verbose=0)
+    net = approaching(best_epoch=8)[0]
     recorder = Recorder()
-    hist = net.fit(data, epochs=40, batch_size=10, validation=val, seed=0, verbose=1,
-                   callbacks=[recorder, EarlyStopping(patience=3)])
-    assert (hist.stopped_early_at, hist.best_epoch) == (11, 8)  # as tests/test_early_stopping.py finds
+    hist = net.fit(data, epochs=40, batch_size=10, validation=val, verbose=1,
+                   callbacks=[recorder, EarlyStopping(patience=3, **ON_VAL_LOSS)])
+    assert (hist.stopped_early_at, hist.best_epoch) == (11, 8)
+    assert not np.array_equal(recorder.weights[10]["w"], recorder.weights[7]["w"])
     assert_same_weights(weights_of(net), recorder.weights[7])  # epoch 8's weights, restored
     assert_same_weights(weights_of(net), weights_of(by_argument))
-    assert "early stopping: val_accuracy did not improve for 3 epochs after epoch 8" in capsys.readouterr().err
+    assert "early stopping: val_loss did not improve for 3 epochs after epoch 8" in capsys.readouterr().err
 
 
 def test_model_checkpoint_saves_the_best_epoch_only_when_asked(tmp_path):
-    data, val = sn.data.two_spirals(300, seed=0), sn.data.two_spirals(300, seed=9)
-    net = spiral_model(optimizer=sn.SGD(lr=2.0))
+    net, data, val = approaching(best_epoch=5)
     recorder = Recorder()
     best = str(tmp_path / "best.snet")
     each = str(tmp_path / "epoch-{epoch:02d}.snet")
-    net.fit(data, epochs=8, batch_size=10, validation=val, seed=0, verbose=0,
+    net.fit(data, epochs=8, batch_size=10, validation=val, verbose=0,
             callbacks=[recorder, ModelCheckpoint(best, monitor="val_loss", save_best_only=True), ModelCheckpoint(each)])
     val_losses = [recorder.logs[e]["val_loss"] for e in range(8)]
-    best_epoch = int(np.argmin(val_losses))
-    assert best_epoch < 7  # the file must then hold an earlier epoch than the last
-    assert_same_weights(weights_of(sn.load(best)), recorder.weights[best_epoch])
+    assert int(np.argmin(val_losses)) == 4  # epoch 5, as constructed: the file must hold an earlier epoch than the last
+    assert_same_weights(weights_of(sn.load(best)), recorder.weights[4])
     assert sorted(os.listdir(tmp_path)) == ["best.snet"] + [f"epoch-{e:02d}.snet" for e in range(1, 9)]
     assert_same_weights(weights_of(sn.load(str(tmp_path / "epoch-03.snet"))), recorder.weights[2])
 

@@ -66,7 +66,7 @@ def product(factors) -> str:
 
 
 RESERVED = {"n", "s", "total", "order", "seed", "start", "stop", "batch", "loss_sum", "correct", "right", "first",
-            "rows", "chunk", "chunks", "tiles", "threads", "parts", "runner_at"}  # the loops' and segments' locals
+            "rows", "chunk", "chunks", "tiles", "threads", "runner_at"}  # the loops' and segments' locals
 GENERATED = re.compile(r"^([a-z]+\d+|.*_at|.*_rows|data_.*|result\d+|.*_[0-9a-f]{8})$")  # names the generator makes
 
 
@@ -381,13 +381,12 @@ class Driver:
 
     def shared_groups(self) -> tuple[Group, ...]:
         """The parameters after the data, the same for the step and every loop around it: parameters and
-        optimizer state, array constants, buffers, the thread count, the number of parts a large product
-        is cut into (the threads the process may use: results do not depend on how many run), the addresses
-        of RUN_PARTS and of the parts compiled on demand (lazy_part), and the sizes."""
+        optimizer state, array constants, buffers, the thread count, the addresses of RUN_PARTS and of the
+        parts compiled on demand (lazy_part), and the sizes."""
         return (Group("params", tuple(self.leaf_name(t) for t in self.leaves), many=True),
                 Group("constants", tuple(self.leaf_name(t) for t in self.constants), many=True),
                 Group("buffers", tuple(f"b{b.slot}" for b in self.plan.buffers), many=True),
-                one("threads"), one("parts"),
+                one("threads"),
                 Group("part_addresses", ("runner_at", *(f"{name}_at" for name in self.lazy_parts)), many=True),
                 Group("sizes", tuple(self.sizes.arguments), many=True))
 

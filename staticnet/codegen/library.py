@@ -91,11 +91,11 @@ def _matrix_view(name: str, dtype: str) -> str:
 def split_gemm(dtype: str) -> tuple[Kernel, Kernel]:
     """(the product kernel, its part): out = alpha op(a) @ op(b) + beta out, cut among the threads when it is
     large (kernels/gemm.py's split_mode).  The product kernel's arguments: a, b, out as (address, rows,
-    columns), the flags, alpha, beta, parts, threads, and the addresses of RUN_PARTS and of the part, which
+    columns), the flags, alpha, beta, threads, and the addresses of RUN_PARTS and of the part, which
     the runtime compiles and passes only for batches whose products are split (0 otherwise: the product
     runs whole, as split_mode then says it must)."""
     params = [(f"{m}{suffix}", "i64") for m in ("a", "b", "out") for suffix in ("", "0", "1")]
-    params += [("ta", "i64"), ("tb", "i64"), ("alpha", "f64"), ("beta", "f64"), ("parts", "i64"), ("threads", "i64")]
+    params += [("ta", "i64"), ("tb", "i64"), ("alpha", "f64"), ("beta", "f64"), ("threads", "i64")]
     views = [f"{m.upper()} = {_matrix_view(m, dtype)}" for m in ("a", "b", "out")]
     shared = [("mode", "i64"), ("partials_at", "i64"), ("partials_size", "i64")]
     values = params + shared
@@ -111,11 +111,12 @@ def split_gemm(dtype: str) -> tuple[Kernel, Kernel]:
     stores = [f"abi.store_{'f64' if kind == 'f64' else 'i64'}(slots + {8 * k}, {name})"
               for k, (name, kind) in enumerate(values)]
     body = ["k = a0 if ta else a1",
-            "mode = K.gemm.split_mode(out0, out1, k, ta != 0, parts)",
+            "mode = K.gemm.split_mode(out0, out1, k, ta != 0)",
             "if mode == 0 or part_at == 0:  # small: the whole product on this thread",
             *("    " + v for v in views),
             "    K.gemm.gemm(A, B, OUT, ta != 0, tb != 0, alpha, beta)",
             "    return",
+            "parts = K.gemm.split_parts(out0, out1, k)",
             f"partials = np.empty(parts * out0 * out1 if mode == 3 else 1, np.{dtype})  # BY_DEPTH: a product per chunk",
             "partials_at, partials_size = partials.ctypes.data, partials.size",
             f"block = np.empty({len(values)}, np.int64)",

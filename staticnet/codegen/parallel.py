@@ -6,7 +6,8 @@ book's CNN: im2col, the convolution product, max-pooling and its gradient) runs 
 fast as on one thread at batch 128, as each thread's rows also stay in its cache.  Splitting inside
 each kernel instead gained nothing (kernels/conv.py).  Reductions over the batch (weight gradients,
 bias sums, the loss) end a segment; outside segments, large matrix products are cut among the
-threads (kernels/gemm.py, split_mode).
+threads (kernels/gemm.py, split_mode).  A segment's tiles are SEGMENT_TILE rows whatever the thread
+count, and each row is computed alone, so the results do not depend on which threads run them.
 """
 from __future__ import annotations
 

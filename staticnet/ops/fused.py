@@ -107,9 +107,9 @@ def gemm_call(d, a, b, out, trans_a, trans_b, alpha: str, beta: str):
     flags = [str(int(trans_a)), str(int(trans_b))]  # values, not constants: one compiled product for every layout
     arguments = [x for m in (a, b, out) for x in [m.address, *m.dims]] + flags + [alpha, beta]
     if d.batch == "n":
-        d.call(kernel, arguments + ["parts", "threads", "runner_at", d.lazy_part(part)])
+        d.call(kernel, arguments + ["threads", "runner_at", d.lazy_part(part)])
     else:
-        d.call(kernel, arguments + ["1", "1", "0", "0"])
+        d.call(kernel, arguments + ["1", "0", "0"])
 
 
 def _lower_gemm(node, d):

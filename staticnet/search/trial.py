@@ -225,10 +225,9 @@ def worker_name() -> str:
 
 @contextlib.contextmanager
 def one_thread():
-    """Run the trial's compiled code as one thread: how products are cut into parts follows the number of
-    threads the process may use (docs/architecture.md), so pinning it to one makes a trial's bits the same
-    in this process, in a worker and in `staticnet train` (run with STATICNET_NUM_THREADS=1); a search
-    gets its parallelism from running trials side by side instead."""
+    """Run the trial's compiled code as one thread: a search gets its parallelism from running trials side
+    by side, each on a core.  The bits do not depend on it (work is cut by the shapes alone,
+    docs/architecture.md): a trial trains the same weights here, in a worker and in `staticnet train`."""
     previous = os.environ.get("STATICNET_NUM_THREADS")
     os.environ["STATICNET_NUM_THREADS"] = "1"
     try:

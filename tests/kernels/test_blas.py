@@ -55,3 +55,29 @@ def test_the_fallback_gemv_shim_is_a_row_major_gemv(dtype, trans):
 
 def test_numpy_openblas_is_found_in_the_pypi_wheels():
     assert blas.SOURCE == "NumPy's OpenBLAS"
+
+
+def test_a_product_leaves_blas_on_one_thread_and_the_caller_gives_the_count_back():
+    """OpenBLAS's "local" thread count is one value for the whole process, not one per thread: a product that
+    restored it on its way out let another thread's chunk, still to call BLAS, run on OpenBLAS's own threads
+    (with other bits, now and then, under load).  So products set it to one and leave it so; the code that
+    called the compiled loop (staticnet.threads.blas_restored) gives the count back."""
+    import threading
+
+    from staticnet import threads
+    from staticnet.kernels import gemm
+    previous = blas.set_threads_local(3)
+    try:
+        seen = []
+        worker = threading.Thread(target=lambda: seen.append(blas.set_threads_local(3)))
+        worker.start()
+        worker.join()
+        assert seen == [3]  # set on this thread, seen on another: process-wide
+        a, out = np.ones((4, 8), np.float32), np.empty((4, 4), np.float32)
+        with threads.blas_restored():
+            assert blas.set_threads_local(3) == 1  # the block runs BLAS on one thread
+            gemm(a, a.T.copy(), out, False, False, 1.0, 0.0)
+            assert blas.set_threads_local(1) == 1  # a product leaves it on one thread, not as it found it
+        assert blas.set_threads_local(3) == 3  # given back after the block
+    finally:
+        blas.set_threads_local(previous)

@@ -1,8 +1,9 @@
 import numpy as np
 import pytest
 
-from staticnet.kernels.gemm import add_partials, gemm, gemm_chunk, split_mode
-from staticnet.kernels.gemm import BY_COLUMNS, BY_DEPTH, BY_ROWS, ROWS_PER_THREAD, SERIAL, SPLIT_WORK
+from staticnet.kernels.gemm import add_partials, gemm, gemm_chunk, split_mode, split_parts
+from staticnet.kernels.gemm import (BY_COLUMNS, BY_DEPTH, BY_ROWS, MOST_PARTS, PART_STEP, PART_WORK, ROWS_PER_PART,
+                                    SERIAL, SPLIT_WORK)
 
 
 @pytest.mark.parametrize("dtype,tol", [(np.float32, 1e-5), (np.float64, 1e-12)])
@@ -24,11 +25,11 @@ def check_against_numpy(kernel, dtype, tol, trans_a, trans_b, m, k, n):
     np.testing.assert_allclose(out, expected, rtol=tol, atol=tol * np.sqrt(k))
 
 
-def split_product(a, b, out, trans_a, trans_b, alpha, beta, parts):
+def split_product(a, b, out, trans_a, trans_b, alpha, beta):
     """The chunks of a split product one after another, as the kernel layer's threads run them."""
     m, n = out.shape
     k = a.shape[0] if trans_a else a.shape[1]
-    mode = split_mode(m, n, k, trans_a, parts)
+    mode, parts = split_mode(m, n, k, trans_a), split_parts(m, n, k)
     if mode == SERIAL:
         gemm(a, b, out, trans_a, trans_b, alpha, beta)
         return mode
@@ -43,19 +44,29 @@ def split_product(a, b, out, trans_a, trans_b, alpha, beta, parts):
 @pytest.mark.parametrize("dtype,tol", [(np.float32, 1e-5), (np.float64, 1e-12)])
 @pytest.mark.parametrize("trans_a", [False, True])
 @pytest.mark.parametrize("trans_b", [False, True])
-@pytest.mark.parametrize("m,k,n,mode", [
-    (SPLIT_WORK // 10_000 + 1, 100, 101, BY_ROWS),  # rows of out shared out (an odd count: uneven chunks)
-    (7, SPLIT_WORK // 700 + 1, 100, BY_DEPTH),  # too few rows and a long sum: the sum over k is shared out
-    (7, 100, SPLIT_WORK // 700 + 1, BY_COLUMNS),  # few rows, many (an odd count of) columns: a b shares them
-    (3, 5, 7, SERIAL),  # below the threshold: one call
+@pytest.mark.parametrize("m,k,n,mode,mode_trans_a", [
+    (SPLIT_WORK // 10_000 + 1, 100, 101, BY_ROWS, BY_ROWS),  # rows of out shared out (an odd count: uneven chunks)
+    (7, SPLIT_WORK // 700 + 1, 100, BY_DEPTH, BY_DEPTH),  # too few rows and a long sum: the sum over k is shared out
+    (7, 100, SPLIT_WORK // 700 + 1, BY_COLUMNS, BY_DEPTH),  # few rows, many (an odd count of) columns: a b shares them
+    (128, 100, 2880, BY_COLUMNS, BY_ROWS),  # rows enough, but b wider than a is tall: a b shares its columns
+    (3, 5, 7, SERIAL, SERIAL),  # below the threshold: one call
 ])
-@pytest.mark.parametrize("parts", [1, 2, 3])
-def test_a_split_product_matches_numpy(dtype, tol, trans_a, trans_b, m, k, n, mode, parts):
-    assert 7 < ROWS_PER_THREAD
-    expected_mode = SERIAL if parts == 1 else (BY_DEPTH if mode == BY_COLUMNS and trans_a else mode)
+def test_a_split_product_matches_numpy(dtype, tol, trans_a, trans_b, m, k, n, mode, mode_trans_a):
+    assert 7 < ROWS_PER_PART * PART_STEP <= min(128, SPLIT_WORK // 10_000 + 1)
+    expected_mode = mode_trans_a if trans_a else mode
     modes = []
-    check_against_numpy(lambda *args: modes.append(split_product(*args, parts)), dtype, tol, trans_a, trans_b, m, k, n)
+    check_against_numpy(lambda *args: modes.append(split_product(*args)), dtype, tol, trans_a, trans_b, m, k, n)
     assert modes == [expected_mode]
+
+
+def test_a_product_is_cut_into_a_number_of_parts_set_by_its_shape_alone():
+    """Never by the threads: the same count wherever the product runs, a multiple of PART_STEP (which 1, 2 and
+    3 threads share evenly), more for larger products up to MOST_PARTS."""
+    assert PART_STEP % 6 == 0 and MOST_PARTS % PART_STEP == 0
+    assert split_parts(3, 5, 7) == split_parts(SPLIT_WORK - 1, 1, 1) == 1
+    assert split_parts(SPLIT_WORK, 1, 1) == split_parts(128, 100, 784) == PART_STEP
+    assert split_parts(PART_STEP * PART_WORK * 2, 1, 1) == 2 * PART_STEP
+    assert split_parts(10**6, 10**3, 10**3) == MOST_PARTS
 
 
 def test_a_chunk_rejects_non_contiguous_operands():
