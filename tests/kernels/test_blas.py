@@ -65,7 +65,7 @@ def test_a_product_leaves_blas_on_one_thread_and_the_caller_gives_the_count_back
     import threading
 
     from staticnet import threads
-    from staticnet.kernels import gemm
+    from staticnet.kernels.gemm import gemm
     previous = blas.set_threads_local(3)
     try:
         seen = []
