@@ -31,20 +31,21 @@ def softmax_model(dtype="float32", labels="one_hot", l2=0.0, dropout=False, opti
     return sn.compile(cost, p, optimizer or sn.SGD(lr=0.5, momentum=0.9))
 
 
-def sigmoid_model(dtype="float32"):
+def sigmoid_layer_model(units, cost, optimizer, dtype="float32"):
+    """One sigmoid layer of `units` outputs trained on `cost`."""
     sn.seed(0)
     x = sn.input("x", (None, FEATURES), dtype=dtype)
-    y = sn.input("y", (None, 1), dtype=dtype)
-    a = sn.dense(x, 1, activation="sigmoid", name="out")
-    return sn.compile(sn.cross_entropy(a, y), a, sn.SGD(lr=0.5))
+    y = sn.input("y", (None, units), dtype=dtype)
+    a = sn.dense(x, units, activation="sigmoid", name="out")
+    return sn.compile(cost(a, y), a, optimizer)
+
+
+def sigmoid_model(dtype="float32"):
+    return sigmoid_layer_model(1, sn.cross_entropy, sn.SGD(lr=0.5), dtype)
 
 
 def mse_model(dtype="float32"):
-    sn.seed(0)
-    x = sn.input("x", (None, FEATURES), dtype=dtype)
-    y = sn.input("y", (None, 2), dtype=dtype)
-    a = sn.dense(x, 2, activation="sigmoid", name="out")
-    return sn.compile(sn.mse(a, y), a, sn.Adam(lr=0.05))
+    return sigmoid_layer_model(2, sn.mse, sn.Adam(lr=0.05), dtype)
 
 
 def weights_of(net):
