@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import checks
+from . import checks, keras_data
 from .errors import ArgumentError
 from .callbacks import Callback
 from .graph import topological
@@ -74,6 +74,7 @@ def check_tracking(model, track, track_data, check_values: bool):
     if track_data is None:
         checks.refuse("fit", "track=['learning_speed'] needs track_data=..., the examples to measure it on (the "
                              "book uses the first 1,000 training images)", ArgumentError)
+    track_data = keras_data.as_feeds(model, track_data, None, "fit", "track_data")
     arrays = model._data(track_data, model.inputs, "track_data", check_values=check_values)
     bias_gradient_function(model)  # compiled, or refused for a model without biases, before any step
     return LearningSpeedTracker(arrays)

@@ -375,7 +375,7 @@ class Model:
         check_data: scan the training and validation data for NaN and infinities first (False skips the scan,
             for speed); labels are always checked against their one_hot classes.
         callbacks: sn.callbacks.Callback objects, run between epochs (staticnet/callbacks.py); early stopping
-            runs first, so that a checkpoint of the same epoch holds its state.  A Ctrl-C during the training
+            runs first and checkpoints last, so that a checkpoint holds every callback's state of its epoch.  A Ctrl-C during the training
             or the validation stops fit keeping the weights (history.interrupted); one while the epoch's
             callbacks run waits for them (a checkpoint's save) to finish, then stops the same way.
         nan_guard: stop at the first step whose loss or weights are not finite with a NumericalError naming
@@ -421,8 +421,10 @@ class Model:
         checkpoints = {"a ModelCheckpoint path": c.path for c in given if isinstance(c, ModelCheckpoint)}
         for logger in (c for c in given if isinstance(c, CSVLogger)):
             checks.output_file("fit", "CSVLogger path", logger.path, {"resume": resume, **checkpoints})
-        hooks = callback_rules.CallbackList(([tracker] if tracker else []) + ([stopping] if stopping else [])
-                                            + [c for c in given if c is not stopping])
+        # early stopping first and checkpoints last, so that a checkpoint holds every callback's state of its epoch
+        others = [c for c in given if c is not stopping and not isinstance(c, ModelCheckpoint)]
+        hooks = callback_rules.CallbackList(([tracker] if tracker else []) + ([stopping] if stopping else []) + others
+                                            + [c for c in given if isinstance(c, ModelCheckpoint)])
         total = arrays[0].shape[0]
         steps = math.ceil(total / batch_size)
         for callback in hooks.callbacks:
@@ -590,6 +592,7 @@ class Model:
         (staticnet/learning_speed.py)."""
         if batch is not None:
             batch = checks.count("learning_speed", "batch", batch, error=ArgumentError)
+        data = keras_data.as_feeds(self, data, None, "learning_speed", "learning_speed data")
         return speeds(self, self._data(data, self.inputs, "learning_speed data", check_values=True), batch)
 
     def _snapshot(self):
@@ -687,6 +690,7 @@ class Model:
         (None: all); print_fn: where the table goes (None: nowhere).  Returns the report (report.ok)."""
         from .gradcheck import check_model, check_tolerances
         check_tolerances("gradcheck", eps, rtol, atol, max_elements)
+        batch = keras_data.as_feeds(self, batch, None, "gradcheck", "gradcheck batch")
         arrays = self._data(batch, self.inputs, "gradcheck batch", check_values=True)
         return check_model(self, arrays, eps, rtol, atol, max_elements, print_fn)
 

@@ -348,6 +348,15 @@ def test_reduce_lr_on_plateau_resumes_from_a_checkpoint(tmp_path):
     assert resumed.history["lr"] == whole.history["lr"]
     np.testing.assert_allclose(whole.history["lr"], [0.1] * 4 + [0.05] * 4 + [0.025] * 2, rtol=1e-6)
     assert_same_weights(weights_of(resumed), weights_of(whole))
+    # a ModelCheckpoint listed before the plateau still saves after it has counted the epoch
+    listed_first = linear_model(sn.SGD(lr=0.1))
+    listed_first.fit(X, Y, epochs=4, batch_size=5, validation_data=(X, Y), seed=2, verbose=0,
+                     callbacks=[ModelCheckpoint(tmp_path / "first.snet"), Scores(values),
+                                ReduceLROnPlateau(factor=0.5, patience=2, cooldown=1)])
+    again = linear_model(sn.SGD(lr=0.1))
+    fit(again, epochs=10, resume=tmp_path / "first.snet")
+    assert again.history["lr"] == whole.history["lr"]
+    assert_same_weights(weights_of(again), weights_of(whole))
 
 
 def test_reduce_lr_on_plateau_settings_are_checked(tmp_path):

@@ -137,3 +137,19 @@ def test_learning_speed_refuses_a_bad_batch_and_a_model_without_biases():
     with pytest.raises(ValueError, match=r"learning_speed at \S*test_learning_speed\.py:\d+: the model has no layer "
                                          r"with a bias"):
         unbiased.learning_speed(data)
+
+
+def test_x_and_y_as_a_pair_go_to_the_feature_and_the_label_whatever_the_graphs_input_order():
+    """A loss that reads y before x lists y first among the graph's inputs; (X, Y) still means x then y, in
+    learning_speed, gradcheck and track_data as in fit and evaluate."""
+    sn.seed(0)
+    x, y = sn.input("x", (None, 4)), sn.input("y", (None, 4))
+    p = sn.dense(x, 4, activation="sigmoid")
+    net = sn.compile(sn.mean(sn.square(y - p)), outputs=p, optimizer=sn.SGD(lr=0.1))
+    assert [t.name for t in net.inputs] == ["y", "x"]  # the case this test is about
+    rng = np.random.default_rng(0)
+    X, Y = rng.normal(size=(8, 4)).astype(np.float32), rng.random((8, 4)).astype(np.float32)
+    assert net.learning_speed((X, Y)) == net.learning_speed({"x": X, "y": Y})
+    assert net.gradcheck((X, Y), print_fn=None).ok
+    history = net.fit(X, Y, epochs=1, verbose=0, track=["learning_speed"], track_data=(X, Y))
+    assert history["learning_speed/dense1"] == [net.learning_speed({"x": X, "y": Y})["dense1"]]
