@@ -71,17 +71,20 @@ def _create_temporary(directory: str, name: str, target: str):
     return fd, tmp
 
 
-def _writer_gone(host: str, pid: int) -> bool:
-    """Whether the process that wrote a temporary has ended; only knowable for writers on this machine."""
-    if host != _HOST or pid == os.getpid():
-        return False
+def process_exists(pid: int) -> bool:
+    """Whether a process of this machine has that pid (one of another user's counts)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
-        return True
-    except (OSError, OverflowError):  # alive under another user, or not a pid we could have written
         return False
-    return False
+    except (OSError, OverflowError):  # alive under another user, or not a pid a process could have
+        return True
+    return True
+
+
+def _writer_gone(host: str, pid: int) -> bool:
+    """Whether the process that wrote a temporary has ended; only knowable for writers on this machine."""
+    return host == _HOST and pid != os.getpid() and not process_exists(pid)
 
 
 def _remove_stale_temporaries(directory: str, name: str) -> None:

@@ -20,10 +20,11 @@ import numpy as np
 from . import checks
 from .autodiff import gradients
 from .codegen.driver import Driver, Sizes
-from .codegen.loops import epoch_loop, metric_kind
+from .codegen.loops import BINARY, epoch_loop, metric_kind
 from .codegen.memory import plan_memory
 from .errors import ArgumentError, GraphError
 from .graph import Tensor, input as graph_input, located, topological
+from .metrics import true_classes
 from .passes import optimize
 from .passes.strip_dropout import strip_dropout
 from .program import Program, rebuild
@@ -135,7 +136,7 @@ def _class_weights(model, arrays, class_weight, op: str) -> np.ndarray:
     if not isinstance(class_weight, dict):
         checks.refuse(op, f"class_weight must be a dict {{class: weight}}, got {checks.shown(class_weight)}",
                       ArgumentError)
-    classes = model.outputs[0].shape[1] if kind != "binary" else 2
+    classes = model.outputs[0].shape[1] if kind != BINARY else 2
     table = np.ones(classes)
     for key, value in class_weight.items():
         if isinstance(key, bool) or not isinstance(key, (int, np.integer)) or not 0 <= key < classes:
@@ -147,12 +148,7 @@ def _class_weights(model, arrays, class_weight, op: str) -> np.ndarray:
                           ArgumentError)
         table[key] = value
     labels = arrays[model.inputs.index(label)]
-    if kind == "index":
-        classes_of_rows = labels.astype(np.int64)
-    elif kind == "one_hot_rows":
-        classes_of_rows = np.argmax(labels, axis=1)
-    else:
-        classes_of_rows = (labels.reshape(labels.shape[0], -1)[:, 0] > 0.5).astype(np.int64)
+    classes_of_rows = true_classes(labels, kind)  # as accuracy and the metrics read the label
     outside = np.flatnonzero((classes_of_rows < 0) | (classes_of_rows >= classes))
     if outside.size:
         checks.refuse(op, f"the label of row {outside[0]} is class {classes_of_rows[outside[0]]}, outside the "

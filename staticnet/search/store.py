@@ -38,6 +38,7 @@ import socket
 import sys
 import time
 
+from ..durable import write_durably
 from ..errors import SearchError
 
 IDENTITY = "search.json"
@@ -74,7 +75,6 @@ def finite_or_none(value):
 
 
 def write_file(path: str, data: bytes) -> None:
-    from ..serialize import write_durably
     write_durably(path, lambda raw: raw.write(data))
 
 

@@ -32,6 +32,7 @@ import traceback
 from dataclasses import dataclass
 
 from ..callbacks import ModelCheckpoint
+from ..durable import process_exists
 
 SCRATCH_PREFIX = "staticnet-trial-"  # + pid-host-: the temporary directories a worker process makes
 TRAINING_OPTIONS = ("lr", "batch_size", "epochs")  # searched names that go to training when build() lacks them
@@ -190,16 +191,6 @@ def scratch_directory() -> str:
     return tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-{socket.gethostname()}-")
 
 
-def _process_exists(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's
-        return True
-    return True
-
-
 def remove_scratch(pid: int | None = None) -> None:
     """Remove the scratch directories this host's process `pid` made, or (None) those of every process of
     this host that no longer exists: a worker killed during a trial cannot remove its own.  The local pool
@@ -208,7 +199,7 @@ def remove_scratch(pid: int | None = None) -> None:
     named = re.compile(rf"{re.escape(SCRATCH_PREFIX)}(\d+)-{re.escape(host)}-[^-]+\Z")
     for path in glob.glob(os.path.join(tempfile.gettempdir(), f"{SCRATCH_PREFIX}*-{glob.escape(host)}-*")):
         found = named.match(os.path.basename(path))
-        if found and (int(found[1]) == pid if pid is not None else not _process_exists(int(found[1]))):
+        if found and (int(found[1]) == pid if pid is not None else not process_exists(int(found[1]))):
             shutil.rmtree(path, ignore_errors=True)
 
 
