@@ -11,6 +11,7 @@ import functools
 import html
 import math
 import sys
+import threading
 import time
 from collections.abc import MutableMapping
 
@@ -91,15 +92,14 @@ def _one_fit_at_a_time(fit):
     thread): the two would train the same weights and number their epochs alike."""
     @functools.wraps(fit)
     def guarded(self, *args, **kwargs):
-        if self._fitting:
+        if not self._fitting.acquire(blocking=False):  # taken and tested in one step: two threads cannot both pass
             checks.refuse("fit", "this model's fit is already running (fit was called from one of its callbacks, or "
                                  "from another thread); to stop training from a callback, set "
                                  "self.model.stop_training = True, and call fit again after it returns", RuntimeError)
-        self._fitting = True
         try:
             return fit(self, *args, **kwargs)
         finally:
-            self._fitting = False
+            self._fitting.release()
     return guarded
 
 
@@ -141,7 +141,7 @@ class Model:
         self.stopping = None  # the EarlyStopping of the last fit, saved with checkpoints
         self.lr_plateau = None  # the ReduceLROnPlateau of the last fit, saved with checkpoints
         self.stop_training = False  # a callback sets it to stop fit after the current epoch
-        self._fitting = False  # while fit runs: a second fit is refused
+        self._fitting = threading.Lock()  # held while fit runs: a second fit is refused
         self._bias_gradients = None  # (layer names, compiled function) of learning_speed, made on first use
         self._weighted = None  # the loops reading row weights (sample_weights.CompiledLoops), made on first use
         self._compile()
