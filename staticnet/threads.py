@@ -17,6 +17,7 @@ import ctypes
 import math
 import os
 import statistics
+import threading
 from contextlib import contextmanager
 
 import numba
@@ -91,16 +92,31 @@ def using(count: int | None):
         numba.set_num_threads(previous)
 
 
+_blas_users = 0  # blocks of compiled code running now, in any Python thread
+_blas_saved = 1  # BLAS's thread count before the first of them began
+_blas_lock = threading.Lock()
+
+
 @contextmanager
 def blas_restored():
     """Run compiled code, then give BLAS back the thread count it had: the products set it to one and leave it
-    so (kernels/gemm.py, ONE_BLAS_THREAD), so that NumPy's own products after the block follow the setting."""
+    so (kernels/gemm.py, ONE_BLAS_THREAD), so that NumPy's own products after the block follow the setting.
+    The count is one value for the whole process, so it is given back only when the last block running in any
+    Python thread ends: a block ending in one thread must not let another's products run on BLAS's threads."""
+    global _blas_users, _blas_saved
     from .kernels.blas import set_threads_local
-    previous = set_threads_local(1)
+    with _blas_lock:
+        previous = set_threads_local(1)
+        if _blas_users == 0:
+            _blas_saved = previous
+        _blas_users += 1
     try:
         yield
     finally:
-        set_threads_local(previous)
+        with _blas_lock:
+            _blas_users -= 1
+            if _blas_users == 0:
+                set_threads_local(_blas_saved)
 
 
 FIRST_PROBE = 4  # chunks run on the chosen count before the other one is timed again

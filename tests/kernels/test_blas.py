@@ -81,3 +81,32 @@ def test_a_product_leaves_blas_on_one_thread_and_the_caller_gives_the_count_back
         assert blas.set_threads_local(3) == 3  # given back after the block
     finally:
         blas.set_threads_local(previous)
+
+
+def test_blas_is_given_back_only_when_the_last_block_of_compiled_code_ends_in_any_thread():
+    """Two Python threads running compiled code: the first to finish must leave BLAS on one thread for the
+    other's products (the count is process-wide), and the last gives the count back."""
+    import threading
+
+    from staticnet import threads
+    previous = blas.set_threads_local(3)
+    try:
+        first_in, second_in, first_out = threading.Event(), threading.Event(), threading.Event()
+        seen = {}
+
+        def second():
+            with threads.blas_restored():
+                second_in.set()
+                first_out.wait(10)
+                seen["after the first left"] = blas.set_threads_local(1)
+        worker = threading.Thread(target=second)
+        with threads.blas_restored():
+            first_in.set()
+            worker.start()
+            second_in.wait(10)
+        first_out.set()
+        worker.join(10)
+        assert seen == {"after the first left": 1}
+        assert blas.set_threads_local(3) == 3  # given back once both had left
+    finally:
+        blas.set_threads_local(previous)
