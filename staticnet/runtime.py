@@ -242,12 +242,14 @@ class CompiledFunction(FunctionBase):
             args = self._arguments(conformed, n)
 
             def step():
-                return run("step", *args)
+                with threads.blas_restored():  # NumPy's products after it (a benchmark's peers) keep BLAS's threads
+                    return run("step", *args)
         else:
             on = {count: self._arguments(conformed, n, count) for count in chooser.options}
 
             def step():
-                return self._run_chosen(chooser, n, lambda count: run("step", *on[count]))
+                with threads.blas_restored():
+                    return self._run_chosen(chooser, n, lambda count: run("step", *on[count]))
         # what owns the memory at the addresses it passes (arrays, workspace, parameters) lives as long as it
         step.arrays, step.function = conformed, self
         return step

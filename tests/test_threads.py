@@ -209,8 +209,11 @@ def test_a_function_chooses_its_thread_count_call_by_call_as_fit_does(monkeypatc
     np.testing.assert_allclose(results[0], expected, rtol=1e-5, atol=1e-6)
     step = fn.bind(xs.astype(np.float64))  # conformed to a float32 copy once, which the step's arguments read
     clobbers = [np.full((16, 784), np.nan, np.float32) for _ in range(8)]  # would take over memory freed under it
+    from staticnet.kernels import blas
+    before = blas.set_threads_local(3)
     for _ in range(4):
         step()
+    assert blas.set_threads_local(before) == 3  # a bound step gives BLAS its thread count back, as a call does
     np.testing.assert_array_equal(fn.workspace.array(fn.program.outputs[0], 16), results[0])
     assert all(np.isnan(c).all() for c in clobbers)
     assert fn._chooser(1) is None  # a batch of one row gives the threads no work
