@@ -86,9 +86,10 @@ class StepNotes:
             if weight is None:
                 continue
             bias = next((p for p in found if p.ndim == 1), None)
-            # z: the layer's own elementwise node reading its bias (the add; an optimizer's nodes are in no layer)
-            z = next((r for r in self.readers.get(bias.id, []) if r.layer == name and r.kind == "elementwise"),
-                     None) if bias is not None else None
+            # z: the layer's own elementwise node reading its bias (the add), made by its builder or, in a layer
+            # written by hand, by no builder but in the forward pass (an optimizer's nodes are not)
+            z = next((r for r in self.readers.get(bias.id, []) if r.kind == "elementwise"
+                      and (r.layer == name or r.layer is None and r.id in forward)), None) if bias is not None else None
             if z is None:  # no bias: the product reading the weight (directly or through a transpose)
                 z = next((r for r in self._forward_readers(weight)), None)
             if z is None:

@@ -87,7 +87,10 @@ class Tensor:
         self.name = name
         self.regularize = regularize
         self.origin = None  # set by the passes: the ids of the nodes of the graph as built that this one computes
-        self.layer = layer or current_layer()  # the layer builder that made it (layer_scope), None outside one
+        # the layer builder that made it (layer_scope), None outside one; a parameter made outside any, named
+        # "<layer>/<what>" as the builders name theirs, belongs to that layer: a layer written by hand, or
+        # read from a file saved before nodes recorded their layer
+        self.layer = layer or current_layer() or (name.rpartition("/")[0] or None if op == "param" and name else None)
 
     @property
     def ndim(self) -> int:

@@ -64,7 +64,7 @@ def layers(model) -> tuple[list[LayerRow], LayerRow]:
         if node.id not in in_outputs:
             loss.nodes.append(node)
             continue
-        name = node.layer or (params[0].name if params and data else None)
+        name = node.layer or ((params[0].layer or params[0].name) if params and data else None)
         if name is not None:
             layer = groups.setdefault(name, LayerRow(name))
         else:

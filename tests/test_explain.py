@@ -126,3 +126,20 @@ def test_a_composite_activation_is_named_in_the_equations_and_the_comments():
     assert "a^1 = gelu(z^1)" in source
     assert "BP2  delta^1 = (delta^2 @ W^2.T) * gelu'(z^1)" in source
     assert "dense1_a = gelu(dense1_z)" in source
+
+
+def test_a_network_built_from_params_named_like_layers_is_explained_by_its_layers():
+    """Parameters made outside a layer builder, named "<layer>/W" and "<layer>/b" (a layer written by hand, or
+    a model saved before nodes recorded their layer), still make layers: explain's equations, summary's rows
+    and the layers whose speed of learning is measured."""
+    from staticnet.learning_speed import bias_layers
+    x, y = sn.input("x", (None, 4)), sn.input("y", (None, 3))
+    W1, b1 = sn.param("hidden/W", (4, 5), init=sn.init.normal()), sn.param("hidden/b", (5,))
+    W2, b2 = sn.param("out/W", (5, 3), init=sn.init.normal()), sn.param("out/b", (3,))
+    p = sn.sigmoid(sn.sigmoid(x @ W1 + b1) @ W2 + b2)
+    net = sn.compile(sn.cross_entropy(p, y), outputs=p, optimizer=sn.SGD(lr=0.1))
+    assert [name for name, _ in bias_layers(net)] == ["hidden", "out"]
+    table = str(net.summary(print_fn=None)).split("=" * 10)[0].splitlines()[2:]  # the rows above the totals
+    assert [line.split()[0] for line in table if not line.startswith(" ")] == ["x", "y", "hidden", "out", "(loss)"]
+    equations = [line.split()[1] for line in explain_source(net).splitlines() if line.lstrip().startswith("# BP")]
+    assert {"BP1", "BP2", "BP3", "BP4"} <= set(equations)
