@@ -51,7 +51,8 @@ def cache(tmp_path_factory):
 
 def run(threads, tmp_path, cache, kind="dense"):
     """Train `kind` in a fresh process on `threads` threads (Numba's pool holds 3, more than the cores here)."""
-    env = dict(os.environ, STATICNET_NUM_THREADS=str(threads), NUMBA_NUM_THREADS="3", STATICNET_CACHE=cache)
+    env = dict(os.environ, STATICNET_NUM_THREADS=str(threads), NUMBA_NUM_THREADS="3", STATICNET_CACHE=cache,
+               PYTHONFAULTHANDLER="1")  # a crash prints where it happened
     saved = tmp_path / f"{kind}-{threads}.npz"
     return subprocess.run([sys.executable, "-c", MODELS, kind, str(saved)], capture_output=True, text=True,
                           env=env), saved
