@@ -51,8 +51,10 @@ def cache(tmp_path_factory):
 
 def run(threads, tmp_path, cache, kind="dense"):
     """Train `kind` in a fresh process on `threads` threads (Numba's pool holds 3, more than the cores here)."""
+    # the allocator gives freed pages back at once (a Dask nanny sets this too), so that compiled code reading
+    # memory it has freed crashes here rather than passing unseen; a crash prints where it happened
     env = dict(os.environ, STATICNET_NUM_THREADS=str(threads), NUMBA_NUM_THREADS="3", STATICNET_CACHE=cache,
-               PYTHONFAULTHANDLER="1")  # a crash prints where it happened
+               MALLOC_TRIM_THRESHOLD_="65536", PYTHONFAULTHANDLER="1")
     saved = tmp_path / f"{kind}-{threads}.npz"
     return subprocess.run([sys.executable, "-c", MODELS, kind, str(saved)], capture_output=True, text=True,
                           env=env), saved

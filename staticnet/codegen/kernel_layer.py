@@ -133,6 +133,12 @@ RUN_PARTS = Kernel(
     parallel=True)
 
 
+# Numba frees an array after the last statement that names it, and the parts read the block through its address
+# only: a last write to it keeps it allocated until every part has run (freed earlier, the parts read freed
+# memory, which crashed once the allocator gave pages back to the system, MALLOC_TRIM_THRESHOLD_ small)
+KEEP_BLOCK = "block[0] = 0  # the block stays allocated until here: the parts read it by address"
+
+
 def split_kernel(stem: str, params, shared, part_body, doc: str, before=(), finish=(), chunks="chunks",
                  calls=()) -> Kernel:
     """A kernel whose work RUN_PARTS cuts into chunks.  `params` are its (int64 or f64) arguments; `before`
@@ -153,5 +159,6 @@ def split_kernel(stem: str, params, shared, part_body, doc: str, before=(), fini
     run = [f"{RUN_PARTS.local_name}(abi.address_of({literal(part.symbol)}), slots, {chunks}, threads)"]
     if finish:
         run.append(f"abi.call_part(abi.address_of({literal(part.symbol)}), slots, {chunks}, {chunks})")
-    entry = list(before) + [f"block = np.empty({len(values)}, np.int64)", "slots = block.ctypes.data"] + stores + run
+    entry = (list(before) + [f"block = np.empty({len(values)}, np.int64)", "slots = block.ctypes.data"] + stores + run
+             + [KEEP_BLOCK])
     return Kernel(stem, tuple(params), tuple(entry), doc, calls=(RUN_PARTS, part) + tuple(calls))

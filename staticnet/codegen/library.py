@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 
-from .kernel_layer import ABI_POINTER, Kernel
+from .kernel_layer import ABI_POINTER, KEEP_BLOCK, Kernel
 from .source_text import literal
 
 RETURNS = {"void": None, "f64": "np.float64", "i64": "np.int64"}
@@ -123,7 +123,9 @@ def split_gemm(dtype: str) -> tuple[Kernel, Kernel]:
             "slots = block.ctypes.data",
             *stores,
             "abi.call_runner(runner_at, part_at, slots, parts, threads)",
-            "abi.call_part(part_at, slots, parts, parts)"]
+            "abi.call_part(part_at, slots, parts, parts)",
+            "partials[0] = 0  # the partial products stay allocated until here: the parts write them by address",
+            KEEP_BLOCK]
     kernel = Kernel("gemm", tuple(params + [("runner_at", "i64"), ("part_at", "i64")]), tuple(body),
                     "A matrix product, large ones cut among the threads")
     return kernel, part
