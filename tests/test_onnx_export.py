@@ -50,13 +50,18 @@ COMPOSED = {"gelu": "Erf", "gelu_tanh": "Tanh", "swish": "Sigmoid", "gelu_sigmoi
             "mish": "Softplus"}
 
 
+def dense_then(name: str, seed: int):
+    """(the input, a dense layer of 5 units followed by the activation `name`) on 6 features."""
+    sn.seed(seed)
+    x = sn.input("x", (None, 6))
+    z = sn.dense(x, 5)
+    return x, (sn.prelu(z) if name == "prelu" else ACTIVATIONS[name](z))
+
+
 @pytest.mark.parametrize("opset", [13, 17, 18, 20, 24])
 @pytest.mark.parametrize("name", sorted(ACTIVATIONS.keys() - {"linear"}) + ["prelu"])
 def test_every_activation_exports_natively_where_the_opset_can_and_exactly_composed_otherwise(tmp_path, name, opset):
-    sn.seed(3)
-    x = sn.input("x", (None, 6))
-    z = sn.dense(x, 5)
-    a = sn.prelu(z) if name == "prelu" else ACTIVATIONS[name](z)
+    x, a = dense_then(name, seed=3)
     rows = np.random.default_rng(0).normal(scale=3.0, size=(9, 6)).astype(np.float32)
     rows[0] = 40.0  # far out on both sides: the stable forms must survive
     rows[1] = -40.0
@@ -261,10 +266,7 @@ IMPORTED = {"gelu": ("gelu", {"approximate": "none"}), "gelu_tanh": ("gelu", {"a
 @pytest.mark.parametrize("name, opset", [(name, opset) for name, (_, since) in sorted(NATIVE.items())
                                          for opset in (13, 17, 18, 20, 24) if opset >= since])
 def test_an_activation_round_trips_through_its_native_onnx_op(tmp_path, name, opset):
-    sn.seed(4)
-    x = sn.input("x", (None, 6))
-    z = sn.dense(x, 5)
-    a = sn.prelu(z) if name == "prelu" else ACTIVATIONS[name](z)
+    x, a = dense_then(name, seed=4)
     rows = np.random.default_rng(1).normal(scale=3.0, size=(9, 6)).astype(np.float32)
     types = compare(tmp_path, a, [x], [rows], opset=opset)  # checked by onnx's checker, run by onnxruntime
     assert NATIVE[name][0] in types and "Where" not in types, types
