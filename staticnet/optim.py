@@ -255,7 +255,7 @@ class Schedule:
 
     def step_factor(self, step: Tensor, leaves: "ScheduleLeaves") -> Tensor:
         """The factor of the step numbered `step` (from 0, a scalar of the graph), built from graph ops."""
-        raise NotImplementedError(f"{self.kind} is a schedule per epoch")
+        raise TypeError(f"{self.kind} is a schedule per epoch: it has no factor per step")
 
     def settings(self) -> dict:
         """The numbers that make this schedule, as its builder takes them."""
