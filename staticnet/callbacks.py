@@ -57,6 +57,10 @@ class Callback:
     def on_train_end(self, logs=None) -> None:
         pass
 
+    def close(self) -> None:
+        """Release what the callback holds open (files, writers' threads): fit calls it when training ends,
+        after on_train_end or when an error (a NumericalError, a failing callback) ends it early."""
+
     def on_epoch_begin(self, epoch: int, logs=None) -> None:
         pass
 
@@ -454,7 +458,7 @@ class TensorBoard(Callback):
         for files in self.files.values():
             files.flush()
 
-    def on_train_end(self, logs=None):
+    def close(self):
         for files in self.files.values():
             files.close()
         self.files = {}

@@ -463,6 +463,15 @@ class Model:
             self._prepare(batch_size, None if val_arrays is None else val_arrays[0].shape[0], verbose,
                           weighted=weights is not None)
         self.stop_training = False
+        try:
+            return self._epochs(hooks, first, final, arrays, val_arrays, total, shuffle, batch_size, chunk_steps,
+                                chooser, guard, progress)
+        finally:
+            hooks.call("close")
+
+    def _epochs(self, hooks, first, final, arrays, val_arrays, total, shuffle, batch_size, chunk_steps, chooser,
+                guard, progress):
+        """fit's epochs first to final, between on_train_begin and on_train_end."""
         hooks.call("on_train_begin", {})
         for epoch in range(first, final):
             if self.stop_training:

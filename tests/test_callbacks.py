@@ -258,6 +258,25 @@ def test_tensorboard_writes_the_scalars_and_histograms_that_tensorboard_reads_ba
     assert at_4.histogram_value.sum == pytest.approx(final.sum(), rel=1e-6)
 
 
+def test_a_fit_ended_by_an_error_still_closes_the_tensorboard_writers(tmp_path):
+    """on_train_end does not run when an error ends fit; close() does, so the writers' files and threads are
+    not left open (and what was written is read back)."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from staticnet.callbacks import TensorBoard
+
+    class Failing(Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 1:
+                raise RuntimeError("a callback's own failure")
+    board = TensorBoard(tmp_path / "logs")
+    with pytest.raises(RuntimeError, match="a callback's own failure"):
+        spiral_model().fit(some_rows(40), epochs=4, batch_size=10, verbose=0, callbacks=[board, Failing()])
+    assert board.files == {}  # closed
+    events = EventAccumulator(str(tmp_path / "logs" / "train"))
+    events.Reload()
+    assert [s.step for s in events.Scalars("epoch_loss")] == [1, 2]
+
+
 def test_tensorboard_arguments_are_checked_before_training(tmp_path):
     from staticnet.callbacks import TensorBoard
     with pytest.raises(ValueError, match=r"histogram_freq must be an int >= 0, got -1"):
