@@ -90,6 +90,10 @@ def checkpoint_paths(directory, seed):
 def train_best(args, seed, train, validation, test):
     """Net 3 for one seed, checkpointed in args.dir: the model at its best validation epoch, and its line."""
     checkpoint, best = checkpoint_paths(args.dir, seed)
+    if os.path.exists(best) and os.path.exists(checkpoint) and sn.load(checkpoint).epochs_done >= args.epochs:
+        net = sn.load(best)  # trained to the end by an earlier run: its best epoch's model is all the vote needs
+        return net, (f"net 3, seed {seed}: trained earlier ({best}); validation accuracy "
+                     f"{net.evaluate(validation)['accuracy']:.4f}, test accuracy {net.evaluate(test)['accuracy']:.4f}")
     sn.seed(seed)
     spec = build(3, args.init, args.dropout)
     net = sn.compile(spec["loss"], outputs=spec["outputs"], optimizer=spec["optimizer"], metrics=["accuracy"])
