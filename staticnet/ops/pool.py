@@ -4,9 +4,11 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ShapeError
-from ..graph import fmt_shape, make_node, require_tensor
+from ..graph import fail, fmt_shape, make_node, require_tensor
 from ..codegen.kernel_layer import ABI_POINTER, split_kernel
 from ..codegen.library import Literal, by_address
+from .composite import register_composite
+from .reduce import max as max_over, mean
 from .shape_rules import require_float
 from ..onnx_support import Plan, Unsupported
 from ..registry import register
@@ -194,3 +196,34 @@ def l2_pool2d(x, window=2, stride=None, eps=1e-12):
     require_tensor("l2_pool2d", x)
     attrs = _attrs("l2_pool2d", window, stride)
     return sqrt(make_node("avg_pool2d", (square(x),), attrs, called="l2_pool2d") * float(attrs["ph"] * attrs["pw"]) + eps)
+
+
+def _global_pool(op, reduction, onnx_type):
+    """Register `op`, NHWC -> (batch, channels): `reduction` over the height and width, which ONNX writes as
+    `onnx_type` on NCHW (its (batch, channels, 1, 1) result flattened)."""
+    def export(node, b):
+        return Plan(node.inputs, lambda b, xs, out: b.node("Flatten", [b.node(onnx_type, [b.to_nchw(xs[0])])], out,
+                                                           axis=1))
+    register_composite(op, lambda x: reduction(x, (1, 2)), onnx_export=export)
+
+
+_global_pool("global_avg_pool2d", mean, "GlobalAveragePool")
+_global_pool("global_max_pool2d", max_over, "GlobalMaxPool")
+
+
+def _global(op, x):
+    require_tensor(op, x)
+    if x.ndim != 4 or None in x.shape[1:]:
+        fail(ShapeError, op, f"input {fmt_shape(x.shape)} must be (batch, height, width, channels)")
+    return make_node(op, (x,), called=op)
+
+
+def global_avg_pool2d(x):
+    """The mean of each channel over the whole image: NHWC (batch, h, w, c) -> (batch, c)."""
+    return _global("global_avg_pool2d", x)
+
+
+def global_max_pool2d(x):
+    """The largest value of each channel over the whole image: NHWC (batch, h, w, c) -> (batch, c). Ties share
+    the gradient equally (sn.max's rule)."""
+    return _global("global_max_pool2d", x)
