@@ -81,6 +81,8 @@ def _import_slice(imp, operands, attrs):
     for start, end, axis, step in zip(starts, ends, axes, steps):
         axis = int(axis) % x.ndim
         if x.shape[axis] is None:
+            if (int(start), int(step)) == (0, 1) and int(end) >= 2 ** 31:  # the whole batch, as torch writes x[:, 1:]
+                continue
             raise Unsupported("it slices the batch axis, which staticnet keeps whole")
         # ONNX clamps huge ends (INT64_MAX, INT64_MIN) as Python's slice.indices does
         x = slice_axis(x, axis, slice(int(start), int(end), int(step)))
