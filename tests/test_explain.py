@@ -156,3 +156,12 @@ def test_layer_norm_is_named_with_its_equations_once_above_its_code():
     assert source.count(equations) == 1
     first = next(comments for comments, _ in blocks(source) if any(equations in c for c in comments))
     assert any("= layer_norm(dense1_a, ln/gamma, ln/beta)" in c for c in first)
+
+
+def test_a_slice_is_written_as_numpy_indexes():
+    sn.seed(0)
+    x, y = sn.input("x", (None, 6)), sn.input("y", (None,), dtype="int64")
+    h = sn.dense(x, 4, activation="tanh")
+    z = sn.dense(sn.concat([h[:, 1:3], h[:, ::-2]]), 2)
+    source = explain_source(sn.compile(sn.softmax_cross_entropy(z, y), outputs=z, optimizer=sn.SGD(lr=0.1)))
+    assert "dense1_a[:, 1:3]" in source and "dense1_a[:, 3::-2]" in source

@@ -16,7 +16,7 @@ from ..checks import is_integer, shown
 from ..errors import DTypeError, GraphError, ShapeError
 from ..graph import fail, fmt_shape, make_node, require_tensor
 from ..onnx_support import Plan, Unsupported
-from ..registry import register
+from ..registry import ATOM, register
 from .shape import reshape
 
 
@@ -114,8 +114,19 @@ def _slice_grad_of_slice(node, g):
     return (make_node("slice_grad", (g,), {**a, "size": node.inputs[0].shape[a["axis"]]}),)
 
 
+def _slice_notation(node, args, top):
+    """x[:, 1:7:2], as NumPy writes it."""
+    a = node.attrs
+    stop = "" if a["stop"] < 0 else str(a["stop"])
+    step = "" if a["step"] == 1 else f":{a['step']}"
+    text, precedence = args[0]
+    operand = text if precedence == ATOM else f"({text})"
+    return f"{operand}[{':, ' * a['axis']}{a['start']}:{stop}{step}]", ATOM
+
+
 register("slice", shape=_slice_shape, numpy=_slice_ref, grad=_slice_grad_of_slice, kind="opaque",
-         lower=_lower_slice, row_wise=True, view=True, flops=lambda node, size: 0, onnx_export=_onnx_slice,
+         lower=_lower_slice, row_wise=True, notation=_slice_notation, flops=lambda node, size: 0,
+         onnx_export=_onnx_slice,
          onnx_import={"Slice": _import_slice, "Split": _import_split})
 
 
