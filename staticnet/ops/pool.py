@@ -111,15 +111,6 @@ def _import_pool(op, own_attributes):
     return translate
 
 
-def _import_global_pool(op):
-    """A pool whose one window is the whole image."""
-    def translate(imp, operands, attrs):
-        nhwc = imp.to_nhwc(imp.tensor(operands[0]), op)
-        window = {"ph": nhwc.shape[1], "pw": nhwc.shape[2], "sh": 1, "sw": 1}
-        return [imp.to_nchw(make_node(op, (nhwc,), window))]
-    return translate
-
-
 def _storage_order(attrs):
     attrs.require("storage_order", [0], 0)
 
@@ -131,8 +122,7 @@ def _count_include_pad(attrs):
 register("max_pool2d", shape=_pool_shape, numpy=_max_ref, kind="opaque", row_wise=True, parallel_rows=True,
          grad=lambda n, g: (make_node("max_pool2d_grad", (n.inputs[0], n, g), n.attrs),),
          lower=_pool_lowering("pool.max_pool"), onnx_export=_onnx_pool("MaxPool"),
-         onnx_import={"MaxPool": _import_pool("max_pool2d", _storage_order),
-                      "GlobalMaxPool": _import_global_pool("max_pool2d")})
+         onnx_import={"MaxPool": _import_pool("max_pool2d", _storage_order)})
 register("max_pool2d_grad", shape=lambda x, pooled, g, **a: (x.shape, x.dtype), numpy=_max_grad_ref, grad=None,
          kind="opaque", row_wise=True, parallel_rows=True,
          lower=_pool_lowering("pool.max_pool_grad"))
@@ -166,8 +156,7 @@ def _avg_grad_lowering(node, d):
 register("avg_pool2d", shape=_pool_shape, numpy=_avg_ref, kind="opaque", row_wise=True, parallel_rows=True,
          grad=lambda n, g: (make_node("avg_pool2d_grad", (g, n.inputs[0]), n.attrs),),
          lower=_pool_lowering("pool.avg_pool"), onnx_export=_onnx_pool("AveragePool"),
-         onnx_import={"AveragePool": _import_pool("avg_pool2d", _count_include_pad),
-                      "GlobalAveragePool": _import_global_pool("avg_pool2d")})
+         onnx_import={"AveragePool": _import_pool("avg_pool2d", _count_include_pad)})
 register("avg_pool2d_grad", shape=lambda g, like, **a: (like.shape, like.dtype), numpy=_avg_grad_ref,
          grad=lambda n, d: (make_node("avg_pool2d", (d,), n.attrs), None), kind="opaque",
          row_wise=True, parallel_rows=True, lower=_avg_grad_lowering)
@@ -200,11 +189,16 @@ def l2_pool2d(x, window=2, stride=None, eps=1e-12):
 
 def _global_pool(op, reduction, onnx_type):
     """Register `op`, NHWC -> (batch, channels): `reduction` over the height and width, which ONNX writes as
-    `onnx_type` on NCHW (its (batch, channels, 1, 1) result flattened)."""
+    `onnx_type` on NCHW (its (batch, channels, 1, 1) result flattened). A reduction rather than a pool of one
+    window as large as the image, whose taps the pooling kernels would unroll."""
     def export(node, b):
         return Plan(node.inputs, lambda b, xs, out: b.node("Flatten", [b.node(onnx_type, [b.to_nchw(xs[0])])], out,
                                                            axis=1))
-    register_composite(op, lambda x: reduction(x, (1, 2)), onnx_export=export)
+
+    def translate(imp, operands, attrs):
+        pooled = make_node(op, (imp.to_nhwc(imp.tensor(operands[0]), op),), called=op)
+        return [imp.reshape(pooled, pooled.shape + (1, 1))]
+    register_composite(op, lambda x: reduction(x, (1, 2)), onnx_export=export, onnx_import={onnx_type: translate})
 
 
 _global_pool("global_avg_pool2d", mean, "GlobalAveragePool")
