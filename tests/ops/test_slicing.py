@@ -109,3 +109,14 @@ def test_mistakes_name_the_op_the_shapes_and_the_users_line(build, error, patter
 def test_a_tensor_is_not_iterable():
     with pytest.raises(sn.GraphError, match="cannot be iterated"):
         list(sn.input("x", (None, 3)))
+
+
+def test_integer_tensors_slice_and_join_too():
+    """Label or id tensors (int64) go through the same copies, compiled as in the reference."""
+    ids = sn.input("ids", (None, 5), dtype="int64")
+    outs = [ids[:, 1:4], sn.concat([ids, ids[:, ::-1]]), ids[:, -1], sn.stack(sn.split(ids, [2, 3])[:1] * 2, 1)]
+    v = np.arange(15).reshape(3, 5)
+    expected = [v[:, 1:4], np.concatenate([v, v[:, ::-1]], 1), v[:, -1], np.stack([v[:, :2], v[:, :2]], 1)]
+    for got, e in zip(sn.function([ids], outs)(v), expected):
+        assert got.dtype == np.int64
+        np.testing.assert_array_equal(got, e)
