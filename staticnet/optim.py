@@ -44,10 +44,14 @@ class Optimizer:
     CLIPPING = ("clipvalue", "clipnorm", "global_clipnorm")
     CLIP_EPSILON = 1e-6  # global_clipnorm divides by the norm plus this, as torch.nn.utils.clip_grad_norm_
 
-    def __init__(self, lr: float, schedule=None, *, clipvalue=None, clipnorm=None, global_clipnorm=None):
+    def __init__(self, lr: float, schedule=None, **clipping):
         self.lr = self.checked("lr", lr, POSITIVE)
-        given = {"clipvalue": clipvalue, "clipnorm": clipnorm, "global_clipnorm": global_clipnorm}
-        given = {k: v for k, v in given.items() if v is not None}
+        for key in clipping:
+            if key not in self.CLIPPING:
+                checks.refuse(type(self).__name__, f"unexpected argument {key}; "
+                                                   f"{checks.did_you_mean(key, self.CLIPPING)}clipping takes "
+                                                   f"{', '.join(self.CLIPPING)}", ArgumentError)
+        given = {k: clipping[k] for k in self.CLIPPING if clipping.get(k) is not None}
         if len(given) > 1:
             checks.refuse(type(self).__name__, f"give one of clipvalue, clipnorm and global_clipnorm, not "
                                                f"{' and '.join(given)} (as Keras)", ArgumentError)

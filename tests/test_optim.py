@@ -425,6 +425,8 @@ def test_a_model_file_keeps_the_clipping(tmp_path):
     ({"global_clipnorm": float("inf")}, r"global_clipnorm must be a finite number > 0, got inf"),
     ({"clipnorm": float("nan")}, r"clipnorm must be a finite number > 0, got nan"),
     ({"clipvalue": "1"}, r"clipvalue must be a finite number > 0, got '1'"),
+    ({"clip_norm": 1.0}, r"unexpected argument clip_norm; did you mean 'clipnorm'\? clipping takes clipvalue, "
+                         r"clipnorm, global_clipnorm"),
     ({"clipnorm": 1.0, "clipvalue": 1.0}, r"give one of clipvalue, clipnorm and global_clipnorm, not clipvalue and "
                                           r"clipnorm"),
 ])
