@@ -17,8 +17,10 @@ from .ops.activations import *  # noqa: F401,F403  (every activation's builder: 
 from .ops.loss import cross_entropy, l1, l2, mse, one_hot, perceptron_loss, softmax_cross_entropy
 from .ops.nn import dense
 from .ops.conv import conv2d
-from .ops.pool import avg_pool2d, l2_pool2d, max_pool2d
+from .ops.pool import avg_pool2d, global_avg_pool2d, global_max_pool2d, l2_pool2d, max_pool2d
 from .ops.rnn import rnn
+from .ops.slicing import concat, split, stack
+from .ops.layer_norm import layer_norm
 from .autodiff import grad
 from .function import NumpyFunction
 from .gradcheck import gradcheck

@@ -476,7 +476,7 @@ class Model:
         for epoch in range(first, final):
             if self.stop_training:
                 break
-            self.optimizer.lr_leaf.value[...] = self.optimizer.lr_at(epoch)
+            self.optimizer.start_epoch(epoch)
             hooks.call("on_epoch_begin", epoch, {})
             epoch_seed = (self.seed + epoch) % 2**32
             order = shuffled(total, epoch_seed) if shuffle else np.arange(total, dtype=np.int64)
@@ -495,7 +495,7 @@ class Model:
                 progress.finish(["diverged: the NaN guard stopped training"])
                 self.history.numerical_error = error
                 raise
-            record = {"epoch": epoch + 1, "loss": loss_sum / total, "lr": self.optimizer.last_rate()}
+            record = {"epoch": epoch + 1, "loss": loss_sum / total, **self.optimizer.epoch_record()}
             if self.has_accuracy:
                 record["accuracy"] = correct / total
             if val_arrays is not None:

@@ -7,6 +7,11 @@ pass.  The learning rate is a leaf too, set by the runtime every epoch from the
 schedule, so changing it never recompiles.  A per-step schedule multiplies it by a
 factor the step computes from the step count (a leaf, saved with the optimizer state),
 its numbers leaves too.
+
+Every optimizer clips gradients on request, before its rule reads them (`clipped`): clipvalue= each
+element into [-v, v], clipnorm= each parameter's gradient to norm at most c (Keras's clipnorm), or
+global_clipnorm= all of them together (PyTorch's clip_grad_norm_).  The clipped gradients are ordinary graph
+values, so the fusion passes put the scaling into each parameter's update loop.
 """
 from __future__ import annotations
 
@@ -19,6 +24,7 @@ from .errors import ArgumentError
 from .checks import FACTOR, FRACTION, NON_NEGATIVE, OPEN_FRACTION, POSITIVE, UNIT
 from .graph import Tensor, derived_from, param
 from .ops.elementwise import cos, exp, less_equal, maximum, minimum, sqrt, square, where
+from .ops.reduce import sum as sum_of
 
 
 def _state(p: Tensor, role: str, value=0.0) -> Tensor:
@@ -26,13 +32,30 @@ def _state(p: Tensor, role: str, value=0.0) -> Tensor:
 
 
 class Optimizer:
-    """Base: keeps the hyperparameters and the learning-rate schedule."""
+    """Base: keeps the hyperparameters, the learning-rate schedule and the gradient clipping.
+
+    Every optimizer takes one of clipvalue=, clipnorm= or global_clipnorm= (positive finite numbers; see
+    `clipped`).  With clipping on, fit's history records grad_norm per epoch: the mean, over the epoch's steps,
+    of the global norm of all gradients before clipping (the value clip_grad_norm_ returns)."""
 
     name = "optimizer"
     counts_steps = False  # whether the rule itself needs the step count (Adam's bias corrections)
 
-    def __init__(self, lr: float, schedule=None):
+    CLIPPING = ("clipvalue", "clipnorm", "global_clipnorm")
+    CLIP_EPSILON = 1e-6  # global_clipnorm divides by the norm plus this, as torch.nn.utils.clip_grad_norm_
+
+    def __init__(self, lr: float, schedule=None, **clipping):
         self.lr = self.checked("lr", lr, POSITIVE)
+        for key in clipping:
+            if key not in self.CLIPPING:
+                checks.refuse(type(self).__name__, f"unexpected argument {key}; "
+                                                   f"{checks.did_you_mean(key, self.CLIPPING)}clipping takes "
+                                                   f"{', '.join(self.CLIPPING)}", ArgumentError)
+        given = {k: clipping[k] for k in self.CLIPPING if clipping.get(k) is not None}
+        if len(given) > 1:
+            checks.refuse(type(self).__name__, f"give one of clipvalue, clipnorm and global_clipnorm, not "
+                                               f"{' and '.join(given)} (as Keras)", ArgumentError)
+        self.clipping = {k: self.checked(k, v, POSITIVE) for k, v in given.items()}
         if schedule is not None and not isinstance(schedule, Schedule):
             checks.refuse(type(self).__name__, "schedule must be sn.step_decay(...), sn.exponential_decay(...), "
                                                "sn.warmup(...), sn.cosine_decay(...), sn.one_cycle(...) or "
@@ -42,6 +65,7 @@ class Optimizer:
         self.step_leaf = None  # the number of steps done, where the rule or the schedule needs it
         self.next_step = None  # step_leaf + 1: the count after this step (Adam's t)
         self.rate_leaf = None  # with a per-step schedule: the rate of the last step
+        self.norm_leaves = None  # with clipping: (the sum of the epoch's global gradient norms, its step count)
         self.state: list[Tensor] = []
 
     def checked(self, name, value, allowed):
@@ -77,6 +101,7 @@ class Optimizer:
             self.rate_leaf = param("optimizer/last_rate", value=np.array(self.lr, dtype), regularize=False)
             self.state.append(self.rate_leaf)
             shared.append((self.rate_leaf, rate))
+        grads = self.clipped(list(grads), dtype, shared)
         self.prepare()
         pairs = []
         for p, g in zip(params, grads):
@@ -87,9 +112,52 @@ class Optimizer:
     def prepare(self) -> None:
         """What every parameter's rule shares, made once per step (after the step leaf, before the rules)."""
 
+    def clipped(self, grads: list, dtype, shared: list) -> list:
+        """The gradients clipped as asked, and into `shared` the updates that add the global gradient norm
+        (before clipping: PyTorch's clip_grad_norm_ returns it) and one to the epoch's sum and count.
+
+        clipvalue v: each element into [-v, v] (NaN stays NaN).  clipnorm c: each gradient g times
+        c / max(||g||, c), Keras's clip_by_norm.  global_clipnorm c: every gradient times
+        min(1, c / (N + 1e-6)), N the norm of all of them together, as torch.nn.utils.clip_grad_norm_."""
+        if not self.clipping:
+            return grads
+        squares = [sum_of(square(g)) for g in grads]
+        total = squares[0]
+        for s in squares[1:]:
+            total = total + s
+        global_norm = sqrt(total)
+        norm_sum = param("optimizer/grad_norm_sum", value=np.array(0.0, dtype), regularize=False)
+        steps = param("optimizer/grad_norm_steps", value=np.array(0.0, dtype), regularize=False)
+        self.norm_leaves = (norm_sum, steps)
+        self.state += [norm_sum, steps]
+        shared += [(norm_sum, norm_sum + global_norm), (steps, steps + 1.0)]
+        (kind, c), = self.clipping.items()
+        if kind == "clipvalue":
+            return [minimum(maximum(g, -c), c) for g in grads]
+        if kind == "clipnorm":
+            return [g * c / maximum(sqrt(s), c) for g, s in zip(grads, squares)]
+        factor = minimum(c / (global_norm + self.CLIP_EPSILON), 1.0)
+        return [g * factor for g in grads]
+
+    def start_epoch(self, epoch: int) -> None:
+        """Before an epoch's steps: its learning rate, and the gradient norms' sum and count from zero."""
+        self.lr_leaf.value[...] = self.lr_at(epoch)
+        if self.norm_leaves is not None:
+            for leaf in self.norm_leaves:
+                leaf.value[...] = 0.0
+
+    def epoch_record(self) -> dict:
+        """What the epoch's history record gets from the optimizer: the rate of the last step, and with
+        clipping grad_norm, the mean over the epoch's steps of the global gradient norm before clipping."""
+        record = {"lr": self.last_rate()}
+        if self.norm_leaves is not None:
+            norm_sum, steps = (float(leaf.value) for leaf in self.norm_leaves)
+            record["grad_norm"] = norm_sum / steps if steps else float("nan")
+        return record
+
     def config(self) -> dict:
         return {"name": type(self).__name__, "lr": self.lr, "schedule": self.schedule.config,
-                **{k: getattr(self, k) for k in self.hyper}}
+                **{k: getattr(self, k) for k in self.hyper}, **self.clipping}
 
     hyper: tuple = ()
 
@@ -98,6 +166,7 @@ class Optimizer:
         settings = [f"lr={self.lr:g}"] + [f"{k}={getattr(self, k)!r}" for k in self.hyper]
         if self.schedule.kind != "constant":
             settings.append(f"schedule={self.schedule!r}")
+        settings += [f"{k}={v:g}" for k, v in self.clipping.items()]
         return f"{type(self).__name__}({', '.join(settings)})"
 
 
@@ -111,8 +180,8 @@ class SGD(Optimizer):
 
     hyper = ("momentum", "nesterov")
 
-    def __init__(self, lr: float, momentum: float = 0.0, nesterov: bool = False, schedule=None):
-        super().__init__(lr, schedule)
+    def __init__(self, lr: float, momentum: float = 0.0, nesterov: bool = False, schedule=None, **clipping):
+        super().__init__(lr, schedule, **clipping)
         self.momentum = self.checked("momentum", momentum, FRACTION)
         if not isinstance(nesterov, (bool, np.bool_)):
             checks.refuse("SGD", f"nesterov must be True or False, got {checks.shown(nesterov)}", ArgumentError)
@@ -140,8 +209,8 @@ class AdaGrad(Optimizer):
 
     hyper = ("eps",)
 
-    def __init__(self, lr: float = 0.01, eps: float = 1e-8, schedule=None):
-        super().__init__(lr, schedule)
+    def __init__(self, lr: float = 0.01, eps: float = 1e-8, schedule=None, **clipping):
+        super().__init__(lr, schedule, **clipping)
         self.eps = self.checked("eps", eps, POSITIVE)
 
     def formula(self):
@@ -159,8 +228,8 @@ class RMSProp(Optimizer):
 
     hyper = ("rho", "eps")
 
-    def __init__(self, lr: float = 0.001, rho: float = 0.9, eps: float = 1e-8, schedule=None):
-        super().__init__(lr, schedule)
+    def __init__(self, lr: float = 0.001, rho: float = 0.9, eps: float = 1e-8, schedule=None, **clipping):
+        super().__init__(lr, schedule, **clipping)
         self.rho, self.eps = self.checked("rho", rho, FRACTION), self.checked("eps", eps, POSITIVE)
 
     def formula(self):
@@ -185,8 +254,9 @@ class Adam(Optimizer):
     hyper = ("beta1", "beta2", "eps")
     counts_steps = True
 
-    def __init__(self, lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8, schedule=None):
-        super().__init__(lr, schedule)
+    def __init__(self, lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8, schedule=None,
+                 **clipping):
+        super().__init__(lr, schedule, **clipping)
         self.beta1, self.beta2 = self.checked("beta1", beta1, FRACTION), self.checked("beta2", beta2, FRACTION)
         self.eps = self.checked("eps", eps, POSITIVE)
 
@@ -223,8 +293,8 @@ class AdamW(Adam):
     hyper = ("beta1", "beta2", "eps", "weight_decay")
 
     def __init__(self, lr: float = 0.001, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
-                 weight_decay: float = 0.01, schedule=None):
-        super().__init__(lr, beta1, beta2, eps, schedule)
+                 weight_decay: float = 0.01, schedule=None, **clipping):
+        super().__init__(lr, beta1, beta2, eps, schedule, **clipping)
         self.weight_decay = self.checked("weight_decay", weight_decay, NON_NEGATIVE)
 
     def formula(self):

@@ -349,10 +349,10 @@ class _ModelFile:
         cls = OPTIMIZERS[name.lower()]
         self.field(config, "lr", "optimizer.lr", _is_number, "a number")
         for key in config:
-            if key not in ("name", "lr", "schedule") + cls.hyper:
+            if key not in ("name", "lr", "schedule") + cls.hyper + cls.CLIPPING:
                 self.fail(f"field optimizer.{key} is not a hyperparameter of {cls.__name__} "
-                          f"(it has {', '.join(('lr',) + cls.hyper)})")
-        for key in cls.hyper:
+                          f"(it has {', '.join(('lr',) + cls.hyper + cls.CLIPPING)})")
+        for key in cls.hyper + cls.CLIPPING:
             self.field(config, key, f"optimizer.{key}", lambda v: _is_number(v) or isinstance(v, bool),
                        "a number", default=None)
         schedule = self.field(config, "schedule", "optimizer.schedule", lambda v: isinstance(v, dict), "an object",

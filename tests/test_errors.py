@@ -158,6 +158,12 @@ ARRAY_TAKERS = [
     ("swish", lambda: sn.swish(ARRAY)),
     ("gelu", lambda: sn.gelu(ARRAY)),
     ("sigmoid", lambda: sn.sigmoid(ARRAY)),
+    ("layer_norm", lambda: sn.layer_norm(ARRAY)),
+    ("global_avg_pool2d", lambda: sn.global_avg_pool2d(ARRAY)),
+    ("global_max_pool2d", lambda: sn.global_max_pool2d(ARRAY)),
+    ("concat", lambda: sn.concat([img, ARRAY])),
+    ("split", lambda: sn.split(ARRAY, 2)),
+    ("stack", lambda: sn.stack([ARRAY, img])),
     ("describe", lambda: sn.describe(ARRAY)),
     ("to_dot", lambda: sn.to_dot([y10, ARRAY])),
 ]

@@ -143,3 +143,25 @@ def test_a_network_built_from_params_named_like_layers_is_explained_by_its_layer
     assert [line.split()[0] for line in table if not line.startswith(" ")] == ["x", "y", "hidden", "out", "(loss)"]
     equations = [line.split()[1] for line in explain_source(net).splitlines() if line.lstrip().startswith("# BP")]
     assert {"BP1", "BP2", "BP3", "BP4"} <= set(equations)
+
+
+def test_layer_norm_is_named_with_its_equations_once_above_its_code():
+    sn.seed(0)
+    x, y = sn.input("x", (None, 6)), sn.input("y", (None,), dtype="int64")
+    h = sn.layer_norm(sn.dense(x, 4, activation="tanh"), name="ln")
+    z = sn.dense(h, 2)
+    source = explain_source(sn.compile(sn.softmax_cross_entropy(z, y), outputs=z, optimizer=sn.SGD(lr=0.1)))
+    equations = ("layer_norm: mu = mean(x, -1);  sigma^2 = mean((x - mu)^2, -1);  x_hat = (x - mu) / "
+                 "sqrt(sigma^2 + eps);  y = gamma * x_hat + beta")
+    assert source.count(equations) == 1
+    first = next(comments for comments, _ in blocks(source) if any(equations in c for c in comments))
+    assert any("= layer_norm(dense1_a, ln/gamma, ln/beta)" in c for c in first)
+
+
+def test_a_slice_is_written_as_numpy_indexes():
+    sn.seed(0)
+    x, y = sn.input("x", (None, 6)), sn.input("y", (None,), dtype="int64")
+    h = sn.dense(x, 4, activation="tanh")
+    z = sn.dense(sn.concat([h[:, 1:3], h[:, ::-2]]), 2)
+    source = explain_source(sn.compile(sn.softmax_cross_entropy(z, y), outputs=z, optimizer=sn.SGD(lr=0.1)))
+    assert "dense1_a[:, 1:3]" in source and "dense1_a[:, 3::-2]" in source

@@ -285,3 +285,26 @@ def test_the_onnx_nodes_are_named_after_the_layer_that_made_them(tmp_path):
     names = {n.op_type: n.name for n in model.graph.node}
     assert names["Gelu"] == "hidden/gelu" and names["Sigmoid"] == "sigmoid"  # sn.sigmoid is no layer's
     assert [n.name for n in model.graph.node if n.op_type == "MatMul"] == ["hidden/matmul", "head/matmul"]
+
+
+@pytest.mark.parametrize("opset", [13, 17])
+def test_slicing_joining_layer_norm_and_global_pools_export_as_their_onnx_ops(tmp_path, opset):
+    """Slice, Concat, LayerNormalization (opset 17 on; before it, its decomposition), GlobalAveragePool and
+    GlobalMaxPool, each computing what the reference interpreter does; the round trip imports the same numbers."""
+    sn.seed(4)
+    rng = np.random.default_rng(7)
+    x = sn.input("x", (None, 4, 6))
+    img = sn.reshape(x, (None, 2, 2, 6))
+    norm = sn.layer_norm(x, eps=0.01)
+    norm.inputs[1].value[...] = rng.normal(size=6)
+    norm.inputs[2].value[...] = rng.normal(size=6)
+    first, second = sn.split(x, [2, 4])
+    outputs = [x[:, 1:3], x[:, ::-1, 1::2], x[:, -1], sn.concat([first * 2.0, second, x[..., :1]]),
+               sn.stack([x, -x], axis=2), norm, sn.global_avg_pool2d(img), sn.global_max_pool2d(img)]
+    values = rng.normal(size=(5, 4, 6)).astype(np.float32)
+    types = compare(tmp_path, outputs, [x], [values], opset=opset)
+    assert {"Slice", "Concat", "GlobalAveragePool", "GlobalMaxPool"} <= set(types)
+    assert ("LayerNormalization" in types) == (opset >= 17), types
+    imported = sn.import_onnx(str(tmp_path / "model.onnx"))
+    for got, expected in zip(imported.predict(values), run(outputs, {x.id: values})):
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)

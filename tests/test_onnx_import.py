@@ -443,3 +443,58 @@ def test_two_ops_importing_one_onnx_op_type_are_refused(monkeypatch):
     monkeypatch.setitem(registry, "relu_again", dataclasses.replace(registry["relu"], name="relu_again"))
     with pytest.raises(RuntimeError, match="ONNX op type Relu is imported by both 'relu' and 'relu_again'"):
         onnx_import.import_forms()
+
+
+SLICING_GRAPHS = {  # name: (nodes from "x" (N, 6) to "y", initializers, opset)
+    "slice and concat": ([helper.make_node("Slice", ["x", "starts", "ends", "axes", "steps"], ["a"]),
+                          helper.make_node("Slice", ["x", "back_start", "back_end", "axes"], ["b"]),
+                          helper.make_node("Slice", ["x", "neg_start", "big_end"], ["c"]),
+                          helper.make_node("Concat", ["a", "b", "c", "x"], ["y"], axis=1)],
+                         [ints("starts", [1]), ints("ends", [6]), ints("axes", [1]), ints("steps", [2]),
+                          ints("back_start", [1]), ints("back_end", [4]), ints("neg_start", [0, -2]),
+                          ints("big_end", [2 ** 62, 2 ** 62])], 17),
+    "reversed slice": ([helper.make_node("Slice", ["x", "start", "end", "axes", "steps"], ["y"])],
+                       [ints("start", [-1]), ints("end", [-(2 ** 63)]), ints("axes", [-1]), ints("steps", [-2])], 17),
+    "split by sizes": ([helper.make_node("Split", ["x", "sizes"], ["a", "b", "c"], axis=1),
+                        helper.make_node("Concat", ["c", "a", "b"], ["y"], axis=-1)], [ints("sizes", [1, 3, 2])], 13),
+    "split into parts": ([helper.make_node("Split", ["x"], ["a", "b"], axis=1, num_outputs=2),
+                          helper.make_node("Sub", ["a", "b"], ["y"])], [], 18),
+    "layer norm": ([helper.make_node("LayerNormalization", ["x", "gamma", "beta"], ["a"], epsilon=0.01),
+                    helper.make_node("LayerNormalization", ["a", "gamma"], ["y"], axis=1)],
+                   [weights("gamma", 6), weights("beta", 6)], 17),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SLICING_GRAPHS))
+def test_slice_concat_split_and_layer_normalization_import_as_onnxruntime_computes_them(tmp_path, name):
+    nodes, inits, opset = SLICING_GRAPHS[name]
+    path = save(tmp_path, nodes, [("x", ("N", 6))], [("y", None)], inits, opset=opset)
+    rows = RNG.normal(scale=2.0, size=(9, 6)).astype(np.float32)
+    (expected,) = onnxruntime(path, {"x": rows})
+    got = sn.import_onnx(path).predict(rows)
+    assert got.shape == expected.shape
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_a_global_pool_then_flatten_imports_and_concatenates_channels(tmp_path):
+    """NCHW feature maps pooled and flattened, joined on the channel axis as a PyTorch model writes it."""
+    nodes = [helper.make_node("GlobalAveragePool", ["x"], ["a"]), helper.make_node("GlobalMaxPool", ["x"], ["b"]),
+             helper.make_node("Concat", ["a", "b"], ["c"], axis=1), helper.make_node("Flatten", ["c"], ["y"])]
+    path = save(tmp_path, nodes, [("x", ("N", 3, 5, 4))], [("y", None)], [])
+    images = RNG.normal(size=(2, 3, 5, 4)).astype(np.float32)
+    np.testing.assert_allclose(sn.import_onnx(path).predict(images), onnxruntime(path, {"x": images})[0], rtol=1e-5,
+                               atol=1e-6)
+
+
+@pytest.mark.parametrize("node,inits,message", [
+    (helper.make_node("Slice", ["x", "s", "e", "a"], ["y"]), [ints("s", [1]), ints("e", [3]), ints("a", [0])],
+     "it slices the batch axis"),
+    (helper.make_node("LayerNormalization", ["x", "g"], ["y"], axis=1),
+     [numpy_helper.from_array(np.ones((2, 6, 6), np.float32), "g")], "axis=1: staticnet's layer_norm normalises over "
+                                                                     "the last axis only"),
+    (helper.make_node("Split", ["x"], ["y", "z"], axis=1), [], "equal parts counted by the outputs are not supported"),
+])
+def test_unsupported_slicing_and_normalisation_name_the_node(tmp_path, node, inits, message):
+    path = one_node(tmp_path, node, inits)
+    with pytest.raises(DataError, match=message):
+        sn.import_onnx(path)

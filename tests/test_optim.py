@@ -26,32 +26,38 @@ def run(optimizer, backend):
 
 
 def reference(name, w, c, lr, **h):
-    state = {"v": np.zeros_like(w), "G": np.zeros_like(w), "s": np.zeros_like(w), "m": np.zeros_like(w),
-             "u": np.zeros_like(w)}
+    state = fresh_state(w)
     for t in range(1, STEPS + 1):
-        g = c + w
-        if name == "sgd":
-            w = w - lr * g
-        elif name == "momentum":
-            state["v"] = h["mu"] * state["v"] - lr * g
-            w = w + state["v"]
-        elif name == "nesterov":
-            state["v"] = h["mu"] * state["v"] - lr * g
-            w = w + h["mu"] * state["v"] - lr * g
-        elif name == "adagrad":
-            state["G"] += g * g
-            w = w - lr * g / (np.sqrt(state["G"]) + h["eps"])
-        elif name == "rmsprop":
-            state["s"] = h["rho"] * state["s"] + (1 - h["rho"]) * g * g
-            w = w - lr * g / (np.sqrt(state["s"]) + h["eps"])
-        elif name.startswith("adam"):
-            state["m"] = h["b1"] * state["m"] + (1 - h["b1"]) * g
-            state["u"] = h["b2"] * state["u"] + (1 - h["b2"]) * g * g
-            m_hat = state["m"] / (1 - h["b1"] ** t)
-            v_hat = state["u"] / (1 - h["b2"] ** t)
-            decay = h.get("wd", 0.0) * w
-            w = w - lr * (m_hat / (np.sqrt(v_hat) + h["eps"]) + decay)
+        w = numpy_step(name, w, c + w, state, t, lr, h)
     return w
+
+
+def fresh_state(w):
+    return {"v": np.zeros_like(w), "G": np.zeros_like(w), "s": np.zeros_like(w), "m": np.zeros_like(w),
+            "u": np.zeros_like(w)}
+
+
+def numpy_step(name, w, g, state, t, lr, h):
+    """One step of optimizer `name` on w with gradient g, t counted from 1."""
+    if name == "sgd":
+        return w - lr * g
+    if name == "momentum":
+        state["v"] = h["mu"] * state["v"] - lr * g
+        return w + state["v"]
+    if name == "nesterov":
+        state["v"] = h["mu"] * state["v"] - lr * g
+        return w + h["mu"] * state["v"] - lr * g
+    if name == "adagrad":
+        state["G"] += g * g
+        return w - lr * g / (np.sqrt(state["G"]) + h["eps"])
+    if name == "rmsprop":
+        state["s"] = h["rho"] * state["s"] + (1 - h["rho"]) * g * g
+        return w - lr * g / (np.sqrt(state["s"]) + h["eps"])
+    state["m"] = h["b1"] * state["m"] + (1 - h["b1"]) * g
+    state["u"] = h["b2"] * state["u"] + (1 - h["b2"]) * g * g
+    m_hat = state["m"] / (1 - h["b1"] ** t)
+    v_hat = state["u"] / (1 - h["b2"] ** t)
+    return w - lr * (m_hat / (np.sqrt(v_hat) + h["eps"]) + h.get("wd", 0.0) * w)
 
 
 CASES = [
@@ -308,3 +314,123 @@ def test_a_checkpoint_without_the_step_count_is_refused_by_a_per_step_schedule(t
                                            r"nesterov=False, schedule=cosine_decay\); resume with the optimizer that "
                                            r"wrote it"):
         scheduled.fit(X, Y, epochs=2, verbose=0, resume=tmp_path / "run.snet")
+
+
+# ---------------------------------------------------------------- gradient clipping
+
+def numpy_clipped(kind, c, grads):
+    """The definitions: Keras's clipvalue and clipnorm (tf.clip_by_norm: g * c / max(||g||, c)) and PyTorch's
+    clip_grad_norm_ (every g times min(1, c / (||all|| + 1e-6)))."""
+    if kind == "clipvalue":
+        return [np.clip(g, -c, c) for g in grads]
+    if kind == "clipnorm":
+        return [g * c / max(np.sqrt(np.sum(g * g)), c) for g in grads]
+    total = np.sqrt(sum(np.sum(g * g) for g in grads))
+    return [g * min(1.0, c / (total + 1e-6)) for g in grads]
+
+
+CLIPPING = [("clipvalue", 1.5), ("clipnorm", 2.0), ("global_clipnorm", 2.5)]  # each clips some values, not all
+
+
+def run_clipped(optimizer, backend):
+    """Minimise sum(w_i * c_i) + sum(w_i^2)/2 over two parameters (gradients c_i + w_i) for a few steps."""
+    w0 = [np.array([0.5, -1.0, 2.0, 0.0]), np.array([[0.1, -0.2, 0.5], [0.0, 0.3, 0.2]])]  # no gradient near 0
+    c = [np.array([1.0, -2.0, 0.5, 3.0]), np.array([[0.2, 0.1, -0.3], [0.4, -0.2, 0.1]])]
+    x1, x2 = sn.input("x1", (None, 4), dtype="float64"), sn.input("x2", (None, 2, 3), dtype="float64")
+    ws = [sn.param(f"w{i}", value=w.copy(), regularize=False) for i, w in enumerate(w0)]
+    loss = sn.sum(ws[0] * sn.mean(x1, 0)) + sn.sum(ws[1] * sn.mean(x2, 0))
+    loss = loss + 0.5 * (sn.sum(sn.square(ws[0])) + sn.sum(sn.square(ws[1])))
+    updates = optimizer.updates(ws, sn.grad(loss, ws))
+    step = sn.function([x1, x2], loss, updates=updates, backend=backend)
+    for _ in range(STEPS):
+        step(np.tile(c[0], (3, 1)), np.tile(c[1], (3, 1, 1)))
+    return [w.value for w in ws], w0, c
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+@pytest.mark.parametrize("kind,threshold", CLIPPING, ids=[k for k, _ in CLIPPING])
+@pytest.mark.parametrize("name,make,hyper", CASES, ids=[c[0] for c in CASES])
+def test_clipped_steps_match_the_keras_and_pytorch_definitions(name, make, hyper, kind, threshold, backend):
+    optimizer = make()
+    config = {**optimizer.config(), kind: threshold}
+    got, ws, cs = run_clipped(sn.optim.from_config(config), backend)
+    hyper = dict(hyper)
+    lr = hyper.pop("lr")
+    states = [fresh_state(w) for w in ws]
+    for t in range(1, STEPS + 1):
+        grads = numpy_clipped(kind, threshold, [c + w for c, w in zip(cs, ws)])
+        ws = [numpy_step(name, w, g, state, t, lr, hyper) for w, g, state in zip(ws, grads, states)]
+    for g, expected in zip(got, ws):
+        np.testing.assert_allclose(g, expected, rtol=1e-12, atol=1e-14)
+
+
+def test_the_clipping_tests_clip():
+    """The thresholds of CLIPPING change the first step's gradients, and not all of them to the threshold."""
+    grads = [np.array([1.5, -3.0, 2.5, 3.0]), np.array([[0.3, -0.1, 0.2], [0.4, 0.1, 0.3]])]
+    for kind, threshold in CLIPPING:
+        clipped = numpy_clipped(kind, threshold, grads)
+        assert not np.array_equal(clipped[0], grads[0]), kind
+        assert not all(np.allclose(np.abs(c), threshold) for c in clipped), kind
+
+
+@pytest.mark.parametrize("kind,threshold", CLIPPING, ids=[k for k, _ in CLIPPING])
+def test_history_records_the_mean_global_gradient_norm_of_each_epoch(kind, threshold):
+    """grad_norm: the mean over the epoch's steps of ||all gradients|| before clipping, from the NumPy
+    gradients of the cost sum((p - y)^2) / 2n, the steps replayed in NumPy."""
+    X, Y = regression_rows(n=12)
+    threshold /= 4  # below the norms here
+    net = linear_model(sn.SGD(lr=0.1, **{kind: threshold}))
+    history = net.fit(X, Y, epochs=2, batch_size=4, shuffle=False, verbose=0)
+    w, b = np.array([[0.3], [-0.2], [0.1]]), np.array([0.05])
+    for epoch in history.epochs:
+        norms = []
+        for start in range(0, 12, 4):
+            x, y = X[start:start + 4], Y[start:start + 4]
+            delta = (x @ w + b - y) / len(x)
+            grads = [x.T @ delta, delta.sum(0)]
+            norms.append(np.sqrt(sum(np.sum(g * g) for g in grads)))
+            gw, gb = numpy_clipped(kind, threshold, grads)
+            w, b = w - 0.1 * gw, b - 0.1 * gb
+        assert epoch["grad_norm"] == pytest.approx(np.mean(norms), rel=1e-12)
+    np.testing.assert_allclose(net.params["w"], w, rtol=1e-12)
+    assert max(history["grad_norm"]) > threshold  # the clipping was at work
+
+
+def test_without_clipping_training_is_unchanged_and_records_no_norm():
+    """Clipping off adds nothing to the graph: the same generated code and the same weights, bit for bit, as
+    an optimizer given every clipping argument as None, and no grad_norm in the history."""
+    X, Y = regression_rows()
+    plain, given_none = (linear_model(sn.Adam(lr=0.01, **extra))
+                         for extra in ({}, {"clipvalue": None, "clipnorm": None, "global_clipnorm": None}))
+    for net in (plain, given_none):
+        net.fit(X, Y, epochs=2, batch_size=5, seed=1, verbose=0)
+    assert plain.generated.source == given_none.generated.source and "grad_norm" not in plain.generated.source
+    for name in ("w", "b"):
+        np.testing.assert_array_equal(plain.params[name], given_none.params[name])
+    assert "grad_norm" not in plain.history.history and plain.optimizer.norm_leaves is None
+
+
+def test_a_model_file_keeps_the_clipping(tmp_path):
+    X, Y = regression_rows()
+    net = linear_model(sn.RMSProp(lr=0.01, clipnorm=0.5))
+    net.fit(X, Y, epochs=1, batch_size=5, verbose=0)
+    net.save(tmp_path / "clipped.snet")
+    loaded = sn.load(tmp_path / "clipped.snet")
+    assert loaded.optimizer.clipping == {"clipnorm": 0.5} and repr(loaded.optimizer).endswith("clipnorm=0.5)")
+
+
+@pytest.mark.parametrize("arguments,pattern", [
+    ({"clipnorm": 0.0}, r"clipnorm must be a finite number > 0, got 0.0"),
+    ({"clipvalue": -1}, r"clipvalue must be a finite number > 0, got -1"),
+    ({"global_clipnorm": float("inf")}, r"global_clipnorm must be a finite number > 0, got inf"),
+    ({"clipnorm": float("nan")}, r"clipnorm must be a finite number > 0, got nan"),
+    ({"clipvalue": "1"}, r"clipvalue must be a finite number > 0, got '1'"),
+    ({"clip_norm": 1.0}, r"unexpected argument clip_norm; did you mean 'clipnorm'\? clipping takes clipvalue, "
+                         r"clipnorm, global_clipnorm"),
+    ({"clipnorm": 1.0, "clipvalue": 1.0}, r"give one of clipvalue, clipnorm and global_clipnorm, not clipvalue and "
+                                          r"clipnorm"),
+])
+@pytest.mark.parametrize("optimizer", [sn.SGD, sn.Adam, sn.AdamW, sn.RMSProp, sn.AdaGrad])
+def test_bad_clipping_is_refused_naming_the_optimizer_and_the_line(optimizer, arguments, pattern):
+    with pytest.raises(sn.ArgumentError, match=rf"^{optimizer.__name__} at .*test_optim.py:\d+: {pattern}"):
+        optimizer(lr=0.1, **arguments)

@@ -353,7 +353,7 @@ def load_fails(tmp_path, payload, name="bad.snet"):
     ("optimizer", "adam", "field optimizer must be an object, got a string ('adam')"),
     ("optimizer.name", "Adagrad2", "field optimizer.name must be one of adagrad, adam, adamw, rmsprop, sgd, got 'Adagrad2'"),
     ("optimizer.lr", "fast", "field optimizer.lr must be a number, got a string ('fast')"),
-    ("optimizer.momentum", 0.9, "field optimizer.momentum is not a hyperparameter of Adam (it has lr, beta1, beta2, eps)"),
+    ("optimizer.momentum", 0.9, "field optimizer.momentum is not a hyperparameter of Adam (it has lr, beta1, beta2, eps, clipvalue, clipnorm, global_clipnorm)"),
     ("optimizer.schedule", None, "field optimizer.schedule must be an object, got null (None)"),
     ("optimizer.schedule.kind", "cosine", "field optimizer.schedule.kind must be one of constant, step_decay, "
                                           "exponential_decay, warmup, cosine_decay, one_cycle, got a string "

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from ..errors import GraphError
 from ..graph import fail
-from . import elementwise, linalg, reduce, shape
+from . import elementwise, linalg, reduce, shape, slicing
 
 
 def _power(x, exponent):
@@ -15,6 +15,11 @@ def _power(x, exponent):
     if exponent == 0.5:
         return elementwise.sqrt(x)
     fail(GraphError, "pow", f"only x**2 and x**0.5 are supported, got exponent {exponent!r}")
+
+
+def _not_iterable(x):
+    """With __getitem__ alone Python would iterate a tensor by indexing 0, 1, 2 ... into its batch axis."""
+    raise GraphError(f"a symbolic tensor ({x.op} at {x.loc}) cannot be iterated: index it (x[:, 0]) or use sn.split")
 
 
 def install(tensor_class) -> None:
@@ -34,4 +39,6 @@ def install(tensor_class) -> None:
     tensor_class.sum = lambda self, axis=None, keepdims=False: reduce.sum(self, axis, keepdims)
     tensor_class.mean = lambda self, axis=None, keepdims=False: reduce.mean(self, axis, keepdims)
     tensor_class.max = lambda self, axis=None, keepdims=False: reduce.max(self, axis, keepdims)
+    tensor_class.__getitem__ = slicing.index
+    tensor_class.__iter__ = _not_iterable
     tensor_class.reshape = lambda self, *dims: shape.reshape(self, dims[0] if len(dims) == 1 else dims)

@@ -4,9 +4,11 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ShapeError
-from ..graph import fmt_shape, make_node, require_tensor
+from ..graph import fail, fmt_shape, make_node, require_tensor
 from ..codegen.kernel_layer import ABI_POINTER, split_kernel
 from ..codegen.library import Literal, by_address
+from .composite import register_composite
+from .reduce import max as max_over, mean
 from .shape_rules import require_float
 from ..onnx_support import Plan, Unsupported
 from ..registry import register
@@ -109,15 +111,6 @@ def _import_pool(op, own_attributes):
     return translate
 
 
-def _import_global_pool(op):
-    """A pool whose one window is the whole image."""
-    def translate(imp, operands, attrs):
-        nhwc = imp.to_nhwc(imp.tensor(operands[0]), op)
-        window = {"ph": nhwc.shape[1], "pw": nhwc.shape[2], "sh": 1, "sw": 1}
-        return [imp.to_nchw(make_node(op, (nhwc,), window))]
-    return translate
-
-
 def _storage_order(attrs):
     attrs.require("storage_order", [0], 0)
 
@@ -129,8 +122,7 @@ def _count_include_pad(attrs):
 register("max_pool2d", shape=_pool_shape, numpy=_max_ref, kind="opaque", row_wise=True, parallel_rows=True,
          grad=lambda n, g: (make_node("max_pool2d_grad", (n.inputs[0], n, g), n.attrs),),
          lower=_pool_lowering("pool.max_pool"), onnx_export=_onnx_pool("MaxPool"),
-         onnx_import={"MaxPool": _import_pool("max_pool2d", _storage_order),
-                      "GlobalMaxPool": _import_global_pool("max_pool2d")})
+         onnx_import={"MaxPool": _import_pool("max_pool2d", _storage_order)})
 register("max_pool2d_grad", shape=lambda x, pooled, g, **a: (x.shape, x.dtype), numpy=_max_grad_ref, grad=None,
          kind="opaque", row_wise=True, parallel_rows=True,
          lower=_pool_lowering("pool.max_pool_grad"))
@@ -164,8 +156,7 @@ def _avg_grad_lowering(node, d):
 register("avg_pool2d", shape=_pool_shape, numpy=_avg_ref, kind="opaque", row_wise=True, parallel_rows=True,
          grad=lambda n, g: (make_node("avg_pool2d_grad", (g, n.inputs[0]), n.attrs),),
          lower=_pool_lowering("pool.avg_pool"), onnx_export=_onnx_pool("AveragePool"),
-         onnx_import={"AveragePool": _import_pool("avg_pool2d", _count_include_pad),
-                      "GlobalAveragePool": _import_global_pool("avg_pool2d")})
+         onnx_import={"AveragePool": _import_pool("avg_pool2d", _count_include_pad)})
 register("avg_pool2d_grad", shape=lambda g, like, **a: (like.shape, like.dtype), numpy=_avg_grad_ref,
          grad=lambda n, d: (make_node("avg_pool2d", (d,), n.attrs), None), kind="opaque",
          row_wise=True, parallel_rows=True, lower=_avg_grad_lowering)
@@ -194,3 +185,39 @@ def l2_pool2d(x, window=2, stride=None, eps=1e-12):
     require_tensor("l2_pool2d", x)
     attrs = _attrs("l2_pool2d", window, stride)
     return sqrt(make_node("avg_pool2d", (square(x),), attrs, called="l2_pool2d") * float(attrs["ph"] * attrs["pw"]) + eps)
+
+
+def _global_pool(op, reduction, onnx_type):
+    """Register `op`, NHWC -> (batch, channels): `reduction` over the height and width, which ONNX writes as
+    `onnx_type` on NCHW (its (batch, channels, 1, 1) result flattened). A reduction rather than a pool of one
+    window as large as the image, whose taps the pooling kernels would unroll."""
+    def export(node, b):
+        return Plan(node.inputs, lambda b, xs, out: b.node("Flatten", [b.node(onnx_type, [b.to_nchw(xs[0])])], out,
+                                                           axis=1))
+
+    def translate(imp, operands, attrs):
+        pooled = make_node(op, (imp.to_nhwc(imp.tensor(operands[0]), op),), called=op)
+        return [imp.reshape(pooled, pooled.shape + (1, 1))]
+    register_composite(op, lambda x: reduction(x, (1, 2)), onnx_export=export, onnx_import={onnx_type: translate})
+
+
+_global_pool("global_avg_pool2d", mean, "GlobalAveragePool")
+_global_pool("global_max_pool2d", max_over, "GlobalMaxPool")
+
+
+def _global(op, x):
+    require_tensor(op, x)
+    if x.ndim != 4 or None in x.shape[1:]:
+        fail(ShapeError, op, f"input {fmt_shape(x.shape)} must be (batch, height, width, channels)")
+    return make_node(op, (x,), called=op)
+
+
+def global_avg_pool2d(x):
+    """The mean of each channel over the whole image: NHWC (batch, h, w, c) -> (batch, c)."""
+    return _global("global_avg_pool2d", x)
+
+
+def global_max_pool2d(x):
+    """The largest value of each channel over the whole image: NHWC (batch, h, w, c) -> (batch, c). Ties share
+    the gradient equally (sn.max's rule)."""
+    return _global("global_max_pool2d", x)

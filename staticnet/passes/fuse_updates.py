@@ -2,13 +2,15 @@
 
 The updates of a parameter and its optimizer state (momentum velocity, Adam's m
 and v) read each other's new values; they become one `fused_update` node whose
-loop reads the gradient once and writes parameter and state in place.
+loop reads the gradient once and writes parameter and state in place.  An elementwise value that only
+the group's updates read (a clipped gradient, g * c / max(||g||, c), which Adam's m and v both read) is
+computed inside that loop too, instead of in a loop and a buffer of its own.
 """
 from __future__ import annotations
 
 from ..loop_body import loop_body_of
 from ..ops.fused import fused_update
-from ..program import Program, origins
+from ..program import Program, consumers, origins
 from ..registry import has_trait
 from .fuse_elementwise import LoopBodyBuilder, loopable
 
@@ -44,6 +46,7 @@ def fuse_updates(program: Program) -> Program:
     sub = [updates[i] for i in fusable]
     effects, kept = list(program.effects), [u for i, u in enumerate(updates) if i not in fusable]
     fused_count = len(effects)
+    readers = consumers(program)
     for indices in _groups(sub):
         group = _dependency_order([sub[i] for i in indices])
         if len(group) == 1 and _reads_a_product(group[0][1]):
@@ -51,7 +54,11 @@ def fuse_updates(program: Program) -> Program:
             continue
         builder = LoopBodyBuilder()
         result_of = {}
+        values = {value.id for _, value in group}
         for leaf, value in group:
+            for t in value.inputs:
+                if t.id not in result_of and _read_only_by(t, values, readers) and t.shape == leaf.shape:
+                    result_of[t.id] = builder.add(*loop_body_of(t))
             inputs, body = loop_body_of(value)
             bound = {k: result_of[t.id] for k, t in enumerate(inputs) if t.id in result_of}
             result_of[value.id] = builder.add(inputs, body, bound)
@@ -64,6 +71,14 @@ def fuse_updates(program: Program) -> Program:
     if len(effects) == fused_count:
         return program
     return program.replace(updates=tuple(kept), effects=tuple(effects))
+
+
+def _read_only_by(t, values: set, readers) -> bool:
+    """Whether t is an elementwise value that no node but the updates `values` reads (nor the program's
+    outputs), so that their loop may compute it; not one that a product's epilogue can compute instead (a
+    weight gradient plus its L2 term: fuse_gemm folds that into the product, which only t reads)."""
+    epilogue = any(has_trait(u, "product") and len(readers.get(u.id, ())) == 1 for u in t.inputs)
+    return loopable(t) and not epilogue and all(r is not None and r.id in values for r in readers.get(t.id, ()))
 
 
 def _reads_a_product(value):

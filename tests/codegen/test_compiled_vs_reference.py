@@ -237,3 +237,19 @@ def test_cast_to_an_integer_truncates_even_inside_a_fused_loop():
                                    lambda x: sn.where(x > 0, x, -np.inf), lambda x: sn.maximum(x, np.float32(-np.inf))])
 def test_infinite_and_nan_constants_compile_and_match_the_reference(build):
     compare_special(build, [special_matrix(9, 3, 6)], "float32", gradients=False)
+
+
+SHAPE_AND_NORMALISATION = {
+    "slice": lambda a: a[:, 1:7:2], "reversed slice": lambda a: a[:, ::-1], "index": lambda a: a[:, -2],
+    "concat": lambda a: sn.concat([a, a[:, :3] * 2.0]), "split": lambda a: sn.split(a, [3, 5])[1] * 3.0,
+    "stack": lambda a: sn.stack([a, a * 2.0], axis=2), "layer_norm": lambda a: sn.layer_norm(a),
+    "global_avg_pool2d": lambda a: sn.global_avg_pool2d(sn.reshape(a, (None, 2, 2, 2))),
+    "global_max_pool2d": lambda a: sn.global_max_pool2d(sn.reshape(a, (None, 2, 2, 2)))}
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("name", SHAPE_AND_NORMALISATION)
+def test_slicing_joining_layer_norm_and_global_pools_match_the_reference(name, dtype):
+    build = SHAPE_AND_NORMALISATION[name]
+    compare(build, [np.random.default_rng(8).uniform(-3, 3, (5, 8))], dtype)
+    compare_special(build, [special_matrix(9, 8, 9)], dtype)

@@ -151,3 +151,33 @@ def test_products_cut_among_the_threads_match_the_reference_on_any_thread_count(
     for r, two, one in zip(reference, *results):
         np.testing.assert_allclose(two, r, rtol=1e-10, atol=1e-9)
         np.testing.assert_array_equal(two, one)
+
+
+def test_slices_and_joins_inside_split_rows_give_the_reference_values():
+    """Channels sliced, reversed and joined between convolutions, inside the segments split among threads."""
+    sn.seed(0)
+    x = sn.input("x", (None, 8, 8, 2), dtype="float64")
+    g = sn.input("g", (None, 3), dtype="float64")
+    h = sn.conv2d(x, 4, 3, activation="tanh", name="c")
+    joined = sn.concat([h[..., 1:3], h[:, ::-1, :, ::3], sn.stack([h[..., 0], h[..., 3]], axis=3)])
+    pooled = sn.max_pool2d(sn.conv2d(joined, 3, 3, name="c2"), 2)
+    out = sn.dense(sn.flatten(pooled), 3, name="d")
+    loss = sn.sum(out * g)
+    outputs = [out, loss, *sn.grad(loss, sn.Graph(loss).params), *sn.grad(loss, [x])]
+    compiled = sn.function([x, g], outputs)
+    plan_ops = [n.op for k in compiled.driver.plan.segments for n in k]
+    assert "slice" in plan_ops and "concat" in plan_ops  # the copies run inside the split rows
+    rng = np.random.default_rng(3)
+    feed = rng.normal(size=(PARALLEL_ROWS + 5, 8, 8, 2)), rng.normal(size=(PARALLEL_ROWS + 5, 3))
+    reference = sn.function([x, g], outputs, backend="numpy")(*feed)
+    threads = numba.get_num_threads()
+    numba.set_num_threads(2)
+    try:
+        split = compiled(*feed)
+        numba.set_num_threads(1)
+        alone = compiled(*feed)
+    finally:
+        numba.set_num_threads(threads)
+    for r, s, a in zip(reference, split, alone):
+        np.testing.assert_allclose(s, r, rtol=1e-10, atol=1e-12)
+        np.testing.assert_array_equal(s, a)

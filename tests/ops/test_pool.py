@@ -40,3 +40,22 @@ def test_pool_shape_errors_name_the_op_and_shapes():
         with pytest.raises(sn.ShapeError, match=rf"^{pool.__name__} at .*test_pool.py:\d+: a 5x5 window is larger "
                                                 r"than the input 4x4"):
             pool(x, 5)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_global_pools_are_each_channels_mean_and_maximum(backend):
+    xv = np.random.default_rng(3).normal(size=(2, 5, 4, 3))
+    x = sn.input("x", (None, 5, 4, 3), dtype="float64")
+    outs = [sn.global_avg_pool2d(x), sn.global_max_pool2d(x)]
+    assert [o.shape for o in outs] == [(None, 3), (None, 3)]
+    got = sn.function([x], outs, backend=backend)(xv)
+    np.testing.assert_allclose(got[0], xv.mean((1, 2)), rtol=1e-12)
+    np.testing.assert_array_equal(got[1], xv.max((1, 2)))
+    check_grads(sn.global_avg_pool2d, [xv], batch=True)
+    check_grads(sn.global_max_pool2d, [xv], batch=True)
+
+
+def test_global_pools_refuse_what_is_not_an_nhwc_image():
+    with pytest.raises(sn.ShapeError, match=r"^global_avg_pool2d at .*: input \(None, 5, 4\) must be \(batch, height, "
+                                            r"width, channels\)"):
+        sn.global_avg_pool2d(sn.input("x", (None, 5, 4)))

@@ -119,6 +119,20 @@ def test_optimizer_updates_become_one_in_place_pass_per_parameter(optimizer):
     assert_same_program_values(program, out, feed)
 
 
+@pytest.mark.parametrize("clipping", [{"clipnorm": 0.1}, {"global_clipnorm": 0.1}, {"clipvalue": 0.01}])
+def test_a_clipped_gradient_that_only_the_updates_read_is_computed_in_their_loop(clipping):
+    """Adam's m and v both read the clipped gradient: it is made inside their fused update, not in a loop of
+    its own."""
+    program, feed = mlp_training_program(optimizer=sn.Adam(lr=0.01, **clipping))
+    out = fuse_updates(fuse_bias_grad(fuse_elementwise(program)))
+    effects = [e for e in out.effects if e.op == "fused_update"]
+    assert len(effects) == 4
+    standalone = [n for n in out.nodes() if n.op in ("mul", "div", "minimum", "maximum", "fused") and n.shape != ()
+                  and any(e for e in effects if n in e.inputs)]
+    assert standalone == []  # each update reads the raw gradient and scalars
+    assert_same_program_values(program, out, feed)
+
+
 def test_sgd_step_with_weight_decay_is_one_in_place_gemm():
     sn.seed(0)
     x = sn.input("x", (None, 6), dtype="float64")
