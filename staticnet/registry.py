@@ -45,6 +45,9 @@ class OpDef:
     #                                  -> [tensor per ONNX output]}: the ONNX ops built as this op, where the
     #                                  `onnx` rule cannot say (other attributes, other operands, a layout)
     decomposition: Callable | None = None  # (*inputs, **attrs) -> Tensor: the op written with other ops
+    state_updates: Callable | None = None  # node -> [(state parameter, its value after a training step)]: state
+    #                                        the training step writes beside the optimizer's updates (batch
+    #                                        norm's moving statistics), read at evaluation (`inference` rules)
     # How explain writes the op in the book's notation; without either, op(operands).
     infix: tuple | None = None  # (symbol, precedence): between its two operands, " + " (1), " * " (2), " @ " (2)
     notation: Callable | None = None  # (node, [(operand's text, its precedence)], top) -> (text, precedence), or

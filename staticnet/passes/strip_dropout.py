@@ -1,5 +1,6 @@
-"""For evaluation and prediction: inverted dropout is the identity, the book's form a scaling by 1 - rate."""
-from ..graph import lift
+"""For evaluation and prediction: inverted dropout is the identity, the book's form a scaling by 1 - rate, and a
+batch norm reads its moving statistics instead of the batch's."""
+from ..graph import lift, make_node
 from ..ops.nn import dropout_scales
 from .rules import RuleSet
 
@@ -11,3 +12,13 @@ def mask_of_ones(node, inputs, context):
     """x * dropout_mask(x) -> x * 1 (which simplification then removes), or x * (1 - rate) for the book's
     non-inverted dropout."""
     return lift(dropout_scales(node.attrs)[1], node)
+
+
+@strip_dropout.rule("batch_norm")
+def moving_statistics(node, inputs, context):
+    """batch_norm(x; training) -> batch_norm(x; moving statistics)"""
+    if not node.attrs["training"]:
+        return None
+    evaluating = make_node(node.op, inputs, {**node.attrs, "training": False}, loc=node.loc)
+    evaluating.layer = node.layer
+    return evaluating
