@@ -34,7 +34,6 @@ ALLOWED = {  # file under staticnet/ -> (the op names it may write, why)
     "passes/fuse_gemm_update.py": ({"broadcast_like", "add", "sub", "mul", "div", "neg"},
                                    "the fusion's own pattern: the epilogue's algebra, op by op"),
     "passes/fuse_pool_contract.py": ({"max_pool2d_grad"}, "the fusion's own pattern"),
-    "passes/fold_batch_norm.py": ({"add"}, "the bias add of the dense or conv layer a batch norm folds into"),
     "passes/pool_early.py": ({"add", "max_pool2d"}, "the bias add it moves; only a max commutes with a "
                                                     "monotone activation"),
     "passes/simplify.py": ({"neg", "transpose", "reshape"},

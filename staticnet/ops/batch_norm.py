@@ -28,7 +28,8 @@ from .. import checks
 from ..errors import DTypeError, ShapeError
 from ..graph import fail, fmt_shape, layer_scope, lift, make_node, param, require_tensor
 from .. import init as initializers
-from ..onnx_support import Plan
+from ..onnx_support import Plan, Unsupported
+from ..registry import has_trait
 from .composite import register_composite
 from .elementwise import maximum, sqrt
 from .reduce import count, sum as reduce_sum
@@ -104,13 +105,69 @@ def _onnx_batch_norm(node, b):
     return Plan(node.inputs, emit)
 
 
+def folded(weights, bias, gamma, beta, mean, var, eps):
+    """(W', b') of a layer x @ W + b followed by a batch norm at evaluation, as one layer x @ W' + b':
+    BN(z) = (z - mean) * s + beta with s = gamma / sqrt(var + eps), so W' = W * s and b' = (b - mean) * s + beta
+    (bias None: 0).  Computed in float64, returned in W's dtype."""
+    wide = [np.asarray(a, np.float64) for a in (gamma, beta, mean, var)]
+    scale = wide[0] / np.sqrt(wide[3] + eps)
+    offset = np.asarray(bias, np.float64) if bias is not None else 0.0
+    dtype = np.asarray(weights).dtype
+    return ((np.asarray(weights, np.float64) * scale).astype(dtype),
+            ((offset - wide[2]) * scale + wide[1]).astype(dtype))
+
+
+def layer_before(z):
+    """(the product, its bias or None) when z is x @ W or x @ W + b, a dense or conv layer whose W and b are
+    held (parameters or constants, W 2-D with one column per feature of z); else None."""
+    def held(t):
+        return t.op in ("param", "constant")
+    if has_trait(z, "product"):
+        product, bias = z, None
+    elif z.op == "add" and has_trait(z.inputs[0], "product") and held(z.inputs[1]) and z.inputs[1].ndim == 1:
+        product, bias = z.inputs
+    else:
+        return None
+    weights = product.inputs[1]
+    if not held(weights) or weights.ndim != 2 or weights.shape[1] != z.shape[-1]:
+        return None
+    return product, bias
+
+
+def _import_batch_norm(imp, operands, attrs):
+    """ONNX's BatchNormalization in an inference graph (training_mode 0), on axis 1 of (N, C) or (N, C, H, W).
+    After a Conv, Gemm or MatMul whose weights are initializers it is folded into them (new parameters, the
+    weights' names suffixed "_bn"); elsewhere it is staticnet's batch_norm, its statistics state as Keras's."""
+    if attrs.take("training_mode", 0):
+        raise Unsupported("training_mode is 1; staticnet imports the inference graph (the running statistics)")
+    eps, momentum = float(attrs.take("epsilon", 1e-5)), float(attrs.take("momentum", 0.9))
+    x = imp.tensor(operands[0])
+    if x.ndim not in (2, 4):
+        raise Unsupported(f"input of shape {x.shape}: staticnet imports BatchNormalization of (N, C) or (N, C, H, W)")
+    z = imp.to_nhwc(x, "batch_norm") if x.ndim == 4 else x
+    gamma, beta, mean, var = (imp.known(name, what) for name, what in
+                              zip(operands[1:], ("scale", "bias", "mean", "variance")))
+    layer = layer_before(z)
+    if layer is not None:
+        product, bias = layer
+        weights = product.inputs[1]
+        w, b = folded(weights.value, None if bias is None else bias.value, gamma, beta, mean, var, eps)
+        y = make_node(product.op, (product.inputs[0], imp.parameter(f"{weights.name or operands[1]}_bn", w)),
+                      product.attrs) + imp.parameter(f"{bias.name if bias is not None and bias.name else operands[2]}_bn", b)
+    else:
+        statistics = [imp.parameter(name, value, trainable=False) for name, value in zip(operands[3:5], (mean, var))]
+        y = make_node("batch_norm", (z, imp.tensor(operands[1]), imp.tensor(operands[2]), *statistics),
+                      {"eps": eps, "momentum": momentum, "training": True})
+    return [imp.to_nchw(y) if x.ndim == 4 else y]
+
+
 def _flops(node, size):
     """Per value: subtract, divide, scale, shift; training adds the two sums and the centred square."""
     return size(node.shape) * (7 if node.attrs["training"] else 4)
 
 
 register_composite("batch_norm", _decomposition, numpy=_reference, state_updates=_moving_updates,
-                   onnx_export=_onnx_batch_norm, flops=_flops)
+                   onnx_export=_onnx_batch_norm, onnx_import={"BatchNormalization": _import_batch_norm}, flops=_flops)
 
 
 def batch_norm(x, momentum: float = 0.99, eps: float = 1e-3, name=None, trainable: bool = True):

@@ -12,49 +12,25 @@ else, or whose layer's weights are computed rather than held, is left as it is.
 """
 from __future__ import annotations
 
-import numpy as np
-
 from ..graph import constant, make_node
-from ..registry import has_trait
+from ..ops.batch_norm import folded, layer_before
 from .rules import RuleSet
 
 fold_batch_norm = RuleSet("fold_batch_norm")
-
-
-def _held(t) -> bool:
-    """A value known now: a parameter's or a constant's."""
-    return t.op in ("param", "constant")
-
-
-def _layer(z):
-    """(product, bias or None) when z is x @ W or x @ W + b with W and b held, else None."""
-    if has_trait(z, "product"):
-        product, bias = z, None
-    elif z.op == "add" and has_trait(z.inputs[0], "product") and _held(z.inputs[1]) and z.inputs[1].ndim == 1:
-        product, bias = z.inputs
-    else:
-        return None
-    weights = product.inputs[1]
-    if not _held(weights) or weights.ndim != 2 or weights.shape[1] != z.shape[-1]:
-        return None
-    return product, bias
 
 
 @fold_batch_norm.rule("batch_norm")
 def into_the_layer_before(node, inputs, context):
     """BN(x @ W + b) -> x @ (W * s) + ((b - mean) * s + beta), s = gamma / sqrt(var + eps)"""
     z, gamma, beta, mean, var = inputs
-    layer = _layer(z)
-    if node.attrs["training"] or layer is None or not all(_held(t) for t in (gamma, beta, mean, var)):
+    layer = layer_before(z)
+    if node.attrs["training"] or layer is None or not all(t.op in ("param", "constant") for t in inputs[1:]):
         return None
     product, bias = layer
-    scale = gamma.value.astype(np.float64) / np.sqrt(var.value.astype(np.float64) + node.attrs["eps"])
-    weights = product.inputs[1].value.astype(np.float64) * scale
-    offset = bias.value.astype(np.float64) if bias is not None else 0.0
-    shift = (offset - mean.value.astype(np.float64)) * scale + beta.value.astype(np.float64)
-    folded = make_node(product.op, (product.inputs[0], constant(weights.astype(node.dtype))), product.attrs,
-                       loc=product.loc)
-    folded.layer = product.layer
-    result = folded + constant(shift.astype(node.dtype))
+    weights, shift = folded(product.inputs[1].value, None if bias is None else bias.value, gamma.value, beta.value,
+                            mean.value, var.value, node.attrs["eps"])
+    layer_product = make_node(product.op, (product.inputs[0], constant(weights)), product.attrs, loc=product.loc)
+    layer_product.layer = product.layer
+    result = layer_product + constant(shift)
     result.layer = node.layer
     return result
