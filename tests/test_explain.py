@@ -143,3 +143,18 @@ def test_a_network_built_from_params_named_like_layers_is_explained_by_its_layer
     assert [line.split()[0] for line in table if not line.startswith(" ")] == ["x", "y", "hidden", "out", "(loss)"]
     equations = [line.split()[1] for line in explain_source(net).splitlines() if line.lstrip().startswith("# BP")]
     assert {"BP1", "BP2", "BP3", "BP4"} <= set(equations)
+
+
+def test_a_batch_norm_names_its_equations_above_its_code_and_the_moving_update_above_the_state_writes():
+    sn.seed(0)
+    x, y = sn.input("x", (None, 6, 6, 1)), sn.input("y", (None, 3))
+    h = sn.relu(sn.batch_norm(sn.conv2d(x, 4, 3), momentum=0.9, name="bn"))
+    p = sn.dense(sn.flatten(h), 3, activation="softmax")
+    net = sn.compile(sn.cross_entropy(p, y), outputs=p, optimizer=sn.SGD(lr=0.1))
+    found = blocks(explain_source(net))
+    normalise = [i for i, (comments, _) in enumerate(found) if any(c.startswith("BN normalise (bn)") for c in comments)]
+    moving = [i for i, (comments, _) in enumerate(found) if any(c.startswith("BN moving update (bn): moving_mean <- "
+                                                                             "0.9 moving_mean + 0.1 mu_B") for c in comments)]
+    assert len(normalise) == 1 and len(moving) == 1 and normalise[0] < moving[0]
+    assert any(c.startswith("BN scale and shift (bn): y = gamma * z_hat + beta") for c in found[normalise[0]][0])
+    assert any("bn/moving_mean <- " in c for c in found[moving[0]][0])  # above the loop writing the state

@@ -26,7 +26,7 @@ import numpy as np
 
 from .. import checks
 from ..errors import DTypeError, ShapeError
-from ..graph import fail, fmt_shape, layer_scope, lift, make_node, param, require_tensor
+from ..graph import derived_from, fail, fmt_shape, layer_scope, lift, make_node, param, require_tensor
 from .. import init as initializers
 from ..onnx_support import Plan, Unsupported
 from ..registry import has_trait
@@ -68,11 +68,12 @@ def _moving_updates(node):
     x, _, _, moving_mean, moving_var = node.inputs
     if not node.attrs["training"]:
         return []
-    momentum = node.attrs["momentum"]
-    mean, variance, n = batch_statistics(x)
-    unbiased = variance * (n / maximum(n - lift(1.0, x), lift(1.0, x)))  # one value: its biased variance, 0
-    keep, take = lift(momentum, x), lift(1.0 - momentum, x)
-    return [(moving_mean, moving_mean * keep + mean * take), (moving_var, moving_var * keep + unbiased * take)]
+    with derived_from(node.loc):  # made when the model compiles: the nodes carry the batch norm's line
+        momentum = node.attrs["momentum"]
+        mean, variance, n = batch_statistics(x)
+        unbiased = variance * (n / maximum(n - lift(1.0, x), lift(1.0, x)))  # one value: its biased variance, 0
+        keep, take = lift(momentum, x), lift(1.0 - momentum, x)
+        return [(moving_mean, moving_mean * keep + mean * take), (moving_var, moving_var * keep + unbiased * take)]
 
 
 def _shape(x, gamma, beta, moving_mean, moving_var, eps, momentum, training):
@@ -161,13 +162,26 @@ def _import_batch_norm(imp, operands, attrs):
     return [imp.to_nchw(y) if x.ndim == 4 else y]
 
 
+def _equations(node, state: bool) -> list[str]:
+    """explain's lines for a batch norm: its values (normalise, scale and shift) or its state (moving update)."""
+    name, m, eps = node.layer or "batch_norm", node.attrs["momentum"], node.attrs["eps"]
+    if state:
+        return [f"BN moving update ({name}): moving_mean <- {m:g} moving_mean + {1 - m:g} mu_B; moving_var <- "
+                f"{m:g} moving_var + {1 - m:g} var_B n/(n-1), n values per feature"]
+    statistics = ("mu_B, var_B: the batch's mean and biased variance of each feature" if node.attrs["training"]
+                  else "mu_B, var_B: moving_mean, moving_var")
+    return [f"BN normalise ({name}): z_hat = (z - mu_B) / sqrt(var_B + {eps:g}); {statistics}",
+            f"BN scale and shift ({name}): y = gamma * z_hat + beta"]
+
+
 def _flops(node, size):
     """Per value: subtract, divide, scale, shift; training adds the two sums and the centred square."""
     return size(node.shape) * (7 if node.attrs["training"] else 4)
 
 
 register_composite("batch_norm", _decomposition, numpy=_reference, state_updates=_moving_updates,
-                   onnx_export=_onnx_batch_norm, onnx_import={"BatchNormalization": _import_batch_norm}, flops=_flops)
+                   onnx_export=_onnx_batch_norm, onnx_import={"BatchNormalization": _import_batch_norm}, flops=_flops,
+                   equations=_equations)
 
 
 def batch_norm(x, momentum: float = 0.99, eps: float = 1e-3, name=None, trainable: bool = True):
