@@ -29,13 +29,30 @@ from ..errors import DTypeError, ShapeError
 from ..graph import derived_from, fail, fmt_shape, layer_scope, lift, make_node, param, require_tensor
 from .. import init as initializers
 from ..onnx_support import Plan, Unsupported
-from ..registry import has_trait
+from ..registry import has_trait, register
+from .shape_rules import broadcast_shapes, require_float
 from .composite import register_composite
 from .elementwise import maximum, sqrt
 from .reduce import count, sum as reduce_sum
 
 def _axes(x) -> tuple:
     return tuple(range(x.ndim - 1))
+
+
+def _training_select_grad(node, g):
+    """The gradient goes where the value came from: to the training value, and at evaluation to the other."""
+    zero = lift(0.0, g)
+    return make_node("training_select", (g, zero)), make_node("training_select", (zero, g))
+
+
+# The one place the mode lives inside a graph: its first operand in a training step, its second at evaluation,
+# where passes/strip_dropout.py replaces it by that operand.  Batch norm's statistics pass through it, so a
+# gradient taken of a batch norm (its nodes made in training form) follows the mode of the function or loop it
+# runs in, as its value does: sn.function(training=False), evaluate and learning_speed differentiate the form
+# that reads the moving statistics.
+register("training_select", shape=lambda a, b: (broadcast_shapes(a.shape, b.shape), require_float(a, b)),
+         numpy=lambda a, b: np.broadcast_to(a, np.broadcast_shapes(a.shape, b.shape)).copy(),
+         grad=_training_select_grad, kind="elementwise", scalar="{0}")
 
 
 def batch_statistics(x):
@@ -51,6 +68,8 @@ def batch_statistics(x):
 def _decomposition(x, gamma, beta, moving_mean, moving_var, eps, momentum, training):
     if training:
         mean, variance, _ = batch_statistics(x)
+        mean, variance = make_node("training_select", (mean, moving_mean)), make_node("training_select",
+                                                                                     (variance, moving_var))
     else:
         mean, variance = moving_mean, moving_var
     return (x - mean) / sqrt(variance + lift(eps, x)) * gamma + beta

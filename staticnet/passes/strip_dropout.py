@@ -2,6 +2,7 @@
 batch norm reads its moving statistics instead of the batch's."""
 from ..graph import lift, make_node
 from ..ops.nn import dropout_scales
+from ..ops.reduce import broadcast_like
 from .rules import RuleSet
 
 strip_dropout = RuleSet("strip_dropout", keep_shape=False)  # the mask becomes a scalar that broadcasts
@@ -22,3 +23,10 @@ def moving_statistics(node, inputs, context):
     evaluating = make_node(node.op, inputs, {**node.attrs, "training": False}, loc=node.loc)
     evaluating.layer = node.layer
     return evaluating
+
+
+@strip_dropout.rule("training_select")
+def evaluation_operand(node, inputs, context):
+    """training_select(a, b) -> b (stretched to a's shape where b is a scalar)"""
+    a, b = inputs
+    return b if b.shape == node.shape else broadcast_like(b, a)
