@@ -16,7 +16,7 @@ decomposition (two sums over the batch and one elementwise pass, which fuse_elem
 gradient is the decomposition's.  Its `state_updates` rule gives the moving statistics' new values, which
 the model adds to the optimizer's updates; they read the same sums, which common-subexpression elimination
 shares with the forward pass.  For evaluation and prediction, passes/strip_dropout.py's rule sets `training`
-to False; passes/fold_batch_norm.py then folds it into a dense or conv layer before it for inference.
+to False (and its gradient, made of the decomposition, follows through `training_select`, below); passes/fold_batch_norm.py then folds it into a dense or conv layer before it for inference.
 gamma and beta are trainable parameters; moving_mean and moving_var are parameters with trainable=False, the
 one mechanism of frozen parameters: no gradient, no optimizer update, saved, loaded and exported like the rest.
 """
@@ -34,6 +34,7 @@ from .shape_rules import broadcast_shapes, require_float
 from .composite import register_composite
 from .elementwise import maximum, sqrt
 from .reduce import count, sum as reduce_sum
+
 
 def _axes(x) -> tuple:
     return tuple(range(x.ndim - 1))
