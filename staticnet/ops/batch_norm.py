@@ -16,7 +16,8 @@ decomposition (two sums over the batch and one elementwise pass, which fuse_elem
 gradient is the decomposition's.  Its `state_updates` rule gives the moving statistics' new values, which
 the model adds to the optimizer's updates; they read the same sums, which common-subexpression elimination
 shares with the forward pass.  For evaluation and prediction, passes/strip_dropout.py's rule sets `training`
-to False (and its gradient, made of the decomposition, follows through `training_select`, below); passes/fold_batch_norm.py then folds it into a dense or conv layer before it for inference.
+to False (its gradient, made of the decomposition, follows through `training_select`, below), and for
+deployment passes/fold_batch_norm.py folds it into a dense or conv layer before it.
 gamma and beta are trainable parameters; moving_mean and moving_var are parameters with trainable=False, the
 one mechanism of frozen parameters: no gradient, no optimizer update, saved, loaded and exported like the rest.
 """
