@@ -111,6 +111,42 @@ def w3_epoch(params, x, y, batch, lr, rng):
         bk -= lr * d_conv.sum((0, 1, 2))
 
 
+BN_MOMENTUM, BN_EPS = 0.99, 1e-3  # sn.batch_norm's defaults
+
+
+def w3bn_epoch(params, state, x, y, batch, lr, rng):
+    """W3 with a batch norm between the convolution and its sigmoid: batch statistics in training (biased
+    variance), the moving ones updated with the unbiased variance (state: moving mean and variance)."""
+    K, bk, gamma, beta, W1, b1, W2, b2 = params
+    for xb, yb, n in minibatches(x, y, batch, rng):
+        rows = patches(xb)
+        z = rows @ K + bk
+        count = z.size // z.shape[-1]
+        mean, var = z.mean((0, 1, 2)), z.var((0, 1, 2))
+        inv = 1 / np.sqrt(var + np.float32(BN_EPS))
+        z_hat = (z - mean) * inv
+        conv = sigmoid(gamma * z_hat + beta)
+        pooled, windows = max_pool(conv)
+        flat = pooled.reshape(n, 2880)
+        a1 = sigmoid(flat @ W1 + b1)
+        p = softmax(a1 @ W2 + b2)
+        d2 = (p - yb) / n
+        d1 = (d2 @ W2.T) * a1 * (1 - a1)
+        d_bn = max_pool_gradient(d1 @ W1.T, pooled, windows) * conv * (1 - conv)
+        d_hat = d_bn * gamma
+        d_z = inv / count * (count * d_hat - d_hat.sum((0, 1, 2)) - z_hat * (d_hat * z_hat).sum((0, 1, 2)))
+        W2 -= lr * (a1.T @ d2)
+        b2 -= lr * d2.sum(0)
+        W1 -= lr * (flat.T @ d1)
+        b1 -= lr * d1.sum(0)
+        gamma -= lr * (d_bn * z_hat).sum((0, 1, 2))
+        beta -= lr * d_bn.sum((0, 1, 2))
+        K -= lr * (rows.reshape(-1, 25).T @ d_z.reshape(-1, 20))
+        bk -= lr * d_z.sum((0, 1, 2))
+        state["mean"] = BN_MOMENTUM * state["mean"] + (1 - BN_MOMENTUM) * mean
+        state["var"] = BN_MOMENTUM * state["var"] + (1 - BN_MOMENTUM) * var * count / (count - 1)
+
+
 W5_DROPOUT = 0.5
 
 
@@ -165,18 +201,21 @@ def w5_epoch(params, x, y, batch, lr, rng, dropout=W5_DROPOUT):
         w5_step(params, xb, yb, lr, dropout_masks(rng, n, (640, 1000, 1000), dropout) if dropout else None)
 
 
-LEARNING_RATES = {"W1": 3.0, "W2": 0.001, "W3": 0.1, "W5": 0.03}
+LEARNING_RATES = {"W1": 3.0, "W2": 0.001, "W3": 0.1, "W3BN": 0.1, "W5": 0.03}
 LAYER_SHAPES = {"W1": [(784, 100), (100, 10)], "W2": [(784, 100), (100, 10)],
-                "W3": [(25, 20), (2880, 100), (100, 10)],
+                "W3": [(25, 20), (2880, 100), (100, 10)], "W3BN": [(25, 20), (2880, 100), (100, 10)],
                 "W5": [(25, 20), (500, 40), (640, 1000), (1000, 1000), (1000, 10)]}
 
 
 def initial_params(workload, seed=0):
-    """Weights N(0, 1/fan_in) and zero biases, in the order the epoch functions take them."""
+    """Weights N(0, 1/fan_in) and zero biases, in the order the epoch functions take them (W3BN: the batch
+    norm's gamma, ones, and beta, zeros, after the convolution's)."""
     rng = np.random.default_rng(seed)
     params = []
     for shape in LAYER_SHAPES[workload]:
         params += [rng.normal(0, 1 / np.sqrt(shape[0]), shape).astype(np.float32), np.zeros(shape[1], np.float32)]
+    if workload == "W3BN":
+        params[2:2] = [np.ones(20, np.float32), np.zeros(20, np.float32)]
     return params
 
 
@@ -188,6 +227,9 @@ def epoch_runner(workload, batch, x, y, params=None):
     if workload == "W2":
         state = {"t": 0, "m": [np.zeros_like(p) for p in params], "v": [np.zeros_like(p) for p in params]}
         train = lambda: w2_epoch(params, state, x, y, batch, lr, rng)  # noqa: E731
+    elif workload == "W3BN":
+        state = {"mean": np.zeros(20, np.float32), "var": np.ones(20, np.float32)}
+        train = lambda: w3bn_epoch(params, state, x, y, batch, lr, rng)  # noqa: E731
     else:
         epoch_of = {"W1": w1_epoch, "W3": w3_epoch, "W5": w5_epoch}[workload]
         train = lambda: epoch_of(params, x, y, batch, lr, rng)  # noqa: E731

@@ -10,7 +10,7 @@ import importlib.util
 
 import numpy as np
 
-from .numpy_baseline import LEARNING_RATES, W5_DROPOUT
+from .numpy_baseline import BN_EPS, BN_MOMENTUM, LEARNING_RATES, W5_DROPOUT
 
 PEERS = ("pytorch", "jax")
 
@@ -50,10 +50,11 @@ class TorchRunner(_Runner):
         torch.manual_seed(0)
         self.torch = torch
         labels = y.argmax(1)
-        if workload in ("W3", "W5"):
+        if workload in ("W3", "W3BN", "W5"):
             self.x = torch.from_numpy(np.ascontiguousarray(x.reshape(-1, 1, 28, 28)))
-        if workload == "W3":
-            self.model = nn.Sequential(nn.Conv2d(1, 20, 5), nn.Sigmoid(), nn.MaxPool2d(2), nn.Flatten(),
+        if workload in ("W3", "W3BN"):  # PyTorch's momentum is 1 - sn.batch_norm's
+            normalise = [nn.BatchNorm2d(20, eps=BN_EPS, momentum=1 - BN_MOMENTUM)] if workload == "W3BN" else []
+            self.model = nn.Sequential(nn.Conv2d(1, 20, 5), *normalise, nn.Sigmoid(), nn.MaxPool2d(2), nn.Flatten(),
                                        nn.Linear(2880, 100), nn.Sigmoid(), nn.Linear(100, 10))
         elif workload == "W5":
             self.model = nn.Sequential(nn.Conv2d(1, 20, 5), nn.ReLU(), nn.MaxPool2d(2),
@@ -104,9 +105,21 @@ class JaxRunner(_Runner):
             conv = jax.lax.conv_general_dilated(h, k, (1, 1), "VALID", dimension_numbers=("NHWC", "HWIO", "NHWC"))
             return jax.lax.reduce_window(act(conv + bk), -jnp.inf, jax.lax.max, (1, 2, 2, 1), (1, 2, 2, 1), "VALID")
 
-        if workload in ("W3", "W5"):
+        if workload in ("W3", "W3BN", "W5"):
             self.x = jnp.asarray(x.reshape(-1, 28, 28, 1))
-        if workload == "W3":
+        if workload == "W3BN":
+            params = [init(5, 5, 1, 20), jnp.zeros(20), jnp.ones(20), jnp.zeros(20), init(2880, 100), jnp.zeros(100),
+                      init(100, 10), jnp.zeros(10)]
+
+            def logits(params, xb, key):
+                """Also returns the batch's mean and biased variance, for the moving statistics."""
+                k, bk, gamma, beta = params[:4]
+                z = jax.lax.conv_general_dilated(xb, k, (1, 1), "VALID", dimension_numbers=("NHWC", "HWIO", "NHWC")) + bk
+                mean, var = jnp.mean(z, (0, 1, 2)), jnp.var(z, (0, 1, 2))
+                a = jax.nn.sigmoid((z - mean) / jnp.sqrt(var + BN_EPS) * gamma + beta)
+                pooled = jax.lax.reduce_window(a, -jnp.inf, jax.lax.max, (1, 2, 2, 1), (1, 2, 2, 1), "VALID")
+                return dense_net(params[4:], pooled.reshape(xb.shape[0], -1)), (mean, var)
+        elif workload == "W3":
             params = [init(5, 5, 1, 20), jnp.zeros(20), init(2880, 100), jnp.zeros(100), init(100, 10), jnp.zeros(10)]
 
             def logits(params, xb, key):
@@ -160,7 +173,20 @@ class JaxRunner(_Runner):
                 grads = jax.grad(loss)(state, xb, yb, key)
                 return [p - lr * g for p, g in zip(state, grads)]
             self.state = params
-        if workload == "W5":  # the state carries the key that each step splits for its dropout masks
+        if workload == "W3BN":  # the state carries the moving statistics, updated from each batch's
+            def bn_loss(params, xb, yb):
+                z, statistics = logits(params, xb, None)
+                return -jnp.mean(jnp.sum(yb * jax.nn.log_softmax(z), axis=1)), statistics
+
+            def train_step(state, x, y, idx):
+                params, moving_mean, moving_var = state
+                grads, (mean, var) = jax.grad(bn_loss, has_aux=True)(params, x[idx], y[idx])
+                count = idx.shape[0] * 24 * 24  # values per channel: the batch's 24 x 24 maps
+                return ([p - lr * g for p, g in zip(params, grads)],
+                        BN_MOMENTUM * moving_mean + (1 - BN_MOMENTUM) * mean,
+                        BN_MOMENTUM * moving_var + (1 - BN_MOMENTUM) * var * count / (count - 1))
+            self.state = (params, jnp.zeros(20), jnp.ones(20))
+        elif workload == "W5":  # the state carries the key that each step splits for its dropout masks
             def train_step(state, x, y, idx):
                 key, step_key = jax.random.split(state[1])
                 return step(state[0], x[idx], y[idx], step_key), key

@@ -21,6 +21,7 @@ from .ops.pool import avg_pool2d, global_avg_pool2d, global_max_pool2d, l2_pool2
 from .ops.rnn import rnn
 from .ops.slicing import concat, split, stack
 from .ops.layer_norm import layer_norm
+from .ops.batch_norm import batch_norm
 from .autodiff import grad
 from .function import NumpyFunction
 from .gradcheck import gradcheck

@@ -243,7 +243,7 @@ class ModelCheckpoint(Callback):
             if not watched.improves(score, self.best_score):
                 return
         path = _formatted(self.path, epoch + 1, logs)
-        leaves = self.model.trainable + self.model.state
+        leaves = self.model.parameters + self.model.state
         if all(np.isfinite(t.value).all() for t in leaves):
             self.model.save(path)
             if self.save_best_only:

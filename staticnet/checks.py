@@ -57,6 +57,13 @@ def refuse(op: str, message: str, error: type[Exception] = GraphError):
     fail(error, op, message)
 
 
+def flag(op: str, name: str, value) -> bool:
+    """A True/False argument (trainable=, ...): 0, 1, "no" or None are refused rather than read as truths."""
+    if not isinstance(value, bool):
+        refuse(op, f"{name} must be True or False, got {shown(value)}")
+    return value
+
+
 def count(op: str, name: str, value, minimum: int = 1, error: type[Exception] = GraphError) -> int:
     """`value` as a Python int of at least `minimum`, or an error naming it."""
     if not is_integer(value) or value < minimum:

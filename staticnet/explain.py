@@ -70,6 +70,8 @@ class StepNotes:
                     g = g.inputs[0]  # the same values in another shape: the product before a flatten's reshape
                     self.roles[g.id] = role
         self.updated = {value.id: leaf for leaf, value in updates}
+        self.state_of = {t.id: n for n in self.nodes if has_trait(n, "state_updates") for t in n.inputs
+                         if t.op == "param" and not t.trainable}  # a state leaf -> the node writing it
         self.trained = {leaf.id for leaf, _ in updates if leaf.id in gradients}  # not the optimizer's own state
 
     # ------------------------------------------------------------ the training graph's layers
@@ -167,7 +169,7 @@ class StepNotes:
                 text, _ = self._render(piece, {piece.id}, top=True)
                 lines.append(f"{text}   {fmt_shape(piece.shape)} {piece.dtype}   (made by the passes)")
         lines[0] += f"   {node.loc}"
-        return lines + self._equations(inside) + self._notes(inside, explained)
+        return lines + self._equations(inside) + self._op_equations(inside, explained) + self._notes(inside, explained)
 
     # ------------------------------------------------------------ pieces of the comments
     def _known(self, ids) -> set[int]:
@@ -266,6 +268,19 @@ class StepNotes:
             if leaf is not None and leaf.id in self.trained:
                 lines += self._update(leaf)
         return list(dict.fromkeys(lines))
+
+    def _op_equations(self, inside: set[int], explained: set) -> list[str]:
+        """The equations of an op that gives them (a batch norm), above the first code computing its values or
+        writing its state, once per node in the step."""
+        lines = []
+        for i in sorted(inside, key=self.number.get):
+            leaf = self.updated.get(i)
+            state = leaf is not None and leaf.id in self.state_of
+            owner = self.state_of[leaf.id] if state else self.by_id[i] if has_trait(self.by_id[i], "equations") else None
+            if owner is not None and ("equations", owner.id, state) not in explained:
+                explained.add(("equations", owner.id, state))
+                lines += registry[owner.op].equations(owner, state)
+        return lines
 
     def _convolution(self, layer) -> bool:
         """Whether the layer's product reads windows of its input (im2col, made on the layer's line)."""

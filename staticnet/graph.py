@@ -72,10 +72,11 @@ class Tensor:
     """A node of the graph; also the symbolic value it computes."""
 
     __slots__ = ("op", "inputs", "attrs", "shape", "dtype", "loc", "id", "value", "name", "regularize", "origin",
-                 "layer")
+                 "layer", "trainable")
     __array_priority__ = 1000  # so ndarray + Tensor defers to Tensor.__radd__
 
-    def __init__(self, op, inputs, attrs, shape, dtype, loc, *, value=None, name=None, regularize=False, layer=None):
+    def __init__(self, op, inputs, attrs, shape, dtype, loc, *, value=None, name=None, regularize=False, layer=None,
+                 trainable=True):
         self.op = op
         self.inputs = tuple(inputs)
         self.attrs = dict(attrs)
@@ -86,6 +87,7 @@ class Tensor:
         self.value = value
         self.name = name
         self.regularize = regularize
+        self.trainable = trainable  # a parameter the optimizer updates; False: frozen, or state an op updates
         self.origin = None  # set by the passes: the ids of the nodes of the graph as built that this one computes
         # the layer builder that made it (layer_scope), None outside one; a parameter made outside any, named
         # "<layer>/<what>" as the builders name theirs, belongs to that layer: a layer written by hand, or
@@ -175,16 +177,19 @@ def input(name: str, shape, dtype="float32") -> Tensor:  # noqa: A001 - the user
     return Tensor("input", (), {}, shape, _checked_dtype("input", dtype), user_location(), name=name)
 
 
-def param(name: str, shape=None, init=None, *, value=None, dtype=None, regularize=None) -> Tensor:
-    """A trainable parameter holding its current value (``W.value``).
+def param(name: str, shape=None, init=None, *, value=None, dtype=None, regularize=None, trainable=True) -> Tensor:
+    """A parameter holding its current value (``W.value``).
 
     `regularize` says whether sn.l1 / sn.l2 penalise it; by default weights
-    (2 or more dimensions) are and biases are not.
+    (2 or more dimensions) are and biases are not.  `trainable=False` freezes it (Keras's layer.trainable,
+    PyTorch's requires_grad=False): autodiff makes no gradient for it and the optimizer no update, and it is
+    still saved, loaded, exported and read and written through `net.params`.
     """
     from . import init as initializers
 
     loc = user_location()
     checks.name("param", name)
+    trainable = checks.flag("param", "trainable", trainable)
     if value is not None:
         value = np.array(value)
         value = value.astype(_checked_dtype("param", dtype or (value.dtype if value.dtype in FLOAT_DTYPES else DEFAULT_FLOAT)))
@@ -206,7 +211,8 @@ def param(name: str, shape=None, init=None, *, value=None, dtype=None, regulariz
                                                 "(every dimension must be at least 1)")
     if regularize is None:
         regularize = value.ndim >= 2
-    return Tensor("param", (), {}, value.shape, value.dtype, loc, value=value, name=name, regularize=regularize)
+    return Tensor("param", (), {}, value.shape, value.dtype, loc, value=value, name=name, regularize=regularize,
+                  trainable=trainable)
 
 
 def _initial_value(name: str, shape: tuple, dtype: np.dtype, init, loc: str) -> np.ndarray:

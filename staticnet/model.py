@@ -40,7 +40,7 @@ from .nan_guard import NanGuard
 from .passes import optimize, rewrite_forward
 from .passes.strip_dropout import strip_dropout
 from .program import Program
-from .registry import has_trait
+from .registry import has_trait, registry
 from .progress import Progress
 from .runtime import Generated, Workspace, kernels_called, parts_needed, shared_arguments
 
@@ -126,12 +126,18 @@ class Model:
                                             metric_kind(self.outputs[0], label), loc)
         self.one_hot_inputs = [(n.inputs[0], n) for n in graph.nodes if has_trait(n, "takes_labels")
                                 and n.inputs[0].op == "input"]
-        self.trainable = Graph(loss).params
-        self._check_unique_names(self.trainable, "parameter", loc)
+        parameters = Graph([loss] + self.outputs).params
+        self._check_unique_names(parameters, "parameter", loc)
+        self.trainable = [t for t in Graph(loss).params if t.trainable]
+        self.non_trainable = [t for t in parameters if not t.trainable]  # frozen, and state the step writes
         if not self.trainable:
-            raise located(GraphError, "compile", loc, "the loss depends on no parameters: nothing to train")
+            frozen = " (every one it depends on is frozen, trainable=False)" if Graph(loss).params else ""
+            raise located(GraphError, "compile", loc, f"the loss depends on no trainable parameters{frozen}: "
+                                                      "nothing to train")
         self.gradients, gradient_of = gradients(loss, self.trainable, loc)
-        self.update_pairs = tuple(optimizer.updates(self.trainable, self.gradients))
+        self.state_updates = tuple(pair for node in Graph(loss).nodes if has_trait(node, "state_updates")
+                                   for pair in registry[node.op].state_updates(node))
+        self.update_pairs = tuple(optimizer.updates(self.trainable, self.gradients)) + self.state_updates
         self.training_roots = (loss, *self.outputs) + tuple(value for _, value in self.update_pairs)
         self.notes = StepNotes((loss, *self.outputs), gradient_of, self.update_pairs, optimizer)
         self.state = [optimizer.lr_leaf] + optimizer.state
@@ -604,11 +610,16 @@ class Model:
         data = keras_data.as_feeds(self, data, None, "learning_speed", "learning_speed data")
         return speeds(self, self._data(data, self.inputs, "learning_speed data", check_values=True), batch)
 
+    @property
+    def parameters(self) -> list:
+        """Every parameter of the graph: the trainable ones, then the frozen ones and the state the step writes."""
+        return self.trainable + self.non_trainable
+
     def _snapshot(self):
-        return {t.name: t.value.copy() for t in self.trainable + self.state}
+        return {t.name: t.value.copy() for t in self.parameters + self.state}
 
     def _restore(self, snapshot):
-        for t in self.trainable + self.state:
+        for t in self.parameters + self.state:
             t.value[...] = snapshot[t.name]
 
     # ------------------------------------------------------------ evaluation and prediction
@@ -679,7 +690,7 @@ class Model:
     # ------------------------------------------------------------ parameters
     @property
     def params(self) -> "ParamView":
-        return ParamView(self.trainable)
+        return ParamView(self.parameters)
 
     def save(self, path: str) -> None:
         from .serialize import save_model

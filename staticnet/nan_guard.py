@@ -71,7 +71,7 @@ class NanGuard:
 
     def __init__(self, model, arrays, batch_size: int):
         self.model, self.arrays, self.batch_size = model, arrays, batch_size
-        self.leaves = model.trainable + model.state
+        self.leaves = model.parameters + model.state
         self.roots = [model.loss] + model.outputs + [new for _, new in model.update_pairs]
 
     def check_before_training(self) -> None:

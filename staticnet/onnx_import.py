@@ -115,13 +115,14 @@ class Importer:
                                  else constant(value, value.dtype if value.dtype.kind == "i" else None))
         return self.values[name]
 
-    def parameter(self, name: str, value) -> Tensor:
-        """A parameter named after the initializer it holds (suffixed where a permuted copy needs a new name)."""
+    def parameter(self, name: str, value, trainable: bool = True) -> Tensor:
+        """A parameter named after the initializer it holds (suffixed where a permuted copy needs a new name);
+        trainable=False for state (a batch norm's running statistics)."""
         unique, k = name, 1
         while unique in self.param_names:
             unique, k = f"{name}_{k}", k + 1
         self.param_names.add(unique)
-        return param(unique, value=np.array(value))
+        return param(unique, value=np.array(value), trainable=trainable)
 
     def known(self, name: str, what: str) -> np.ndarray:
         """An operand whose value must be known at import (an initializer or a Constant)."""

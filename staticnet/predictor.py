@@ -12,11 +12,13 @@ from .interpreter import run
 
 def inference_outputs(outputs) -> list[Tensor]:
     """The graph a deployed model computes, as in Model.predict: dropout is the identity (the book's form, a
-    scaling by 1 - rate), and identities such as x * 1 are dropped; the values are unchanged."""
+    scaling by 1 - rate), a batch norm reads its moving statistics and is folded into the dense or conv layer
+    before it, and identities such as x * 1 are dropped; the values are unchanged (to rounding)."""
+    from .passes.fold_batch_norm import fold_batch_norm
     from .passes.simplify import simplify
     from .passes.strip_dropout import strip_dropout
     from .program import Program
-    return list(simplify(strip_dropout(Program(outputs=tuple(as_list(outputs))))).outputs)
+    return list(simplify(fold_batch_norm(strip_dropout(Program(outputs=tuple(as_list(outputs)))))).outputs)
 
 
 class Predictor:

@@ -45,8 +45,14 @@ class OpDef:
     #                                  -> [tensor per ONNX output]}: the ONNX ops built as this op, where the
     #                                  `onnx` rule cannot say (other attributes, other operands, a layout)
     decomposition: Callable | None = None  # (*inputs, **attrs) -> Tensor: the op written with other ops
+    state_updates: Callable | None = None  # node -> [(state parameter, its value after a training step)]: state
+    #                                        the training step writes beside the optimizer's updates (batch
+    #                                        norm's moving statistics), read at evaluation (`inference` rules)
     # How explain writes the op in the book's notation; without either, op(operands).
     infix: tuple | None = None  # (symbol, precedence): between its two operands, " + " (1), " * " (2), " @ " (2)
+    equations: Callable | None = None  # (node, state) -> the lines explain writes above the code computing the
+    #                                    op's values (state False: batch norm's normalise, scale and shift) or its
+    #                                    state_updates (True: the moving update), as it writes BP1-BP4
     notation: Callable | None = None  # (node, [(operand's text, its precedence)], top) -> (text, precedence), or
     #                                   None for op(operands); `top`: the node is the expression, not inside one
     # Traits: what other code asks about an op, so that it never tests op names (explain, summary, metrics,

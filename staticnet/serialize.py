@@ -20,7 +20,7 @@ the same file, once their writer is known to be gone.
 
 staticnet.json:
   format: "staticnet-model", version: 1, staticnet: the writer's version
-  nodes: [{op, inputs: [node indices], attrs, shape, dtype, name, loc, regularize, array}]
+  nodes: [{op, inputs: [node indices], attrs, shape, dtype, name, loc, regularize, trainable, array}]
   loss: node index, outputs: [node indices], single_output: bool
   optimizer: {name, lr, schedule: {kind, ...its numbers, a warm-up's then: a schedule}, ...hyperparameters},
   metrics: [...]
@@ -96,6 +96,8 @@ def _contents(model):
         if n.op in ("param", "constant"):
             entry["array"] = len(arrays)
             entry["regularize"] = n.regularize
+            if n.op == "param" and not n.trainable:
+                entry["trainable"] = False
             arrays.append(n.value)
         entries.append(entry)
     leaves = {}
@@ -142,7 +144,7 @@ def _first_non_finite(named_arrays):
 
 
 def _refuse_non_finite_over_finite(model, path):
-    bad = _first_non_finite((t.name, t.value) for t in model.trainable)
+    bad = _first_non_finite((t.name, t.value) for t in model.parameters)
     if bad is None or not os.path.exists(path):
         return
     try:
@@ -340,6 +342,8 @@ class _ModelFile:
             self.field(entry, "array", f"{where}.array", lambda v: _is_int(v) and v >= 0, "an array index (>= 0)")
             self.field(entry, "regularize", f"{where}.regularize", lambda v: isinstance(v, bool), "true or false",
                        default=False)
+            self.field(entry, "trainable", f"{where}.trainable", lambda v: isinstance(v, bool), "true or false",
+                       default=True)
 
     def _check_optimizer(self, config: dict) -> None:
         from .optim import OPTIMIZERS
@@ -477,7 +481,8 @@ def _rebuild(file: _ModelFile) -> list[Tensor]:
             node = Tensor("input", (), {}, shape, dtype, entry["loc"], name=entry["name"])
         elif op in ("param", "constant"):
             node = Tensor(op, (), {}, shape, dtype, entry["loc"], value=file.node_array(entry),
-                          name=entry["name"], regularize=entry.get("regularize", False))
+                          name=entry["name"], regularize=entry.get("regularize", False),
+                          trainable=entry.get("trainable", True))
         else:
             attrs = {k: _tupled(v) for k, v in entry["attrs"].items()}
             try:
@@ -551,7 +556,7 @@ def restore_checkpoint(model, path: str) -> SavedCallbacks:
     with _ModelFile(path) as file:
         _check_same_training(model, file.manifest, path)
         saved = {e["name"]: e for e in file.manifest["nodes"] if e["op"] == "param"}
-        for leaf in model.trainable:
+        for leaf in model.parameters:
             if leaf.name not in saved:
                 file.fail(f"checkpoint has no parameter {leaf.name!r}; it was saved from another model")
             if tuple(saved[leaf.name]["shape"]) != leaf.shape:
@@ -650,7 +655,7 @@ def _saved_early_stopping(model, file: "_ModelFile"):
     entry = file.manifest.get("early_stopping")
     if entry is None:
         return None
-    leaves = {t.name: t for t in model.trainable + model.state}
+    leaves = {t.name: t for t in model.parameters + model.state}
     try:
         state = {key: entry[key] for key in ("monitor", "best_score", "best_epoch", "waited")}
         weights = {name: file.array(i, leaves[name].shape, leaves[name].dtype, f"early-stopping weights {name!r}")

@@ -47,7 +47,7 @@ def layers(model) -> tuple[list[LayerRow], LayerRow]:
     needs)."""
     loss_node, outputs = model.as_built
     in_outputs = {n.id for n in topological(outputs)}
-    trainable = {t.id for t in model.trainable}
+    trainable = {t.id for t in model.parameters}  # frozen parameters and state count in their layer too
     fed: set[int] = set()  # nodes that depend on data
     groups: dict[str, LayerRow] = {}
     group_of: dict[int, LayerRow] = {}
@@ -145,12 +145,15 @@ def summary_text(model, batch_size: int) -> str:
             cells = (name, op, shape, count) if i == 0 else ("", op, "", "")
             lines.append(_row(cells, kernel_lines[i:i + 1], widths))
     params = sum(t.value.size for t in model.trainable)
+    written = {leaf.id for leaf, _ in model.state_updates}  # state a layer keeps (batch norm's statistics)
+    kept = sum(t.value.size for t in model.non_trainable if t.id in written)
+    frozen = sum(t.value.size for t in model.non_trainable if t.id not in written)
     state = sum(t.value.size for t in model.state)
     forward, _ = flops_per_example(model, "forward")
     train, per_step = flops_per_example(model, "train")
     workspace = model.steps["train"].plan.peak_bytes(batch_size)
     lines += ["=" * min(WIDTH, sum(widths) + 2 * 4 + kernel_width),
-              f"parameters: {params:,} trainable, {state:,} optimizer state",
+              f"parameters: {params:,} trainable, {kept:,} non-trainable, {frozen:,} frozen; {state:,} optimizer state",
               f"FLOPs per example: {forward:,} forward, {train:,} training (+{per_step:,} per step)",
               f"workspace: {workspace:,} bytes (training step, batch {batch_size})"]
     return "\n".join(lines)

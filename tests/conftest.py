@@ -26,11 +26,11 @@ def central_difference(f, x, eps=1e-6):
     return grad
 
 
-def check_grads(build, arrays, *, batch=False, rtol=1e-5, atol=1e-7, eps=1e-6, backend="numpy"):
+def check_grads(build, arrays, *, batch=False, rtol=1e-5, atol=1e-7, eps=1e-6, backend="numpy", training=False):
     """Compare sn.grad of sum(build(*inputs) * w) with central differences, in float64.
 
     `arrays` are the values of the inputs; `batch` (one flag, or one per input)
-    declares their first axis as the batch dimension (None).
+    declares their first axis as the batch dimension (None); `training`: run as a training step.
     """
     arrays = [np.array(a, dtype=np.float64) for a in arrays]
     flags = [batch] * len(arrays) if isinstance(batch, bool) else list(batch)
@@ -40,7 +40,7 @@ def check_grads(build, arrays, *, batch=False, rtol=1e-5, atol=1e-7, eps=1e-6, b
     w = sn.input("w", out.shape, dtype="float64")
     y = sn.sum(out * w) if out.shape else out * w
     grads = sn.grad(y, inputs)
-    f = sn.function(inputs + [w], [y] + grads, backend=backend)
+    f = sn.function(inputs + [w], [y] + grads, backend=backend, training=training)
     out_shape = tuple(arrays[0].shape[0] if d is None else d for d in out.shape)
     weights = np.random.default_rng(7).normal(size=out_shape)
     _, *analytic = f(*arrays, weights)

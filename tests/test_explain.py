@@ -165,3 +165,18 @@ def test_a_slice_is_written_as_numpy_indexes():
     z = sn.dense(sn.concat([h[:, 1:3], h[:, ::-2]]), 2)
     source = explain_source(sn.compile(sn.softmax_cross_entropy(z, y), outputs=z, optimizer=sn.SGD(lr=0.1)))
     assert "dense1_a[:, 1:3]" in source and "dense1_a[:, 3::-2]" in source
+
+
+def test_a_batch_norm_names_its_equations_above_its_code_and_the_moving_update_above_the_state_writes():
+    sn.seed(0)
+    x, y = sn.input("x", (None, 6, 6, 1)), sn.input("y", (None, 3))
+    h = sn.relu(sn.batch_norm(sn.conv2d(x, 4, 3), momentum=0.9, name="bn"))
+    p = sn.dense(sn.flatten(h), 3, activation="softmax")
+    net = sn.compile(sn.cross_entropy(p, y), outputs=p, optimizer=sn.SGD(lr=0.1))
+    found = blocks(explain_source(net))
+    normalise = [i for i, (comments, _) in enumerate(found) if any(c.startswith("BN normalise (bn)") for c in comments)]
+    moving = [i for i, (comments, _) in enumerate(found) if any(c.startswith("BN moving update (bn): moving_mean <- "
+                                                                             "0.9 moving_mean + 0.1 mu_B") for c in comments)]
+    assert len(normalise) == 1 and len(moving) == 1 and normalise[0] < moving[0]
+    assert any(c.startswith("BN scale and shift (bn): y = gamma * z_hat + beta") for c in found[normalise[0]][0])
+    assert any("bn/moving_mean <- " in c for c in found[moving[0]][0])  # above the loop writing the state

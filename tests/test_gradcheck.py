@@ -106,3 +106,15 @@ def test_gradcheck_names_a_mistake_in_its_arguments():
         with pytest.raises((sn.GraphError, ValueError), match=f"^gradcheck at {HERE}:{call.__code__.co_firstlineno}: "
                                                               f"{message}"):
             call()
+
+
+def test_a_model_with_a_batch_norm_checks_its_training_gradient_compiled_and_reference():
+    """The differences are of the training loss (batch statistics): the compiled gradient must be of it too."""
+    sn.seed(0)
+    rng = np.random.default_rng(0)
+    x, y = sn.input("x", (None, 5)), sn.input("y", (None, 3))
+    p = sn.dense(sn.tanh(sn.batch_norm(sn.dense(x, 4))), 3, activation="softmax")
+    net = sn.compile(sn.cross_entropy(p, y), outputs=p, optimizer=sn.SGD(lr=0.1))
+    data = (rng.normal(size=(8, 5)).astype(np.float32), np.eye(3, dtype=np.float32)[rng.integers(0, 3, 8)])
+    report = net.gradcheck(data, print_fn=None)
+    assert report.ok and {row.gradient for row in report.rows} == {"reference", "compiled"}

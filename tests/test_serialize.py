@@ -209,6 +209,12 @@ def _dropout():
     return sn.cross_entropy(p, y), p, {"x": _features(3), "y": _one_hot(2)}
 
 
+def _batch_normalised():
+    x, y = sn.input("x", (None, 3)), sn.input("y", (None, 2))
+    p = sn.dense(sn.relu(sn.batch_norm(sn.dense(x, 8), momentum=0.9)), 2, activation="softmax")
+    return sn.cross_entropy(p, y), p, {"x": _features(3), "y": _one_hot(2)}
+
+
 def _signs(classes):
     return np.where(np.random.default_rng(2).integers(0, 2, (12, classes)) > 0, 1.0, -1.0).astype(np.float32)
 
@@ -232,6 +238,8 @@ RESUMABLE = {  # every cost and kind of layer: a model built from it, its output
     "avg_pool2d": _images(lambda x: sn.avg_pool2d(sn.conv2d(x, 2, 3, padding="same", activation="relu"))),
     "rnn": _recurrent,
     "dropout": _dropout,
+    "batch_norm": _batch_normalised,
+    "conv2d + batch_norm": _images(lambda x: sn.relu(sn.batch_norm(sn.conv2d(x, 2, 3), momentum=0.5))),
 }
 
 
@@ -253,7 +261,7 @@ def test_resume_from_a_checkpoint_equals_the_uninterrupted_run_bit_for_bit(tmp_p
     resumed.fit(data, epochs=3, resume=path, **settings)
     assert [e["epoch"] for e in resumed.history.epochs] == [1, 2, 3]
     assert [e["loss"] for e in resumed.history.epochs] == [e["loss"] for e in whole.history.epochs]
-    for a, b in zip(whole.trainable + whole.state, resumed.trainable + resumed.state):
+    for a, b in zip(whole.parameters + whole.state, resumed.parameters + resumed.state):
         assert a.name == b.name
         np.testing.assert_array_equal(b.value, a.value, err_msg=a.name)
 

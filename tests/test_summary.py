@@ -24,7 +24,7 @@ def test_the_summary_lists_each_layer_with_its_shape_parameters_and_kernel(capsy
     assert row(text, "x").split()[1:] == ["input", "(None,", "784)"]
     assert "square" in row(text, "(loss)")  # the L2 term's sums of squares
     forward = 2 * 784 * 30 + 2 * 30 + 2 * 30 * 10 + 10 + 10  # products, bias and sigmoid, bias, softmax
-    assert f"parameters: {784 * 30 + 30 + 310:,} trainable, 1 optimizer state" in text
+    assert f"parameters: {784 * 30 + 30 + 310:,} trainable, 0 non-trainable, 0 frozen; 1 optimizer state" in text
     assert f"FLOPs per example: {forward:,} forward" in text
     assert f"workspace: {net.steps['train'].plan.peak_bytes(10):,} bytes (training step, batch 10)" in text
     assert max(len(line) for line in text.splitlines()) < 80

@@ -223,13 +223,16 @@ def leaky_relu(z, alpha=0.01):
     return make_node("leaky_relu", (z,), {"alpha": checks.real("leaky_relu", "alpha", alpha, ANY_REAL)})
 
 
-def prelu(z, slope=None, name="prelu"):
-    """Leaky relu whose slope is learned, one per unit (the last axis); starts at 0.25."""
+def prelu(z, slope=None, name="prelu", trainable=True):
+    """Leaky relu whose slope is learned, one per unit (the last axis); starts at 0.25 (trainable=False:
+    frozen there)."""
     require_tensor("prelu", z)
     if slope is None:
         from .. import init
+        trainable = checks.flag("prelu", "trainable", trainable)
         with layer_scope(name):
-            slope = param(f"{name}/alpha", (z.shape[-1],), init=init.constant(0.25), dtype=z.dtype, regularize=False)
+            slope = param(f"{name}/alpha", (z.shape[-1],), init=init.constant(0.25), dtype=z.dtype, regularize=False,
+                          trainable=trainable)
             return make_node("prelu", (z, slope))
     return make_node("prelu", (z, slope))
 

@@ -161,8 +161,9 @@ register("col2im", shape=_col2im_shape, numpy=_col2im_ref, kind="opaque", row_wi
 
 
 def conv2d(x, filters: int, kernel_size, stride=1, padding="valid", activation=None, init=None, bias_init=None,
-           name=None):
-    """activation(conv(x, W) + b) for NHWC images; W has shape (kh*kw*in_channels, filters)."""
+           name=None, trainable=True):
+    """activation(conv(x, W) + b) for NHWC images; W has shape (kh*kw*in_channels, filters); trainable=False
+    freezes W and b."""
     from .nn import layer_name
 
     require_tensor("conv2d", x)
@@ -170,6 +171,7 @@ def conv2d(x, filters: int, kernel_size, stride=1, padding="valid", activation=N
         fail(ShapeError, "conv2d", f"input {fmt_shape(x.shape)} must be (batch, height, width, channels); "
                                    "reshape flat images with sn.reshape(x, (None, 28, 28, 1))")
     filters = checks.count("conv2d", "filters", filters)
+    trainable = checks.flag("conv2d", "trainable", trainable)
     kh, kw = _pair("conv2d", "kernel_size", kernel_size)
     sh, sw = _pair("conv2d", "stride", stride)
     pads = resolve_padding("conv2d", padding, x.shape[1], kh, sh) + resolve_padding("conv2d", padding, x.shape[2], kw, sw)
@@ -177,7 +179,8 @@ def conv2d(x, filters: int, kernel_size, stride=1, padding="valid", activation=N
     with layer_scope(name):
         fan_in = kh * kw * x.shape[3]
         W = param(f"{name}/W", (fan_in, filters), init=initializers.resolve(init),
-                  dtype=x.dtype if x.is_float else None)
-        b = param(f"{name}/b", (filters,), init=initializers.resolve(bias_init) or initializers.zeros(), dtype=W.dtype)
+                  dtype=x.dtype if x.is_float else None, trainable=trainable)
+        b = param(f"{name}/b", (filters,), init=initializers.resolve(bias_init) or initializers.zeros(), dtype=W.dtype,
+                  trainable=trainable)
         patches = make_node("im2col", (x,), {"kh": kh, "kw": kw, "sh": sh, "sw": sw, "pads": pads}, called="conv2d")
         return apply_activation(activation, matmul(patches, W) + b, op="conv2d")

@@ -23,8 +23,9 @@ def layer_name(kind: str, name: str | None, x, op: str | None = None) -> str:
     return f"{kind}{max(upstream, default=0) + 1}"
 
 
-def dense(x, units: int, activation=None, init=None, bias_init=None, name=None):
-    """activation(x @ W + b), with W of shape (in, units) and b of shape (units,)."""
+def dense(x, units: int, activation=None, init=None, bias_init=None, name=None, trainable=True):
+    """activation(x @ W + b), with W of shape (in, units) and b of shape (units,); trainable=False freezes W and
+    b (and a prelu's slopes)."""
     require_tensor("dense", x)
     if x.ndim == 1:
         declared = f"sn.input({x.name!r}, (None, {x.shape[0]}))" if x.op == "input" else "a first axis of None"
@@ -35,17 +36,18 @@ def dense(x, units: int, activation=None, init=None, bias_init=None, name=None):
     if not x.is_float:
         fail(DTypeError, "dense", f"input has dtype {x.dtype}; dense layers take float32 or float64 (use sn.cast)")
     units = checks.count("dense", "units", units)
+    trainable = checks.flag("dense", "trainable", trainable)
     try:
         weight_init, bias_init = initializers.resolve(init), initializers.resolve(bias_init)
     except ValueError as e:
         fail(GraphError, "dense", str(e))
     name = layer_name("dense", name, x)
     with layer_scope(name):
-        W = param(f"{name}/W", (x.shape[1], units), init=weight_init, dtype=x.dtype)
-        b = param(f"{name}/b", (units,), init=bias_init or initializers.zeros(), dtype=x.dtype)
+        W = param(f"{name}/W", (x.shape[1], units), init=weight_init, dtype=x.dtype, trainable=trainable)
+        b = param(f"{name}/b", (units,), init=bias_init or initializers.zeros(), dtype=x.dtype, trainable=trainable)
         z = matmul(x, W) + b
         if activation == "prelu":
-            return prelu(z, name=name)
+            return prelu(z, name=name, trainable=trainable)
         return apply_activation(activation, z, op="dense")
 
 

@@ -189,10 +189,12 @@ register("step_at_grad", shape=lambda g, like, index: (like.shape, like.dtype), 
          grad=lambda n, d: (make_node("step_at", (d,), n.attrs), None), lower=_scatter_step)
 
 
-def rnn(x_seq, hidden_size: int, activation: str = "tanh", return_sequences: bool = False, name=None):
+def rnn(x_seq, hidden_size: int, activation: str = "tanh", return_sequences: bool = False, name=None,
+        trainable=True):
     """An Elman network: h_t = act(x_t Wx + h_{t-1} Wh + b) over (batch, steps, features).
 
     Returns every hidden state (batch, steps, hidden) with return_sequences, else the last (batch, hidden).
+    trainable=False freezes W, U and b.
     """
     from .nn import layer_name
 
@@ -204,11 +206,14 @@ def rnn(x_seq, hidden_size: int, activation: str = "tanh", return_sequences: boo
         near = checks.did_you_mean(activation, ACTIVATION_CODES)
         fail(GraphError, "rnn", f"unknown activation {activation!r}; {near}valid: {', '.join(ACTIVATION_CODES)}")
     hidden_size = checks.count("rnn", "hidden_size", hidden_size)
+    trainable = checks.flag("rnn", "trainable", trainable)
     name = layer_name("rnn", name, x_seq)
     with layer_scope(name):
         dtype = x_seq.dtype if x_seq.is_float else None
-        wx = param(f"{name}/W", (x_seq.shape[2], hidden_size), init=initializers.normal_scaled(), dtype=dtype)
-        wh = param(f"{name}/U", (hidden_size, hidden_size), init=initializers.normal_scaled(), dtype=wx.dtype)
-        b = param(f"{name}/b", (hidden_size,), init=initializers.zeros(), dtype=wx.dtype)
+        wx = param(f"{name}/W", (x_seq.shape[2], hidden_size), init=initializers.normal_scaled(), dtype=dtype,
+                   trainable=trainable)
+        wh = param(f"{name}/U", (hidden_size, hidden_size), init=initializers.normal_scaled(), dtype=wx.dtype,
+                   trainable=trainable)
+        b = param(f"{name}/b", (hidden_size,), init=initializers.zeros(), dtype=wx.dtype, trainable=trainable)
         h = make_node("rnn", (x_seq, wx, wh, b), {"activation": activation})
         return h if return_sequences else make_node("step_at", (h,), {"index": x_seq.shape[1] - 1})

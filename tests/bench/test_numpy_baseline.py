@@ -9,11 +9,17 @@ from staticnet.bench import numpy_baseline
 
 
 def reference_gradients(workload, params, x, y):
-    images = workload == "W3"
+    """The gradients of the workload's parameters (the baseline's order) and, for W3BN, the batch norm's moving
+    statistics after the step, by the reference executor in a training step."""
+    images = workload in ("W3", "W3BN")
     xs = sn.input("x", (None, 28, 28, 1) if images else (None, 784), "float64")
     ys = sn.input("y", (None, 10), "float64")
     hidden = "relu" if workload == "W2" else "sigmoid"
-    h = sn.flatten(sn.max_pool2d(sn.conv2d(xs, 20, 5, activation="sigmoid", name="c"), 2)) if images else xs
+    if workload == "W3BN":
+        normalised = sn.batch_norm(sn.conv2d(xs, 20, 5, name="c"), name="bn")
+        h = sn.flatten(sn.max_pool2d(sn.sigmoid(normalised), 2))
+    else:
+        h = sn.flatten(sn.max_pool2d(sn.conv2d(xs, 20, 5, activation="sigmoid", name="c"), 2)) if images else xs
     h = sn.dense(h, 100, activation=hidden, name="d1")
     if workload == "W1":
         out = sn.dense(h, 10, activation="sigmoid", name="d2")
@@ -21,18 +27,20 @@ def reference_gradients(workload, params, x, y):
     else:
         loss = sn.cross_entropy(sn.dense(h, 10, activation="softmax", name="d2"), ys)
     by_name = {p.name: p for p in sn.Graph(loss).params}
-    names = (["c/W", "c/b"] if images else []) + ["d1/W", "d1/b", "d2/W", "d2/b"]
+    names = ((["c/W", "c/b"] if images else []) + (["bn/gamma", "bn/beta"] if workload == "W3BN" else [])
+             + ["d1/W", "d1/b", "d2/W", "d2/b"])
     leaves = [by_name[n] for n in names]
     for leaf, value in zip(leaves, params):
         leaf.value = value.astype(np.float64)
-    return sn.function([xs, ys], sn.grad(loss, leaves), backend="numpy")(x.astype(np.float64), y.astype(np.float64))
+    grads = sn.function([xs, ys], sn.grad(loss, leaves), backend="numpy", training=True)
+    return grads(x.astype(np.float64), y.astype(np.float64))
 
 
-@pytest.mark.parametrize("workload", ["W1", "W2", "W3"])
+@pytest.mark.parametrize("workload", ["W1", "W2", "W3", "W3BN"])
 def test_one_baseline_step_matches_the_reference(workload):
     rng = np.random.default_rng(5)
     batch = 6
-    x = rng.random((batch, 28, 28, 1) if workload == "W3" else (batch, 784)).astype(np.float32)
+    x = rng.random((batch, 28, 28, 1) if workload in ("W3", "W3BN") else (batch, 784)).astype(np.float32)
     y = np.eye(10, dtype=np.float32)[rng.integers(0, 10, batch)]
     before = numpy_baseline.initial_params(workload, seed=1)
     after = [p.copy() for p in before]

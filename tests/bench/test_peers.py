@@ -3,7 +3,7 @@ where its peer is installed: the bench measures a peer only then), and each draw
 import numpy as np
 import pytest
 
-from staticnet.bench import peers
+from staticnet.bench import numpy_baseline, peers
 
 from .same_step import assert_same_step
 
@@ -65,3 +65,58 @@ def test_w5_peer_drops_units(peer, w5_batch):
     assert unmoved(dropped) > unmoved(expected) + 0.05
     with pytest.raises(AssertionError):
         assert_same_step(params[8:9], dropped[8:9], expected[8:9])
+
+
+def w3bn_batch():
+    """(images, labels, float32 weights, the weights after one NumPy step in float64, the moving statistics after
+    it: the batch's mean and unbiased variance of each map, written here from the formula)."""
+    rng = np.random.default_rng(4)
+    x = rng.random((3, 28, 28, 1)).astype(np.float32)
+    y = np.eye(10, dtype=np.float32)[rng.integers(0, 10, 3)]
+    params = numpy_baseline.initial_params("W3BN", seed=4)
+    for p in params[1:4]:  # bias, gamma and beta away from their initial values
+        p += rng.normal(0, 0.3, p.shape).astype(np.float32)
+    params64 = [p.astype(np.float64) for p in params]
+    z = (numpy_baseline.patches(x.astype(np.float64)) @ params64[0] + params64[1]).reshape(-1, 20)
+    momentum = numpy_baseline.BN_MOMENTUM
+    moving = ((1 - momentum) * z.mean(0), momentum + (1 - momentum) * z.var(0, ddof=1))
+    numpy_baseline.epoch_runner("W3BN", len(x), x.astype(np.float64), y.astype(np.float64), params64)()
+    return x, y, params, params64, moving
+
+
+def w3bn_torch_step(x, y, params):
+    torch = pytest.importorskip("torch")
+    runner = peers.TorchRunner("W3BN", len(x), x, y, threads=1)
+    K, bk, gamma, beta, W1, b1, W2, b2 = params
+    first = W1.reshape(12, 12, 20, 100).transpose(2, 0, 1, 3).reshape(2880, 100).T  # NCHW flattening
+    weights = [K.reshape(5, 5, 1, 20).transpose(3, 2, 0, 1), bk, gamma, beta, first, b1, W2.T, b2]
+    with torch.no_grad():
+        for p, value in zip(runner.model.parameters(), weights):
+            p.copy_(torch.from_numpy(np.ascontiguousarray(value)))
+    runner.step(np.arange(len(x)))
+    k, c, g, b, w1, c1, w2, c2 = [p.detach().numpy() for p in runner.model.parameters()]
+    back = w1.T.reshape(20, 12, 12, 100).transpose(1, 2, 0, 3).reshape(2880, 100)
+    norm = runner.model[1]
+    return ([k.transpose(2, 3, 1, 0).reshape(25, 20), c, g, b, back, c1, w2.T, c2],
+            (norm.running_mean.numpy(), norm.running_var.numpy()))
+
+
+def w3bn_jax_step(x, y, params):
+    jnp = pytest.importorskip("jax.numpy")
+    runner = peers.JaxRunner("W3BN", len(x), x, y)
+    shapes = [p.shape for p in runner.state[0]]
+    runner.state = ([jnp.asarray(p.reshape(shape)) for p, shape in zip(params, shapes)], *runner.state[1:])
+    runner.step(np.arange(len(x)))
+    after, mean, var = runner.state
+    return [np.asarray(p).reshape(q.shape) for p, q in zip(after, params)], (np.asarray(mean), np.asarray(var))
+
+
+@pytest.mark.parametrize("peer", peers.PEERS)
+def test_w3bn_peer_takes_the_numpy_step_and_updates_the_moving_statistics(peer):
+    x, y, params, expected, moving = w3bn_batch()
+    after, statistics = {"pytorch": w3bn_torch_step, "jax": w3bn_jax_step}[peer](x, y, params)
+    others = [i for i in range(len(params)) if i != 1]  # the conv bias before a batch norm has no gradient:
+    np.testing.assert_allclose(after[1], params[1], atol=1e-6)  # rounding alone moves it
+    assert_same_step([params[i] for i in others], [after[i] for i in others], [expected[i] for i in others])
+    for got, want in zip(statistics, moving):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6)

@@ -147,8 +147,9 @@ def test_random_graphs_match_the_reference(dtype, steps, seed):
 SPECIAL = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 1e30, -1e30, 2.5])
 
 
-def compare_special(build, arrays, dtype, gradients=True):
-    """compare() on arrays holding NaN and infinities: NaN where the reference has NaN, the same infinities."""
+def compare_special(build, arrays, dtype, gradients=True, training=False):
+    """compare() on arrays holding NaN and infinities: NaN where the reference has NaN, the same infinities;
+    `training`: as a training step computes (batch norm's batch statistics)."""
     inputs = [sn.input(f"a{i}", ((None,) + a.shape[1:]) if a.ndim >= 2 else a.shape, dtype=dtype)
               for i, a in enumerate(arrays)]
     out = build(*inputs)
@@ -156,8 +157,8 @@ def compare_special(build, arrays, dtype, gradients=True):
     grads = sn.grad(sn.sum(outs[0]) if outs[0].shape else outs[0], inputs) if gradients else []
     arrays = [a.astype(dtype) for a in arrays]
     with np.errstate(all="ignore"):
-        reference = sn.function(inputs, outs + grads, backend="numpy")(*arrays)
-        compiled = sn.function(inputs, outs + grads)(*arrays)
+        reference = sn.function(inputs, outs + grads, backend="numpy", training=training)(*arrays)
+        compiled = sn.function(inputs, outs + grads, training=training)(*arrays)
     for r, c in zip(reference, compiled):
         np.testing.assert_array_equal(np.isnan(c), np.isnan(r))
         np.testing.assert_array_equal(np.isinf(c) & (c > 0), np.isinf(r) & (r > 0))
@@ -253,3 +254,25 @@ def test_slicing_joining_layer_norm_and_global_pools_match_the_reference(name, d
     build = SHAPE_AND_NORMALISATION[name]
     compare(build, [np.random.default_rng(8).uniform(-3, 3, (5, 8))], dtype)
     compare_special(build, [special_matrix(9, 8, 9)], dtype)
+
+
+def batch_norm_with_statistics(x, seed=6):
+    """sn.batch_norm of x with gamma, beta and moving statistics drawn at random (not its initial ones)."""
+    out = sn.batch_norm(x)
+    rng = np.random.default_rng(seed)
+    for leaf in sn.Graph(out).params:
+        low = 0.5 if leaf.name.endswith(("moving_var", "gamma")) else -1.0
+        leaf.value[...] = rng.uniform(low, 2.0, leaf.shape)
+    return out
+
+
+@pytest.mark.parametrize("training", [True, False], ids=["training", "evaluation"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_batch_norm_matches_the_reference_with_nan_and_inf(dtype, training):
+    sn.seed(0)
+    ordinary = np.random.default_rng(7).uniform(-3, 3, (9, 4))
+    compare_special(batch_norm_with_statistics, [ordinary], dtype, training=training)
+    compare_special(batch_norm_with_statistics, [special_matrix(9, 4, 8)], dtype, training=training)
+    images = np.random.default_rng(9).uniform(-1, 1, (3, 4, 4, 2))
+    images[0, 1, 2, 0], images[2, 3, 0, 1] = np.nan, np.inf  # channel 0 NaN, channel 1 infinite
+    compare_special(batch_norm_with_statistics, [images], dtype, training=training)
