@@ -48,9 +48,9 @@ class Optimizer:
         self.lr = self.checked("lr", lr, POSITIVE)
         for key in clipping:
             if key not in self.CLIPPING:
-                checks.refuse(type(self).__name__, f"unexpected argument {key}; "
-                                                   f"{checks.did_you_mean(key, self.CLIPPING)}clipping takes "
-                                                   f"{', '.join(self.CLIPPING)}", ArgumentError)
+                known = ("lr",) + self.hyper + ("schedule",) + self.CLIPPING
+                checks.refuse(type(self).__name__, f"unexpected argument {key}; {checks.did_you_mean(key, known)}"
+                                                   f"it takes {', '.join(known)}", ArgumentError)
         given = {k: clipping[k] for k in self.CLIPPING if clipping.get(k) is not None}
         if len(given) > 1:
             checks.refuse(type(self).__name__, f"give one of clipvalue, clipnorm and global_clipnorm, not "
