@@ -24,7 +24,7 @@ from .errors import ArgumentError
 from .checks import FACTOR, FRACTION, NON_NEGATIVE, OPEN_FRACTION, POSITIVE, UNIT
 from .graph import Tensor, derived_from, param
 from .ops.elementwise import cos, exp, less_equal, maximum, minimum, sqrt, square, where
-from .ops.reduce import sum as sum_of
+from .ops.reduce import sum_of_squares
 
 
 def _state(p: Tensor, role: str, value=0.0) -> Tensor:
@@ -48,9 +48,9 @@ class Optimizer:
         self.lr = self.checked("lr", lr, POSITIVE)
         for key in clipping:
             if key not in self.CLIPPING:
-                checks.refuse(type(self).__name__, f"unexpected argument {key}; "
-                                                   f"{checks.did_you_mean(key, self.CLIPPING)}clipping takes "
-                                                   f"{', '.join(self.CLIPPING)}", ArgumentError)
+                known = ("lr",) + self.hyper + ("schedule",) + self.CLIPPING
+                checks.refuse(type(self).__name__, f"unexpected argument {key}; {checks.did_you_mean(key, known)}"
+                                                   f"it takes {', '.join(known)}", ArgumentError)
         given = {k: clipping[k] for k in self.CLIPPING if clipping.get(k) is not None}
         if len(given) > 1:
             checks.refuse(type(self).__name__, f"give one of clipvalue, clipnorm and global_clipnorm, not "
@@ -121,7 +121,7 @@ class Optimizer:
         min(1, c / (N + 1e-6)), N the norm of all of them together, as torch.nn.utils.clip_grad_norm_."""
         if not self.clipping:
             return grads
-        squares = [sum_of(square(g)) for g in grads]
+        squares = [sum_of_squares(g) for g in grads]
         total = squares[0]
         for s in squares[1:]:
             total = total + s

@@ -425,8 +425,8 @@ def test_a_model_file_keeps_the_clipping(tmp_path):
     ({"global_clipnorm": float("inf")}, r"global_clipnorm must be a finite number > 0, got inf"),
     ({"clipnorm": float("nan")}, r"clipnorm must be a finite number > 0, got nan"),
     ({"clipvalue": "1"}, r"clipvalue must be a finite number > 0, got '1'"),
-    ({"clip_norm": 1.0}, r"unexpected argument clip_norm; did you mean 'clipnorm'\? clipping takes clipvalue, "
-                         r"clipnorm, global_clipnorm"),
+    ({"clip_norm": 1.0}, r"unexpected argument clip_norm; did you mean 'clipnorm'\? it takes lr, .*schedule, "
+                         r"clipvalue, clipnorm, global_clipnorm$"),
     ({"clipnorm": 1.0, "clipvalue": 1.0}, r"give one of clipvalue, clipnorm and global_clipnorm, not clipvalue and "
                                           r"clipnorm"),
 ])
@@ -434,3 +434,9 @@ def test_a_model_file_keeps_the_clipping(tmp_path):
 def test_bad_clipping_is_refused_naming_the_optimizer_and_the_line(optimizer, arguments, pattern):
     with pytest.raises(sn.ArgumentError, match=rf"^{optimizer.__name__} at .*test_optim.py:\d+: {pattern}"):
         optimizer(lr=0.1, **arguments)
+
+
+def test_a_misspelt_hyperparameter_is_answered_with_the_nearest_name():
+    with pytest.raises(sn.ArgumentError, match=r"^SGD at .*: unexpected argument momentun; did you mean 'momentum'\? "
+                                               r"it takes lr, momentum, nesterov, schedule, clipvalue"):
+        sn.SGD(lr=0.1, momentun=0.9)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ShapeError
-from ..graph import fail, lift, make_node, require_tensor
+from ..graph import fail, fmt_shape, lift, make_node, require_tensor
 from ..onnx_support import Plan
 from ..registry import ATOM, no_gradient, register
 from .shape_rules import broadcast_shapes, normalize_axes, require_float
@@ -164,6 +164,32 @@ def count(x, axes):
 def batch_count(x):
     """The number of examples in a batch-first tensor (its first dimension)."""
     return count(x, (0,)) if x.ndim else lift(1.0, x)
+
+
+# ---------------------------------------------------------------- the squared norm (gradient clipping)
+
+def _lower_sum_of_squares(node, d):
+    from ..codegen.driver import cast_to, product
+    from ..codegen.library import Array
+    x = node.inputs[0]
+    total = d.temp("total")
+    d.library("norms.sum_of_squares", [Array(d.address(x), x.dtype.name, [product(d.dims(x))])], "f64", total)
+    d.assign(node, cast_to(total, node.dtype))
+
+
+register("sum_of_squares", shape=lambda x: ((), require_float(x)), kind="opaque", lower=_lower_sum_of_squares,
+         numpy=lambda x: np.asarray(np.sum(np.square(x), dtype=np.float64), x.dtype),
+         grad=lambda n, g: (n.inputs[0] * (g * 2.0),), flops=lambda node, size: 2 * size(node.inputs[0].shape),
+         onnx_export=lambda node, b: Plan(node.inputs, lambda b, xs, out: b.reduce(
+             "ReduceSumSquare", xs[0], list(range(node.inputs[0].ndim)), False, out)))
+
+
+def sum_of_squares(x):
+    """sum(x^2) over every element, in one pass (no array of squares): a gradient's squared norm. x has no
+    batch axis (a sum over the batch rows has no sample weights)."""
+    if None in x.shape:
+        fail(ShapeError, "sum_of_squares", f"input {fmt_shape(x.shape)} has a batch axis; use sn.sum(sn.square(x))")
+    return make_node("sum_of_squares", (x,))
 
 
 # ---------------------------------------------------------------- broadcasting: the adjoint of a sum

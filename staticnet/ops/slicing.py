@@ -24,10 +24,6 @@ def _size(d):
     return "batch" if d is None else str(d)
 
 
-def _positions(attrs) -> range:
-    return range(attrs["start"], attrs["stop"], attrs["step"])
-
-
 def _three_axes(d, t, axis):
     """t seen as (outer, axis, inner): a free view of a contiguous array."""
     from ..codegen.driver import product
@@ -36,9 +32,9 @@ def _three_axes(d, t, axis):
     return Array(d.address(t), t.dtype.name, [product(dims[:axis]), dims[axis], product(dims[axis + 1:])])
 
 
-def _numpy_index(ndim, axis, positions):
-    return (slice(None),) * axis + (slice(positions.start, positions.stop if positions.stop >= 0 else None,
-                                          positions.step),)
+def _numpy_index(axis, start, stop, step):
+    """The index of a slice node's positions in NumPy (a backward stop of -1, past the front, is None there)."""
+    return (slice(None),) * axis + (slice(start, stop if stop >= 0 else None, step),)
 
 
 # ---------------------------------------------------------------- slice: one axis, start:stop:step
@@ -51,7 +47,7 @@ def _slice_shape(x, axis, start, stop, step):
 
 
 def _slice_ref(x, axis, start, stop, step):
-    return np.ascontiguousarray(x[_numpy_index(x.ndim, axis, range(start, stop, step))])
+    return np.ascontiguousarray(x[_numpy_index(axis, start, stop, step)])
 
 
 def _lower_slice(node, d):
@@ -63,11 +59,10 @@ def _lower_slice(node, d):
 
 def _onnx_slice(node, b):
     """ONNX's Slice with its operands as inputs (opset 10 on); a backward stop of -1 means past the front."""
-    positions = _positions(node.attrs)
-    stop = positions.stop if positions.stop >= 0 else -(2 ** 63)
+    a = node.attrs
+    stop = a["stop"] if a["stop"] >= 0 else -(2 ** 63)
     return Plan(node.inputs, lambda b, xs, out: b.node(
-        "Slice", [xs[0], b.ints([positions.start]), b.ints([stop]), b.ints([node.attrs["axis"]]),
-                  b.ints([positions.step])], out))
+        "Slice", [xs[0], b.ints([a["start"]]), b.ints([stop]), b.ints([a["axis"]]), b.ints([a["step"]])], out))
 
 
 def _import_slice(imp, operands, attrs):
@@ -138,7 +133,7 @@ def _slice_grad_ref(g, axis, start, stop, step, size):
     shape = list(g.shape)
     shape[axis] = size
     dx = np.zeros(shape, g.dtype)
-    dx[_numpy_index(g.ndim, axis, range(start, stop, step))] = g
+    dx[_numpy_index(axis, start, stop, step)] = g
     return dx
 
 

@@ -4,6 +4,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import staticnet as sn
+from staticnet.ops.reduce import sum_of_squares
 
 TOLERANCE = {"float32": dict(rtol=1e-5, atol=1e-6), "float64": dict(rtol=1e-10, atol=1e-12)}
 
@@ -245,7 +246,8 @@ SHAPE_AND_NORMALISATION = {
     "concat": lambda a: sn.concat([a, a[:, :3] * 2.0]), "split": lambda a: sn.split(a, [3, 5])[1] * 3.0,
     "stack": lambda a: sn.stack([a, a * 2.0], axis=2), "layer_norm": lambda a: sn.layer_norm(a),
     "global_avg_pool2d": lambda a: sn.global_avg_pool2d(sn.reshape(a, (None, 2, 2, 2))),
-    "global_max_pool2d": lambda a: sn.global_max_pool2d(sn.reshape(a, (None, 2, 2, 2)))}
+    "global_max_pool2d": lambda a: sn.global_max_pool2d(sn.reshape(a, (None, 2, 2, 2))),
+    "sum_of_squares": lambda a: sum_of_squares(sn.sum(a, 0)) * a}  # its operand has no batch axis
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])

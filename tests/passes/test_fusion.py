@@ -1,4 +1,6 @@
 """Each fusion fires on a training program and leaves every value (outputs and updates) unchanged."""
+import importlib
+
 import numpy as np
 import pytest
 
@@ -174,3 +176,27 @@ def test_whole_pipeline_preserves_values_and_ir_invariants():
         assert all(position[t.id] < position[n.id] for t in n.inputs)
         assert n.dtype in (np.float64, np.int64, np.int32)
     assert_same_program_values(program, out, feed)
+
+
+@pytest.mark.parametrize("optimizer", [sn.SGD(lr=0.5), sn.SGD(lr=0.5, momentum=0.9), sn.Adam(lr=0.01),
+                                       sn.RMSProp(lr=0.01), sn.AdamW(lr=0.01)], ids=lambda o: repr(o))
+@pytest.mark.parametrize("penalty", ["none", "l2", "l1"])
+def test_without_clipping_the_updates_fuse_as_before_computing_a_gradient_in_the_update_loop(optimizer, penalty,
+                                                                                              monkeypatch):
+    """The rule that computes a value read only by a parameter's updates inside their loop does not fire
+    without clipping (an L2 or L1 term stays the product's epilogue): the optimized program is the one the
+    pipeline made before the rule existed, so training without clipping is unchanged to the bit."""
+    module = importlib.import_module("staticnet.passes.fuse_updates")  # the package's name is the function
+    program, feed = mlp_training_program(optimizer=optimizer)
+    if penalty != "none":
+        loss = program.outputs[0] + (sn.l2 if penalty == "l2" else sn.l1)(lam=5.0, n=100)
+        params = sn.Graph(loss).params
+        program = Program(outputs=(loss,), updates=tuple(type(optimizer)(**{
+            k: v for k, v in optimizer.config().items() if k not in ("name", "schedule")}).updates(
+                params, sn.grad(loss, params))))
+
+    def shape_of(p):
+        return [(n.op, n.shape, len(n.inputs)) for n in optimize(p).nodes()]
+    with_rule = shape_of(program)
+    monkeypatch.setattr(module, "_read_only_by", lambda *args: False)
+    assert shape_of(program) == with_rule
