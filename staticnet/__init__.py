@@ -19,6 +19,8 @@ from .ops.nn import dense
 from .ops.conv import conv2d
 from .ops.pool import avg_pool2d, l2_pool2d, max_pool2d
 from .ops.rnn import rnn
+from .ops.lstm import lstm
+from .ops.gru import gru
 from .autodiff import grad
 from .function import NumpyFunction
 from .gradcheck import gradcheck

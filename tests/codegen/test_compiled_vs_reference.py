@@ -237,3 +237,24 @@ def test_cast_to_an_integer_truncates_even_inside_a_fused_loop():
                                    lambda x: sn.where(x > 0, x, -np.inf), lambda x: sn.maximum(x, np.float32(-np.inf))])
 def test_infinite_and_nan_constants_compile_and_match_the_reference(build):
     compare_special(build, [special_matrix(9, 3, 6)], "float32", gradients=False)
+
+
+def recurrent_layers(a):
+    """An LSTM and a GRU over a sequence, with every gradient of their parameters as further outputs."""
+    sn.seed(0)
+    h = sn.gru(sn.lstm(a, 3, return_sequences=True, name="l"), 2, return_sequences=True, name="g")
+    return [h] + sn.grad(sn.sum(h * h), sn.Graph(h).params)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_lstm_and_gru(dtype):
+    compare(recurrent_layers, [np.random.default_rng(6).normal(size=(3, 5, 4))], dtype)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_lstm_and_gru_propagate_nan_and_inf_as_the_reference(dtype):
+    x = special_matrix(8, 12, 7).reshape(2, 4, 12)[:, :, :4].copy()
+    compare_special(recurrent_layers, [x], dtype)
+    saturated = np.random.default_rng(8).normal(size=(2, 4, 4))  # one infinity a row saturates the gates
+    saturated[0, 1, 2], saturated[1, 2, 0], saturated[1, 0, 3], saturated[0, 3, 1] = np.inf, -np.inf, 1e30, -1e30
+    compare_special(recurrent_layers, [saturated], dtype)
