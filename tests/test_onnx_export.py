@@ -285,3 +285,21 @@ def test_the_onnx_nodes_are_named_after_the_layer_that_made_them(tmp_path):
     names = {n.op_type: n.name for n in model.graph.node}
     assert names["Gelu"] == "hidden/gelu" and names["Sigmoid"] == "sigmoid"  # sn.sigmoid is no layer's
     assert [n.name for n in model.graph.node if n.op_type == "MatMul"] == ["hidden/matmul", "head/matmul"]
+
+
+@pytest.mark.parametrize("layer", ["lstm", "gru"])
+@pytest.mark.parametrize("return_sequences", [True, False])
+def test_lstm_and_gru_export_as_onnx_lstm_and_gru_with_their_gate_orders(tmp_path, layer, return_sequences):
+    """Random biases (b_hn too) so that every block of every weight must land in ONNX's gate order."""
+    sn.seed(3)
+    x = sn.input("x", (None, 6, 3))
+    h = getattr(sn, layer)(x, 5, return_sequences=return_sequences)
+    rng = np.random.default_rng(9)
+    for p in sn.Graph(h).params:
+        p.value = rng.normal(scale=0.6, size=p.shape).astype(np.float32)
+    sequences = rng.normal(size=(4, 6, 3)).astype(np.float32)
+    types = compare(tmp_path, h, [x], [sequences])
+    assert types.count(layer.upper()) == 1
+    imported = sn.import_onnx(str(tmp_path / "model.onnx"))  # and back: the same layer, the same weights
+    np.testing.assert_allclose(imported.predict(sequences), sn.function([x], h, backend="numpy")(sequences),
+                               rtol=1e-6, atol=1e-6)
