@@ -21,6 +21,7 @@ from .ops.pool import avg_pool2d, l2_pool2d, max_pool2d
 from .ops.rnn import rnn
 from .ops.lstm import lstm
 from .ops.gru import gru
+from .ops.embedding import embedding
 from .autodiff import grad
 from .function import NumpyFunction
 from .gradcheck import gradcheck

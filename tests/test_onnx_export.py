@@ -303,3 +303,15 @@ def test_lstm_and_gru_export_as_onnx_lstm_and_gru_with_their_gate_orders(tmp_pat
     imported = sn.import_onnx(str(tmp_path / "model.onnx"))  # and back: the same layer, the same weights
     np.testing.assert_allclose(imported.predict(sequences), sn.function([x], h, backend="numpy")(sequences),
                                rtol=1e-6, atol=1e-6)
+
+
+def test_an_embedding_exports_as_gather_and_imports_back(tmp_path):
+    sn.seed(4)
+    ids = sn.input("ids", (None, 5), dtype="int64")
+    h = sn.lstm(sn.embedding(ids, 11, 3), 4)
+    words = np.random.default_rng(10).integers(0, 11, (6, 5))
+    types = compare(tmp_path, h, [ids], [words])
+    assert types.count("Gather") == 2 and types.count("LSTM") == 1  # the table's rows; the last step
+    imported = sn.import_onnx(str(tmp_path / "model.onnx"))
+    np.testing.assert_allclose(imported.predict(words), sn.function([ids], h, backend="numpy")(words), rtol=1e-6,
+                               atol=1e-6)

@@ -480,3 +480,14 @@ def test_what_staticnets_recurrent_layers_do_not_compute_is_refused_naming_it(tm
     path = save(tmp_path, nodes, [("x", (5, "N", 3))], [declared[o] for o in outputs], inits)
     with pytest.raises(DataError, match=message):
         sn.import_onnx(path)
+
+
+def test_onnx_gather_of_an_initializers_rows_imports_as_an_embedding(tmp_path):
+    nodes = [helper.make_node("Gather", ["table", "ids"], ["rows"], axis=0),
+             helper.make_node("Gather", ["rows", "one"], ["second"], axis=1)]
+    path = save(tmp_path, nodes, [("ids", ("N", 4), TensorProto.INT64)], [("second", ("N", 3))],
+                [weights("table", 9, 3), numpy_helper.from_array(np.array(1, np.int64), "one")])
+    ids = RNG.integers(0, 9, (5, 4))
+    imported = sn.import_onnx(path)
+    assert [p.name for p in imported.params] == ["table"]
+    np.testing.assert_allclose(imported.predict(ids), onnxruntime(path, {"ids": ids})[0], rtol=1e-6)

@@ -258,3 +258,22 @@ def test_lstm_and_gru_propagate_nan_and_inf_as_the_reference(dtype):
     saturated = np.random.default_rng(8).normal(size=(2, 4, 4))  # one infinity a row saturates the gates
     saturated[0, 1, 2], saturated[1, 2, 0], saturated[1, 0, 3], saturated[0, 3, 1] = np.inf, -np.inf, 1e30, -1e30
     compare_special(recurrent_layers, [saturated], dtype)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_embedding_propagates_nan_and_inf_as_the_reference(dtype):
+    """A table holding every special value; the gradient of a product with a special-valued weight."""
+    ids = sn.input("ids", (None, 3), dtype="int64")
+    table = sn.constant(special_matrix(8, 3, 9).astype(dtype))
+    out = sn.embedding(ids, 8, 3, dtype=dtype, name="emb")
+    (param,) = sn.Graph(out).params
+    param.value = table.value
+    scale = sn.input("s", (None, 3, 3), dtype=dtype)
+    outs = [out] + sn.grad(sn.sum(out * scale), [param])
+    id_values = np.array([[0, 1, 2], [3, 4, 5], [6, 7, 7], [7, 0, 2]])
+    scales = special_matrix(12, 3, 10).reshape(4, 3, 3).astype(dtype)
+    with np.errstate(all="ignore"):
+        reference = sn.function([ids, scale], outs, backend="numpy")(id_values, scales)
+        compiled = sn.function([ids, scale], outs)(id_values, scales)
+    for r, c in zip(reference, compiled):
+        np.testing.assert_array_equal(c, r)  # copies and sums in the same order: the same bits
