@@ -143,3 +143,17 @@ def test_a_network_built_from_params_named_like_layers_is_explained_by_its_layer
     assert [line.split()[0] for line in table if not line.startswith(" ")] == ["x", "y", "hidden", "out", "(loss)"]
     equations = [line.split()[1] for line in explain_source(net).splitlines() if line.lstrip().startswith("# BP")]
     assert {"BP1", "BP2", "BP3", "BP4"} <= set(equations)
+
+
+@pytest.mark.parametrize("layer, gates", [("lstm", "i = sigmoid(z_i), f = sigmoid(z_f), g = tanh(z_g), o = sigmoid(z_o)"),
+                                          ("gru", "n = tanh(a_n + r * (p_n + b_hn))")])
+def test_lstm_and_gru_kernels_are_explained_by_their_gate_equations(layer, gates):
+    sn.seed(0)
+    x, y = sn.input("x", (None, 5, 3)), sn.input("y", (None, 2))
+    p = sn.dense(getattr(sn, layer)(x, 4), 2, activation="softmax")
+    source = explain_source(sn.compile(sn.cross_entropy(p, y), outputs=p, optimizer=sn.SGD(lr=0.1)))
+    step = [(comments, code) for comments, code in blocks(source)]
+    forward = next(comments for comments, code in step if any(f"{layer}_forward" in line for line in code))
+    backward = next(comments for comments, code in step if any(f"{layer}_backward" in line for line in code))
+    assert any(gates in line for line in forward), forward
+    assert any(line.startswith(f"{layer}_grad: backpropagation through time") for line in backward), backward
