@@ -50,7 +50,7 @@ def _gru_ref(x, w, u, b, b_hn):
     return h
 
 
-def _gru_grad_ref(x, h, w, u, b, b_hn, g):
+def _gru_grad_ref(x, h, w, u, b, b_hn, g, *scratch):
     batch, steps, _ = x.shape
     hidden = u.shape[0]
     previous = np.concatenate([np.zeros((batch, 1, hidden), x.dtype), h[:, :-1]], 1)
@@ -113,14 +113,20 @@ def _import_gru(imp, operands, attrs):
     return import_outputs(imp, states)
 
 
-register("gru", shape=_gru_shape, numpy=_gru_ref, grad=recurrent_gradient("gru_grad"), kind="opaque",
-         lower=_lower_gru, flops=recurrent_flops(3), onnx_export=_onnx_gru, onnx_import={"GRU": _import_gru},
+def _gru_scratch(node):
+    steps, hidden = node.shape[1], node.shape[2]
+    return [("input_products", (steps, 3 * hidden)), ("state_products", (steps, 3 * hidden)),
+            ("previous", (steps, hidden))]
+
+
+register("gru", shape=_gru_shape, numpy=_gru_ref, grad=recurrent_gradient("gru_grad", 5, _gru_scratch),
+         kind="opaque", lower=_lower_gru, flops=recurrent_flops(3), onnx_export=_onnx_gru, onnx_import={"GRU": _import_gru},
          note="GRU, PyTorch's gates r, z, n with the reset after the product: a = x_t @ W + b, p = h_(t-1) @ U "
               "(one product per step for the three gates), r = sigmoid(a_r + p_r), z = sigmoid(a_z + p_z), "
               "n = tanh(a_n + r * (p_n + b_hn)), h_t = (1 - z) * n + z * h_(t-1), from a zero state")
-register("gru_grad", shape=lambda x, h, w, u, b, b_hn, g: ((), x.dtype), numpy=_gru_grad_ref, grad=None,
-         kind="multi", lower=lower_backward("gru.gru_backward"),
-         flops=lambda node, size: 2 * recurrent_flops(3)(node, size),
+register("gru_grad", shape=lambda x, h, w, u, b, b_hn, g, *scratch: ((), x.dtype), numpy=_gru_grad_ref, grad=None,
+         kind="multi", lower=lower_backward("gru.gru_backward", 5),
+         flops=recurrent_flops(3, passes=2),
          note="backpropagation through time: the gates are computed again from x and the stored h, then from the "
               "last step back dn = dh_t * (1 - z) * tanh'(.), dr = dn * (p_n + b_hn) * r', dz = dh_t * "
               "(h_(t-1) - n) * z', dh_(t-1) = dh_t * z + (dr, dz, dn * r) @ U.T; dW = sum x_t.T @ (dr, dz, dn), "

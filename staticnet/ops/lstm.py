@@ -30,7 +30,7 @@ def sigmoid(s):
     return np.where(s >= 0, 1 / (1 + e), e / (1 + e))
 
 
-def _lstm_shape(x, w, u, b):
+def _lstm_shape(x, w, u, b, tape):
     dtype = require_float(x, w, u, b)
     return (x.shape[0], x.shape[1], u.shape[0]), dtype
 
@@ -43,7 +43,7 @@ def _gates(x, previous, w, u, b):
     return sigmoid(i), sigmoid(f), np.tanh(g), sigmoid(o)
 
 
-def _lstm_ref(x, w, u, b):
+def _lstm_ref(x, w, u, b, tape):
     batch, steps, _ = x.shape
     hidden = u.shape[0]
     h = np.zeros((batch, steps, hidden), x.dtype)
@@ -55,7 +55,7 @@ def _lstm_ref(x, w, u, b):
     return h
 
 
-def _lstm_grad_ref(x, h, w, u, b, g):
+def _lstm_grad_ref(x, h, w, u, b, tape, g, *scratch):
     batch, steps, _ = x.shape
     hidden = u.shape[0]
     previous = np.concatenate([np.zeros((batch, 1, hidden), x.dtype), h[:, :-1]], 1)
@@ -82,27 +82,49 @@ def _lstm_grad_ref(x, h, w, u, b, g):
             rows.sum(0))
 
 
-def recurrent_gradient(grad_op):
-    """The gradient rule of a recurrent op: one `grad_op` node (inputs x, the op's states, the weights and the
-    incoming gradient) whose parts are the gradients of every input."""
+def _scratch_shape(like, *owners, shape, use):
+    return (like.shape[0],) + tuple(shape), like.dtype
+
+
+def _scratch_ref(like, *owners, shape, use):
+    return np.zeros((like.shape[0],) + tuple(shape), like.dtype)
+
+
+register("scratch", shape=_scratch_shape, numpy=_scratch_ref, grad=None, kind="opaque", lower=lambda node, d: None,
+         flops=lambda node, size: 0)
+# A scratch node is a buffer of the step's workspace (batch rows of `shape`) for a recurrent layer's kernels: the
+# gates and cells of every step, which the forward kernel writes and the backward kernel reads (the tape), or
+# the backward kernel's own products.  Megabytes allocated afresh in every call cost page faults that took as
+# long as the backward pass's products (an LSTM of 128 units at batch 32); the workspace's buffers are
+# allocated once.  It computes nothing (its lowering emits no code, its reference gives zeros); its inputs are
+# what it belongs to (the first gives the batch) and `use` what it holds, so that two scratch nodes are merged
+# into one buffer only where their kernels would be merged too.
+
+
+def recurrent_gradient(grad_op, gradients, scratch):
+    """The gradient rule of a recurrent op whose first `gradients` inputs are differentiated (x and the weights;
+    the rest are its tape): one `grad_op` node (inputs x, the op's states, the op's other inputs, the incoming
+    gradient and the scratch buffers `scratch(node)` lists as (use, shape per example) pairs) whose parts are
+    those gradients."""
     def gradient(node, g):
-        x, *weights = node.inputs
-        multi = make_node(grad_op, (x, node, *weights, g), node.attrs)
-        return tuple(make_node("part", (multi,), {"index": k, "shape": t.shape, "dtype": t.dtype.name})
-                     for k, t in enumerate(node.inputs))
+        x, *rest = node.inputs
+        buffers = [make_node("scratch", (g,), {"shape": shape, "use": use}) for use, shape in scratch(node)]
+        multi = make_node(grad_op, (x, node, *rest, g, *buffers), node.attrs)
+        parts = tuple(make_node("part", (multi,), {"index": k, "shape": t.shape, "dtype": t.dtype.name})
+                      for k, t in enumerate(node.inputs[:gradients]))
+        return parts + (None,) * (len(node.inputs) - gradients)
     return gradient
 
 
-def lower_backward(path):
-    """The lowering of a recurrent op's gradient node: the kernel at `path` takes every input of the node, an
-    array per gradient and a flag per gradient saying whether anything reads it (an unread one is skipped: an
-    unwritten stand-in of its rank is passed)."""
+def lower_backward(path, gradients):
+    """The lowering of a recurrent op's gradient node (as recurrent_gradient makes it, for an op of `gradients`
+    inputs): the kernel at `path` takes every input of the node, an array per gradient and a flag per gradient
+    saying whether anything reads it (an unread one is skipped: an unwritten stand-in of its rank is passed)."""
     def lower(node, d):
-        x, _, *weights = node.inputs[:-1]
+        forward_inputs = (node.inputs[0],) + node.inputs[2:gradients + 1]  # x, then the weights
         parts = d.parts(node)
-        stand_ins = [d.array(t) for t in (x, *weights)]
-        arrays = [d.array(parts[k]) if k in parts else stand_in for k, stand_in in enumerate(stand_ins)]
-        d.library(path, [d.array(t) for t in node.inputs] + arrays + [Literal(k in parts) for k in range(len(arrays))])
+        arrays = [d.array(parts[k] if k in parts else t) for k, t in enumerate(forward_inputs)]
+        d.library(path, [d.array(t) for t in node.inputs] + arrays + [Literal(k in parts) for k in range(gradients)])
     return lower
 
 
@@ -110,12 +132,13 @@ def _lower_lstm(node, d):
     d.library("lstm.lstm_forward", [d.array(t) for t in node.inputs] + [d.array(node)])
 
 
-def recurrent_flops(gates: int):
-    """Multiply-adds of the products (x_t W, h_{t-1} U) counted twice, and a few operations per gate value."""
+def recurrent_flops(gates: int, passes: int = 1):
+    """Multiply-adds of the products (x_t W, h_{t-1} U) counted twice, and a few operations per gate value;
+    `passes` times that for a gradient node (whose second input is the forward node's states)."""
     def flops(node, size):
-        x, u = node.inputs[0], node.inputs[2]
-        rows = size(x.shape[:2])
-        return 2 * rows * gates * u.shape[0] * (x.shape[2] + u.shape[0]) + 6 * rows * gates * u.shape[0]
+        x, states = node.inputs[0], (node if passes == 1 else node.inputs[1])
+        rows, hidden = size(x.shape[:2]), states.shape[2]
+        return passes * (2 * rows * gates * hidden * (x.shape[2] + hidden) + 6 * rows * gates * hidden)
     return flops
 
 
@@ -143,7 +166,7 @@ def onnx_blocks(array, order, hidden):
 
 def _onnx_lstm(node, b):
     """ONNX's LSTM: W = W^T and R = U^T with the gate blocks in ONNX's order, B = (b, 0), run time-first."""
-    x, w, u, bias = node.inputs
+    x, w, u, bias, _ = node.inputs
     require_weights("lstm", node, (w, u, bias))
     hidden = u.shape[0]
 
@@ -199,19 +222,30 @@ def _import_lstm(imp, operands, attrs):
     bias = biases[0, :4 * hidden] + biases[0, 4 * hidden:]
     x = imp.transpose(imp.tensor(operands[0]), (1, 0, 2))
     bias_name = imp.optional(operands, 3) or f"{operands[1]}_bias"
-    states = make_node("lstm", (x, imp.parameter(operands[1], onnx_blocks(w[0].T, to_staticnet, hidden)),
-                                imp.parameter(operands[2], onnx_blocks(r[0].T, to_staticnet, hidden)),
-                                imp.parameter(bias_name, onnx_blocks(bias, to_staticnet, hidden))), {})
+    weights = (imp.parameter(operands[1], onnx_blocks(w[0].T, to_staticnet, hidden)),
+               imp.parameter(operands[2], onnx_blocks(r[0].T, to_staticnet, hidden)),
+               imp.parameter(bias_name, onnx_blocks(bias, to_staticnet, hidden)))
+    states = make_node("lstm", (x, *weights, tape(x, *weights)), {})
     return import_outputs(imp, states)
 
 
-register("lstm", shape=_lstm_shape, numpy=_lstm_ref, grad=recurrent_gradient("lstm_grad"), kind="opaque",
-         lower=_lower_lstm, flops=recurrent_flops(4), onnx_export=_onnx_lstm, onnx_import={"LSTM": _import_lstm},
+def _lstm_scratch(node):
+    """The backward kernel's buffer: the gradients of z (4h a step) and h_{t-1} (h a step)."""
+    return [("lstm_backward", (node.shape[1], 5 * node.shape[2]))]
+
+
+def tape(x_seq, w, u, b):
+    """The buffer the lstm kernel writes the gates and cells of every step to (6h a step), for its gradient."""
+    return make_node("scratch", (x_seq, w, u, b), {"shape": (x_seq.shape[1], 6 * u.shape[0]), "use": "lstm_tape"})
+
+
+register("lstm", shape=_lstm_shape, numpy=_lstm_ref, grad=recurrent_gradient("lstm_grad", 4, _lstm_scratch),
+         kind="opaque", lower=_lower_lstm, flops=recurrent_flops(4), onnx_export=_onnx_lstm, onnx_import={"LSTM": _import_lstm},
          note="LSTM, PyTorch's gates i, f, g, o: z = x_t @ W + h_(t-1) @ U + b (one product per step for the four "
               "gates), i = sigmoid(z_i), f = sigmoid(z_f), g = tanh(z_g), o = sigmoid(z_o); c_t = f * c_(t-1) + "
               "i * g, h_t = o * tanh(c_t), from zero states")
-register("lstm_grad", shape=lambda x, h, w, u, b, g: ((), x.dtype), numpy=_lstm_grad_ref, grad=None, kind="multi",
-         lower=lower_backward("lstm.lstm_backward"), flops=lambda node, size: 2 * recurrent_flops(4)(node, size),
+register("lstm_grad", shape=lambda x, h, w, u, b, tape, g, *scratch: ((), x.dtype), numpy=_lstm_grad_ref, grad=None,
+         kind="multi", lower=lower_backward("lstm.lstm_backward", 4), flops=recurrent_flops(4, passes=2),
          note="backpropagation through time: the gates are computed again from x and the stored h, then from the "
               "last step back dc_t = dh_t * o * tanh'(c_t) + dc_(t+1) * f_(t+1), dz_t = (dc_t * g * i', "
               "dc_t * c_(t-1) * f', dc_t * i * tanh'(z_g), dh_t * tanh(c_t) * o'), dh_(t-1) = dz_t @ U.T; "
@@ -248,5 +282,5 @@ def lstm(x_seq, hidden_size: int, return_sequences: bool = False, name=None):
         forget = np.zeros(4 * hidden_size)
         forget[hidden_size:2 * hidden_size] = 1.0
         b = param(f"{name}/b", value=forget, dtype=w.dtype)
-        h = make_node("lstm", (x_seq, w, u, b), {})
+        h = make_node("lstm", (x_seq, w, u, b, tape(x_seq, w, u, b)), {})
         return h if return_sequences else make_node("step_at", (h,), {"index": x_seq.shape[1] - 1})

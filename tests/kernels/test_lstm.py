@@ -21,19 +21,27 @@ def arrays(shape, gates, dtype, seed):
     return x, weights, rng.normal(size=(batch, steps, hidden)).astype(dtype)
 
 
+def lstm_scratch(x, h):
+    """The backward kernel's work array, filled with NaN: what it held before must not matter."""
+    batch, steps, hidden = h.shape
+    return [np.full((batch, steps, 5 * hidden), np.nan, x.dtype)]
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("shape", SHAPES)
 def test_lstm_kernels_against_numpy(shape, dtype):
     x, (w, u, b), g = arrays(shape, 4, dtype, 0)
     h = np.full(g.shape, np.nan, dtype)
-    lstm.lstm_forward(x, w, u, b, h)
-    np.testing.assert_allclose(h, _lstm_ref(x, w, u, b), **TOLERANCE[dtype])
+    tape = np.full(g.shape[:2] + (6 * g.shape[2],), np.nan, dtype)
+    lstm.lstm_forward(x, w, u, b, tape, h)
+    np.testing.assert_allclose(h, _lstm_ref(x, w, u, b, tape), **TOLERANCE[dtype])
+    scratch = lstm_scratch(x, h)
     grads = [np.full_like(a, np.nan) for a in (x, w, u, b)]
-    lstm.lstm_backward(x, h, w, u, b, g, *grads, True, True, True, True)
-    for got, expected in zip(grads, _lstm_grad_ref(x, h, w, u, b, g)):
+    lstm.lstm_backward(x, h, w, u, b, tape, g, *scratch, *grads, True, True, True, True)
+    for got, expected in zip(grads, _lstm_grad_ref(x, h, w, u, b, tape, g)):
         np.testing.assert_allclose(got, expected, **TOLERANCE[dtype])
     untouched = [np.full_like(a, 7.0) for a in (x, w, u, b)]
-    lstm.lstm_backward(x, h, w, u, b, g, *untouched, False, True, False, False)
+    lstm.lstm_backward(x, h, w, u, b, tape, g, *scratch, *untouched, False, True, False, False)
     assert np.all(untouched[0] == 7.0) and np.all(untouched[2] == 7.0) and np.all(untouched[3] == 7.0)
     np.testing.assert_allclose(untouched[1], grads[1], **TOLERANCE[dtype])
 
@@ -46,11 +54,13 @@ def test_gru_kernels_against_numpy(shape, dtype):
     h = np.full(g.shape, np.nan, dtype)
     gru.gru_forward(x, w, u, b, b_hn, h)
     np.testing.assert_allclose(h, _gru_ref(x, w, u, b, b_hn), **TOLERANCE[dtype])
+    batch, steps, _, hidden = shape
+    scratch = [np.full((batch, steps, k * hidden), np.nan, dtype) for k in (3, 3, 1)]
     grads = [np.full_like(a, np.nan) for a in (x, w, u, b, b_hn)]
-    gru.gru_backward(x, h, w, u, b, b_hn, g, *grads, True, True, True, True, True)
+    gru.gru_backward(x, h, w, u, b, b_hn, g, *scratch, *grads, True, True, True, True, True)
     for got, expected in zip(grads, _gru_grad_ref(x, h, w, u, b, b_hn, g)):
         np.testing.assert_allclose(got, expected, **TOLERANCE[dtype])
     untouched = [np.full_like(a, 7.0) for a in (x, w, u, b, b_hn)]
-    gru.gru_backward(x, h, w, u, b, b_hn, g, *untouched, True, False, False, False, False)
+    gru.gru_backward(x, h, w, u, b, b_hn, g, *scratch, *untouched, True, False, False, False, False)
     assert all(np.all(a == 7.0) for a in untouched[1:])
     np.testing.assert_allclose(untouched[0], grads[0], **TOLERANCE[dtype])

@@ -125,3 +125,19 @@ def test_lstm_matches_torch_nn_lstm_from_copied_weights():
                 reference.bias_ih_l0.grad.numpy()]
     for g, e in zip(got[1:], expected):
         np.testing.assert_allclose(g, e, rtol=1e-9, atol=1e-12)
+
+
+def test_two_lstms_reading_one_sequence_keep_their_own_tapes():
+    """Each LSTM's kernel writes its gates to a buffer its gradient reads: two layers of the same size on the
+    same input (and a third stacked on one of them) must not share one, or a gradient reads another's gates."""
+    sn.seed(5)
+    x = sn.input("x", (None, 5, 3), dtype="float64")
+    a, b = sn.lstm(x, 4, return_sequences=True, name="a"), sn.lstm(x, 4, return_sequences=True, name="b")
+    c = sn.lstm(a, 4, name="c")
+    loss = sn.sum(a * a) + sn.sum(sn.tanh(b)) + sn.sum(c * c * c)
+    params = list(sn.Graph(loss).params)
+    xv = np.random.default_rng(6).normal(size=(3, 5, 3))
+    reference = sn.function([x], [loss] + sn.grad(loss, [x] + params), backend="numpy")(xv)
+    compiled = sn.function([x], [loss] + sn.grad(loss, [x] + params))(xv)
+    for r, got in zip(reference, compiled):
+        np.testing.assert_allclose(got, r, rtol=1e-10, atol=1e-12)
