@@ -16,7 +16,7 @@ import numpy as np
 
 from .. import init as initializers
 from ..graph import layer_scope, make_node, param
-from ..onnx_support import Plan, Unsupported
+from ..onnx_support import Plan
 from ..registry import register
 from .lstm import (batch_first, check_onnx_recurrence, check_sequence, import_outputs, lower_backward, onnx_blocks,
                    recurrent_flops, recurrent_gradient, require_weights, sigmoid, time_first)

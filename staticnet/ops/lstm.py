@@ -14,7 +14,7 @@ import numpy as np
 
 from .. import checks
 from .. import init as initializers
-from ..codegen.library import Array, Literal
+from ..codegen.library import Literal
 from ..errors import GraphError, ShapeError
 from ..graph import fail, fmt_shape, layer_scope, located, make_node, param, require_tensor
 from ..onnx_support import Plan, Unsupported
