@@ -33,7 +33,7 @@ def w1_epoch(params, x, y, batch, lr, rng):
         b1 -= lr * d1.sum(0)
 
 
-def w2_epoch(params, state, x, y, batch, lr, rng, b1=0.9, b2=0.999, eps=1e-8):
+def w2_epoch(params, state, x, y, batch, lr, rng):
     """784-100-10 ReLU, softmax cross-entropy, Adam."""
     W1, c1, W2, c2 = params
     for xb, yb, n in minibatches(x, y, batch, rng):
@@ -42,15 +42,55 @@ def w2_epoch(params, state, x, y, batch, lr, rng, b1=0.9, b2=0.999, eps=1e-8):
         p = softmax(a1 @ W2 + c2)
         d2 = (p - yb) / n
         d1 = (d2 @ W2.T) * (z1 > 0)
-        grads = (xb.T @ d1, d1.sum(0), a1.T @ d2, d2.sum(0))
-        state["t"] += 1
-        t = state["t"]
-        for w, g, m, v in zip(params, grads, state["m"], state["v"]):
-            m *= b1
-            m += (1 - b1) * g
-            v *= b2
-            v += (1 - b2) * g * g
-            w -= lr * (m / (1 - b1 ** t)) / (np.sqrt(v / (1 - b2 ** t)) + eps)
+        adam(params, (xb.T @ d1, d1.sum(0), a1.T @ d2, d2.sum(0)), state, lr)
+
+
+def adam(params, grads, state, lr, b1=0.9, b2=0.999, eps=1e-8):
+    """One Adam step on every parameter, in place; `state` holds the step count and the moments."""
+    state["t"] += 1
+    t = state["t"]
+    for w, g, m, v in zip(params, grads, state["m"], state["v"]):
+        m *= b1
+        m += (1 - b1) * g
+        v *= b2
+        v += (1 - b2) * g * g
+        w -= lr * (m / (1 - b1 ** t)) / (np.sqrt(v / (1 - b2 ** t)) + eps)
+
+
+def w4_epoch(params, state, x, y, batch, lr, rng):
+    """An LSTM (PyTorch's equations, gates i, f, g, o) over (n, steps, pixels), its last state into softmax 10,
+    cross-entropy, Adam; backpropagation through time over the stored gates and cells."""
+    W, U, b, V, c = params
+    hidden = U.shape[0]
+    for xb, yb, n in minibatches(x, y, batch, rng):
+        h, cell = np.zeros((n, hidden), np.float32), np.zeros((n, hidden), np.float32)
+        states, cells, gates = [h], [cell], []
+        for t in range(xb.shape[1]):
+            z = xb[:, t] @ W + h @ U + b
+            i, f, o = (sigmoid(z[:, k * hidden:(k + 1) * hidden]) for k in (0, 1, 3))
+            g = np.tanh(z[:, 2 * hidden:3 * hidden])
+            cell = f * cell + i * g
+            h = o * np.tanh(cell)
+            states.append(h)
+            cells.append(cell)
+            gates.append((i, f, g, o))
+        p = softmax(h @ V + c)
+        d = (p - yb) / n
+        dV, dc, dh = h.T @ d, d.sum(0), d @ V.T
+        dW, dU, db = np.zeros_like(W), np.zeros_like(U), np.zeros_like(b)
+        d_cell = np.zeros_like(cell)
+        for t in reversed(range(xb.shape[1])):
+            i, f, g, o = gates[t]
+            squashed = np.tanh(cells[t + 1])
+            d_cell = d_cell + dh * o * (1 - squashed * squashed)
+            dz = np.concatenate([d_cell * g * i * (1 - i), d_cell * cells[t] * f * (1 - f), d_cell * i * (1 - g * g),
+                                 dh * squashed * o * (1 - o)], 1)
+            dW += xb[:, t].T @ dz
+            dU += states[t].T @ dz
+            db += dz.sum(0)
+            dh = dz @ U.T
+            d_cell = d_cell * f
+        adam(params, (dW, dU, db, dV, dc), state, lr)
 
 
 def patches(x, size=5):
@@ -201,7 +241,7 @@ def w5_epoch(params, x, y, batch, lr, rng, dropout=W5_DROPOUT):
         w5_step(params, xb, yb, lr, dropout_masks(rng, n, (640, 1000, 1000), dropout) if dropout else None)
 
 
-LEARNING_RATES = {"W1": 3.0, "W2": 0.001, "W3": 0.1, "W3BN": 0.1, "W5": 0.03}
+LEARNING_RATES = {"W1": 3.0, "W2": 0.001, "W3": 0.1, "W3BN": 0.1, "W4": 0.001, "W5": 0.03}
 LAYER_SHAPES = {"W1": [(784, 100), (100, 10)], "W2": [(784, 100), (100, 10)],
                 "W3": [(25, 20), (2880, 100), (100, 10)], "W3BN": [(25, 20), (2880, 100), (100, 10)],
                 "W5": [(25, 20), (500, 40), (640, 1000), (1000, 1000), (1000, 10)]}
@@ -209,8 +249,13 @@ LAYER_SHAPES = {"W1": [(784, 100), (100, 10)], "W2": [(784, 100), (100, 10)],
 
 def initial_params(workload, seed=0):
     """Weights N(0, 1/fan_in) and zero biases, in the order the epoch functions take them (W3BN: the batch
-    norm's gamma, ones, and beta, zeros, after the convolution's)."""
+    norm's gamma, ones, and beta, zeros, after the convolution's; W4: the LSTM's W, U and b, then the softmax
+    layer's weights and bias)."""
     rng = np.random.default_rng(seed)
+    if workload == "W4":
+        W, U, V = (rng.normal(0, 1 / np.sqrt(rows), (rows, columns)).astype(np.float32)
+                   for rows, columns in ((28, 512), (128, 512), (128, 10)))
+        return [W, U, np.zeros(512, np.float32), V, np.zeros(10, np.float32)]
     params = []
     for shape in LAYER_SHAPES[workload]:
         params += [rng.normal(0, 1 / np.sqrt(shape[0]), shape).astype(np.float32), np.zeros(shape[1], np.float32)]
@@ -224,9 +269,10 @@ def epoch_runner(workload, batch, x, y, params=None):
     params = initial_params(workload) if params is None else params
     rng = np.random.default_rng(0)
     lr = LEARNING_RATES[workload]
-    if workload == "W2":
+    if workload in ("W2", "W4"):
         state = {"t": 0, "m": [np.zeros_like(p) for p in params], "v": [np.zeros_like(p) for p in params]}
-        train = lambda: w2_epoch(params, state, x, y, batch, lr, rng)  # noqa: E731
+        epoch_of = w2_epoch if workload == "W2" else w4_epoch
+        train = lambda: epoch_of(params, state, x, y, batch, lr, rng)  # noqa: E731
     elif workload == "W3BN":
         state = {"mean": np.zeros(20, np.float32), "var": np.ones(20, np.float32)}
         train = lambda: w3bn_epoch(params, state, x, y, batch, lr, rng)  # noqa: E731

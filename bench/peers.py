@@ -41,6 +41,21 @@ class _Runner:
             self.step(idx)
 
 
+def _last_state_model(lstm, linear):
+    """W4's network in PyTorch: the LSTM's last hidden state into the linear layer."""
+    from torch import nn
+
+    class LastState(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lstm, self.linear = lstm, linear
+
+        def forward(self, x):
+            states, _ = self.lstm(x)
+            return self.linear(states[:, -1])
+    return LastState()
+
+
 class TorchRunner(_Runner):
     def __init__(self, workload, batch, x, y, threads, dropout=W5_DROPOUT):
         import torch
@@ -52,7 +67,10 @@ class TorchRunner(_Runner):
         labels = y.argmax(1)
         if workload in ("W3", "W3BN", "W5"):
             self.x = torch.from_numpy(np.ascontiguousarray(x.reshape(-1, 1, 28, 28)))
-        if workload in ("W3", "W3BN"):  # PyTorch's momentum is 1 - sn.batch_norm's
+        if workload == "W4":
+            self.x = torch.from_numpy(np.ascontiguousarray(x.reshape(-1, 28, 28)))
+            self.model = _last_state_model(nn.LSTM(28, 128, batch_first=True), nn.Linear(128, 10))
+        elif workload in ("W3", "W3BN"):  # PyTorch's momentum is 1 - sn.batch_norm's
             normalise = [nn.BatchNorm2d(20, eps=BN_EPS, momentum=1 - BN_MOMENTUM)] if workload == "W3BN" else []
             self.model = nn.Sequential(nn.Conv2d(1, 20, 5), *normalise, nn.Sigmoid(), nn.MaxPool2d(2), nn.Flatten(),
                                        nn.Linear(2880, 100), nn.Sigmoid(), nn.Linear(100, 10))
@@ -71,7 +89,8 @@ class TorchRunner(_Runner):
         self.mse = workload == "W1"
         lr = LEARNING_RATES[workload]
         params = self.model.parameters()
-        self.opt = torch.optim.Adam(params, lr=lr) if workload == "W2" else torch.optim.SGD(params, lr=lr)
+        adam = workload in ("W2", "W4")
+        self.opt = torch.optim.Adam(params, lr=lr) if adam else torch.optim.SGD(params, lr=lr)
 
     def step(self, idx):
         index = self.torch.from_numpy(idx)
@@ -107,7 +126,25 @@ class JaxRunner(_Runner):
 
         if workload in ("W3", "W3BN", "W5"):
             self.x = jnp.asarray(x.reshape(-1, 28, 28, 1))
-        if workload == "W3BN":
+        if workload == "W4":
+            self.x = jnp.asarray(x.reshape(-1, 28, 28))
+            params = [init(28, 512), init(128, 512), jnp.zeros(512).at[128:256].set(1.0), init(128, 10), jnp.zeros(10)]
+
+            def logits(params, xb, key):
+                """The LSTM (gates i, f, g, o) under lax.scan over the steps, its last state into the dense layer."""
+                w, u, b, v, c = params
+                inputs = jnp.swapaxes(xb, 0, 1) @ w + b  # (steps, n, 4h): the input's share of every step at once
+
+                def cell(carry, z):
+                    h, memory = carry
+                    i, f, g, o = jnp.split(z + h @ u, 4, axis=1)
+                    memory = jax.nn.sigmoid(f) * memory + jax.nn.sigmoid(i) * jnp.tanh(g)
+                    return (jax.nn.sigmoid(o) * jnp.tanh(memory), memory), None
+
+                zeros = jnp.zeros((xb.shape[0], 128), jnp.float32)
+                (h, _), _ = jax.lax.scan(cell, (zeros, zeros), inputs)
+                return h @ v + c
+        elif workload == "W3BN":
             params = [init(5, 5, 1, 20), jnp.zeros(20), jnp.ones(20), jnp.zeros(20), init(2880, 100), jnp.zeros(100),
                       init(100, 10), jnp.zeros(10)]
 
@@ -156,7 +193,7 @@ class JaxRunner(_Runner):
             return -jnp.mean(jnp.sum(yb * jax.nn.log_softmax(z), axis=1))
 
         lr = LEARNING_RATES[workload]
-        if workload == "W2":
+        if workload in ("W2", "W4"):
             def step(state, xb, yb, key, b1=0.9, b2=0.999, eps=1e-8):
                 params, m, v, t = state
                 grads = jax.grad(loss)(params, xb, yb, key)

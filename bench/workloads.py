@@ -1,10 +1,11 @@
 """The four workloads, their data, and staticnet's version of each.
 
-W1 and W2 are timed over all 60,000 training images; W3, ten times the work per image, and W5, the
-book's 99.60% network with eight times W3's, over a fixed number of images (`rows_timed`) and scaled
-to the 60,000-image epoch, as the output says.  W5 is timed on plain MNIST images: its own epoch, the
-training set expanded with its four one-pixel shifts (250,000 images), takes 4.17 times as long.
-W3BN is W3 with a batch norm after its convolution, timed as W3.  (The names are the issues': there is no W4.)
+W1 and W2 are timed over all 60,000 training images; W3, ten times the work per image, W4, an LSTM reading
+each image as 28 steps of 28 pixels, and W5, the book's 99.60% network with eight times W3's, over a
+fixed number of images (`rows_timed`) and scaled to the 60,000-image epoch, as the output says.  W5 is
+timed on plain MNIST images: its own epoch, the training set expanded with its four one-pixel shifts
+(250,000 images), takes 4.17 times as long.  W3BN is W3 with a batch norm after its convolution, timed as W3.
+(The names are the issues'.)
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ class Workload:
     batches: tuple[int, ...]
     quick_batches: tuple[int, ...]
     images: bool = False  # NHWC (n, 28, 28, 1) instead of rows of 784
+    sequences: bool = False  # (n, 28 steps, 28 pixels) instead of rows of 784
     rows_full: int = EPOCH_ROWS
     rows_quick: int = 6_000
     hidden: int = 100  # units of each hidden dense layer
@@ -43,6 +45,8 @@ WORKLOADS = {
                    targets={10: 4.0, 128: 2.5}),
     "W3BN": Workload("W3BN", "W3 with a batch norm between the convolution and its sigmoid (momentum 0.99, eps 1e-3)",
                      (10, 128), (10,), images=True, rows_full=10_000, rows_quick=1_000),
+    "W4": Workload("W4", "MNIST as sequences, 28 steps of 28 pixels: LSTM 128 (the last state), softmax 10, Adam "
+                   "lr=0.001", (32, 128), (32,), sequences=True, rows_full=6_000, rows_quick=640, hidden=128),
     "W5": Workload("W5", "the book's 99.60% CNN (mnist_cnn.py net 3): conv-pool 5x5x20, conv-pool 5x5x40, dense 1000, "
                    "dense 1000, all ReLU, softmax 10, dropout 0.5 into each dense layer, SGD eta=0.03", (10, 128), (10,),
                    images=True, rows_full=2_000, rows_quick=200, hidden=1000, depth=2),
@@ -66,6 +70,8 @@ def load_data():
 
 
 def shaped(workload: Workload, x):
+    if workload.sequences:
+        return x.reshape(-1, 28, 28)
     return x.reshape(-1, 28, 28, 1) if workload.images else x
 
 
@@ -103,6 +109,9 @@ BODIES = {
         h = sn.dense(h, hidden, activation="sigmoid")
     p = sn.dense(h, 10, activation="softmax")
     return {"loss": sn.cross_entropy(p, y), "outputs": p, "optimizer": sn.SGD(lr=0.1)}""",
+    "W4": """x = sn.input("x", (None, 28, 28))
+    p = sn.dense(sn.lstm(x, hidden), 10, activation="softmax")
+    return {"loss": sn.cross_entropy(p, y), "outputs": p, "optimizer": sn.Adam(lr=0.001)}""",
     "W5": """x = sn.input("x", (None, 28, 28, 1))
     h = sn.max_pool2d(sn.conv2d(x, 20, 5, activation="relu"), 2)
     h = sn.flatten(sn.max_pool2d(sn.conv2d(h, 40, 5, activation="relu"), 2))

@@ -22,6 +22,9 @@ from .ops.rnn import rnn
 from .ops.slicing import concat, split, stack
 from .ops.layer_norm import layer_norm
 from .ops.batch_norm import batch_norm
+from .ops.lstm import lstm
+from .ops.gru import gru
+from .ops.embedding import embedding
 from .autodiff import grad
 from .function import NumpyFunction
 from .gradcheck import gradcheck

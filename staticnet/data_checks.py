@@ -39,6 +39,22 @@ def check_labels(one_hots, nodes, given, what: str) -> None:
                             f"{classes} classes [0, {classes}) of one_hot at {one_hot.loc}")
 
 
+def check_ids(embeddings, nodes, given, what: str) -> None:
+    """Every id fed to an embedding lies in [0, its vocabulary size): `embeddings` holds (input node, embedding
+    node) pairs; `given` the arrays for `nodes` as the user gave them (before conversion)."""
+    arrays = {node.id: np.asarray(array) for node, array in zip(nodes, given)}
+    for source, embedding in embeddings:
+        if source.id not in arrays:
+            continue
+        ids, vocabulary = arrays[source.id], embedding.inputs[1].shape[0]
+        bad = _first_bad((ids < 0) | (ids >= vocabulary))
+        if bad is not None:
+            row, position = bad
+            value = ids.reshape(len(ids), -1)[row, position].item()
+            raise DataError(f"{what}: input {source.name!r} row {row} holds the id {value!r} (at position {position} "
+                            f"of the row), outside the vocabulary [0, {vocabulary}) of embedding at {embedding.loc}")
+
+
 def check_finite(nodes, arrays, given, what: str) -> None:
     """Every value of the float inputs is finite; names the first row holding NaN or an infinity."""
     for node, array, raw in zip(nodes, arrays, given):

@@ -169,7 +169,9 @@ class StepNotes:
                 text, _ = self._render(piece, {piece.id}, top=True)
                 lines.append(f"{text}   {fmt_shape(piece.shape)} {piece.dtype}   (made by the passes)")
         lines[0] += f"   {node.loc}"
-        return lines + self._equations(inside) + self._op_equations(inside, explained) + self._notes(inside, explained)
+        # a multi-result node's note (a recurrent layer's BPTT) belongs to it, not to its parts
+        return (lines + self._equations(inside) + self._op_equations(inside, explained)
+                + self._notes(inside | self._known(origins(node)), explained))
 
     # ------------------------------------------------------------ pieces of the comments
     def _known(self, ids) -> set[int]:

@@ -25,7 +25,7 @@ from .codegen.loops import epoch_loop, metric_kind, predict_loop
 from .codegen.memory import plan_memory
 from .codegen.parallel import threads_matter
 from .checks import shown
-from .data_checks import check_finite, check_labels
+from .data_checks import check_finite, check_ids, check_labels
 from .denormals import flushed_to_zero
 from . import callbacks as callback_rules
 from .callbacks import CSVLogger, EarlyStopping, ModelCheckpoint, ReduceLROnPlateau
@@ -130,6 +130,8 @@ class Model:
         self._check_unique_names(parameters, "parameter", loc)
         self.trainable = [t for t in Graph(loss).params if t.trainable]
         self.non_trainable = [t for t in parameters if not t.trainable]  # frozen, and state the step writes
+        self.id_inputs = [(n.inputs[0], n) for n in graph.nodes
+                          if has_trait(n, "takes_ids") and n.inputs[0].op == "input"]
         if not self.trainable:
             frozen = " (every one it depends on is frozen, trainable=False)" if Graph(loss).params else ""
             raise located(GraphError, "compile", loc, f"the loss depends on no trainable parameters{frozen}: "
@@ -340,6 +342,7 @@ class Model:
             raise DataError(f"{what}: arrays have different numbers of rows: "
                             + ", ".join(f"{t.name} {a.shape[0]}" for t, a in zip(nodes, arrays)))
         check_labels(self.one_hot_inputs, nodes, given, what)
+        check_ids(self.id_inputs, nodes, given, what)
         if check_values:
             check_finite(nodes, arrays, given, what)
         return arrays

@@ -74,6 +74,8 @@ class OpDef:
     #                              contiguous array): the memory plan gives it no buffer (codegen/memory.py)
     takes_labels: bool = False  # its first input holds integer class labels below attrs["classes"] (one_hot):
     #                             labels fed to it are checked against that count (data_checks.check_labels)
+    takes_ids: bool = False  # its first input holds integer ids below the rows of its second (embedding): ids fed
+    #                          to it are checked against that count (data_checks.check_ids)
     view: bool = False  # its values are its first input's, moved or repeated without arithmetic (reshape,
     #                     transpose, broadcast): explain names what it is a view of
 

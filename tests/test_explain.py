@@ -180,3 +180,17 @@ def test_a_batch_norm_names_its_equations_above_its_code_and_the_moving_update_a
     assert len(normalise) == 1 and len(moving) == 1 and normalise[0] < moving[0]
     assert any(c.startswith("BN scale and shift (bn): y = gamma * z_hat + beta") for c in found[normalise[0]][0])
     assert any("bn/moving_mean <- " in c for c in found[moving[0]][0])  # above the loop writing the state
+
+
+@pytest.mark.parametrize("layer, gates", [("lstm", "i = sigmoid(z_i), f = sigmoid(z_f), g = tanh(z_g), o = sigmoid(z_o)"),
+                                          ("gru", "n = tanh(a_n + r * (p_n + b_hn))")])
+def test_lstm_and_gru_kernels_are_explained_by_their_gate_equations(layer, gates):
+    sn.seed(0)
+    x, y = sn.input("x", (None, 5, 3)), sn.input("y", (None, 2))
+    p = sn.dense(getattr(sn, layer)(x, 4), 2, activation="softmax")
+    source = explain_source(sn.compile(sn.cross_entropy(p, y), outputs=p, optimizer=sn.SGD(lr=0.1)))
+    step = [(comments, code) for comments, code in blocks(source)]
+    forward = next(comments for comments, code in step if any(f"{layer}_forward" in line for line in code))
+    backward = next(comments for comments, code in step if any(f"{layer}_backward" in line for line in code))
+    assert any(gates in line for line in forward), forward
+    assert any(line.startswith(f"{layer}_grad: backpropagation through time") for line in backward), backward

@@ -308,3 +308,33 @@ def test_slicing_joining_layer_norm_and_global_pools_export_as_their_onnx_ops(tm
     imported = sn.import_onnx(str(tmp_path / "model.onnx"))
     for got, expected in zip(imported.predict(values), run(outputs, {x.id: values})):
         np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("layer", ["lstm", "gru"])
+@pytest.mark.parametrize("return_sequences", [True, False])
+def test_lstm_and_gru_export_as_onnx_lstm_and_gru_with_their_gate_orders(tmp_path, layer, return_sequences):
+    """Random biases (b_hn too) so that every block of every weight must land in ONNX's gate order."""
+    sn.seed(3)
+    x = sn.input("x", (None, 6, 3))
+    h = getattr(sn, layer)(x, 5, return_sequences=return_sequences)
+    rng = np.random.default_rng(9)
+    for p in sn.Graph(h).params:
+        p.value = rng.normal(scale=0.6, size=p.shape).astype(np.float32)
+    sequences = rng.normal(size=(4, 6, 3)).astype(np.float32)
+    types = compare(tmp_path, h, [x], [sequences])
+    assert types.count(layer.upper()) == 1
+    imported = sn.import_onnx(str(tmp_path / "model.onnx"))  # and back: the same layer, the same weights
+    np.testing.assert_allclose(imported.predict(sequences), sn.function([x], h, backend="numpy")(sequences),
+                               rtol=1e-6, atol=1e-6)
+
+
+def test_an_embedding_exports_as_gather_and_imports_back(tmp_path):
+    sn.seed(4)
+    ids = sn.input("ids", (None, 5), dtype="int64")
+    h = sn.lstm(sn.embedding(ids, 11, 3), 4)
+    words = np.random.default_rng(10).integers(0, 11, (6, 5))
+    types = compare(tmp_path, h, [ids], [words])
+    assert types.count("Gather") == 2 and types.count("LSTM") == 1  # the table's rows; the last step
+    imported = sn.import_onnx(str(tmp_path / "model.onnx"))
+    np.testing.assert_allclose(imported.predict(words), sn.function([ids], h, backend="numpy")(words), rtol=1e-6,
+                               atol=1e-6)

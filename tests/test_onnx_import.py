@@ -498,3 +498,51 @@ def test_unsupported_slicing_and_normalisation_name_the_node(tmp_path, node, ini
     path = one_node(tmp_path, node, inits)
     with pytest.raises(DataError, match=message):
         sn.import_onnx(path)
+
+
+@pytest.mark.parametrize("op_type, gates", [("LSTM", 4), ("GRU", 3)])
+def test_onnx_lstm_and_gru_import_and_match_onnxruntime(tmp_path, op_type, gates):
+    """Time-first LSTM and GRU (linear_before_reset=1) as torch.onnx writes them, both biases nonzero, Y and Y_h
+    read."""
+    hidden, steps, features = 4, 5, 3
+    extra = {"linear_before_reset": 1} if op_type == "GRU" else {}
+    nodes = [helper.make_node(op_type, ["x", "W", "R", "B"], ["Y", "Y_h"], hidden_size=hidden, **extra),
+             helper.make_node("Relu", ["Y_h"], ["last"])]
+    inits = [weights("W", 1, gates * hidden, features), weights("R", 1, gates * hidden, hidden),
+             weights("B", 1, 2 * gates * hidden)]
+    path = save(tmp_path, nodes, [("x", (steps, "N", features))],
+                [("Y", (steps, 1, "N", hidden)), ("last", (1, "N", hidden))], inits)
+    sequences = RNG.normal(size=(steps, 6, features)).astype(np.float32)
+    imported = sn.import_onnx(path)
+    for got, expected in zip(imported.predict(sequences), onnxruntime(path, {"x": sequences})):
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("change, message", [
+    (dict(attrs={"direction": "bidirectional"}), "direction"),
+    (dict(attrs={"linear_before_reset": 0}), "linear_before_reset"),
+    (dict(outputs=["Y", "Y_h", "Y_c"]), "output 2"),
+])
+def test_what_staticnets_recurrent_layers_do_not_compute_is_refused_naming_it(tmp_path, change, message):
+    op_type = "GRU" if "linear_before_reset" in change.get("attrs", {}) else "LSTM"
+    gates, hidden = (3, 4) if op_type == "GRU" else (4, 4)
+    directions = 2 if change.get("attrs", {}).get("direction") == "bidirectional" else 1
+    outputs = change.get("outputs", ["Y"])
+    nodes = [helper.make_node(op_type, ["x", "W", "R"], outputs, hidden_size=hidden, **change.get("attrs", {}))]
+    inits = [weights("W", directions, gates * hidden, 3), weights("R", directions, gates * hidden, hidden)]
+    declared = {"Y": ("Y", (5, directions, "N", hidden)), "Y_h": ("Y_h", (directions, "N", hidden)),
+                "Y_c": ("Y_c", (directions, "N", hidden))}
+    path = save(tmp_path, nodes, [("x", (5, "N", 3))], [declared[o] for o in outputs], inits)
+    with pytest.raises(DataError, match=message):
+        sn.import_onnx(path)
+
+
+def test_onnx_gather_of_an_initializers_rows_imports_as_an_embedding(tmp_path):
+    nodes = [helper.make_node("Gather", ["table", "ids"], ["rows"], axis=0),
+             helper.make_node("Gather", ["rows", "one"], ["second"], axis=1)]
+    path = save(tmp_path, nodes, [("ids", ("N", 4), TensorProto.INT64)], [("second", ("N", 3))],
+                [weights("table", 9, 3), numpy_helper.from_array(np.array(1, np.int64), "one")])
+    ids = RNG.integers(0, 9, (5, 4))
+    imported = sn.import_onnx(path)
+    assert [p.name for p in imported.params] == ["table"]
+    np.testing.assert_allclose(imported.predict(ids), onnxruntime(path, {"ids": ids})[0], rtol=1e-6)

@@ -7,6 +7,7 @@ from ..graph import Tensor
 
 
 from . import elementwise, linalg, reduce, shape, activations, loss, nn, fused, conv, pool, rnn, slicing, layer_norm, batch_norm  # noqa: E402,F401  (they register themselves)
+from . import lstm, gru, embedding  # noqa: E402,F401  (the gated recurrent layers, embeddings)
 from .operators import install as _install_operators  # noqa: E402
 
 _install_operators(Tensor)

@@ -17,6 +17,7 @@ from .shape_rules import require_float
 from ..graph import located
 from ..onnx_support import Plan, Unsupported
 from ..registry import register
+from .embedding import import_gather
 
 ACTIVATION_CODES = {"tanh": 0, "relu": 1, "sigmoid": 2}
 
@@ -145,9 +146,13 @@ def _import_rnn(imp, operands, attrs):
 
 
 def _import_gather(imp, operands, attrs):
-    """One position along axis 1 (a time step of a sequence), as staticnet's step_at."""
-    x = imp.tensor(operands[0])
+    """One position along axis 1 (a time step of a sequence), as staticnet's step_at; rows of a float
+    initializer at computed ids, as an embedding (ops/embedding.py)."""
     axis = attrs.take("axis", 0)
+    table = imp.arrays.get(operands[0])
+    if table is not None and table.dtype.kind == "f" and operands[1] not in imp.arrays:
+        return import_gather(imp, operands, attrs, axis)
+    x = imp.tensor(operands[0])
     index = imp.known(operands[1], "index")
     if axis % x.ndim != 1 or index.ndim != 0:
         raise Unsupported(f"staticnet imports Gather of one index (a scalar) along axis 1, got axis {axis} and "

@@ -114,3 +114,32 @@ def test_w5_epoch_draws_dropout_unless_turned_off():
         steps[rate] = params
     assert all(np.array_equal(a, b) for a, b in zip(steps[0.0], plain))
     assert not np.allclose(steps[0.5][8], plain[8], rtol=0, atol=1e-7)  # the last layer's weights
+
+
+def w4_batch(seed=5, batch=6):
+    rng = np.random.default_rng(seed)
+    x = rng.random((batch, 28, 28)).astype(np.float32)
+    y = np.eye(10, dtype=np.float32)[rng.integers(0, 10, batch)]
+    params = numpy_baseline.initial_params("W4", seed=1)
+    params[2] = rng.normal(scale=0.3, size=512).astype(np.float32)  # every gate's bias nonzero
+    return x, y, params
+
+
+def w4_reference_gradients(params, x, y):
+    """W4's gradients by the reference executor in float64: an LSTM of 128 units, its last state into softmax."""
+    xs, ys = sn.input("x", (None, 28, 28), "float64"), sn.input("y", (None, 10), "float64")
+    loss = sn.cross_entropy(sn.dense(sn.lstm(xs, 128, name="l"), 10, activation="softmax", name="d"), ys)
+    by_name = {p.name: p for p in sn.Graph(loss).params}
+    leaves = [by_name[n] for n in ("l/W", "l/U", "l/b", "d/W", "d/b")]
+    for leaf, value in zip(leaves, params):
+        leaf.value = value.astype(np.float64)
+    return sn.function([xs, ys], sn.grad(loss, leaves), backend="numpy")(x.astype(np.float64), y.astype(np.float64))
+
+
+def test_one_w4_step_is_adams_first_step_on_the_reference_gradients():
+    x, y, before = w4_batch()
+    after = [p.copy() for p in before]
+    numpy_baseline.epoch_runner("W4", len(x), x, y, after)()  # one epoch of one minibatch: one step
+    lr = numpy_baseline.LEARNING_RATES["W4"]
+    for p, g, new in zip(before, w4_reference_gradients(before, x, y), after):
+        np.testing.assert_allclose(new, p - lr * g / (np.abs(g) + 1e-8), rtol=2e-4, atol=2e-6)

@@ -120,3 +120,44 @@ def test_w3bn_peer_takes_the_numpy_step_and_updates_the_moving_statistics(peer):
     assert_same_step([params[i] for i in others], [after[i] for i in others], [expected[i] for i in others])
     for got, want in zip(statistics, moving):
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6)
+
+
+def torch_w4_step(x, y, params):
+    torch = pytest.importorskip("torch")
+    W, U, b, V, c = params
+    runner = peers.TorchRunner("W4", len(x), x, y, threads=1)
+    with torch.no_grad():
+        lstm, linear = runner.model.lstm, runner.model.linear
+        for p, value in ((lstm.weight_ih_l0, W.T), (lstm.weight_hh_l0, U.T), (lstm.bias_ih_l0, b),
+                         (lstm.bias_hh_l0, np.zeros_like(b)), (linear.weight, V.T), (linear.bias, c)):
+            p.copy_(torch.from_numpy(np.ascontiguousarray(value)))
+    runner.step(np.arange(len(x)))
+    ih, hh = lstm.bias_ih_l0.detach().numpy(), lstm.bias_hh_l0.detach().numpy()
+    return [lstm.weight_ih_l0.detach().numpy().T, lstm.weight_hh_l0.detach().numpy().T, ih + hh,
+            linear.weight.detach().numpy().T, linear.bias.detach().numpy()]
+
+
+def jax_w4_step(x, y, params):
+    jnp = pytest.importorskip("jax.numpy")
+    runner = peers.JaxRunner("W4", len(x), x, y)
+    _, m, v, t = runner.state
+    runner.state = ([jnp.asarray(p) for p in params], m, v, t)
+    runner.step(np.arange(len(x)))
+    return [np.asarray(p) for p in runner.state[0]]
+
+
+@pytest.mark.parametrize("step", [torch_w4_step, jax_w4_step])
+def test_w4_peer_takes_the_numpy_step(step):
+    """Adam's first step moves each weight by lr g / (|g| + 1e-8), about lr whatever its gradient, so the step is
+    compared as its direction: the same sign of change wherever the baseline moved a weight by more than 0.99 lr
+    (|g| above about 1e-6, far above float32's rounding of these gradients)."""
+    from staticnet.bench import numpy_baseline
+    from .test_numpy_baseline import w4_batch
+    x, y, params = w4_batch()
+    expected = [p.copy() for p in params]
+    numpy_baseline.epoch_runner("W4", len(x), x, y, expected)()
+    lr = numpy_baseline.LEARNING_RATES["W4"]
+    for before, got, want in zip(params, step(x, y, params), expected):
+        moved = np.abs(want - before) > 0.99 * lr
+        assert moved.mean() > 0.5
+        np.testing.assert_array_equal(np.sign(got - before)[moved], np.sign(want - before)[moved])

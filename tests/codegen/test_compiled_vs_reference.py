@@ -278,3 +278,43 @@ def test_batch_norm_matches_the_reference_with_nan_and_inf(dtype, training):
     images = np.random.default_rng(9).uniform(-1, 1, (3, 4, 4, 2))
     images[0, 1, 2, 0], images[2, 3, 0, 1] = np.nan, np.inf  # channel 0 NaN, channel 1 infinite
     compare_special(batch_norm_with_statistics, [images], dtype, training=training)
+
+
+def recurrent_layers(a):
+    """An LSTM and a GRU over a sequence, with every gradient of their parameters as further outputs."""
+    sn.seed(0)
+    h = sn.gru(sn.lstm(a, 3, return_sequences=True, name="l"), 2, return_sequences=True, name="g")
+    return [h] + sn.grad(sn.sum(h * h), sn.Graph(h).params)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_lstm_and_gru(dtype):
+    compare(recurrent_layers, [np.random.default_rng(6).normal(size=(3, 5, 4))], dtype)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_lstm_and_gru_propagate_nan_and_inf_as_the_reference(dtype):
+    x = special_matrix(8, 12, 7).reshape(2, 4, 12)[:, :, :4].copy()
+    compare_special(recurrent_layers, [x], dtype)
+    saturated = np.random.default_rng(8).normal(size=(2, 4, 4))  # one infinity a row saturates the gates
+    saturated[0, 1, 2], saturated[1, 2, 0], saturated[1, 0, 3], saturated[0, 3, 1] = np.inf, -np.inf, 1e30, -1e30
+    compare_special(recurrent_layers, [saturated], dtype)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_embedding_propagates_nan_and_inf_as_the_reference(dtype):
+    """A table holding every special value; the gradient of a product with a special-valued weight."""
+    ids = sn.input("ids", (None, 3), dtype="int64")
+    table = sn.constant(special_matrix(8, 3, 9).astype(dtype))
+    out = sn.embedding(ids, 8, 3, dtype=dtype, name="emb")
+    (param,) = sn.Graph(out).params
+    param.value = table.value
+    scale = sn.input("s", (None, 3, 3), dtype=dtype)
+    outs = [out] + sn.grad(sn.sum(out * scale), [param])
+    id_values = np.array([[0, 1, 2], [3, 4, 5], [6, 7, 7], [7, 0, 2]])
+    scales = special_matrix(12, 3, 10).reshape(4, 3, 3).astype(dtype)
+    with np.errstate(all="ignore"):
+        reference = sn.function([ids, scale], outs, backend="numpy")(id_values, scales)
+        compiled = sn.function([ids, scale], outs)(id_values, scales)
+    for r, c in zip(reference, compiled):
+        np.testing.assert_array_equal(c, r)  # copies and sums in the same order: the same bits

@@ -1,0 +1,183 @@
+"""The LSTM recurrence (PyTorch's equations, gates i, f, g, o) and its backpropagation through time.
+
+Arrays: x (batch, steps, features), w (features, 4h), u (h, 4h), b (4h,), hidden states h (batch, steps, h).
+At step t, with z = x_t w + h_{t-1} u + b cut into four blocks of h columns:
+    i = sigmoid(z_i), f = sigmoid(z_f), g = tanh(z_g), o = sigmoid(z_o)
+    c_t = f * c_{t-1} + i * g,   h_t = o * tanh(c_t),   h_{-1} = c_{-1} = 0.
+
+One product per step for all four gates (h_{t-1} u, batch x h times h x 4h, added to the step's x_t w) and
+one pass of elementwise work over the gates of the step.  The forward pass writes the gates and cells of
+every step to a tape (6h values a step, a buffer of the step's workspace); the backward pass reads them,
+runs the one product of each step back (dz_t u^T), and makes the weights' gradients with one product each
+over all steps.  In float32 the gates' exp and tanh are kernels/fastmath.py's, which the loops vectorise
+(math.exp and math.tanh run one element at a time: they took three quarters of a step), and every constant
+is float32 so that the arithmetic stays float32.
+"""
+import numpy as np
+from numba import njit
+
+from .blas import blas_threads_local
+from .fastmath import exp_of, one_of, tanh_of
+from .gemm import product_at
+
+
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def sigmoid(s):
+    """1 / (1 + e^-|s|) for s >= 0, e^-|s| / (1 + e^-|s|) below: e^-|s| <= 1 never overflows (NaN gives NaN)."""
+    one = one_of(s)
+    e = exp_of(-abs(s))
+    return (one if s >= 0 else e) / (one + e)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def shifted_states(h, previous):
+    """previous[n * steps + t] = h_{t-1} of example n: zeros at t = 0."""
+    batch, steps, hidden = h.shape
+    for n in range(batch):
+        for j in range(hidden):
+            previous[n * steps, j] = 0.0
+        for t in range(1, steps):
+            for j in range(hidden):
+                previous[n * steps + t, j] = h[n, t - 1, j]
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def input_products(x, w, out):
+    """out[n * steps + t] = x[n, t] w: every step's share of the input at once, one product."""
+    batch, steps, features = x.shape
+    product_at(out, False, False, batch * steps, w.shape[1], features, 1.0, x.ctypes.data, features,
+               w.ctypes.data, w.shape[1], 0.0, out.ctypes.data, w.shape[1])
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def tape_parts(tape, rows, hidden):
+    """The gates i, f, g, o (rows, 4h), cells c (rows, h) and tanh(c) (rows, h) of every step, rows n * steps + t,
+    one after another in the buffer `tape` (rows * 6h values)."""
+    flat = tape.reshape(tape.size)
+    gates = flat[:rows * 4 * hidden].reshape(rows, 4 * hidden)
+    cells = flat[rows * 4 * hidden:rows * 5 * hidden].reshape(rows, hidden)
+    return gates, cells, flat[rows * 5 * hidden:rows * 6 * hidden].reshape(rows, hidden)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def lstm_forward(x, w, u, b, tape, h):
+    """The hidden states h of every step (see the module's docstring); the gates and cells into `tape`
+    (batch, steps, 6h), for lstm_backward."""
+    batch, steps, features = x.shape
+    hidden = u.shape[0]
+    width = 4 * hidden
+    blas_threads_local(1)  # one thread per product (kernels/gemm.py, ONE_BLAS_THREAD)
+    gates, cells, squashed = tape_parts(tape, batch * steps, hidden)
+    z = np.empty((batch, width), x.dtype)  # a step's pre-activations: small, so that no call allocates megabytes
+    size = z.itemsize
+    for t in range(steps):  # rows of x and h read with a stride of `steps` rows
+        product_at(z, False, False, batch, width, features, 1.0, x.ctypes.data + t * features * size,
+                   steps * features, w.ctypes.data, width, 0.0, z.ctypes.data, width)
+        if t > 0:
+            product_at(z, False, False, batch, width, hidden, 1.0, h.ctypes.data + (t - 1) * hidden * size,
+                       steps * hidden, u.ctypes.data, width, 1.0, z.ctypes.data, width)
+        _cell_step(z, b, t, steps, gates, cells, squashed, h)
+
+
+# The elementwise work, each a function of its own: inside the kernels above, with their products, LLVM
+# vectorised none of these loops (about 6x slower at hidden 128).  Each loop writes one array or one block of
+# columns: a loop writing at j and hidden + j of one array is not vectorised either, as LLVM cannot rule out
+# their overlap.
+@njit(cache=True, nogil=True, error_model="numpy")
+def _cell_step(z, b, t, steps, gates, cells, squashed, h):
+    """Step t of every example from its pre-activations z (batch, 4h): the gates, c_t (from c_{t-1}), tanh(c_t)
+    and h_t."""
+    hidden = cells.shape[1]
+    for n in range(z.shape[0]):
+        row = n * steps + t
+        for k in range(2 * hidden):
+            gates[row, k] = sigmoid(z[n, k] + b[k])
+        for k in range(2 * hidden, 3 * hidden):
+            gates[row, k] = tanh_of(z[n, k] + b[k])
+        for k in range(3 * hidden, 4 * hidden):
+            gates[row, k] = sigmoid(z[n, k] + b[k])
+        if t > 0:
+            for j in range(hidden):
+                cells[row, j] = gates[row, hidden + j] * cells[row - 1, j] + gates[row, j] * gates[row, 2 * hidden + j]
+        else:
+            for j in range(hidden):
+                cells[row, j] = gates[row, j] * gates[row, 2 * hidden + j]
+        for j in range(hidden):
+            squashed[row, j] = tanh_of(cells[row, j])
+        for j in range(hidden):
+            h[n, t, j] = gates[row, 3 * hidden + j] * squashed[row, j]
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def lstm_backward(x, h, w, u, b, tape, g, work, dx, dw, du, db, want_dx, want_dw, want_du, want_db):
+    """Gradients of sum(g * h) for x, w, u and b, backwards through time, from the gates and cells lstm_forward
+    wrote to `tape`; arrays whose want flag is False are not written (the caller may pass any array of the right
+    rank).  `work` (batch, steps, 5h) holds the gradients of z and the states h_{t-1}: its contents on entry do
+    not matter."""
+    batch, steps, features = x.shape
+    hidden = u.shape[0]
+    width = 4 * hidden
+    rows = batch * steps
+    blas_threads_local(1)
+    gates, cells, squashed = tape_parts(tape, rows, hidden)
+    flat = work.reshape(work.size)
+    dz = flat[:rows * width].reshape(rows, width)
+    previous = flat[rows * width:rows * (width + hidden)].reshape(rows, hidden)
+    shifted_states(h, previous)
+    carry_h = np.zeros((batch, hidden), x.dtype)  # dC/dh_t through h_{t+1}: dz_{t+1} u^T
+    carry_c = np.zeros((batch, hidden), x.dtype)  # dC/dc_t through c_{t+1}: dc_{t+1} * f_{t+1}
+    scratch = np.empty((2, hidden), x.dtype)
+    size = dz.itemsize
+    for t in range(steps - 1, -1, -1):
+        _step_gradients(t, steps, g, gates, cells, squashed, carry_h, carry_c, scratch, dz)
+        if t > 0:  # dC/dh_{t-1} = dz_t u^T, the one product of the step
+            product_at(dz, False, True, batch, hidden, width, 1.0, dz.ctypes.data + t * width * size,
+                       steps * width, u.ctypes.data, width, 0.0, carry_h.ctypes.data, hidden)
+    if want_dw:
+        product_at(dz, True, False, features, width, rows, 1.0, x.ctypes.data, features, dz.ctypes.data, width, 0.0,
+                   dw.ctypes.data, width)
+    if want_du:
+        product_at(dz, True, False, hidden, width, rows, 1.0, previous.ctypes.data, hidden, dz.ctypes.data, width,
+                   0.0, du.ctypes.data, width)
+    if want_dx:
+        product_at(dz, False, True, rows, features, width, 1.0, dz.ctypes.data, width, w.ctypes.data, width, 0.0,
+                   dx.ctypes.data, features)
+    if want_db:
+        for k in range(width):
+            db[k] = one_of(b[0]) - one_of(b[0])
+        for row in range(rows):
+            for k in range(width):
+                db[k] += dz[row, k]
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _step_gradients(t, steps, g, gates, cells, squashed, carry_h, carry_c, scratch, dz):
+    """dz of step t for every example from dC/dh_t (g plus carry_h) and dC/dc_t through c_{t+1} (carry_c, which
+    becomes dC/dc_{t-1} through c_t)."""
+    hidden = cells.shape[1]
+    one = one_of(g[0, 0, 0])
+    dh, dc = scratch[0], scratch[1]
+    for n in range(g.shape[0]):
+        row = n * steps + t
+        for j in range(hidden):
+            tanh_c = squashed[row, j]
+            dh[j] = g[n, t, j] + carry_h[n, j]
+            dc[j] = dh[j] * gates[row, 3 * hidden + j] * (one - tanh_c * tanh_c) + carry_c[n, j]
+            carry_c[n, j] = dc[j] * gates[row, hidden + j]
+        for j in range(hidden):
+            i = gates[row, j]
+            dz[row, j] = dc[j] * gates[row, 2 * hidden + j] * i * (one - i)
+        if t > 0:
+            for j in range(hidden):
+                f = gates[row, hidden + j]
+                dz[row, hidden + j] = dc[j] * cells[row - 1, j] * f * (one - f)
+        else:  # c_{-1} = 0
+            for j in range(hidden):
+                f = gates[row, hidden + j]
+                dz[row, hidden + j] = dc[j] * (one - one) * f * (one - f)
+        for j in range(hidden):
+            gg = gates[row, 2 * hidden + j]
+            dz[row, 2 * hidden + j] = dc[j] * gates[row, j] * (one - gg * gg)
+        for j in range(hidden):
+            o = gates[row, 3 * hidden + j]
+            dz[row, 3 * hidden + j] = dh[j] * squashed[row, j] * o * (one - o)
