@@ -131,9 +131,9 @@ class Model:
         self.trainable = [t for t in Graph(loss).params if t.trainable]
         self.non_trainable = [t for t in parameters if not t.trainable]  # frozen, and state the step writes
         if not self.trainable:
-            frozen = " (every one it depends on is frozen, trainable=False)" if Graph(loss).params else ""
-            raise located(GraphError, "compile", loc, f"the loss depends on no trainable parameters{frozen}: "
-                                                      "nothing to train")
+            which = ("no trainable parameters (every one it depends on is frozen, trainable=False)"
+                     if Graph(loss).params else "no parameters")
+            raise located(GraphError, "compile", loc, f"the loss depends on {which}: nothing to train")
         self.gradients, gradient_of = gradients(loss, self.trainable, loc)
         self.state_updates = tuple(pair for node in Graph(loss).nodes if has_trait(node, "state_updates")
                                    for pair in registry[node.op].state_updates(node))
