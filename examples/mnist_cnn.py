@@ -44,6 +44,8 @@ def expanded_mnist(path=None):
 
 
 def build(net=1, init="default", dropout="inverted", batch_norm=False):
+    if batch_norm and net != 2:
+        raise ValueError(f"batch_norm applies to net 2, got net {net!r}")
     x = sn.input("x", (None, 28, 28, 1))
     y = sn.input("y", (None, 10))
     if net == 1:
@@ -51,8 +53,6 @@ def build(net=1, init="default", dropout="inverted", batch_norm=False):
         h = sn.dense(sn.flatten(h), 100, activation="sigmoid")
         p = sn.dense(h, 10, activation="softmax")
         return {"loss": sn.cross_entropy(p, y), "outputs": p, "optimizer": sn.SGD(lr=0.1), "batch_size": 10}
-    if batch_norm and net != 2:
-        raise ValueError(f"batch_norm applies to net 2, got net {net!r}")
     if net == 2:
         def conv(h, maps):
             if batch_norm:

@@ -133,9 +133,9 @@ class Model:
         self.id_inputs = [(n.inputs[0], n) for n in graph.nodes
                           if has_trait(n, "takes_ids") and n.inputs[0].op == "input"]
         if not self.trainable:
-            frozen = " (every one it depends on is frozen, trainable=False)" if Graph(loss).params else ""
-            raise located(GraphError, "compile", loc, f"the loss depends on no trainable parameters{frozen}: "
-                                                      "nothing to train")
+            which = ("no trainable parameters (every one it depends on is frozen, trainable=False)"
+                     if Graph(loss).params else "no parameters")
+            raise located(GraphError, "compile", loc, f"the loss depends on {which}: nothing to train")
         self.gradients, gradient_of = gradients(loss, self.trainable, loc)
         self.state_updates = tuple(pair for node in Graph(loss).nodes if has_trait(node, "state_updates")
                                    for pair in registry[node.op].state_updates(node))

@@ -114,3 +114,18 @@ def test_without_subset_the_script_keeps_every_row():
     kept = example.first_rows(sets, None)
     assert kept[0] is sets[0] and kept[1] is sets[1] and kept[2] is None
     assert [len(s["x"]) for s in example.first_rows(sets[:2], 1)] == [1, 1]
+
+
+def test_net2_with_batch_norm_normalises_each_convolution_and_drops_l2():
+    example = load_example()
+    plain, normalised = example.build(2), example.build(2, batch_norm=True)
+    norms = [n for n in sn.Graph(normalised["loss"]).nodes if n.op == "batch_norm"]
+    assert [n.inputs[0].shape for n in norms] == [(None, 24, 24, 20), (None, 8, 8, 40)]
+    assert all(n.inputs[0].inputs[0].op == "matmul" for n in norms)  # the conv's z, before its ReLU
+    square_sums = [n for n in sn.Graph(plain["loss"]).nodes if n.op == "square"]
+    assert square_sums and not [n for n in sn.Graph(normalised["loss"]).nodes if n.op == "square"]
+    with pytest.raises(ValueError, match="batch_norm applies to net 2"):
+        example.build(1, batch_norm=True)
+    refused = subprocess.run([sys.executable, EXAMPLE, "--net", "1", "--batch-norm"], capture_output=True, text=True,
+                             cwd=ROOT, timeout=120)
+    assert refused.returncode == 2 and "--batch-norm applies to --net 2" in refused.stderr
