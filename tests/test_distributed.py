@@ -18,8 +18,6 @@ import staticnet as sn
 from staticnet import distributed
 from staticnet.errors import ArgumentError, MissingDependency
 
-pytest.importorskip("mpi4py")
-
 MPI_ENV = {"OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1", "STATICNET_NUM_THREADS": "1"}
 LAUNCH_VARIABLES = distributed.RANK_VARIABLES + distributed.SIZE_VARIABLES
 
