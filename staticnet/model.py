@@ -493,6 +493,9 @@ class Model:
         if not isinstance(distributed, bool):
             checks.refuse("fit", f"distributed must be True or False, got {shown(distributed)}", ArgumentError)
         if not distributed:
+            if mode != "exact" or sync_every is not None:
+                checks.refuse("fit", f"{'mode' if mode != 'exact' else 'sync_every'} is an option of distributed "
+                                     "training: give distributed=True too", ArgumentError)
             return None
         from . import distributed as mpi
         mode, sync_every = mpi.check_options(mode, sync_every)

@@ -43,7 +43,7 @@ MODELS = textwrap.dedent('''
             loss = loss + sn.l2(0.1, rows)
         net = sn.compile(loss, outputs=p, optimizer=optimizer)
         data = {"x": rng.random((rows, *shape), np.float32), "y": np.eye(3, dtype=np.float32)[rng.integers(0, 3, rows)]}
-        return net, data
+        return net, data, {"mlp": 96, "cnn": 64}[kind]  # the batch: 3 and 2 parts in exact mode
 ''')
 
 WORKER = MODELS + textwrap.dedent('''
@@ -53,8 +53,8 @@ WORKER = MODELS + textwrap.dedent('''
     kind, out = sys.argv[1], sys.argv[2]
     rank = launched_rank()
     for mode in ("exact", "fast"):
-        net, data = build(kind)
-        history = net.fit(data, epochs=3, batch_size=32, seed=5, distributed=True, mode=mode, verbose=0)
+        net, data, batch = build(kind)
+        history = net.fit(data, epochs=3, batch_size=batch, seed=5, distributed=True, mode=mode, verbose=0)
         np.savez(f"{out}-{mode}-{rank}.npz", loss=history.epochs[-1]["loss"],
                  **{t.name: t.value for t in net.trainable})
     # local SGD on a separable problem: the class is the sign of x . w
@@ -110,8 +110,8 @@ def test_exact_mode_gives_the_same_bits_on_1_2_and_3_ranks_on_every_rank(trained
 def test_distributed_training_is_the_single_process_fit_within_float32_rounding(trained):
     kind, where = trained
     exec(compile(MODELS, "models", "exec"), scope := {})
-    net, data = scope["build"](kind)
-    history = net.fit(data, epochs=3, batch_size=32, seed=5, verbose=0)
+    net, data, batch = scope["build"](kind)
+    history = net.fit(data, epochs=3, batch_size=batch, seed=5, verbose=0)
     single = {t.name: t.value for t in net.trainable}
     for mode, n in (("exact", 1), ("exact", 3), ("fast", 2), ("fast", 3)):
         held = weights(where / f"ex{n}-{mode}-0.npz")
@@ -144,8 +144,8 @@ RESUMED = MODELS + textwrap.dedent('''
     from staticnet.distributed import launched_rank
 
     epochs, checkpoint, resume, out = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
-    net, data = build("mlp")
-    net.fit(data, epochs=epochs, batch_size=32, seed=5, distributed=True, verbose=0,
+    net, data, batch = build("mlp")
+    net.fit(data, epochs=epochs, batch_size=batch, seed=5, distributed=True, verbose=0,
             checkpoint=checkpoint if checkpoint != "-" else None, resume=resume if resume != "-" else None)
     np.savez(f"{out}-{launched_rank()}.npz", **{t.name: t.value for t in net.trainable + net.state})
 ''')
@@ -171,7 +171,7 @@ FAILING = MODELS + textwrap.dedent('''
     from staticnet.distributed import launched_rank
 
     how = sys.argv[1]
-    net, data = build("mlp")
+    net, data, batch = build("mlp")
 
     class Fault(sn.callbacks.Callback):
         def on_epoch_end(self, epoch, logs):
@@ -184,7 +184,7 @@ FAILING = MODELS + textwrap.dedent('''
 
     if how == "kill" and launched_rank() == 1:  # killed while the others train
         threading.Timer(3.0, os.kill, (os.getpid(), signal.SIGKILL)).start()
-    net.fit({"x": np.tile(data["x"], (20, 1)), "y": np.tile(data["y"], (20, 1))}, epochs=10**6, batch_size=32,
+    net.fit({"x": np.tile(data["x"], (20, 1)), "y": np.tile(data["y"], (20, 1))}, epochs=10**6, batch_size=batch,
             seed=5, distributed=True, verbose=0, callbacks=[Fault()])
 ''')
 
@@ -266,9 +266,11 @@ def test_the_cli_outside_mpiexec_or_without_mpi4py_is_one_line(tmp_path, capsys,
 
 def test_fit_checks_its_distributed_arguments_before_training(outside_mpi):
     exec(compile(MODELS, "models", "exec"), scope := {})
-    net, data = scope["build"]("mlp")
+    net, data, _ = scope["build"]("mlp")
     with pytest.raises(ArgumentError, match="distributed must be True or False"):
         net.fit(data, distributed="yes")
+    with pytest.raises(ArgumentError, match="sync_every is an option of distributed training"):
+        net.fit(data, sync_every=4)
     with pytest.raises(ArgumentError, match="mode must be one of 'exact', 'fast'"):
         net.fit(data, distributed=True, mode="sloppy")
     with pytest.raises(ArgumentError, match="sync_every"):
@@ -290,6 +292,7 @@ def test_mpiexec_is_found_beside_this_python_and_missing_is_one_error(tmp_path, 
 
 
 def test_parts_are_cut_by_the_row_count_alone():
+    assert [distributed.exact_parts(rows) for rows in (1, 31, 32, 100, 384, 385, 10_000)] == [1, 1, 1, 3, 12, 12, 12]
     assert distributed.cut(32, 12).tolist() == [0, 2, 5, 8, 10, 13, 16, 18, 21, 24, 26, 29, 32]
     assert distributed.cut(12, 5).tolist() == [0, 2, 4, 7, 9, 12]
     assert distributed.cut(2, 3).tolist() == [0, 0, 1, 2]  # a rank may get no row
