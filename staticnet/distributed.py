@@ -7,7 +7,8 @@ Every rank builds the same graph; rank 0's weights and optimizer state are broad
 shuffles the rows alike (from the seed) and takes its share of each global batch of `batch_size` rows; the
 gradients are summed across the ranks and every rank applies the same update, so all hold the same weights
 (a CRC-32 of the weights is compared across the ranks after every epoch).  Rank 0 alone prints and writes
-(checkpoints, --save); validation runs whole on every rank, which then agree on it.
+(checkpoints, --save); fit's validation batches are shared among the ranks and their sums gathered in batch
+order (the bits of one process's validation).
 
 Modes (fit's `mode=` and `sync_every=`):
 - "exact" (the default): a global batch is cut into parts by its row count alone (`exact_parts`), each part's
@@ -345,6 +346,23 @@ class DataParallel:
             loss_sum, correct = float(totals[0]), int(totals[1])
         self.check_replicas(epoch)
         return loss_sum, correct
+
+    def evaluate(self, sums, total: int, batch: int) -> tuple[float, int]:
+        """(loss sum, correct) over `total` rows evaluated in batches of `batch`, the batches shared among the
+        ranks: `sums(start, stop)` runs the evaluation loop on rows [start, stop).  Each batch's sums are gathered
+        and added in batch order, as the loop adds them on one process, so the result is its bits."""
+        from mpi4py import MPI
+        starts = range(0, total, batch)
+        owners = cut(len(starts), self.size)
+        found = np.zeros((len(starts), 2))
+        for i in range(owners[self.rank], owners[self.rank + 1]):
+            found[i] = sums(starts[i], min(total, starts[i] + batch))
+        # each batch's sums are non-zero on one rank only, so MPI's sum is exact whatever its order
+        self.comm.Allreduce(MPI.IN_PLACE, found, op=MPI.SUM)
+        loss_sum = 0.0
+        for value in found[:, 0]:
+            loss_sum += value
+        return loss_sum, int(found[:, 1].sum())
 
     @contextlib.contextmanager
     def aborting_on_error(self):

@@ -665,9 +665,12 @@ class Model:
         total = arrays[0].shape[0]
         batch = self.evaluation_batch(total, batch_size)
         data = [a.ctypes.data for a in arrays] + ([weights.ctypes.data] if weights is not None else [])
-        with flushed_to_zero(), threads.blas_restored():
-            loss_sum, correct = self._run("eval_epoch", batch, weighted=weights is not None, data=data, total=total,
-                                          start=0, stop=total, batch=batch)
+
+        def sums(start, stop):
+            return self._run("eval_epoch", batch, weighted=weights is not None, data=data, total=total, start=start,
+                             stop=stop, batch=batch)
+        with flushed_to_zero(), threads.blas_restored():  # a distributed fit's validation is shared among its ranks
+            loss_sum, correct = self._team.evaluate(sums, total, batch) if self._team else sums(0, total)
         scores = {"loss": loss_sum / total}
         if self.has_accuracy:
             scores["accuracy"] = correct / total

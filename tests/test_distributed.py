@@ -44,6 +44,11 @@ MODELS = textwrap.dedent('''
         net = sn.compile(loss, outputs=p, optimizer=optimizer)
         data = {"x": rng.random((rows, *shape), np.float32), "y": np.eye(3, dtype=np.float32)[rng.integers(0, 3, rows)]}
         return net, data, {"mlp": 96, "cnn": 64}[kind]  # the batch: 3 and 2 parts in exact mode
+
+    def validation(data):
+        """2,500 rows made from the training rows: three evaluation batches (of 1,000) to share among the ranks."""
+        rows = np.arange(2500) % len(data["x"])
+        return {"x": data["x"][rows][:, ::-1].copy(), "y": data["y"][rows]}
 ''')
 
 WORKER = MODELS + textwrap.dedent('''
@@ -54,8 +59,10 @@ WORKER = MODELS + textwrap.dedent('''
     rank = launched_rank()
     for mode in ("exact", "fast"):
         net, data, batch = build(kind)
-        history = net.fit(data, epochs=3, batch_size=batch, seed=5, distributed=True, mode=mode, verbose=0)
+        history = net.fit(data, epochs=3, batch_size=batch, seed=5, distributed=True, mode=mode, verbose=0,
+                          validation=validation(data))
         np.savez(f"{out}-{mode}-{rank}.npz", loss=history.epochs[-1]["loss"],
+                 val_loss=history.epochs[-1]["val_loss"], val_accuracy=history.epochs[-1]["val_accuracy"],
                  **{t.name: t.value for t in net.trainable})
     # local SGD on a separable problem: the class is the sign of x . w
     sn.seed(4)
@@ -118,6 +125,19 @@ def test_distributed_training_is_the_single_process_fit_within_float32_rounding(
         assert held["loss"] == pytest.approx(history.epochs[-1]["loss"], rel=1e-5)
         for name, value in single.items():
             np.testing.assert_allclose(held[name], value, rtol=1e-4, atol=2e-5, err_msg=f"{mode} on {n}: {name}")
+
+
+def test_validation_shared_among_the_ranks_scores_as_one_process_does(trained):
+    kind, where = trained
+    exec(compile(MODELS, "models", "exec"), scope := {})
+    net, data, _ = scope["build"](kind)
+    for n in (1, 2, 3):
+        for rank in range(n):
+            held = weights(where / f"ex{n}-exact-{rank}.npz")
+            for t in net.trainable:
+                t.value[...] = held[t.name]
+            scores = net.evaluate(scope["validation"](data))  # one process, every batch
+            assert (held["val_loss"], held["val_accuracy"]) == (scores["loss"], scores["accuracy"]), (n, rank)
 
 
 def test_fast_mode_leaves_every_rank_with_the_same_weights(trained):
