@@ -51,6 +51,7 @@ and link; docs/benchmarks.md the measurements on one machine.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import shutil
 import sys
@@ -139,6 +140,22 @@ def cut(rows: int, parts: int) -> np.ndarray:
     return np.array([p * rows // parts for p in range(parts + 1)], dtype=np.int64)
 
 
+def _mask_seeder():
+    """A compiled function seeding Numba's generator, which draws the dropout masks in compiled code."""
+    import numba
+
+    @numba.njit
+    def seed(value):
+        np.random.seed(value)
+    return seed
+
+
+def mask_seed(epoch_seed: int, step: int, part: int) -> int:
+    """The seed of the dropout masks of one part (exact mode) or rank's share (the other modes) of a step, from
+    the epoch's seed: the masks of a part do not depend on which rank computes it."""
+    return int(np.random.SeedSequence([epoch_seed, step, part]).generate_state(1)[0])
+
+
 def checksum(arrays) -> int:
     """A CRC-32 of the arrays' bytes: equal on every rank when the ranks hold the same weights."""
     crc = 0
@@ -183,10 +200,8 @@ class DataParallel:
         from .runtime import CompiledFunction
         self.model, self.comm, self.mode, self.sync_every = model, comm, mode, sync_every
         self.rank, self.size = comm.Get_rank(), comm.Get_size()
-        random = [n for n in topological([model.loss, *model.gradients]) if n.kind == "random"]
-        if random:
-            checks.refuse("fit", f"distributed=True does not train models with random ops yet (dropout at "
-                                 f"{random[0].loc}): each rank would draw its own masks", ArgumentError)
+        self.seeder = _mask_seeder() if any(n.kind == "random" for n in topological([model.loss, *model.gradients])) \
+            else None
         metric = model.accuracy_metric
         self.prediction = model.outputs[metric[1] - 1] if metric else None
         outputs = [model.loss, *model.gradients] + ([self.prediction] if metric else [])
@@ -240,10 +255,12 @@ class DataParallel:
         self.steps_since_sync = 0
 
     # ------------------------------------------------------------ one step
-    def _run_rows(self, arrays, order, start, rows):
-        """The gradient program on the rows order[start:start + rows] of `arrays` (given as 2-D views):
-        (loss, gradients, correct)."""
+    def _run_rows(self, arrays, order, start, rows, masks):
+        """The gradient program on the rows order[start:start + rows] of `arrays` (given as 2-D views), its dropout
+        masks drawn from the seed `masks` (None: it has none): (loss, gradients, correct)."""
         from . import kernels
+        if self.seeder is not None:
+            self.seeder(masks)
         bound = self._bound.get(rows)
         if bound is None:
             bound = self._bound[rows] = _Bound(self.gradient, rows)
@@ -261,7 +278,7 @@ class DataParallel:
         for a, b, g in zip(self.offsets[:-1], self.offsets[1:], gradients):
             np.multiply(g.reshape(-1), self.dtype.type(weight), out=into[a:b])
 
-    def _exact_step(self, arrays, order, start, batch):
+    def _exact_step(self, arrays, order, start, batch, step_seed):
         """Parts cut by the batch's rows, gathered, added in part order: (loss sum, correct) of the batch."""
         from mpi4py import MPI
         parts = exact_parts(batch)
@@ -273,7 +290,7 @@ class DataParallel:
         stats = np.zeros((parts, 2))
         for p in mine:
             rows = int(bounds[p + 1] - bounds[p])
-            loss, gradients, correct = self._run_rows(arrays, order, start + bounds[p], rows)
+            loss, gradients, correct = self._run_rows(arrays, order, start + bounds[p], rows, step_seed and step_seed(p))
             self._flatten(gradients, gathered[p], rows / batch)
             stats[p] = loss * rows, correct
         counts = np.diff(owners) * size
@@ -293,14 +310,15 @@ class DataParallel:
             self._bound[key] = np.zeros((parts, self.offsets[-1]), self.dtype)
         return self._bound[key]
 
-    def _share_step(self, arrays, order, start, batch):
+    def _share_step(self, arrays, order, start, batch, step_seed):
         """fast and local SGD: this rank's contiguous share of the batch in one call."""
         from mpi4py import MPI
         first, last = (batch * r // self.size for r in (self.rank, self.rank + 1))
         rows = last - first
         loss_sum, correct = 0.0, 0
         if rows:
-            loss, gradients, correct = self._run_rows(arrays, order, start + first, rows)
+            loss, gradients, correct = self._run_rows(arrays, order, start + first, rows,
+                                                      step_seed and step_seed(self.rank))
             loss_sum = loss * rows
             weight = rows / batch if self.sync_every is None else 1.0
             self._flatten(gradients, self.flat_gradient, weight)
@@ -323,7 +341,7 @@ class DataParallel:
         from .callbacks import CSVLogger, ModelCheckpoint, TensorBoard
         return self.rank == 0 or not isinstance(callback, (ModelCheckpoint, CSVLogger, TensorBoard))
 
-    def train_epoch(self, arrays, order, batch_size, progress, metrics_text, epoch):
+    def train_epoch(self, arrays, order, epoch_seed, batch_size, progress, metrics_text, epoch):
         """The epoch's global batches in `order`: (loss sum, correct) over all ranks' rows, the same on each."""
         from mpi4py import MPI
         self._bind()
@@ -333,7 +351,8 @@ class DataParallel:
         loss_sum, correct = 0.0, 0
         show_every = max(1, (total // batch_size) // 50)
         for number, start in enumerate(range(0, total, batch_size)):
-            batch_loss, batch_correct = step(arrays, order, start, min(batch_size, total - start))
+            seeds = functools.partial(mask_seed, epoch_seed, number) if self.seeder else None
+            batch_loss, batch_correct = step(arrays, order, start, min(batch_size, total - start), seeds)
             loss_sum, correct = loss_sum + batch_loss, correct + batch_correct
             if number % show_every == 0:
                 done = min(total, start + batch_size)

@@ -576,7 +576,8 @@ class Model:
         """One epoch in compiled chunks of steps: (loss sum, number correct, rows trained per thread count).
         Between chunks: the thread chooser's timing, the NaN guard's check, the progress bar."""
         if self._team:
-            return (*self._team.train_epoch(arrays, order, batch_size, progress, self._metrics_text, epoch), {})
+            return (*self._team.train_epoch(arrays, order, epoch_seed, batch_size, progress, self._metrics_text,
+                                            epoch), {})
         total = arrays[0].shape[0]
         loss_sum, correct, done, rows_on = 0.0, 0, 0, {}
         if guard:

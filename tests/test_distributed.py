@@ -25,8 +25,8 @@ MODELS = textwrap.dedent('''
     import numpy as np
     import staticnet as sn
 
-    def build(kind):
-        """A model and its data, the same in every process (seeded)."""
+    def build(kind, dropout=False):
+        """A model, its data and batch size, the same in every process (seeded)."""
         sn.seed(3)
         rng = np.random.default_rng(0)
         if kind == "mlp":  # Adam: its moments and step count are state the update must keep
@@ -37,7 +37,7 @@ MODELS = textwrap.dedent('''
             rows, shape, optimizer = 120, (12, 12, 1), sn.SGD(lr=0.1, momentum=0.9)
             x, y = sn.input("x", (None, 12, 12, 1)), sn.input("y", (None, 3))
             h = sn.flatten(sn.max_pool2d(sn.conv2d(x, 4, 3, activation="relu", name="c"), 2))
-        p = sn.dense(h, 3, activation="softmax", name="o")
+        p = sn.dense(sn.dropout(h, 0.3) if dropout else h, 3, activation="softmax", name="o")
         loss = sn.cross_entropy(p, y)
         if kind == "cnn":
             loss = loss + sn.l2(0.1, rows)
@@ -64,6 +64,9 @@ WORKER = MODELS + textwrap.dedent('''
         np.savez(f"{out}-{mode}-{rank}.npz", loss=history.epochs[-1]["loss"],
                  val_loss=history.epochs[-1]["val_loss"], val_accuracy=history.epochs[-1]["val_accuracy"],
                  **{t.name: t.value for t in net.trainable})
+    net, data, batch = build(kind, dropout=True)
+    net.fit(data, epochs=3, batch_size=batch, seed=5, distributed=True, verbose=0)
+    np.savez(f"{out}-dropout-{rank}.npz", **{t.name: t.value for t in net.trainable})
     # local SGD on a separable problem: the class is the sign of x . w
     sn.seed(4)
     rng = np.random.default_rng(1)
@@ -112,6 +115,17 @@ def test_exact_mode_gives_the_same_bits_on_1_2_and_3_ranks_on_every_rank(trained
             held = weights(where / f"ex{n}-exact-{rank}.npz")
             for name, value in reference.items():
                 assert np.array_equal(held[name], value), (n, rank, name)
+
+
+def test_dropout_masks_are_drawn_per_part_so_exact_mode_keeps_its_bits_on_any_rank_count(trained):
+    kind, where = trained
+    reference = weights(where / "ex1-dropout-0.npz")
+    without = weights(where / "ex1-exact-0.npz")
+    assert not np.allclose(reference["o/W"], without["o/W"], rtol=1e-3)  # the masks were applied
+    for n in (2, 3):
+        for rank in range(n):
+            held = weights(where / f"ex{n}-dropout-{rank}.npz")
+            assert all(np.array_equal(held[k], reference[k]) for k in reference), (n, rank)
 
 
 def test_distributed_training_is_the_single_process_fit_within_float32_rounding(trained):
