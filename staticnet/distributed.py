@@ -74,7 +74,7 @@ SIZE_VARIABLES = ("OMPI_COMM_WORLD_SIZE", "PMI_SIZE")
 
 
 class DistributedError(RuntimeError):
-    """Distributed training cannot start (outside mpiexec, without mpi4py), or the ranks disagree."""
+    """Distributed training cannot start: the process was not launched by mpiexec."""
 
 
 def launched_rank() -> int | None:
@@ -240,8 +240,10 @@ class DataParallel:
             self.comm.Bcast(t.value, root=0)
 
     def check_replicas(self, epoch: int) -> None:
-        """Every rank holds the same weights: a CRC-32 of them compared across the ranks."""
-        sums = self.comm.allgather(checksum(t.value for t in self.model.trainable + self.model.state))
+        """Every rank holds the same weights: a CRC-32 of them compared across the ranks (and of the optimizer
+        state, except in local SGD, where it is each rank's own)."""
+        kept = self.model.trainable + (self.model.state if self.sync_every is None else [])
+        sums = self.comm.allgather(checksum(t.value for t in kept))
         if len(set(sums)) > 1:
             differing = [r for r, s in enumerate(sums) if s != sums[0]]
             raise NumericalError(f"fit: after epoch {epoch + 1} the weights of rank(s) {differing} differ from rank "

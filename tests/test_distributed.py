@@ -74,7 +74,7 @@ WORKER = MODELS + textwrap.dedent('''
     labels = (x_data @ np.array([1.0, -2.0, 0.5, 1.5, -1.0]) > 0).astype(np.int64)
     x, y = sn.input("x", (None, 5)), sn.input("y", (None,), dtype="int64")
     p = sn.dense(x, 2, activation="softmax", name="o")
-    net = sn.compile(sn.cross_entropy(p, sn.one_hot(y, 2)), outputs=p, optimizer=sn.SGD(lr=0.5))
+    net = sn.compile(sn.cross_entropy(p, sn.one_hot(y, 2)), outputs=p, optimizer=sn.SGD(lr=0.5, momentum=0.5))
     history = net.fit({"x": x_data, "y": labels}, epochs=5, batch_size=16, seed=2, distributed=True, sync_every=4,
                       verbose=0)
     np.savez(f"{out}-local-{rank}.npz", accuracy=history.epochs[-1]["accuracy"],
