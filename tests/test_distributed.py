@@ -5,7 +5,6 @@ a test sees what every rank holds, not only rank 0.  The references: the same tr
 (exact mode: the same bits), the single-process fit (a separate implementation, the whole batch's gradient
 folded into the update: float32 rounding apart) and, for local SGD, the labels of a separable toy problem."""
 import os
-import signal
 import subprocess
 import sys
 import textwrap
@@ -200,14 +199,23 @@ def test_a_checkpoint_resumed_on_another_rank_count_ends_as_an_uninterrupted_run
 
 
 FAILING = MODELS + textwrap.dedent('''
-    import os, signal, sys, threading
+    import os, signal, sys, threading, time
     import staticnet as sn
     from staticnet.distributed import launched_rank
 
     how = sys.argv[1]
     net, data, batch = build("mlp")
 
+    def killed():
+        with open("killed-at", "w") as note:
+            note.write(repr(time.time()))
+        os.kill(os.getpid(), signal.SIGKILL)
+
     class Fault(sn.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs):
+            if how == "kill" and launched_rank() == 1 and epoch == 1:  # killed in the middle of an epoch
+                threading.Timer(0.05, killed).start()
+
         def on_epoch_end(self, epoch, logs):
             if launched_rank() != 1 or epoch != 1:
                 return
@@ -216,8 +224,6 @@ FAILING = MODELS + textwrap.dedent('''
             if how == "drift":  # this rank's weights leave the others': the next epoch's check must see it
                 self.model.trainable[0].value[0] += 1.0
 
-    if how == "kill" and launched_rank() == 1:  # killed while the others train
-        threading.Timer(3.0, os.kill, (os.getpid(), signal.SIGKILL)).start()
     net.fit({"x": np.tile(data["x"], (20, 1)), "y": np.tile(data["y"], (20, 1))}, epochs=10**6, batch_size=batch,
             seed=5, distributed=True, verbose=0, callbacks=[Fault()])
 ''')
@@ -239,6 +245,7 @@ def test_a_failing_rank_ends_the_job_within_seconds(tmp_path, how, line):
         assert named and line in named[0], result.stderr[-2000:]
     else:
         assert "signal 9" in result.stderr or "Killed" in result.stderr, result.stderr[-2000:]
+        assert time.time() - float((tmp_path / "killed-at").read_text()) < 30
 
 
 TINY = """import numpy as np
