@@ -74,12 +74,12 @@ def python_cost(name: str, batch: int) -> None:
     team = net._data_parallel(True, "fast", None)
     team._bind()
     arrays, order = [x.reshape(rows, -1), y.reshape(rows, -1)], np.arange(rows, dtype=np.int64)
-    team._share_step(arrays, order, 0, batch)  # compiles and binds
+    team._share_step(arrays, order, 0, batch, None)  # compiles and binds
     bound = team._bound[batch]
 
     def distributed():
         for start in range(0, rows, batch):
-            team._share_step(arrays, order, start, batch)
+            team._share_step(arrays, order, start, batch, None)
 
     def compiled_calls():
         for start in range(0, rows, batch):
@@ -117,15 +117,18 @@ def launched(command, ranks, threads, what, name, batch) -> str:
 
 def measure(repeats: int) -> tuple[dict, dict]:
     """(medians of epoch seconds by (workload, batch, configuration), Python's cost by (workload, batch))."""
+    costs = {}  # measured first: a few seconds each
+    for name, batch in CASES:
+        command = [sys.executable, "-m", "bench.distributed", "--python-cost", name, str(batch)]
+        costs[(name, batch)] = json.loads(launched(command, 1, 1, "python cost", name, batch))
+        print(f"{name} at batch {batch}, per-step Python cost: {costs[(name, batch)]}", file=sys.stderr, flush=True)
     times = {(name, batch, c): [] for name, batch in CASES for c in CONFIGURATIONS}
     for _ in range(repeats):
         for name, batch in CASES:
             for configuration in CONFIGURATIONS:
-                times[(name, batch, configuration)].append(run_one(name, batch, configuration))
-    costs = {}
-    for name, batch in CASES:
-        command = [sys.executable, "-m", "bench.distributed", "--python-cost", name, str(batch)]
-        costs[(name, batch)] = json.loads(launched(command, 1, 1, "python cost", name, batch))
+                seconds = run_one(name, batch, configuration)
+                print(f"{name} at batch {batch}, {configuration}: {seconds:.3f} s", file=sys.stderr, flush=True)
+                times[(name, batch, configuration)].append(seconds)
     return {key: statistics.median(values) for key, values in times.items()}, costs
 
 
