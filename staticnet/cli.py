@@ -182,7 +182,25 @@ def _first_rows(data, count: int):
     return [values[:count] for values in data] if isinstance(data, (tuple, list)) else data[:count]
 
 
+def _distributed_options(args) -> dict:
+    """fit's distributed options from --distributed, --mode and --sync-every, checked before anything is built:
+    outside mpiexec or without mpi4py, one line."""
+    if not args.distributed:
+        if args.mode or args.sync_every:
+            raise UsageError(f"{'--mode' if args.mode else '--sync-every'} needs --distributed")
+        return {}
+    from .distributed import DistributedError, world
+    try:
+        world()
+    except DistributedError as e:
+        raise UsageError(f"--distributed: {e}") from None
+    return {"distributed": True, "mode": args.mode or "exact", "sync_every": args.sync_every}
+
+
 def cmd_train(args) -> int:
+    from .distributed import is_rank_zero
+    say = print if is_rank_zero() else (lambda *_, **__: None)  # rank 0 alone prints and writes
+    parallel = _distributed_options(args)
     # --save may be the --resume file: training goes on from it, and each checkpoint replaces it atomically
     _output_file("--save", args.save, {"the model file": args.model})
     _output_file("--plot", args.plot, {"the model file": args.model, "--resume": args.resume, "--save": args.save})
@@ -193,7 +211,7 @@ def cmd_train(args) -> int:
         raise UsageError(f"--resume {args.resume}: no such file")
     spec = load_model_file(args.model, seed=args.seed, params=_build_parameters(args.param))
     optimizer, lr_source = chosen_optimizer(spec, args.optimizer, args.lr)
-    print(f"training {args.model} with {type(optimizer).__name__}, lr {optimizer.lr:g} ({lr_source})", flush=True)
+    say(f"training {args.model} with {type(optimizer).__name__}, lr {optimizer.lr:g} ({lr_source})", flush=True)
     model = model_from_spec(spec, optimizer, args.model)
     if args.track_speed:
         from .learning_speed import bias_layers
@@ -208,10 +226,12 @@ def cmd_train(args) -> int:
     tracked = _first_rows(train, SPEED_EXAMPLES) if args.track_speed else None
     history = model.fit(train, epochs=epochs, batch_size=batch, validation=val, seed=args.seed,
                         checkpoint=args.save, resume=args.resume, track=["learning_speed"] if tracked else None,
-                        track_data=tracked)
+                        track_data=tracked, **parallel)
     scores = model.evaluate(test)
     shown = ", ".join(f"{k} {v:.4f}" for k, v in scores.items())
-    print(f"test: {shown}")
+    say(f"test: {shown}")
+    if not is_rank_zero():
+        return 0
     if args.save:
         model.save(args.save)
         print(f"saved: {args.save}")
@@ -421,6 +441,15 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--param", action="append", metavar="NAME=VALUE", type=_assignment(ranges=False),
                        help="pass NAME=VALUE to the model file's build() (repeat for each; values are read as "
                        "numbers, True/False/None, or else text)")
+    train.add_argument("--distributed", action="store_true",
+                       help="train with every process of the MPI job: mpiexec -n N staticnet train ... --distributed "
+                       "(needs pip install 'staticnet[mpi]'); rank 0 alone prints and saves")
+    train.add_argument("--mode", choices=("exact", "fast"),
+                       help="with --distributed: exact (default; the same bits for any number of processes) or fast "
+                       "(MPI's own sum of the gradients)")
+    train.add_argument("--sync-every", type=_positive_int, metavar="H",
+                       help="with --distributed: local SGD, each process steps alone and the weights are averaged "
+                       "every H steps")
     train.set_defaults(run=cmd_train)
 
     found = sub.add_parser("search", help="train a model file once per configuration of a search space (grid or "

