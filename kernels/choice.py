@@ -1,7 +1,9 @@
 """Which routine runs each float32 product: a table of measured choices that `gemm.product_at` reads.
 
-The candidates for out = alpha op(a) @ op(b) + beta out are BLAS and the two microkernel forms of
-microkernel.py (`axpy` where op(b) = b and out has at least LANES columns, `dot` for a @ b.T).  Which is
+The candidates for out = alpha op(a) @ op(b) + beta out are BLAS and the microkernel forms of
+microkernel.py: `axpy` where op(b) = b and out has at least LANES columns, on 8-lane vectors, and
+`wide_axpy`, the same on 16-lane vectors where the CPU has AVX-512 (same bits: each value is one lane summing
+in order), and `dot` for a @ b.T.  Which is
 fastest depends on the CPU (OpenBLAS's kernels for it, its vector width, its caches), so the choice is
 made by timing them on the machine that runs them (`time_choice`; staticnet/codegen/product_choice.py
 decides what to time and keeps the winners in the compile cache) and written into this table, keyed by
@@ -25,13 +27,15 @@ from numba.extending import intrinsic
 
 from . import abi
 from .blas import blas_threads_local, cblas_gemm_at
-from .microkernel import AXPY_PARAMS, AXPY_SYMBOL, DOT_PARAMS, DOT_SYMBOL, LANES
+from .microkernel import (AXPY_PARAMS, AXPY_SYMBOL, DOT_PARAMS, DOT_SYMBOL, HAS_WIDE, LANES, WIDE_AXPY_SYMBOL,
+                          WIDE_LANES)
 
 axpy_gemm = abi.external(AXPY_SYMBOL, "void", AXPY_PARAMS)  # microkernel.py's, linked as machine code
+wide_axpy_gemm = abi.external(WIDE_AXPY_SYMBOL, "void", AXPY_PARAMS)
 dot_gemm = abi.external(DOT_SYMBOL, "void", DOT_PARAMS)
 
-BLAS, AXPY, DOT = 0, 1, 2  # the candidates; NAMES is how the cache, model files and `staticnet cache` write them
-NAMES = ("blas", "axpy", "dot")
+BLAS, AXPY, DOT, WIDE_AXPY = 0, 1, 2, 3  # the candidates; NAMES is how the cache, model files and `staticnet cache`
+NAMES = ("blas", "axpy", "dot", "wide_axpy")  # write them
 BY_RULE, ALL_BLAS, ALL_MICRO = 0, 1, 2  # the policy for shapes the table does not hold
 
 SLOTS = 4096  # entries of the open-addressed table (a model has tens of product shapes)
@@ -72,11 +76,18 @@ def slot_of(m, n, k, flags):
     return h % SLOTS
 
 
+def offered(choice) -> bool:
+    """Whether this machine times the candidate: the wide form only where the CPU has AVX-512."""
+    return choice != WIDE_AXPY or HAS_WIDE
+
+
 @njit(cache=True, nogil=True)
 def fits(choice, trans_a, trans_b, n):
     """Whether the candidate can compute a product of this layout with n columns of out."""
     if choice == AXPY:
         return not trans_b and n >= LANES
+    if choice == WIDE_AXPY:
+        return not trans_b and n >= WIDE_LANES
     if choice == DOT:
         return trans_b and not trans_a
     return choice == BLAS
@@ -123,6 +134,9 @@ def run_choice(choice, like, trans_a, trans_b, m, n, k, alpha, a_at, lda, b_at, 
     """The product on `choice` (BLAS when the candidate cannot take it); `like` gives the dtype."""
     if choice == DOT and fits(DOT, trans_a, trans_b, n):
         dot_gemm(m, n, k, a_at, lda, b_at, ldb, c_at, ldc, np.float32(alpha), np.float32(beta))
+    elif choice == WIDE_AXPY and fits(WIDE_AXPY, trans_a, trans_b, n):
+        wide_axpy_gemm(m, n, k, a_at, 1 if trans_a else lda, lda if trans_a else 1, b_at, ldb, c_at, ldc,
+                       np.float32(alpha), np.float32(beta))
     elif choice == AXPY and fits(AXPY, trans_a, trans_b, n):
         axpy_gemm(m, n, k, a_at, 1 if trans_a else lda, lda if trans_a else 1, b_at, ldb, c_at, ldc,
                   np.float32(alpha), np.float32(beta))

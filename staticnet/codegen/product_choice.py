@@ -132,9 +132,10 @@ def _remember(new: dict) -> None:
 
 
 def candidates(shape) -> list[int]:
-    from ..kernels.choice import AXPY, BLAS, DOT, fits
+    """The routines that can compute this product on this machine (the wide form only with AVX-512)."""
+    from ..kernels.choice import AXPY, BLAS, DOT, WIDE_AXPY, fits, offered
     m, n, k, trans_a, trans_b, beta_zero = shape
-    return [choice for choice in (BLAS, AXPY, DOT) if fits(choice, trans_a, trans_b, n)]
+    return [choice for choice in (BLAS, AXPY, WIDE_AXPY, DOT) if offered(choice) and fits(choice, trans_a, trans_b, n)]
 
 
 def measure(shape) -> tuple[int, dict]:

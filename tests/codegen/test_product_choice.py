@@ -69,7 +69,8 @@ def test_shape_text_round_trips_and_rejects_what_is_not_a_shape():
 def test_measure_picks_a_candidate_that_fits_and_blas_when_none_else_does():
     assert product_choice.measure((10, 4, 100, False, False, True))[0] == choice.BLAS  # 4 columns: BLAS only
     best, seconds = product_choice.measure((10, 100, 784, False, False, True))
-    assert best in (choice.BLAS, choice.AXPY) and set(seconds) == {choice.BLAS, choice.AXPY}
+    axpy_forms = {choice.AXPY} | ({choice.WIDE_AXPY} if choice.HAS_WIDE else set())  # wide only with AVX-512
+    assert best in {choice.BLAS} | axpy_forms and set(seconds) == {choice.BLAS} | axpy_forms
     assert all(0 < s < 1 for s in seconds.values())
     best, seconds = product_choice.measure((10, 100, 10, False, True, True))
     assert set(seconds) == {choice.BLAS, choice.DOT}
@@ -78,7 +79,7 @@ def test_measure_picks_a_candidate_that_fits_and_blas_when_none_else_does():
 def test_a_microkernel_must_beat_blas_by_the_margin(monkeypatch):
     """Timings within MARGIN of BLAS's keep BLAS; a clear win takes the microkernel."""
     for microkernel_share, expected in ((1 - product_choice.MARGIN / 2, choice.BLAS), (0.5, choice.AXPY)):
-        per_call = {choice.BLAS: 1e-4, choice.AXPY: 1e-4 * microkernel_share}
+        per_call = {choice.BLAS: 1e-4, choice.AXPY: 1e-4 * microkernel_share, choice.WIDE_AXPY: 2e-4}
         now = {"t": 0.0}
 
         def fake_time_choice(code, calls, *args):  # a clock that advances by the candidate's time per call

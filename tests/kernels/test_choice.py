@@ -3,7 +3,8 @@ import pytest
 from numba import njit
 
 from staticnet.kernels import choice
-from staticnet.kernels.choice import ALL_BLAS, ALL_MICRO, AXPY, BLAS, BY_RULE, DOT, chosen, fits, install, run_choice
+from staticnet.kernels.choice import (ALL_BLAS, ALL_MICRO, AXPY, BLAS, BY_RULE, DOT, WIDE_AXPY, chosen, fits, install,
+                                      run_choice)
 from staticnet.kernels.gemm import product_at
 
 
@@ -48,7 +49,7 @@ SHAPES = [(10, 100, 784), (5, 9, 3), (37, 40, 129), (100, 10, 10), (128, 10, 300
 def test_every_candidate_that_fits_computes_the_product_as_numpy_in_float64(m, n, k, trans_a, trans_b, beta):
     a, b, out = _operands(m, n, k, trans_a, trans_b)
     expected = -0.5 * ((a.T if trans_a else a).astype(np.float64) @ (b.T if trans_b else b)) + beta * out
-    for code in (BLAS, AXPY, DOT):
+    for code in (BLAS, AXPY, WIDE_AXPY, DOT):  # the wide form runs as the narrow one where it is not compiled
         if fits(code, trans_a, trans_b, n):
             result = out.copy()
             _through(code, a, b, result, trans_a, trans_b, -0.5, beta)
@@ -58,6 +59,7 @@ def test_every_candidate_that_fits_computes_the_product_as_numpy_in_float64(m, n
 def test_which_candidates_fit():
     assert fits(BLAS, True, True, 1)
     assert fits(AXPY, True, False, choice.LANES) and not fits(AXPY, False, False, choice.LANES - 1)
+    assert fits(WIDE_AXPY, True, False, choice.WIDE_LANES) and not fits(WIDE_AXPY, False, False, choice.WIDE_LANES - 1)
     assert not fits(AXPY, False, True, 100)
     assert fits(DOT, False, True, 3) and not fits(DOT, True, True, 100) and not fits(DOT, False, False, 100)
 
