@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 from llvmlite import ir
-from numba import njit, types
+from numba import cfunc, njit, types
 from numba.extending import intrinsic
 
 from . import abi
@@ -43,6 +43,7 @@ WIDTH = 3  # int64 words per entry: m << 32 | n (0: empty), k << 3 | flags, choi
 POLICY = SLOTS * WIDTH  # the word after the entries
 TABLE_SYMBOL = "staticnet_product_choices"
 table = np.zeros(SLOTS * WIDTH + 1, np.int64)  # lives as long as the process: compiled code reads it by address
+abi.register(TABLE_SYMBOL, table.ctypes.data)
 
 # Which shapes run on a microkernel when no measurement says (BY_RULE): what won at the workloads' shapes on the
 # AMD EPYC the kernels were written on (bench/kernel_timings.py, `products`): a @ b with fewer rows or columns
@@ -144,6 +145,28 @@ def run_choice(choice, like, trans_a, trans_b, m, n, k, alpha, a_at, lda, b_at, 
         cblas_gemm_at(like, trans_a, trans_b, m, n, k, alpha, a_at, lda, b_at, ldb, beta, c_at, ldc)
 
 
+CHOSEN = -1  # sgemm's first argument: the routine the table gives for the shape
+SGEMM_SYMBOL = "staticnet_sgemm_chosen"
+SGEMM_PARAMS = ("i64",) * 6 + ("f32",) + ("i64",) * 4 + ("f32",) + ("i64",) * 2
+_FLOAT32 = np.zeros(0, np.float32)  # gives cblas_gemm_at its dtype
+
+
+@cfunc(abi.caller_signature("void", SGEMM_PARAMS), cache=True, error_model="numpy")
+def _sgemm_entry(choice, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc):
+    ta, tb = trans_a != 0, trans_b != 0
+    if choice == CHOSEN:
+        choice = chosen(ta, tb, m, n, k, beta == 0.0)
+    run_choice(choice, _FLOAT32, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+
+
+# A float32 product on `choice` (CHOSEN: as the table says), reached through a symbol as the microkernels are, so
+# that the kernels of the kernel layer that multiply matrices link a call, not this code (each would optimise it
+# again: kernels/abi.py).  Arguments: choice, op(a) transposed, op(b) transposed (0 or 1), m, n, k, alpha, then
+# a, lda, b, ldb, beta, c, ldc as product_at's.
+abi.register(SGEMM_SYMBOL, _sgemm_entry.address)
+sgemm = abi.external(SGEMM_SYMBOL, "void", SGEMM_PARAMS)
+
+
 @njit(cache=True, nogil=True, error_model="numpy")
 def time_choice(choice, calls, a, b, out, trans_a, trans_b, alpha, beta):
     """Run the product `calls` times on `choice`, on this thread (BLAS on one thread, as in a step)."""
@@ -151,8 +174,8 @@ def time_choice(choice, calls, a, b, out, trans_a, trans_b, alpha, beta):
     k = a.shape[0] if trans_a else a.shape[1]
     previous = blas_threads_local(1)
     for _ in range(calls):
-        run_choice(choice, out, trans_a, trans_b, m, n, k, alpha, a.ctypes.data, a.shape[1], b.ctypes.data,
-                   b.shape[1], beta, out.ctypes.data, n)
+        sgemm(choice, 1 if trans_a else 0, 1 if trans_b else 0, m, n, k, np.float32(alpha), a.ctypes.data,
+              a.shape[1], b.ctypes.data, b.shape[1], np.float32(beta), out.ctypes.data, n)
     blas_threads_local(previous)
 
 
@@ -171,5 +194,3 @@ def install(entries, policy: int) -> None:
     words[POLICY] = policy
     table[:] = words
 
-
-abi.register(TABLE_SYMBOL, table.ctypes.data)

@@ -11,7 +11,7 @@ from numba import njit, types
 from numba.extending import overload
 
 from .blas import blas_threads_local, cblas_gemm_at, cblas_gemv_at
-from .choice import chosen, run_choice
+from .choice import CHOSEN, sgemm
 
 SPLIT_WORK = 2_000_000  # split_mode runs products with fewer multiply-adds (m n k) on the calling thread alone.
 #                         Products this large already gain from being split on 2 cores: lowering the threshold
@@ -62,8 +62,8 @@ def product_at(like, trans_a, trans_b, m, n, k, alpha, a_at, lda, b_at, ldb, bet
     `like`'s dtype, k > 0, on the calling thread (blas_threads_local): float32 ones on the routine choice.py's
     table gives for the shape (BLAS or a microkernel), the rest on BLAS."""
     if is_float32(like):
-        run_choice(chosen(trans_a, trans_b, m, n, k, beta == 0.0), like, trans_a, trans_b, m, n, k, alpha, a_at, lda,
-                   b_at, ldb, beta, c_at, ldc)
+        sgemm(CHOSEN, 1 if trans_a else 0, 1 if trans_b else 0, m, n, k, np.float32(alpha), a_at, lda, b_at, ldb,
+              np.float32(beta), c_at, ldc)
         return
     cblas_gemm_at(like, trans_a, trans_b, m, n, k, alpha, a_at, lda, b_at, ldb, beta, c_at, ldc)
 
