@@ -197,3 +197,26 @@ def test_a_model_file_with_bad_choices_is_refused_naming_the_field(cache, tmp_pa
                 target.writestr(item, data)
         with pytest.raises(DataError, match=message):
             sn.load(bad)
+
+
+def test_a_resumed_run_repeats_an_uninterrupted_one_when_the_machine_would_choose_otherwise(cache, tmp_path):
+    """Two epochs straight, against one epoch, a checkpoint, this machine's choices all flipped to another
+    routine, and the second epoch resumed from the checkpoint: the same weights, bit for bit."""
+    rng = np.random.default_rng(0)
+    data = {"x": rng.random((40, 784), np.float32), "y": np.eye(10, dtype=np.float32)[rng.integers(0, 10, 40)]}
+    straight = mlp(sn.Adam(lr=0.01))
+    straight.fit(data, epochs=2, batch_size=10, seed=3, verbose=0)
+    path = str(tmp_path / "checkpoint.snet")
+    first = mlp(sn.Adam(lr=0.01))
+    first.fit(data, epochs=1, batch_size=10, seed=3, verbose=0, checkpoint=path)
+    store = product_choice.store_path()
+    content = json.loads(open(store).read())
+    flipped = {text: ("blas" if name != "blas" else ("dot" if " NT " in text else "axpy"))
+               for text, name in content["choices"].items()}
+    with open(store, "w") as f:
+        json.dump({**content, "choices": flipped}, f)
+    product_choice._stored = None
+    resumed = mlp(sn.Adam(lr=0.01))
+    resumed.fit(data, epochs=2, batch_size=10, seed=3, verbose=0, resume=path)
+    for ours, theirs in zip(resumed.trainable, straight.trainable):
+        np.testing.assert_array_equal(ours.value, theirs.value)
