@@ -179,9 +179,13 @@ def time_choice(choice, calls, a, b, out, trans_a, trans_b, alpha, beta):
     blas_threads_local(previous)
 
 
+installs = 0  # how many times the table was filled: a caller that filled it can tell whether it still holds its own
+
+
 def install(entries, policy: int) -> None:
     """Fill the table with `entries` ((m, n, k, trans_a, trans_b, beta_zero) -> choice), replacing what it
     held, and set the policy for other shapes.  Done between runs of compiled code, never during one."""
+    global installs
     if len(entries) > SLOTS // 2:
         raise ValueError(f"{len(entries)} product shapes: the choice table holds at most {SLOTS // 2}")
     words = np.zeros_like(table)
@@ -193,4 +197,5 @@ def install(entries, policy: int) -> None:
         words[slot * WIDTH:(slot + 1) * WIDTH] = ((m << 32) | n, (k << 3) | flags, choice)
     words[POLICY] = policy
     table[:] = words
+    installs += 1
 

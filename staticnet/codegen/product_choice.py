@@ -186,19 +186,18 @@ def chosen_for(calls, pinned: dict) -> dict:
     return result
 
 
-_installed = None  # the choices the table holds now, and the policy they were installed under
+_installed = None  # the choices the table holds, the policy and kernels/choice.py's install count when put there
 
 
 def install(choices: dict) -> None:
     """Make the compiled products run on these choices (shape -> routine name), the others as the policy says."""
     global _installed
-    from ..kernels.choice import ALL_BLAS, ALL_MICRO, BY_RULE, NAMES
-    from ..kernels.choice import install as fill
-    if _installed is not None and _installed[0] is choices and _installed[1] == policy():
+    from ..kernels import choice
+    if _installed is not None and _installed[0] is choices and _installed[1:] == (policy(), choice.installs):
         return
-    fill({shape: NAMES.index(name) for shape, name in choices.items()},
-         {"auto": BY_RULE, "blas": ALL_BLAS, "micro": ALL_MICRO}[policy()])
-    _installed = (choices, policy())
+    choice.install({shape: choice.NAMES.index(name) for shape, name in choices.items()},
+                   {"auto": choice.BY_RULE, "blas": choice.ALL_BLAS, "micro": choice.ALL_MICRO}[policy()])
+    _installed = (choices, policy(), choice.installs)
 
 
 class Recorded:

@@ -23,7 +23,6 @@ def cache(tmp_path, monkeypatch):
     monkeypatch.setattr(product_choice, "_stored", None)
     yield tmp_path / "cache"
     choice.install({}, choice.BY_RULE)
-    product_choice._installed = None
 
 
 def mlp(optimizer=None, hidden=100):
@@ -105,6 +104,16 @@ def test_choices_are_timed_once_per_machine_and_kept_in_the_cache(cache, monkeyp
         assert choice.chosen(trans_a, trans_b, m, n, k, beta_zero) == choice.NAMES.index(name)
     monkeypatch.setattr(product_choice, "measure", lambda shape: pytest.fail(f"timed {shape} again"))
     mlp(hidden=100).warm_up(10, loops=("train",))  # a second model of the same shapes times nothing
+
+
+def test_a_model_puts_its_choices_back_after_something_else_filled_the_table(cache):
+    net = mlp()
+    net.warm_up(10, loops=("train",))
+    choice.install({}, choice.ALL_BLAS)  # another model's, or a test's
+    net.warm_up(10, loops=("train",))
+    for text, name in net.product_choices.texts.items():
+        m, n, k, trans_a, trans_b, beta_zero = parse_shape(text)
+        assert choice.chosen(trans_a, trans_b, m, n, k, beta_zero) == choice.NAMES.index(name)
 
 
 SECOND_PROCESS = textwrap.dedent("""
