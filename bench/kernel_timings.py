@@ -229,14 +229,19 @@ def _product_loops():
 
 
 def time_products(batches, repeats, budget_s=0.02):
-    """One row per product: GFLOP/s of staticnet's product and of one BLAS call, both on one thread, and of
+    """One row per product: GFLOP/s of staticnet's product (on the routine chosen for its shape on this machine,
+    codegen/product_choice.py) and of one BLAS call, both on one thread, and of
     NumPy's `np.matmul(a, b, out=)` (BLAS on all threads, as a user's product runs), each the median over
     repeats of a loop's mean, the three taken in turn."""
+    from staticnet.codegen import product_choice
     staticnet_loop, blas_loop = _product_loops()
     rng = np.random.default_rng(0)
     rows = []
     for batch in batches:
         for label, trans_a, trans_b, m, n, k, beta in product_shapes(batch):
+            # the routine a step would run it on: this machine's stored choice, or timed now as a step's would be
+            chosen = product_choice.chosen_for({(m, n, k, trans_a, trans_b, beta == 0.0)}, {})
+            product_choice.install(chosen)
             a = rng.random((k, m) if trans_a else (m, k), np.float32)
             b = rng.random((n, k) if trans_b else (k, n), np.float32)
             out = np.zeros((m, n), np.float32)
@@ -256,5 +261,6 @@ def time_products(batches, repeats, budget_s=0.02):
                     times[name].append((time.perf_counter() - start) / calls)
             flop = 2 * m * n * k
             rows.append({"product": label, "batch": batch, "calls": calls,
+                         "routine": next(iter(chosen.values()), product_choice.policy()),
                          **{f"{name}_gflops": flop / statistics.median(t) / 1e9 for name, t in times.items()}})
     return rows

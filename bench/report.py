@@ -67,13 +67,15 @@ def markdown(results) -> str:
 def product_table(rows, one_thread_peak) -> list[str]:
     """The dense products of a step at the workloads' shapes, each on one thread, beside one BLAS call."""
     lines = ["Dense products of a training step, GFLOP/s on one thread (medians): staticnet's product as a step calls "
-             "it (kernels/gemm.py: its own microkernels where they win, else BLAS), the same BLAS call alone, and "
-             "NumPy's `np.matmul(a, b, out=)` on all threads with its per-call overhead.", "",
-             "| product | staticnet | BLAS | NumPy | staticnet / BLAS | staticnet, % of one thread's SGEMM |",
-             "| --- | --- | --- | --- | --- | --- |"]
+             "it (on the routine chosen for its shape by timing the candidates on this machine: BLAS or one of "
+             "kernels/microkernel.py's forms), the same BLAS call alone, and NumPy's `np.matmul(a, b, out=)` on all "
+             "threads with its per-call overhead.", "",
+             "| product | routine | staticnet | BLAS | NumPy | staticnet / BLAS | staticnet, % of one thread's SGEMM |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
     for r in rows:
         ours = r["staticnet_gflops"]
-        lines.append(f"| {r['product']} | {ours:.1f} | {r['blas_gflops']:.1f} | {r['numpy_gflops']:.1f} | "
+        lines.append(f"| {r['product']} | {r.get('routine', '-')} | {ours:.1f} | {r['blas_gflops']:.1f} | "
+                     f"{r['numpy_gflops']:.1f} | "
                      f"{ours / r['blas_gflops']:.2f}x | {100 * ours / one_thread_peak:.0f}% |")
     return lines
 

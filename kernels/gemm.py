@@ -10,12 +10,8 @@ import numpy as np
 from numba import njit, types
 from numba.extending import overload
 
-from . import abi
 from .blas import blas_threads_local, cblas_gemm_at, cblas_gemv_at
-from .microkernel import AXPY_PARAMS, AXPY_SYMBOL, DOT_PARAMS, DOT_SYMBOL, LANES
-
-axpy_gemm = abi.external(AXPY_SYMBOL, "void", AXPY_PARAMS)  # kernels/microkernel.py's, linked as machine code
-dot_gemm = abi.external(DOT_SYMBOL, "void", DOT_PARAMS)
+from .choice import CHOSEN, sgemm
 
 SPLIT_WORK = 2_000_000  # split_mode runs products with fewer multiply-adds (m n k) on the calling thread alone.
 #                         Products this large already gain from being split on 2 cores: lowering the threshold
@@ -25,16 +21,6 @@ PART_STEP = 6  # a split product is cut into a multiple of this many chunks: 1, 
 PART_WORK = 4_000_000  # one more PART_STEP chunks per PART_STEP x this many multiply-adds, up to MOST_PARTS, so that
 MOST_PARTS = 24  #       a larger product feeds more threads while each chunk stays long beside a BLAS call's cost
 ROWS_PER_PART = 16  # with fewer output rows per chunk than this, the columns or the sum over k are split
-# Which float32 products run on kernels/microkernel.py rather than BLAS (one thread each), by what won at the
-# workloads' shapes (bench/kernel_timings.py, `products`), on axpy_gemm (which needs LANES columns): a @ b with
-# fewer rows or columns than these; a.T @ b written over out (beta 0: a weight gradient) with few columns or a
-# sum of at most SHORT_SUM terms, and one added to out with few columns and at least LONG_SUM terms.  On
-# dot_gemm: a @ b.T with fewer rows than DOT_ROWS_BELOW and at least DOT_DEPTH_FROM terms.  The rest were
-# slower on them than on BLAS: an SGD step fused into a weight gradient through 784 x 100 or 100 x 10 at
-# batches up to 64, a weight gradient summed over 64 rows or more through 784 x 100 weights, an input gradient
-# through 10 x 100.
-MICRO_ROWS_BELOW, MICRO_COLUMNS_BELOW, SHORT_SUM, LONG_SUM = 64, 32, 32, 128
-DOT_ROWS_BELOW, DOT_DEPTH_FROM = 16, 32
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -73,21 +59,12 @@ def _is_float32(array):
 @njit(cache=True, nogil=True, error_model="numpy")
 def product_at(like, trans_a, trans_b, m, n, k, alpha, a_at, lda, b_at, ldb, beta, c_at, ldc):
     """out = alpha op(a) @ op(b) + beta out on operands given by address (row strides lda, ldb, ldc) of
-    `like`'s dtype, k > 0: the float32 shapes BLAS serves badly on this project's microkernels
-    (MICRO_ROWS_BELOW ...), the rest on BLAS, on the calling thread (blas_threads_local)."""
+    `like`'s dtype, k > 0, on the calling thread (blas_threads_local): float32 ones on the routine choice.py's
+    table gives for the shape (BLAS or a microkernel), the rest on BLAS."""
     if is_float32(like):
-        if trans_b and not trans_a and m < DOT_ROWS_BELOW and k >= DOT_DEPTH_FROM:
-            dot_gemm(m, n, k, a_at, lda, b_at, ldb, c_at, ldc, np.float32(alpha), np.float32(beta))
-            return
-        if trans_a:
-            micro = n < MICRO_COLUMNS_BELOW and k >= LONG_SUM if beta != 0.0 else \
-                k <= SHORT_SUM or n < MICRO_COLUMNS_BELOW
-        else:
-            micro = m < MICRO_ROWS_BELOW or n < MICRO_COLUMNS_BELOW
-        if not trans_b and n >= LANES and micro:
-            axpy_gemm(m, n, k, a_at, 1 if trans_a else lda, lda if trans_a else 1, b_at, ldb, c_at, ldc,
-                      np.float32(alpha), np.float32(beta))
-            return
+        sgemm(CHOSEN, 1 if trans_a else 0, 1 if trans_b else 0, m, n, k, np.float32(alpha), a_at, lda, b_at, ldb,
+              np.float32(beta), c_at, ldc)
+        return
     cblas_gemm_at(like, trans_a, trans_b, m, n, k, alpha, a_at, lda, b_at, ldb, beta, c_at, ldc)
 
 

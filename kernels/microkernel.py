@@ -8,7 +8,10 @@ size picked by a switch at run time:
   AXPY_VECTORS * 8 columns; each step of the sum adds one element of op(a) per row (broadcast) times one
   row of b.  op(a) is read by its two strides, so a transposed a costs nothing.  The columns left at the
   right edge are a tile overlapping the one before.  No masked form for fewer than 8 columns: its code
-  took as long to compile as all the others together (such products are small, and BLAS's).
+  took as long to compile as all the others together (such products are small, and BLAS's).  Where the
+  CPU has AVX-512F (HAS_WIDE, as LLVM sees the host), the same form is also compiled on 16-lane vectors
+  (`<16 x float>`, WIDE_AXPY_SYMBOL): tiles of 32 columns, at least 16 columns.  Each value of out is one
+  lane summing its terms in order at either width, so both give the same bits.
 - `dot` (op(b) = b.T, a untransposed): a tile of DOT_ROWS x DOT_COLUMNS sums, each 8 running sums of
   a row of a times a row of b (the last k % 8 terms read masked) added up in a fixed tree at the end.
 
@@ -16,20 +19,22 @@ Every sum runs in an order fixed by the shapes, so the result never depends on t
 and infinities propagate as in any product; with beta 0, out is not read (as in BLAS: NaN there is
 overwritten).  Where each form beats BLAS, and by how much: bench/kernel_timings.py (`products`).
 
-Callers reach both through symbols registered at import (AXPY_SYMBOL, DOT_SYMBOL; kernels/abi.py), as they
+Callers reach them through symbols registered at import (AXPY_SYMBOL ...; kernels/abi.py), as they
 reach BLAS: the tiles' code took about 4 s to compile, and a caller linking it as a jitted function
 optimised it again, about 2 s in every kernel of the kernel layer that multiplies matrices.
 """
 from __future__ import annotations
 
 from llvmlite import ir
-from numba import cfunc, njit, types
+import llvmlite.binding as llvm
+from numba import cfunc, literally, njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
 from . import abi
 
-LANES = 8  # float32 lanes of a 256-bit vector register
+LANES = 8  # float32 lanes of a 256-bit vector register (AVX2); the dot form and one axpy form use these
+WIDE_LANES = 16  # of a 512-bit one (AVX-512): the wide axpy form, compiled only where the CPU has AVX-512F
 AXPY_ROWS = 6  # 6 rows x 2 vectors: 12 accumulators + 2 loads of b + 1 broadcast, 15 of AVX2's 16 registers
 AXPY_VECTORS = 2
 DEPTH_BLOCK = 256  # the axpy form sums over k in blocks this long, so that the tile column of b read for
@@ -37,56 +42,57 @@ DEPTH_BLOCK = 256  # the axpy form sums over k in blocks this long, so that the 
 DOT_ROWS, DOT_COLUMNS = 3, 4  # 12 accumulators, 3 + 1 registers for the loads
 
 _F32 = ir.FloatType()
-_VEC = ir.VectorType(_F32, LANES)
 _I32 = ir.IntType(32)
 _I64 = ir.IntType(64)
-_I64V = ir.VectorType(_I64, LANES)
 _I32V = ir.VectorType(_I32, LANES)
-_I1V = ir.VectorType(ir.IntType(1), LANES)
 
 
 class _Emitter:
-    """What both forms' code needs: the intrinsics, vector loads (masked or not) and stores, splats."""
+    """What both forms' code needs, on vectors of `lanes` float32: the intrinsics, vector loads (masked or not)
+    and stores, splats."""
 
-    def __init__(self, builder):
-        self.builder = builder
+    def __init__(self, builder, lanes=LANES):
+        self.builder, self.lanes = builder, lanes
+        self.vec = ir.VectorType(_F32, lanes)
+        self.i32v, self.i64v = ir.VectorType(_I32, lanes), ir.VectorType(_I64, lanes)
         module = builder.module
         self.fmuladd = cgutils.get_or_insert_function(
-            module, ir.FunctionType(_VEC, [_VEC, _VEC, _VEC]), "llvm.fmuladd.v8f32")
+            module, ir.FunctionType(self.vec, [self.vec] * 3), f"llvm.fmuladd.v{lanes}f32")
         self.masked_load = cgutils.get_or_insert_function(
-            module, ir.FunctionType(_VEC, [_VEC.as_pointer(), _I32, _I1V, _VEC]), "llvm.masked.load.v8f32.p0")
-        self.zero = ir.Constant(_VEC, None)
+            module, ir.FunctionType(self.vec, [self.vec.as_pointer(), _I32, ir.VectorType(ir.IntType(1), lanes),
+                                               self.vec]), f"llvm.masked.load.v{lanes}f32.p0")
+        self.zero = ir.Constant(self.vec, None)
 
-    def splat(self, value, vector=_VEC):
-        b = self.builder
+    def splat(self, value, vector=None):
+        b, vector = self.builder, vector or self.vec
         one = b.insert_element(ir.Constant(vector, None), value, _I32(0))
-        return b.shuffle_vector(one, ir.Constant(vector, None), ir.Constant(_I32V, [0] * LANES))
+        return b.shuffle_vector(one, ir.Constant(vector, None), ir.Constant(self.i32v, [0] * self.lanes))
 
     def lanes_below(self, count, first=0):
         """The mask of lanes first + l < count."""
-        lanes = ir.Constant(_I64V, [first + lane for lane in range(LANES)])
-        return self.builder.icmp_signed("<", lanes, self.splat(count, _I64V))
+        lanes = ir.Constant(self.i64v, [first + lane for lane in range(self.lanes)])
+        return self.builder.icmp_signed("<", lanes, self.splat(count, self.i64v))
 
     def first_lanes(self, count):
-        """An integer mask of the first `count` (0..8) lanes, read from a table: a select on a mask LLVM
+        """An integer mask of the first `count` (0..lanes) lanes, read from a table: a select on a mask LLVM
         can see is made a masked store, which cost about 36 cycles here."""
-        b = self.builder
-        table_type = ir.ArrayType(_I32, 2 * LANES)
-        table = b.module.globals.get("staticnet_lane_table")
+        b, lanes = self.builder, self.lanes
+        name = f"staticnet_lane_table{lanes}"
+        table = b.module.globals.get(name)
         if table is None:
-            table = cgutils.global_constant(b.module, "staticnet_lane_table",
-                                            ir.Constant(table_type, [-1] * LANES + [0] * LANES))
-        start = b.gep(b.bitcast(table, _I32.as_pointer()), [b.sub(_I64(LANES), count)])
-        return b.load(b.bitcast(start, _I32V.as_pointer()), align=4)
+            table = cgutils.global_constant(b.module, name,
+                                            ir.Constant(ir.ArrayType(_I32, 2 * lanes), [-1] * lanes + [0] * lanes))
+        start = b.gep(b.bitcast(table, _I32.as_pointer()), [b.sub(_I64(lanes), count)])
+        return b.load(b.bitcast(start, self.i32v.as_pointer()), align=4)
 
     def blend(self, mask, where_set, elsewhere):
         """where_set in the lanes of the integer mask, elsewhere in the others."""
         b = self.builder
-        x, y = b.bitcast(where_set, _I32V), b.bitcast(elsewhere, _I32V)
-        return b.bitcast(b.or_(b.and_(x, mask), b.and_(y, b.not_(mask))), _VEC)
+        x, y = b.bitcast(where_set, self.i32v), b.bitcast(elsewhere, self.i32v)
+        return b.bitcast(b.or_(b.and_(x, mask), b.and_(y, b.not_(mask))), self.vec)
 
     def at(self, base, offset):
-        return self.builder.bitcast(self.builder.gep(base, [offset]), _VEC.as_pointer())
+        return self.builder.bitcast(self.builder.gep(base, [offset]), self.vec.as_pointer())
 
     def load(self, base, offset, mask=None):
         pointer = self.at(base, offset)
@@ -116,11 +122,11 @@ class _Emitter:
         b.position_at_end(after)
 
 
-def _arguments(context, builder, signature, args, kinds):
-    """The intrinsic's arguments as LLVM values: 'i' int64, 'p' a float pointer (from an int64 address),
-    'f' float32."""
+def _arguments(context, builder, arg_types, args, kinds):
+    """The intrinsic's arguments (of numba types arg_types) as LLVM values: 'i' int64, 'p' a float pointer (from
+    an int64 address), 'f' float32."""
     values = []
-    for value, ty, kind in zip(args, signature.args, kinds):
+    for value, ty, kind in zip(args, arg_types, kinds):
         if kind == "f":
             values.append(context.cast(builder, value, ty, types.float32))
         else:
@@ -206,16 +212,18 @@ def _store_lanes(e, values, c_p, ldc, alpha, beta, cols):
                                 b.store(b.fadd(x, b.fmul(beta, b.load(pointer))) if updating else x, pointer)
 
 
-@intrinsic
-def axpy_tile(typingctx, rows, kind, k, a, rsa, csa, b, ldb, c, ldc, second, skip0, skip1, alpha, beta):
-    """One tile of out (rows <= AXPY_ROWS x AXPY_VECTORS vectors, at address c, row stride ldc):
-    alpha sum_p op(a)[i, p] b[p, j] + beta c[i, j], where op(a)[i, p] is at a + (i rsa + p csa) floats and
-    b[p, j] at b + p ldb + j floats; `kind`, `second`, `skip0`, `skip1`: _axpy_tile."""
-    sig = types.void(rows, kind, k, a, rsa, csa, b, ldb, c, ldc, second, skip0, skip1, alpha, beta)
+@intrinsic(prefer_literal=True)
+def axpy_tile(typingctx, lanes, rows, kind, k, a, rsa, csa, b, ldb, c, ldc, second, skip0, skip1, alpha, beta):
+    """One tile of out (rows <= AXPY_ROWS x AXPY_VECTORS vectors of `lanes` (a literal), at address c, row
+    stride ldc): alpha sum_p op(a)[i, p] b[p, j] + beta c[i, j], where op(a)[i, p] is at a + (i rsa + p csa)
+    floats and b[p, j] at b + p ldb + j floats; `kind`, `second`, `skip0`, `skip1`: _axpy_tile."""
+    if not isinstance(lanes, types.IntegerLiteral):
+        return None
+    sig = types.void(lanes, rows, kind, k, a, rsa, csa, b, ldb, c, ldc, second, skip0, skip1, alpha, beta)
 
     def codegen(context, builder, signature, args):
-        rows_v, kind_v, *rest = _arguments(context, builder, signature, args, "iiipiipipiiiiff")
-        e = _Emitter(builder)
+        rows_v, kind_v, *rest = _arguments(context, builder, signature.args[1:], args[1:], "iiipiipipiiiiff")
+        e = _Emitter(builder, lanes.literal_value)
         key = builder.add(builder.mul(builder.sub(rows_v, _I64(1)), _I64(2)), kind_v)
         cases = [((r - 1) * 2 + kind, (r, kind)) for r in range(1, AXPY_ROWS + 1) for kind in (FULL, OVERLAP)]
         e.switch(key, cases, lambda r, kind: _axpy_tile(e, r, kind, *rest))
@@ -225,36 +233,41 @@ def axpy_tile(typingctx, rows, kind, k, a, rsa, csa, b, ldb, c, ldc, second, ski
 
 
 @njit(nogil=True, cache=True, error_model="numpy")
-def _axpy_full_tiles(rows, n, depth, a, rsa, csa, b, ldb, c, ldc, alpha, beta):
+def _axpy_full_tiles(lanes, rows, n, depth, a, rsa, csa, b, ldb, c, ldc, alpha, beta):
     """The tiles of `rows` rows of out left to right, all but the columns left over at the right edge;
-    with 8 to 15 columns in all, one tile of two overlapping vectors."""
-    width = AXPY_VECTORS * LANES
+    with lanes to 2 lanes - 1 columns in all, one tile of two overlapping vectors."""
+    literally(lanes)
+    width = AXPY_VECTORS * lanes
     if n < width:
-        axpy_tile(rows, OVERLAP, depth, a, rsa, csa, b, ldb, c, ldc, n - LANES, 0, width - n, alpha, beta)
+        axpy_tile(lanes, rows, OVERLAP, depth, a, rsa, csa, b, ldb, c, ldc, n - lanes, 0, width - n, alpha, beta)
     else:
         for t in range(n // width):
-            axpy_tile(rows, FULL, depth, a, rsa, csa, b + 4 * t * width, ldb, c + 4 * t * width, ldc, LANES, 0, 0,
-                      alpha, beta)
+            axpy_tile(lanes, rows, FULL, depth, a, rsa, csa, b + 4 * t * width, ldb, c + 4 * t * width, ldc, lanes,
+                      0, 0, alpha, beta)
 
 
 @njit(nogil=True, cache=True, error_model="numpy")
-def _axpy_edge_tile(rows, n, depth, a, rsa, csa, b, ldb, c, ldc, alpha, beta):
+def _axpy_edge_tile(lanes, rows, n, depth, a, rsa, csa, b, ldb, c, ldc, alpha, beta):
     """The columns left over at the right edge (n >= 16) as a tile ending there, overlapping the tile before:
     unmasked loads, quicker than masked ones.  Where it updates out (beta != 0), the overlapped columns keep
     the values that tile wrote; it runs a block of rows later than them, as its loads stall on stores
     still in flight otherwise (bench/kernel_timings.py)."""
-    width = AXPY_VECTORS * LANES
+    literally(lanes)
+    width = AXPY_VECTORS * lanes
     done = width - (n - n // width * width)  # columns of the tile already computed
     if n >= width and done < width:
-        axpy_tile(rows, OVERLAP, depth, a, rsa, csa, b + 4 * (n - width), ldb, c + 4 * (n - width), ldc, LANES,
-                  min(done, LANES), max(done - LANES, 0), alpha, beta)
+        axpy_tile(lanes, rows, OVERLAP, depth, a, rsa, csa, b + 4 * (n - width), ldb, c + 4 * (n - width), ldc,
+                  lanes, min(done, lanes), max(done - lanes, 0), alpha, beta)
 
 
 @njit(nogil=True, cache=True, error_model="numpy")
-def axpy_gemm(m, n, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta):
+def axpy_gemm(lanes, m, n, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta):
     """out (m x n at address c, row stride ldc) = alpha op(a) @ b + beta out, float32, op(a)[i, p] at
-    a + 4 (i rsa + p csa), b (k x n) row-major with row stride ldb; k > 0, n >= LANES.  The rows are shared among
-    blocks of near-equal size (at most AXPY_ROWS), so that no block has far fewer accumulators."""
+    a + 4 (i rsa + p csa), b (k x n) row-major with row stride ldb; k > 0, n >= lanes (a literal: LANES or
+    WIDE_LANES).  The rows are shared among blocks of near-equal size (at most AXPY_ROWS), so that no block has
+    far fewer accumulators.  Each value of out is one lane summing its terms in order (blocks of DEPTH_BLOCK),
+    whatever the width: both widths give the same bits."""
+    literally(lanes)
     blocks = (m + AXPY_ROWS - 1) // AXPY_ROWS
     for p0 in range(0, k, DEPTH_BLOCK):
         depth = min(DEPTH_BLOCK, k - p0)
@@ -263,11 +276,12 @@ def axpy_gemm(m, n, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta):
         for block in range(blocks + 1):
             if block < blocks:
                 i0, i1 = m * block // blocks, m * (block + 1) // blocks
-                _axpy_full_tiles(i1 - i0, n, depth, a_p + 4 * i0 * rsa, rsa, csa, b_p, ldb, c + 4 * i0 * ldc, ldc,
-                                 alpha, scale)
+                _axpy_full_tiles(lanes, i1 - i0, n, depth, a_p + 4 * i0 * rsa, rsa, csa, b_p, ldb, c + 4 * i0 * ldc,
+                                 ldc, alpha, scale)
             if block > 0:  # the right edge of the block before
                 i0, i1 = m * (block - 1) // blocks, m * block // blocks
-                _axpy_edge_tile(i1 - i0, n, depth, a_p + 4 * i0 * rsa, rsa, csa, b_p, ldb, c + 4 * i0 * ldc, ldc,
+                _axpy_edge_tile(lanes, i1 - i0, n, depth, a_p + 4 * i0 * rsa, rsa, csa, b_p, ldb, c + 4 * i0 * ldc,
+                                ldc,
                                 alpha, scale)
 
 
@@ -323,7 +337,7 @@ def dot_tile(typingctx, rows, columns, k, a, lda, b, ldb, c, ldc, alpha, beta):
     sig = types.void(rows, columns, k, a, lda, b, ldb, c, ldc, alpha, beta)
 
     def codegen(context, builder, signature, args):
-        rows_v, columns_v, *rest = _arguments(context, builder, signature, args, "iiipipipiff")
+        rows_v, columns_v, *rest = _arguments(context, builder, signature.args, args, "iiipipipiff")
         e = _Emitter(builder)
         key = builder.add(builder.mul(builder.sub(rows_v, _I64(1)), _I64(DOT_COLUMNS)), builder.sub(columns_v, _I64(1)))
         cases = [((r - 1) * DOT_COLUMNS + c - 1, (r, c)) for r in range(1, DOT_ROWS + 1)
@@ -345,14 +359,14 @@ def dot_gemm(m, n, k, a, lda, b, ldb, c, ldc, alpha, beta):
                      ldb, c + 4 * (i0 * ldc + j0), ldc, alpha, beta)
 
 
-AXPY_SYMBOL, DOT_SYMBOL = "staticnet_sgemm_axpy", "staticnet_sgemm_dot"
+AXPY_SYMBOL, WIDE_AXPY_SYMBOL, DOT_SYMBOL = "staticnet_sgemm_axpy", "staticnet_sgemm_axpy_wide", "staticnet_sgemm_dot"
 AXPY_PARAMS = ("i64",) * 10 + ("f32", "f32")  # axpy_gemm's: sizes, strides and addresses, then alpha and beta
 DOT_PARAMS = ("i64",) * 9 + ("f32", "f32")
 
 
 @cfunc(abi.caller_signature("void", AXPY_PARAMS), cache=True, error_model="numpy")
 def _axpy_entry(m, n, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta):
-    axpy_gemm(m, n, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta)
+    axpy_gemm(LANES, m, n, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta)
 
 
 @cfunc(abi.caller_signature("void", DOT_PARAMS), cache=True, error_model="numpy")
@@ -360,5 +374,18 @@ def _dot_entry(m, n, k, a, lda, b, ldb, c, ldc, alpha, beta):
     dot_gemm(m, n, k, a, lda, b, ldb, c, ldc, alpha, beta)
 
 
+def host_has_avx512() -> bool:
+    """Whether this CPU runs AVX-512F code, as LLVM sees it (the CPU's flags and the OS saving the registers)."""
+    return "+avx512f" in llvm.get_host_cpu_features().flatten().split(",")
+
+
+HAS_WIDE = host_has_avx512()
 abi.register(AXPY_SYMBOL, _axpy_entry.address)
 abi.register(DOT_SYMBOL, _dot_entry.address)
+if HAS_WIDE:  # compiled only where it runs, so no CPU is ever given an instruction it lacks
+    @cfunc(abi.caller_signature("void", AXPY_PARAMS), cache=True, error_model="numpy")
+    def _wide_axpy_entry(m, n, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta):
+        axpy_gemm(WIDE_LANES, m, n, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta)
+    abi.register(WIDE_AXPY_SYMBOL, _wide_axpy_entry.address)
+else:  # never chosen here (product_choice.py offers it only with AVX-512); a model file that ran on it
+    abi.register(WIDE_AXPY_SYMBOL, _axpy_entry.address)  # runs on the 8-lane form, which gives the same bits

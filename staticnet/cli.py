@@ -123,7 +123,7 @@ def cmd_compile(args) -> int:
 
 
 def cmd_cache(args) -> int:
-    from .codegen import cache
+    from .codegen import cache, product_choice
     directory = cache.configured_dir()
     if os.path.exists(directory) and not os.path.isdir(directory):
         named = f"STATICNET_CACHE={directory}" if os.environ.get("STATICNET_CACHE") else f"the compile cache {directory}"
@@ -139,6 +139,7 @@ def cmd_cache(args) -> int:
     print(f"compile cache: {directory}\n  {len(cache.entries(directory))} entries (drivers and kernels), "
           f"{size / 2**20:.1f} MiB with their compiled code\n"
           "  set STATICNET_CACHE to move it; `staticnet cache --clear` empties it")
+    print(product_choice.described(directory))
     return 0
 
 

@@ -25,6 +25,7 @@ from .codegen.driver import Driver, Sizes
 from .codegen.loops import epoch_loop, metric_kind, predict_loop
 from .codegen.memory import plan_memory
 from .codegen.parallel import threads_matter
+from .codegen.product_choice import Recorded
 from .checks import shown
 from .data_checks import check_finite, check_ids, check_labels
 from .denormals import flushed_to_zero
@@ -155,6 +156,7 @@ class Model:
         self._weighted = None  # the loops reading row weights (sample_weights.CompiledLoops), made on first use
         self._parallel = None  # distributed fit's programs (distributed.DataParallel), made on first use
         self._team = None  # the DataParallel of the fit running, if it is distributed
+        self.product_choices = Recorded()  # the routine each product shape ran on, kept in the model's file
         self._compile()
 
     def __repr__(self):
@@ -311,7 +313,8 @@ class Model:
         step (parameters, buffers for batches of up to `capacity` rows, threads, sizes); `weighted`: the loop
         whose step reads row weights, after the inputs' data."""
         compiled, step = self._loops(weighted), self.STEP_OF[function]
-        shared = shared_arguments(compiled.steps[step], compiled.workspaces[step], capacity, compiled.generated.report)
+        shared = shared_arguments(compiled.steps[step], compiled.workspaces[step], capacity, compiled.generated.report,
+                                  self.product_choices)
         return compiled.generated(function, **groups, **shared)
 
     def _loops(self, weighted: bool) -> sample_weights.CompiledLoops:

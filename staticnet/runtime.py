@@ -11,6 +11,7 @@ from .codegen import cache, kernel_layer
 from .codegen.driver import Driver, Sizes, code_only, module_source
 from .codegen.source_text import check_source
 from .codegen.memory import plan_memory
+from .codegen.product_choice import Recorded
 from .denormals import flushed_to_zero
 from .errors import DataError
 from .graph import Tensor
@@ -96,9 +97,12 @@ def leaf_argument(leaf: Tensor) -> int:
     return value.ctypes.data
 
 
-def shared_arguments(driver, workspace: Workspace, capacity: int, report=None) -> dict:
+def shared_arguments(driver, workspace: Workspace, capacity: int, report=None, choices=None) -> dict:
     """The values of a driver's shared parameter groups (Driver.shared_groups) for batches of up to
-    `capacity` rows; the thread count is read per call, since it can be changed between calls."""
+    `capacity` rows; the thread count is read per call, since it can be changed between calls.  `choices`
+    (product_choice.Recorded): the routines the step's products run on, put in place for this run."""
+    if choices is not None:
+        choices.use(driver.plan, capacity)
     return dict(params=[leaf_argument(t) for t in driver.leaves], constants=[t.value.ctypes.data for t in driver.constants],
                 buffers=workspace.addresses(capacity), threads=numba.get_num_threads(),
                 part_addresses=part_addresses(driver, capacity, report), sizes=driver.sizes.values)
@@ -189,6 +193,7 @@ class CompiledFunction(FunctionBase):
                                    [self.driver], {"step": kernels_called(self.driver)})
         self.source, self.path = self.generated.source, self.generated.path
         self.workspace = Workspace(self.plan)
+        self.product_choices = Recorded()
         self._choosers, self._warm = {}, set()
         self.compile_seconds = time.perf_counter() - started
 
@@ -200,7 +205,7 @@ class CompiledFunction(FunctionBase):
     def _arguments(self, arrays, n, count=None):
         """The step's arguments on conformed `arrays` of batch n, on `count` threads (None: as set); they hold
         the arrays' addresses, so the arrays must outlive them."""
-        shared = shared_arguments(self.driver, self.workspace, n, self.generated.report)
+        shared = shared_arguments(self.driver, self.workspace, n, self.generated.report, self.product_choices)
         if count is not None:
             shared["threads"] = count
         args = self.generated.arguments("step", n=n, inputs=[a.ctypes.data for a in arrays], **shared)

@@ -28,6 +28,7 @@ staticnet.json:
   history: [per-epoch records], epochs_done, seed
   early_stopping: null, or {monitor, best_score, best_epoch, waited, weights: {leaf name: array index}}
   reduce_lr_on_plateau: null, or {monitor, best, wait, cooldown_counter, scale}
+  product_choices: {product shape ("10x100x784 NN ="): the routine it ran on, "blas", "axpy" or "dot"}
 """
 from __future__ import annotations
 
@@ -45,6 +46,7 @@ from typing import NoReturn
 import numpy as np
 
 from . import checks
+from .codegen.product_choice import Recorded, parse_shape
 from .durable import write_durably
 from .errors import DataError, GraphError
 from .graph import Tensor, make_node, topological
@@ -110,6 +112,7 @@ def _contents(model):
                 "metrics": list(model.metrics), "state": leaves, "history": model.history.epochs,
                 "epochs_done": model.epochs_done, "seed": getattr(model, "seed", None)}
     manifest["early_stopping"] = _early_stopping_entry(model, arrays)
+    manifest["product_choices"] = dict(sorted(model.product_choices.texts.items()))
     plateau = getattr(model, "lr_plateau", None)
     manifest["reduce_lr_on_plateau"] = plateau.state() if plateau is not None else None
     return manifest, arrays
@@ -540,6 +543,22 @@ def _restore_state(model, file: _ModelFile) -> None:
     model.history = History(manifest.get("history", []))
     model.epochs_done = manifest.get("epochs_done", 0)
     model.seed = manifest.get("seed")
+    model.product_choices = Recorded(_product_choices(file))
+
+
+def _product_choices(file: _ModelFile) -> dict:
+    """The routine each product shape ran on (codegen/product_choice.py), so that a resumed run repeats its sums."""
+    from .kernels.choice import NAMES
+    choices = file.field(file.manifest, "product_choices", "product_choices", lambda v: isinstance(v, dict),
+                         "an object", default={})
+    for text, name in choices.items():
+        if parse_shape(text) is None:
+            file.fail(f"field product_choices has a key {_found(text)}, not a product shape such as "
+                      "\"10x100x784 NN =\"")
+        if name not in NAMES:
+            file.fail(f"field product_choices at key {_found(text)} must be one of {', '.join(NAMES)}, "
+                      f"got {_found(name)}")
+    return choices
 
 
 @dataclass

@@ -254,6 +254,20 @@ def test_cache_refuses_a_cache_path_that_is_a_file_naming_the_variable(tmp_path,
     assert blocker.read_text() == "not a cache"
 
 
+def test_cache_lists_the_product_choices_of_this_machine_and_clear_removes_them(tmp_path, capsys, monkeypatch):
+    from staticnet.codegen import product_choice
+    monkeypatch.setenv("STATICNET_CACHE", str(tmp_path))
+    monkeypatch.setattr(product_choice, "_stored", None)
+    monkeypatch.delenv(product_choice.ENVIRONMENT, raising=False)
+    product_choice._remember({"10x100x784 NN =": "axpy", "784x100x10 TN +": "blas"})
+    code, out, _ = run_main(capsys, "cache")
+    assert code == 0 and "2 product shapes timed" in out and product_choice.machine()["cpu"] in out
+    assert out.splitlines()[-2:] == [f"  {'10x100x784 NN =':<24} axpy", f"  {'784x100x10 TN +':<24} blas"]
+    assert run_main(capsys, "cache", "--clear")[0] == 0
+    assert not os.listdir(tmp_path) or not [f for f in os.listdir(tmp_path) if f.endswith(".json")]
+    assert "0 product shapes timed" in run_main(capsys, "cache")[1]
+
+
 @pytest.mark.parametrize("value", ["0", "abc", "-2"])
 def test_a_bad_thread_count_is_one_line_exit_2(tmp_path, capsys, monkeypatch, value):
     monkeypatch.setenv("STATICNET_NUM_THREADS", value)

@@ -39,6 +39,7 @@ from .source_text import check_source
 _fallback: dict[str, str] = {}  # configured path -> the directory used instead
 _fingerprint: str | None = None
 LOCK = ".lock"  # in the cache directory: held shared while an entry is written and imported, exclusively by clear
+CHOICES_PREFIX = "product-choices-"  # the files of product_choice.py's timed choices, one per machine (.json)
 STALE_SECONDS = 3600  # a temporary file this old was left by a killed writer (a write takes milliseconds)
 
 
@@ -312,7 +313,7 @@ def size_bytes(directory: str | None = None) -> int:
 
 
 def clear(directory: str | None = None) -> int:
-    """Remove every entry and its compiled code; returns how many entries there were.
+    """Remove every entry and its compiled code, and the product choices; returns how many entries there were.
 
     Safe while other processes compile into the same directory: with the lock held exclusively no
     process is between writing an entry and importing it, so every file of ours there is finished (or
@@ -327,6 +328,8 @@ def clear(directory: str | None = None) -> int:
         removed = entries(directory)
         for path in removed:
             _remove(path)
+        for choices in glob.glob(os.path.join(directory, f"{CHOICES_PREFIX}*.json")):
+            _remove(choices)
         for stale in glob.glob(os.path.join(directory, ".tmp-*")):
             _remove(stale)
         compiled = os.path.join(directory, "__pycache__")

@@ -82,3 +82,44 @@ def products_split(plan, batch: int) -> bool:
             if rows_by_depth * out.shape[-1] >= SPLIT_WORK:
                 return True
     return False
+
+
+def product_calls(plan, batch: int) -> set[tuple]:
+    """The products a step of `batch` rows computes, as the kernel that runs each sees it: (m, n, k, op(a)
+    transposed, op(b) transposed, beta zero) for every call of kernels/gemm.py's product_at, that is the whole
+    product, or each chunk of one cut among the threads (split_mode), or, inside a batch segment, its product
+    on a tile of SEGMENT_TILE rows (and on the rows left over).  A gemm_update's beta is a value known only
+    when it runs (the optimizer's): it counts as an update, as it is in every optimizer step."""
+    from ..kernels.gemm import BY_COLUMNS, BY_DEPTH, BY_ROWS, split_mode, split_parts
+
+    def matrix(t, rows):  # t as the matrix the kernel sees: its leading axes (batch = rows) by its last
+        return math.prod(rows if d is None else d for d in t.shape[:-1]), t.shape[-1]
+
+    def shares(size, parts):
+        return {size * (c + 1) // parts - size * c // parts for c in range(parts)} - {0}
+
+    in_segments = {n.id for segment in plan.segments for n in segment}
+    calls = set()
+    for node in plan.order:
+        if node.op not in ("gemm", "gemm_update"):
+            continue
+        trans_a, trans_b, beta_zero = node.attrs["trans_a"], node.attrs["trans_b"], node.op == "gemm"
+        a, out = node.inputs[0], (node.inputs[2] if node.op == "gemm_update" else node)
+        row_counts = {batch}
+        if node.id in in_segments and batch >= PARALLEL_ROWS:
+            row_counts = {SEGMENT_TILE} | ({batch % SEGMENT_TILE} - {0})
+        for rows in row_counts:
+            m, n = matrix(out, rows)
+            k = matrix(a, rows)[0 if trans_a else 1]
+            if min(m, n, k) == 0 or m == 1 or n == 1:
+                continue  # nothing to compute, or a matrix-vector product (BLAS's gemv, no choice)
+            mode, parts = split_mode(m, n, k, trans_a), split_parts(m, n, k)
+            if node.id in in_segments or parts == 1:
+                calls.add((m, n, k, trans_a, trans_b, beta_zero))
+            elif mode == BY_ROWS:
+                calls.update((share, n, k, trans_a, trans_b, beta_zero) for share in shares(m, parts))
+            elif mode == BY_COLUMNS:
+                calls.update((m, share, k, trans_a, trans_b, beta_zero) for share in shares(n, parts))
+            elif mode == BY_DEPTH:
+                calls.update((m, n, share, trans_a, trans_b, True) for share in shares(k, parts))
+    return calls
