@@ -4,4 +4,4 @@ Generated code calls these as K.<module>.<function> (K is this package): an op's
 itself to the code generator (driver.library), which writes that path, so no list of kernels is kept here.
 Each is tested against NumPy on its own (tests/kernels/).
 """
-from . import conv, fastmath, gemm, metrics, pool, rnn, shuffle, softmax  # noqa: F401  K.<module> in generated code
+from . import batch_norm, conv, fastmath, gemm, metrics, pool, rnn, shuffle, softmax  # noqa: F401  K.<module> in generated code
