@@ -52,7 +52,7 @@ def normalize(x, mean, variance, gamma, beta, eps, y):
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def normalize_grad(x, mean, variance, gamma, g, eps, training, dx, dgamma, dbeta, dmean, dvariance,
-                   want_dx, want_dgamma, want_dbeta, want_statistics):
+                   want_dx, want_dgamma, want_dbeta, want_dmean, want_dvariance):
     """The gradient of y = normalize(x, mean, variance, gamma, beta) given g = dL/dy, in two passes: the sums
     of g and g * x_hat per channel, then dx.
 
@@ -79,8 +79,9 @@ def normalize_grad(x, mean, variance, gamma, g, eps, training, dx, dgamma, dbeta
             dgamma[c] = sum_g_normalized[c]
         if want_dbeta:
             dbeta[c] = sum_g[c]
-        if want_statistics:
+        if want_dmean:
             dmean[c] = 0.0 if training else -gamma[c] * inverse[c] * sum_g[c]
+        if want_dvariance:
             dvariance[c] = 0.0 if training else -0.5 * gamma[c] * inverse[c] * inverse[c] * sum_g_normalized[c]
     if not want_dx:
         return

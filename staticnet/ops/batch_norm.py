@@ -14,8 +14,8 @@ unbiased variance, as PyTorch's does; Keras's momentum m is PyTorch's 1 - m.
 One op, `batch_norm`, with an attribute `training`.  It is a composite whose decomposition is made of three
 ops each computed by one kernel of kernels/batch_norm.py: `channel_mean` and `channel_variance` (a pass over
 the rows each) and `batch_normalize` (one pass: normalise, scale and shift).  Its gradient is not the
-decomposition's (some sixteen passes when it was): one `batch_norm_grad` node gives dx, dgamma, dbeta and the
-statistics' gradients in two passes, the standard batch-norm gradient in training.  Its `state_updates` rule
+decomposition's (many passes over x): one `batch_norm_grad` node gives dx, dgamma, dbeta and the statistics'
+gradients in two passes, the standard batch-norm gradient in training.  Its `state_updates` rule
 gives the moving statistics' new values, which the model adds to the optimizer's updates; they read the same
 `channel_mean` and `channel_variance` nodes, which common-subexpression elimination shares with the forward
 pass.  For evaluation and prediction, passes/strip_dropout.py's rules set `training` to False on the batch
@@ -144,7 +144,7 @@ def _lower_gradient(node, d):
     d.library("batch_norm.normalize_grad", [d.matrix(x), d.array(mean), d.array(variance), d.array(gamma),
                                             d.matrix(g), Literal(node.attrs["eps"]),
                                             Literal(bool(node.attrs["training"]))] + outputs
-              + [Literal(0 in parts), Literal(1 in parts), Literal(2 in parts), Literal(3 in parts or 4 in parts)])
+              + [Literal(i in parts) for i in range(5)])
 
 
 register("batch_norm_grad", shape=lambda x, gamma, mean, variance, g, eps, training: ((), x.dtype),

@@ -56,7 +56,7 @@ def test_the_gradient_matches_the_chain_rule(training):
     else:
         mean, variance = np.full(4, 0.3), np.full(4, 1.7)
     outputs = [np.full_like(x, np.nan)] + [np.full(4, np.nan) for _ in range(4)]
-    K.normalize_grad(x, mean, variance, gamma, g, EPS, training, *outputs, True, True, True, True)
+    K.normalize_grad(x, mean, variance, gamma, g, EPS, training, *outputs, True, True, True, True, True)
     for got, expected in zip(outputs, gradient_by_the_chain_rule(x, gamma, g, training)):
         np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-12)
 
@@ -66,9 +66,10 @@ def test_the_gradient_leaves_unwanted_outputs_unwritten():
     x, g, gamma = rng.normal(size=(6, 3)), rng.normal(size=(6, 3)), np.ones(3)
     mean, variance = statistics_of(x)
     outputs = [np.full_like(x, 7.0)] + [np.full(3, 7.0) for _ in range(4)]
-    K.normalize_grad(x, mean, variance, gamma, g, EPS, True, *outputs, False, True, False, False)
-    assert (outputs[0] == 7.0).all() and (outputs[2] == 7.0).all() and (outputs[3] == 7.0).all()
+    K.normalize_grad(x, mean, variance, gamma, g, EPS, True, *outputs, False, True, False, True, False)
+    assert (outputs[0] == 7.0).all() and (outputs[2] == 7.0).all() and (outputs[4] == 7.0).all()
     np.testing.assert_allclose(outputs[1], (g * (x - mean) / np.sqrt(variance + EPS)).sum(0), rtol=1e-12)
+    np.testing.assert_array_equal(outputs[3], 0.0)  # training: the statistics are the batch's own
 
 
 def test_a_nan_or_an_infinity_in_a_channel_makes_its_statistics_nan_and_leaves_the_others():
