@@ -11,13 +11,17 @@ Over every axis but the last (the features of (batch, features), the channels of
 n is the number of values each statistic is taken over (rows times positions).  The moving variance takes the
 unbiased variance, as PyTorch's does; Keras's momentum m is PyTorch's 1 - m.
 
-One op, `batch_norm`, with an attribute `training`.  It is a composite: the training step computes its
-decomposition (two sums over the batch and one elementwise pass, which fuse_elementwise puts in loops), and its
-gradient is the decomposition's.  Its `state_updates` rule gives the moving statistics' new values, which
-the model adds to the optimizer's updates; they read the same sums, which common-subexpression elimination
-shares with the forward pass.  For evaluation and prediction, passes/strip_dropout.py's rule sets `training`
-to False (its gradient, made of the decomposition, follows through `training_select`, below), and for
-deployment passes/fold_batch_norm.py folds it into a dense or conv layer before it.
+One op, `batch_norm`, with an attribute `training`.  It is a composite whose decomposition is made of three
+ops each computed by one kernel of kernels/batch_norm.py: `channel_mean` and `channel_variance` (a pass over
+the rows each) and `batch_normalize` (one pass: normalise, scale and shift).  Its gradient is not the
+decomposition's (many passes over x): one `batch_norm_grad` node gives dx, dgamma, dbeta and the statistics'
+gradients in two passes, the standard batch-norm gradient in training.  Its `state_updates` rule
+gives the moving statistics' new values, which the model adds to the optimizer's updates; they read the same
+`channel_mean` and `channel_variance` nodes, which common-subexpression elimination shares with the forward
+pass.  For evaluation and prediction, passes/strip_dropout.py's rules set `training` to False on the batch
+norm and on its gradient node (a gradient taken in training form follows the mode of the function or loop it
+runs in, as the value does), and for deployment passes/fold_batch_norm.py folds it into a dense or conv layer
+before it.
 gamma and beta are trainable parameters; moving_mean and moving_var are parameters with trainable=False, the
 one mechanism of frozen parameters: no gradient, no optimizer update, saved, loaded and exported like the rest.
 """
@@ -31,6 +35,7 @@ from ..graph import derived_from, fail, fmt_shape, layer_scope, lift, make_node,
 from .. import init as initializers
 from ..onnx_support import Plan, Unsupported
 from ..registry import has_trait, register
+from ..codegen.library import Literal
 from .shape_rules import broadcast_shapes, require_float
 from .composite import register_composite
 from .elementwise import maximum, sqrt
@@ -57,24 +62,93 @@ register("training_select", shape=lambda a, b: (broadcast_shapes(a.shape, b.shap
          grad=_training_select_grad, kind="elementwise", scalar="{0}")
 
 
+def _lower_mean(node, d):
+    d.library("batch_norm.channel_mean", [d.matrix(node.inputs[0]), d.array(node)])
+
+
+def _lower_variance(node, d):
+    x, mean = node.inputs
+    d.library("batch_norm.channel_variance", [d.matrix(x), d.array(mean), d.array(node)])
+
+
+def _lower_normalize(node, d):
+    x, mean, variance, gamma, beta = node.inputs
+    d.library("batch_norm.normalize", [d.matrix(x)] + [d.array(t) for t in (mean, variance, gamma, beta)]
+              + [Literal(node.attrs["eps"]), d.matrix(node)])
+
+
+# The batch's statistics over every axis but the last, and the normalisation given them: the ops a batch norm
+# is inlined as, each one kernel.  Their decompositions give their shape rules, references and gradients.
+register_composite("channel_mean", lambda x: reduce_sum(x, _axes(x)) / count(x, _axes(x)), kind="opaque",
+                   lower=_lower_mean)
+register_composite("channel_variance", lambda x, mean: reduce_sum((x - mean) * (x - mean), _axes(x))
+                   / count(x, _axes(x)), kind="opaque", lower=_lower_variance)
+register_composite("batch_normalize", lambda x, mean, variance, gamma, beta, eps:
+                   (x - mean) / sqrt(variance + lift(eps, x)) * gamma + beta, kind="opaque", lower=_lower_normalize)
+
+
 def batch_statistics(x):
-    """(mean, biased variance, n) of x over every axis but the last: the graph the forward pass and the
+    """(mean, biased variance, n) of x over every axis but the last: the nodes the forward pass and the
     moving update share."""
-    axes = _axes(x)
-    n = count(x, axes)
-    mean = reduce_sum(x, axes) / n
-    centred = x - mean
-    return mean, reduce_sum(centred * centred, axes) / n, n
+    mean = make_node("channel_mean", (x,))
+    return mean, make_node("channel_variance", (x, mean)), count(x, _axes(x))
+
+
+def _statistics(x, moving_mean, moving_var, training):
+    """The mean and variance a batch norm normalises with: in training form the batch's, passed through
+    training_select so that evaluation reads the moving ones."""
+    if not training:
+        return moving_mean, moving_var
+    mean, variance, _ = batch_statistics(x)
+    return make_node("training_select", (mean, moving_mean)), make_node("training_select", (variance, moving_var))
 
 
 def _decomposition(x, gamma, beta, moving_mean, moving_var, eps, momentum, training):
+    mean, variance = _statistics(x, moving_mean, moving_var, training)
+    return make_node("batch_normalize", (x, mean, variance, gamma, beta), {"eps": eps})
+
+
+def _gradient(node, g):
+    """dx, dgamma, dbeta, d moving_mean, d moving_var: the parts of one batch_norm_grad node."""
+    x, gamma, beta, moving_mean, moving_var = node.inputs
+    training = node.attrs["training"]
+    mean, variance = _statistics(x, moving_mean, moving_var, training)
+    multi = make_node("batch_norm_grad", (x, gamma, mean, variance, g),
+                      {"eps": node.attrs["eps"], "training": training})
+    return tuple(make_node("part", (multi,), {"index": i, "shape": t.shape, "dtype": t.dtype.name})
+                 for i, t in enumerate(node.inputs))
+
+
+def _gradient_reference(x, gamma, mean, variance, g, eps, training):
+    """The gradient in NumPy from the formulas (the kernel's docstring says them): dx, dgamma, dbeta, dmean,
+    dvariance."""
+    axes = _axes(x)
+    n = x.size // x.shape[-1]
+    inverse = 1 / np.sqrt(variance + x.dtype.type(eps))
+    normalized = (x - mean) * inverse
+    sum_g, sum_g_normalized = g.sum(axes), (g * normalized).sum(axes)
     if training:
-        mean, variance, _ = batch_statistics(x)
-        mean, variance = make_node("training_select", (mean, moving_mean)), make_node("training_select",
-                                                                                     (variance, moving_var))
+        dx = gamma * inverse * (g - sum_g / n - normalized * sum_g_normalized / n)
+        dmean, dvariance = np.zeros_like(mean), np.zeros_like(variance)
     else:
-        mean, variance = moving_mean, moving_var
-    return (x - mean) / sqrt(variance + lift(eps, x)) * gamma + beta
+        dx = g * gamma * inverse
+        dmean, dvariance = -gamma * inverse * sum_g, -0.5 * gamma * inverse * inverse * sum_g_normalized
+    return tuple(a.astype(x.dtype) for a in (dx, sum_g_normalized, sum_g, dmean, dvariance))
+
+
+def _lower_gradient(node, d):
+    x, gamma, mean, variance, g = node.inputs
+    parts = d.parts(node)  # a gradient nothing reads is left unwritten; a stand-in of its rank is passed
+    outputs = [d.matrix(parts[0]) if 0 in parts else d.matrix(x)]
+    outputs += [d.array(parts[i]) if i in parts else d.array(mean) for i in range(1, 5)]
+    d.library("batch_norm.normalize_grad", [d.matrix(x), d.array(mean), d.array(variance), d.array(gamma),
+                                            d.matrix(g), Literal(node.attrs["eps"]),
+                                            Literal(bool(node.attrs["training"]))] + outputs
+              + [Literal(i in parts) for i in range(5)])
+
+
+register("batch_norm_grad", shape=lambda x, gamma, mean, variance, g, eps, training: ((), x.dtype),
+         numpy=_gradient_reference, grad=None, kind="multi", lower=_lower_gradient)
 
 
 def _reference(x, gamma, beta, moving_mean, moving_var, eps, momentum, training):
@@ -200,7 +274,7 @@ def _flops(node, size):
     return size(node.shape) * (7 if node.attrs["training"] else 4)
 
 
-register_composite("batch_norm", _decomposition, numpy=_reference, state_updates=_moving_updates,
+register_composite("batch_norm", _decomposition, numpy=_reference, grad=_gradient, state_updates=_moving_updates,
                    onnx_export=_onnx_batch_norm, onnx_import={"BatchNormalization": _import_batch_norm}, flops=_flops,
                    equations=_equations)
 

@@ -15,9 +15,9 @@ def mask_of_ones(node, inputs, context):
     return lift(dropout_scales(node.attrs)[1], node)
 
 
-@strip_dropout.rule("batch_norm")
+@strip_dropout.rule("batch_norm", "batch_norm_grad")
 def moving_statistics(node, inputs, context):
-    """batch_norm(x; training) -> batch_norm(x; moving statistics)"""
+    """batch_norm(x; training) -> batch_norm(x; moving statistics), and its gradient node likewise"""
     if not node.attrs["training"]:
         return None
     evaluating = make_node(node.op, inputs, {**node.attrs, "training": False}, loc=node.loc)

@@ -56,6 +56,39 @@ def test_the_gradient_matches_central_differences(training):
                         backend=backend, training=training)
 
 
+@pytest.mark.parametrize("training", [True, False], ids=["training", "evaluation"])
+def test_the_gradient_of_the_statistics_given_matches_central_differences(training):
+    """The moving statistics fed as inputs: evaluation normalises with them (a gradient), training with the
+    batch's (none); x's gradient beside them, compiled and reference."""
+    rng = np.random.default_rng(8)
+
+    def build(x, mean, var):
+        from staticnet.graph import make_node
+        gamma, beta = sn.constant(rng.uniform(0.5, 2, 3)), sn.constant(rng.normal(size=3))
+        return make_node("batch_norm", (x, gamma, beta, mean, var), {"eps": 1e-3, "momentum": 0.9, "training": True})
+    for backend in ("numpy", "numba"):
+        check_grads(build, [rng.normal(size=(2, 2, 2, 3)), rng.normal(size=3), rng.uniform(0.5, 2, 3)],
+                    batch=[True, False, False], backend=backend, training=training)
+
+
+def test_a_gradient_of_the_moving_mean_alone_leaves_the_statistics_unchanged():
+    """Evaluation, x and the moving mean differentiated, the moving variance not: the compiled gradient
+    writes only the parts read (no stand-in is written over a value) and equals the reference's."""
+    x = sn.input("x", (None, 3), dtype="float64")
+    out = sn.batch_norm(x)
+    v = set_statistics(out, 9)
+    moving_mean = next(t for t in sn.Graph(out).params if t.name.endswith("moving_mean"))
+    loss = sn.sum(out * out)
+    data = np.random.default_rng(10).normal(size=(5, 3))
+    results = [sn.function([x], sn.grad(loss, [x, moving_mean]), backend=backend)(data)
+               for backend in ("numpy", "numba")]
+    for reference, compiled in zip(*results):
+        np.testing.assert_allclose(compiled, reference, rtol=1e-10)
+    assert np.abs(results[1][1]).min() > 0
+    for leaf in sn.Graph(out).params:
+        np.testing.assert_array_equal(leaf.value, v[leaf.name.rpartition("/")[2]])
+
+
 def numpy_moving_statistics(z_batches, momentum, channels):
     """The issue's update, batch by batch: the unbiased variance (n - 1) for the moving one."""
     mean, var = np.zeros(channels), np.ones(channels)
