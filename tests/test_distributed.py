@@ -172,6 +172,45 @@ def test_local_sgd_learns_a_separable_problem_and_ends_each_epoch_with_one_model
             assert all(np.array_equal(held[k], first[k]) for k in first)
 
 
+INTERACTIONS = MODELS + textwrap.dedent('''
+    import os, sys
+    from staticnet.distributed import launched_rank
+
+    policies, out = sys.argv[1].split(","), sys.argv[2]
+    rank = launched_rank()
+    os.environ["STATICNET_KERNEL_CHOICE"] = policies[rank % len(policies)]  # each rank's own routines unless agreed
+
+    def save(name, net, history):
+        np.savez(f"{out}-{name}-{rank}.npz", loss=history.epochs[-1]["loss"],
+                 **{t.name: t.value for t in net.parameters})
+
+    net, data, batch = build("mlp")
+    save("plain", net, net.fit(data, epochs=2, batch_size=batch, seed=5, distributed=True, verbose=0))
+''')
+
+
+@pytest.fixture(scope="module")
+def interactions(tmp_path_factory):
+    """The directory of INTERACTIONS's files, run as `tag`: on one rank with each kernel policy, and on two ranks
+    whose policies differ (STATICNET_KERNEL_CHOICE set per rank: blas on one, the microkernels on the other)."""
+    where = tmp_path_factory.mktemp("interactions")
+    (where / "worker.py").write_text(INTERACTIONS)
+    for n, policies, tag in ((1, "blas", "blas1"), (1, "micro", "micro1"), (2, "blas,micro", "blas2"),
+                             (2, "micro,blas", "micro2")):
+        result = mpiexec(n, sys.executable, "worker.py", policies, tag, cwd=where)
+        assert result.returncode == 0, result.stderr[-3000:]
+    return where
+
+
+def test_ranks_choosing_different_product_kernels_run_rank_0s_and_keep_exact_modes_bits(interactions):
+    blas, micro = weights(interactions / "blas1-plain-0.npz"), weights(interactions / "micro1-plain-0.npz")
+    assert not all(np.array_equal(blas[k], micro[k]) for k in blas)  # the two routines round differently here
+    for reference, tag in ((blas, "blas2"), (micro, "micro2")):
+        for rank in range(2):
+            held = weights(interactions / f"{tag}-plain-{rank}.npz")
+            assert all(np.array_equal(held[k], reference[k]) for k in reference), (tag, rank)
+
+
 RESUMED = MODELS + textwrap.dedent('''
     import sys
     from staticnet.distributed import launched_rank
