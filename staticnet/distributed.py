@@ -23,7 +23,8 @@ Modes (fit's `mode=` and `sync_every=`):
   weights are averaged every H steps and at the end of each epoch (the optimizer state stays per rank).
 
 Every rank runs each product on the routine rank 0 chose (`agree_on_products`), so that a part's bits do not
-depend on the rank computing it.
+depend on the rank computing it.  A layer whose step writes batch statistics (batch_norm) is refused before any
+step (`refuse_state_updates`).
 
 Each step returns to Python (gradients, one collective, the update: calls of compiled code through mpi4py);
 `python -m bench.distributed` measures what that costs against fit's compiled loop.
@@ -171,6 +172,21 @@ def checksum(arrays) -> int:
     return crc
 
 
+def refuse_state_updates(model) -> None:
+    """Refuse, before any step, a model whose training step writes state from the batch (batch_norm's moving
+    statistics, any op with a `state_updates` rule): each rank sees only its share of a global batch, so its
+    statistics would be the share's, not the batch's, and differ between the ranks."""
+    from .graph import Graph
+    from .registry import has_trait
+    for node in Graph(model.loss).nodes:
+        if has_trait(node, "state_updates"):
+            where = f" (built at {node.loc})" if node.loc else ""
+            checks.refuse("fit", f"distributed=True cannot train {node.op} {node.layer or node.op!r}{where}: its "
+                                 "training step updates statistics of the batch, and each rank sees only its share "
+                                 "of the batch, so they would not be the global batch's (train it on one process)",
+                          ArgumentError)
+
+
 class _Bound:
     """A compiled function bound to its own input buffers of `rows` rows: fill the buffers, call, read the
     outputs in place (the function's workspace; valid until its next call)."""
@@ -205,6 +221,7 @@ class DataParallel:
         from .codegen.loops import METRIC_KERNELS
         from .graph import input as placeholder, topological
         from .runtime import CompiledFunction
+        refuse_state_updates(model)
         self.model, self.comm, self.mode, self.sync_every = model, comm, mode, sync_every
         self.rank, self.size = comm.Get_rank(), comm.Get_size()
         self.seeder = _mask_seeder() if any(n.kind == "random" for n in topological([model.loss, *model.gradients])) \

@@ -186,6 +186,16 @@ INTERACTIONS = MODELS + textwrap.dedent('''
 
     net, data, batch = build("mlp")
     save("plain", net, net.fit(data, epochs=2, batch_size=batch, seed=5, distributed=True, verbose=0))
+    sn.seed(3)
+    x, y = sn.input("x", (None, 4)), sn.input("y", (None, 2))
+    p = sn.dense(sn.batch_norm(sn.dense(x, 4, name="h"), name="bn"), 2, activation="softmax")
+    net = sn.compile(sn.cross_entropy(p, y), outputs=p, optimizer=sn.SGD(lr=0.1))
+    try:
+        net.fit({"x": np.ones((8, 4), np.float32), "y": np.eye(2, dtype=np.float32)[[0, 1] * 4]}, distributed=True,
+                verbose=0)
+    except sn.errors.ArgumentError as error:
+        with open(f"{out}-bn-{rank}.txt", "w") as f:
+            f.write(str(error))
 ''')
 
 
@@ -209,6 +219,13 @@ def test_ranks_choosing_different_product_kernels_run_rank_0s_and_keep_exact_mod
         for rank in range(2):
             held = weights(interactions / f"{tag}-plain-{rank}.npz")
             assert all(np.array_equal(held[k], reference[k]) for k in reference), (tag, rank)
+
+
+def test_batch_norm_is_refused_in_distributed_fit_naming_the_layer_and_why(interactions):
+    for rank in range(2):
+        message = (interactions / f"blas2-bn-{rank}.txt").read_text()
+        assert "batch_norm 'bn'" in message and "share of the batch" in message, message
+        assert "worker.py" in message  # the user's line
 
 
 RESUMED = MODELS + textwrap.dedent('''
