@@ -23,8 +23,8 @@ Modes (fit's `mode=` and `sync_every=`):
   weights are averaged every H steps and at the end of each epoch (the optimizer state stays per rank).
 
 Every rank runs each product on the routine rank 0 chose (`agree_on_products`), so that a part's bits do not
-depend on the rank computing it.  A layer whose step writes batch statistics (batch_norm) is refused before any
-step (`refuse_state_updates`).
+depend on the rank computing it.  Gradient clipping applies to the combined gradient, as in fit on one process;
+a layer whose step writes batch statistics (batch_norm) is refused before any step (`refuse_state_updates`).
 
 Each step returns to Python (gradients, one collective, the update: calls of compiled code through mpi4py);
 `python -m bench.distributed` measures what that costs against fit's compiled loop.
