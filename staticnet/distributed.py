@@ -22,6 +22,10 @@ Modes (fit's `mode=` and `sync_every=`):
 - sync_every=H: local SGD, a different algorithm: each rank steps alone on its share of each batch and the
   weights are averaged every H steps and at the end of each epoch (the optimizer state stays per rank).
 
+Every rank runs each product on the routine rank 0 chose (`agree_on_products`), so that a part's bits do not
+depend on the rank computing it.  Gradient clipping applies to the combined gradient, as in fit on one process;
+a layer whose step writes batch statistics (batch_norm) is refused before any step (`refuse_state_updates`).
+
 Each step returns to Python (gradients, one collective, the update: calls of compiled code through mpi4py);
 `python -m bench.distributed` measures what that costs against fit's compiled loop.
 
@@ -168,6 +172,21 @@ def checksum(arrays) -> int:
     return crc
 
 
+def refuse_state_updates(model) -> None:
+    """Refuse, before any step, a model whose training step writes state from the batch (batch_norm's moving
+    statistics, any op with a `state_updates` rule): each rank sees only its share of a global batch, so its
+    statistics would be the share's, not the batch's, and differ between the ranks."""
+    from .graph import Graph
+    from .registry import has_trait
+    for node in Graph(model.loss).nodes:
+        if has_trait(node, "state_updates"):
+            where = f" (built at {node.loc})" if node.loc else ""
+            checks.refuse("fit", f"distributed=True cannot train {node.op} {node.layer or node.op!r}{where}: its "
+                                 "training step updates statistics of the batch, and each rank sees only its share "
+                                 "of the batch, so they would not be the global batch's (train it on one process)",
+                          ArgumentError)
+
+
 class _Bound:
     """A compiled function bound to its own input buffers of `rows` rows: fill the buffers, call, read the
     outputs in place (the function's workspace; valid until its next call)."""
@@ -202,6 +221,7 @@ class DataParallel:
         from .codegen.loops import METRIC_KERNELS
         from .graph import input as placeholder, topological
         from .runtime import CompiledFunction
+        refuse_state_updates(model)
         self.model, self.comm, self.mode, self.sync_every = model, comm, mode, sync_every
         self.rank, self.size = comm.Get_rank(), comm.Get_size()
         self.seeder = _mask_seeder() if any(n.kind == "random" for n in topological([model.loss, *model.gradients])) \
@@ -227,6 +247,9 @@ class DataParallel:
         self._bound = {}  # rows -> _Bound of the gradient program; ("gathered", parts) -> exact mode's buffer
         self.update_step = None
         self.steps_since_sync = 0
+        # product shape -> routine, the policy for other shapes, the same on every rank (`agree_on_products`), and
+        # kernels.choice's install count once they were put in its table
+        self.products, self.products_policy, self.products_installed = {}, None, None
 
     def _bind(self) -> None:
         """Bind the programs to the model's arrays as they are now (a resumed checkpoint or early stopping's
@@ -236,6 +259,48 @@ class DataParallel:
         self._bound = {key: value for key, value in self._bound.items() if not isinstance(key, int)}
         self.update_step = self.update.bind(*[self.flat_gradient[a:b].reshape(p.shape) for a, b, p in
                                               zip(self.offsets[:-1], self.offsets[1:], self.model.trainable)])
+
+    def row_counts(self, total: int, batch_size: int) -> set[int]:
+        """The row counts the gradient program runs on in an epoch of `total` rows, on any rank: the parts
+        (exact mode) or the ranks' shares of a full batch and of the last one."""
+        batches = {batch_size if total >= batch_size else total, total % batch_size or batch_size}
+        parts = self.size if self.mode != "exact" or self.sync_every is not None else None
+        return {int(rows) for batch in batches for rows in np.diff(cut(batch, parts or exact_parts(batch)))} - {0}
+
+    def agree_on_products(self, row_counts) -> None:
+        """Every rank runs each product on the routine rank 0 chooses for it (codegen/product_choice.py): each
+        rank would otherwise choose by its own timings, or its own STATICNET_KERNEL_CHOICE, and a part's bits
+        would depend on the rank computing it.  The ranks' product shapes are gathered on rank 0, which resolves
+        each to one routine (the model's recorded choice, its stored timing, a timing now, or its policy) and
+        sends the table to every rank with its policy for the shapes the table lacks (the recurrent kernels'
+        products, which the step's plan does not list); the model records the table, so that a checkpoint
+        keeps it."""
+        from .codegen import product_choice
+        from .codegen.parallel import product_calls
+        from .kernels import choice
+        calls = set(product_calls(self.update.plan, 1))
+        for rows in row_counts:
+            calls |= product_calls(self.gradient.plan, rows)
+        every = self.comm.gather(sorted(calls), root=0)
+        agreed = None
+        if self.rank == 0:
+            shapes = sorted({tuple(shape) for shapes in every for shape in shapes})
+            product_choice.install(product_choice.chosen_for(shapes, self.model.product_choices.texts))
+            agreed = ({shape: int(choice.chosen(trans_a, trans_b, m, n, k, beta_zero))
+                       for shape in shapes for m, n, k, trans_a, trans_b, beta_zero in [shape]},
+                      int(choice.table[choice.POLICY]))
+        self.products, self.products_policy = self.comm.bcast(agreed, root=0)
+        self.products_installed = None
+        self.model.product_choices.texts.update({product_choice.shape_text(shape): choice.NAMES[routine]
+                                                 for shape, routine in self.products.items()})
+
+    def _use_agreed_products(self) -> None:
+        """The agreed routines and policy into the table the compiled products read, unless it holds them still
+        (binding a program fills it with that program's own choices)."""
+        from .kernels import choice
+        if self.products_installed != choice.installs:
+            choice.install(self.products, self.products_policy)
+            self.products_installed = choice.installs
 
     # ------------------------------------------------------------ collectives
     def broadcast_weights(self) -> None:
@@ -272,6 +337,7 @@ class DataParallel:
             bound = self._bound[rows] = _Bound(self.gradient, rows)
         for a, buffer in zip(arrays, bound.rows_of_inputs):
             kernels.shuffle.gather_rows(a, order, start, buffer)
+        self._use_agreed_products()
         loss, *rest = bound()
         gradients = rest[:len(self.model.trainable)]
         correct = 0
@@ -307,6 +373,7 @@ class DataParallel:
         np.copyto(self.flat_gradient, gathered[0])
         for p in range(1, parts):
             self.flat_gradient += gathered[p]
+        self._use_agreed_products()
         self.update_step()
         return float(stats[:, 0].sum()), int(stats[:, 1].sum())
 
@@ -330,6 +397,7 @@ class DataParallel:
             self._flatten(gradients, self.flat_gradient, weight)
         else:
             self.flat_gradient[...] = 0
+        self._use_agreed_products()
         if self.sync_every is None:
             self.comm.Allreduce(MPI.IN_PLACE, self.flat_gradient, op=MPI.SUM)
             self.update_step()
@@ -352,6 +420,7 @@ class DataParallel:
         from mpi4py import MPI
         self._bind()
         total = arrays[0].shape[0]
+        self.agree_on_products(self.row_counts(total, batch_size))
         arrays = [a.reshape(total, -1) for a in arrays]
         step = self._exact_step if self.mode == "exact" and self.sync_every is None else self._share_step
         loss_sum, correct = 0.0, 0

@@ -172,6 +172,143 @@ def test_local_sgd_learns_a_separable_problem_and_ends_each_epoch_with_one_model
             assert all(np.array_equal(held[k], first[k]) for k in first)
 
 
+MORE_MODELS = textwrap.dedent('''
+    CLIPPING = (("clipvalue", 0.02), ("clipnorm", 0.05), ("global_clipnorm", 0.05))  # each clips this problem
+
+    def clipped_mlp(clipping):
+        """build("mlp")'s network and data with SGD clipping its gradients as `clipping` says."""
+        _, data, batch = build("mlp")
+        sn.seed(3)
+        x, y = sn.input("x", (None, 20)), sn.input("y", (None, 3))
+        p = sn.dense(sn.dense(x, 16, activation="tanh", name="h"), 3, activation="softmax", name="o")
+        optimizer = sn.SGD(lr=0.5, momentum=0.9, **clipping)
+        return sn.compile(sn.cross_entropy(p, y), outputs=p, optimizer=optimizer), data, batch
+
+    def sequences():
+        """Embedded ids through an LSTM and a GRU, a frozen dense layer, a trained one: model, data, batch."""
+        sn.seed(7)
+        rng = np.random.default_rng(2)
+        ids, y = sn.input("ids", (None, 5), dtype="int64"), sn.input("y", (None, 3))
+        h = sn.gru(sn.lstm(sn.embedding(ids, 10, 6, name="e"), 8, return_sequences=True, name="l"), 8, name="g")
+        p = sn.dense(sn.dense(h, 8, activation="tanh", name="frozen", trainable=False), 3, activation="softmax",
+                     name="o")
+        net = sn.compile(sn.cross_entropy(p, y), outputs=p, optimizer=sn.Adam(lr=0.01))
+        data = {"ids": rng.integers(0, 10, (150, 5)), "y": np.eye(3, dtype=np.float32)[rng.integers(0, 3, 150)]}
+        return net, data, 64
+''')
+
+INTERACTIONS = MODELS + MORE_MODELS + textwrap.dedent('''
+    import os, sys
+    from staticnet.distributed import launched_rank
+
+    policies, out = sys.argv[1].split(","), sys.argv[2]
+    rank = launched_rank()
+    os.environ["STATICNET_KERNEL_CHOICE"] = policies[rank % len(policies)]  # each rank's own routines unless agreed
+
+    def save(name, net, history, **more):
+        np.savez(f"{out}-{name}-{rank}.npz", loss=history.epochs[-1]["loss"], **more,
+                 **{t.name: t.value for t in net.parameters})
+
+    net, data, batch = build("mlp")
+    save("plain", net, net.fit(data, epochs=2, batch_size=batch, seed=5, distributed=True, verbose=0))
+    for kind, value in CLIPPING:
+        net, data, batch = clipped_mlp({kind: value})
+        history = net.fit(data, epochs=2, batch_size=batch, seed=5, distributed=True, verbose=0)
+        save(kind, net, history, grad_norm=[e["grad_norm"] for e in history.epochs])
+    net, data, batch = sequences()
+    save("sequences", net, net.fit(data, epochs=2, batch_size=batch, seed=5, distributed=True, verbose=0))
+    sn.seed(3)
+    x, y = sn.input("x", (None, 4)), sn.input("y", (None, 2))
+    p = sn.dense(sn.batch_norm(sn.dense(x, 4, name="h"), name="bn"), 2, activation="softmax")
+    net = sn.compile(sn.cross_entropy(p, y), outputs=p, optimizer=sn.SGD(lr=0.1))
+    try:
+        net.fit({"x": np.ones((8, 4), np.float32), "y": np.eye(2, dtype=np.float32)[[0, 1] * 4]}, distributed=True,
+                verbose=0)
+    except sn.errors.ArgumentError as error:
+        with open(f"{out}-bn-{rank}.txt", "w") as f:
+            f.write(str(error))
+    net, data, batch = sequences()
+    data["ids"][7, 2] = 12  # outside the embedding's 10 ids
+    try:
+        net.fit(data, batch_size=batch, distributed=True, verbose=0)
+    except Exception as error:
+        with open(f"{out}-ids-{rank}.txt", "w") as f:
+            f.write(f"{type(error).__name__}: {error}")
+''')
+
+
+@pytest.fixture(scope="module")
+def interactions(tmp_path_factory):
+    """The directory of INTERACTIONS's files, run as `tag`: on one rank with each kernel policy, and on two ranks
+    whose policies differ (STATICNET_KERNEL_CHOICE set per rank: blas on one, the microkernels on the other)."""
+    where = tmp_path_factory.mktemp("interactions")
+    (where / "worker.py").write_text(INTERACTIONS)
+    for n, policies, tag in ((1, "blas", "blas1"), (1, "micro", "micro1"), (2, "blas,micro", "blas2"),
+                             (2, "micro,blas", "micro2")):
+        result = mpiexec(n, sys.executable, "worker.py", policies, tag, cwd=where)
+        assert result.returncode == 0, result.stderr[-3000:]
+    return where
+
+
+def test_ranks_choosing_different_product_kernels_run_rank_0s_and_keep_exact_modes_bits(interactions):
+    blas, micro = weights(interactions / "blas1-plain-0.npz"), weights(interactions / "micro1-plain-0.npz")
+    assert not all(np.array_equal(blas[k], micro[k]) for k in blas)  # the two routines round differently here
+    for reference, tag in ((blas, "blas2"), (micro, "micro2")):
+        for rank in range(2):
+            held = weights(interactions / f"{tag}-plain-{rank}.npz")
+            assert all(np.array_equal(held[k], reference[k]) for k in reference), (tag, rank)
+
+
+@pytest.mark.parametrize("kind", ["clipvalue", "clipnorm", "global_clipnorm"])
+def test_clipping_in_distributed_fit_clips_the_global_gradient_as_one_process_does(interactions, kind):
+    exec(compile(MODELS + MORE_MODELS, "models", "exec"), scope := {})
+    single = {}
+    for clipping in (dict(scope["CLIPPING"])[kind], None):
+        net, data, batch = scope["clipped_mlp"]({kind: clipping} if clipping else {})
+        history = net.fit(data, epochs=2, batch_size=batch, seed=5, verbose=0)
+        single[clipping is not None] = history, {t.name: t.value.copy() for t in net.trainable}
+    history, clipped = single[True]
+    assert not np.allclose(clipped["o/W"], single[False][1]["o/W"], rtol=1e-2)  # the clipping bites
+    one_rank = weights(interactions / f"blas1-{kind}-0.npz")
+    np.testing.assert_allclose(one_rank["grad_norm"], [e["grad_norm"] for e in history.epochs], rtol=1e-5)
+    for name, expected in clipped.items():
+        np.testing.assert_allclose(one_rank[name], expected, rtol=1e-4, atol=2e-5, err_msg=name)
+    for rank in range(2):  # exact mode: the bits of one rank on two (whose product routines were agreed)
+        held = weights(interactions / f"blas2-{kind}-{rank}.npz")
+        assert all(np.array_equal(held[k], one_rank[k]) for k in one_rank), rank
+
+
+def test_frozen_layers_embeddings_and_recurrent_layers_train_alike_on_every_rank(interactions):
+    exec(compile(MODELS + MORE_MODELS, "models", "exec"), scope := {})
+    net, data, batch = scope["sequences"]()
+    initial = {t.name: t.value.copy() for t in net.parameters}
+    net.fit(data, epochs=2, batch_size=batch, seed=5, verbose=0)
+    one_rank = weights(interactions / "blas1-sequences-0.npz")
+    for t in net.parameters:
+        if t.trainable:
+            assert not np.array_equal(one_rank[t.name], initial[t.name]), t.name
+            np.testing.assert_allclose(one_rank[t.name], t.value, rtol=1e-4, atol=2e-5, err_msg=t.name)
+        else:
+            assert np.array_equal(one_rank[t.name], initial[t.name]), t.name
+    assert {t.name for t in net.non_trainable} == {"frozen/W", "frozen/b"}
+    for rank in range(2):
+        held = weights(interactions / f"blas2-sequences-{rank}.npz")
+        assert all(np.array_equal(held[k], one_rank[k]) for k in one_rank), rank
+
+
+def test_ids_outside_the_embedding_are_refused_on_every_rank_before_training(interactions):
+    for rank in range(2):
+        message = (interactions / f"blas2-ids-{rank}.txt").read_text()
+        assert message.startswith("DataError: training data: input 'ids' row 7 holds the id 12"), message
+
+
+def test_batch_norm_is_refused_in_distributed_fit_naming_the_layer_and_why(interactions):
+    for rank in range(2):
+        message = (interactions / f"blas2-bn-{rank}.txt").read_text()
+        assert "batch_norm 'bn'" in message and "share of the batch" in message, message
+        assert "worker.py" in message  # the user's line
+
+
 RESUMED = MODELS + textwrap.dedent('''
     import sys
     from staticnet.distributed import launched_rank
