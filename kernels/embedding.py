@@ -22,12 +22,17 @@ def gather_rows(ids, table, out):
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def scatter_add_rows(ids, g, out):
-    """out = zeros, then out[ids[k]] += g[k] for every position k, in order: the table's gradient.  Ids are in
-    range (the gather of the same ids ran first and checked them)."""
+    """out = zeros, then out[ids[k]] += g[k] for every position k, in order: the table's gradient; False (out
+    partly written) if an id is out of range.  It checks the ids itself: a program may need the table's
+    gradient without the gather of the same ids (sn.grad of the table alone), or run it first."""
+    vocabulary = out.shape[0]
     for i in range(out.shape[0]):
         for j in range(out.shape[1]):
             out[i, j] = 0.0
     for k in range(ids.shape[0]):
         row = ids[k]
+        if row < 0 or row >= vocabulary:
+            return False
         for j in range(out.shape[1]):
             out[row, j] += g[k, j]
+    return True

@@ -34,6 +34,15 @@ class Unsupported(Exception):
     known); onnx_import.py adds the file, the ONNX node and its op type."""
 
 
+def number_attribute(attrs, name: str, default: float, allowed) -> float:
+    """A node's float attribute (or its ONNX default) inside `allowed` (a checks.Interval): a file's epsilon of
+    -1 or NaN would otherwise compute NaN with no error."""
+    value = float(attrs.take(name, default))
+    if value not in allowed:
+        raise Unsupported(f"{name}={value!r}: it must be {allowed}")
+    return value
+
+
 def same_operands(build):
     """The import form of an ONNX op that staticnet's builder `build` computes from the same operands, without
     attributes."""

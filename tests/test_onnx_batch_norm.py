@@ -75,6 +75,15 @@ def test_a_batch_norm_in_training_mode_is_refused_naming_the_node(tmp_path):
         sn.import_onnx(path)
 
 
+@pytest.mark.parametrize("attribute, value", [("epsilon", -1.0), ("epsilon", float("nan")), ("momentum", 1.5)])
+def test_a_batch_norm_with_an_impossible_epsilon_or_momentum_is_refused_naming_the_node(tmp_path, attribute, value):
+    node = helper.make_node("BatchNormalization", ["input", "bn.weight", "bn.bias", "bn.running_mean",
+                                                   "bn.running_var"], ["y"], name="bn", **{attribute: value})
+    path = save(tmp_path, [node], [("input", ("N", 3))], [("y", ("N", 3))], batch_norm_initializers("bn", 3))
+    with pytest.raises(sn.DataError, match=f"node 'bn' \\(BatchNormalization\\): {attribute}="):
+        sn.import_onnx(path)
+
+
 @pytest.mark.parametrize("images", [False, True], ids=["features", "images"])
 def test_a_batch_norm_after_an_activation_exports_as_batch_normalization(tmp_path, images):
     sn.seed(0)

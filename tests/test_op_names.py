@@ -18,8 +18,9 @@ ALLOWED = {  # file under staticnet/ -> (the op names it may write, why)
     "loop_body.py": ({"fused", "broadcast_like"}, "the loop-body language: a fused node's body is its attribute, "
                                                   "and a copy is one broadcast_like instruction"),
     "codegen/library.py": ({"gemm"}, "the name of the gemm kernel in generated code (tests/golden), not the op"),
-    "codegen/parallel.py": ({"gemm", "gemm_update"}, "the products a batch segment may not hold: BLAS splits them "
-                                                     "among the threads itself"),
+    "codegen/parallel.py": ({"gemm", "gemm_update"}, "the products a batch segment may not hold (BLAS splits them "
+                                                     "among the threads itself), and product_calls' list of the "
+                                                     "products a step makes, for their kernel choice"),
     "callbacks.py": ({"max"}, "ReduceLROnPlateau's mode (Keras's \"min\" or \"max\"), not the op"),
     "runtime.py": ({"step"}, "the name of the generated step function, not the op"),
     "plot.py": ({"log"}, "matplotlib's log scale, not the op"),

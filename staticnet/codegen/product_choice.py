@@ -213,11 +213,11 @@ class Recorded:
         (timed on first use) into the table the compiled products read."""
         from .parallel import product_calls
         key = (id(plan), batch, policy())
-        chosen = self._by_step.get(key)
-        if chosen is None:
-            chosen = self._by_step[key] = chosen_for(product_calls(plan, batch), self.texts)
-            self.texts.update({shape_text(shape): name for shape, name in chosen.items()})
-        install(chosen)
+        found = self._by_step.get(key)
+        if found is None:  # the plan is kept beside its choices, so that its id is never another plan's
+            found = self._by_step[key] = (plan, chosen_for(product_calls(plan, batch), self.texts))
+            self.texts.update({shape_text(shape): name for shape, name in found[1].items()})
+        install(found[1])
 
 
 def described(directory: str) -> str:

@@ -33,7 +33,7 @@ from .. import checks
 from ..errors import DTypeError, ShapeError
 from ..graph import derived_from, fail, fmt_shape, layer_scope, lift, make_node, param, require_tensor
 from .. import init as initializers
-from ..onnx_support import Plan, Unsupported
+from ..onnx_support import Plan, Unsupported, number_attribute
 from ..registry import has_trait, register
 from ..codegen.library import Literal
 from .shape_rules import broadcast_shapes, require_float
@@ -236,7 +236,8 @@ def _import_batch_norm(imp, operands, attrs):
     weights' names suffixed "_bn"); elsewhere it is staticnet's batch_norm, its statistics state as Keras's."""
     if attrs.take("training_mode", 0):
         raise Unsupported("training_mode is 1; staticnet imports the inference graph (the running statistics)")
-    eps, momentum = float(attrs.take("epsilon", 1e-5)), float(attrs.take("momentum", 0.9))
+    eps = number_attribute(attrs, "epsilon", 1e-5, checks.POSITIVE)
+    momentum = number_attribute(attrs, "momentum", 0.9, checks.FRACTION)
     x = imp.tensor(operands[0])
     if x.ndim not in (2, 4):
         raise Unsupported(f"input of shape {x.shape}: staticnet imports BatchNormalization of (N, C) or (N, C, H, W)")
@@ -274,7 +275,7 @@ def _flops(node, size):
     return size(node.shape) * (7 if node.attrs["training"] else 4)
 
 
-register_composite("batch_norm", _decomposition, numpy=_reference, grad=_gradient, state_updates=_moving_updates,
+register_composite("batch_norm", _decomposition, shape=_shape, numpy=_reference, grad=_gradient, state_updates=_moving_updates,
                    onnx_export=_onnx_batch_norm, onnx_import={"BatchNormalization": _import_batch_norm}, flops=_flops,
                    equations=_equations)
 
@@ -286,7 +287,10 @@ def batch_norm(x, momentum: float = 0.99, eps: float = 1e-3, name=None, trainabl
     {name}/moving_mean (zeros) and {name}/moving_var (ones), never trained, written by each training step as
     moving = momentum * moving + (1 - momentum) * batch (the variance unbiased, n/(n-1), as PyTorch's;
     PyTorch's momentum is 1 - this one).  Training normalises with the batch's mean and biased variance;
-    evaluate, predict and inference with the moving statistics.
+    evaluate, predict and inference with the moving statistics.  trainable=False freezes gamma and beta only:
+    training still normalises with the batch's statistics and updates the moving ones.  (Keras runs a frozen
+    BatchNormalization in inference mode; staticnet does not yet, so a fine-tuning recipe that freezes a batch
+    norm computes differently here.)
     """
     from .nn import layer_name
 

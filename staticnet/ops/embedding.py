@@ -57,7 +57,9 @@ def _lower_embedding(node, d):
 
 def _lower_scatter(node, d):
     ids, g, table = node.inputs
-    d.library("embedding.scatter_add_rows", [_flat(d, ids, g), d.matrix(g), d.array(node)])
+    ok = d.temp("ids_ok")
+    d.library("embedding.scatter_add_rows", [_flat(d, ids, g), d.matrix(g), d.array(node)], "i64", ok)
+    d.raise_unless(ok, f"embedding: an id lies outside [0, {table.shape[0]})")
 
 
 def _onnx_embedding(node, b):

@@ -17,7 +17,7 @@ import numpy as np
 from .. import checks
 from ..errors import DTypeError, ShapeError
 from ..graph import constant, fail, fmt_shape, layer_scope, make_node, param, require_tensor
-from ..onnx_support import Plan, Unsupported
+from ..onnx_support import Plan, Unsupported, number_attribute
 from .. import init as initializers
 from .composite import register_composite
 from .elementwise import sqrt, square
@@ -51,7 +51,7 @@ def _import(imp, operands, attrs):
     beta = imp.tensor(operands[2]) if imp.optional(operands, 2) else None
     if beta is None:
         beta = constant(np.zeros(x.shape[-1:], x.dtype))
-    return [layer_norm_op(x, gamma, beta, float(attrs.take("epsilon", 1e-5)))]
+    return [layer_norm_op(x, gamma, beta, number_attribute(attrs, "epsilon", 1e-5, checks.POSITIVE))]
 
 
 register_composite("layer_norm", _decomposition, onnx_export=_onnx_export,

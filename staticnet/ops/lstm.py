@@ -246,7 +246,7 @@ register("lstm", shape=_lstm_shape, numpy=_lstm_ref, grad=recurrent_gradient("ls
               "i * g, h_t = o * tanh(c_t), from zero states")
 register("lstm_grad", shape=lambda x, h, w, u, b, tape, g, *scratch: ((), x.dtype), numpy=_lstm_grad_ref, grad=None,
          kind="multi", lower=lower_backward("lstm.lstm_backward", 4), flops=recurrent_flops(4, passes=2),
-         note="backpropagation through time: the gates are computed again from x and the stored h, then from the "
+         note="backpropagation through time: the gates and cells read from the tape the forward pass wrote, then from the "
               "last step back dc_t = dh_t * o * tanh'(c_t) + dc_(t+1) * f_(t+1), dz_t = (dc_t * g * i', "
               "dc_t * c_(t-1) * f', dc_t * i * tanh'(z_g), dh_t * tanh(c_t) * o'), dh_(t-1) = dz_t @ U.T; "
               "dW = sum x_t.T @ dz_t, dU = sum h_(t-1).T @ dz_t, db = sum dz_t")

@@ -183,3 +183,14 @@ def test_batch_norm_names_its_parameters_as_keras_and_refuses_bad_arguments():
         sn.batch_norm(x, eps=0)
     with pytest.raises(sn.ShapeError, match="batch_norm"):
         sn.batch_norm(sn.input("v", (4,)))
+
+
+def test_a_batch_norm_node_whose_statistics_do_not_have_one_value_per_channel_is_refused():
+    """As a model file or an ONNX import rebuilds it: a gamma of one value for four features would make the
+    compiled kernel read past it (the decomposition alone broadcasts it)."""
+    from staticnet.graph import make_node
+    x = sn.input("x", (None, 4))
+    one, four = sn.param("g", value=np.ones(1, np.float32)), [sn.param(n, value=np.ones(4, np.float32))
+                                                              for n in ("b", "m", "v")]
+    with pytest.raises(sn.ShapeError, match=r"gamma has shape \(1,\)"):
+        make_node("batch_norm", (x, one, *four), {"eps": 1e-3, "momentum": 0.99, "training": True})

@@ -73,3 +73,17 @@ def test_the_compiled_gather_refuses_an_id_outside_the_table():
     ids, out, _ = build()
     with pytest.raises(Exception, match=re.escape("embedding: an id lies outside [0, 7)")):
         sn.function([ids], out)(np.array([[0, 7, 1]]))
+
+
+@pytest.mark.parametrize("bad", [7, -1])
+def test_the_compiled_gradient_of_the_table_alone_refuses_an_id_outside_the_table(bad):
+    """The table's gradient without the gather of the same ids (the value of the embedding is not needed): the
+    scatter-add checks the ids itself, as the reference does, instead of writing outside the table."""
+    ids, out, table = build()
+    scale = sn.input("s", (None, 3, 4), dtype="float64")
+    (gradient,) = sn.grad(sn.sum(out * scale), [table])
+    fed = (np.array([[0, bad, 1]]), np.ones((1, 3, 4)))
+    with pytest.raises(Exception, match=re.escape("embedding: an id lies outside [0, 7)")):
+        sn.function([ids, scale], gradient)(*fed)
+    with pytest.raises(sn.DataError, match=re.escape("embedding: an id lies outside [0, 7)")):
+        sn.function([ids, scale], gradient, backend="numpy")(*fed)
