@@ -380,7 +380,8 @@ def test_a_failing_rank_ends_the_job_within_seconds(tmp_path, how, line):
     assert result.returncode != 0
     assert time.monotonic() - started < 90  # compiling included; a hang would reach the timeout
     if line:
-        named = [text for text in result.stderr.splitlines() if text.startswith("staticnet: rank")]
+        # mpiexec's own abort banner shares the stream and may run into the line: look for it anywhere in a line
+        named = [text.strip() for text in result.stderr.splitlines() if "staticnet: rank" in text]
         assert named and line in named[0], result.stderr[-2000:]
     else:
         assert "signal 9" in result.stderr or "Killed" in result.stderr, result.stderr[-2000:]
