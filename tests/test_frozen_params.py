@@ -98,7 +98,27 @@ def test_trainable_must_be_a_boolean_and_a_model_needs_something_to_train():
     lambda x: sn.dense(x, 3, activation="prelu", trainable=False),
     lambda x: sn.batch_norm(x, trainable=False),
     lambda x: x * sn.param("scale", (4,), trainable=False),
-], ids=["conv2d", "rnn", "dense with prelu", "batch_norm", "param"])
+    lambda x: sn.lstm(sn.reshape(x, (None, 2, 2)), 3, trainable=False),
+    lambda x: sn.gru(sn.reshape(x, (None, 2, 2)), 3, trainable=False),
+    lambda x: sn.embedding(sn.cast(x, "int64"), 5, 3, trainable=False),
+    lambda x: sn.layer_norm(x, trainable=False),
+], ids=["conv2d", "rnn", "dense with prelu", "batch_norm", "param", "lstm", "gru", "embedding", "layer_norm"])
 def test_every_layer_builder_freezes_its_parameters(build):
     x = sn.input("x", (None, 4))
     assert all(not t.trainable for t in sn.Graph(build(x)).params)
+
+
+def test_a_frozen_lstm_under_a_trained_layer_keeps_its_weights_bit_for_bit():
+    """The recurrent layers' parameters get no update either: fit moves the dense layer only."""
+    sn.seed(2)
+    x, y = sn.input("x", (None, 3, 2)), sn.input("y", (None, 2))
+    p = sn.dense(sn.gru(sn.lstm(x, 4, return_sequences=True, trainable=False), 3, trainable=False), 2,
+                 activation="softmax")
+    net = sn.compile(sn.cross_entropy(p, y), outputs=p, optimizer=sn.Adam(lr=0.05))
+    before = {name: value.copy() for name, value in net.params.items()}
+    rng = np.random.default_rng(0)
+    net.fit({"x": rng.normal(size=(16, 3, 2)), "y": np.eye(2)[rng.integers(0, 2, 16)]}, epochs=2, batch_size=4,
+            verbose=0)
+    for name, value in net.params.items():
+        moved = not np.array_equal(value, before[name])
+        assert moved == name.startswith("dense"), name

@@ -87,10 +87,11 @@ register("embedding_grad", shape=lambda ids, g, table: (table.shape, table.dtype
          kind="opaque", lower=_lower_scatter, flops=lambda node, size: size(node.inputs[1].shape))
 
 
-def embedding(ids, vocab_size: int, dim: int, dtype="float32", name=None):
+def embedding(ids, vocab_size: int, dim: int, dtype="float32", name=None, trainable: bool = True):
     """Each integer id's row of a trainable table `{name}/E` (vocab_size, dim): ids of any shape (batch first)
     give that shape + (dim,).  The table starts as Keras's does, uniform in +-0.05.  Ids must lie in
-    [0, vocab_size): fit checks the ids it is given before training, and names the input, row and value."""
+    [0, vocab_size): fit checks the ids it is given before training, and names the input, row and value.
+    trainable=False freezes the table (pretrained vectors)."""
     from .nn import layer_name
 
     require_tensor("embedding", ids)
@@ -99,7 +100,9 @@ def embedding(ids, vocab_size: int, dim: int, dtype="float32", name=None):
                                       "takes int32 or int64 ids (sn.input(..., dtype=\"int64\"))")
     vocab_size = checks.count("embedding", "vocab_size", vocab_size)
     dim = checks.count("embedding", "dim", dim)
+    trainable = checks.flag("embedding", "trainable", trainable)
     name = layer_name("embedding", name, ids)
     with layer_scope(name):
-        table = param(f"{name}/E", (vocab_size, dim), init=initializers.uniform(0.05), dtype=dtype)
+        table = param(f"{name}/E", (vocab_size, dim), init=initializers.uniform(0.05), dtype=dtype,
+                      trainable=trainable)
         return make_node("embedding", (ids, table), {})

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import checks
 from .. import init as initializers
 from ..graph import layer_scope, make_node, param
 from ..onnx_support import Plan
 from ..registry import register
-from .lstm import (batch_first, check_onnx_recurrence, check_sequence, import_outputs, lower_backward, onnx_blocks,
-                   recurrent_flops, recurrent_gradient, require_weights, sigmoid, time_first)
+from .lstm import (batch_first, check_onnx_recurrence, check_sequence, gate_weights, import_outputs, lower_backward,
+                   onnx_blocks, recurrent_flops, recurrent_gradient, require_weights, sigmoid, time_first)
 from .shape_rules import require_float
 
 ONNX_GATES = [1, 0, 2]  # staticnet's (PyTorch's) blocks r, z, n in ONNX's order z, r, h (h is n)
@@ -133,22 +134,21 @@ register("gru_grad", shape=lambda x, h, w, u, b, b_hn, g, *scratch: ((), x.dtype
               "dU = sum h_(t-1).T @ (dr, dz, dn * r), db = sum (dr, dz, dn), db_hn = sum dn * r")
 
 
-def gru(x_seq, hidden_size: int, return_sequences: bool = False, name=None):
+def gru(x_seq, hidden_size: int, return_sequences: bool = False, name=None, trainable: bool = True):
     """A gated recurrent unit layer over (batch, steps, features), with PyTorch's equations and gate order
     r, z, n (see this module's docstring): `{name}/W` (features, 3h), `{name}/U` (h, 3h), `{name}/b` (3h,),
     `{name}/b_hn` (h,).  W and U start as PyTorch's do, uniform in +-1/sqrt(h); the biases at zero.
     Returns every hidden state (batch, steps, h) with return_sequences, else the last (batch, h).
+    trainable=False freezes W, U, b and b_hn.
     """
     from .nn import layer_name
 
     hidden_size = check_sequence("gru", x_seq, hidden_size)
+    trainable = checks.flag("gru", "trainable", trainable)
     name = layer_name("gru", name, x_seq)
     with layer_scope(name):
-        dtype = x_seq.dtype if x_seq.is_float else None
-        limit = 1 / np.sqrt(hidden_size)
-        w = param(f"{name}/W", (x_seq.shape[2], 3 * hidden_size), init=initializers.uniform(limit), dtype=dtype)
-        u = param(f"{name}/U", (hidden_size, 3 * hidden_size), init=initializers.uniform(limit), dtype=w.dtype)
-        b = param(f"{name}/b", (3 * hidden_size,), init=initializers.zeros(), dtype=w.dtype)
-        b_hn = param(f"{name}/b_hn", (hidden_size,), init=initializers.zeros(), dtype=w.dtype)
+        w, u = gate_weights(name, x_seq, hidden_size, 3, trainable)
+        b = param(f"{name}/b", (3 * hidden_size,), init=initializers.zeros(), dtype=w.dtype, trainable=trainable)
+        b_hn = param(f"{name}/b_hn", (hidden_size,), init=initializers.zeros(), dtype=w.dtype, trainable=trainable)
         h = make_node("gru", (x_seq, w, u, b, b_hn), {})
         return h if return_sequences else make_node("step_at", (h,), {"index": x_seq.shape[1] - 1})

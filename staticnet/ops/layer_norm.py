@@ -63,19 +63,22 @@ def layer_norm_op(x, gamma, beta, eps: float):
     return make_node("layer_norm", (x, gamma, beta), {"eps": float(eps)}, called="layer_norm")
 
 
-def layer_norm(x, eps: float = 1e-3, name=None):
+def layer_norm(x, eps: float = 1e-3, name=None, trainable: bool = True):
     """Layer normalisation over the last axis (features, or channels of NHWC images): each row normalised by
     its own mean and variance, then gamma * x_hat + beta, with parameters {name}/gamma (ones) and {name}/beta
     (zeros) of shape (features,). eps (Keras's default, 1e-3) is added to the variance. The same in training
-    and at prediction (no moving statistics)."""
+    and at prediction (no moving statistics). trainable=False freezes gamma and beta."""
     require_tensor("layer_norm", x)
     if not x.is_float:
         fail(DTypeError, "layer_norm", f"input has dtype {x.dtype}; layer_norm takes float32 or float64 (use sn.cast)")
     if x.ndim < 1 or x.shape[-1] is None:
         fail(ShapeError, "layer_norm", f"input of shape {fmt_shape(x.shape)} has no feature axis last to normalise")
     eps = checks.real("layer_norm", "eps", eps, checks.POSITIVE)
+    trainable = checks.flag("layer_norm", "trainable", trainable)
     name = layer_name("layer_norm", name, x, "layer_norm")
     with layer_scope(name):
-        gamma = param(f"{name}/gamma", (x.shape[-1],), init=initializers.constant(1.0), dtype=x.dtype, regularize=False)
-        beta = param(f"{name}/beta", (x.shape[-1],), init=initializers.zeros(), dtype=x.dtype, regularize=False)
+        gamma = param(f"{name}/gamma", (x.shape[-1],), init=initializers.constant(1.0), dtype=x.dtype,
+                      regularize=False, trainable=trainable)
+        beta = param(f"{name}/beta", (x.shape[-1],), init=initializers.zeros(), dtype=x.dtype, regularize=False,
+                     trainable=trainable)
         return layer_norm_op(x, gamma, beta, eps)

@@ -261,7 +261,17 @@ def check_sequence(op, x_seq, hidden_size):
     return checks.count(op, "hidden_size", hidden_size)
 
 
-def lstm(x_seq, hidden_size: int, return_sequences: bool = False, name=None):
+def gate_weights(name, x_seq, hidden_size, gates, trainable):
+    """A gated recurrent layer's W (features, gates * h) and U (h, gates * h), uniform in +-1/sqrt(h) as
+    PyTorch's start: the part LSTM and GRU share."""
+    dtype = x_seq.dtype if x_seq.is_float else None
+    start = initializers.uniform(1 / np.sqrt(hidden_size))
+    w = param(f"{name}/W", (x_seq.shape[2], gates * hidden_size), init=start, dtype=dtype, trainable=trainable)
+    u = param(f"{name}/U", (hidden_size, gates * hidden_size), init=start, dtype=w.dtype, trainable=trainable)
+    return w, u
+
+
+def lstm(x_seq, hidden_size: int, return_sequences: bool = False, name=None, trainable: bool = True):
     """A long short-term memory layer over (batch, steps, features), with PyTorch's equations and gate order
     i, f, g, o (see this module's docstring): `{name}/W` (features, 4h), `{name}/U` (h, 4h), `{name}/b` (4h,).
 
@@ -269,18 +279,17 @@ def lstm(x_seq, hidden_size: int, return_sequences: bool = False, name=None):
     which starts at 1 (Jozefowicz et al. 2015; Keras's unit_forget_bias): the cell keeps its memory at first
     instead of halving it every step, so gradients reach early steps from the start.
     Returns every hidden state (batch, steps, h) with return_sequences, else the last (batch, h).
+    trainable=False freezes W, U and b.
     """
     from .nn import layer_name
 
     hidden_size = check_sequence("lstm", x_seq, hidden_size)
+    trainable = checks.flag("lstm", "trainable", trainable)
     name = layer_name("lstm", name, x_seq)
     with layer_scope(name):
-        dtype = x_seq.dtype if x_seq.is_float else None
-        limit = 1 / np.sqrt(hidden_size)
-        w = param(f"{name}/W", (x_seq.shape[2], 4 * hidden_size), init=initializers.uniform(limit), dtype=dtype)
-        u = param(f"{name}/U", (hidden_size, 4 * hidden_size), init=initializers.uniform(limit), dtype=w.dtype)
+        w, u = gate_weights(name, x_seq, hidden_size, 4, trainable)
         forget = np.zeros(4 * hidden_size)
         forget[hidden_size:2 * hidden_size] = 1.0
-        b = param(f"{name}/b", value=forget, dtype=w.dtype)
+        b = param(f"{name}/b", value=forget, dtype=w.dtype, trainable=trainable)
         h = make_node("lstm", (x_seq, w, u, b, tape(x_seq, w, u, b)), {})
         return h if return_sequences else make_node("step_at", (h,), {"index": x_seq.shape[1] - 1})

@@ -5,7 +5,7 @@ import pytest
 
 import staticnet as sn
 from staticnet.errors import ShapeError
-from tests.conftest import central_difference
+from tests.ops.recurrent_checks import check_bptt_against_the_equations
 
 
 def torch_style_lstm(x, weight_ih, weight_hh, b_ih, b_hh):
@@ -62,26 +62,7 @@ def test_lstm_parameters_and_forget_bias():
 @pytest.mark.parametrize("backend", ["numpy", "numba"])
 def test_lstm_bptt_gradients_against_central_differences_of_the_equations(backend):
     """Every gradient (input, W, U, b) of sum(h * weights) against central differences of the NumPy equations."""
-    rng = np.random.default_rng(1)
-    x, h, params = build(steps=4, features=2, hidden=3, batch=2)
-    for p in params:
-        p.value = rng.normal(scale=0.7, size=p.shape)
-    weights = rng.normal(size=(2, 4, 3))
-    loss = sn.sum(h * sn.constant(weights))
-    xv = rng.normal(size=(2, 4, 2))
-    analytic = sn.function([x], sn.grad(loss, [x] + params), backend=backend)(xv)
-    values = [xv] + [p.value.copy() for p in params]
-
-    def cost(k):
-        def at(v):
-            args = list(values)
-            args[k] = v
-            return float(np.sum(torch_style_lstm(args[0], *from_staticnet(*args[1:])) * weights))
-        return at
-
-    for k, value in enumerate(values):
-        np.testing.assert_allclose(analytic[k], central_difference(cost(k), value.copy()), rtol=1e-6, atol=1e-9,
-                                   err_msg=f"gradient {k}")
+    check_bptt_against_the_equations(build, torch_style_lstm, from_staticnet, backend)
 
 
 def test_lstm_learns_to_remember_the_first_step():
