@@ -16,6 +16,7 @@ import pytest
 import staticnet as sn
 from staticnet import distributed
 from staticnet.errors import ArgumentError, MissingDependency
+from tests.test_cli import TINY as CLI_TINY
 
 MPI_ENV = {"OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1", "STATICNET_NUM_THREADS": "1"}
 LAUNCH_VARIABLES = distributed.RANK_VARIABLES + distributed.SIZE_VARIABLES
@@ -388,23 +389,7 @@ def test_a_failing_rank_ends_the_job_within_seconds(tmp_path, how, line):
         assert time.time() - float((tmp_path / "killed-at").read_text()) < 30
 
 
-TINY = """import numpy as np
-import staticnet as sn
-x = sn.input("x", (None, 3)); y = sn.input("y", (None, 2))
-p = sn.dense(x, 2, activation="softmax")
-loss = sn.cross_entropy(p, y)
-outputs = p
-optimizer = sn.SGD(lr=0.5)
-epochs, batch_size = 2, 4
-
-
-def data():
-    rng = np.random.default_rng(0)
-
-    def part(n):
-        return {"x": rng.normal(size=(n, 3)).astype(np.float32), "y": np.eye(2, dtype=np.float32)[rng.integers(0, 2, n)]}
-    return part(16), part(8), part(8)
-"""
+TINY = CLI_TINY.replace("epochs, batch_size = 1, 4", "epochs, batch_size = 2, 4")  # test_cli's model file, 2 epochs
 
 
 def test_the_cli_trains_on_every_rank_and_rank_0_alone_prints_and_saves(tmp_path):

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from kernels import embedding
+from staticnet.kernels import embedding
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
