@@ -73,6 +73,7 @@ def python_cost(name: str, batch: int) -> None:
     net = staticnet_model(workload)
     team = net._data_parallel(True, "fast", None)
     team._bind()
+    team.agree_on_products(team.row_counts(rows, batch))  # as fit does before an epoch's steps
     arrays, order = [x.reshape(rows, -1), y.reshape(rows, -1)], np.arange(rows, dtype=np.int64)
     team._share_step(arrays, order, 0, batch, None)  # compiles and binds
     bound = team._bound[batch]
