@@ -22,37 +22,41 @@ def _first_bad(mask: np.ndarray):
     return row, int(np.argmax(flat[row]))
 
 
-def check_labels(one_hots, nodes, given, what: str) -> None:
-    """Every label fed to a one_hot of `classes` classes lies in [0, classes): `one_hots` holds (input node,
-    one_hot node) pairs; `given` the arrays for `nodes` as the user gave them (before conversion, so that a
-    label of 1e20 is named as such, not as the integer it would wrap to)."""
+def _outside(pairs, nodes, given, bound_of):
+    """(input node, its consumer, row, position, value, bound) for the first integer fed to a consumer outside
+    [0, bound_of(consumer)), over the (input node, consumer) `pairs`; None when all lie inside.  `given` holds
+    the arrays for `nodes` as the user gave them (before conversion, so that 1e20 is named as such, not as the
+    integer it would wrap to)."""
     arrays = {node.id: np.asarray(array) for node, array in zip(nodes, given)}
-    for source, one_hot in one_hots:
+    for source, consumer in pairs:
         if source.id not in arrays:
             continue
-        labels, classes = arrays[source.id], one_hot.attrs["classes"]
-        bad = _first_bad((labels < 0) | (labels >= classes))
+        values, bound = arrays[source.id], bound_of(consumer)
+        bad = _first_bad((values < 0) | (values >= bound))
         if bad is not None:
-            row, column = bad
-            value = labels.reshape(len(labels), -1)[row, column].item()
-            raise DataError(f"{what}: input {source.name!r} row {row} holds the label {value!r}, outside the "
-                            f"{classes} classes [0, {classes}) of one_hot at {one_hot.loc}")
+            row, position = bad
+            return source, consumer, row, position, values.reshape(len(values), -1)[row, position].item(), bound
+    return None
+
+
+def check_labels(one_hots, nodes, given, what: str) -> None:
+    """Every label fed to a one_hot of `classes` classes lies in [0, classes): `one_hots` holds (input node,
+    one_hot node) pairs."""
+    found = _outside(one_hots, nodes, given, lambda one_hot: one_hot.attrs["classes"])
+    if found is not None:
+        source, one_hot, row, _, value, classes = found
+        raise DataError(f"{what}: input {source.name!r} row {row} holds the label {value!r}, outside the "
+                        f"{classes} classes [0, {classes}) of one_hot at {one_hot.loc}")
 
 
 def check_ids(embeddings, nodes, given, what: str) -> None:
     """Every id fed to an embedding lies in [0, its vocabulary size): `embeddings` holds (input node, embedding
-    node) pairs; `given` the arrays for `nodes` as the user gave them (before conversion)."""
-    arrays = {node.id: np.asarray(array) for node, array in zip(nodes, given)}
-    for source, embedding in embeddings:
-        if source.id not in arrays:
-            continue
-        ids, vocabulary = arrays[source.id], embedding.inputs[1].shape[0]
-        bad = _first_bad((ids < 0) | (ids >= vocabulary))
-        if bad is not None:
-            row, position = bad
-            value = ids.reshape(len(ids), -1)[row, position].item()
-            raise DataError(f"{what}: input {source.name!r} row {row} holds the id {value!r} (at position {position} "
-                            f"of the row), outside the vocabulary [0, {vocabulary}) of embedding at {embedding.loc}")
+    node) pairs."""
+    found = _outside(embeddings, nodes, given, lambda embedding: embedding.inputs[1].shape[0])
+    if found is not None:
+        source, embedding, row, position, value, vocabulary = found
+        raise DataError(f"{what}: input {source.name!r} row {row} holds the id {value!r} (at position {position} "
+                        f"of the row), outside the vocabulary [0, {vocabulary}) of embedding at {embedding.loc}")
 
 
 def check_finite(nodes, arrays, given, what: str) -> None:
