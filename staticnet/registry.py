@@ -78,11 +78,14 @@ class OpDef:
     #                          to it are checked against that count (data_checks.check_ids)
     view: bool = False  # its values are its first input's, moved or repeated without arithmetic (reshape,
     #                     transpose, broadcast): explain names what it is a view of
+    workspace: bool = False  # a buffer of the step's workspace that computes nothing (a recurrent layer's tape):
+    #                          summary, the kernel report and FLOPs leave it out, as they leave out reshapes
 
     @property
     def does_work(self) -> bool:
-        """Whether a node of this op computes anything (parts and reshapes only name other values)."""
-        return self.kind not in ("part", "shape")
+        """Whether a node of this op computes anything (parts and reshapes only name other values, a workspace
+        buffer only holds what other kernels write)."""
+        return self.kind not in ("part", "shape") and not self.workspace
 
     @property
     def returns_many(self) -> bool:

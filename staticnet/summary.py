@@ -35,7 +35,7 @@ class LayerRow:
 
     @property
     def ops(self) -> list[str]:
-        return list(dict.fromkeys(n.op for n in self.nodes))
+        return list(dict.fromkeys(n.op for n in self.nodes if not registry[n.op].workspace))
 
     @property
     def shape(self):

@@ -65,3 +65,14 @@ def test_a_composite_activation_is_listed_by_its_name():
     assert row(text, "leaky_relu").split()[:3] == ["leaky_relu", "leaky_relu", "(None,"]
     lines = text.splitlines()
     assert lines[lines.index(row(text, "dense1")) + 1].split() == ["sigmoid;", "mul"]  # the inlined swish's kernels
+
+
+def test_a_recurrent_layers_workspace_buffers_are_not_listed_as_ops_or_kernels():
+    """The LSTM's tape is a workspace buffer (a scratch node) that computes nothing: its row names the layer's
+    own ops and kernels only."""
+    x, y = sn.input("x", (None, 5, 3)), sn.input("y", (None, 2))
+    p = sn.dense(sn.lstm(x, 4), 2, activation="softmax")
+    text = str(sn.compile(sn.cross_entropy(p, y), outputs=p, optimizer=sn.Adam()).summary(print_fn=None))
+    lstm = row(text, "lstm1")
+    assert lstm.split()[1:3] == ["lstm,", "step_at"] and "scratch" not in text
+    assert f"{4 * 4 * (3 + 4) + 4 * 4:,}" in lstm  # W (3 x 16), U (4 x 16), b (16)

@@ -91,7 +91,7 @@ def _scratch_ref(like, *owners, shape, use):
 
 
 register("scratch", shape=_scratch_shape, numpy=_scratch_ref, grad=None, kind="opaque", lower=lambda node, d: None,
-         flops=lambda node, size: 0)
+         flops=lambda node, size: 0, workspace=True)
 # A scratch node is a buffer of the step's workspace (batch rows of `shape`) for a recurrent layer's kernels: the
 # gates and cells of every step, which the forward kernel writes and the backward kernel reads (the tape), or
 # the backward kernel's own products.  Megabytes allocated afresh in every call cost page faults that took as
