@@ -7,21 +7,29 @@ import numpy as np
 from .checks import shown
 from .errors import GraphError
 from .feeds import batch_size_of, conform
-from .graph import Tensor, as_list, fmt_shape, located, topological, user_location
+from .graph import Graph, Tensor, as_list, fmt_shape, located, topological, user_location
 from .interpreter import run
 from .passes.strip_dropout import strip_dropout
 from .program import Program
+from .registry import state_updates_of
 
 
 class FunctionBase:
     """What both backends of `sn.function` share: checking the signature and the arrays fed to it,
-    and the mode: unless `training`, dropout is the identity, as in Model.evaluate and predict."""
+    and the mode: unless `training`, dropout is the identity, as in Model.evaluate and predict.  With
+    `training`, each call also writes the state its ops keep (a batch norm's moving statistics, from the
+    batch's), as fit's step does, unless `updates` sets that parameter itself: a training step written by hand
+    with a batch norm would otherwise evaluate with the moving statistics it started with."""
 
     def __init__(self, inputs, outputs, updates=None, training=False):
         loc = user_location()
         self.inputs = as_list(inputs)
         self.outputs, self.layout = flattened_outputs(outputs, loc)
         self.updates = check_updates(list(updates or []), loc)
+        if training:
+            updated = {p.id for p, _ in self.updates}
+            roots = self.outputs + [v for _, v in self.updates]
+            self.updates += [(p, v) for p, v in state_updates_of(Graph(roots).nodes) if p.id not in updated]
         if not training:
             inference = strip_dropout(Program(outputs=tuple(self.outputs), updates=tuple(self.updates)))
             self.outputs, self.updates = list(inference.outputs), list(inference.updates)

@@ -42,7 +42,7 @@ from .nan_guard import NanGuard
 from .passes import optimize, rewrite_forward
 from .passes.strip_dropout import strip_dropout
 from .program import Program
-from .registry import has_trait, registry
+from .registry import has_trait, registry, state_updates_of
 from .progress import Progress
 from .runtime import Generated, Workspace, kernels_called, parts_needed, shared_arguments
 
@@ -139,8 +139,7 @@ class Model:
                      if Graph(loss).params else "no parameters")
             raise located(GraphError, "compile", loc, f"the loss depends on {which}: nothing to train")
         self.gradients, gradient_of = gradients(loss, self.trainable, loc)
-        self.state_updates = tuple(pair for node in Graph(loss).nodes if has_trait(node, "state_updates")
-                                   for pair in registry[node.op].state_updates(node))
+        self.state_updates = tuple(state_updates_of(Graph(loss).nodes))
         self.update_pairs = tuple(optimizer.updates(self.trainable, self.gradients)) + self.state_updates
         self.training_roots = (loss, *self.outputs) + tuple(value for _, value in self.update_pairs)
         self.notes = StepNotes((loss, *self.outputs), gradient_of, self.update_pairs, optimizer)

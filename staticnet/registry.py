@@ -114,6 +114,12 @@ def has_trait(node, trait: str):
     return node.op in registry and getattr(registry[node.op], trait)
 
 
+def state_updates_of(nodes) -> list:
+    """The (state parameter, its value after a training step) pairs the ops among `nodes` write each step, such
+    as a batch norm's moving statistics (their `state_updates` rules), in the nodes' order."""
+    return [pair for node in nodes if has_trait(node, "state_updates") for pair in registry[node.op].state_updates(node)]
+
+
 def no_gradient(node, g):
     """For ops whose derivative is zero almost everywhere (step, sign, masks)."""
     return (None,) * len(node.inputs)

@@ -43,3 +43,25 @@ def test_an_output_that_is_not_a_tensor_is_refused_naming_its_position(outputs, 
     with pytest.raises(sn.GraphError, match=rf"^function at .*test_function\.py:\d+: {position} must be a tensor, "
                                             rf"or a list or tuple of outputs, got {got}$"):
         sn.function([x], outputs(sn.sum(x)), backend="numpy")
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_a_training_function_writes_the_batch_norms_moving_statistics_as_fit_does(backend):
+    """momentum m: moving_mean <- m moving_mean + (1 - m) batch mean; moving_var the same with the batch's unbiased
+    variance (PyTorch's and Keras's definitions); an inference function leaves them, an update given wins."""
+    x = sn.input("x", (None, 4), dtype="float64")
+    h = sn.batch_norm(x, momentum=0.9)
+    loss = sn.sum(h * h)
+    mean, var = (next(p for p in sn.Graph(loss).params if p.name.endswith(name)) for name in ("moving_mean", "moving_var"))
+    xs = np.random.default_rng(0).normal(2.0, 3.0, size=(6, 4))
+    before_mean, before_var = mean.value.copy(), var.value.copy()
+    sn.function([x], loss, backend=backend)(xs)
+    np.testing.assert_array_equal(mean.value, before_mean)
+    np.testing.assert_array_equal(var.value, before_var)
+    sn.function([x], loss, training=True, backend=backend)(xs)
+    np.testing.assert_allclose(mean.value, 0.9 * before_mean + 0.1 * xs.mean(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(var.value, 0.9 * before_var + 0.1 * xs.var(axis=0, ddof=1), rtol=1e-12)
+    after_var = var.value.copy()
+    sn.function([x], loss, updates=[(mean, mean * 0.0 + 7.0)], training=True, backend=backend)(xs)
+    np.testing.assert_array_equal(mean.value, np.full(4, 7.0))
+    np.testing.assert_allclose(var.value, 0.9 * after_var + 0.1 * xs.var(axis=0, ddof=1), rtol=1e-12)
