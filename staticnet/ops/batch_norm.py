@@ -287,10 +287,10 @@ def batch_norm(x, momentum: float = 0.99, eps: float = 1e-3, name=None, trainabl
     {name}/moving_mean (zeros) and {name}/moving_var (ones), never trained, written by each training step as
     moving = momentum * moving + (1 - momentum) * batch (the variance unbiased, n/(n-1), as PyTorch's;
     PyTorch's momentum is 1 - this one).  Training normalises with the batch's mean and biased variance;
-    evaluate, predict and inference with the moving statistics.  trainable=False freezes gamma and beta only:
-    training still normalises with the batch's statistics and updates the moving ones.  (Keras runs a frozen
-    BatchNormalization in inference mode; staticnet does not yet, so a fine-tuning recipe that freezes a batch
-    norm computes differently here.)
+    evaluate, predict and inference with the moving statistics.  trainable=False freezes the layer as Keras
+    does: gamma and beta are not trained, and it runs in inference mode in training too (the moving statistics
+    normalise and no step writes them), so that fine-tuning a network under a frozen batch norm keeps what the
+    layer learned; the gradient flows through it to the layers before.
     """
     from .nn import layer_name
 
@@ -312,4 +312,4 @@ def batch_norm(x, momentum: float = 0.99, eps: float = 1e-3, name=None, trainabl
                             trainable=False)
         moving_var = param(f"{name}/moving_var", channels, init=initializers.constant(1.0), dtype=x.dtype, trainable=False)
         return make_node("batch_norm", (x, gamma, beta, moving_mean, moving_var),
-                         {"eps": float(eps), "momentum": float(momentum), "training": True}, called="batch_norm")
+                         {"eps": float(eps), "momentum": float(momentum), "training": trainable}, called="batch_norm")

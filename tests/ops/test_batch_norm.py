@@ -196,3 +196,37 @@ def test_a_batch_norm_node_whose_statistics_do_not_have_one_value_per_channel_is
                                                               for n in ("b", "m", "v")]
     with pytest.raises(sn.ShapeError, match=r"gamma has shape \(1,\)"):
         make_node("batch_norm", (x, one, *four), {"eps": 1e-3, "momentum": 0.99, "training": True})
+
+
+def test_a_frozen_batch_norm_runs_in_inference_mode_in_training_as_keras_does():
+    """trainable=False: training normalises with the moving statistics, writes none of the layer's parameters, and
+    the layers before it train through it: fit's weights equal SGD replayed here on the NumPy reference, whose
+    step's batch norm values are checked against the inference formula."""
+    sn.seed(0)
+    x, y = sn.input("x", (None, 4), dtype="float64"), sn.input("y", (None, 2), dtype="float64")
+    before_bn = sn.dense(x, 3)
+    h = sn.batch_norm(before_bn, trainable=False, name="bn")
+    p = sn.dense(h, 2, activation="softmax")
+    loss = sn.cross_entropy(p, y)
+    net = sn.compile(loss, outputs=p, optimizer=sn.SGD(lr=0.5))
+    v = set_statistics(h, 3)
+    start = {k: value.copy() for k, value in net.params.items()}
+    rng = np.random.default_rng(4)
+    data = {"x": rng.normal(size=(12, 4)), "y": np.eye(2)[rng.integers(0, 2, 12)]}
+    net.fit(data, epochs=1, batch_size=4, shuffle=False, verbose=0)
+    compiled = {k: value.copy() for k, value in net.params.items()}
+    for k, value in start.items():
+        net.params[k] = value
+    weights = [t for t in sn.Graph(loss).params if t.trainable]
+    assert sorted(t.name for t in weights) == ["dense1/W", "dense1/b", "dense2/W", "dense2/b"]
+    step = sn.function([x, y], [before_bn, h], updates=[(w, w - 0.5 * g) for w, g in zip(weights, sn.grad(loss, weights))],
+                       backend="numpy", training=True)
+    for s in range(0, 12, 4):
+        z, normed = step(data["x"][s:s + 4], data["y"][s:s + 4])
+        np.testing.assert_allclose(normed, normalised(z, v["moving_mean"], v["moving_var"], v["gamma"], v["beta"],
+                                                      1e-3), rtol=1e-10)
+    for name in ("bn/gamma", "bn/beta", "bn/moving_mean", "bn/moving_var"):
+        np.testing.assert_array_equal(compiled[name], start[name], err_msg=name)
+    for w in weights:
+        assert not np.array_equal(compiled[w.name], start[w.name]), w.name
+        np.testing.assert_allclose(compiled[w.name], w.value, rtol=1e-10, atol=1e-14, err_msg=w.name)
