@@ -24,7 +24,7 @@ Modes (fit's `mode=` and `sync_every=`):
 
 Every rank runs each product on the routine rank 0 chose (`agree_on_products`), so that a part's bits do not
 depend on the rank computing it.  Gradient clipping applies to the combined gradient, as in fit on one process;
-a layer whose step writes batch statistics (batch_norm) is refused before any step (`refuse_state_updates`).
+a layer whose step writes batch statistics (batch_norm in training) is refused before any step (`refuse_state_updates`).
 
 Each step returns to Python (gradients, one collective, the update: calls of compiled code through mpi4py);
 `python -m bench.distributed` measures what that costs against fit's compiled loop.
@@ -174,12 +174,13 @@ def checksum(arrays) -> int:
 
 def refuse_state_updates(model) -> None:
     """Refuse, before any step, a model whose training step writes state from the batch (batch_norm's moving
-    statistics, any op with a `state_updates` rule): each rank sees only its share of a global batch, so its
-    statistics would be the share's, not the batch's, and differ between the ranks."""
+    statistics, any op whose `state_updates` rule gives pairs): each rank sees only its share of a global batch,
+    so its statistics would be the share's, not the batch's, and differ between the ranks.  A frozen batch norm
+    (trainable=False) writes nothing, and trains on any number of ranks."""
     from .graph import Graph
-    from .registry import has_trait
+    from .registry import state_updates_of
     for node in Graph(model.loss).nodes:
-        if has_trait(node, "state_updates"):
+        if state_updates_of([node]):
             where = f" (built at {node.loc})" if node.loc else ""
             checks.refuse("fit", f"distributed=True cannot train {node.op} {node.layer or node.op!r}{where}: its "
                                  "training step updates statistics of the batch, and each rank sees only its share "

@@ -196,6 +196,20 @@ MORE_MODELS = textwrap.dedent('''
         net = sn.compile(sn.cross_entropy(p, y), outputs=p, optimizer=sn.Adam(lr=0.01))
         data = {"ids": rng.integers(0, 10, (150, 5)), "y": np.eye(3, dtype=np.float32)[rng.integers(0, 3, 150)]}
         return net, data, 64
+
+    def frozen_batch_norm():
+        """A batch norm frozen as Keras freezes one (its moving statistics normalise, no step writes them) between
+        two trained dense layers: model, data, batch."""
+        sn.seed(5)
+        rng = np.random.default_rng(4)
+        x, y = sn.input("x", (None, 6)), sn.input("y", (None, 2))
+        h = sn.batch_norm(sn.dense(x, 5, name="h"), trainable=False, name="bn")
+        p = sn.dense(sn.relu(h), 2, activation="softmax", name="o")
+        net = sn.compile(sn.cross_entropy(p, y), outputs=p, optimizer=sn.SGD(lr=0.1, momentum=0.9))
+        for t in net.non_trainable:  # statistics unlike a fresh layer's, so that using them shows
+            t.value[...] = rng.random(t.value.shape).astype(np.float32) + 0.5
+        data = {"x": rng.random((96, 6), np.float32), "y": np.eye(2, dtype=np.float32)[rng.integers(0, 2, 96)]}
+        return net, data, 32
 ''')
 
 INTERACTIONS = MODELS + MORE_MODELS + textwrap.dedent('''
@@ -218,6 +232,8 @@ INTERACTIONS = MODELS + MORE_MODELS + textwrap.dedent('''
         save(kind, net, history, grad_norm=[e["grad_norm"] for e in history.epochs])
     net, data, batch = sequences()
     save("sequences", net, net.fit(data, epochs=2, batch_size=batch, seed=5, distributed=True, verbose=0))
+    net, data, batch = frozen_batch_norm()
+    save("frozen-bn", net, net.fit(data, epochs=2, batch_size=batch, seed=5, distributed=True, verbose=0))
     sn.seed(3)
     x, y = sn.input("x", (None, 4)), sn.input("y", (None, 2))
     p = sn.dense(sn.batch_norm(sn.dense(x, 4, name="h"), name="bn"), 2, activation="softmax")
@@ -296,6 +312,24 @@ def test_frozen_layers_embeddings_and_recurrent_layers_train_alike_on_every_rank
     assert {t.name for t in net.non_trainable} == {"frozen/W", "frozen/b"}
     for rank in range(2):
         held = weights(interactions / f"blas2-sequences-{rank}.npz")
+        assert all(np.array_equal(held[k], one_rank[k]) for k in one_rank), rank
+
+
+def test_a_frozen_batch_norm_trains_on_every_rank_as_on_one_process_and_keeps_its_statistics(interactions):
+    exec(compile(MODELS + MORE_MODELS, "models", "exec"), scope := {})
+    net, data, batch = scope["frozen_batch_norm"]()
+    initial = {t.name: t.value.copy() for t in net.parameters}
+    net.fit(data, epochs=2, batch_size=batch, seed=5, verbose=0)
+    one_rank = weights(interactions / "blas1-frozen-bn-0.npz")
+    assert {t.name for t in net.non_trainable} >= {"bn/moving_mean", "bn/moving_var"}
+    for t in net.parameters:
+        if t.trainable:
+            assert not np.array_equal(one_rank[t.name], initial[t.name]), t.name
+            np.testing.assert_allclose(one_rank[t.name], t.value, rtol=1e-4, atol=2e-5, err_msg=t.name)
+        else:
+            assert np.array_equal(one_rank[t.name], initial[t.name]), t.name
+    for rank in range(2):
+        held = weights(interactions / f"blas2-frozen-bn-{rank}.npz")
         assert all(np.array_equal(held[k], one_rank[k]) for k in one_rank), rank
 
 
