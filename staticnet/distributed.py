@@ -26,8 +26,10 @@ Every rank runs each product on the routine rank 0 chose (`agree_on_products`), 
 depend on the rank computing it.  Gradient clipping applies to the combined gradient, as in fit on one process;
 a layer whose step writes batch statistics (batch_norm in training) is refused before any step (`refuse_state_updates`).
 
-Each step returns to Python (gradients, one collective, the update: calls of compiled code through mpi4py);
-`python -m bench.distributed` measures what that costs against fit's compiled loop.
+The steps of whole batches run in one compiled call per run of them (staticnet/mpi_steps.py: the gradient
+program, MPI_Allreduce or MPI_Allgatherv called from compiled code, the update), between the progress bar's
+updates; the last, shorter batch of an epoch and local SGD's steps are made from Python, one call of compiled code
+or of mpi4py at a time, with the same bits.  `python -m bench.distributed` measures both against fit's loop.
 
 Faults: an exception on a rank prints one line naming the rank and calls MPI_Abort, which ends every rank; a rank
 that dies (killed, out of memory) is noticed by mpiexec, which ends the others.  A checkpoint is written by rank 0
@@ -216,6 +218,8 @@ class _Bound:
 class DataParallel:
     """One model's distributed fit: its gradient and update programs, the communicator and the mode."""
 
+    compiled_steps = True  # runs of whole batches' steps in one compiled call (mpi_steps.py); False: each from Python
+
     def __init__(self, model, comm, mode: str = "exact", sync_every: int | None = None):
         import copy
         from . import kernels
@@ -246,7 +250,9 @@ class DataParallel:
         self.dtype = model.trainable[0].dtype
         self.flat_gradient = np.zeros(self.offsets[-1], self.dtype)
         self._bound = {}  # rows -> _Bound of the gradient program; ("gathered", parts) -> exact mode's buffer
-        self.update_step = None
+        self._loops = {}  # (batch size, mode) -> mpi_steps's compiled loop
+        self.mpi_functions = None  # mpi_steps.MpiFunctions, made with the first compiled loop
+        self.update_step = self.update_call = None
         self.steps_since_sync = 0
         # product shape -> routine, the policy for other shapes, the same on every rank (`agree_on_products`), and
         # kernels.choice's install count once they were put in its table
@@ -258,8 +264,10 @@ class DataParallel:
         for mine, theirs in zip(self.update_state, self.model.state):
             mine.value = theirs.value
         self._bound = {key: value for key, value in self._bound.items() if not isinstance(key, int)}
-        self.update_step = self.update.bind(*[self.flat_gradient[a:b].reshape(p.shape) for a, b, p in
-                                              zip(self.offsets[:-1], self.offsets[1:], self.model.trainable)])
+        views = [self.flat_gradient[a:b].reshape(p.shape)
+                 for a, b, p in zip(self.offsets[:-1], self.offsets[1:], self.model.trainable)]
+        self.update_step = self.update.bind(*views)
+        self.update_call = self.update.compiled_call(*views)
 
     def row_counts(self, total: int, batch_size: int) -> set[int]:
         """The row counts the gradient program runs on in an epoch of `total` rows, on any rank: the parts
@@ -376,7 +384,10 @@ class DataParallel:
             self.flat_gradient += gathered[p]
         self._use_agreed_products()
         self.update_step()
-        return float(stats[:, 0].sum()), int(stats[:, 1].sum())
+        step_loss = 0.0
+        for value in stats[:, 0]:  # in part order, as the compiled loop adds them (Python's sum() compensates)
+            step_loss += float(value)
+        return step_loss, int(stats[:, 1].sum())
 
     def _gathered(self, parts):
         key = ("gathered", parts)
@@ -410,6 +421,76 @@ class DataParallel:
                 self._average_weights()
         return loss_sum, correct
 
+    # ------------------------------------------------------------ whole batches in compiled code
+    def _variant(self, rows: int):
+        """The compiled loop's arguments for the gradient program on `rows` rows: (rows, its arguments, its
+        gradients as flat views, the prediction and labels the accuracy reads, the input buffers); None if
+        a gradient is not an array of the model's float type laid out in one run (the Python step serves)."""
+        bound = self._bound.get(rows)
+        if bound is None:
+            bound = self._bound[rows] = _Bound(self.gradient, rows)
+        gradients = bound.outputs[1:1 + len(self.model.trainable)]
+        if any(g is None or g.dtype != self.dtype or not g.flags.c_contiguous for g in gradients):
+            return None
+        _, arguments, _ = self.gradient.compiled_call(*bound.inputs)  # the buffers _Bound keeps
+        if self.count_correct is None:
+            prediction = label = np.zeros((1, 1), self.dtype)  # not read
+        else:
+            prediction = bound.outputs[-1].reshape(rows, -1) if bound.outputs[-1].ndim > 1 else bound.outputs[-1]
+            label = bound.inputs[self.label_index]
+        return (rows, arguments, tuple(g.reshape(-1) for g in gradients), prediction, label, *bound.rows_of_inputs)
+
+    def _compiled_loop(self, batch_size: int):
+        """run(arrays, order, first, stop, epoch_seed, loss_sum, correct) running the whole batches numbered
+        first .. stop - 1 in one compiled call (mpi_steps.py), or None where the Python step serves: local SGD,
+        or a rank with no rows in a batch."""
+        from . import mpi_steps
+        if not self.compiled_steps or self.sync_every is not None:
+            return None
+        exact = self.mode == "exact"
+        if exact:
+            parts = exact_parts(batch_size)
+            bounds, owners = cut(batch_size, parts), cut(parts, self.size)
+            mine = range(owners[self.rank], owners[self.rank + 1])
+            row_counts = sorted({int(bounds[p + 1] - bounds[p]) for p in mine})
+            counts = (np.diff(owners) * self.offsets[-1]).astype(np.int32)
+            displacements = (owners[:-1] * self.offsets[-1]).astype(np.int32)
+            extra = (bounds, mine.start, mine.stop, self._gathered(parts), np.zeros((parts, 2)), counts, displacements)
+        else:
+            first, last = (batch_size * r // self.size for r in (self.rank, self.rank + 1))
+            if last == first:
+                return None
+            row_counts, mine, extra = [last - first], range(self.rank, self.rank + 1), (first,)
+        variants = [self._variant(rows) for rows in row_counts]
+        if any(v is None for v in variants):
+            return None
+        if self.mpi_functions is None:
+            self.mpi_functions = mpi_steps.MpiFunctions(self.comm, self.dtype)
+        key = (batch_size, self.mode)
+        if key not in self._loops:
+            text = mpi_steps.source(len(self.gradient.inputs), len(variants), self.seeder is not None,
+                                    self.count_correct is not None, exact, self.dtype.name)
+            self._loops[key] = mpi_steps.compile_steps(text, self.gradient.generated.module.module.step,
+                                                       self.update_call[0], self.count_correct, self.mpi_functions)
+        loop, update_arguments = self._loops[key], self.update_call[1]
+        flattened = [value for variant in variants for value in variant]
+
+        def run(arrays, order, first_step, stop_step, epoch_seed, loss_sum, correct):
+            seeds = np.zeros((stop_step - first_step, max(1, len(mine))), np.int64)
+            if self.seeder is not None:
+                for number in range(first_step, stop_step):
+                    for column, part in enumerate(mine):
+                        seeds[number - first_step, column] = mask_seed(epoch_seed, number, part)
+            self._use_agreed_products()
+            code, loss_sum, correct = loop(first_step, stop_step, batch_size, order, seeds, float(loss_sum),
+                                           int(correct), *arrays, *flattened, self.flat_gradient, update_arguments,
+                                           self.mpi_functions.handles, *extra)
+            if code:
+                from mpi4py import MPI
+                raise MPI.Exception(code)
+            return float(loss_sum), int(correct)
+        return run
+
     # ------------------------------------------------------------ one epoch
     def runs_here(self, callback) -> bool:
         """Whether a callback runs on this rank: those writing files (checkpoints, logs) on rank 0 alone."""
@@ -425,13 +506,22 @@ class DataParallel:
         arrays = [a.reshape(total, -1) for a in arrays]
         step = self._exact_step if self.mode == "exact" and self.sync_every is None else self._share_step
         loss_sum, correct = 0.0, 0
-        show_every = max(1, (total // batch_size) // 50)
-        for number, start in enumerate(range(0, total, batch_size)):
-            seeds = functools.partial(mask_seed, epoch_seed, number) if self.seeder else None
-            batch_loss, batch_correct = step(arrays, order, start, min(batch_size, total - start), seeds)
-            loss_sum, correct = loss_sum + batch_loss, correct + batch_correct
-            if number % show_every == 0:
-                done = min(total, start + batch_size)
+        steps, show_every = -(-total // batch_size), max(1, (total // batch_size) // 50)
+        compiled = self._compiled_loop(batch_size) if total >= batch_size else None
+        whole = total // batch_size if compiled else 0  # the steps the compiled loop runs
+        number = 0
+        while number < steps:
+            if number < whole:
+                stop = min(whole, number + show_every)
+                loss_sum, correct = compiled(arrays, order, number, stop, epoch_seed, loss_sum, correct)
+            else:
+                stop, start = number + 1, number * batch_size
+                seeds = functools.partial(mask_seed, epoch_seed, number) if self.seeder else None
+                batch_loss, batch_correct = step(arrays, order, start, min(batch_size, total - start), seeds)
+                loss_sum, correct = loss_sum + batch_loss, correct + batch_correct
+            number = stop
+            if number % show_every == 0 or number == steps:
+                done = min(total, number * batch_size)
                 progress.update(done, metrics_text(loss_sum / done, correct / done))
         if self.sync_every is not None or self.mode == "fast":
             if self.sync_every is not None and self.steps_since_sync:

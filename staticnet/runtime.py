@@ -236,6 +236,13 @@ class CompiledFunction(FunctionBase):
         chooser.record(count, time.perf_counter() - started, n)
         return result
 
+    def compiled_call(self, *arrays):
+        """(the compiled step, its arguments on `arrays` as a tuple, the arrays they point into) for compiled code
+        that calls the step itself (distributed training's loop, staticnet/mpi_steps.py), on the thread count as
+        set; the arrays returned must outlive the arguments."""
+        conformed, n = self._conformed(arrays)
+        return self.generated.module.module.step, tuple(self._arguments(conformed, n)), conformed
+
     def bind(self, *arrays):
         """A no-argument callable running the step on these arrays with its buffers ready, returning
         the scalar outputs: what a benchmark times, free of the per-call checks and conversions (the thread
