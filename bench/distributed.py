@@ -5,13 +5,14 @@ configurations taken in turn, so a noisy machine slows all alike): one process o
 one process on one thread, and two ranks of one thread each (mpiexec -n 2, fit(distributed=True)) in exact and
 fast mode.  One rank of one thread in fast mode (mpiexec -n 1) runs the distributed step with nobody to talk
 to: its time against one process on one thread is what the distributed step costs over fit's compiled loop
-(each step returns to Python, and the gradient is written out and applied by a second call instead of folded
-into the product), an upper bound on the per-step Python call's cost.  Figures are medians over the repeats,
-seconds per 60,000-image epoch (W3 timed on 10,000 images and scaled); speed-ups are against one thread.
+(the gradient is written out and applied by a second program instead of folded into the product).  Figures are
+medians over the repeats, seconds per 60,000-image epoch (W3 timed on 10,000 images and scaled); speed-ups are
+against one thread.
 
-The second table is the per-step Python cost itself, on one rank: the time of the distributed step against the
-time of the compiled calls it makes (gathering the rows, the gradient program, the update) made back to back
-from a loop with nothing else in it; the difference is what returning to Python each step costs.
+The second table is the cost of a step on one rank of one thread, in one process, the three taken in turn: fit's
+own compiled loop (no MPI), the distributed fit's compiled loop (staticnet/mpi_steps.py: MPI called from compiled
+code) and the distributed fit with every step made from Python (DataParallel.compiled_steps = False, as before
+the compiled loop); the Python share is what returning to Python each step cost, against the compiled loop.
 """
 from __future__ import annotations
 
@@ -60,41 +61,32 @@ def worker(name: str, batch: int, mode: str | None) -> None:
         print(json.dumps({"seconds": seconds}))
 
 
-def python_cost(name: str, batch: int) -> None:
-    """On one rank: (seconds per distributed step, seconds per step of its compiled calls alone), printed; over
-    up to 200 steps of the 60,000 images."""
-    import numpy as np
-    from staticnet import kernels
+STEP_FORMS = ("fit's loop", "compiled distributed loop", "distributed steps from Python")
+
+
+def step_costs(name: str, batch: int, repeats: int) -> None:
+    """On one rank: the median seconds per step of each of STEP_FORMS over an epoch of up to 200 whole batches of
+    the 60,000 images, the forms taken in turn from the same weights, printed as JSON."""
+    from staticnet.distributed import DataParallel
     workload = WORKLOADS[name]
     x, y, _ = load_data()
     steps = min(200, EPOCH_ROWS // batch)
-    rows = batch * steps
-    x, y = shaped(workload, x[:rows]), y[:rows]
+    data = {"x": shaped(workload, x[:batch * steps]), "y": y[:batch * steps]}
     net = staticnet_model(workload)
-    team = net._data_parallel(True, "fast", None)
-    team._bind()
-    team.agree_on_products(team.row_counts(rows, batch))  # as fit does before an epoch's steps
-    arrays, order = [x.reshape(rows, -1), y.reshape(rows, -1)], np.arange(rows, dtype=np.int64)
-    team._share_step(arrays, order, 0, batch, None)  # compiles and binds
-    bound = team._bound[batch]
-
-    def distributed():
-        for start in range(0, rows, batch):
-            team._share_step(arrays, order, start, batch, None)
-
-    def compiled_calls():
-        for start in range(0, rows, batch):
-            for a, buffer in zip(arrays, bound.rows_of_inputs):
-                kernels.shuffle.gather_rows(a, order, start, buffer)
-            bound.step()
-            team.update_step()
-    timed = {}
-    for _ in range(3):
-        for what, run in (("step", distributed), ("calls", compiled_calls)):
+    first = {t.name: t.value.copy() for t in net.trainable + net.state}
+    forms = {STEP_FORMS[0]: ({}, True), STEP_FORMS[1]: ({"distributed": True, "mode": "fast"}, True),
+             STEP_FORMS[2]: ({"distributed": True, "mode": "fast"}, False)}
+    timed = {form: [] for form in forms}
+    for repeat in range(repeats + 1):  # the first round compiles, untimed
+        for form, (options, compiled) in forms.items():
+            DataParallel.compiled_steps = compiled
+            for t in net.trainable + net.state:
+                t.value[...] = first[t.name]
             started = time.perf_counter()
-            run()
-            timed.setdefault(what, []).append((time.perf_counter() - started) / steps)
-    print(json.dumps({what: statistics.median(values) for what, values in timed.items()}))
+            net.fit(data, epochs=1, batch_size=batch, seed=0, verbose=0, **options)
+            if repeat:
+                timed[form].append((time.perf_counter() - started) / steps)
+    print(json.dumps({form: statistics.median(values) for form, values in timed.items()}))
 
 
 def run_one(name: str, batch: int, configuration: str) -> float:
@@ -120,9 +112,9 @@ def measure(repeats: int) -> tuple[dict, dict]:
     """(medians of epoch seconds by (workload, batch, configuration), Python's cost by (workload, batch))."""
     costs = {}  # measured first: a few seconds each
     for name, batch in CASES:
-        command = [sys.executable, "-m", "bench.distributed", "--python-cost", name, str(batch)]
-        costs[(name, batch)] = json.loads(launched(command, 1, 1, "python cost", name, batch))
-        print(f"{name} at batch {batch}, per-step Python cost: {costs[(name, batch)]}", file=sys.stderr, flush=True)
+        command = [sys.executable, "-m", "bench.distributed", "--step-costs", name, str(batch), str(repeats)]
+        costs[(name, batch)] = json.loads(launched(command, 1, 1, "step costs", name, batch))
+        print(f"{name} at batch {batch}, seconds per step: {costs[(name, batch)]}", file=sys.stderr, flush=True)
     times = {(name, batch, c): [] for name, batch in CASES for c in CONFIGURATIONS}
     for _ in range(repeats):
         for name, batch in CASES:
@@ -142,14 +134,16 @@ def table(medians: dict, costs: dict, repeats: int, load: str) -> str:
         base = medians[(name, batch, BASELINE)]
         cells = [f"{medians[(name, batch, c)]:.3f} ({base / medians[(name, batch, c)]:.2f}x)" for c in CONFIGURATIONS]
         lines.append(f"| {name} | {batch} | " + " | ".join(cells) + " |")
-    lines += ["", "The per-step Python cost on one rank (medians of 3 runs of up to 200 steps): a distributed step against "
-                  "its compiled calls made back to back.", "",
-              "| workload | batch | step ms | compiled calls ms | Python ms | Python's share |",
-              "| --- | --- | --- | --- | --- | --- |"]
+    lines += ["", f"Milliseconds per step on one rank of one thread (medians of {repeats} epochs of up to 200 steps, the "
+                  "forms taken in turn); in brackets the time against fit's loop; the Python share is the steps from "
+                  "Python's time over the compiled distributed loop's, as a share of theirs.", "",
+              "| workload | batch | " + " | ".join(STEP_FORMS) + " | Python's share |",
+              "| --- | --- | " + " | ".join("---" for _ in STEP_FORMS) + " | --- |"]
     for (name, batch), cost in costs.items():
-        python = cost["step"] - cost["calls"]
-        lines.append(f"| {name} | {batch} | {cost['step'] * 1e3:.3f} | {cost['calls'] * 1e3:.3f} | "
-                     f"{python * 1e3:.3f} | {python / cost['step']:.1%} |")
+        base = cost[STEP_FORMS[0]]
+        cells = [f"{cost[form] * 1e3:.3f} ({cost[form] / base:.2f}x)" for form in STEP_FORMS]
+        python = cost[STEP_FORMS[2]] - cost[STEP_FORMS[1]]
+        lines.append(f"| {name} | {batch} | " + " | ".join(cells) + f" | {python / cost[STEP_FORMS[2]]:.1%} |")
     return "\n".join(lines) + "\n"
 
 
@@ -158,10 +152,10 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, default=3, help="repeats per figure (median; default 3)")
     parser.add_argument("--markdown", metavar="FILE", help="write the table")
     parser.add_argument("--worker", nargs=3, metavar=("WORKLOAD", "BATCH", "MODE"), help=argparse.SUPPRESS)
-    parser.add_argument("--python-cost", nargs=2, metavar=("WORKLOAD", "BATCH"), help=argparse.SUPPRESS)
+    parser.add_argument("--step-costs", nargs=3, metavar=("WORKLOAD", "BATCH", "REPEATS"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.python_cost:
-        python_cost(args.python_cost[0], int(args.python_cost[1]))
+    if args.step_costs:
+        step_costs(args.step_costs[0], int(args.step_costs[1]), int(args.step_costs[2]))
         return 0
     if args.worker:
         name, batch, mode = args.worker

@@ -19,17 +19,18 @@ def last_line(ranks, *arguments):
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def test_the_workers_time_an_epoch_on_two_ranks_and_the_python_cost_on_one():
+def test_the_workers_time_an_epoch_on_two_ranks_and_each_form_of_a_step_on_one():
     assert last_line(2, "--worker", "W1", "1024", "exact")["seconds"] > 0
-    cost = last_line(1, "--python-cost", "W1", "1024")
-    assert cost["step"] > 0 and cost["calls"] > 0
+    cost = last_line(1, "--step-costs", "W1", "1024", "1")
+    assert set(cost) == set(bench.STEP_FORMS) and all(seconds > 0 for seconds in cost.values())
 
 
 def test_the_table_gives_each_speed_up_against_one_thread_and_pythons_share():
     medians = {(name, batch, c): 1.0 for name, batch in bench.CASES for c in bench.CONFIGURATIONS}
     medians[("W1", 1024, "2 ranks x 1 thread, fast")] = 0.5
-    costs = {(name, batch): {"step": 0.002, "calls": 0.0019} for name, batch in bench.CASES}
+    fit, loop, python = bench.STEP_FORMS
+    costs = {(name, batch): {fit: 0.0018, loop: 0.0019, python: 0.002} for name, batch in bench.CASES}
     text = bench.table(medians, costs, 3, "1.00")
     w1 = next(line for line in text.splitlines() if line.startswith("| W1 | 1024 |"))
     assert w1.endswith("| 0.500 (2.00x) |")
-    assert "| W3 | 128 | 2.000 | 1.900 | 0.100 | 5.0% |" in text
+    assert "| W3 | 128 | 1.800 (1.00x) | 1.900 (1.06x) | 2.000 (1.11x) | 5.0% |" in text
