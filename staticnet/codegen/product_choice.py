@@ -13,7 +13,9 @@ How it times on a shared, noisy machine: every candidate runs on its own operand
 rounds each time every candidate in turn (the order rotated each round, so that a busy moment falls on all
 of them alike), each for a loop of calls lasting about SAMPLE_SECONDS; a candidate's time is its fastest
 round, since noise only ever slows a loop down.  A microkernel must beat BLAS by MARGIN to be chosen, so
-that a tie measured through noise keeps the library call.  A shape costs a few milliseconds
+that a tie measured through noise keeps the library call, and must then beat it again, by the margin, in ROUNDS
+more rounds of the two alone: a winner is stored for every later model on the machine, and a busy moment that
+fell on BLAS's rounds alone must not decide for good.  A shape costs a few milliseconds
 (ROUNDS x candidates x SAMPLE_SECONDS, or one call per sample for the largest products).
 
 A model records the choices its products used (`Model.kernel_choices`, saved in its file), and passes them
@@ -161,8 +163,18 @@ def measure(shape) -> tuple[int, dict]:
     for round_ in range(ROUNDS):
         for choice in choices[round_ % len(choices):] + choices[:round_ % len(choices)]:
             best[choice] = min(best[choice], sample(choice, calls))
+
+    def beats_blas(seconds, choice):
+        return seconds[choice] <= (1 - MARGIN) * seconds[BLAS]
+
+    def head_to_head(choice):
+        again = {choice: float("inf"), BLAS: float("inf")}
+        for round_ in range(ROUNDS):
+            for each in ((BLAS, choice) if round_ % 2 else (choice, BLAS)):
+                again[each] = min(again[each], sample(each, calls))
+        return again
     fastest = min(choices, key=best.get)
-    if fastest != BLAS and best[fastest] > (1 - MARGIN) * best[BLAS]:
+    if fastest != BLAS and not (beats_blas(best, fastest) and beats_blas(head_to_head(fastest), fastest)):
         fastest = BLAS
     return fastest, best
 

@@ -89,6 +89,24 @@ def test_a_microkernel_must_beat_blas_by_the_margin(monkeypatch):
         assert product_choice.measure((10, 100, 784, False, False, True))[0] == expected
 
 
+def test_a_microkernel_that_won_only_while_blas_was_slowed_is_not_chosen(monkeypatch):
+    """BLAS slowed twofold for its first ROUNDS + 1 samples (the calibration and the rounds of all candidates): the
+    microkernel, 5% slower than BLAS, wins those rounds, and loses the head-to-head confirmation."""
+    per_call = {choice.BLAS: 1e-4, choice.AXPY: 1.05e-4, choice.WIDE_AXPY: 2e-4}
+    now, samples = {"t": 0.0}, {code: 0 for code in per_call}
+
+    def fake_time_choice(code, calls, *args):
+        samples[code] += 1
+        busy = 2.0 if code == choice.BLAS and samples[code] <= product_choice.ROUNDS + 1 else 1.0
+        now["t"] += per_call[code] * busy * calls
+
+    monkeypatch.setattr(product_choice.time, "perf_counter", lambda: now["t"])
+    monkeypatch.setattr(choice, "time_choice", fake_time_choice)
+    best, seconds = product_choice.measure((10, 100, 784, False, False, True))
+    assert seconds[choice.AXPY] < seconds[choice.BLAS]  # the rounds of all candidates were misled
+    assert best == choice.BLAS and samples[choice.BLAS] == 2 * product_choice.ROUNDS + 1
+
+
 def test_choices_are_timed_once_per_machine_and_kept_in_the_cache(cache, monkeypatch):
     net = mlp()
     net.warm_up(10, loops=("train",))
