@@ -66,11 +66,12 @@ import zlib
 
 import numpy as np
 
-from . import checks
+from . import checks, threads
 from .errors import ArgumentError, MissingDependency, NumericalError
 
 MODES = ("exact", "fast")
 EXACT_PARTS = 12  # most parts of a global batch in exact mode: shared evenly by 1, 2, 3, 4, 6 or 12 ranks
+C_INT_MAX = 2 ** 31 - 1  # the most elements the compiled loop's MPI calls take (their counts are C ints)
 PART_ROWS = 32  # fewest rows of a part (but one part of a smaller batch): a step on a few rows runs far slower
 # per row (W1 at batch 10 takes 1.75 times as long per epoch as at 128), and each part is sent to every rank
 INSTALL_HINT = "pip install 'staticnet[mpi]'"
@@ -432,7 +433,9 @@ class DataParallel:
         gradients = bound.outputs[1:1 + len(self.model.trainable)]
         if any(g is None or g.dtype != self.dtype or not g.flags.c_contiguous for g in gradients):
             return None
-        _, arguments, _ = self.gradient.compiled_call(*bound.inputs)  # the buffers _Bound keeps
+        _, arguments, conformed = self.gradient.compiled_call(*bound.inputs)
+        if any(used is not kept for used, kept in zip(conformed, bound.inputs)):
+            return None  # the arguments would point into copies that _Bound does not keep
         if self.count_correct is None:
             prediction = label = np.zeros((1, 1), self.dtype)  # not read
         else:
@@ -443,7 +446,8 @@ class DataParallel:
     def _compiled_loop(self, batch_size: int):
         """run(arrays, order, first, stop, epoch_seed, loss_sum, correct) running the whole batches numbered
         first .. stop - 1 in one compiled call (mpi_steps.py), or None where the Python step serves: local SGD,
-        or a rank with no rows in a batch."""
+        a rank with no rows in a batch, or counts beyond a C int (which the loop's MPI calls take).  The loop runs
+        on the thread count as set (the Python step's ThreadChooser does not time it)."""
         from . import mpi_steps
         if not self.compiled_steps or self.sync_every is not None:
             return None
@@ -456,9 +460,11 @@ class DataParallel:
             counts = (np.diff(owners) * self.offsets[-1]).astype(np.int32)
             displacements = (owners[:-1] * self.offsets[-1]).astype(np.int32)
             extra = (bounds, mine.start, mine.stop, self._gathered(parts), np.zeros((parts, 2)), counts, displacements)
+            if parts * self.offsets[-1] > C_INT_MAX:
+                return None
         else:
             first, last = (batch_size * r // self.size for r in (self.rank, self.rank + 1))
-            if last == first:
+            if last == first or self.offsets[-1] > C_INT_MAX:
                 return None
             row_counts, mine, extra = [last - first], range(self.rank, self.rank + 1), (first,)
         variants = [self._variant(rows) for rows in row_counts]
@@ -476,15 +482,27 @@ class DataParallel:
         flattened = [value for variant in variants for value in variant]
 
         def run(arrays, order, first_step, stop_step, epoch_seed, loss_sum, correct):
+            """(loss sum, correct) carried on over the steps; None if the loop could not be compiled (no step ran,
+            and each is made from Python from here on, which repairs an unreadable cache of the programs)."""
             seeds = np.zeros((stop_step - first_step, max(1, len(mine))), np.int64)
             if self.seeder is not None:
                 for number in range(first_step, stop_step):
                     for column, part in enumerate(mine):
                         seeds[number - first_step, column] = mask_seed(epoch_seed, number, part)
             self._use_agreed_products()
-            code, loss_sum, correct = loop(first_step, stop_step, batch_size, order, seeds, float(loss_sum),
-                                           int(correct), *arrays, *flattened, self.flat_gradient, update_arguments,
-                                           self.mpi_functions.handles, *extra)
+            try:
+                with threads.blas_restored():
+                    code, loss_sum, correct = loop(first_step, stop_step, batch_size, order, seeds, float(loss_sum),
+                                                   int(correct), *arrays, *flattened, self.flat_gradient,
+                                                   update_arguments, self.mpi_functions.handles, *extra)
+            except Exception as error:
+                if loop.signatures:  # it compiled: a step raised
+                    raise
+                from .codegen.cache import warn
+                warn(f"distributed fit: the compiled loop of steps did not compile ({type(error).__name__}: "
+                     f"{error}); each step is made from Python")
+                self.compiled_steps = False
+                return None
             if code:
                 from mpi4py import MPI
                 raise MPI.Exception(code)
@@ -513,7 +531,11 @@ class DataParallel:
         while number < steps:
             if number < whole:
                 stop = min(whole, number + show_every)
-                loss_sum, correct = compiled(arrays, order, number, stop, epoch_seed, loss_sum, correct)
+                carried = compiled(arrays, order, number, stop, epoch_seed, loss_sum, correct)
+                if carried is None:
+                    whole = 0
+                    continue
+                loss_sum, correct = carried
             else:
                 stop, start = number + 1, number * batch_size
                 seeds = functools.partial(mask_seed, epoch_seed, number) if self.seeder else None
