@@ -1,8 +1,8 @@
 """Distributed training's steps in one compiled loop: MPI's C functions called from compiled code.
 
 A distributed step is the gradient program on this rank's rows, a collective of the gradients, then the update
-program.  Made from Python, each step returned to Python between those calls, which cost 8.5-11.2% of a step
-(docs/benchmarks.md, "Data-parallel training on MPI").  Here one compiled function runs a run of steps: it
+program.  Made from Python, each step returned to Python between those calls, which cost 19% of a step of W1
+at batch 128 (docs/benchmarks.md, "A step's cost on one rank, with MPI called from compiled code").  Here one compiled function runs a run of steps: it
 gathers the rows, seeds the dropout masks, calls the two programs' compiled steps (Numba dispatchers) and calls
 MPI_Allreduce or MPI_Allgatherv through ctypes prototypes of the MPI library that mpi4py loaded, with the
 handles mpi4py gives (pointers in Open MPI, ints in MPICH).
