@@ -2,8 +2,8 @@
 
 Each configuration trains a workload's first epoch in processes of its own (one per repeat, the
 configurations taken in turn, so a noisy machine slows all alike): one process on two threads (fit as it is),
-one process on one thread, and two ranks of one thread each (mpiexec -n 2, fit(distributed=True)) in exact and
-fast mode.  One rank of one thread in fast mode (mpiexec -n 1) runs the distributed step with nobody to talk
+one process on one thread (fit as it is, and fit(mode="exact") without MPI, exact mode's steps on one process),
+and two ranks of one thread each (mpiexec -n 2, fit(distributed=True)) in exact and fast mode.  One rank of one thread in fast mode (mpiexec -n 1) runs the distributed step with nobody to talk
 to: its time against one process on one thread is what the distributed step costs over fit's compiled loop
 (the gradient is written out and applied by a second program instead of folded into the product).  Figures are
 medians over the repeats, seconds per 60,000-image epoch (W3 timed on 10,000 images and scaled); speed-ups are
@@ -29,10 +29,12 @@ from staticnet.durable import write_text
 from .workloads import EPOCH_ROWS, WORKLOADS, load_data, shaped, staticnet_model
 
 CASES = (("W1", 128), ("W1", 1024), ("W2", 1024), ("W3", 128))
-# name -> (ranks or None for a plain process, threads per process, fit's distributed mode)
+# name -> (ranks or None for a plain process, threads per process, fit's mode: distributed, or on one process
+# without MPI for None ranks)
 CONFIGURATIONS = {
     "1 process x 2 threads": (None, 2, None),
     "1 process x 1 thread": (None, 1, None),
+    "1 process x 1 thread, exact": (None, 1, "exact"),
     "1 rank x 1 thread, fast": (1, 1, "fast"),
     "2 ranks x 1 thread, exact": (2, 1, "exact"),
     "2 ranks x 1 thread, fast": (2, 1, "fast"),
@@ -43,14 +45,14 @@ MPI_ENV = {"OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"}
 
 def worker(name: str, batch: int, mode: str | None) -> None:
     """Train the workload's first epoch once untimed (compiling) and once timed; rank 0 prints the seconds."""
-    from staticnet.distributed import is_rank_zero
+    from staticnet.distributed import is_rank_zero, launched_rank
     workload = WORKLOADS[name]
     x, y, _ = load_data()
     rows = workload.rows_full
     x, y = shaped(workload, x[:rows]), y[:rows]
     net = staticnet_model(workload)
     first = {t.name: t.value.copy() for t in net.trainable + net.state}
-    options = {"distributed": True, "mode": mode} if mode else {}
+    options = {"distributed": launched_rank() is not None, "mode": mode} if mode else {}
     net.fit({"x": x[:batch * 4], "y": y[:batch * 4]}, epochs=1, batch_size=batch, seed=0, verbose=0, **options)
     for t in net.trainable + net.state:
         t.value[...] = first[t.name]

@@ -185,11 +185,11 @@ def _first_rows(data, count: int):
 
 def _distributed_options(args) -> dict:
     """fit's distributed options from --distributed, --mode and --sync-every, checked before anything is built:
-    outside mpiexec or without mpi4py, one line."""
+    outside mpiexec or without mpi4py, one line.  --mode exact alone trains this one process in exact mode."""
     if not args.distributed:
-        if args.mode or args.sync_every:
-            raise UsageError(f"{'--mode' if args.mode else '--sync-every'} needs --distributed")
-        return {}
+        if args.mode == "fast" or args.sync_every:
+            raise UsageError(f"{'--mode fast' if args.mode else '--sync-every'} needs --distributed")
+        return {"mode": "exact"} if args.mode else {}
     from .distributed import DistributedError, world
     try:
         world()
@@ -447,7 +447,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "(needs pip install 'staticnet[mpi]'); rank 0 alone prints and saves")
     train.add_argument("--mode", choices=("exact", "fast"),
                        help="with --distributed: exact (default; the same bits for any number of processes) or fast "
-                       "(MPI's own sum of the gradients)")
+                       "(MPI's own sum of the gradients); --mode exact alone trains this process in exact mode, "
+                       "with the bits of --distributed on any number of processes")
     train.add_argument("--sync-every", type=_positive_int, metavar="H",
                        help="with --distributed: local SGD, each process steps alone and the weights are averaged "
                        "every H steps")

@@ -15,8 +15,9 @@ Modes (fit's `mode=` and `sync_every=`):
   gradient is computed by one call of the compiled gradient program (whose bits do not depend on the threads or
   the process: docs/architecture.md, "Threads: one parallel kernel"), the parts are gathered on every rank
   (MPI_Allgatherv) and added in part order.  The weights after any number of epochs are therefore the same bits
-  with 1, 2, 3 or 12 ranks.  They are not the bits of fit without `distributed`: that step folds the gradient of
-  the whole batch into the update inside one product (W <- W - eta x^T delta), with its sums in another order.
+  with 1, 2, 3 or 12 ranks, and those of fit(mode="exact") without `distributed`, which runs these steps in one
+  process with no MPI (`OneProcess`).  fit without `mode` folds the gradient of the whole batch into the update
+  inside one product (W <- W - eta x^T delta), with its sums in another order.
 - "fast": each rank computes its share's gradient in one call and MPI_Allreduce adds them, in MPI's order: equal
   to exact within float32 rounding, with less data on the wire (the gradients once, not once per part).
 - sync_every=H: local SGD, a different algorithm: each rank steps alone on its share of each batch and the
@@ -175,20 +176,52 @@ def checksum(arrays) -> int:
     return crc
 
 
-def refuse_state_updates(model) -> None:
+def refuse_state_updates(model, launched: bool) -> None:
     """Refuse, before any step, a model whose training step writes state from the batch (batch_norm's moving
     statistics, any op whose `state_updates` rule gives pairs): each rank sees only its share of a global batch,
-    so its statistics would be the share's, not the batch's, and differ between the ranks.  A frozen batch norm
-    (trainable=False) writes nothing, and trains on any number of ranks."""
+    and exact mode's parts are computed one at a time, so the statistics would be a share's or a part's, not the
+    batch's.  A frozen batch norm (trainable=False) writes nothing, and trains on any number of ranks."""
     from .graph import Graph
     from .registry import state_updates_of
     for node in Graph(model.loss).nodes:
         if state_updates_of([node]):
             where = f" (built at {node.loc})" if node.loc else ""
-            checks.refuse("fit", f"distributed=True cannot train {node.op} {node.layer or node.op!r}{where}: its "
-                                 "training step updates statistics of the batch, and each rank sees only its share "
-                                 "of the batch, so they would not be the global batch's (train it on one process)",
-                          ArgumentError)
+            if launched:
+                who, why = "distributed=True", ("each rank sees only its share of the batch, so they would not be "
+                                                "the global batch's (train it on one process)")
+            else:
+                who, why = "mode='exact'", ("exact mode computes each part of the batch on its own (train it "
+                                            "without mode=)")
+            checks.refuse("fit", f"{who} cannot train {node.op} {node.layer or node.op!r}{where}: its training step "
+                                 f"updates statistics of the batch, and {why}", ArgumentError)
+
+
+class OneProcess:
+    """The world of `fit(mode="exact")` without MPI: one rank, so that a single process runs exact mode's steps
+    (the batch cut into the same parts, added in part order) and gets the bits of any rank count, with no MPI
+    installed.  Its collectives are those of one rank: a gather or broadcast gives back what it is given, and
+    DataParallel makes no in-place reduction or gather on one rank (they would leave the buffers as they are)."""
+
+    def Get_rank(self) -> int:  # noqa: N802 - mpi4py's names
+        return 0
+
+    def Get_size(self) -> int:  # noqa: N802
+        return 1
+
+    def gather(self, value, root=0):
+        return [value]
+
+    def allgather(self, value):
+        return [value]
+
+    def bcast(self, value, root=0):
+        return value
+
+    def Bcast(self, buffer, root=0):  # noqa: N802 - the weights are already this process's
+        pass
+
+
+ONE_PROCESS = OneProcess()
 
 
 class _Bound:
@@ -227,7 +260,8 @@ class DataParallel:
         from .codegen.loops import METRIC_KERNELS
         from .graph import input as placeholder, topological
         from .runtime import CompiledFunction
-        refuse_state_updates(model)
+        self.launched = not isinstance(comm, OneProcess)  # an MPI job's rank, not fit(mode="exact") on its own
+        refuse_state_updates(model, self.launched)
         self.model, self.comm, self.mode, self.sync_every = model, comm, mode, sync_every
         self.rank, self.size = comm.Get_rank(), comm.Get_size()
         self.seeder = _mask_seeder() if any(n.kind == "random" for n in topological([model.loss, *model.gradients])) \
@@ -328,10 +362,15 @@ class DataParallel:
             raise NumericalError(f"fit: after epoch {epoch + 1} the weights of rank(s) {differing} differ from rank "
                                  f"0's: the ranks no longer train one model", epoch=epoch + 1)
 
+    def _sum_everywhere(self, array) -> None:
+        """array <- its sum over the ranks, in place, in MPI's order (nothing to add on one rank)."""
+        if self.size > 1:
+            from mpi4py import MPI
+            self.comm.Allreduce(MPI.IN_PLACE, array, op=MPI.SUM)
+
     def _average_weights(self) -> None:
-        from mpi4py import MPI
         for t in self.model.trainable:
-            self.comm.Allreduce(MPI.IN_PLACE, t.value, op=MPI.SUM)
+            self._sum_everywhere(t.value)
             t.value /= self.size
         self.steps_since_sync = 0
 
@@ -362,7 +401,6 @@ class DataParallel:
 
     def _exact_step(self, arrays, order, start, batch, step_seed):
         """Parts cut by the batch's rows, gathered, added in part order: (loss sum, correct) of the batch."""
-        from mpi4py import MPI
         parts = exact_parts(batch)
         bounds = cut(batch, parts)
         owners = cut(parts, self.size)  # rank r computes parts owners[r] .. owners[r + 1] - 1
@@ -375,11 +413,13 @@ class DataParallel:
             loss, gradients, correct = self._run_rows(arrays, order, start + bounds[p], rows, step_seed and step_seed(p))
             self._flatten(gradients, gathered[p], rows / batch)
             stats[p] = loss * rows, correct
-        counts = np.diff(owners) * size
-        self.comm.Allgatherv(MPI.IN_PLACE, [gathered.reshape(-1), counts, owners[:-1] * size,
-                                            MPI.FLOAT if self.dtype == np.float32 else MPI.DOUBLE])
+        if self.size > 1:
+            from mpi4py import MPI
+            counts = np.diff(owners) * size
+            self.comm.Allgatherv(MPI.IN_PLACE, [gathered.reshape(-1), counts, owners[:-1] * size,
+                                                MPI.FLOAT if self.dtype == np.float32 else MPI.DOUBLE])
         # every part's loss is non-zero on one rank only, so the sum is exact whatever MPI's order
-        self.comm.Allreduce(MPI.IN_PLACE, stats, op=MPI.SUM)
+        self._sum_everywhere(stats)
         np.copyto(self.flat_gradient, gathered[0])
         for p in range(1, parts):
             self.flat_gradient += gathered[p]
@@ -398,7 +438,6 @@ class DataParallel:
 
     def _share_step(self, arrays, order, start, batch, step_seed):
         """fast and local SGD: this rank's contiguous share of the batch in one call."""
-        from mpi4py import MPI
         first, last = (batch * r // self.size for r in (self.rank, self.rank + 1))
         rows = last - first
         loss_sum, correct = 0.0, 0
@@ -412,7 +451,7 @@ class DataParallel:
             self.flat_gradient[...] = 0
         self._use_agreed_products()
         if self.sync_every is None:
-            self.comm.Allreduce(MPI.IN_PLACE, self.flat_gradient, op=MPI.SUM)
+            self._sum_everywhere(self.flat_gradient)
             self.update_step()
         else:
             if rows:
@@ -470,15 +509,18 @@ class DataParallel:
         variants = [self._variant(rows) for rows in row_counts]
         if any(v is None for v in variants):
             return None
-        if self.mpi_functions is None:
+        collective = self.size > 1  # on one rank the collectives would leave the buffers as they are
+        if collective and self.mpi_functions is None:
             self.mpi_functions = mpi_steps.MpiFunctions(self.comm, self.dtype)
         key = (batch_size, self.mode)
         if key not in self._loops:
             text = mpi_steps.source(len(self.gradient.inputs), len(variants), self.seeder is not None,
-                                    self.count_correct is not None, exact, self.dtype.name)
+                                    self.count_correct is not None, exact, self.dtype.name, collective)
             self._loops[key] = mpi_steps.compile_steps(text, self.gradient.generated.module.module.step,
-                                                       self.update_call[0], self.count_correct, self.mpi_functions)
+                                                       self.update_call[0], self.count_correct,
+                                                       self.mpi_functions if collective else None)
         loop, update_arguments = self._loops[key], self.update_call[1]
+        handles = self.mpi_functions.handles if collective else mpi_steps.NO_HANDLES
         flattened = [value for variant in variants for value in variant]
 
         def run(arrays, order, first_step, stop_step, epoch_seed, loss_sum, correct):
@@ -494,7 +536,7 @@ class DataParallel:
                 with threads.blas_restored():
                     code, loss_sum, correct = loop(first_step, stop_step, batch_size, order, seeds, float(loss_sum),
                                                    int(correct), *arrays, *flattened, self.flat_gradient,
-                                                   update_arguments, self.mpi_functions.handles, *extra)
+                                                   update_arguments, handles, *extra)
             except Exception as error:
                 if loop.signatures:  # it compiled: a step raised
                     raise
@@ -517,7 +559,6 @@ class DataParallel:
 
     def train_epoch(self, arrays, order, epoch_seed, batch_size, progress, metrics_text, epoch):
         """The epoch's global batches in `order`: (loss sum, correct) over all ranks' rows, the same on each."""
-        from mpi4py import MPI
         self._bind()
         total = arrays[0].shape[0]
         self.agree_on_products(self.row_counts(total, batch_size))
@@ -549,7 +590,7 @@ class DataParallel:
             if self.sync_every is not None and self.steps_since_sync:
                 self._average_weights()
             totals = np.array([loss_sum, correct], dtype=np.float64)
-            self.comm.Allreduce(MPI.IN_PLACE, totals, op=MPI.SUM)
+            self._sum_everywhere(totals)
             loss_sum, correct = float(totals[0]), int(totals[1])
         self.check_replicas(epoch)
         return loss_sum, correct
@@ -558,14 +599,13 @@ class DataParallel:
         """(loss sum, correct) over `total` rows evaluated in batches of `batch`, the batches shared among the
         ranks: `sums(start, stop)` runs the evaluation loop on rows [start, stop).  Each batch's sums are gathered
         and added in batch order, as the loop adds them on one process, so the result is its bits."""
-        from mpi4py import MPI
         starts = range(0, total, batch)
         owners = cut(len(starts), self.size)
         found = np.zeros((len(starts), 2))
         for i in range(owners[self.rank], owners[self.rank + 1]):
             found[i] = sums(starts[i], min(total, starts[i] + batch))
         # each batch's sums are non-zero on one rank only, so MPI's sum is exact whatever its order
-        self.comm.Allreduce(MPI.IN_PLACE, found, op=MPI.SUM)
+        self._sum_everywhere(found)
         loss_sum = 0.0
         for value in found[:, 0]:
             loss_sum += value

@@ -364,7 +364,7 @@ class Model:
             verbose: int = 1, checkpoint: str | None = None, resume: str | None = None,
             initial_epoch: int | None = None, check_data: bool = True, callbacks=None, nan_guard: bool = True,
             track=None, track_data=None, sample_weight=None, class_weight=None, distributed: bool = False,
-            mode: str = "exact", sync_every: int | None = None) -> History:
+            mode: str | None = None, sync_every: int | None = None) -> History:
         """Train `epochs` more epochs (Keras's meaning) and return the history of every epoch so far.
 
         The data: a dict keyed by input name, or the Keras way, x and y as arrays (fit(X, Y)) or (x, y), which
@@ -403,8 +403,11 @@ class Model:
             batch of n rows then costs 1/n sum_i w_i C_i, as in Keras (staticnet/sample_weights.py); with
             validation_split the weights of the held-out rows are set aside with them.
         distributed: train with every process of an MPI job (mpiexec -n N) on shares of each batch, in `mode`
-            "exact" (the same bits for any rank count) or "fast" (MPI's own sum), or with sync_every=H as local
-            SGD (weights averaged every H steps); rank 0 alone prints and writes (staticnet/distributed.py).
+            "exact" (the default: the same bits for any rank count) or "fast" (MPI's own sum), or with
+            sync_every=H as local SGD (weights averaged every H steps); rank 0 alone prints and writes
+            (staticnet/distributed.py).  mode="exact" without distributed runs exact mode's steps in this one
+            process, with no MPI: the bits of a distributed fit on any number of ranks, where fit's own step (the
+            default) folds the update into the weight-gradient product and sums in another order.
         """
         epochs = checks.count("fit", "epochs", epochs, minimum=0, error=ArgumentError)
         batch_size = checks.count("fit", "batch_size", batch_size, error=ArgumentError)
@@ -490,7 +493,7 @@ class Model:
         self.stop_training = False
         self._team = team
         try:
-            with team.aborting_on_error() if team else contextlib.nullcontext():
+            with team.aborting_on_error() if team and team.launched else contextlib.nullcontext():
                 if team:
                     team.broadcast_weights()
                 return self._epochs(hooks, first, final, arrays, val_arrays, total, shuffle, batch_size, chunk_steps,
@@ -504,13 +507,15 @@ class Model:
         if not isinstance(distributed, bool):
             checks.refuse("fit", f"distributed must be True or False, got {shown(distributed)}", ArgumentError)
         if not distributed:
-            if mode != "exact" or sync_every is not None:
-                checks.refuse("fit", f"{'mode' if mode != 'exact' else 'sync_every'} is an option of distributed "
-                                     "training: give distributed=True too", ArgumentError)
-            return None
+            if sync_every is not None or mode == "fast":
+                what = "sync_every" if sync_every is not None else "mode='fast'"
+                checks.refuse("fit", f"{what} is an option of distributed training: give distributed=True too "
+                                     "(mode='exact' alone runs exact mode's steps in this process)", ArgumentError)
+            if mode is None:
+                return None
         from . import distributed as mpi
-        mode, sync_every = mpi.check_options(mode, sync_every)
-        comm = mpi.world()
+        mode, sync_every = mpi.check_options(mode or "exact", sync_every)
+        comm = mpi.world() if distributed else mpi.ONE_PROCESS
         if self._parallel is None or self._parallel.comm is not comm:
             self._parallel = mpi.DataParallel(self, comm)
         self._parallel.mode, self._parallel.sync_every = mode, sync_every

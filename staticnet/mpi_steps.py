@@ -66,8 +66,13 @@ def add_parts(gathered, out):
             out[i] = out[i] + gathered[part, i]
 
 
-def source(inputs: int, variants: int, seeded: bool, counted: bool, exact: bool, float_type: str) -> str:
-    """The text of `run_steps` for a model of `inputs` data arrays whose steps run on `variants` row counts.
+NO_HANDLES = (0, 0, 0, 0, 0)  # the handles argument of a loop made without collectives (one rank), not read
+
+
+def source(inputs: int, variants: int, seeded: bool, counted: bool, exact: bool, float_type: str,
+           collective: bool = True) -> str:
+    """The text of `run_steps` for a model of `inputs` data arrays whose steps run on `variants` row counts;
+    without `collective` (one rank, as fit(mode="exact") runs on its own) it calls no MPI function.
 
     run_steps(first, stop, ...) runs the steps numbered first .. stop - 1 of an epoch, each on a whole batch of
     batch_size rows, and returns (MPI's error code, 0 if none; the loss sum and count correct carried on from the
@@ -106,14 +111,15 @@ def source(inputs: int, variants: int, seeded: bool, counted: bool, exact: bool,
         lines.append(f"{indent}    scale_into(gradients{v}, np.{float_type}(rows / batch_size), {out})")
     if exact:
         lines += [f"{indent}stats[part, 0] = loss * rows",
-                  f"{indent}stats[part, 1] = right",
-                  "        code = allgatherv(in_place, 0, values, gathered.ctypes.data, counts.ctypes.data,",
-                  "                          displacements.ctypes.data, values, comm)",
-                  "        if code == 0:",
-                  "            code = allreduce(in_place, stats.ctypes.data, stats.size, doubles, add, comm)",
-                  "        if code != 0:",
-                  "            return code, loss_sum, correct",
-                  "        add_parts(gathered, flat)",
+                  f"{indent}stats[part, 1] = right"]
+        if collective:
+            lines += ["        code = allgatherv(in_place, 0, values, gathered.ctypes.data, counts.ctypes.data,",
+                      "                          displacements.ctypes.data, values, comm)",
+                      "        if code == 0:",
+                      "            code = allreduce(in_place, stats.ctypes.data, stats.size, doubles, add, comm)",
+                      "        if code != 0:",
+                      "            return code, loss_sum, correct"]
+        lines += ["        add_parts(gathered, flat)",
                   "        update_step(*update_arguments)",
                   "        step_loss = 0.0",
                   "        for part in range(stats.shape[0]):",
@@ -122,19 +128,22 @@ def source(inputs: int, variants: int, seeded: bool, counted: bool, exact: bool,
                   "        loss_sum = loss_sum + step_loss"]
     else:
         lines += ["        loss_sum = loss_sum + loss * rows",
-                  "        correct += right",
-                  "        code = allreduce(in_place, flat.ctypes.data, flat.size, values, add, comm)",
-                  "        if code != 0:",
-                  "            return code, loss_sum, correct",
-                  "        update_step(*update_arguments)"]
+                  "        correct += right"]
+        if collective:
+            lines += ["        code = allreduce(in_place, flat.ctypes.data, flat.size, values, add, comm)",
+                      "        if code != 0:",
+                      "            return code, loss_sum, correct"]
+        lines.append("        update_step(*update_arguments)")
     lines.append("    return 0, loss_sum, correct")
     return "\n".join(lines) + "\n"
 
 
-def compile_steps(text: str, gradient_step, update_step, count_correct, mpi: MpiFunctions):
-    """run_steps compiled from `text`, calling these compiled steps, accuracy kernel and MPI functions."""
+def compile_steps(text: str, gradient_step, update_step, count_correct, mpi: MpiFunctions | None):
+    """run_steps compiled from `text`, calling these compiled steps, accuracy kernel and MPI functions (None:
+    a text made without collectives)."""
     namespace = {"np": np, "gather_rows": gather_rows, "scale_into": scale_into, "add_parts": add_parts,
-                 "gradient_step": gradient_step, "update_step": update_step, "count_correct": count_correct,
-                 "allreduce": mpi.allreduce, "allgatherv": mpi.allgatherv}
+                 "gradient_step": gradient_step, "update_step": update_step, "count_correct": count_correct}
+    if mpi is not None:
+        namespace.update(allreduce=mpi.allreduce, allgatherv=mpi.allgatherv)
     exec(compile(text, "<staticnet distributed steps>", "exec"), namespace)  # noqa: S102 - our own text
     return njit(nogil=True, error_model="numpy")(namespace["run_steps"])

@@ -129,14 +129,52 @@ def trained(request, tmp_path_factory):
     return request.param, where
 
 
-def test_exact_mode_gives_the_same_bits_on_1_2_and_3_ranks_on_every_rank(trained):
+def one_process(kind, dropout=False, **fit):
+    """build(kind) trained in this process by fit(mode="exact") without MPI, as the workers train it: the values
+    the workers save (weights, the last epoch's scores)."""
+    exec(compile(MODELS, "models", "exec"), scope := {})
+    net, data, batch = scope["build"](kind, dropout=dropout)
+    history = net.fit(data, epochs=3, batch_size=batch, seed=5, mode="exact", verbose=0, **fit)
+    scored = ("loss", "accuracy") + (("val_loss", "val_accuracy") if "validation" in fit else ())
+    return {**{k: history.epochs[-1][k] for k in scored}, **{t.name: t.value for t in net.trainable}}
+
+
+def test_exact_mode_on_1_2_and_3_ranks_gives_every_rank_the_bits_of_one_process_with_mode_exact(trained):
+    """The reference is fit(mode="exact") in this process, with no MPI at all: weights, loss, accuracy and the
+    validation scores, the same bits on every rank of every rank count."""
     kind, where = trained
-    reference = weights(where / "ex1-exact-0.npz")
-    for n in (2, 3):
+    exec(compile(MODELS, "models", "exec"), scope := {})
+    reference = one_process(kind, validation=scope["validation"](scope["build"](kind)[1]))
+    assert set(reference) >= {"loss", "val_loss", "o/W"}
+    for n in (1, 2, 3):
         for rank in range(n):
             held = weights(where / f"ex{n}-exact-{rank}.npz")
+            assert set(held) == set(reference)
             for name, value in reference.items():
                 assert np.array_equal(held[name], value), (n, rank, name)
+
+
+def test_one_process_exact_mode_runs_its_whole_batches_in_the_compiled_loop_with_the_bits_of_python_steps():
+    """fit(mode="exact") on its own runs staticnet/mpi_steps.py's loop made without collectives; every step made
+    from Python (distributed.py's step) must give the same bits: 100 whole batches of 100 rows (3 parts of 33 and
+    34 rows) and 50 more, with dropout, two steps a call."""
+    exec(compile(MODELS, "models", "exec"), scope := {})
+    found = {}
+    for compiled in (True, False):
+        distributed.DataParallel.compiled_steps = compiled
+        try:
+            net, data, _ = scope["build"]("mlp", dropout=True)
+            data = {k: v[np.arange(10050) % len(v)] for k, v in data.items()}
+            history = net.fit(data, epochs=1, batch_size=100, seed=5, mode="exact", verbose=0)
+        finally:
+            distributed.DataParallel.compiled_steps = True
+        assert len(net._parallel._loops) == (1 if compiled else 0)
+        assert net._parallel.mpi_functions is None  # no MPI called, none loaded
+        found[compiled] = history.epochs[-1], {t.name: t.value for t in net.trainable}
+    assert found[True][0]["loss"] == found[False][0]["loss"]
+    assert found[True][0]["accuracy"] == found[False][0]["accuracy"]
+    for name, value in found[False][1].items():
+        assert np.array_equal(found[True][1][name], value), name
 
 
 @pytest.mark.parametrize("name, ranks, loop_ranks", [("steps-exact", 2, (0, 1)), ("steps-fast", 2, (0, 1)),
@@ -159,10 +197,11 @@ def test_the_compiled_loop_of_whole_batches_gives_the_bits_of_steps_made_from_py
 
 def test_dropout_masks_are_drawn_per_part_so_exact_mode_keeps_its_bits_on_any_rank_count(trained):
     kind, where = trained
-    reference = weights(where / "ex1-dropout-0.npz")
+    reference = one_process(kind, dropout=True)
+    del reference["loss"], reference["accuracy"]
     without = weights(where / "ex1-exact-0.npz")
     assert not np.allclose(reference["o/W"], without["o/W"], rtol=1e-3)  # the masks were applied
-    for n in (2, 3):
+    for n in (1, 2, 3):
         for rank in range(n):
             held = weights(where / f"ex{n}-dropout-{rank}.npz")
             assert all(np.array_equal(held[k], reference[k]) for k in reference), (n, rank)
@@ -373,6 +412,18 @@ def test_batch_norm_is_refused_in_distributed_fit_naming_the_layer_and_why(inter
         assert "worker.py" in message  # the user's line
 
 
+def test_batch_norm_is_refused_in_one_process_exact_mode_before_any_step():
+    sn.seed(3)
+    x, y = sn.input("x", (None, 4)), sn.input("y", (None, 2))
+    p = sn.dense(sn.batch_norm(sn.dense(x, 4, name="h"), name="bn"), 2, activation="softmax")
+    net = sn.compile(sn.cross_entropy(p, y), outputs=p, optimizer=sn.SGD(lr=0.1))
+    before = [t.value.copy() for t in net.parameters]
+    with pytest.raises(ArgumentError, match=r"mode='exact' cannot train batch_norm 'bn' \(built at .*test_distributed"
+                                            r"\.py:\d+\).*each part of the batch on its own"):
+        net.fit({"x": np.ones((8, 4), np.float32), "y": np.eye(2, dtype=np.float32)[[0, 1] * 4]}, mode="exact")
+    assert all(np.array_equal(a, t.value) for a, t in zip(before, net.parameters)) and net.epochs_done == 0
+
+
 RESUMED = MODELS + textwrap.dedent('''
     import sys
     from staticnet.distributed import launched_rank
@@ -397,6 +448,11 @@ def test_a_checkpoint_resumed_on_another_rank_count_ends_as_an_uninterrupted_run
     for rank in range(3):
         resumed = weights(tmp_path / f"resumed-{rank}.npz")
         assert all(np.array_equal(resumed[k], straight[k]) for k in straight), rank
+    # the same checkpoint resumed by one process in exact mode, without MPI
+    exec(compile(MODELS, "models", "exec"), scope := {})
+    net, data, batch = scope["build"]("mlp")
+    net.fit(data, epochs=4, batch_size=batch, seed=5, mode="exact", verbose=0, resume=str(tmp_path / "ck.snet"))
+    assert all(np.array_equal(t.value, straight[t.name]) for t in net.trainable + net.state)
 
 
 FAILING = MODELS + textwrap.dedent('''
@@ -462,7 +518,14 @@ def test_the_cli_trains_on_every_rank_and_rank_0_alone_prints_and_saves(tmp_path
     assert sum(text.startswith("training tiny.py") for text in lines) == 1
     assert sum(text.startswith("test:") for text in lines) == 1
     assert lines.count("saved: out.snet") == 1
-    assert sn.load(str(tmp_path / "out.snet")).epochs_done == 2
+    ranks = sn.load(str(tmp_path / "out.snet"))
+    assert ranks.epochs_done == 2
+    # --mode exact alone: one process, no MPI, the bits of the two ranks
+    from staticnet.cli import main
+    assert main(["train", str(tmp_path / "tiny.py"), "--mode", "exact", "--save", str(tmp_path / "one.snet")]) == 0
+    one = sn.load(str(tmp_path / "one.snet"))
+    assert [t.name for t in one.trainable] == [t.name for t in ranks.trainable]
+    assert all(np.array_equal(a.value, b.value) for a, b in zip(one.trainable, ranks.trainable))
 
 
 def run_main(capsys, *argv):
@@ -484,7 +547,7 @@ def test_the_cli_outside_mpiexec_or_without_mpi4py_is_one_line(tmp_path, capsys,
     code, out, err = run_main(capsys, "train", model, "--distributed")
     assert (code, out) == (2, "") and err.count("\n") == 1 and "mpiexec -n N" in err
     code, out, err = run_main(capsys, "train", model, "--mode", "fast")
-    assert (code, err) == (2, "staticnet: error: --mode needs --distributed\n")
+    assert (code, err) == (2, "staticnet: error: --mode fast needs --distributed\n")
     monkeypatch.setenv("OMPI_COMM_WORLD_RANK", "0")
     monkeypatch.setitem(sys.modules, "mpi4py", None)  # as if it were not installed
     code, out, err = run_main(capsys, "train", model, "--distributed")
@@ -498,6 +561,10 @@ def test_fit_checks_its_distributed_arguments_before_training(outside_mpi):
         net.fit(data, distributed="yes")
     with pytest.raises(ArgumentError, match="sync_every is an option of distributed training"):
         net.fit(data, sync_every=4)
+    with pytest.raises(ArgumentError, match="mode='fast' is an option of distributed training"):
+        net.fit(data, mode="fast")
+    with pytest.raises(ArgumentError, match="mode must be one of 'exact', 'fast'"):
+        net.fit(data, mode="sloppy")
     with pytest.raises(ArgumentError, match="mode must be one of 'exact', 'fast'"):
         net.fit(data, distributed=True, mode="sloppy")
     with pytest.raises(ArgumentError, match="sync_every"):

@@ -19,8 +19,13 @@ def last_line(ranks, *arguments):
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def test_the_workers_time_an_epoch_on_two_ranks_and_each_form_of_a_step_on_one():
+def test_the_workers_time_an_epoch_on_two_ranks_on_one_process_in_exact_mode_and_each_form_of_a_step_on_one():
     assert last_line(2, "--worker", "W1", "1024", "exact")["seconds"] > 0
+    alone = subprocess.run([sys.executable, "-m", "bench.distributed", "--worker", "W1", "1024", "exact"], cwd=ROOT,
+                           capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=300,
+                           env={k: v for k, v in os.environ.items() if k not in RANK_VARIABLES + SIZE_VARIABLES})
+    assert alone.returncode == 0, alone.stderr[-3000:]
+    assert json.loads(alone.stdout.strip().splitlines()[-1])["seconds"] > 0
     cost = last_line(1, "--step-costs", "W1", "1024", "1")
     assert set(cost) == set(bench.STEP_FORMS) and all(seconds > 0 for seconds in cost.values())
 
