@@ -615,7 +615,8 @@ class DataParallel:
     def aborting_on_error(self):
         """An exception on this rank ends every rank: one line naming it, then MPI_Abort (the other ranks would
         wait for it in their next collective for good).  Ctrl-C and a stop asked for by a callback are not
-        errors: mpiexec passes Ctrl-C to every rank."""
+        errors: Ctrl-C in a terminal reaches mpiexec alone (each rank runs in a process group of its own), and
+        mpiexec ends every rank at once (tests/test_distributed.py)."""
         try:
             yield
         except KeyboardInterrupt:

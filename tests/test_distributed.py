@@ -506,6 +506,54 @@ def test_a_failing_rank_ends_the_job_within_seconds(tmp_path, how, line):
         assert time.time() - float((tmp_path / "killed-at").read_text()) < 30
 
 
+INTERRUPTED = MODELS + textwrap.dedent('''
+    import os
+    from staticnet.distributed import launched_rank
+
+    with open(f"rank-{launched_rank()}.pid", "w") as note:
+        note.write(str(os.getpid()))
+    net, data, batch = build("mlp")
+    net.fit({"x": np.tile(data["x"], (200, 1)), "y": np.tile(data["y"], (200, 1))}, epochs=10**6, batch_size=batch,
+            seed=5, distributed=True, verbose=0, checkpoint="ck.snet")
+''')
+
+
+def test_ctrl_c_to_mpiexec_ends_every_rank_at_once_and_leaves_the_last_checkpoint_whole(tmp_path):
+    """Ctrl-C in a terminal reaches mpiexec (the ranks run in process groups of their own), which ends every rank
+    at once: no rank may wait for good in a collective, and the checkpoint rank 0 last wrote must load and
+    resume."""
+    import signal
+    (tmp_path / "interrupted.py").write_text(INTERRUPTED)
+    env = {k: v for k, v in os.environ.items() if k not in LAUNCH_VARIABLES}
+    job = subprocess.Popen([distributed.mpiexec(), "--oversubscribe", "-n", "2", sys.executable, "interrupted.py"],
+                           cwd=tmp_path, env={**env, **MPI_ENV}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           stdin=subprocess.DEVNULL, text=True)
+    try:
+        waited = time.monotonic()
+        while not (tmp_path / "ck.snet").exists():  # an epoch or more trained, in the middle of another
+            assert job.poll() is None and time.monotonic() - waited < 120, job.communicate()[1][-2000:]
+            time.sleep(0.2)
+        time.sleep(1.0)
+        job.send_signal(signal.SIGINT)
+        sent = time.monotonic()
+        job.communicate(timeout=60)
+    finally:
+        job.kill()
+    assert job.returncode != 0
+    for rank in range(2):  # gone, not left running without mpiexec
+        pid = int((tmp_path / f"rank-{rank}.pid").read_text())
+        while time.monotonic() - sent < 30 and os.path.exists(f"/proc/{pid}"):
+            time.sleep(0.1)
+        assert not os.path.exists(f"/proc/{pid}"), rank
+    exec(compile(MODELS, "models", "exec"), scope := {})
+    net, data, batch = scope["build"]("mlp")
+    saved = sn.load(str(tmp_path / "ck.snet"))
+    assert saved.epochs_done >= 1
+    net.fit(data, epochs=saved.epochs_done + 1, batch_size=batch, seed=5, mode="exact", verbose=0,
+            resume=str(tmp_path / "ck.snet"))
+    assert net.epochs_done == saved.epochs_done + 1
+
+
 TINY = CLI_TINY.replace("epochs, batch_size = 1, 4", "epochs, batch_size = 2, 4")  # test_cli's model file, 2 epochs
 
 
