@@ -28,9 +28,17 @@ def _version(package):
         return "not installed"
 
 
+def vector_units() -> str:
+    """The CPU as LLVM names it, and its widest float vectors: what the compiled code may use ("znver3, AVX2")."""
+    import llvmlite.binding as llvm
+    features = llvm.get_host_cpu_features()
+    widest = "AVX-512" if features.get("avx512f") else "AVX2" if features.get("avx2") else "SSE"
+    return f"{llvm.get_host_cpu_name()}, {widest}"
+
+
 def describe(threads: int) -> dict:
     from staticnet.kernels import blas
-    return {"cpu": cpu_model(), "cores": os.cpu_count(), "threads": threads,
+    return {"cpu": cpu_model(), "vector_units": vector_units(), "cores": os.cpu_count(), "threads": threads,
             "STATICNET_NUM_THREADS": os.environ.get("STATICNET_NUM_THREADS", "unset (all cores)"),
             "blas": blas.SOURCE, "python": platform.python_version(),
             **{name: _version(name) for name in ("staticnet", "numpy", "numba", "llvmlite", "scipy", "torch", "jax")}}

@@ -40,7 +40,9 @@ def markdown(results) -> str:
              f"Written by `{results.get('command', 'staticnet bench')}` on {results.get('date', 'an unrecorded date')} "
              "(do not edit: run it again). Peers: " + ", ".join(f"{p} {state}" for p, state in
                                                                  sorted(results.get("peers", {}).items())) + ".", "",
-             f"Machine: {machine['cpu']}, {machine['cores']} cores, {machine['threads']} threads; BLAS: "
+             f"Machine: {machine['cpu']}"
+             + (f" ({machine['vector_units']})" if machine.get("vector_units") else "")
+             + f", {machine['cores']} cores, {machine['threads']} threads; BLAS: "
              f"{machine['blas']}; NumPy {machine['numpy']}, Numba {machine['numba']}.",
              f"Roofline (float32 2048x2048 matrix product, the fastest of "
              f"{roofline.get('rounds', 1)} at each thread count, taken in turn at the start and the end of the run): "
