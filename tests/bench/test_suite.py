@@ -93,6 +93,19 @@ def test_table_shows_missing_peers_and_targets():
     assert line.startswith("| W2 | 10 | 0.500 | - | 0.350 |")
 
 
+def test_the_machine_line_names_the_widest_vectors_the_cpu_flags_give():
+    with open("/proc/cpuinfo") as f:
+        flags = next(line for line in f if line.startswith("flags")).split(":", 1)[1].split()
+    widest = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "SSE"
+    units = machine.vector_units()
+    assert units.endswith(f", {widest}") and len(units) > len(widest) + 2
+    results = {"machine": {"cpu": "AMD EPYC", "vector_units": units, "cores": 2, "threads": 2, "blas": "b",
+                           "numpy": "2", "numba": "0"},
+               "roofline": {"one_thread_gflops": 50.0, "all_threads_gflops": 76.0}, "data": "MNIST",
+               "epochs": [], "compile": [], "kernels": []}
+    assert f"Machine: AMD EPYC ({units}), 2 cores" in report.markdown(results)
+
+
 def test_the_roofline_is_the_fastest_product_of_every_round():
     """Noise only slows a product down, so the best of all rounds is the machine's speed."""
     start = {"one_thread": [50.0, 90.0], "all_threads": [120.0, 80.0]}
