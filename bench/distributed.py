@@ -1,13 +1,13 @@
 """`python -m bench.distributed`: data-parallel training on MPI against one process, measured in one run.
 
-Each configuration trains a workload's first epoch in processes of its own (one per repeat, the
-configurations taken in turn, so a noisy machine slows all alike): one process on two threads (fit as it is),
-one process on one thread (fit as it is, and fit(mode="exact") without MPI, exact mode's steps on one process),
-and two ranks of one thread each (mpiexec -n 2, fit(distributed=True)) in exact and fast mode.  One rank of one thread in fast mode (mpiexec -n 1) runs the distributed step with nobody to talk
-to: its time against one process on one thread is what the distributed step costs over fit's compiled loop
-(the gradient is written out and applied by a second program instead of folded into the product).  Figures are
-medians over the repeats, seconds per 60,000-image epoch (W3 timed on 10,000 images and scaled); speed-ups are
-against one thread.
+Each configuration trains a workload's first epoch in processes of its own (one per repeat, the configurations
+taken in turn, so a noisy machine slows all alike): one process on two threads (fit as it is), one process on one
+thread (fit as it is, and fit(mode="exact") without MPI, exact mode's steps on one process), and two ranks of one
+thread each (mpiexec -n 2, fit(distributed=True)) in exact and fast mode. One rank of one thread in fast mode
+(mpiexec -n 1) runs the distributed step with nobody to talk to: its time against one process on one thread is what
+the distributed step costs over fit's compiled loop (the gradient is written out and applied by a second program
+instead of folded into the product). Figures are medians over the repeats, seconds per 60,000-image epoch (W3 timed
+on 10,000 images and scaled); speed-ups are against one thread.
 
 The second table is the cost of a step on one rank of one thread, in one process, the three taken in turn: fit's
 own compiled loop (no MPI), the distributed fit's compiled loop (staticnet/mpi_steps.py: MPI called from compiled
