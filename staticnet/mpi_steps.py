@@ -1,11 +1,11 @@
 """Distributed training's steps in one compiled loop: MPI's C functions called from compiled code.
 
 A distributed step is the gradient program on this rank's rows, a collective of the gradients, then the update
-program.  Made from Python, each step returned to Python between those calls, which cost 19% of a step of W1
-at batch 128 (docs/benchmarks.md, "A step's cost on one rank, with MPI called from compiled code").  Here one compiled function runs a run of steps: it
-gathers the rows, seeds the dropout masks, calls the two programs' compiled steps (Numba dispatchers) and calls
-MPI_Allreduce or MPI_Allgatherv through ctypes prototypes of the MPI library that mpi4py loaded, with the
-handles mpi4py gives (pointers in Open MPI, ints in MPICH).
+program. Made from Python, each step returned to Python between those calls, which cost 9-13% of a step on one
+rank (docs/benchmarks.md, "Data-parallel training on MPI", its second table). Here one compiled function runs a
+run of steps: it gathers the rows, seeds the dropout masks, calls the two programs' compiled steps (Numba
+dispatchers) and calls MPI_Allreduce or MPI_Allgatherv through ctypes prototypes of the MPI library that mpi4py
+loaded, with the handles mpi4py gives (pointers in Open MPI, ints in MPICH).
 
 The loop does in each step what distributed.DataParallel's Python step does, in the same order and precision,
 so the two give the same bits; the Python step remains for what the loop does not cover (the last, shorter
