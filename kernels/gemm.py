@@ -18,8 +18,10 @@ SPLIT_WORK = 2_000_000  # split_mode runs products with fewer multiply-adds (m n
 #                         from 16M to 2M made epochs of the book's CNN at batch 10-32 and of W1 and W2 at batch
 #                         128 up to 30% faster (epoch times as bench/epochs.py measures them).
 PART_STEP = 6  # a split product is cut into a multiple of this many chunks: 1, 2, 3 or 6 threads share them evenly
-PART_WORK = 4_000_000  # one more PART_STEP chunks per PART_STEP x this many multiply-adds, up to MOST_PARTS, so that
-MOST_PARTS = 24  #       a larger product feeds more threads while each chunk stays long beside a BLAS call's cost
+PART_WORK = 16_000_000  # one more PART_STEP chunks per PART_STEP x this many multiply-adds, up to MOST_PARTS, so
+MOST_PARTS = 24  #        that a larger product feeds more threads while each chunk stays long beside a BLAS call's
+#                         cost (and its packing of the operand every chunk reads whole): docs/architecture.md,
+#                         "Matrix products and threads", has the epoch times that set it
 ROWS_PER_PART = 16  # with fewer output rows per chunk than this, the columns or the sum over k are split
 
 

@@ -39,11 +39,11 @@ def test_the_products_of_an_sgd_step_as_the_kernels_see_them():
     assert product_calls(plan, 10) == {(10, 100, 784, False, False, True), (10, 10, 100, False, False, True),
                                        (10, 100, 10, False, True, True), (784, 100, 10, True, False, False),
                                        (100, 10, 10, True, False, False)}
-    # at 1024 rows: x @ W1 (80.3M multiply-adds: 6 chunks per 24M, 18) cut by rows, 1024 into chunks of 56 or
-    # 57, and W1's update (as large) by rows of W1, 784 into 43 or 44; the others run whole
+    # at 1024 rows: x @ W1 (80.3M multiply-adds: 6 chunks, and 6 more per 96M) cut by rows, 1024 into chunks of
+    # 170 or 171, and W1's update (as large) by rows of W1, 784 into 130 or 131; the others run whole
     calls = product_calls(plan, 1024)
-    assert {(56, 100, 784, False, False, True), (57, 100, 784, False, False, True),
-            (43, 100, 1024, True, False, False), (44, 100, 1024, True, False, False)} <= calls
+    assert {(170, 100, 784, False, False, True), (171, 100, 784, False, False, True),
+            (130, 100, 1024, True, False, False), (131, 100, 1024, True, False, False)} <= calls
     assert (1024, 10, 100, False, False, True) in calls and not any(c[:3] == (1024, 100, 784) for c in calls)
 
 
