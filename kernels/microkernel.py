@@ -225,8 +225,11 @@ def axpy_tile(typingctx, lanes, rows, kind, k, a, rsa, csa, b, ldb, c, ldc, seco
         rows_v, kind_v, *rest = _arguments(context, builder, signature.args[1:], args[1:], "iiipiipipiiiiff")
         e = _Emitter(builder, lanes.literal_value)
         key = builder.add(builder.mul(builder.sub(rows_v, _I64(1)), _I64(2)), kind_v)
-        cases = [((r - 1) * 2 + kind, (r, kind)) for r in range(1, AXPY_ROWS + 1) for kind in (FULL, OVERLAP)]
-        e.switch(key, cases, lambda r, kind: _axpy_tile(e, r, kind, *rest))
+        # a call site passes its kind as a constant: only that kind's tiles are emitted there (each tile's code is
+        # compiled once per call site, so emitting both kinds everywhere compiled twice the tiles that can run)
+        kinds = (kind.literal_value,) if isinstance(kind, types.IntegerLiteral) else (FULL, OVERLAP)
+        cases = [((r - 1) * 2 + tile_kind, (r, tile_kind)) for r in range(1, AXPY_ROWS + 1) for tile_kind in kinds]
+        e.switch(key, cases, lambda r, tile_kind: _axpy_tile(e, r, tile_kind, *rest))
         return context.get_dummy_value()
 
     return sig, codegen
