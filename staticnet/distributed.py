@@ -514,11 +514,11 @@ class DataParallel:
             self.mpi_functions = mpi_steps.MpiFunctions(self.comm, self.dtype)
         key = (batch_size, self.mode)
         if key not in self._loops:
-            programs = (self.gradient.generated.module.name, self.update.generated.module.name)
-            text = mpi_steps.source(programs, len(self.gradient.inputs), len(variants), self.seeder is not None,
-                                    self.count_correct and self.count_correct.__name__, exact, self.dtype.name,
-                                    self.mpi_functions.handle_type if collective else None)
-            self._loops[key] = mpi_steps.load(text)
+            text = mpi_steps.source(len(self.gradient.inputs), len(variants), self.seeder is not None,
+                                    self.count_correct is not None, exact, self.dtype.name, collective)
+            self._loops[key] = mpi_steps.compile_steps(text, self.gradient.generated.module.module.step,
+                                                       self.update_call[0], self.count_correct,
+                                                       self.mpi_functions if collective else None)
         loop, update_arguments = self._loops[key], self.update_call[1]
         handles = self.mpi_functions.handles if collective else mpi_steps.NO_HANDLES
         flattened = [value for variant in variants for value in variant]
@@ -534,11 +534,11 @@ class DataParallel:
             self._use_agreed_products()
             try:
                 with threads.blas_restored():
-                    code, loss_sum, correct = loop.run("run_steps", first_step, stop_step, batch_size, order, seeds,
-                                                       float(loss_sum), int(correct), *arrays, *flattened,
-                                                       self.flat_gradient, update_arguments, handles, *extra)
+                    code, loss_sum, correct = loop(first_step, stop_step, batch_size, order, seeds, float(loss_sum),
+                                                   int(correct), *arrays, *flattened, self.flat_gradient,
+                                                   update_arguments, handles, *extra)
             except Exception as error:
-                if loop.module.run_steps.signatures:  # it compiled: a step raised
+                if loop.signatures:  # it compiled: a step raised
                     raise
                 from .codegen.cache import warn
                 warn(f"distributed fit: the compiled loop of steps did not compile ({type(error).__name__}: "

@@ -3,66 +3,80 @@
 A distributed step is the gradient program on this rank's rows, a collective of the gradients, then the update
 program. Made from Python, each step returned to Python between those calls, which cost 9-13% of a step on one
 rank (docs/benchmarks.md, "Data-parallel training on MPI", its second table). Here one compiled function runs a
-run of steps: it gathers the rows, seeds the dropout masks, calls the two programs' compiled steps and calls
-MPI_Allreduce or MPI_Allgatherv with the handles mpi4py gives (pointers in Open MPI, ints in MPICH).
-
-The loop reaches MPI as the programs reach BLAS and the kernels (kernels/abi.py): through symbols registered
-with llvmlite at the addresses of the MPI library mpi4py loaded, so its compiled code names no address of this
-process and is kept in the compile cache like the programs' (a module per model shape, `load`): a second fit of
-the model, in this process or another, on any rank, loads it instead of compiling it (1.3-2 s on the Zen 3
-machine of docs/benchmarks.md).
+run of steps: it gathers the rows, seeds the dropout masks, calls the two programs' compiled steps (Numba
+dispatchers) and calls MPI_Allreduce or MPI_Allgatherv through ctypes prototypes of the MPI library that mpi4py
+loaded, with the handles mpi4py gives (pointers in Open MPI, ints in MPICH).
 
 The loop does in each step what distributed.DataParallel's Python step does, in the same order and precision,
 so the two give the same bits; the Python step remains for what the loop does not cover (the last, shorter
 batch of an epoch, a rank with no rows in a batch, local SGD).  Both may serve one job, one rank in one and
 another in the other: they make the same collectives in the same order.  The loop's text is made per model from
-its shape (how many inputs and row counts, masks, an accuracy, the float type) and the names of its programs'
-modules; it holds only names of its own.
+its shape (how many inputs and row counts, masks, an accuracy, the float type); it holds only names of its own.
 """
 from __future__ import annotations
 
 import ctypes
 
 import numpy as np
+from numba import njit
 
-from .codegen import cache
-from .codegen.source_text import literal
-from .kernels import abi
-
-SYMBOLS = {"allreduce": "staticnet_mpi_allreduce", "allgatherv": "staticnet_mpi_allgatherv"}
+from .kernels.shuffle import gather_rows
 
 
 class MpiFunctions:
-    """MPI_Allreduce and MPI_Allgatherv registered for compiled code, and the handles they take."""
+    """MPI_Allreduce and MPI_Allgatherv as compiled code calls them, and the handles they take."""
 
     def __init__(self, comm, dtype):
         from mpi4py import MPI
-        library = ctypes.CDLL(MPI.__file__)  # the MPI library mpi4py is linked against, already loaded
-        for name, symbol in SYMBOLS.items():
-            abi.register(symbol, ctypes.cast(getattr(library, f"MPI_{name.capitalize()}"), ctypes.c_void_p).value)
-        # Open MPI's handles are pointers, MPICH's ints: the loop's text declares the functions with this type
-        self.handle_type = "int32" if MPI._sizeof(MPI.Comm) == ctypes.sizeof(ctypes.c_int) else "int64"
+        library = ctypes.CDLL(MPI.__file__)  # an object of our own: the prototypes below are set on its functions
+
+        def handle(kind):  # Open MPI's handles are pointers, MPICH's ints
+            return ctypes.c_int if MPI._sizeof(kind) == ctypes.sizeof(ctypes.c_int) else ctypes.c_ssize_t
+        address, count = ctypes.c_ssize_t, ctypes.c_int
+        datatype, operation, communicator = handle(MPI.Datatype), handle(MPI.Op), handle(MPI.Comm)
+        self.allreduce = library.MPI_Allreduce
+        self.allreduce.argtypes = [address, address, count, datatype, operation, communicator]
+        self.allgatherv = library.MPI_Allgatherv
+        self.allgatherv.argtypes = [address, count, datatype, address, address, address, datatype, communicator]
+        for function in (self.allreduce, self.allgatherv):
+            function.restype = ctypes.c_int
         # MPI_IN_PLACE is an address constant ((void *) 1 in Open MPI, -1 in MPICH)
         self.handles = (ctypes.c_ssize_t(int(MPI.IN_PLACE)).value,
                         MPI._handleof(MPI.FLOAT if np.dtype(dtype) == np.float32 else MPI.DOUBLE),
                         MPI._handleof(MPI.DOUBLE), MPI._handleof(MPI.SUM), MPI._handleof(comm))
 
 
+@njit(cache=True, nogil=True, error_model="numpy")
+def scale_into(gradients, weight, out):
+    """out = the gradients one after another, each times `weight` (of their float type)."""
+    at = 0
+    for g in gradients:
+        for i in range(g.size):
+            out[at + i] = g[i] * weight
+        at += g.size
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def add_parts(gathered, out):
+    """out = gathered[0] + gathered[1] + ..., added in part order (NumPy's copyto, then += of each part)."""
+    for i in range(out.size):
+        out[i] = gathered[0, i]
+    for part in range(1, gathered.shape[0]):
+        for i in range(out.size):
+            out[i] = out[i] + gathered[part, i]
+
+
 NO_HANDLES = (0, 0, 0, 0, 0)  # the handles argument of a loop made without collectives (one rank), not read
 
 
-def source(programs: tuple[str, str], inputs: int, variants: int, seeded: bool, metric: str | None, exact: bool,
-           float_type: str, handle_type: str | None) -> str:
-    """The text of the module of `run_steps` for a model whose gradient and update programs are the `step`s of
-    the generated modules named in `programs`, of `inputs` data arrays, whose steps run on `variants` row
-    counts; `metric`: the kernels.metrics function counting correct predictions, if any; `handle_type`: the
-    integer type of MPI's handles (MpiFunctions.handle_type), or None for a loop that calls no MPI function (one
-    rank, as fit(mode="exact") runs on its own).
+def source(inputs: int, variants: int, seeded: bool, counted: bool, exact: bool, float_type: str,
+           collective: bool = True) -> str:
+    """The text of `run_steps` for a model of `inputs` data arrays whose steps run on `variants` row counts;
+    without `collective` (one rank, as fit(mode="exact") runs on its own) it calls no MPI function.
 
     run_steps(first, stop, ...) runs the steps numbered first .. stop - 1 of an epoch, each on a whole batch of
     batch_size rows, and returns (MPI's error code, 0 if none; the loss sum and count correct carried on from the
     ones given, as the Python step adds them)."""
-    collective, counted = handle_type is not None, metric is not None
     head = ["first", "stop", "batch_size", "order", "seeds", "loss_sum", "correct"]
     head += [f"data{i}" for i in range(inputs)]
     for v in range(variants):
@@ -71,30 +85,10 @@ def source(programs: tuple[str, str], inputs: int, variants: int, seeded: bool, 
     head += ["flat", "update_arguments", "handles"]
     head += ["bounds", "mine_first", "mine_stop", "gathered", "stats", "counts", "displacements"] if exact \
         else ["share_first"]
-    gradient_module, update_module = programs  # generated modules (cache.py), imported by the names they hold
-    if not all(name.isidentifier() for name in programs):
-        raise RuntimeError(f"internal error: {programs!r} are not the names of generated modules")
-    lines = ['"""The steps of one distributed model, in one compiled loop (made by staticnet/mpi_steps.py)."""',
-             "import numpy as np",
-             "from numba import njit, types",
-             "",
-             "from staticnet.kernels.gradient_parts import add_parts, scale_into",
-             "from staticnet.kernels.shuffle import gather_rows",
-             f"from {gradient_module} import step as gradient_step",
-             f"from {update_module} import step as update_step"]
-    if counted:
-        lines.append(f"from staticnet.kernels.metrics import {metric} as count_correct")
-    if collective:
-        lines += ["", f"HANDLE, ADDRESS, COUNT = types.{handle_type}, types.int64, types.int32",
-                  f"allreduce = types.ExternalFunction({literal(SYMBOLS['allreduce'])}, "
-                  "types.int32(ADDRESS, ADDRESS, COUNT, HANDLE, HANDLE, HANDLE))",
-                  f"allgatherv = types.ExternalFunction({literal(SYMBOLS['allgatherv'])}, "
-                  "types.int32(ADDRESS, COUNT, HANDLE, ADDRESS, ADDRESS, ADDRESS, HANDLE, HANDLE))"]
-    lines += ["", "", '@njit(cache=True, nogil=True, error_model="numpy")',
-              f"def run_steps({', '.join(head)}):",
-              "    in_place, values, doubles, add, comm = handles",
-              "    for number in range(first, stop):",
-              "        start = number * batch_size"]
+    lines = [f"def run_steps({', '.join(head)}):",
+             "    in_place, values, doubles, add, comm = handles",
+             "    for number in range(first, stop):",
+             "        start = number * batch_size"]
     if exact:
         lines += ["        stats[:] = 0.0",
                   "        for part in range(mine_first, mine_stop):",
@@ -144,7 +138,12 @@ def source(programs: tuple[str, str], inputs: int, variants: int, seeded: bool, 
     return "\n".join(lines) + "\n"
 
 
-def load(text: str) -> cache.GeneratedModule:
-    """The module of `text` (`source`), from the compile cache; its `run_steps` compiles on its first call there,
-    once per machine, when the programs it calls and MPI's symbols are registered."""
-    return cache.load("staticnet_steps", text)
+def compile_steps(text: str, gradient_step, update_step, count_correct, mpi: MpiFunctions | None):
+    """run_steps compiled from `text`, calling these compiled steps, accuracy kernel and MPI functions (None:
+    a text made without collectives)."""
+    namespace = {"np": np, "gather_rows": gather_rows, "scale_into": scale_into, "add_parts": add_parts,
+                 "gradient_step": gradient_step, "update_step": update_step, "count_correct": count_correct}
+    if mpi is not None:
+        namespace.update(allreduce=mpi.allreduce, allgatherv=mpi.allgatherv)
+    exec(compile(text, "<staticnet distributed steps>", "exec"), namespace)  # noqa: S102 - our own text
+    return njit(nogil=True, error_model="numpy")(namespace["run_steps"])

@@ -104,12 +104,12 @@ WORKER = MODELS + textwrap.dedent('''
 ''')
 
 
-def mpiexec(n, *command, cwd, timeout=240, env=None):
+def mpiexec(n, *command, cwd, timeout=240):
     """Run `command` on n ranks (oversubscribed: the machine may have fewer cores) as this test's user, root
-    included, over loopback only; `env`: variables added to this process's."""
-    inherited = {k: v for k, v in os.environ.items() if k not in LAUNCH_VARIABLES}
+    included, over loopback only."""
+    env = {k: v for k, v in os.environ.items() if k not in LAUNCH_VARIABLES}
     return subprocess.run([distributed.mpiexec(), "--oversubscribe", "-n", str(n), *command], cwd=cwd,
-                          env={**inherited, **MPI_ENV, **(env or {})}, capture_output=True, text=True, timeout=timeout,
+                          env={**env, **MPI_ENV}, capture_output=True, text=True, timeout=timeout,
                           stdin=subprocess.DEVNULL)
 
 
@@ -193,48 +193,6 @@ def test_the_compiled_loop_of_whole_batches_gives_the_bits_of_steps_made_from_py
         assert set(loop) == set(steps) and {"loss", "accuracy", "o/W"} <= set(loop)
         for key in loop:
             assert np.array_equal(loop[key], steps[key]), (rank, key)
-
-
-CACHED_LOOP = MODELS + textwrap.dedent('''
-    import sys
-    from staticnet.distributed import launched_rank
-
-    net, data, batch = build("mlp")
-    net.fit(data, epochs=1, batch_size=batch, seed=5, distributed=launched_rank() is not None, mode="exact",
-            verbose=0)
-    (loop,) = net._parallel._loops.values()
-    stats = loop.module.run_steps.stats
-    print(launched_rank(), sum(stats.cache_hits.values()), sum(stats.cache_misses.values()), loop.path)
-''')
-
-
-def test_the_compiled_loop_of_steps_is_kept_in_the_compile_cache_for_the_next_process(tmp_path):
-    """A distributed fit's loop (MPI called from compiled code, through registered symbols) and one process's
-    exact-mode loop are compiled once per machine: the next job's ranks, and the next process, load them."""
-    (tmp_path / "cached.py").write_text(CACHED_LOOP)
-    env = {"STATICNET_CACHE": str(tmp_path / "cache")}
-
-    def reports(run):
-        return sorted(line.split() for line in run().stdout.splitlines())
-
-    def job():
-        result = mpiexec(2, sys.executable, "cached.py", cwd=tmp_path, env=env)
-        assert result.returncode == 0, result.stderr[-3000:]
-        return result
-
-    def alone():
-        result = subprocess.run([sys.executable, "cached.py"], cwd=tmp_path, capture_output=True, text=True,
-                                env={**os.environ, **env}, timeout=240)
-        assert result.returncode == 0, result.stderr[-3000:]
-        return result
-
-    for run, ranks in ((job, ["0", "1"]), (alone, ["None"])):
-        first = reports(run)
-        assert [rank for rank, *_ in first] == ranks
-        again = reports(run)
-        assert [(rank, hits, misses) for rank, hits, misses, _ in again] == [(rank, "1", "0") for rank in ranks]
-        assert {path for *_, path in first} == {path for *_, path in again}
-        assert all(path.startswith(env["STATICNET_CACHE"]) for *_, path in again)
 
 
 def test_dropout_masks_are_drawn_per_part_so_exact_mode_keeps_its_bits_on_any_rank_count(trained):
