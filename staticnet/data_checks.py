@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import DataError
+from .kernels.finite import first_non_finite_row
 
 
 def _first_bad(mask: np.ndarray):
@@ -64,9 +65,13 @@ def check_finite(nodes, arrays, given, what: str) -> None:
     for node, array, raw in zip(nodes, arrays, given):
         if array.dtype.kind != "f":
             continue
-        bad = _first_bad(~np.isfinite(array))
-        if bad is not None:
-            row, column = bad
+        rows = array.reshape(len(array), -1)
+        if array.dtype in (np.float32, np.float64):  # one pass, no mask (kernels/finite.py)
+            row = int(first_non_finite_row(np.ascontiguousarray(rows)))
+        else:
+            row = next(iter(np.flatnonzero(~np.isfinite(rows).all(axis=1))), -1)
+        if row >= 0:
+            column = int(np.argmax(~np.isfinite(rows[row])))
             value = np.asarray(raw).reshape(len(array), -1)[row, column].item()
             converted = array.reshape(len(array), -1)[row, column].item()
             became = "" if repr(value) == repr(converted) else f" ({converted} in {array.dtype})"
