@@ -7,6 +7,9 @@ the compile time of Numba's generator (about a quarter of a second).
 """
 from numba import njit
 
+SPLIT_VALUES = 262_144  # a minibatch of at least this many values is gathered by GATHER_PARTS chunks shared among
+GATHER_PARTS = 6  #       the threads (codegen/library.py split_gather), where the step's products are split too
+
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def fisher_yates(order, draws):

@@ -10,6 +10,8 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 
+import numpy as np
+
 from .kernel_layer import ABI_POINTER, KEEP_BLOCK, Kernel
 from .source_text import literal
 
@@ -128,4 +130,35 @@ def split_gemm(dtype: str) -> tuple[Kernel, Kernel]:
             KEEP_BLOCK]
     kernel = Kernel("gemm", tuple(params + [("runner_at", "i64"), ("part_at", "i64")]), tuple(body),
                     "A matrix product, large ones cut among the threads")
+    return kernel, part
+
+
+def split_gather(dtype: str) -> tuple[Kernel, Kernel]:
+    """(the kernel, its part) copying a shuffled minibatch: out[r] = data[order[s + r]] for its n rows of `width`
+    values (kernels/shuffle.py gather_rows), in GATHER_PARTS runs of rows shared among the threads when the batch
+    holds SPLIT_VALUES values or more and the runtime passes the part (the step's products are split too); else
+    on the calling thread.  A copy: the same bits however it is shared.  Its arguments: data (address, rows,
+    width), order's address, s, out's address, n, threads, and the addresses of RUN_PARTS and of the part."""
+    pointer = ABI_POINTER[dtype][:3]
+    values = [("data", "i64"), ("total", "i64"), ("width", "i64"), ("order", "i64"), ("s", "i64"), ("out", "i64"),
+              ("n", "i64")]
+    views = [f"DATA = carray(abi.pointer_{pointer}(data), (total, width))",
+             "ORDER = carray(abi.pointer_i64(order), (total,))"]
+    loads = [f"{name} = abi.load_i64(block + {8 * k})" for k, (name, _) in enumerate(values)]
+    part = Kernel("gather_part", (("block", "i64"), ("chunk", "i64"), ("chunks", "i64")), tuple(loads + views + [
+        "first, last = n * chunk // chunks, n * (chunk + 1) // chunks",
+        f"rows = carray(abi.pointer_{pointer}(out + first * width * {np.dtype(dtype).itemsize}), (last - first, width))",
+        "K.shuffle.gather_rows(DATA, ORDER, s + first, rows)"]),
+        "One run of rows of a shuffled minibatch")
+    body = [*views,
+            "if part_at == 0 or threads <= 1 or n * width < K.shuffle.SPLIT_VALUES:",
+            f"    K.shuffle.gather_rows(DATA, ORDER, s, carray(abi.pointer_{pointer}(out), (n, width)))",
+            "    return",
+            f"block = np.empty({len(values)}, np.int64)",
+            "slots = block.ctypes.data",
+            *(f"abi.store_i64(slots + {8 * k}, {name})" for k, (name, _) in enumerate(values)),
+            "abi.call_runner(runner_at, part_at, slots, K.shuffle.GATHER_PARTS, threads)",
+            KEEP_BLOCK]
+    kernel = Kernel("gather", tuple(values + [("threads", "i64"), ("runner_at", "i64"), ("part_at", "i64")]),
+                    tuple(body), "A shuffled minibatch copied into place, large ones by runs of rows among the threads")
     return kernel, part

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ..loop_body import COPY
 from .driver import JIT, Driver, product
-from .library import Array, Integer
+from .library import split_gather
 from .signature import Group, Signature, one
 
 # How a label gives each row's class, as accuracy and the metrics computed from predictions read it
@@ -52,9 +52,9 @@ def epoch_loop(name: str, step: Driver, *, train: bool, loss_index: int | None,
         rows = product(step.dims(t)[1:])
         if train:
             buffer = f"b{step.plan.slot_of[t.id]}"
-            step.library("shuffle.gather_rows", [Array(d, t.dtype.name, ["total", rows]),
-                                                 Array("order", "int64", ["total"]),
-                                         Integer("s"), Array(buffer, t.dtype.name, ["n", rows])])
+            gather, part = split_gather(t.dtype.name)
+            step.call(gather, [d, "total", rows, "order", "s", buffer, "n", "threads", "runner_at",
+                               step.lazy_part(part)])
             step.line(f"{step.leaf_name(t)} = {buffer}")
         else:
             step.line(f"{step.leaf_name(t)} = {d} + s * {step.row_bytes(t)}")

@@ -123,7 +123,7 @@ def garbage_compiled_code(cache_dir):
 
 def empty_files(cache_dir):
     path = sorted(glob.glob(os.path.join(cache_dir, "staticnet_reduce_*.py")) +
-                  glob.glob(os.path.join(cache_dir, "staticnet_gather_rows_*.py")))[0]
+                  glob.glob(os.path.join(cache_dir, "staticnet_gather_*.py")))[0]
     open(path, "w").close()
     return [path]
 
