@@ -595,17 +595,24 @@ class Model:
             return (*self._team.train_epoch(arrays, order, epoch_seed, batch_size, progress, self._metrics_text,
                                             epoch), {})
         total = arrays[0].shape[0]
-        loss_sum, correct, done, rows_on = 0.0, 0, 0, {}
+        loss_sum, correct, done, rows_on, last = 0.0, 0, 0, {}, None
         if guard:
             guard.start_epoch(epoch, order, epoch_seed)
         while done < total:
             count = chooser.choose() if chooser else None
-            stop = min(total, done + (chooser.steps(count, chunk_steps) if chooser else chunk_steps) * batch_size)
+            # the first step on a count after another (or at an epoch's start) runs untimed, as a chunk of its
+            # own: it pays for waking that count's threads (and, the first time, for their first touch of the
+            # buffers), which timed made two threads lose to one they beat by 1.3x (threads.py, WARM_UP_STEPS)
+            warming = chooser is not None and count != last
+            steps = threads.WARM_UP_STEPS if warming else chooser.steps(count, chunk_steps) if chooser else chunk_steps
+            stop = min(total, done + steps * batch_size)
             chunk_started = time.perf_counter()
             part_loss, part_correct = self._train_rows(arrays, order, epoch_seed, done, stop, batch_size, count)
             if chooser:
-                chooser.record(count, time.perf_counter() - chunk_started, stop - done)
+                if not warming:
+                    chooser.record(count, time.perf_counter() - chunk_started, stop - done)
                 rows_on[count] = rows_on.get(count, 0) + stop - done
+                last = count
             if guard:
                 guard.after_chunk(done, stop, count, part_loss)
             loss_sum, correct, done = loss_sum + part_loss, correct + part_correct, stop

@@ -15,12 +15,13 @@ MODELS = textwrap.dedent("""
     import sys
     import numpy as np, numba, staticnet as sn
     from staticnet.codegen.parallel import PARALLEL_ROWS, products_split
+    from staticnet.kernels.shuffle import SPLIT_VALUES
 
     kind, saved = sys.argv[1], sys.argv[2]
     rng = np.random.default_rng(0)
     sn.seed(1)
     if kind == "dense":  # the issue's Adam MLP, on fewer rows
-        rows, batch, shape = 2560, 256, (784,)
+        rows, batch, shape = 2560, 512, (784,)
         x, y = sn.input("x", (None, 784)), sn.input("y", (None, 10))
         p = sn.dense(sn.dense(x, 100, activation="relu", name="h"), 10, activation="softmax", name="o")
     elif kind == "conv":
@@ -37,6 +38,7 @@ MODELS = textwrap.dedent("""
     plan = net.steps["train"].plan
     assert products_split(plan, batch), "no product of the step is large enough to be split"
     assert kind != "conv" or (plan.segments and batch >= PARALLEL_ROWS), "no batch segment shared among threads"
+    assert kind != "dense" or batch * 784 >= SPLIT_VALUES, "the batch's rows are not gathered by the threads"
     data = {"x": rng.random((rows, *shape), np.float32), "y": np.eye(10, dtype=np.float32)[rng.integers(0, 10, rows)]}
     net.fit(data, epochs=1, batch_size=batch, seed=1, verbose=0)
     np.savez(saved, threads=numba.get_num_threads(), **{k.replace("/", "_"): v for k, v in net.params.items()})
@@ -63,8 +65,9 @@ def run(threads, tmp_path, cache, kind="dense"):
 @pytest.mark.parametrize("kind", ["dense", "conv", "recurrent"])
 def test_one_two_and_three_threads_train_the_same_bits(kind, tmp_path, cache):
     """The README's promise: the thread setting does not change the results.  Each model's step has products
-    large enough to be cut into parts (the conv model's also a batch segment): while the cut followed the
-    thread setting (before issue 28), 1, 2 and 3 threads trained weights that differed in the last bits."""
+    large enough to be cut into parts (the conv model's also a batch segment, the dense model's gather of the
+    batch's rows too): while the cut followed the thread setting (before issue 28), 1, 2 and 3 threads trained
+    weights that differed in the last bits."""
     weights = {}
     for threads in (1, 2, 3):
         result, saved = run(threads, tmp_path, cache, kind)
@@ -157,6 +160,45 @@ def test_fit_times_both_counts_and_gives_the_thread_count_back(monkeypatch, caps
     assert history["loss"][-1] < history["loss"][0]
     shown = capsys.readouterr().err
     assert all(f" s  {record['threads']} thread" in shown for record in history.epochs)  # on each epoch's line
+
+
+@pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="choosing between thread counts needs two cores")
+def test_the_first_step_on_a_count_runs_untimed(monkeypatch):
+    """Waking a count's threads is not its speed: every chunk the chooser times follows a step run on the same
+    count in the same epoch, and that step (WARM_UP_STEPS) is a chunk of its own, never timed."""
+    monkeypatch.delenv("STATICNET_NUM_THREADS", raising=False)
+    from staticnet.model import Model
+    from staticnet.threads import WARM_UP_STEPS
+    runs, timed = [], []
+    train_rows, record = Model._train_rows, ThreadChooser.record
+
+    def logged_rows(self, arrays, order, epoch_seed, start, stop, batch_size, count):
+        runs.append((start, stop, count))
+        return train_rows(self, arrays, order, epoch_seed, start, stop, batch_size, count)
+
+    def logged_record(self, option, seconds, rows):
+        timed.append((len(runs) - 1, option, rows))
+        return record(self, option, seconds, rows)
+    monkeypatch.setattr(Model, "_train_rows", logged_rows)
+    monkeypatch.setattr(ThreadChooser, "record", logged_record)
+    sn.seed(0)
+    x, y = sn.input("x", (None, 8, 8, 1)), sn.input("y", (None, 3))
+    p = sn.dense(sn.flatten(sn.max_pool2d(sn.conv2d(x, 4, 3, activation="relu"), 2)), 3, activation="softmax")
+    net = sn.compile(sn.cross_entropy(p, y), outputs=p, optimizer=sn.SGD(lr=0.1))
+    rng = np.random.default_rng(0)
+    data = {"x": rng.random((900, 8, 8, 1), np.float32), "y": np.eye(3, dtype=np.float32)[rng.integers(0, 3, 900)]}
+    net.fit(data, epochs=2, batch_size=PARALLEL_ROWS, seed=0, verbose=0)
+    assert {option for _, option, _ in timed} == {1, numba.config.NUMBA_NUM_THREADS}  # both counts were timed
+    untimed = set(range(len(runs))) - {run for run, _, _ in timed}
+    for run, option, rows in timed:
+        start, stop, count = runs[run]
+        assert count == option and stop - start == rows
+        before = runs[run - 1]
+        assert run > 0 and before[2] == count and before[1] == start, "a timed chunk right after another count"
+    for run in untimed:
+        start, stop, count = runs[run]
+        assert stop - start <= WARM_UP_STEPS * PARALLEL_ROWS
+        assert start == 0 or runs[run - 1][2] != count
 
 
 @pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs two threads to compare with one")
