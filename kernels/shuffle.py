@@ -7,8 +7,11 @@ the compile time of Numba's generator (about a quarter of a second).
 """
 from numba import njit
 
-SPLIT_VALUES = 262_144  # a minibatch of at least this many values is gathered by GATHER_PARTS chunks shared among
-GATHER_PARTS = 6  #       the threads (codegen/library.py split_gather), where the step's products are split too
+SPLIT_VALUES = 65_536  # a minibatch of at least this many values is gathered by GATHER_PARTS chunks shared among
+GATHER_PARTS = 6  #      the threads (codegen/library.py split_gather), where the step's products are split too.
+#                        From 262,144 to 65,536 values, W1 and W2 at batch 128 (100,352 values) trained 0.94-0.95x
+#                        as long an epoch; 16,384 (batch 32) was within the noise (the 2-core Zen 5, medians of
+#                        5 epochs in 3 fresh processes each, taken in turn)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")

@@ -21,7 +21,7 @@ MODELS = textwrap.dedent("""
     rng = np.random.default_rng(0)
     sn.seed(1)
     if kind == "dense":  # the issue's Adam MLP, on fewer rows
-        rows, batch, shape = 2560, 512, (784,)
+        rows, batch, shape = 2560, 256, (784,)
         x, y = sn.input("x", (None, 784)), sn.input("y", (None, 10))
         p = sn.dense(sn.dense(x, 100, activation="relu", name="h"), 10, activation="softmax", name="o")
     elif kind == "conv":
