@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from llvmlite import ir
 import llvmlite.binding as llvm
-from numba import cfunc, literally, njit, types
+from numba import cfunc, njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
@@ -235,57 +235,66 @@ def axpy_tile(typingctx, lanes, rows, kind, k, a, rsa, csa, b, ldb, c, ldc, seco
     return sig, codegen
 
 
-@njit(nogil=True, cache=True, error_model="numpy")
-def _axpy_full_tiles(lanes, rows, n, depth, a, rsa, csa, b, ldb, c, ldc, alpha, beta):
-    """The tiles of `rows` rows of out left to right, all but the columns left over at the right edge;
-    with lanes to 2 lanes - 1 columns in all, one tile of two overlapping vectors."""
-    literally(lanes)
+def _axpy_gemm_of(lanes: int):
+    """axpy_gemm on vectors of `lanes` float32 (LANES or WIDE_LANES), its loops marked inline="always": Numba
+    compiles them once, inside the entry (cfunc) that calls them.  As separate functions each was compiled on
+    its own and again inside its caller: on an empty cache an axpy entry took 1.5-1.7 s to compile, inlined
+    0.7-0.9 s, the dot entry 0.56 s against 0.35 (the 2-core Zen 5); the code, and its bits, are the same."""
     width = AXPY_VECTORS * lanes
-    if n < width:
-        axpy_tile(lanes, rows, OVERLAP, depth, a, rsa, csa, b, ldb, c, ldc, n - lanes, 0, width - n, alpha, beta)
-    else:
-        for t in range(n // width):
-            axpy_tile(lanes, rows, FULL, depth, a, rsa, csa, b + 4 * t * width, ldb, c + 4 * t * width, ldc, lanes,
-                      0, 0, alpha, beta)
+
+    @njit(nogil=True, error_model="numpy", inline="always")
+    def full_tiles(rows, n, depth, a, rsa, csa, b, ldb, c, ldc, alpha, beta):
+        """The tiles of `rows` rows of out left to right, all but the columns left over at the right edge;
+        with lanes to 2 lanes - 1 columns in all, one tile of two overlapping vectors."""
+        if n < width:
+            axpy_tile(lanes, rows, OVERLAP, depth, a, rsa, csa, b, ldb, c, ldc, n - lanes, 0, width - n, alpha, beta)
+        else:
+            for t in range(n // width):
+                axpy_tile(lanes, rows, FULL, depth, a, rsa, csa, b + 4 * t * width, ldb, c + 4 * t * width, ldc,
+                          lanes, 0, 0, alpha, beta)
+
+    @njit(nogil=True, error_model="numpy", inline="always")
+    def edge_tile(rows, n, depth, a, rsa, csa, b, ldb, c, ldc, alpha, beta):
+        """The columns left over at the right edge (n >= 16) as a tile ending there, overlapping the tile before:
+        unmasked loads, quicker than masked ones.  Where it updates out (beta != 0), the overlapped columns keep
+        the values that tile wrote; it runs a block of rows later than them, as its loads stall on stores
+        still in flight otherwise (bench/kernel_timings.py)."""
+        done = width - (n - n // width * width)  # columns of the tile already computed
+        if n >= width and done < width:
+            axpy_tile(lanes, rows, OVERLAP, depth, a, rsa, csa, b + 4 * (n - width), ldb, c + 4 * (n - width), ldc,
+                      lanes, min(done, lanes), max(done - lanes, 0), alpha, beta)
+
+    @njit(nogil=True, error_model="numpy", inline="always")
+    def gemm(m, n, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta):
+        blocks = (m + AXPY_ROWS - 1) // AXPY_ROWS
+        for p0 in range(0, k, DEPTH_BLOCK):
+            depth = min(DEPTH_BLOCK, k - p0)
+            scale = beta if p0 == 0 else 1.0
+            a_p, b_p = a + 4 * p0 * csa, b + 4 * p0 * ldb
+            for block in range(blocks + 1):
+                if block < blocks:
+                    i0, i1 = m * block // blocks, m * (block + 1) // blocks
+                    full_tiles(i1 - i0, n, depth, a_p + 4 * i0 * rsa, rsa, csa, b_p, ldb, c + 4 * i0 * ldc, ldc,
+                               alpha, scale)
+                if block > 0:  # the right edge of the block before
+                    i0, i1 = m * (block - 1) // blocks, m * block // blocks
+                    edge_tile(i1 - i0, n, depth, a_p + 4 * i0 * rsa, rsa, csa, b_p, ldb, c + 4 * i0 * ldc, ldc,
+                              alpha, scale)
+    return gemm
 
 
-@njit(nogil=True, cache=True, error_model="numpy")
-def _axpy_edge_tile(lanes, rows, n, depth, a, rsa, csa, b, ldb, c, ldc, alpha, beta):
-    """The columns left over at the right edge (n >= 16) as a tile ending there, overlapping the tile before:
-    unmasked loads, quicker than masked ones.  Where it updates out (beta != 0), the overlapped columns keep
-    the values that tile wrote; it runs a block of rows later than them, as its loads stall on stores
-    still in flight otherwise (bench/kernel_timings.py)."""
-    literally(lanes)
-    width = AXPY_VECTORS * lanes
-    done = width - (n - n // width * width)  # columns of the tile already computed
-    if n >= width and done < width:
-        axpy_tile(lanes, rows, OVERLAP, depth, a, rsa, csa, b + 4 * (n - width), ldb, c + 4 * (n - width), ldc,
-                  lanes, min(done, lanes), max(done - lanes, 0), alpha, beta)
+_AXPY_GEMM_NARROW, _AXPY_GEMM_WIDE = _axpy_gemm_of(LANES), _axpy_gemm_of(WIDE_LANES)
+_AXPY_GEMM = {LANES: _AXPY_GEMM_NARROW, WIDE_LANES: _AXPY_GEMM_WIDE}
 
 
-@njit(nogil=True, cache=True, error_model="numpy")
 def axpy_gemm(lanes, m, n, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta):
     """out (m x n at address c, row stride ldc) = alpha op(a) @ b + beta out, float32, op(a)[i, p] at
-    a + 4 (i rsa + p csa), b (k x n) row-major with row stride ldb; k > 0, n >= lanes (a literal: LANES or
-    WIDE_LANES).  The rows are shared among blocks of near-equal size (at most AXPY_ROWS), so that no block has
-    far fewer accumulators.  Each value of out is one lane summing its terms in order (blocks of DEPTH_BLOCK),
-    whatever the width: both widths give the same bits."""
-    literally(lanes)
-    blocks = (m + AXPY_ROWS - 1) // AXPY_ROWS
-    for p0 in range(0, k, DEPTH_BLOCK):
-        depth = min(DEPTH_BLOCK, k - p0)
-        scale = beta if p0 == 0 else 1.0
-        a_p, b_p = a + 4 * p0 * csa, b + 4 * p0 * ldb
-        for block in range(blocks + 1):
-            if block < blocks:
-                i0, i1 = m * block // blocks, m * (block + 1) // blocks
-                _axpy_full_tiles(lanes, i1 - i0, n, depth, a_p + 4 * i0 * rsa, rsa, csa, b_p, ldb, c + 4 * i0 * ldc,
-                                 ldc, alpha, scale)
-            if block > 0:  # the right edge of the block before
-                i0, i1 = m * (block - 1) // blocks, m * block // blocks
-                _axpy_edge_tile(lanes, i1 - i0, n, depth, a_p + 4 * i0 * rsa, rsa, csa, b_p, ldb, c + 4 * i0 * ldc,
-                                ldc,
-                                alpha, scale)
+    a + 4 (i rsa + p csa), b (k x n) row-major with row stride ldb; k > 0, n >= lanes (LANES or WIDE_LANES).
+    The rows are shared among blocks of near-equal size (at most AXPY_ROWS), so that no block has far fewer
+    accumulators.  Each value of out is one lane summing its terms in order (blocks of DEPTH_BLOCK), whatever
+    the width: both widths give the same bits.  (From Python, for the tests; the entries below call the
+    compiled form of their width.)"""
+    _AXPY_GEMM[lanes](m, n, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta)
 
 
 def _hadd(builder, x, y):
@@ -351,7 +360,7 @@ def dot_tile(typingctx, rows, columns, k, a, lda, b, ldb, c, ldc, alpha, beta):
     return sig, codegen
 
 
-@njit(nogil=True, cache=True, error_model="numpy")
+@njit(nogil=True, cache=True, error_model="numpy", inline="always")  # compiled once, in _dot_entry
 def dot_gemm(m, n, k, a, lda, b, ldb, c, ldc, alpha, beta):
     """out (m x n at address c, row stride ldc) = alpha a @ b.T + beta out, float32, a (m x k) and b (n x k)
     row-major with row strides lda and ldb.  For each DOT_COLUMNS rows of b (in L1 from then on), every
@@ -369,7 +378,7 @@ DOT_PARAMS = ("i64",) * 9 + ("f32", "f32")
 
 @cfunc(abi.caller_signature("void", AXPY_PARAMS), cache=True, error_model="numpy")
 def _axpy_entry(m, n, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta):
-    axpy_gemm(LANES, m, n, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta)
+    _AXPY_GEMM_NARROW(m, n, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta)
 
 
 @cfunc(abi.caller_signature("void", DOT_PARAMS), cache=True, error_model="numpy")
@@ -388,7 +397,7 @@ abi.register(DOT_SYMBOL, _dot_entry.address)
 if HAS_WIDE:  # compiled only where it runs, so no CPU is ever given an instruction it lacks
     @cfunc(abi.caller_signature("void", AXPY_PARAMS), cache=True, error_model="numpy")
     def _wide_axpy_entry(m, n, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta):
-        axpy_gemm(WIDE_LANES, m, n, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta)
+        _AXPY_GEMM_WIDE(m, n, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta)
     abi.register(WIDE_AXPY_SYMBOL, _wide_axpy_entry.address)
 else:  # never chosen here (product_choice.py offers it only with AVX-512); a model file that ran on it
     abi.register(WIDE_AXPY_SYMBOL, _axpy_entry.address)  # runs on the 8-lane form, which gives the same bits

@@ -1,6 +1,6 @@
 import numpy as np
 import pytest
-from numba import literally, njit
+from numba import njit
 
 from staticnet.kernels.microkernel import (AXPY_ROWS, DEPTH_BLOCK, FULL, HAS_WIDE, LANES, WIDE_LANES, axpy_gemm,
                                            axpy_tile, dot_gemm, host_has_avx512)
@@ -14,9 +14,7 @@ def lanes(request):
     return request.param
 
 
-@njit
 def _axpy(lanes, a, b, c, trans_a, m, n, k, ldc, alpha, beta):
-    literally(lanes)
     lda = a.shape[1]
     axpy_gemm(lanes, m, n, k, a.ctypes.data, 1 if trans_a else lda, lda if trans_a else 1, b.ctypes.data, b.shape[1],
               c.ctypes.data, ldc, alpha, beta)
