@@ -600,10 +600,10 @@ class Model:
             guard.start_epoch(epoch, order, epoch_seed)
         while done < total:
             count = chooser.choose() if chooser else None
-            # the first step on a count after another (or at an epoch's start) runs untimed, as a chunk of its
-            # own: it pays for waking that count's threads (and, the first time, for their first touch of the
-            # buffers), which timed made two threads lose to one they beat by 1.3x (threads.py, WARM_UP_STEPS)
-            warming = chooser is not None and count != last
+            # the first step on several threads after another count (or at an epoch's start) runs untimed, as a
+            # chunk of its own: it pays for waking those threads (and, the first time, for their first touch of
+            # the buffers), which timed made two threads lose to one they beat by 1.3x (threads.py, WARM_UP_STEPS)
+            warming = chooser is not None and count != last and count > 1
             steps = threads.WARM_UP_STEPS if warming else chooser.steps(count, chunk_steps) if chooser else chunk_steps
             stop = min(total, done + steps * batch_size)
             chunk_started = time.perf_counter()

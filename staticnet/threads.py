@@ -130,11 +130,13 @@ PROBE_COST = 0.02  # a probe that lost by a factor r waits at least (r - 1) / PR
 #                    LONGEST_WAIT), so a count that lost clearly is seldom timed again: doubling the wait from
 #                    FIRST_PROBE alone re-timed a count running at half speed often enough to slow an epoch by
 #                    about a tenth (the book's CNN at batch 128 on one thread).
-WARM_UP_STEPS = 1  # fit runs this many steps untimed whenever it changes the count, then times the chunk: a probe of
-#                   two threads timed from its first step, a quarter chunk of 2 steps (W2, batch 128), paid for
+WARM_UP_STEPS = 1  # fit runs this many steps untimed when it moves to several threads, then times the chunk: a probe
+#                   of two threads timed from its first step, a quarter chunk of 2 steps (W2, batch 128), paid for
 #                   waking the sleeping second thread and measured 2.3-2.8 us a row against 1.9 in whole chunks,
 #                   and the first chunk on two threads 4.8; so one thread (2.4) was kept, and the epoch took
-#                   0.15 s where two threads train it in 0.105 (the 2-core Zen 5, medians of 5 epochs)
+#                   0.15 s where two threads train it in 0.105 (the 2-core Zen 5, medians of 5 epochs).  One
+#                   thread has nothing to wake: its probes start timed (each untimed step of a probe on a count
+#                   that lost costs as much as the timed one)
 PROBE_SHARE = 4  # the count not in use is timed on a quarter of a chunk, so a probe of a slower count costs a
 #                  quarter of what a whole chunk on it would
 

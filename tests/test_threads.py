@@ -163,9 +163,10 @@ def test_fit_times_both_counts_and_gives_the_thread_count_back(monkeypatch, caps
 
 
 @pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="choosing between thread counts needs two cores")
-def test_the_first_step_on_a_count_runs_untimed(monkeypatch):
-    """Waking a count's threads is not its speed: every chunk the chooser times follows a step run on the same
-    count in the same epoch, and that step (WARM_UP_STEPS) is a chunk of its own, never timed."""
+def test_the_first_step_on_several_threads_runs_untimed(monkeypatch):
+    """Waking threads is not their speed: every chunk the chooser times on several threads follows a step run
+    on the same count in the same epoch, and that step (WARM_UP_STEPS) is a chunk of its own, never timed; one
+    thread, with none to wake, is timed from its first step."""
     monkeypatch.delenv("STATICNET_NUM_THREADS", raising=False)
     from staticnet.model import Model
     from staticnet.threads import WARM_UP_STEPS
@@ -193,11 +194,13 @@ def test_the_first_step_on_a_count_runs_untimed(monkeypatch):
     for run, option, rows in timed:
         start, stop, count = runs[run]
         assert count == option and stop - start == rows
-        before = runs[run - 1]
-        assert run > 0 and before[2] == count and before[1] == start, "a timed chunk right after another count"
+        if count > 1:
+            before = runs[run - 1]
+            assert run > 0 and before[2] == count and before[1] == start, "timed right after another count"
+    assert any(runs[run - 1][2] > 1 for run, option, _ in timed if option == 1 and run > 0)  # a probe of one thread
     for run in untimed:
         start, stop, count = runs[run]
-        assert stop - start <= WARM_UP_STEPS * PARALLEL_ROWS
+        assert stop - start <= WARM_UP_STEPS * PARALLEL_ROWS and count > 1
         assert start == 0 or runs[run - 1][2] != count
 
 
