@@ -157,7 +157,8 @@ class ThreadChooser:
     two threads, the Adam MLP at batch 32 (W2) on one.  bench/epochs.py shows it, run with
     $STATICNET_NUM_THREADS set to 1 and to 2.
     Each count is timed twice (one that lost by far, once), then the faster runs and the other is
-    timed again now and then, on a share of a chunk (PROBE_SHARE): the more it lost by, the later (PROBE_COST)."""
+    timed again FIRST_PROBE chunks on, then now and then, on a share of a chunk (PROBE_SHARE): the more it
+    lost by, the later (PROBE_COST)."""
 
     def __init__(self, most: int, longest_wait: int = LONGEST_WAIT):
         self.options = (most, 1)
@@ -197,10 +198,14 @@ class ThreadChooser:
         exploring = self._untimed() is not None
         self.recent[option] = (self.recent[option] + [seconds / rows])[-3:]
         if exploring:
-            if self._untimed() is None:
+            if self._untimed() is None:  # the verdict of the first timings is checked once, FIRST_PROBE chunks on,
+                #                          however clear it was: a moment of noise then (another process's threads
+                #                          still spinning) made two threads lose to one they beat by 1.6x, and with
+                #                          the wait grown from the loss the whole first epoch of W1 at batch 1024
+                #                          (29 chunks) ran on one thread (bench, the 2-core Zen 5); later probes
+                #                          wait as long as their loss says
                 self.current = min(self.options, key=self._estimate)
-                lost_by = max(map(self._estimate, self.options)) / self._estimate(self.current)
-                self.wait = self.countdown = _wait(FIRST_PROBE, lost_by, self.longest_wait)
+                self.wait = self.countdown = FIRST_PROBE
             return
         if option == self.current:
             self.countdown -= 1

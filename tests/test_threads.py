@@ -109,11 +109,14 @@ def test_the_chooser_runs_the_faster_count_and_follows_a_change():
 
 def test_a_count_that_lost_by_far_is_timed_again_later_than_a_close_one():
     far, close = ThreadChooser(2), ThreadChooser(2)
-    ran_far = run_chooser(far, {2: 1.0, 1: 2.0}, 40)
-    ran_close = run_chooser(close, {2: 1.0, 1: 1.04}, 40)
+    ran_far = run_chooser(far, {2: 1.0, 1: 2.0}, 60)
+    ran_close = run_chooser(close, {2: 1.0, 1: 1.04}, 60)
     assert ran_far[:4] == [2, 2, 1, 2] and ran_close[:4] == [2, 2, 1, 1]  # a clear loss is timed once
-    assert ran_far[3:].index(1) == LONGEST_WAIT and ran_close[4:].index(1) == FIRST_PROBE
-    assert ran_far.count(1) == 2  # in a 40-chunk epoch: the first timing and one probe
+    # the first verdict is checked once, FIRST_PROBE chunks on, however clear; then the wait follows the loss
+    far_probe, close_probe = 3 + ran_far[3:].index(1), 4 + ran_close[4:].index(1)
+    assert far_probe - 3 == FIRST_PROBE and close_probe - 4 == FIRST_PROBE
+    assert ran_far[far_probe + 1:].index(1) == LONGEST_WAIT and ran_close[close_probe + 1:].index(1) == 2 * FIRST_PROBE
+    assert ran_far.count(1) == 3  # in 60 chunks: the first timing, the check, one probe
 
 
 def test_one_slow_probe_does_not_switch():
@@ -235,7 +238,8 @@ def test_results_do_not_depend_on_how_many_threads_run_them(monkeypatch):
 def test_a_chooser_of_calls_waits_longer_before_probing_a_count_that_lost_by_far():
     calls = ThreadChooser(2, longest_wait=LONGEST_WAIT_CALLS)
     ran = run_chooser(calls, {2: 1.0, 1: 40.0}, 2000)  # a split step while the other core is busy
-    assert ran[:4] == [2, 2, 1, 2] and ran[3:].index(1) == LONGEST_WAIT_CALLS
+    check = 3 + ran[3:].index(1)  # the first verdict checked once, as in fit
+    assert ran[:4] == [2, 2, 1, 2] and check - 3 == FIRST_PROBE and ran[check + 1:].index(1) == LONGEST_WAIT_CALLS
 
 
 @pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="choosing between thread counts needs two cores")
