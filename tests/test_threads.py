@@ -145,15 +145,22 @@ def test_the_chooser_is_off_when_the_count_is_fixed(monkeypatch):
     assert chooser_for(("model", 10)) is None
 
 
-@pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="choosing between thread counts needs two cores")
-def test_fit_times_both_counts_and_gives_the_thread_count_back(monkeypatch, capsys):
-    monkeypatch.delenv("STATICNET_NUM_THREADS", raising=False)
+def small_conv_net(rows):
+    """A small CNN whose steps at batch PARALLEL_ROWS split rows among the threads (so the chooser times counts),
+    and `rows` rows of data for it."""
     sn.seed(0)
     x, y = sn.input("x", (None, 8, 8, 1)), sn.input("y", (None, 3))
     p = sn.dense(sn.flatten(sn.max_pool2d(sn.conv2d(x, 4, 3, activation="relu"), 2)), 3, activation="softmax")
     net = sn.compile(sn.cross_entropy(p, y), outputs=p, optimizer=sn.SGD(lr=0.1))
     rng = np.random.default_rng(0)
-    data = {"x": rng.random((400, 8, 8, 1), np.float32), "y": np.eye(3, dtype=np.float32)[rng.integers(0, 3, 400)]}
+    return net, {"x": rng.random((rows, 8, 8, 1), np.float32),
+                 "y": np.eye(3, dtype=np.float32)[rng.integers(0, 3, rows)]}
+
+
+@pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="choosing between thread counts needs two cores")
+def test_fit_times_both_counts_and_gives_the_thread_count_back(monkeypatch, capsys):
+    monkeypatch.delenv("STATICNET_NUM_THREADS", raising=False)
+    net, data = small_conv_net(400)
     before = numba.get_num_threads()
     history = net.fit(data, epochs=2, batch_size=PARALLEL_ROWS, seed=0, verbose=1)
     assert numba.get_num_threads() == before
@@ -185,12 +192,7 @@ def test_the_first_step_on_several_threads_runs_untimed(monkeypatch):
         return record(self, option, seconds, rows)
     monkeypatch.setattr(Model, "_train_rows", logged_rows)
     monkeypatch.setattr(ThreadChooser, "record", logged_record)
-    sn.seed(0)
-    x, y = sn.input("x", (None, 8, 8, 1)), sn.input("y", (None, 3))
-    p = sn.dense(sn.flatten(sn.max_pool2d(sn.conv2d(x, 4, 3, activation="relu"), 2)), 3, activation="softmax")
-    net = sn.compile(sn.cross_entropy(p, y), outputs=p, optimizer=sn.SGD(lr=0.1))
-    rng = np.random.default_rng(0)
-    data = {"x": rng.random((900, 8, 8, 1), np.float32), "y": np.eye(3, dtype=np.float32)[rng.integers(0, 3, 900)]}
+    net, data = small_conv_net(900)
     net.fit(data, epochs=2, batch_size=PARALLEL_ROWS, seed=0, verbose=0)
     assert {option for _, option, _ in timed} == {1, numba.config.NUMBA_NUM_THREADS}  # both counts were timed
     untimed = set(range(len(runs))) - {run for run, _, _ in timed}
