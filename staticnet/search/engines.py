@@ -327,9 +327,12 @@ class Dask:
         docstring says why)."""
         from distributed import as_completed
         from distributed.scheduler import KilledWorker
-        if self.scattered is None:  # once for the whole search, successive halving's rungs included
-            self.scattered = (self.client.scatter([self.data], broadcast=True)[0] if isinstance(self.data, ArrayData)
-                              else self.data)
+        if self.scattered is None:  # once for the whole search, successive halving's rungs included; under a key
+            # of its own (hash=False): under the key of the data's hash, a search run again right after one whose
+            # workers died scattered it while the first one's cancel of that key was still on its way, and the
+            # scheduler dropped the new copy ("Could not find data"; its trials were recorded as killed again)
+            self.scattered = (self.client.scatter([self.data], broadcast=True, hash=False)[0]
+                              if isinstance(self.data, ArrayData) else self.data)
         data = self.scattered
         token = uuid.uuid4().hex[:8]
         futures = {}
