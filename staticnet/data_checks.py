@@ -63,17 +63,14 @@ def check_ids(embeddings, nodes, given, what: str) -> None:
 def check_finite(nodes, arrays, given, what: str) -> None:
     """Every value of the float inputs is finite; names the first row holding NaN or an infinity."""
     for node, array, raw in zip(nodes, arrays, given):
-        if array.dtype.kind != "f":
+        if array.dtype.kind != "f":  # float32 or float64, the inputs' float types: one pass, no mask
             continue
         rows = array.reshape(len(array), -1)
-        if array.dtype in (np.float32, np.float64):  # one pass, no mask (kernels/finite.py)
-            row = int(first_non_finite_row(np.ascontiguousarray(rows)))
-        else:
-            row = next(iter(np.flatnonzero(~np.isfinite(rows).all(axis=1))), -1)
+        row = int(first_non_finite_row(np.ascontiguousarray(rows)))
         if row >= 0:
             column = int(np.argmax(~np.isfinite(rows[row])))
             value = np.asarray(raw).reshape(len(array), -1)[row, column].item()
-            converted = array.reshape(len(array), -1)[row, column].item()
+            converted = rows[row, column].item()
             became = "" if repr(value) == repr(converted) else f" ({converted} in {array.dtype})"
             raise DataError(f"{what}: input {node.name!r} row {row} holds {value!r}{became}; the data must be finite "
                             "(fit(check_data=False) skips this check)")
