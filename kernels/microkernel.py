@@ -37,8 +37,10 @@ LANES = 8  # float32 lanes of a 256-bit vector register (AVX2); the dot form and
 WIDE_LANES = 16  # of a 512-bit one (AVX-512): the wide axpy form, compiled only where the CPU has AVX-512F
 AXPY_ROWS = 6  # 6 rows x 2 vectors: 12 accumulators + 2 loads of b + 1 broadcast, 15 of AVX2's 16 registers
 AXPY_VECTORS = 2
-DEPTH_BLOCK = 256  # the axpy form sums over k in blocks this long, so that the tile column of b read for
-#                    one block of rows (256 x 16 floats, 16 KiB) is still in L1 for the next
+DEPTH_BLOCK = 64  # the axpy form sums over k in blocks this long, so that the rows of b one block of rows reads
+#                   across its tiles (64 x 100 floats for 100 columns) are still in L1 for the next block, and a
+#                   transposed a's rows stay within the TLB: 256 ran x.T @ d at a batch of 1024 1.3x slower
+#                   (docs/architecture.md, "Microkernels for small products")
 DOT_ROWS, DOT_COLUMNS = 3, 4  # 12 accumulators, 3 + 1 registers for the loads
 
 _F32 = ir.FloatType()
