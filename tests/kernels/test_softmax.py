@@ -32,6 +32,34 @@ def test_softmax_xent_loss_and_probabilities():
     assert np.all(untouched == 7.0)
 
 
+
+def test_float32_softmax_and_cost_agree_with_float64_numpy_and_propagate_nan_and_infinities():
+    """float32 logits take exp32, not libm: within a few float32 ulps of the float64 result; a row holding
+    NaN or +inf gives NaN where NumPy does, a -inf logit the probability 0."""
+    rng = np.random.default_rng(3)
+    z = (rng.normal(size=(64, 10)) * 8).astype(np.float32)  # shifts up to about 60: z - max rounds to 4e-6
+    z[1, 4], z[2, 0], z[3, 7] = np.nan, np.inf, -np.inf
+    y = np.eye(10, dtype=np.float32)[rng.integers(0, 10, 64)]
+    with np.errstate(invalid="ignore"):
+        expected = softmax(z.astype(np.float64))
+    probs, fused = np.zeros_like(z), np.zeros_like(z)
+    K.softmax_rows(z, probs)
+    loss = K.softmax_xent(z, y, fused, True)
+    for got in (probs, fused):
+        np.testing.assert_array_equal(np.isnan(got), np.isnan(expected))
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-30)
+    assert probs[3, 7] == 0.0 and np.isnan(loss)
+    finite = np.ones(64, bool)
+    finite[1:4] = False  # a -inf logit makes 0 * -inf in its row's cost, NaN as in the NumPy reference
+    shifted = z[finite].astype(np.float64) - z[finite].max(1, keepdims=True)
+    log_p = shifted - np.log(np.exp(shifted).sum(1, keepdims=True))
+    assert K.softmax_xent(z[finite], y[finite], fused[finite], False) == pytest.approx(
+        -np.sum(y[finite] * log_p) / finite.sum(), rel=1e-6)
+    out = np.zeros((finite.sum(), 10), np.float32)
+    K.log_softmax_rows(z[finite], out)
+    np.testing.assert_allclose(out, log_p, rtol=1e-6, atol=1e-5)
+
+
 def test_sigmoid_xent_is_stable():
     z = np.array([[-1e4, -2.0, 0.0, 3.0, 1e4]])
     y = np.array([[0.0, 1.0, 1.0, 0.0, 1.0]])
