@@ -37,10 +37,12 @@ LANES = 8  # float32 lanes of a 256-bit vector register (AVX2); the dot form and
 WIDE_LANES = 16  # of a 512-bit one (AVX-512): the wide axpy form, compiled only where the CPU has AVX-512F
 AXPY_ROWS = 6  # 6 rows x 2 vectors: 12 accumulators + 2 loads of b + 1 broadcast, 15 of AVX2's 16 registers
 AXPY_VECTORS = 2
-DEPTH_BLOCK = 64  # the axpy form sums over k in blocks this long, so that the rows of b one block of rows reads
-#                   across its tiles (64 x 100 floats for 100 columns) are still in L1 for the next block, and a
-#                   transposed a's rows stay within the TLB: 256 ran x.T @ d at a batch of 1024 1.3x slower
-#                   (docs/architecture.md, "Microkernels for small products")
+# The axpy form sums over k in blocks (depth_block): the longest of DEPTH_BLOCKS whose rows of b, which every row
+# block reads across its tiles, hold at most B_BLOCK_FLOATS (32 KiB), else the last; so what one row block reads is
+# still in L1 for the next, and a transposed a's rows, a page apart at 784 columns, stay within the TLB
+# (docs/architecture.md, "Microkernels for small products", has the timings that set them).
+DEPTH_BLOCKS = (256, 128, 64)
+B_BLOCK_FLOATS = 8192
 DOT_ROWS, DOT_COLUMNS = 3, 4  # 12 accumulators, 3 + 1 registers for the loads
 
 _F32 = ir.FloatType()
@@ -237,6 +239,17 @@ def axpy_tile(typingctx, lanes, rows, kind, k, a, rsa, csa, b, ldb, c, ldc, seco
     return sig, codegen
 
 
+@njit(nogil=True, error_model="numpy", inline="always")
+def depth_block(n):
+    """How many terms of the sum the axpy form adds up in one block, for n columns of out: the longest of
+    DEPTH_BLOCKS whose rows of b hold at most B_BLOCK_FLOATS, the last at least.  A function of n alone, the
+    same at every vector width, so that the order of each sum stays fixed by the shapes."""
+    for depth in DEPTH_BLOCKS:
+        if depth * n <= B_BLOCK_FLOATS:
+            return depth
+    return DEPTH_BLOCKS[-1]
+
+
 def _axpy_gemm_of(lanes: int):
     """axpy_gemm on vectors of `lanes` float32 (LANES or WIDE_LANES), its loops marked inline="always": Numba
     compiles them once, inside the entry (cfunc) that calls them.  As separate functions each was compiled on
@@ -269,8 +282,9 @@ def _axpy_gemm_of(lanes: int):
     @njit(nogil=True, error_model="numpy", inline="always")
     def gemm(m, n, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta):
         blocks = (m + AXPY_ROWS - 1) // AXPY_ROWS
-        for p0 in range(0, k, DEPTH_BLOCK):
-            depth = min(DEPTH_BLOCK, k - p0)
+        step = depth_block(n)
+        for p0 in range(0, k, step):
+            depth = min(step, k - p0)
             scale = beta if p0 == 0 else 1.0
             a_p, b_p = a + 4 * p0 * csa, b + 4 * p0 * ldb
             for block in range(blocks + 1):
@@ -293,7 +307,7 @@ def axpy_gemm(lanes, m, n, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta):
     """out (m x n at address c, row stride ldc) = alpha op(a) @ b + beta out, float32, op(a)[i, p] at
     a + 4 (i rsa + p csa), b (k x n) row-major with row stride ldb; k > 0, n >= lanes (LANES or WIDE_LANES).
     The rows are shared among blocks of near-equal size (at most AXPY_ROWS), so that no block has far fewer
-    accumulators.  Each value of out is one lane summing its terms in order (blocks of DEPTH_BLOCK), whatever
+    accumulators.  Each value of out is one lane summing its terms in order (blocks of depth_block(n)), whatever
     the width: both widths give the same bits.  (From Python, for the tests; the entries below call the
     compiled form of their width.)"""
     _AXPY_GEMM[lanes](m, n, k, a, rsa, csa, b, ldb, c, ldc, alpha, beta)
