@@ -604,7 +604,8 @@ class Model:
             # chunk of its own: it pays for waking those threads (and, the first time, for their first touch of
             # the buffers), which timed made two threads lose to one they beat by 1.3x (threads.py, WARM_UP_STEPS)
             warming = chooser is not None and count != last and count > 1
-            steps = threads.WARM_UP_STEPS if warming else chooser.steps(count, chunk_steps) if chooser else chunk_steps
+            steps = (threads.WARM_UP_STEPS if warming else chooser.steps(count, chunk_steps, batch_size) if chooser
+                     else chunk_steps)
             stop = min(total, done + steps * batch_size)
             chunk_started = time.perf_counter()
             part_loss, part_correct = self._train_rows(arrays, order, epoch_seed, done, stop, batch_size, count)

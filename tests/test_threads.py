@@ -1,3 +1,4 @@
+import math
 import os
 import subprocess
 import sys
@@ -9,7 +10,8 @@ import pytest
 
 import staticnet as sn
 from staticnet.codegen.parallel import PARALLEL_ROWS
-from staticnet.threads import FIRST_PROBE, LONGEST_WAIT, LONGEST_WAIT_CALLS, PROBE_SHARE, ThreadChooser, chooser_for
+from staticnet.threads import (FIRST_PROBE, LONGEST_WAIT, LONGEST_WAIT_CALLS, PROBE_SHARE, SHORTEST_CHUNK,
+                               ThreadChooser, chooser_for)
 
 MODELS = textwrap.dedent("""
     import sys
@@ -129,9 +131,20 @@ def test_one_slow_probe_does_not_switch():
 
 def test_the_count_not_in_use_is_timed_on_a_share_of_a_chunk():
     chooser = ThreadChooser(2)
-    assert (chooser.steps(2, 12), chooser.steps(1, 12), chooser.steps(1, 2)) == (12, 12 // PROBE_SHARE, 1)
+    assert (chooser.steps(2, 12, 10), chooser.steps(1, 12, 10), chooser.steps(1, 2, 10)) == (12, 12 // PROBE_SHARE, 1)
     run_chooser(chooser, {2: 1.9, 1: 1.0}, 10)  # one thread is faster: it runs the chunks now
-    assert chooser.current == 1 and (chooser.steps(1, 12), chooser.steps(2, 12)) == (12, 12 // PROBE_SHARE)
+    assert chooser.current == 1 and (chooser.steps(1, 12, 10), chooser.steps(2, 12, 10)) == (12, 12 // PROBE_SHARE)
+
+
+def test_once_timed_a_chunk_of_quick_steps_lasts_the_shortest_chunk():
+    """Steps of 1 ms at 100 rows each (10 us a row): a chunk of 2 steps would return to Python every 2 ms, so it
+    grows to SHORTEST_CHUNK; the probe of the other count stays a share of it; slow steps keep chunk_steps."""
+    chooser = ThreadChooser(2)
+    run_chooser(chooser, {2: 1e-5, 1: 2e-5}, 6)
+    assert chooser.current == 2
+    grown = math.ceil(SHORTEST_CHUNK / 1e-3)
+    assert (chooser.steps(2, 2, 100), chooser.steps(1, 2, 100)) == (grown, grown // PROBE_SHARE)
+    assert chooser.steps(2, 2, 100_000) == 2  # a second a step: already longer than the shortest chunk
 
 
 def test_the_chooser_is_off_when_the_count_is_fixed(monkeypatch):
@@ -192,6 +205,7 @@ def test_the_first_step_on_several_threads_runs_untimed(monkeypatch):
         return record(self, option, seconds, rows)
     monkeypatch.setattr(Model, "_train_rows", logged_rows)
     monkeypatch.setattr(ThreadChooser, "record", logged_record)
+    monkeypatch.setattr("staticnet.threads._choosers", {})  # a new chooser: not one another test left settled
     net, data = small_conv_net(900)
     net.fit(data, epochs=2, batch_size=PARALLEL_ROWS, seed=0, verbose=0)
     assert {option for _, option, _ in timed} == {1, numba.config.NUMBA_NUM_THREADS}  # both counts were timed

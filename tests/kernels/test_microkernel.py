@@ -51,8 +51,9 @@ def _check(run, a, b, wide, n, trans_a, trans_b, alpha, beta):
 
 
 SHAPES = [(1, 1, 1), (1, 5, 3), (3, 7, 2), (2, 8, 9), (5, 9, 4), (6, 15, 33), (7, 16, 8), (13, 17, 5), (10, 100, 784),
-          (4, 31, 1), (12, 32, 3), (11, 47, 300), (AXPY_ROWS + 1, 32, DEPTH_BLOCKS[0] + 1),
-          (AXPY_ROWS + 1, 48, DEPTH_BLOCKS[1] + 1), (AXPY_ROWS + 1, 65, DEPTH_BLOCKS[2] + 1), (31, 20, 25), (100, 10, 10)]
+          (4, 31, 1), (12, 32, 3), (11, 47, 300), (31, 20, 25), (100, 10, 10),
+          (AXPY_ROWS + 1, 32, DEPTH_BLOCKS[0] + 1), (AXPY_ROWS + 1, 48, DEPTH_BLOCKS[1] + 1),
+          (AXPY_ROWS + 1, 65, DEPTH_BLOCKS[2] + 1)]  # sums past each length of depth_block
 
 
 @pytest.mark.parametrize("m,n,k", SHAPES + [(1, 8, 3), (3, 9, 2), (2, 33, 7), (5, 63, 40), (6, 64, 3), (3, 65, 9)])
