@@ -37,12 +37,9 @@ LANES = 8  # float32 lanes of a 256-bit vector register (AVX2); the dot form and
 WIDE_LANES = 16  # of a 512-bit one (AVX-512): the wide axpy form, compiled only where the CPU has AVX-512F
 AXPY_ROWS = 6  # 6 rows x 2 vectors: 12 accumulators + 2 loads of b + 1 broadcast, 15 of AVX2's 16 registers
 AXPY_VECTORS = 2
-# The axpy form sums over k in blocks (depth_block): the longest of DEPTH_BLOCKS whose rows of b, which every row
-# block reads across its tiles, hold at most B_BLOCK_FLOATS (32 KiB), else the last; so what one row block reads is
-# still in L1 for the next, and a transposed a's rows, a page apart at 784 columns, stay within the TLB
-# (docs/architecture.md, "Microkernels for small products", has the timings that set them).
-DEPTH_BLOCKS = (256, 128, 64)
-B_BLOCK_FLOATS = 8192
+DEPTH_BLOCKS = (256, 128, 64)  # the lengths of the axpy form's blocks of the sum over k (depth_block), and the
+B_BLOCK_FLOATS = 8192  #         most floats of b such a block may span (32 KiB): docs/architecture.md,
+#                                "Microkernels for small products", has the timings that set them
 DOT_ROWS, DOT_COLUMNS = 3, 4  # 12 accumulators, 3 + 1 registers for the loads
 
 _F32 = ir.FloatType()
@@ -242,8 +239,10 @@ def axpy_tile(typingctx, lanes, rows, kind, k, a, rsa, csa, b, ldb, c, ldc, seco
 @njit(nogil=True, error_model="numpy", inline="always")
 def depth_block(n):
     """How many terms of the sum the axpy form adds up in one block, for n columns of out: the longest of
-    DEPTH_BLOCKS whose rows of b hold at most B_BLOCK_FLOATS, the last at least.  A function of n alone, the
-    same at every vector width, so that the order of each sum stays fixed by the shapes."""
+    DEPTH_BLOCKS whose rows of b (read by every block of rows, across its tiles) hold at most B_BLOCK_FLOATS,
+    else the shortest; so what one block of rows reads of b is still in L1 for the next, and a transposed a's
+    rows, a page apart at 784 columns, stay within the TLB.  A function of n alone, the same at every vector
+    width, so that the order of each sum stays fixed by the shapes."""
     for depth in DEPTH_BLOCKS:
         if depth * n <= B_BLOCK_FLOATS:
             return depth

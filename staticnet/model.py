@@ -596,6 +596,7 @@ class Model:
                                             epoch), {})
         total = arrays[0].shape[0]
         loss_sum, correct, done, rows_on, last = 0.0, 0, 0, {}, None
+        step_seconds = 0.0  # on the fixed thread count, from the last chunk (the chooser times its counts itself)
         if guard:
             guard.start_epoch(epoch, order, epoch_seed)
         while done < total:
@@ -604,16 +605,23 @@ class Model:
             # chunk of its own: it pays for waking those threads (and, the first time, for their first touch of
             # the buffers), which timed made two threads lose to one they beat by 1.3x (threads.py, WARM_UP_STEPS)
             warming = chooser is not None and count != last and count > 1
-            steps = (threads.WARM_UP_STEPS if warming else chooser.steps(count, chunk_steps, batch_size) if chooser
-                     else chunk_steps)
+            if warming:
+                steps = threads.WARM_UP_STEPS
+            elif chooser:
+                steps = chooser.steps(count, chunk_steps, batch_size)
+            else:
+                steps = threads.lasting(chunk_steps, step_seconds)
             stop = min(total, done + steps * batch_size)
             chunk_started = time.perf_counter()
             part_loss, part_correct = self._train_rows(arrays, order, epoch_seed, done, stop, batch_size, count)
+            seconds = time.perf_counter() - chunk_started
             if chooser:
                 if not warming:
-                    chooser.record(count, time.perf_counter() - chunk_started, stop - done)
+                    chooser.record(count, seconds, stop - done)
                 rows_on[count] = rows_on.get(count, 0) + stop - done
                 last = count
+            else:
+                step_seconds = seconds * batch_size / (stop - done)
             if guard:
                 guard.after_chunk(done, stop, count, part_loss)
             loss_sum, correct, done = loss_sum + part_loss, correct + part_correct, stop

@@ -139,9 +139,16 @@ WARM_UP_STEPS = 1  # fit runs this many steps untimed when it moves to several t
 #                   that lost costs as much as the timed one)
 PROBE_SHARE = 4  # the count not in use is timed on a quarter of a chunk, so a probe of a slower count costs a
 #                  quarter of what a whole chunk on it would
-SHORTEST_CHUNK = 0.02  # seconds: once the count in use is timed, a chunk runs at least this long.  Each chunk costs
-#                        a return to Python and a wake of the threads: W2 at batch 1024 cut into chunks of 2 steps
-#                        (1.5 ms each) trained 5% slower than in one piece on the same two threads
+SHORTEST_CHUNK = 0.02  # seconds a chunk of fit's steps lasts at least, once their speed is measured: each chunk
+#                        costs a return to Python and a wake of the threads (docs/architecture.md, "The thread
+#                        chooser", has what that cost)
+
+
+def lasting(chunk_steps: int, step_seconds: float) -> int:
+    """chunk_steps, or more steps of step_seconds each, to last SHORTEST_CHUNK (step_seconds 0: not measured)."""
+    if step_seconds > 0:
+        return max(chunk_steps, math.ceil(SHORTEST_CHUNK / step_seconds))
+    return chunk_steps
 
 
 def _wait(at_least: int, lost_by: float, longest: int = LONGEST_WAIT) -> int:
@@ -197,8 +204,7 @@ class ThreadChooser:
         """How many steps to run on `option`: a chunk on the count in use (chunk_steps, or, once both counts are
         timed, more to last SHORTEST_CHUNK at its measured speed), a share of one to time the other."""
         if self._untimed() is None:
-            step_seconds = self._estimate(self.current) * rows_per_step
-            chunk_steps = max(chunk_steps, math.ceil(SHORTEST_CHUNK / step_seconds) if step_seconds > 0 else 1)
+            chunk_steps = lasting(chunk_steps, self._estimate(self.current) * rows_per_step)
         return chunk_steps if option == self.current else max(1, chunk_steps // PROBE_SHARE)
 
     def record(self, option: int, seconds: float, rows: int):

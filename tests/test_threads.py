@@ -170,6 +170,25 @@ def small_conv_net(rows):
                  "y": np.eye(3, dtype=np.float32)[rng.integers(0, 3, rows)]}
 
 
+
+@pytest.mark.parametrize("shortest, chunks", [(0.0, 50), (1e9, 2)])
+def test_on_a_fixed_count_a_chunk_grows_to_the_shortest_chunk_after_the_first(monkeypatch, shortest, chunks):
+    """With the count fixed (no chooser) and a progress bar, an epoch of 450 steps starts with a fiftieth of it
+    (9 steps); the chunks after it last SHORTEST_CHUNK at the first one's speed: never shorter than a fiftieth,
+    and with a shortest chunk longer than any epoch, the whole rest in one."""
+    monkeypatch.setenv("STATICNET_NUM_THREADS", "1")
+    monkeypatch.setattr("staticnet.threads.SHORTEST_CHUNK", shortest)
+    from staticnet.model import Model
+    runs, train_rows = [], Model._train_rows
+
+    def logged_rows(self, arrays, order, epoch_seed, start, stop, batch_size, count):
+        runs.append((start, stop))
+        return train_rows(self, arrays, order, epoch_seed, start, stop, batch_size, count)
+    monkeypatch.setattr(Model, "_train_rows", logged_rows)
+    net, data = small_conv_net(450)
+    net.fit(data, epochs=1, batch_size=1, seed=0, verbose=1)
+    assert runs[0] == (0, 9) and len(runs) == chunks and runs[-1][1] == 450
+
 @pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="choosing between thread counts needs two cores")
 def test_fit_times_both_counts_and_gives_the_thread_count_back(monkeypatch, capsys):
     monkeypatch.delenv("STATICNET_NUM_THREADS", raising=False)
