@@ -12,6 +12,12 @@ runs the one product of each step back (dz_t u^T), and makes the weights' gradie
 over all steps.  In float32 the gates' exp and tanh are kernels/fastmath.py's, which the loops vectorise
 (math.exp and math.tanh run one element at a time: they took three quarters of a step), and every constant
 is float32 so that the arithmetic stays float32.
+
+Each example's recurrence, forward and back, is independent of the others', so a step cuts both among the
+threads by examples (`row_parts`, `lstm_forward_rows`, `lstm_backward_rows`; staticnet/ops/lstm.py runs the
+parts), each part's share of the weights' gradients, sums over every example, added in order after
+(`lstm_backward_sums`).
+The parts are set by the batch size alone, so the result does not depend on how many threads run them.
 """
 import numpy as np
 from numba import njit
@@ -59,22 +65,49 @@ def tape_parts(tape, rows, hidden):
     return gates, cells, flat[rows * 5 * hidden:rows * 6 * hidden].reshape(rows, hidden)
 
 
+ROWS_PER_PART = 16  # examples of a part at least, so that each part's products still fill the microkernels' tiles
+MOST_PARTS = 6  # a multiple of 2 and 3 (kernels/gemm.py's PART_STEP): 1, 2, 3 or 6 threads share them evenly
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def row_parts(batch):
+    """How many parts, of consecutive examples, a batch's recurrence is cut into: set by its size alone."""
+    return max(1, min(MOST_PARTS, batch // ROWS_PER_PART))
+
+
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _part_rows(batch, part, parts):
+    return batch * part // parts, batch * (part + 1) // parts
+
+
 @njit(cache=True, nogil=True, error_model="numpy")
 def lstm_forward(x, w, u, b, tape, h):
     """The hidden states h of every step (see the module's docstring); the gates and cells into `tape`
-    (batch, steps, 6h), for lstm_backward."""
+    (batch, steps, 6h), for lstm_backward.  On one thread: lstm_forward_rows of one part."""
+    lstm_forward_rows(x, w, u, b, tape, h, 0, 1)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def lstm_forward_rows(x, w, u, b, tape, h, part, parts):
+    """lstm_forward for the part-th of `parts` runs of examples, into their rows of the whole batch's tape."""
     batch, steps, features = x.shape
     hidden = u.shape[0]
     width = 4 * hidden
+    first, last = _part_rows(batch, part, parts)
+    if last == first:
+        return
     blas_threads_local(1)  # one thread per product (kernels/gemm.py, ONE_BLAS_THREAD)
     gates, cells, squashed = tape_parts(tape, batch * steps, hidden)
-    z = np.empty((batch, width), x.dtype)  # a step's pre-activations: small, so that no call allocates megabytes
+    rows = slice(first * steps, last * steps)
+    gates, cells, squashed, x, h = gates[rows], cells[rows], squashed[rows], x[first:last], h[first:last]
+    count = last - first
+    z = np.empty((count, width), x.dtype)  # a step's pre-activations: small, so that no call allocates megabytes
     size = z.itemsize
     for t in range(steps):  # rows of x and h read with a stride of `steps` rows
-        product_at(z, False, False, batch, width, features, 1.0, x.ctypes.data + t * features * size,
+        product_at(z, False, False, count, width, features, 1.0, x.ctypes.data + t * features * size,
                    steps * features, w.ctypes.data, width, 0.0, z.ctypes.data, width)
         if t > 0:
-            product_at(z, False, False, batch, width, hidden, 1.0, h.ctypes.data + (t - 1) * hidden * size,
+            product_at(z, False, False, count, width, hidden, 1.0, h.ctypes.data + (t - 1) * hidden * size,
                        steps * hidden, u.ctypes.data, width, 1.0, z.ctypes.data, width)
         _cell_step(z, b, t, steps, gates, cells, squashed, h)
 
@@ -113,41 +146,94 @@ def lstm_backward(x, h, w, u, b, tape, g, work, dx, dw, du, db, want_dx, want_dw
     """Gradients of sum(g * h) for x, w, u and b, backwards through time, from the gates and cells lstm_forward
     wrote to `tape`; arrays whose want flag is False are not written (the caller may pass any array of the right
     rank).  `work` (batch, steps, 5h) holds the gradients of z and the states h_{t-1}: its contents on entry do
-    not matter."""
+    not matter.  On one thread: lstm_backward_rows of one part, then lstm_backward_sums."""
+    partials = np.empty((1, partial_size(x.shape[2], u.shape[0])), x.dtype)
+    lstm_backward_rows(x, h, w, u, tape, g, work, dx, partials, want_dx, want_dw, want_du, want_db, 0, 1)
+    lstm_backward_sums(partials, dw, du, db, want_dw, want_du, want_db)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def partial_size(features, hidden):
+    """Values of one part's share of the weights' gradients: of w (features x 4h), u (h x 4h) and b (4h)."""
+    return (features + hidden + 1) * 4 * hidden
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _work_parts(work, rows, hidden):
+    """The gradients of z (rows, 4h) and the states h_{t-1} (rows, h), rows n * steps + t, in `work`."""
+    flat = work.reshape(work.size)
+    dz = flat[:rows * 4 * hidden].reshape(rows, 4 * hidden)
+    return dz, flat[rows * 4 * hidden:rows * 5 * hidden].reshape(rows, hidden)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def lstm_backward_rows(x, h, w, u, tape, g, work, dx, partials, want_dx, want_dw, want_du, want_db, part, parts):
+    """For the part-th of `parts` runs of examples: the gradients of z from the last step back (each example's
+    dC/dh and dC/dc carried to its step before) and the states h_{t-1}, into `work`; their rows of dx; and
+    their share of the weights' gradients, into row `part` of `partials` (lstm_backward_sums adds them)."""
     batch, steps, features = x.shape
     hidden = u.shape[0]
     width = 4 * hidden
-    rows = batch * steps
+    first, last = _part_rows(batch, part, parts)
+    if last == first:
+        return
     blas_threads_local(1)
-    gates, cells, squashed = tape_parts(tape, rows, hidden)
-    flat = work.reshape(work.size)
-    dz = flat[:rows * width].reshape(rows, width)
-    previous = flat[rows * width:rows * (width + hidden)].reshape(rows, hidden)
-    shifted_states(h, previous)
-    carry_h = np.zeros((batch, hidden), x.dtype)  # dC/dh_t through h_{t+1}: dz_{t+1} u^T
-    carry_c = np.zeros((batch, hidden), x.dtype)  # dC/dc_t through c_{t+1}: dc_{t+1} * f_{t+1}
+    gates, cells, squashed = tape_parts(tape, batch * steps, hidden)
+    dz, previous = _work_parts(work, batch * steps, hidden)
+    rows = slice(first * steps, last * steps)
+    gates, cells, squashed, dz, previous = gates[rows], cells[rows], squashed[rows], dz[rows], previous[rows]
+    x, g = x[first:last], g[first:last]
+    shifted_states(h[first:last], previous)
+    count = last - first
+    carry_h = np.zeros((count, hidden), x.dtype)  # dC/dh_t through h_{t+1}: dz_{t+1} u^T
+    carry_c = np.zeros((count, hidden), x.dtype)  # dC/dc_t through c_{t+1}: dc_{t+1} * f_{t+1}
     scratch = np.empty((2, hidden), x.dtype)
     size = dz.itemsize
     for t in range(steps - 1, -1, -1):
         _step_gradients(t, steps, g, gates, cells, squashed, carry_h, carry_c, scratch, dz)
         if t > 0:  # dC/dh_{t-1} = dz_t u^T, the one product of the step
-            product_at(dz, False, True, batch, hidden, width, 1.0, dz.ctypes.data + t * width * size,
+            product_at(dz, False, True, count, hidden, width, 1.0, dz.ctypes.data + t * width * size,
                        steps * width, u.ctypes.data, width, 0.0, carry_h.ctypes.data, hidden)
-    if want_dw:
-        product_at(dz, True, False, features, width, rows, 1.0, x.ctypes.data, features, dz.ctypes.data, width, 0.0,
-                   dw.ctypes.data, width)
-    if want_du:
-        product_at(dz, True, False, hidden, width, rows, 1.0, previous.ctypes.data, hidden, dz.ctypes.data, width,
-                   0.0, du.ctypes.data, width)
+    rows_here = count * steps
     if want_dx:
-        product_at(dz, False, True, rows, features, width, 1.0, dz.ctypes.data, width, w.ctypes.data, width, 0.0,
-                   dx.ctypes.data, features)
+        product_at(dz, False, True, rows_here, features, width, 1.0, dz.ctypes.data, width, w.ctypes.data, width, 0.0,
+                   dx.ctypes.data + first * steps * features * size, features)
+    share = partials[part]
+    if want_dw:
+        product_at(dz, True, False, features, width, rows_here, 1.0, x.ctypes.data, features, dz.ctypes.data, width,
+                   0.0, share.ctypes.data, width)
+    if want_du:
+        product_at(dz, True, False, hidden, width, rows_here, 1.0, previous.ctypes.data, hidden, dz.ctypes.data,
+                   width, 0.0, share.ctypes.data + features * width * size, width)
     if want_db:
+        db = share[(features + hidden) * width:]
         for k in range(width):
-            db[k] = one_of(b[0]) - one_of(b[0])
-        for row in range(rows):
+            db[k] = dz[0, k]
+        for row in range(1, rows_here):
             for k in range(width):
                 db[k] += dz[row, k]
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def lstm_backward_sums(partials, dw, du, db, want_dw, want_du, want_db):
+    """The weights' gradients: the parts' shares in `partials` (lstm_backward_rows) added in the parts' order."""
+    features, width = dw.shape
+    hidden = du.shape[0]
+    if want_dw:
+        _add_parts(partials, 0, dw.reshape(dw.size))
+    if want_du:
+        _add_parts(partials, features * width, du.reshape(du.size))
+    if want_db:
+        _add_parts(partials, (features + hidden) * width, db)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _add_parts(partials, offset, out):
+    for i in range(out.size):
+        total = partials[0, offset + i]
+        for part in range(1, partials.shape[0]):
+            total += partials[part, offset + i]
+        out[i] = total
 
 
 @njit(cache=True, nogil=True, error_model="numpy")

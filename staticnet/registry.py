@@ -29,6 +29,9 @@ class OpDef:
     #                                    inputs; a callable (node, views) -> bool decides node by node
     parallel_rows: bool = False  # heavy enough that a step splits the run of row-wise ops holding it across
     #                              threads by batch rows (codegen/parallel.py)
+    threads_at: Callable | None = None  # (node, batch) -> whether its kernel shares its own work among the threads
+    #                                     at that batch size (the LSTM's runs of examples), so the step has a thread
+    #                                     count to choose (codegen/parallel.py threads_matter)
     flops: Callable | None = None  # (node, size) -> floating-point operations, size(shape) counting the
     #                                elements of a shape at the report's batch size; default one per input element
     describe: Callable | None = None  # node -> the kernel's name in reports; default the op's name

@@ -140,12 +140,13 @@ KEEP_BLOCK = "block[0] = 0  # the block stays allocated until here: the parts re
 
 
 def split_kernel(stem: str, params, shared, part_body, doc: str, before=(), finish=(), chunks="chunks",
-                 calls=()) -> Kernel:
+                 calls=(), keep=()) -> Kernel:
     """A kernel whose work RUN_PARTS cuts into chunks.  `params` are its (int64 or f64) arguments; `before`
     runs first (and may return, or define the extra `shared` (name, type) values); the part kernel gets
     every param and shared value from a block, then runs `part_body` with `chunk` and `chunks` in scope;
     `finish` runs in the part too, once every chunk is done (as chunk number `chunks`), so that what it
-    calls is compiled with the part."""
+    calls is compiled with the part.  `keep`: arrays `before` allocates whose addresses the parts use, kept
+    allocated until every part and `finish` have run (as the block is: KEEP_BLOCK)."""
     values = list(params) + list(shared)
     loads = [f"{name} = abi.load_{'f64' if kind == 'f64' else 'i64'}(block + {8 * k})"
              for k, (name, kind) in enumerate(values)]
@@ -159,6 +160,8 @@ def split_kernel(stem: str, params, shared, part_body, doc: str, before=(), fini
     run = [f"{RUN_PARTS.local_name}(abi.address_of({literal(part.symbol)}), slots, {chunks}, threads)"]
     if finish:
         run.append(f"abi.call_part(abi.address_of({literal(part.symbol)}), slots, {chunks}, {chunks})")
+    kept = [f"{name}.reshape({name}.size)[0] = 0  # allocated until here: the parts use it by address"
+            for name in keep]
     entry = (list(before) + [f"block = np.empty({len(values)}, np.int64)", "slots = block.ctypes.data"] + stores + run
-             + [KEEP_BLOCK])
+             + kept + [KEEP_BLOCK])
     return Kernel(stem, tuple(params), tuple(entry), doc, calls=(RUN_PARTS, part) + tuple(calls))

@@ -64,9 +64,12 @@ def parallel_segments(order, views) -> list[list[Tensor]]:
 
 
 def threads_matter(plan, batch: int) -> bool:
-    """Whether a step of this batch size gives the threads any work: a segment of more than one tile, or a
-    product outside segments large enough to be cut among them."""
-    return bool(plan.segments and batch >= PARALLEL_ROWS) or products_split(plan, batch)
+    """Whether a step of this batch size gives the threads any work: a segment of more than one tile, a
+    product outside segments large enough to be cut among them, or a kernel that shares its own work
+    (the op's threads_at rule)."""
+    return (bool(plan.segments and batch >= PARALLEL_ROWS) or products_split(plan, batch)
+            or any(registry[n.op].threads_at(n, batch) for n in plan.order
+                   if not n.is_leaf and registry[n.op].threads_at))
 
 
 def products_split(plan, batch: int) -> bool:

@@ -14,7 +14,8 @@ import numpy as np
 
 from .. import checks
 from .. import init as initializers
-from ..codegen.library import Literal
+from ..codegen.kernel_layer import ABI_POINTER, split_kernel
+from ..codegen.library import Literal, by_address
 from ..errors import GraphError, ShapeError
 from ..graph import fail, fmt_shape, layer_scope, located, make_node, param, require_tensor
 from ..onnx_support import Plan, Unsupported
@@ -129,7 +130,45 @@ def lower_backward(path, gradients):
 
 
 def _lower_lstm(node, d):
-    d.library("lstm.lstm_forward", [d.array(t) for t in node.inputs] + [d.array(node)])
+    """The recurrence in runs of examples shared among the threads (kernels/lstm.py, row_parts)."""
+    params, arguments, views = by_address([d.array(t) for t in node.inputs] + [d.array(node)])
+    x, w, u, b, tape_view, h = views
+    kernel = split_kernel("lstm_forward", params + [("threads", "i64")], [("row_parts", "i64")],
+                          [f"K.lstm.lstm_forward_rows({x}, {w}, {u}, {b}, {tape_view}, {h}, chunk, chunks)"],
+                          "The LSTM's recurrence, by runs of examples", before=["row_parts = K.lstm.row_parts(a0_0)"],
+                          chunks="row_parts")
+    d.call(kernel, arguments + ["threads"])
+
+
+def _lower_lstm_grad(node, d):
+    """Backpropagation through time in runs of examples shared among the threads, then the weights' gradients
+    (sums over every example) on one: kernels/lstm.py.  A gradient nothing reads is not written (the
+    forward input stands in for it)."""
+    parts = d.parts(node)
+    forward_inputs = (node.inputs[0],) + node.inputs[2:5]  # x, then the weights
+    gradients = [d.array(parts[k] if k in parts else t) for k, t in enumerate(forward_inputs)]
+    params, arguments, views = by_address([d.array(t) for t in node.inputs] + gradients)
+    x, h, w, u, b, tape_view, g, work, dx, dw, du, db = views
+    wanted = [str(k in parts) for k in range(len(forward_inputs))]  # dx, dw, du, db
+    before = ["row_parts = K.lstm.row_parts(a0_0)",
+              f"partials = np.empty((row_parts, K.lstm.partial_size(a0_2, a3_0)), np.{node.inputs[0].dtype.name})",
+              "partials_at, partials_size = partials.ctypes.data, partials.shape[1]"]
+    shares = (f"P = carray(abi.pointer_{ABI_POINTER[node.inputs[0].dtype.name][:3]}(partials_at), "
+              "(row_parts, partials_size))")
+    kernel = split_kernel("lstm_backward", params + [("threads", "i64")],
+                          [("row_parts", "i64"), ("partials_at", "i64"), ("partials_size", "i64")],
+                          [shares, f"K.lstm.lstm_backward_rows({x}, {h}, {w}, {u}, {tape_view}, {g}, {work}, {dx}, P, "
+                                   f"{', '.join(wanted)}, chunk, chunks)"],
+                          "The LSTM's backpropagation through time, by runs of examples", before=before,
+                          finish=[shares, f"K.lstm.lstm_backward_sums(P, {dw}, {du}, {db}, {', '.join(wanted[1:])})"],
+                          chunks="row_parts", keep=["partials"])
+    d.call(kernel, arguments + ["threads"])
+
+
+def _rows_shared(node, batch: int) -> bool:
+    """Whether the kernels cut a batch of this size among the threads (more than one run of examples)."""
+    from ..kernels.lstm import row_parts  # not at import: loading the kernels finds and binds BLAS
+    return row_parts(batch) > 1
 
 
 def recurrent_flops(gates: int, passes: int = 1):
@@ -240,12 +279,12 @@ def tape(x_seq, w, u, b):
 
 
 register("lstm", shape=_lstm_shape, numpy=_lstm_ref, grad=recurrent_gradient("lstm_grad", 4, _lstm_scratch),
-         kind="opaque", lower=_lower_lstm, flops=recurrent_flops(4), onnx_export=_onnx_lstm, onnx_import={"LSTM": _import_lstm},
+         kind="opaque", lower=_lower_lstm, flops=recurrent_flops(4), threads_at=_rows_shared, onnx_export=_onnx_lstm, onnx_import={"LSTM": _import_lstm},
          note="LSTM, PyTorch's gates i, f, g, o: z = x_t @ W + h_(t-1) @ U + b (one product per step for the four "
               "gates), i = sigmoid(z_i), f = sigmoid(z_f), g = tanh(z_g), o = sigmoid(z_o); c_t = f * c_(t-1) + "
               "i * g, h_t = o * tanh(c_t), from zero states")
 register("lstm_grad", shape=lambda x, h, w, u, b, tape, g, *scratch: ((), x.dtype), numpy=_lstm_grad_ref, grad=None,
-         kind="multi", lower=lower_backward("lstm.lstm_backward", 4), flops=recurrent_flops(4, passes=2),
+         kind="multi", lower=_lower_lstm_grad, flops=recurrent_flops(4, passes=2), threads_at=_rows_shared,
          note="backpropagation through time: the gates and cells read from the tape the forward pass wrote, then from the "
               "last step back dc_t = dh_t * o * tanh'(c_t) + dc_(t+1) * f_(t+1), dz_t = (dc_t * g * i', "
               "dc_t * c_(t-1) * f', dc_t * i * tanh'(z_g), dh_t * tanh(c_t) * o'), dh_(t-1) = dz_t @ U.T; "

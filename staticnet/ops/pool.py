@@ -81,7 +81,7 @@ def _lower_max_contract(node, d):
     kernel = split_kernel("max_pool_contract", params + [("threads", "i64")],
                           [("blocks", "i64"), ("parts_at", "i64"), ("width", "i64")], part,
                           f"The filter gradient of a max-pooled convolution, window {geometry}", before=before,
-                          finish=[parts_view, f"K.pool.sum_blocks(P, {out})"], chunks="blocks")
+                          finish=[parts_view, f"K.pool.sum_blocks(P, {out})"], chunks="blocks", keep=["parts"])
     d.call(kernel, arguments + ["threads"])
 
 

@@ -46,6 +46,27 @@ def test_lstm_kernels_against_numpy(shape, dtype):
     np.testing.assert_allclose(untouched[1], grads[1], **TOLERANCE[dtype])
 
 
+@pytest.mark.parametrize("parts", [2, 3])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_lstm_kernels_in_runs_of_examples_against_numpy(parts, dtype):
+    """The recurrence forward and back in runs of examples, as the threads share them (run here last first),
+    writes the whole batch's tape and work as one run does; each run's rows of dx and share of the weights'
+    gradients, added after, match the references."""
+    x, (w, u, b), g = arrays(SHAPES[-1], 4, dtype, 3)
+    h = np.full(g.shape, np.nan, dtype)
+    tape = np.full(g.shape[:2] + (6 * g.shape[2],), np.nan, dtype)
+    for part in reversed(range(parts)):
+        lstm.lstm_forward_rows(x, w, u, b, tape, h, part, parts)
+    np.testing.assert_allclose(h, _lstm_ref(x, w, u, b, tape), **TOLERANCE[dtype])
+    work, = lstm_scratch(x, h)
+    grads = [np.full_like(a, np.nan) for a in (x, w, u, b)]
+    partials = np.full((parts, lstm.partial_size(x.shape[2], u.shape[0])), np.nan, dtype)
+    for part in reversed(range(parts)):
+        lstm.lstm_backward_rows(x, h, w, u, tape, g, work, grads[0], partials, True, True, True, True, part, parts)
+    lstm.lstm_backward_sums(partials, *grads[1:], True, True, True)
+    for got, expected in zip(grads, _lstm_grad_ref(x, h, w, u, b, tape, g)):
+        np.testing.assert_allclose(got, expected, **TOLERANCE[dtype])
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("shape", SHAPES)
 def test_gru_kernels_against_numpy(shape, dtype):
