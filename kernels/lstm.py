@@ -71,8 +71,10 @@ MOST_PARTS = 6  # a multiple of 2 and 3 (kernels/gemm.py's PART_STEP): 1, 2, 3 o
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def row_parts(batch):
-    """How many parts, of consecutive examples, a batch's recurrence is cut into: set by its size alone."""
-    return max(1, min(MOST_PARTS, batch // ROWS_PER_PART))
+    """How many parts, of consecutive examples, a batch's recurrence is cut into: set by its size alone, 1, 2, 3
+    or MOST_PARTS, so that 1, 2, 3 or 6 threads share them evenly."""
+    whole = batch // ROWS_PER_PART
+    return MOST_PARTS if whole >= MOST_PARTS else 3 if whole >= 3 else 2 if whole >= 2 else 1
 
 
 @njit(cache=True, nogil=True, error_model="numpy", inline="always")
@@ -142,7 +144,7 @@ def _cell_step(z, b, t, steps, gates, cells, squashed, h):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def lstm_backward(x, h, w, u, b, tape, g, work, dx, dw, du, db, want_dx, want_dw, want_du, want_db):
+def lstm_backward(x, h, w, u, tape, g, work, dx, dw, du, db, want_dx, want_dw, want_du, want_db):
     """Gradients of sum(g * h) for x, w, u and b, backwards through time, from the gates and cells lstm_forward
     wrote to `tape`; arrays whose want flag is False are not written (the caller may pass any array of the right
     rank).  `work` (batch, steps, 5h) holds the gradients of z and the states h_{t-1}: its contents on entry do
@@ -175,7 +177,8 @@ def lstm_backward_rows(x, h, w, u, tape, g, work, dx, partials, want_dx, want_dw
     hidden = u.shape[0]
     width = 4 * hidden
     first, last = _part_rows(batch, part, parts)
-    if last == first:
+    if last == first:  # no examples (an empty batch): a share of zeros
+        partials[part, :] = 0
         return
     blas_threads_local(1)
     gates, cells, squashed = tape_parts(tape, batch * steps, hidden)

@@ -76,8 +76,8 @@ def run(threads, tmp_path, cache, kind="dense"):
 def test_one_two_and_three_threads_train_the_same_bits(kind, tmp_path, cache):
     """The README's promise: the thread setting does not change the results.  Each model's step has products
     large enough to be cut into parts (the conv model's also a batch segment, the dense model's gather of the
-    batch's rows too; the LSTM's recurrence runs of examples): while the cut followed the thread setting (before issue 28), 1, 2 and 3 threads trained
-    weights that differed in the last bits."""
+    batch's rows too), or a kernel that cuts its batch itself (the LSTM's): while the cut followed the thread
+    setting (before issue 28), 1, 2 and 3 threads trained weights that differed in the last bits."""
     weights = {}
     for threads in (1, 2, 3):
         result, saved = run(threads, tmp_path, cache, kind)

@@ -37,16 +37,16 @@ def test_lstm_kernels_against_numpy(shape, dtype):
     np.testing.assert_allclose(h, _lstm_ref(x, w, u, b, tape), **TOLERANCE[dtype])
     scratch = lstm_scratch(x, h)
     grads = [np.full_like(a, np.nan) for a in (x, w, u, b)]
-    lstm.lstm_backward(x, h, w, u, b, tape, g, *scratch, *grads, True, True, True, True)
+    lstm.lstm_backward(x, h, w, u, tape, g, *scratch, *grads, True, True, True, True)
     for got, expected in zip(grads, _lstm_grad_ref(x, h, w, u, b, tape, g)):
         np.testing.assert_allclose(got, expected, **TOLERANCE[dtype])
     untouched = [np.full_like(a, 7.0) for a in (x, w, u, b)]
-    lstm.lstm_backward(x, h, w, u, b, tape, g, *scratch, *untouched, False, True, False, False)
+    lstm.lstm_backward(x, h, w, u, tape, g, *scratch, *untouched, False, True, False, False)
     assert np.all(untouched[0] == 7.0) and np.all(untouched[2] == 7.0) and np.all(untouched[3] == 7.0)
     np.testing.assert_allclose(untouched[1], grads[1], **TOLERANCE[dtype])
 
 
-@pytest.mark.parametrize("parts", [2, 3])
+@pytest.mark.parametrize("parts", [2, 3, 4])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_lstm_kernels_in_runs_of_examples_against_numpy(parts, dtype):
     """The recurrence forward and back in runs of examples, as the threads share them (run here last first),
@@ -66,6 +66,16 @@ def test_lstm_kernels_in_runs_of_examples_against_numpy(parts, dtype):
     lstm.lstm_backward_sums(partials, *grads[1:], True, True, True)
     for got, expected in zip(grads, _lstm_grad_ref(x, h, w, u, b, tape, g)):
         np.testing.assert_allclose(got, expected, **TOLERANCE[dtype])
+
+
+def test_the_weights_gradients_of_an_empty_batch_are_zero():
+    """A sum over no examples: zeros, not whatever the parts' shares held."""
+    x, (w, u, b), g = arrays((0, 5, 3, 4), 4, np.float32, 4)
+    h, tape = np.zeros(g.shape, np.float32), np.zeros((0, 5, 24), np.float32)
+    lstm.lstm_forward(x, w, u, b, tape, h)
+    grads = [np.full_like(a, np.nan) for a in (x, w, u, b)]
+    lstm.lstm_backward(x, h, w, u, tape, g, *lstm_scratch(x, h), *grads, True, True, True, True)
+    assert all(np.all(a == 0) for a in grads[1:])
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("shape", SHAPES)
