@@ -141,9 +141,9 @@ def _lower_lstm(node, d):
 
 
 def _lower_lstm_grad(node, d):
-    """Backpropagation through time in runs of examples shared among the threads, then the weights' gradients
-    (sums over every example) on one: kernels/lstm.py.  A gradient nothing reads is not written (the
-    forward input stands in for it)."""
+    """Backpropagation through time in runs of examples shared among the threads, each run also making its rows
+    of dx and its share of the weights' gradients; the shares added in order after, on the calling thread
+    (kernels/lstm.py).  A gradient nothing reads is not written (the forward input stands in for it)."""
     parts = d.parts(node)
     forward_inputs = (node.inputs[0],) + node.inputs[2:5]  # x, then the weights
     gradients = [d.array(parts[k] if k in parts else t) for k, t in enumerate(forward_inputs)]
@@ -279,7 +279,8 @@ def tape(x_seq, w, u, b):
 
 
 register("lstm", shape=_lstm_shape, numpy=_lstm_ref, grad=recurrent_gradient("lstm_grad", 4, _lstm_scratch),
-         kind="opaque", lower=_lower_lstm, flops=recurrent_flops(4), threads_at=_rows_shared, onnx_export=_onnx_lstm, onnx_import={"LSTM": _import_lstm},
+         kind="opaque", lower=_lower_lstm, flops=recurrent_flops(4), threads_at=_rows_shared, onnx_export=_onnx_lstm,
+         onnx_import={"LSTM": _import_lstm},
          note="LSTM, PyTorch's gates i, f, g, o: z = x_t @ W + h_(t-1) @ U + b (one product per step for the four "
               "gates), i = sigmoid(z_i), f = sigmoid(z_f), g = tanh(z_g), o = sigmoid(z_o); c_t = f * c_(t-1) + "
               "i * g, h_t = o * tanh(c_t), from zero states")
